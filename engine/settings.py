@@ -1,0 +1,45 @@
+"""One settings object, read from the environment (``ONETHING_*``) once at start and passed down.
+
+Nothing in the engine reads the environment by itself; tests build a ``Settings`` with the
+values they need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_processes_dir() -> Path:
+    """The folder of bundles that ships with onething (``processes/``)."""
+    return PROJECT_ROOT / "processes"
+
+
+class Settings(BaseSettings):
+    """Configuration of one onething process."""
+
+    model_config = SettingsConfigDict(env_prefix="ONETHING_", extra="ignore")
+
+    database_url: str = "sqlite:///onething.db"
+    data_dir: Path = Path("var")
+    processes_dir: Path = shipped_processes_dir()
+    # Uploads: one material at most this big unless its kind sets a smaller limit.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # Bundles: a zip or diagram above this is refused before parsing.
+    max_bundle_bytes: int = 5 * 1024 * 1024
+    # Token lifetime for the API (minutes).
+    token_minutes: int = 60
+    # Signing key; when empty, a random one is generated and kept in data_dir.
+    secret_key: str = ""
+    # How many deserialized workflows each process keeps warm.
+    workflow_cache_size: int = 256
+    # Seconds between timer/SLA sweeps of the worker.
+    worker_interval: float = 2.0
+
+    @property
+    def materials_dir(self) -> Path:
+        """Where content-addressed material bytes live."""
+        return self.data_dir / "materials"
