@@ -1,0 +1,179 @@
+"""The bundle manifest (``bundle.yaml``): what a bundle joins, and the promises it makes.
+
+The keys of design.md are the contract; the extensions here are all optional. A manifest
+is read into frozen pydantic models so every later step works on checked, typed values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import DefinitionError, Problem
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+
+
+class Frozen(BaseModel):
+    """Base of manifest models: immutable, unknown keys refused (typos are problems)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(Frozen):
+    """A text in Chinese first, English beside it."""
+
+    zh: str
+    en: str = ""
+
+
+class Item(Frozen):
+    """One administrative item (事项) of the bundle, owned by one department."""
+
+    key: str
+    name: Text
+    department: str
+    task: str
+    time_limit_days: float = Field(ge=0)
+    fields: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    # Data the clerk enters when deciding (e.g. the credit code assigned at registration).
+    decision_fields: tuple[str, ...] = ()
+    legal_basis: str = ""
+
+
+class Baseline(Frozen):
+    """The same items handled one by one, before the bundle (for the reductions)."""
+
+    steps: int = Field(ge=0)
+    days: float = Field(ge=0)
+    materials: int = Field(ge=0)
+    trips: int = Field(ge=0)
+    source: str = ""
+
+
+class Exemption(Frozen):
+    """A material the applicant need not bring, and why (shared data, a certificate)."""
+
+    material: str
+    why: Text
+
+
+class Promise(Frozen):
+    """容缺受理: a material that may come later on the applicant's promise."""
+
+    material: str
+    days: int = Field(ge=1, le=365)
+
+
+class FollowOn(Frozen):
+    """免申即享: a finished case starts another bundle by itself when ``when`` holds."""
+
+    bundle: str
+    when: str = "True"
+    data: dict[str, str] = {}
+    why: Text | None = None
+
+
+class Example(Frozen):
+    """A complete valid application, with the clerks' decisions, for trying the bundle."""
+
+    name: Text
+    data: dict[str, Any]
+    materials: tuple[str, ...] = ()
+    decisions: dict[str, dict[str, Any]] = {}
+    route: tuple[str, ...] = ()
+
+
+class Escalation(Frozen):
+    """When to warn and when to escalate, as fractions of an item's time limit."""
+
+    notify_at: float = Field(default=0.8, gt=0, le=1)
+    escalate_at: float = Field(default=1.0, gt=0)
+
+
+class Manifest(Frozen):
+    """A parsed ``bundle.yaml``."""
+
+    key: str
+    version: int = Field(ge=1)
+    name: Text
+    process: str = "process.bpmn"
+    description: Text | None = None
+    items: tuple[Item, ...]
+    baseline: Baseline
+    # Fields and materials asked only when the expression (over the form data) holds.
+    conditions: dict[str, str] = {}
+    exemptions: tuple[Exemption, ...] = ()
+    accept_with_promise: tuple[Promise, ...] = ()
+    follow_on: tuple[FollowOn, ...] = ()
+    examples: tuple[Example, ...] = ()
+    escalation: Escalation = Escalation()
+    audience: str = "enterprise"
+
+    @field_validator("key")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        if not KEY_PATTERN.match(value):
+            raise ValueError("key must be lower-case letters, digits and hyphens (url-safe)")
+        return value
+
+    def item(self, key: str) -> Item:
+        """The item with this key (KeyError when absent)."""
+        for item in self.items:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+    def item_for_task(self, task_name: str) -> Item | None:
+        """The item a BPMN user task performs, if any."""
+        for item in self.items:
+            if item.task == task_name:
+                return item
+        return None
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """Departments of the bundle in the order their items appear."""
+        return tuple(dict.fromkeys(item.department for item in self.items))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field the applicant may be asked, each once, in item order."""
+        return tuple(dict.fromkeys(f for item in self.items for f in item.fields))
+
+    @property
+    def materials(self) -> tuple[str, ...]:
+        """Every material any item needs, each once, in item order."""
+        return tuple(dict.fromkeys(m for item in self.items for m in item.materials))
+
+
+def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest:
+    """Read a manifest; every problem (YAML or schema) is reported, with its location."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionError(
+            f"{filename}: not valid YAML", [Problem(f"不是有效的 YAML: {exc}", file=filename, rule="yaml")]
+        ) from exc
+    if not isinstance(raw, dict):
+        raise DefinitionError(
+            f"{filename}: not a mapping", [Problem("清单必须是映射 (mapping)", file=filename, rule="schema")]
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                where=".".join(str(p) for p in err["loc"]),
+                file=filename,
+                rule="schema",
+            )
+            for err in exc.errors()
+        ]
+        raise DefinitionError(f"{filename}: {len(problems)} problem(s)", problems) from exc

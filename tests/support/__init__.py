@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: real databases, servers and browsers, never stand-ins."""
