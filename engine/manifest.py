@@ -106,8 +106,10 @@ class Manifest(Frozen):
     description: Text | None = None
     items: tuple[Item, ...]
     baseline: Baseline
-    # Fields and materials asked only when the expression (over the form data) holds.
-    conditions: dict[str, str] = {}
+    # Fields and materials asked only on some routes: key -> {field: value or [values]};
+    # asked when every listed field has (one of) the values. Declarative on purpose: the
+    # server, the JSON Schema (if/then) and the browser all evaluate it the same way.
+    conditions: dict[str, dict[str, Any]] = {}
     exemptions: tuple[Exemption, ...] = ()
     accept_with_promise: tuple[Promise, ...] = ()
     follow_on: tuple[FollowOn, ...] = ()

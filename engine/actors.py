@@ -1,0 +1,40 @@
+"""Who is acting: the engine checks visibility and rights against an ``Actor``.
+
+Visibility lives in the engine (not in each route) so the API, the pages and the CLI all
+apply the same rules: applicants see their own cases; clerks see tasks of their
+departments and case data only through their item's view; analysts read everything;
+admins manage accounts and bundles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The roles of design.md."""
+
+    APPLICANT = "applicant"
+    CLERK = "clerk"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person as the engine sees them."""
+
+    username: str
+    role: Role
+    departments: frozenset[str] = field(default_factory=frozenset)
+    supervisor: bool = False
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The engine itself (timers, simulations, follow-on cases)."""
+        return cls("system", Role.ADMIN)
+
+    def in_department(self, department: str) -> bool:
+        """Whether this clerk works in the department's queue."""
+        return self.role is Role.CLERK and department in self.departments
