@@ -1,0 +1,103 @@
+"""What the engine hands to its callers: frozen, typed views, never ORM rows or Spiff objects.
+
+The API turns these into its response schemas and the pages render them; both see the
+same shapes, so visibility decided in the engine holds everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A name in Chinese, with English beside it."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class WorkItemView:
+    """A department task as a queue shows it."""
+
+    id: int
+    case_id: int
+    bundle: str
+    version: int
+    item: str
+    item_name: Label
+    task_name: str
+    department: str
+    state: str
+    assignee: str | None
+    round: int
+    created_at: datetime
+    due_at: datetime | None
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    outcome: str | None = None
+    comment: str = ""
+    problems: tuple[dict[str, Any], ...] = ()
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a case's audit trail."""
+
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict[str, Any]
+    work_item_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as one caller may see it (data and materials only for those allowed)."""
+
+    id: int
+    bundle: str
+    version: int
+    applicant: str
+    status: str
+    done: int
+    total: int
+    tasks: tuple[WorkItemView, ...]
+    timeline: tuple[TimelineEntry, ...]
+    notice: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    due_at: datetime | None = None
+    data: dict[str, Any] | None = None
+    materials: dict[str, str] | None = None
+    pending_materials: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    origin_case_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    """A task with its department's view of the case: only its item's fields and materials."""
+
+    task: WorkItemView
+    fields: dict[str, Any]
+    materials: dict[str, str]
+    decision_fields: tuple[str, ...]
+    example: dict[str, Any]
+    case_status: str
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the cursor of the next (None at the end)."""
+
+    items: tuple[T, ...]
+    next: str | None
