@@ -106,6 +106,7 @@ class Case(Base):
         Index("ix_cases_applicant", "applicant", "id"),
         Index("ix_cases_status", "status", "id"),
         Index("ix_cases_bundle", "bundle_key", "status"),
+        Index("ix_cases_next_timer", "next_timer_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -127,6 +128,9 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Earliest due time of the workflow's waiting timer events (None: no timer waits);
+    # the worker polls this indexed column instead of loading workflows.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # 免申即享: the case that started this one by itself, if any.
     origin_case_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 

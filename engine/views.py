@@ -101,3 +101,29 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next: str | None
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """A deployed bundle as the catalogue lists it (its newest version)."""
+
+    key: str
+    version: int
+    name: Label
+    departments: tuple[str, ...]
+    items: tuple[dict[str, Any], ...]
+    time_limit_days: float
+    reductions: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BundleDetail:
+    """A bundle with what an applicant needs to apply: merged form, checklist, an example."""
+
+    summary: BundleSummary
+    form: dict[str, Any]
+    layout: tuple[dict[str, Any], ...]
+    materials: tuple[dict[str, Any], ...]
+    example: dict[str, Any]
+    examples: tuple[dict[str, Any], ...]
+    manifest: dict[str, Any]

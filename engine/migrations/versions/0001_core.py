@@ -126,6 +126,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.Column("finished_at", UtcDateTime(), nullable=True),
         sa.Column("due_at", UtcDateTime(), nullable=True),
+        sa.Column("next_timer_at", UtcDateTime(), nullable=True),
         sa.Column("origin_case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
@@ -136,6 +137,7 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index("ix_cases_applicant", ["applicant", "id"], unique=False)
         batch_op.create_index("ix_cases_bundle", ["bundle_key", "status"], unique=False)
+        batch_op.create_index("ix_cases_next_timer", ["next_timer_at"], unique=False)
         batch_op.create_index("ix_cases_status", ["status", "id"], unique=False)
 
     op.create_table(
@@ -228,6 +230,7 @@ def downgrade() -> None:
     op.drop_table("case_events")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_status")
+        batch_op.drop_index("ix_cases_next_timer")
         batch_op.drop_index("ix_cases_bundle")
         batch_op.drop_index("ix_cases_applicant")
 
