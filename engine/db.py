@@ -67,11 +67,15 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; rolled back at the end, never commits."""
+        """A session for queries; rolled back at the end, never commits.
+
+        Loaded objects are detached first, so they stay readable after the block.
+        """
         with self._read() as session:
             try:
                 yield session
             finally:
+                session.expunge_all()
                 session.rollback()
 
     @contextmanager

@@ -124,6 +124,8 @@ class Case(Base):
     round: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(Text)
     state_version: Mapped[int] = mapped_column(Integer, default=1)
+    # An UPDATE that lost a race to another writer fails (StaleDataError) instead of overwriting.
+    __mapper_args__ = {"version_id_col": state_version}  # noqa: RUF012
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -78,17 +78,44 @@ def start_cluster() -> PgCluster:
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     subprocess.run(
-        [*as_user, str(pg_bin / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
-         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-        check=True, capture_output=True, timeout=180,
+        [
+            *as_user,
+            str(pg_bin / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     options = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     subprocess.run(
-        [*as_user, str(pg_bin / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "log"),
-         "-w", "-t", "60", "start"],
-        check=True, capture_output=True, timeout=120,
+        [
+            *as_user,
+            str(pg_bin / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return PgCluster(pg_bin, datadir, port, as_user)

@@ -1,0 +1,237 @@
+"""Deployed bundle versions: deploy (immutable, N+1 on change), look up, describe.
+
+A deployment is a spec: its files are stored once; its parsed definition and merged form
+are cached in memory by digest, so a case action never parses a diagram.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.db import Database
+from engine.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
+from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
+from engine.manifest import Manifest
+from engine.models import Deployment
+from engine.settings import Settings
+from engine.validation import validate_bundle_files
+from forms.catalog import Catalog
+from forms.merge import MergedForm, merge_form
+from forms.spec import FormItem, FormRequest
+
+ZIP_MAX_FILES = 64
+ZIP_MAX_RATIO = 50
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The result of a deployment: which version, and whether it is new."""
+
+    key: str
+    version: int
+    created: bool
+
+
+def form_request(manifest: Manifest) -> FormRequest:
+    """What the forms package needs to merge a bundle's items into one form."""
+    return FormRequest(
+        items=tuple(
+            FormItem(
+                key=item.key,
+                name_zh=item.name.zh,
+                name_en=item.name.en,
+                department=item.department,
+                fields=item.fields,
+                materials=item.materials,
+                decision_fields=item.decision_fields,
+                outputs=item.outputs,
+            )
+            for item in manifest.items
+        ),
+        conditions={key: dict(rule) for key, rule in manifest.conditions.items()},
+        exemptions={e.material: (e.why.zh, e.why.en) for e in manifest.exemptions},
+        promises={p.material: p.days for p in manifest.accept_with_promise},
+    )
+
+
+def load_departments(processes_dir: Path) -> dict[str, dict[str, str]]:
+    """Department key -> {zh, en, kind} from ``processes/departments.yaml``."""
+    path = processes_dir / "departments.yaml"
+    if not path.exists():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in raw.items()}
+
+
+def unzip_bundle(data: bytes, max_bytes: int) -> dict[str, bytes]:
+    """The bundle files inside an uploaded zip, refusing bombs, links and path tricks."""
+    if len(data) > max_bytes:
+        raise TooLarge(f"压缩包过大 (zip over {max_bytes} bytes)")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise DefinitionError(
+            "不是有效的 zip 文件 (not a zip file)", [Problem("不是有效的 zip 文件", rule="zip")]
+        ) from exc
+    infos = [i for i in archive.infolist() if not i.is_dir()]
+    if len(infos) > ZIP_MAX_FILES:
+        raise DefinitionError("zip 内文件过多", [Problem(f"zip 内文件超过 {ZIP_MAX_FILES} 个", rule="zip")])
+    total = sum(i.file_size for i in infos)
+    if total > max_bytes or total > ZIP_MAX_RATIO * max(len(data), 1) + max_bytes // 10:
+        raise TooLarge("解压后过大 (uncompressed size over the limit)")
+    files: dict[str, bytes] = {}
+    for info in infos:
+        name = PurePosixPath(info.filename).name
+        if name.startswith(".") or "__MACOSX" in info.filename:
+            continue
+        if not name.endswith((".yaml", ".yml", ".bpmn", ".dmn")):
+            continue
+        if name in files:
+            raise DefinitionError("zip 内文件重名", [Problem(f"文件名重复: {name}", file=name, rule="zip")])
+        with archive.open(info) as handle:
+            content = handle.read(max_bytes + 1)
+        if len(content) > max_bytes:
+            raise TooLarge(f"{name} 过大")
+        files[name] = content
+    return files
+
+
+class Deployments:
+    """Deploys bundles and serves their definitions and merged forms from caches."""
+
+    def __init__(self, db: Database, settings: Settings, catalog: Catalog) -> None:
+        self.db = db
+        self.settings = settings
+        self.catalog = catalog
+        self.departments = load_departments(settings.processes_dir)
+        self._definitions = DefinitionCache()
+        self._forms: dict[str, MergedForm] = {}
+        self._rows: dict[int, Deployment] = {}
+        self._lock = threading.Lock()
+
+    # -- deploying -------------------------------------------------------------------
+    def deploy_files(self, files: Mapping[str, bytes], by: str = "system") -> Deployed:
+        """Validate and store a bundle; unchanged content keeps its version, changes make N+1."""
+        report = validate_bundle_files(files, source="upload")
+        if report.problems:
+            raise DefinitionError(f"{len(report.problems)} problem(s) in the bundle", list(report.problems))
+        definition = self._definitions.get(
+            digest_files(files), {name: data.decode("utf-8") for name, data in files.items()}
+        )
+        key = definition.key
+        for _attempt in range(3):
+            try:
+                with self.db.write() as session:
+                    same = session.scalars(
+                        select(Deployment).where(
+                            Deployment.key == key, Deployment.digest == definition.digest
+                        )
+                    ).first()
+                    if same is not None:
+                        return Deployed(key, same.version, created=False)
+                    newest = session.scalar(select(func.max(Deployment.version)).where(Deployment.key == key))
+                    version = definition.manifest.version if newest is None else newest + 1
+                    session.add(
+                        Deployment(
+                            key=key,
+                            version=version,
+                            digest=definition.digest,
+                            manifest=definition.manifest.model_dump(mode="json"),
+                            files=dict(definition.files),
+                            created_by=by,
+                        )
+                    )
+                return Deployed(key, version, created=True)
+            except IntegrityError:
+                continue  # another process deployed the same key at the same moment
+        raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
+
+    def deploy_dir(self, path: Path, by: str = "system") -> Deployed:
+        """Deploy a bundle folder."""
+        return self.deploy_files(read_bundle_dir(path), by)
+
+    def deploy_zip(self, data: bytes, by: str) -> Deployed:
+        """Deploy an uploaded zip of a bundle folder."""
+        return self.deploy_files(unzip_bundle(data, self.settings.max_bundle_bytes), by)
+
+    def deploy_shipped(self) -> list[Deployed]:
+        """Deploy every bundle folder of ``processes/`` (new digests only)."""
+        root = self.settings.processes_dir
+        return [
+            self.deploy_dir(child)
+            for child in sorted(root.iterdir())
+            if child.is_dir() and (child / "bundle.yaml").exists()
+        ]
+
+    # -- looking up ------------------------------------------------------------------
+    def row(self, session: Session, deployment_id: int) -> Deployment:
+        """A deployment row (immutable, so cached by id)."""
+        cached = self._rows.get(deployment_id)
+        if cached is not None:
+            return cached
+        row = session.get(Deployment, deployment_id)
+        if row is None:
+            raise BundleNotFound(f"deployment {deployment_id} not found")
+        session.expunge(row)
+        with self._lock:
+            self._rows[deployment_id] = row
+        return row
+
+    def latest(self, session: Session, key: str, version: int | None = None) -> Deployment:
+        """The newest (or the given) version of a bundle."""
+        query = select(Deployment.id).where(Deployment.key == key)
+        if version is not None:
+            query = query.where(Deployment.version == version)
+        deployment_id = session.scalar(query.order_by(Deployment.version.desc()).limit(1))
+        if deployment_id is None:
+            raise BundleNotFound(
+                f"没有这个事项包 (no bundle {key!r}" + (f" version {version})" if version else ")")
+            )
+        return self.row(session, deployment_id)
+
+    def latest_all(self, session: Session) -> list[Deployment]:
+        """The newest version of every bundle, by key."""
+        newest = (
+            select(Deployment.key, func.max(Deployment.version).label("v"))
+            .group_by(Deployment.key)
+            .subquery()
+        )
+        ids = session.scalars(
+            select(Deployment.id)
+            .join(newest, (Deployment.key == newest.c.key) & (Deployment.version == newest.c.v))
+            .order_by(Deployment.key)
+        ).all()
+        return [self.row(session, i) for i in ids]
+
+    def definition(self, row: Deployment) -> BundleDefinition:
+        """The parsed definition of a deployment (parsed once per digest)."""
+        return self._definitions.get(row.digest, row.files)
+
+    def form(self, row: Deployment) -> MergedForm:
+        """The merged form of a deployment (merged once per digest)."""
+        form = self._forms.get(row.digest)
+        if form is None:
+            form = merge_form(self.catalog, form_request(self.definition(row).manifest))
+            with self._lock:
+                self._forms[row.digest] = form
+        return form
+
+    def department_label(self, key: str) -> dict[str, str]:
+        """zh/en name of a department (its key when unknown)."""
+        found = self.departments.get(key)
+        return {"zh": found["zh"], "en": found.get("en", key)} if found else {"zh": key, "en": key}
+
+    def manifest_json(self, row: Deployment) -> dict[str, Any]:
+        """The manifest as plain JSON."""
+        return dict(row.manifest)

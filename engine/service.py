@@ -1,0 +1,917 @@
+"""The engine facade: one ``Engine`` per process, used by the API, the pages, the CLI and tests.
+
+Every method takes the acting person (``Actor``) and enforces what they may see and do, so
+the rules hold the same everywhere. Mutations of a case run in one transaction with the
+case row locked (see ``engine.store``); claims are a single conditional UPDATE, so exactly
+one of many concurrent claimers wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.actors import Actor, Role
+from engine.calendar import WorkCalendar
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.deployments import Deployed, Deployments
+from engine.errors import (
+    AlreadyClaimed,
+    CaseNotFound,
+    CaseNotWaiting,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    Problem,
+    StaleCase,
+    TaskNotReady,
+    WorkItemNotFound,
+)
+from engine.expressions import evaluate
+from engine.materials import FileBlobStore, MaterialService
+from engine.model_metrics import model_reductions, promised_days
+from engine.models import Case, CaseEvent, Deployment, Material, WorkItem
+from engine.runtime import Runner
+from engine.settings import Settings
+from engine.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
+from engine.store import CaseStore, OpenCase
+from engine.views import (
+    BundleDetail,
+    BundleSummary,
+    CaseView,
+    Label,
+    Page,
+    TaskDetail,
+    TimelineEntry,
+    WorkItemView,
+)
+from forms.catalog import load_catalog
+from forms.merge import MergedForm
+
+T = TypeVar("T")
+MAX_PAGE = 200
+STALE_RETRIES = 5
+
+
+def outcome_key(item_key: str) -> str:
+    """The workflow variable of an item's outcome: ``business-registration`` -> ``business_registration_outcome``."""
+    return item_key.replace("-", "_") + "_outcome"
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            "无效的翻页游标 (invalid cursor)", [Problem("无效的翻页游标", where="cursor")]
+        ) from exc
+    if not isinstance(values, list):
+        raise InvalidInput("无效的翻页游标 (invalid cursor)", [Problem("无效的翻页游标", where="cursor")])
+    return values
+
+
+def _problems_from_form(problems: list[Any]) -> list[Problem]:
+    return [
+        Problem(p.message, where=p.field, rule=p.rule, message_en=p.message_en, extra={"kind": p.kind})
+        for p in problems
+    ]
+
+
+class Engine:
+    """The onething engine of one process."""
+
+    def __init__(self, settings: Settings, *, db: Database | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.clock: Clock = clock or SystemClock()
+        self.catalog = load_catalog()
+        self.calendar = WorkCalendar.load(settings)
+        self.deployments = Deployments(self.db, settings, self.catalog)
+        self.materials = MaterialService(
+            self.db, FileBlobStore(settings.materials_dir), self.catalog, max_bytes=settings.max_upload_bytes
+        )
+        self.runner = Runner(self.clock)
+        self.store = CaseStore(
+            self.deployments, self.runner, self.clock, self.calendar.due_for, settings.workflow_cache_size
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def upgrade(self) -> None:
+        """Bring the database schema up to date."""
+        self.db.upgrade()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()
+
+    # -- bundles -----------------------------------------------------------------------
+    def deploy_shipped(self) -> list[Deployed]:
+        """Deploy the bundles shipped in ``processes/`` (only those whose content changed)."""
+        return self.deployments.deploy_shipped()
+
+    def deploy_files(self, files: Mapping[str, bytes], by: str) -> Deployed:
+        """Validate and deploy a bundle given as files."""
+        return self.deployments.deploy_files(files, by)
+
+    def deploy_zip(self, data: bytes, by: str) -> Deployed:
+        """Validate and deploy a bundle uploaded as a zip."""
+        return self.deployments.deploy_zip(data, by)
+
+    def _summary(self, row: Deployment) -> BundleSummary:
+        definition = self.deployments.definition(row)
+        manifest = definition.manifest
+        form = self.deployments.form(row)
+        return BundleSummary(
+            key=row.key,
+            version=row.version,
+            name=Label(manifest.name.zh, manifest.name.en),
+            departments=manifest.departments,
+            items=tuple(
+                {
+                    "key": i.key,
+                    "name": {"zh": i.name.zh, "en": i.name.en},
+                    "department": i.department,
+                    "department_name": self.deployments.department_label(i.department),
+                    "time_limit_days": i.time_limit_days,
+                }
+                for i in manifest.items
+            ),
+            time_limit_days=promised_days(definition),
+            reductions=model_reductions(definition, form),
+        )
+
+    def list_bundles(self) -> list[BundleSummary]:
+        """The newest version of every deployed bundle."""
+        with self.db.read() as s:
+            return [self._summary(row) for row in self.deployments.latest_all(s)]
+
+    def bundle_detail(self, key: str, version: int | None = None) -> BundleDetail:
+        """A bundle with its merged form, materials checklist, reductions and examples."""
+        with self.db.read() as s:
+            row = self.deployments.latest(s, key, version)
+        manifest = self.deployments.definition(row).manifest
+        form = self.deployments.form(row)
+        examples = tuple(
+            {
+                "name": {"zh": e.name.zh, "en": e.name.en},
+                "data": dict(e.data),
+                "materials": list(e.materials),
+                "decisions": {k: dict(v) for k, v in e.decisions.items()},
+                "route": list(e.route),
+            }
+            for e in manifest.examples
+        )
+        first = examples[0] if examples else {"data": {}, "materials": []}
+        return BundleDetail(
+            summary=self._summary(row),
+            form=form.json_schema,
+            layout=tuple(form.layout),
+            materials=tuple(_checklist_json(form)),
+            example={"data": first["data"], "materials": first["materials"]},
+            examples=examples,
+            manifest=dict(row.manifest),
+        )
+
+    def diagram(self, key: str, version: int | None = None) -> str:
+        """The BPMN XML of a bundle version."""
+        with self.db.read() as s:
+            row = self.deployments.latest(s, key, version)
+        return str(row.files[self.deployments.definition(row).manifest.process])
+
+    def form_for(self, key: str, version: int | None = None) -> MergedForm:
+        """The merged form of a bundle version (for rendering and prefill)."""
+        with self.db.read() as s:
+            row = self.deployments.latest(s, key, version)
+        return self.deployments.form(row)
+
+    # -- cases -------------------------------------------------------------------------
+    def _mutate(self, case_id: int, change: Callable[[OpenCase], T]) -> T:
+        """Run ``change`` on a locked case and save it, retrying when another writer won a race."""
+        for _attempt in range(STALE_RETRIES):
+            try:
+                with self.db.write() as session:
+                    oc = self.store.open(session, case_id)
+                    result = change(oc)
+                    self.store.save(oc)
+            except StaleDataError:
+                self.store.cache.forget(case_id)
+                continue
+            except BaseException:
+                self.store.cache.forget(case_id)
+                raise
+            self.store.remember(oc)
+            for hook in oc.after_commit:
+                hook()
+            return result
+        raise StaleCase("办件正被他人同时修改，请重试 (the case changed concurrently; try again)")
+
+    def _certificates_held(self, session: Session, owner: str) -> dict[str, str]:
+        """Kinds of electronic certificates issued to this applicant by earlier cases (newest wins)."""
+        rows = session.execute(
+            select(Material.kind, Material.id)
+            .where(Material.owner == owner, Material.issued_by_case.is_not(None))
+            .order_by(Material.created_at)
+        ).all()
+        return {kind: mid for kind, mid in rows}
+
+    def _check_materials(self, session: Session, owner: str, materials: Mapping[str, str]) -> list[Problem]:
+        problems: list[Problem] = []
+        for kind, material_id in materials.items():
+            row = session.get(Material, material_id)
+            if row is None or row.owner != owner:
+                problems.append(
+                    Problem(
+                        f"材料不存在: {material_id}",
+                        where=kind,
+                        rule="material-unknown",
+                        message_en=f"unknown material {material_id}",
+                        extra={"kind": "material"},
+                    )
+                )
+            elif row.kind != kind:
+                problems.append(
+                    Problem(
+                        f"材料类型不符: 上传为 {row.kind}",
+                        where=kind,
+                        rule="material-kind",
+                        message_en=f"material was uploaded as {row.kind}",
+                        extra={"kind": "material"},
+                    )
+                )
+        return problems
+
+    def start_case(
+        self,
+        actor: Actor,
+        bundle: str,
+        data: Mapping[str, Any],
+        materials: Mapping[str, str],
+        promised: Collection[str] = (),
+        *,
+        origin_case_id: int | None = None,
+    ) -> CaseView:
+        """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks."""
+        if actor.role is not Role.APPLICANT and actor.username != "system":
+            raise NotAllowed("只有申请人可以申请 (only applicants apply)")
+        applicant = actor.username
+        with self.db.read() as s:
+            row = self.deployments.latest(s, bundle)
+            held = self._certificates_held(s, applicant)
+            problems = self._check_materials(s, applicant, materials)
+        form = self.deployments.form(row)
+        attached = {**{k: v for k, v in held.items() if k in form_materials(form)}, **materials}
+        problems += _problems_from_form(form.validate(data, attached.keys(), promised))
+        if problems:
+            raise InvalidInput(f"申请有 {len(problems)} 处问题 ({len(problems)} problem(s))", problems)
+        definition = self.deployments.definition(row)
+        workflow = self.runner.start(definition, data)
+        with self.db.write() as session:
+            oc = self.store.create(session, row, applicant, dict(data), attached, workflow)
+            oc.case.origin_case_id = origin_case_id
+            promises = {p.material: p.days for p in definition.manifest.accept_with_promise}
+            oc.case.pending_materials = {
+                kind: {
+                    "due": self.calendar.due_for(float(promises[kind]), oc.now).isoformat(),
+                    "promised_at": oc.now.isoformat(),
+                }
+                for kind in promised
+                if kind in promises and kind not in attached
+            }
+            self.store.event(
+                oc,
+                applicant,
+                "submitted",
+                {
+                    "bundle": row.key,
+                    "version": row.version,
+                    "materials": sorted(attached),
+                    "reused_certificates": sorted(k for k in attached if k not in materials),
+                    "promised": sorted(oc.case.pending_materials),
+                    "origin_case_id": origin_case_id,
+                },
+            )
+            self._after_progress(oc, applicant)
+            self.store.save(oc)
+            case_id = oc.case.id
+        self.store.remember(oc)
+        for hook in oc.after_commit:
+            hook()
+        return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
+
+    def _after_progress(self, oc: OpenCase, actor: str) -> None:
+        """Status bookkeeping after the workflow moved: finish, or gather returns into one notice."""
+        case = oc.case
+        if self.runner.is_completed(oc.workflow):
+            status = (
+                CaseStatus.REJECTED if self.runner.ended_in_rejection(oc.workflow) else CaseStatus.COMPLETED
+            )
+            case.status = status
+            case.finished_at = oc.now
+            self.store.sync_work_items(oc)
+            self.store.event(oc, "system", status.value, {"outputs": sorted(case.outputs)})
+            if status is CaseStatus.COMPLETED:
+                self._follow_on(oc)
+            return
+        self.store.sync_work_items(oc)
+        open_count = oc.session.scalar(
+            select(func.count())
+            .select_from(WorkItem)
+            .where(WorkItem.case_id == case.id, WorkItem.state.in_(OPEN_WORK_STATES))
+        )
+        returned = oc.session.scalars(
+            select(WorkItem)
+            .where(
+                WorkItem.case_id == case.id, WorkItem.round == case.round, WorkItem.outcome == Outcome.RETURN
+            )
+            .order_by(WorkItem.id)
+        ).all()
+        if open_count == 0 and returned and case.status == CaseStatus.RUNNING:
+            case.status = CaseStatus.AWAITING_APPLICANT
+            case.notice = {
+                "round": case.round,
+                "issued_at": oc.now.isoformat(),
+                "items": [
+                    {
+                        "item": r.item_key,
+                        "department": r.department,
+                        "work_item_id": r.id,
+                        "comment": r.comment,
+                        "problems": list(r.problems),
+                    }
+                    for r in returned
+                ],
+                "problems": [
+                    {**p, "item": r.item_key, "department": r.department}
+                    for r in returned
+                    for p in r.problems
+                ],
+            }
+            self.store.event(
+                oc,
+                "system",
+                "notice_issued",
+                {
+                    "round": case.round,
+                    "departments": sorted({r.department for r in returned}),
+                    "problems": len(case.notice["problems"]),
+                },
+            )
+
+    def _follow_on(self, oc: OpenCase) -> None:
+        """免申即享: start the follow-on bundles the manifest declares, without an application."""
+        manifest = oc.definition.manifest
+        if not manifest.follow_on:
+            return
+        names = {**oc.case.data, **self.runner.data(oc.workflow)}
+        for follow in manifest.follow_on:
+            try:
+                if not evaluate(follow.when, names):
+                    continue
+                data = {key: evaluate(expr, names) for key, expr in follow.data.items()}
+            except Exception as exc:  # an analyst's expression failing must not undo the finished case
+                self.store.event(
+                    oc, "system", "follow_on_failed", {"bundle": follow.bundle, "error": str(exc)}
+                )
+                continue
+            self.store.event(oc, "system", "follow_on_due", {"bundle": follow.bundle, "data": data})
+            oc.after_commit.append(
+                lambda b=follow.bundle, d=data: self._start_follow_on(oc.case.id, oc.case.applicant, b, d)
+            )
+
+    def _start_follow_on(self, origin: int, applicant: str, bundle: str, data: dict[str, Any]) -> None:
+        """Start one follow-on case after the origin's completion committed (its own transaction)."""
+        try:
+            started = self.start_case(
+                Actor(applicant, Role.APPLICANT), bundle, data, {}, origin_case_id=origin
+            )
+            detail: dict[str, Any] = {"bundle": bundle, "case_id": started.id}
+            kind = "follow_on_started"
+        except Exception as exc:  # recorded on the origin case; the applicant can still apply by hand
+            detail, kind = {"bundle": bundle, "error": str(exc)}, "follow_on_failed"
+        with self.db.write() as session:
+            session.add(
+                CaseEvent(case_id=origin, at=self.clock.now(), actor="system", kind=kind, detail=detail)
+            )
+
+    def supplement(
+        self, actor: Actor, case_id: int, data: Mapping[str, Any], materials: Mapping[str, str]
+    ) -> CaseView:
+        """The applicant answers the correction notice; only the returned tasks run again."""
+        with self.db.read() as s:
+            case = self._visible_case(s, actor, case_id)
+            if case.applicant != actor.username:
+                raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+            problems = self._check_materials(s, actor.username, materials)
+            row = self.deployments.row(s, case.deployment_id)
+        form = self.deployments.form(row)
+        merged_data = {**case.data, **data}
+        merged_materials = {**case.materials, **materials}
+        pending = set(case.pending_materials) - set(materials)
+        problems += _problems_from_form(form.validate(merged_data, merged_materials.keys(), pending))
+        if problems:
+            raise InvalidInput(f"补正有 {len(problems)} 处问题", problems)
+
+        def change(oc: OpenCase) -> None:
+            c = oc.case
+            supplied_promises = sorted(set(c.pending_materials) & set(materials))
+            if c.status != CaseStatus.AWAITING_APPLICANT and not supplied_promises:
+                raise CaseNotWaiting("办件当前不需要补正 (the case is not waiting for a supplement)")
+            self.runner.update_data(oc.workflow, data)
+            c.data = {**c.data, **dict(data)}
+            c.materials = {**c.materials, **dict(materials)}
+            c.pending_materials = {k: v for k, v in c.pending_materials.items() if k not in materials}
+            self.store.event(
+                oc,
+                actor.username,
+                "supplemented",
+                {
+                    "round": c.round,
+                    "fields": sorted(data),
+                    "materials": sorted(materials),
+                    "promises_kept": supplied_promises,
+                },
+            )
+            if c.status == CaseStatus.AWAITING_APPLICANT:
+                c.notice = None
+                c.round += 1
+                c.status = CaseStatus.RUNNING
+                self.store.sync_work_items(oc)
+
+        self._mutate(case_id, change)
+        return self.get_case(actor, case_id)
+
+    def withdraw(self, actor: Actor, case_id: int) -> CaseView:
+        """The applicant withdraws an unfinished case; open tasks are cancelled."""
+        with self.db.read() as s:
+            case = self._visible_case(s, actor, case_id)
+            if case.applicant != actor.username:
+                raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+
+        def change(oc: OpenCase) -> None:
+            if oc.case.status in FINISHED_CASE_STATES:
+                raise Conflict("办件已结束 (the case is finished)")
+            oc.workflow.cancel()
+            oc.case.status = CaseStatus.WITHDRAWN
+            oc.case.finished_at = oc.now
+            self.store.event(oc, actor.username, "withdrawn")
+
+        self._mutate(case_id, change)
+        return self.get_case(actor, case_id)
+
+    # -- reading cases -----------------------------------------------------------------
+    def _visible_case(self, session: Session, actor: Actor, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None or not self._may_see_case(session, actor, case):
+            raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+        return case
+
+    def _may_see_case(self, session: Session, actor: Actor, case: Case) -> bool:
+        if actor.role in (Role.ANALYST, Role.ADMIN):
+            return True
+        if actor.role is Role.APPLICANT:
+            return case.applicant == actor.username
+        if actor.role is Role.CLERK and actor.departments:
+            found = session.scalar(
+                select(WorkItem.id)
+                .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
+                .limit(1)
+            )
+            return found is not None
+        return False
+
+    def get_case(self, actor: Actor, case_id: int) -> CaseView:
+        """A case as the actor may see it: owners and analysts get data, clerks only progress."""
+        with self.db.read() as s:
+            case = self._visible_case(s, actor, case_id)
+            items = s.scalars(select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)).all()
+            events = s.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+            ).all()
+            row = self.deployments.row(s, case.deployment_id)
+        manifest = self.deployments.definition(row).manifest
+        return self._case_view(case, items, events, manifest, full=actor.role is not Role.CLERK)
+
+    def _case_view(
+        self,
+        case: Case,
+        items: Collection[WorkItem],
+        events: Collection[CaseEvent],
+        manifest: Any,
+        *,
+        full: bool,
+    ) -> CaseView:
+        views = tuple(self._item_view(w, manifest) for w in items)
+        done_items = {
+            w.item_key for w in items if w.state == WorkItemState.COMPLETED and w.outcome == Outcome.APPROVE
+        }
+        total = len(manifest.items)
+        if case.status == CaseStatus.COMPLETED:
+            total = len(done_items) or total
+        return CaseView(
+            id=case.id,
+            bundle=case.bundle_key,
+            version=case.version,
+            applicant=case.applicant,
+            status=case.status,
+            done=len(done_items),
+            total=max(total, len(done_items)),
+            tasks=views,
+            timeline=tuple(
+                TimelineEntry(e.id, e.at, e.actor, e.kind, dict(e.detail), e.work_item_id) for e in events
+            ),
+            notice=case.notice,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            finished_at=case.finished_at,
+            due_at=case.due_at,
+            data=dict(case.data) if full else None,
+            materials=dict(case.materials) if full else None,
+            pending_materials=dict(case.pending_materials),
+            outputs=dict(case.outputs),
+            origin_case_id=case.origin_case_id,
+        )
+
+    @staticmethod
+    def _item_view(w: WorkItem, manifest: Any) -> WorkItemView:
+        try:
+            item = manifest.item(w.item_key)
+            label = Label(item.name.zh, item.name.en)
+        except KeyError:
+            label = Label(w.item_key, w.item_key)
+        return WorkItemView(
+            id=w.id,
+            case_id=w.case_id,
+            bundle=w.bundle_key,
+            version=0,
+            item=w.item_key,
+            item_name=label,
+            task_name=w.task_name,
+            department=w.department,
+            state=w.state,
+            assignee=w.assignee,
+            round=w.round,
+            created_at=w.created_at,
+            due_at=w.due_at,
+            claimed_at=w.claimed_at,
+            completed_at=w.completed_at,
+            outcome=w.outcome,
+            comment=w.comment,
+            problems=tuple(w.problems),
+            overdue=w.overdue,
+        )
+
+    def list_cases(
+        self, actor: Actor, *, status: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> Page[CaseView]:
+        """Cases the actor may see, newest first, by keyset pages."""
+        limit = max(1, min(limit, MAX_PAGE))
+        with self.db.read() as s:
+            query = select(Case)
+            if actor.role is Role.APPLICANT:
+                query = query.where(Case.applicant == actor.username)
+            elif actor.role is Role.CLERK:
+                query = query.where(
+                    Case.id.in_(
+                        select(WorkItem.case_id).where(WorkItem.department.in_(sorted(actor.departments)))
+                    )
+                )
+            elif actor.role not in (Role.ANALYST, Role.ADMIN):
+                return Page((), None)
+            if status:
+                query = query.where(Case.status == status)
+            if cursor:
+                (last_id,) = _decode_cursor(cursor)
+                query = query.where(Case.id < int(last_id))
+            cases = s.scalars(query.order_by(Case.id.desc()).limit(limit + 1)).all()
+            page = cases[:limit]
+            views = []
+            for case in page:
+                row = self.deployments.row(s, case.deployment_id)
+                manifest = self.deployments.definition(row).manifest
+                items = s.scalars(
+                    select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)
+                ).all()
+                views.append(self._case_view(case, items, (), manifest, full=actor.role is not Role.CLERK))
+        next_cursor = _encode_cursor([page[-1].id]) if len(cases) > limit else None
+        return Page(tuple(views), next_cursor)
+
+    # -- tasks -------------------------------------------------------------------------
+    def _visible_item(self, session: Session, actor: Actor, work_item_id: int) -> WorkItem:
+        row = session.get(WorkItem, work_item_id)
+        if row is None:
+            raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+        if actor.role is Role.CLERK and row.department in actor.departments:
+            return row
+        if actor.role in (Role.ANALYST, Role.ADMIN):
+            return row
+        raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+
+    def list_tasks(
+        self,
+        actor: Actor,
+        *,
+        department: str | None = None,
+        state: str | None = None,
+        bundle: str | None = None,
+        assignee: str | None = None,
+        overdue: bool | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[WorkItemView]:
+        """A queue: the actor's departments' tasks by due time, keyset-paged (stable under inserts)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        if actor.role is Role.CLERK:
+            departments = sorted(actor.departments)
+            if department is not None:
+                departments = [department] if department in actor.departments else []
+        elif actor.role in (Role.ANALYST, Role.ADMIN):
+            departments = [department] if department else []
+        else:
+            raise NotAllowed("只有窗口人员可以查看任务队列 (only clerks see queues)")
+        query = select(WorkItem)
+        if departments:
+            query = query.where(WorkItem.department.in_(departments))
+        elif actor.role is Role.CLERK:
+            return Page((), None)
+        if state:
+            query = query.where(WorkItem.state == state)
+        else:
+            query = query.where(WorkItem.state.in_(OPEN_WORK_STATES))
+        if bundle:
+            query = query.where(WorkItem.bundle_key == bundle)
+        if assignee:
+            query = query.where(WorkItem.assignee == (actor.username if assignee == "me" else assignee))
+        if overdue is not None:
+            query = query.where(WorkItem.overdue.is_(overdue))
+        if cursor:
+            due_text, last_id = _decode_cursor(cursor)
+            due = datetime.fromisoformat(due_text)
+            query = query.where(
+                or_(WorkItem.due_at > due, and_(WorkItem.due_at == due, WorkItem.id > int(last_id)))
+            )
+        with self.db.read() as s:
+            rows = s.scalars(query.order_by(WorkItem.due_at, WorkItem.id).limit(limit + 1)).all()
+            page = rows[:limit]
+            views = []
+            for w in page:
+                manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
+                views.append(self._item_view(w, manifest))
+        next_cursor = None
+        if len(rows) > limit and page[-1].due_at is not None:
+            next_cursor = _encode_cursor([page[-1].due_at.isoformat(), page[-1].id])
+        return Page(tuple(views), next_cursor)
+
+    def get_task(self, actor: Actor, work_item_id: int) -> TaskDetail:
+        """A task with its department's view of the case: only its item's fields and materials."""
+        with self.db.read() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            case = s.get(Case, w.case_id)
+            assert case is not None
+            row = self.deployments.row(s, w.deployment_id)
+            decided = s.scalars(
+                select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.outcome == Outcome.APPROVE)
+            ).all()
+        manifest = self.deployments.definition(row).manifest
+        form = self.deployments.form(row)
+        data = {**case.data}
+        for d in decided:
+            data.update(d.decision)
+        materials = {**case.materials, **case.outputs}
+        view = form.department_view(w.item_key, data, materials)
+        example: dict[str, Any] = {}
+        for ex in manifest.examples:
+            if w.item_key in ex.decisions:
+                example = dict(ex.decisions[w.item_key])
+                break
+        return TaskDetail(
+            task=self._item_view(w, manifest),
+            fields=dict(view.fields),
+            materials=dict(view.materials),
+            decision_fields=form.decision_fields(w.item_key),
+            example=example,
+            case_status=case.status,
+        )
+
+    def claim(self, actor: Actor, work_item_id: int) -> WorkItemView:
+        """Take a task from the queue; exactly one of many concurrent claimers wins."""
+        with self.db.write() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            if actor.role is not Role.CLERK:
+                raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
+            now = self.clock.now()
+            won = s.execute(
+                update(WorkItem)
+                .where(WorkItem.id == work_item_id, WorkItem.state == WorkItemState.READY)
+                .values(state=WorkItemState.CLAIMED, assignee=actor.username, claimed_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            s.refresh(w)
+            if not won:
+                if w.state == WorkItemState.CLAIMED and w.assignee == actor.username:
+                    pass  # claiming again what one already holds changes nothing
+                elif w.state == WorkItemState.CLAIMED:
+                    raise AlreadyClaimed(f"任务已被 {w.assignee} 认领 (claimed by someone else)")
+                else:
+                    raise TaskNotReady(f"任务已{w.state} (task is {w.state})")
+            else:
+                s.add(
+                    CaseEvent(
+                        case_id=w.case_id,
+                        at=now,
+                        actor=actor.username,
+                        kind="claimed",
+                        work_item_id=w.id,
+                        detail={"item": w.item_key},
+                    )
+                )
+            manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
+            return self._item_view(w, manifest)
+
+    def unclaim(self, actor: Actor, work_item_id: int) -> WorkItemView:
+        """Put a claimed task back in the queue (only its assignee)."""
+        with self.db.write() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            now = self.clock.now()
+            released = s.execute(
+                update(WorkItem)
+                .where(
+                    WorkItem.id == work_item_id,
+                    WorkItem.state == WorkItemState.CLAIMED,
+                    WorkItem.assignee == actor.username,
+                )
+                .values(state=WorkItemState.READY, assignee=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not released:
+                raise TaskNotReady("只有认领人可以退回队列 (only the assignee can unclaim)")
+            s.add(
+                CaseEvent(
+                    case_id=w.case_id,
+                    at=now,
+                    actor=actor.username,
+                    kind="unclaimed",
+                    work_item_id=w.id,
+                    detail={"item": w.item_key},
+                )
+            )
+            s.refresh(w)
+            manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
+            return self._item_view(w, manifest)
+
+    def complete(
+        self,
+        actor: Actor,
+        work_item_id: int,
+        outcome: Outcome | str,
+        data: Mapping[str, Any],
+        comment: str = "",
+        problems: list[dict[str, Any]] | None = None,
+    ) -> WorkItemView:
+        """Decide a task: approve (the workflow runs on) or return (gathered into one notice)."""
+        outcome = Outcome(outcome)
+        problems = list(problems or [])
+        with self.db.read() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            case_id = w.case_id
+            row = self.deployments.row(s, w.deployment_id)
+        form = self.deployments.form(row)
+        if outcome is Outcome.APPROVE:
+            found = _problems_from_form(form.validate_decision(w.item_key, data))
+            if found:
+                raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
+        elif not problems and not comment.strip():
+            raise InvalidInput(
+                "退回须说明原因",
+                [
+                    Problem(
+                        "退回时须列出问题或填写说明",
+                        where="problems",
+                        rule="return-reason",
+                        message_en="a return needs problems or a comment",
+                    )
+                ],
+            )
+
+        def change(oc: OpenCase) -> int:
+            item = oc.session.scalars(
+                select(WorkItem).where(WorkItem.id == work_item_id).with_for_update()
+            ).one()
+            if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
+                raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
+            item.state = WorkItemState.COMPLETED
+            item.outcome = outcome
+            item.completed_at = oc.now
+            item.comment = comment
+            item.problems = problems
+            if outcome is Outcome.APPROVE:
+                decision = {k: v for k, v in data.items() if k in form.decision_fields(item.item_key)}
+                item.decision = decision
+                self.runner.complete(
+                    oc.workflow, item.spiff_id, {**decision, outcome_key(item.item_key): "approve"}
+                )
+                self.store.event(
+                    oc,
+                    actor.username,
+                    "approved",
+                    {"item": item.item_key, "comment": comment},
+                    work_item_id=item.id,
+                )
+                self._issue_outputs(oc, item, decision)
+            else:
+                self.store.event(
+                    oc,
+                    actor.username,
+                    "returned",
+                    {"item": item.item_key, "comment": comment, "problems": problems},
+                    work_item_id=item.id,
+                )
+            self._after_progress(oc, actor.username)
+            return item.id
+
+        item_id = self._mutate(case_id, change)
+        with self.db.read() as s:
+            fresh = s.get(WorkItem, item_id)
+            assert fresh is not None
+            return self._item_view(fresh, self.deployments.definition(row).manifest)
+
+    def _issue_outputs(self, oc: OpenCase, item: WorkItem, decision: Mapping[str, Any]) -> None:
+        """Issue the item's electronic certificates (电子证照) as materials of the case."""
+        manifest_item = oc.definition.manifest.item(item.item_key)
+        if not manifest_item.outputs:
+            return
+        content = {**oc.case.data, **self.runner.data(oc.workflow), **decision}
+        outputs = dict(oc.case.outputs)
+        for kind in manifest_item.outputs:
+            info = self.materials.issue_certificate(oc.session, oc.case.id, oc.case.applicant, kind, content)
+            outputs[kind] = info.id
+            self.store.event(
+                oc,
+                "system",
+                "certificate_issued",
+                {"kind": kind, "material_id": info.id, "item": item.item_key},
+            )
+        oc.case.outputs = outputs
+        oc.case.materials = {**oc.case.materials, **outputs}
+
+    # -- timers ------------------------------------------------------------------------
+    def fire_due_timers(self, limit: int = 100) -> int:
+        """Fire BPMN timers whose time has come, each exactly once (in the case's transaction)."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            due = s.scalars(
+                select(Case.id)
+                .where(Case.next_timer_at.is_not(None), Case.next_timer_at <= now)
+                .order_by(Case.next_timer_at)
+                .limit(limit)
+            ).all()
+        fired = 0
+        for case_id in due:
+
+            def change(oc: OpenCase) -> bool:
+                at = oc.case.next_timer_at
+                if at is None or at > oc.now:
+                    return False  # another worker fired it first
+                self.runner.fire_timers(oc.workflow)
+                self.store.event(oc, "system", "timer_fired", {"due": at.isoformat()})
+                self._after_progress(oc, "system")
+                return True
+
+            if self._mutate(case_id, change):
+                fired += 1
+        return fired
+
+
+def form_materials(form: MergedForm) -> set[str]:
+    """Every material kind the form's checklist knows."""
+    return {entry.kind for entry in form.checklist()}
+
+
+def _checklist_json(form: MergedForm) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": e.kind,
+            "name": {"zh": e.zh, "en": e.en},
+            "required": e.required,
+            "exempt": e.exempt,
+            "why": {"zh": e.why_zh, "en": e.why_en} if e.exempt else None,
+            "promise_days": e.promise_days,
+            "condition": e.condition,
+            "accept": list(e.accept),
+            "max_bytes": e.max_bytes,
+            "items": list(e.items),
+        }
+        for e in form.checklist()
+    ]

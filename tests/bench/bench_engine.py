@@ -1,0 +1,196 @@
+"""Engine throughput: durable cases through the engine vs plain in-memory SpiffWorkflow.
+
+Figures (enterprise-startup, first example route):
+- cases/s of plain SpiffWorkflow in memory (parse once, run start to end, no storage);
+- cases/s through the engine on an SQLite file (apply, then every task claimed and
+  approved, each action its own durable transaction with the audit trail);
+- their ratio (aim >= 0.5);
+- median cost of one task action (claim + complete) with 1k and with 100k cases in the
+  database, and their ratio (aim <= 1.5).
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import text
+
+from engine.actors import Actor, Role
+from engine.definitions import load_definition, read_bundle_dir
+from engine.demo import demo_pdf
+from engine.service import Engine, outcome_key
+from engine.settings import Settings, shipped_processes_dir
+from engine.states import Outcome
+from tests.support.engines import MONDAY
+
+Report = Callable[[str, float, str], None]
+BUNDLE = "enterprise-startup"
+ANALYST = Actor("analyst", Role.ANALYST)
+
+
+def _example(engine: Engine) -> dict[str, Any]:
+    return dict(engine.bundle_detail(BUNDLE).examples[0])
+
+
+def in_memory_rate(seconds: float = 4.0) -> float:
+    """Cases per second of plain SpiffWorkflow on the same diagram and data."""
+    definition = load_definition(read_bundle_dir(shipped_processes_dir() / BUNDLE))
+    example = definition.manifest.examples[0]
+    by_task = {item.task: item.key for item in definition.manifest.items}
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        wf = BpmnWorkflow(definition.spec, dict(definition.subprocess_specs))
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.data.update(dict(example.data))
+        wf.do_engine_steps()
+        while not wf.is_completed():
+            for task in wf.get_tasks(state=TaskState.READY, manual=True):
+                item = by_task[task.task_spec.bpmn_id]
+                task.set_data(**example.decisions.get(item, {}), **{outcome_key(item): "approve"})
+                task.run()
+            wf.do_engine_steps()
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def _run_case(
+    engine: Engine,
+    example: dict[str, Any],
+    materials: dict[str, str],
+    n: int,
+    action_times: list[float] | None = None,
+) -> None:
+    applicant = Actor(f"bench-{n % 50}", Role.APPLICANT)
+    case = engine.start_case(applicant, BUNDLE, example["data"], materials[applicant.username])
+    while True:
+        open_items = engine.list_tasks(ANALYST, bundle=BUNDLE, limit=50).items
+        mine = [t for t in open_items if t.case_id == case.id]
+        if not mine:
+            return
+        for task in mine:
+            clerk = Actor(f"clerk.{task.department}", Role.CLERK, frozenset({task.department}))
+            t0 = time.perf_counter()
+            engine.claim(clerk, task.id)
+            engine.complete(clerk, task.id, Outcome.APPROVE, example["decisions"].get(task.item, {}))
+            if action_times is not None:
+                action_times.append(time.perf_counter() - t0)
+
+
+def _prepare(tmp: Path) -> tuple[Engine, dict[str, Any], dict[str, dict[str, str]]]:
+    from engine.clock import ManualClock
+
+    engine = Engine(
+        Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp / "var"),
+        clock=ManualClock(MONDAY),
+    )
+    engine.upgrade()
+    engine.deploy_shipped()
+    example = _example(engine)
+    materials = {
+        f"bench-{i}": {
+            kind: engine.materials.upload(f"bench-{i}", kind, "x.pdf", io.BytesIO(demo_pdf(kind))).id
+            for kind in example["materials"]
+        }
+        for i in range(50)
+    }
+    return engine, example, materials
+
+
+def durable_rate(
+    engine: Engine, example: dict[str, Any], materials: dict[str, dict[str, str]], seconds: float = 8.0
+) -> float:
+    """Cases per second through the durable engine."""
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        _run_case(engine, example, materials, count)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def grow_to(engine: Engine, target: int) -> int:
+    """Copy finished cases (with their task rows and events) until the database holds ``target`` cases."""
+    with engine.db.engine.begin() as conn:
+        total = conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+        while total < target:
+            batch = min(total, target - total)
+            top_case = conn.execute(text("SELECT max(id) FROM cases")).scalar_one()
+            top_item = conn.execute(text("SELECT max(id) FROM work_items")).scalar_one()
+            top_event = conn.execute(text("SELECT max(id) FROM case_events")).scalar_one()
+            cols = (
+                "deployment_id, bundle_key, version, applicant, status, data, materials, pending_materials,"
+                " outputs, notice, round, state, state_version, created_at, updated_at, finished_at, due_at,"
+                " next_timer_at, origin_case_id"
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO cases (id, {cols}) SELECT id + :off, {cols} FROM cases "
+                    "WHERE status = 'completed' ORDER BY id LIMIT :n"
+                ),
+                {"off": top_case, "n": batch},
+            )
+            icols = (
+                "deployment_id, bundle_key, item_key, task_name, spiff_id, department, state, assignee,"
+                " round, created_at, claimed_at, completed_at, due_at, outcome, decision, comment, problems,"
+                " overdue, manual_reason"
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO work_items (id, case_id, {icols}) "
+                    f"SELECT id + :ioff, case_id + :off, {icols} "
+                    "FROM work_items WHERE case_id IN (SELECT id FROM cases WHERE status = 'completed' "
+                    "ORDER BY id LIMIT :n)"
+                ),
+                {"off": top_case, "ioff": top_item, "n": batch},
+            )
+            ecols = "at, actor, kind, work_item_id, detail"
+            conn.execute(
+                text(
+                    f"INSERT INTO case_events (id, case_id, {ecols}) "
+                    f"SELECT id + :eoff, case_id + :off, {ecols} "
+                    "FROM case_events WHERE case_id IN (SELECT id FROM cases WHERE status = 'completed' "
+                    "ORDER BY id LIMIT :n)"
+                ),
+                {"off": top_case, "eoff": top_event, "n": batch},
+            )
+            total = conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    return int(total)
+
+
+def action_cost(
+    engine: Engine, example: dict[str, Any], materials: dict[str, dict[str, str]], cases: int = 15
+) -> float:
+    """Median seconds of one task action (claim + complete) on new cases."""
+    times: list[float] = []
+    for n in range(cases):
+        _run_case(engine, example, materials, n, times)
+    return statistics.median(times)
+
+
+def run(report: Report) -> None:
+    """Measure and print the engine figures."""
+    memory = in_memory_rate()
+    report("in-memory SpiffWorkflow, cases/s", memory, "cases/s")
+    with tempfile.TemporaryDirectory(prefix="onething-bench-") as tmp:
+        engine, example, materials = _prepare(Path(tmp))
+        _run_case(engine, example, materials, 0)  # warm caches
+        durable = durable_rate(engine, example, materials)
+        report("durable engine on SQLite, cases/s", durable, "cases/s")
+        report("ratio durable / in-memory (aim >= 0.5)", durable / memory, "x")
+        total = grow_to(engine, 1_000)
+        small = action_cost(engine, example, materials)
+        report(f"task action (claim+complete) at {total:,} cases, median", small * 1000, "ms")
+        total = grow_to(engine, 100_000)
+        with engine.db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        large = action_cost(engine, example, materials)
+        report(f"task action (claim+complete) at {total:,} cases, median", large * 1000, "ms")
+        report("ratio 100k / 1k (aim <= 1.5)", large / small, "x")
+        engine.close()

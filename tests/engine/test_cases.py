@@ -1,0 +1,174 @@
+"""Cases run across department queues durably, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.errors import AlreadyClaimed, CaseNotFound, InvalidInput, TaskNotReady, WorkItemNotFound
+from engine.models import Case, CaseEvent, WorkItem
+from engine.service import Engine
+from engine.states import Outcome
+from tests.support.engines import (
+    ANALYST,
+    APPLICANT,
+    OTHER_APPLICANT,
+    TEST_BUNDLES,
+    clerk,
+    make_engine,
+    upload,
+    work_all,
+)
+
+VALID = {
+    "company_name": "上海一件事科技有限公司",
+    "legal_rep_name": "张三",
+    "legal_rep_id": "11010519491231002X",
+    "address": "上海市浦东新区世纪大道1号",
+    "registered_capital": 100,
+    "has_employees": True,
+    "employee_count": 3,
+}
+DECISIONS = {
+    "business-registration": {"uscc": "91350100M000100Y43"},
+    "social-insurance": {"social_insurance_no": "SI00001"},
+}
+
+
+@pytest.fixture
+def engine(db_url: str, tmp_path: Path) -> Engine:
+    eng = make_engine(db_url, tmp_path)
+    eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    yield eng
+    eng.close()
+
+
+def start(engine: Engine, data: dict | None = None) -> int:
+    material = upload(engine, APPLICANT, "articles_of_association")
+    view = engine.start_case(APPLICANT, "mini-startup", data or VALID, {"articles_of_association": material})
+    return view.id
+
+
+def test_a_case_runs_through_department_queues_to_completed(engine: Engine) -> None:
+    case_id = start(engine)
+    first = engine.get_case(APPLICANT, case_id)
+    assert first.status == "running"
+    assert [(t.item, t.department, t.state) for t in first.tasks] == [
+        ("business-registration", "market-regulation", "ready")
+    ]
+    assert first.tasks[0].due_at is not None and first.tasks[0].due_at > first.created_at
+
+    done = work_all(engine, case_id, DECISIONS)
+    assert done[0] == "business-registration"
+    assert sorted(done[1:]) == ["social-insurance", "tax-registration"]
+    final = engine.get_case(APPLICANT, case_id)
+    assert final.status == "completed"
+    assert final.finished_at is not None
+    assert "business_licence" in final.outputs
+    kinds = [e.kind for e in final.timeline]
+    assert kinds[0] == "submitted" and kinds[-1] == "completed"
+    assert kinds.count("approved") == 3 and "certificate_issued" in kinds
+
+
+def test_the_route_follows_the_applicants_answers(engine: Engine) -> None:
+    case_id = start(
+        engine, {**{k: v for k, v in VALID.items() if k != "employee_count"}, "has_employees": False}
+    )
+    done = work_all(engine, case_id, DECISIONS)
+    assert sorted(done) == ["business-registration", "tax-registration"]
+    assert engine.get_case(APPLICANT, case_id).status == "completed"
+
+
+def test_parallel_tasks_of_different_departments_are_open_at_the_same_time(engine: Engine) -> None:
+    case_id = start(engine)
+    reg = engine.get_case(ANALYST, case_id).tasks[0]
+    engine.claim(clerk("market-regulation"), reg.id)
+    engine.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    tax_queue = engine.list_tasks(clerk("tax"))
+    hr_queue = engine.list_tasks(clerk("human-resources-social-security"))
+    assert [t.item for t in tax_queue.items] == ["tax-registration"]
+    assert [t.item for t in hr_queue.items] == ["social-insurance"]
+    assert engine.list_tasks(clerk("public-security")).items == ()
+
+
+def test_all_problems_of_an_application_come_back_at_once(engine: Engine) -> None:
+    bad = {**VALID, "legal_rep_id": "110105194912310021", "employee_count": "many", "unknown_field": 1}
+    with pytest.raises(InvalidInput) as caught:
+        engine.start_case(APPLICANT, "mini-startup", bad, {})
+    where = {p.where for p in caught.value.problems}
+    assert {"legal_rep_id", "employee_count", "articles_of_association"} <= where
+    assert len(caught.value.problems) >= 4
+
+
+def test_a_claimed_task_cannot_be_claimed_or_completed_by_another_clerk(engine: Engine) -> None:
+    case_id = start(engine)
+    task = engine.get_case(ANALYST, case_id).tasks[0]
+    alice, bob = clerk("market-regulation", "alice"), clerk("market-regulation", "bob")
+    engine.claim(alice, task.id)
+    with pytest.raises(AlreadyClaimed):
+        engine.claim(bob, task.id)
+    with pytest.raises(TaskNotReady):
+        engine.complete(bob, task.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    engine.unclaim(alice, task.id)
+    engine.claim(bob, task.id)
+    engine.complete(bob, task.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    with pytest.raises(TaskNotReady):
+        engine.complete(bob, task.id, Outcome.APPROVE, DECISIONS["business-registration"])
+
+
+def test_nobody_sees_what_is_not_theirs(engine: Engine) -> None:
+    case_id = start(engine)
+    task = engine.get_case(ANALYST, case_id).tasks[0]
+    with pytest.raises(CaseNotFound):
+        engine.get_case(OTHER_APPLICANT, case_id)
+    with pytest.raises(CaseNotFound):
+        engine.get_case(clerk("tax"), case_id)  # no task of the tax office yet
+    with pytest.raises(WorkItemNotFound):
+        engine.claim(clerk("tax"), task.id)
+    assert engine.list_cases(OTHER_APPLICANT).items == ()
+    clerk_view = engine.get_case(clerk("market-regulation"), case_id)
+    assert clerk_view.data is None and clerk_view.materials is None
+
+
+def test_the_clerk_sees_only_the_fields_and_materials_of_the_item(engine: Engine) -> None:
+    case_id = start(engine)
+    reg = engine.get_case(ANALYST, case_id).tasks[0]
+    engine.claim(clerk("market-regulation"), reg.id)
+    engine.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    hr_task = engine.list_tasks(clerk("human-resources-social-security")).items[0]
+    detail = engine.get_task(clerk("human-resources-social-security"), hr_task.id)
+    assert set(detail.fields) <= {"company_name", "employee_count", "social_insurance_no"}
+    assert "legal_rep_id" not in detail.fields
+    assert set(detail.materials) == {"business_licence"}
+    assert detail.decision_fields == ("social_insurance_no",)
+
+
+def test_the_workflow_state_survives_a_restart_of_the_process(db_url: str, tmp_path: Path) -> None:
+    first = make_engine(db_url, tmp_path)
+    first.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    case_id = start(first)
+    reg = first.get_case(ANALYST, case_id).tasks[0]
+    first.claim(clerk("market-regulation"), reg.id)
+    first.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    first.close()
+    second = make_engine(db_url, tmp_path)  # nothing cached: state comes from the database
+    work_all(second, case_id, DECISIONS)
+    assert second.get_case(APPLICANT, case_id).status == "completed"
+    second.close()
+
+
+def test_every_change_is_in_the_audit_trail(engine: Engine) -> None:
+    case_id = start(engine)
+    work_all(engine, case_id, DECISIONS)
+    with engine.db.read() as s:
+        events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)).all()
+        items = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id)).all()
+        case = s.get(Case, case_id)
+    by_kind: dict[str, int] = {}
+    for e in events:
+        by_kind[e.kind] = by_kind.get(e.kind, 0) + 1
+    assert by_kind["task_created"] == len(items) == 3
+    assert by_kind["claimed"] == by_kind["approved"] == 3
+    assert case is not None and case.status == "completed"
