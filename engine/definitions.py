@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -26,6 +29,8 @@ from engine.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MANIFEST_NAME = "bundle.yaml"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,56 @@ def read_bundle_dir(path: Path) -> dict[str, bytes]:
     return files
 
 
+class BusinessRuleTaskParser(TaskParser):  # type: ignore[misc]  # SpiffWorkflow is untyped
+    """A business rule task that calls a DMN decision of the bundle.
+
+    Plain BPMN names no decision, so the reference is read from either modeller's
+    extension: ``camunda:decisionRef`` (Camunda Modeler) or ``spiffworkflow:calledDecisionId``
+    (spiff-arena); the decision's cells run in the same restricted evaluator as every
+    other expression (the DMN engine evaluates through the workflow's script engine).
+    """
+
+    @staticmethod
+    def get_decision_ref(node: etree._Element) -> str:
+        """Called by SpiffWorkflow to collect the decisions a diagram depends on."""
+        return decision_ref_of(node)
+
+    def create_task(self) -> Any:
+        decision_ref = decision_ref_of(self.node)
+        if not decision_ref:
+            self.raise_validation_exception(
+                "业务规则任务未指明决策表 (camunda:decisionRef 或 spiffworkflow:calledDecisionId) / "
+                "the business rule task names no decision"
+            )
+        return BusinessRuleTask(
+            self.spec,
+            self.bpmn_id,
+            dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+            **self.bpmn_attributes,
+        )
+
+
+def decision_ref_of(node: etree._Element) -> str:
+    """The DMN decision id a business rule task calls, from either modeller's extension."""
+    ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+    if ref:
+        return ref.strip()
+    called = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
+    return (called.text or "").strip() if called is not None else ""
+
+
+class OneThingParser(BpmnDmnParser):  # type: ignore[misc]  # SpiffWorkflow is untyped
+    """SpiffWorkflow's BPMN+DMN parser with business rule tasks bound to the bundle's DMN files."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **BpmnDmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("businessRuleTask"): (BusinessRuleTaskParser, BusinessRuleTask),
+    }
+
+
 def build_parser(bpmn: etree._Element, bpmn_name: str, dmns: Mapping[str, etree._Element]) -> BpmnDmnParser:
     """A SpiffWorkflow parser fed with trees we parsed safely ourselves."""
-    parser = BpmnDmnParser()
+    parser = OneThingParser()
     parser.add_bpmn_xml(bpmn, filename=bpmn_name)
     for name, tree in dmns.items():
         parser.add_dmn_xml(tree, filename=name)

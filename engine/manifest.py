@@ -154,28 +154,55 @@ class Manifest(Frozen):
         return tuple(dict.fromkeys(m for item in self.items for m in item.materials))
 
 
+_SCHEMA_MESSAGES_ZH = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不认识的字段（拼写错误？）",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "greater_than": "数值太小",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "value_error": "取值无效",
+    "string_pattern_mismatch": "格式不符",
+}
+
+
+def _schema_message_zh(error_type: str) -> str:
+    """A Chinese message for a pydantic error type, so analysts read the problem first in Chinese."""
+    if error_type in _SCHEMA_MESSAGES_ZH:
+        return _SCHEMA_MESSAGES_ZH[error_type]
+    if error_type.endswith("_type") or error_type.endswith("_parsing"):
+        return "类型错误"
+    return "不符合清单格式"
+
+
 def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest:
     """Read a manifest; every problem (YAML or schema) is reported, with its location."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DefinitionError(
-            f"{filename}: not valid YAML", [Problem(f"不是有效的 YAML: {exc}", file=filename, rule="yaml")]
+            f"{filename}: not valid YAML",
+            [Problem(f"不是有效的 YAML: {exc}", file=filename, rule="yaml", message_en=f"not valid YAML: {exc}")],
         ) from exc
     if not isinstance(raw, dict):
         raise DefinitionError(
-            f"{filename}: not a mapping", [Problem("清单必须是映射 (mapping)", file=filename, rule="schema")]
+            f"{filename}: not a mapping",
+            [Problem("清单必须是映射", file=filename, rule="schema", message_en="the manifest must be a mapping")],
         )
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
-                where=".".join(str(p) for p in err["loc"]),
-                file=filename,
-                rule="schema",
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(
+                Problem(
+                    f"{where}: {_schema_message_zh(err['type'])}",
+                    where=where,
+                    file=filename,
+                    rule="schema",
+                    message_en=f"{where}: {err['msg']}",
+                )
             )
-            for err in exc.errors()
-        ]
         raise DefinitionError(f"{filename}: {len(problems)} problem(s)", problems) from exc
