@@ -95,7 +95,7 @@ class Engine:
 
     def __init__(self, settings: Settings, *, db: Database | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.db = db or Database(settings.database_url)
+        self.db = db or Database(settings.database_url, settings.sqlite_synchronous)
         self.clock: Clock = clock or SystemClock()
         self.catalog = load_catalog()
         self.calendar = WorkCalendar.load(settings)

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONETHING_", extra="ignore")
 
     database_url: str = "sqlite:///onething.db"
+    # SQLite only: NORMAL survives a killed process; FULL also an OS crash (see engine.db).
+    sqlite_synchronous: str = "NORMAL"
     data_dir: Path = Path("var")
     processes_dir: Path = shipped_processes_dir()
     # Uploads: one material at most this big unless its kind sets a smaller limit.

@@ -1,0 +1,166 @@
+"""Idempotency keys: a repeated request with the same key gets the first answer, and runs once.
+
+A caller sends ``Idempotency-Key`` with a state-changing request. The first request with
+a key *reserves* it by inserting a row; the unique constraint on (actor, key) makes the
+reservation race-safe on every backend (two concurrent inserts: one wins, the other sees
+the row). When the work is done its answer (status and body) is stored in the row and
+every later request with that key gets the stored answer. A request whose work failed
+releases its reservation, since nothing was changed, so a retry runs afresh.
+
+A reservation whose process died mid-request is taken over after ``lease`` has passed,
+so a key is never blocked for good; taking it over is a compare-and-set on the
+reservation time, so only one taker wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Database
+from engine.errors import Conflict, InvalidInput, Problem
+from engine.models import Base, BigId, JsonType, UtcDateTime
+
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_RETENTION = timedelta(hours=24)
+
+
+class IdempotencyRecord(Base):
+    """One reserved or answered idempotency key of one caller."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("actor", "key", name="uq_idempotency_keys_actor_key"),
+        Index("ix_idempotency_keys_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    # sha256 of what was asked (method, path, body): the same key for another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    reserved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The right to do the work of one key; hand it back with ``finish`` or ``release``."""
+
+    record_id: int
+    reserved_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The first answer to a key, replayed for every repeat."""
+
+    status_code: int
+    body: Any
+
+
+class IdempotencyStore:
+    """Reserves keys, stores answers and replays them."""
+
+    def __init__(self, db: Database, lease: timedelta = DEFAULT_LEASE) -> None:
+        self.db = db
+        self.lease = lease
+
+    def reserve(self, actor: str, key: str, fingerprint: str, now: datetime) -> Reservation | StoredAnswer:
+        """Reserve the key, or the stored answer when it was answered before.
+
+        Raises InvalidInput when the key was used for a different request, and Conflict
+        while another request with the key is still running.
+        """
+        try:
+            with self.db.write() as session:
+                record = IdempotencyRecord(
+                    actor=actor, key=key, fingerprint=fingerprint, reserved_at=now, created_at=now
+                )
+                session.add(record)
+                session.flush()
+                return Reservation(record.id, now)
+        except IntegrityError:
+            pass  # the key exists: look at it below
+        with self.db.read() as session:
+            existing = session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.actor == actor, IdempotencyRecord.key == key
+                )
+            )
+        if existing is None:  # released between our insert and our read: try once more
+            return self.reserve(actor, key, fingerprint, now)
+        if existing.fingerprint != fingerprint:
+            raise InvalidInput(
+                "幂等键已用于另一个请求 (Idempotency-Key already used for a different request)",
+                [
+                    Problem(
+                        "幂等键已用于另一个请求，请换一个新键",
+                        where="header.Idempotency-Key",
+                        rule="idempotency-key-reuse",
+                        message_en="this Idempotency-Key was used for a different request; use a new key",
+                    )
+                ],
+            )
+        if existing.status_code is not None:
+            return StoredAnswer(existing.status_code, existing.response)
+        if existing.reserved_at + self.lease > now:
+            raise Conflict(
+                "同一幂等键的请求仍在处理中，请稍后重试 (a request with this key is still running)"
+            )
+        with self.db.write() as session:
+            taken = session.execute(
+                update(IdempotencyRecord)
+                .where(
+                    IdempotencyRecord.id == existing.id,
+                    IdempotencyRecord.reserved_at == existing.reserved_at,
+                    IdempotencyRecord.status_code.is_(None),
+                )
+                .values(reserved_at=now)
+            )
+            if getattr(taken, "rowcount", 0) == 1:
+                return Reservation(existing.id, now)
+        return self.reserve(actor, key, fingerprint, now)
+
+    def finish(self, reservation: Reservation, status_code: int, body: Any, now: datetime) -> None:
+        """Store the answer of the reserved key, for every repeat to get."""
+        with self.db.write() as session:
+            session.execute(
+                update(IdempotencyRecord)
+                .where(
+                    IdempotencyRecord.id == reservation.record_id,
+                    IdempotencyRecord.reserved_at == reservation.reserved_at,
+                )
+                .values(status_code=status_code, response=body, completed_at=now)
+            )
+
+    def release(self, reservation: Reservation) -> None:
+        """Give the key back after the work failed and changed nothing."""
+        with self.db.write() as session:
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.id == reservation.record_id,
+                    IdempotencyRecord.reserved_at == reservation.reserved_at,
+                    IdempotencyRecord.status_code.is_(None),
+                )
+            )
+
+    def purge(self, before: datetime) -> int:
+        """Forget keys created before ``before`` (kept a day by default); how many were removed."""
+        with self.db.write() as session:
+            result = session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.created_at < before,
+                    # A running reservation is kept until it is answered or its lease runs out.
+                    (IdempotencyRecord.status_code.is_not(None)) | (IdempotencyRecord.reserved_at < before),
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)

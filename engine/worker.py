@@ -1,0 +1,138 @@
+"""The timer and escalation worker that ``onething worker`` and ``onething serve`` run.
+
+Each tick: fire the BPMN timers whose time has come (``Engine.fire_due_timers``: each in
+its case's transaction, exactly once), then run the SLA clock (``engine.sla``) and send
+rectifications past their deadline to the supervisors (``engine.feedback``). Every step
+claims its rows safely, so any number of workers may run against one PostgreSQL database;
+on SQLite the write lock serializes them, and an idle tick only reads.
+
+A failing step is logged and the tick goes on; the loop never dies of one bad case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from engine.calendar import WorkCalendar
+from engine.clock import Clock
+from engine.db import Database
+from engine.feedback import run_rectification_sweep
+from engine.sla import SweepResult, run_sweep
+
+log = logging.getLogger("onething.worker")
+
+
+class TimerEngine(Protocol):
+    """What the worker needs of the engine facade (``engine.service.Engine`` has it)."""
+
+    db: Database
+    clock: Clock
+    calendar: WorkCalendar
+
+    def fire_due_timers(self, limit: int = 100) -> int:
+        """Fire timers whose time has come, each exactly once; how many fired."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkerTick:
+    """What one tick did."""
+
+    at: datetime
+    timers_fired: int
+    sla: SweepResult
+    rectifications_overdue: int
+    seconds: float
+    errors: tuple[str, ...] = ()
+    # A batch was full: more may be waiting, so the next tick should not sleep first.
+    busy: bool = False
+
+
+class Worker:
+    """Runs ticks: once (tests, ``onething worker --once``) or until told to stop."""
+
+    def __init__(
+        self,
+        engine: TimerEngine,
+        interval: float = 2.0,
+        *,
+        timer_batch: int = 100,
+        sweep_batch: int = 200,
+        max_timer_batches: int = 20,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.engine = engine
+        self.interval = interval
+        self.timer_batch = timer_batch
+        self.sweep_batch = sweep_batch
+        self.max_timer_batches = max_timer_batches
+
+    def _fire_timers(self) -> tuple[int, bool]:
+        fired = 0
+        for _ in range(self.max_timer_batches):
+            count = self.engine.fire_due_timers(self.timer_batch)
+            fired += count
+            if count < self.timer_batch:
+                return fired, False
+        return fired, True
+
+    def run_once(self) -> WorkerTick:
+        """One tick: timers, then the SLA sweep, then overdue rectifications."""
+        started = time.perf_counter()
+        at = self.engine.clock.now()
+        errors: list[str] = []
+        fired, busy = 0, False
+        try:
+            fired, busy = self._fire_timers()
+        except Exception as exc:  # one failing case must not stop the escalations
+            log.exception("firing timers failed")
+            errors.append(f"timers: {type(exc).__name__}: {exc}")
+        sla = SweepResult()
+        try:
+            sla = run_sweep(self.engine.db, self.engine.clock, self.engine.calendar, batch=self.sweep_batch)
+        except Exception as exc:
+            log.exception("SLA sweep failed")
+            errors.append(f"sla: {type(exc).__name__}: {exc}")
+        rectifications = 0
+        try:
+            rectifications = run_rectification_sweep(
+                self.engine.db, self.engine.clock, batch=self.sweep_batch
+            )
+        except Exception as exc:
+            log.exception("rectification sweep failed")
+            errors.append(f"rectifications: {type(exc).__name__}: {exc}")
+        tick = WorkerTick(
+            at=at,
+            timers_fired=fired,
+            sla=sla,
+            rectifications_overdue=rectifications,
+            seconds=time.perf_counter() - started,
+            errors=tuple(errors),
+            busy=busy,
+        )
+        if fired or sla.total or rectifications:
+            log.info(
+                "tick: %d timer(s), %d overdue, %d escalated, %d warned, %d rectification(s) late",
+                fired,
+                sla.overdue,
+                sla.escalated,
+                sla.warned,
+                rectifications,
+            )
+        return tick
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Tick every ``interval`` seconds (at once again when a batch was full) until ``stop`` is set."""
+        log.info("worker started (every %.1f s)", self.interval)
+        while not stop.is_set():
+            tick = self.run_once()
+            if tick.busy and not tick.errors:
+                continue
+            stop.wait(self.interval)
+        log.info("worker stopped")
