@@ -1,0 +1,293 @@
+"""The ``onething`` command: serve, worker, validate, demo, and account management.
+
+The database is ``--db URL`` or ``ONETHING_DATABASE_URL`` (default: an SQLite file in the
+working directory); every other setting comes from the ``ONETHING_*`` environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import TextIO
+
+from engine.accounts import AccountService
+from engine.actors import Role
+from engine.db import Database
+from engine.deployments import load_departments
+from engine.errors import EngineError
+from engine.settings import Settings
+
+
+def _settings(db: str | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"database_url": db}) if db else settings
+
+
+def _fail(exc: EngineError, err: TextIO) -> int:
+    print(f"错误 (error): {exc.message}", file=err)
+    for problem in getattr(exc, "problems", []):
+        where = f"{problem.where}: " if problem.where else ""
+        english = f" / {problem.message_en}" if problem.message_en else ""
+        print(f"  - {where}{problem.message}{english}", file=err)
+    return 1
+
+
+# -- serve and worker --------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Web app + API + timer worker; ``--demo`` also creates the demo accounts."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import configure_logging
+    from api.worker import start_timer_worker
+    from engine.service import Engine
+
+    configure_logging()
+    settings = _settings(args.db)
+    engine = Engine(settings)
+    try:
+        engine.upgrade()
+        engine.deploy_shipped()
+        if args.demo:
+            departments = {d for bundle in engine.list_bundles() for d in bundle.departments}
+            accounts = AccountService(engine.db, departments=load_departments(settings.processes_dir))
+            created = accounts.ensure_demo_accounts(departments)
+            if created:
+                print(f"演示账户 (demo accounts, password 'demo'): {', '.join(created)}", file=sys.stderr)
+        worker = start_timer_worker(engine)
+        try:
+            app = create_app(settings, engine)
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=10,
+            )
+        finally:
+            worker.stop()
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The timer/escalation loop alone, until SIGINT or SIGTERM."""
+    from api.logs import configure_logging
+    from api.worker import TimerWorker
+    from engine.service import Engine
+
+    configure_logging()
+    settings = _settings(args.db)
+    engine = Engine(settings)
+    try:
+        engine.upgrade()
+        worker = TimerWorker(engine, settings.worker_interval)
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            worker.stop_event.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        worker.run_forever()
+    finally:
+        engine.close()
+    return 0
+
+
+# -- validate and demo ---------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check bundle folders or BPMN files; every problem with file and element id."""
+    from engine.validation import run_validate
+
+    return run_validate(args.paths, sys.stdout, args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """One case of each shipped bundle (or one) end to end with simulated clerks."""
+    from engine.demo import run_demo
+
+    return run_demo(args.bundle, args.json, sys.stdout)
+
+
+# -- accounts ------------------------------------------------------------------------------
+def _accounts(args: argparse.Namespace) -> AccountService:
+    settings = _settings(args.db)
+    db = Database(settings.database_url)
+    db.upgrade()
+    return AccountService(db, departments=load_departments(settings.processes_dir))
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The password from ``--password``, a prompt (twice), or one line of piped stdin."""
+    if args.password is not None:
+        return str(args.password)
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码 (password): ")
+    second = getpass.getpass("再次输入 (again): ")
+    if first != second:
+        print("两次输入的密码不一致 (the passwords differ)", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Create an account."""
+    password = _read_password(args)
+    if password is None:
+        return 2
+    service = _accounts(args)
+    try:
+        view = service.create(
+            args.name, password, args.role, args.department or (), args.display_name or "", args.supervisor
+        )
+    except EngineError as exc:
+        return _fail(exc, sys.stderr)
+    finally:
+        service.db.dispose()
+    departments = f" [{', '.join(view.departments)}]" if view.departments else ""
+    print(f"已创建 (created): {view.username} ({view.role.value}){departments}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """Print every account."""
+    service = _accounts(args)
+    try:
+        views = service.list_accounts()
+    finally:
+        service.db.dispose()
+    if args.json:
+        rows = [
+            {
+                "username": v.username,
+                "role": v.role.value,
+                "departments": list(v.departments),
+                "display_name": v.display_name,
+                "supervisor": v.supervisor,
+                "active": v.active,
+            }
+            for v in views
+        ]
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for v in views:
+        flags = "" if v.active else "  (已停用 disabled)"
+        departments = ",".join(v.departments) or "-"
+        print(f"{v.username:<40} {v.role.value:<10} {departments:<40} {v.display_name}{flags}")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    """Set an account's password (its tokens stop working)."""
+    password = _read_password(args)
+    if password is None:
+        return 2
+    service = _accounts(args)
+    try:
+        service.set_password(args.name, password)
+    except EngineError as exc:
+        return _fail(exc, sys.stderr)
+    finally:
+        service.db.dispose()
+    print(f"已更改密码 (password changed): {args.name}")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    """Disable an account (it can no longer sign in; its tokens stop working)."""
+    return _set_active(args, False)
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    """Enable a disabled account again."""
+    return _set_active(args, True)
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    service = _accounts(args)
+    try:
+        service.update(args.name, active=active)
+    except EngineError as exc:
+        return _fail(exc, sys.stderr)
+    finally:
+        service.db.dispose()
+    print(f"{'已启用 (enabled)' if active else '已停用 (disabled)'}: {args.name}")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="onething", description="高效办成一件事 — BPMN service bundles across departments"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = "数据库 URL (database URL; default ONETHING_DATABASE_URL or sqlite:///onething.db)"
+
+    serve = commands.add_parser("serve", help="web app + API + timer worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--demo", action="store_true", help="create the demo accounts (password 'demo')")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="the timer/escalation worker alone")
+    worker.add_argument("--db", help=db_help)
+    worker.set_defaults(handler=cmd_worker)
+
+    validate = commands.add_parser("validate", help="check bundle folders or BPMN files")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.add_argument("--json", action="store_true", help="machine-readable report")
+    validate.set_defaults(handler=cmd_validate)
+
+    demo = commands.add_parser("demo", help="run the shipped bundles' examples end to end")
+    demo.add_argument("--bundle", metavar="KEY")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(handler=cmd_demo)
+
+    user = commands.add_parser("user", help="manage accounts")
+    user.add_argument("--db", help=db_help)
+    users = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = users.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--department", action="append", metavar="D", help="a department key (repeat for more)")
+    add.add_argument("--display-name")
+    add.add_argument("--supervisor", action="store_true", help="a clerk who handles complaints (督办)")
+    add.add_argument("--password", help="prompted for when absent (or read from piped stdin)")
+    add.set_defaults(handler=cmd_user_add)
+    listing = users.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_user_list)
+    passwd = users.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="prompted for when absent (or read from piped stdin)")
+    passwd.set_defaults(handler=cmd_user_passwd)
+    disable = users.add_parser("disable", help="disable an account")
+    disable.add_argument("name")
+    disable.set_defaults(handler=cmd_user_disable)
+    enable = users.add_parser("enable", help="enable a disabled account")
+    enable.add_argument("name")
+    enable.set_defaults(handler=cmd_user_enable)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``onething`` console script; the exit status."""
+    args = build_parser().parse_args(argv)
+    status: int = args.handler(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

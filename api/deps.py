@@ -1,0 +1,130 @@
+"""Dependencies of the routes: the engine, the caller, and who may call what.
+
+Each route states in its signature who may call it (``ApplicantActor``, ``ClerkActor``,
+``AnalystActor``, ...): the role check lives here, once. What a caller may *see* is the
+engine's business (it takes the ``Actor``): an id outside the caller's view is answered
+404 by the engine, never 403, so ids cannot be probed. A 403 only ever says "your role
+may not do this", which is the same for every id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.errors import NotAuthenticated
+from api.logs import note
+from api.security import TokenService
+from engine.accounts import AccountService, AccountView
+from engine.actors import Actor, Role
+from engine.errors import NotAllowed
+from engine.idempotency import IdempotencyStore
+from engine.service import Engine
+from engine.settings import Settings
+
+TOKEN_URL = "/api/auth/token"  # noqa: S105 - a path, not a password
+
+
+@dataclass(frozen=True)
+class Services:
+    """What one running app holds: built in the app's lifespan, shared by every request."""
+
+    settings: Settings
+    engine: Engine
+    accounts: AccountService
+    tokens: TokenService
+    idempotency: IdempotencyStore
+
+
+def get_services(request: Request) -> Services:
+    """The app's services (set up when the app started)."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_engine(services: ServicesDep) -> Engine:
+    """The process's engine."""
+    return services.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def current_account(
+    services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AccountView:
+    """The signed-in account: a valid token whose account exists, is active and kept its password."""
+    if not token:
+        raise NotAuthenticated()
+    claims = services.tokens.verify(token)
+    if claims is None:
+        raise NotAuthenticated("令牌无效或已过期，请重新登录 (token invalid or expired)")
+    account = services.accounts.find_active(claims.username)
+    if account is None or account.password_version != claims.password_version:
+        raise NotAuthenticated("账户已停用或密码已更改，请重新登录 (account disabled or password changed)")
+    note(who=account.username)
+    return account
+
+
+CurrentAccount = Annotated[AccountView, Depends(current_account)]
+
+
+def current_actor(account: CurrentAccount) -> Actor:
+    """The signed-in person as the engine sees them."""
+    return account.actor()
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+class RoleGate:
+    """A dependency that lets only the given roles through (403 for the others, whatever the id)."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(self, actor: CurrentActor) -> Actor:
+        if actor.role not in self.roles:
+            allowed = "、".join(sorted(r.value for r in self.roles))
+            raise NotAllowed(f"此操作仅限 {allowed} (only {', '.join(sorted(r.value for r in self.roles))})")
+        return actor
+
+
+ApplicantActor = Annotated[Actor, Depends(RoleGate(Role.APPLICANT))]
+ClerkActor = Annotated[Actor, Depends(RoleGate(Role.CLERK))]
+# Reading queues and tasks: clerks (their departments), analysts and admins (all, read-only).
+StaffActor = Annotated[Actor, Depends(RoleGate(Role.CLERK, Role.ANALYST, Role.ADMIN))]
+AnalystActor = Annotated[Actor, Depends(RoleGate(Role.ANALYST, Role.ADMIN))]
+AdminActor = Annotated[Actor, Depends(RoleGate(Role.ADMIN))]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="重复提交同一键只办一次，并返回第一次的结果 (a repeated key returns the first answer)",
+    ),
+]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="上一页返回的 next (the `next` of the previous page)")
+]
+Limit = Annotated[int, Query(ge=1, le=200, description="每页条数 (items per page)")]
+
+MAX_ID = 2**63 - 1
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="办件 id (case id)")]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="任务 id (task id)")]
+BUNDLE_KEY = r"^[a-z][a-z0-9-]{1,62}$"
+DEPARTMENT_KEY = r"^[a-z][a-z0-9-]{0,63}$"
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+BundleKey = Annotated[str, Path(pattern=BUNDLE_KEY, description="事项包 key (bundle key)")]
+Username = Annotated[str, Path(pattern=USERNAME, description="用户名 (username)")]

@@ -1,0 +1,143 @@
+"""Request context and structured logs: a request id for every request, JSON lines for changes.
+
+Every log record written while a request is handled carries its request id (a logging
+filter reads it from a context variable). Every state-changing call writes one
+``onething.audit`` line: who, what, which case and task, outcome, status, request id.
+Routes and dependencies add what they learn (the caller, the case) to the request's
+``AuditNote`` with ``note()``; the middleware writes the line when the answer is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+AUDIT_LOGGER = "onething.audit"
+_NO_REQUEST = "-"
+
+
+@dataclass
+class AuditNote:
+    """What one request did, filled in as it is handled."""
+
+    request_id: str
+    who: str | None = None
+    case_id: int | None = None
+    task_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_current: ContextVar[AuditNote | None] = ContextVar("onething_request", default=None)
+
+
+def begin_request(request_id: str) -> AuditNote:
+    """Start the note of a request (the middleware calls this; the note is shared by its threads)."""
+    current = AuditNote(request_id)
+    _current.set(current)
+    return current
+
+
+def current_request_id() -> str:
+    """The id of the request being handled, or ``-`` outside requests."""
+    current = _current.get()
+    return current.request_id if current is not None else _NO_REQUEST
+
+
+def note(
+    *, who: str | None = None, case_id: int | None = None, task_id: int | None = None, **extra: Any
+) -> None:
+    """Record facts about the current request for its audit line (no-op outside requests)."""
+    current = _current.get()
+    if current is None:
+        return
+    if who is not None:
+        current.who = who
+    if case_id is not None:
+        current.case_id = case_id
+    if task_id is not None:
+        current.task_id = task_id
+    current.extra.update(extra)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record, so any handler can print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and the record's ``event``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", current_request_id()),
+        }
+        event = getattr(record, "event", None)
+        if isinstance(event, dict):
+            out.update(event)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send every log record to stderr as JSON lines (called by the CLI, never at import)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLinesFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+def audit(
+    current: AuditNote,
+    *,
+    method: str,
+    path: str,
+    route: str | None,
+    status: int,
+    duration_ms: float,
+    error: str | None,
+) -> None:
+    """Write the audit line of one state-changing request."""
+    outcome = (
+        "ok"
+        if status < 400
+        else ("denied" if status in (401, 403) else "refused" if status < 500 else "failed")
+    )
+    event: dict[str, Any] = {
+        "event": "api.change",
+        "who": current.who,
+        "method": method,
+        "path": path,
+        "route": route,
+        "case_id": current.case_id,
+        "task_id": current.task_id,
+        "status": status,
+        "outcome": outcome,
+        "duration_ms": round(duration_ms, 1),
+    }
+    if error:
+        event["error"] = error
+    event.update(current.extra)
+    logging.getLogger(AUDIT_LOGGER).info(
+        "%s %s -> %s", method, route or path, status, extra={"event": event, "request_id": current.request_id}
+    )

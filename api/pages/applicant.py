@@ -1,0 +1,346 @@
+"""Applicant pages: the bundles on offer, one form to apply, the cases and where they stand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from api.pages import materials as docs
+from api.pages import ratings
+from api.pages.answers import (
+    MATERIAL_PREFIX,
+    PROMISE_FIELD,
+    by_where,
+    display_value,
+    field_problems,
+    posted_answers,
+    posted_materials,
+    posted_promises,
+    problem_json,
+)
+from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.diagram import case_marks, diagram_state
+from engine.actors import Actor, Role
+from engine.errors import InvalidInput, TooLarge
+from engine.states import CaseStatus
+from engine.views import CaseView
+from forms.merge import MergedForm
+from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
+from forms.render import form_view
+from forms.validate import FieldProblem
+
+router = APIRouter(route_class=PageRoute)
+
+PREFILL_CASES = 5
+
+
+@router.get("/")
+def bundles(ctx: Ctx) -> Response:
+    """The bundles on offer: what each joins, who does it, how long it promises, what it saves."""
+    return ctx.render(
+        "bundles.html",
+        bundles=ctx.engine.list_bundles(),
+        departments=ctx.engine.deployments.departments,
+    )
+
+
+def _prefill(ctx: PageContext, actor: Actor, form: MergedForm) -> dict[str, Prefilled]:
+    """Answers the applicant gave in their latest cases, for fields this form asks too (智能预填)."""
+    cases = ctx.engine.list_cases(actor, limit=PREFILL_CASES).items
+    names = {b.key: b.name for b in ctx.engine.list_bundles()} if cases else {}
+    sources = [
+        PrefillSource(
+            f"办件 {case.id}（{names[case.bundle].zh if case.bundle in names else case.bundle}）",
+            f"case {case.id} ({names[case.bundle].en if case.bundle in names else case.bundle})",
+            case.data or {},
+            "case",
+        )
+        for case in reversed(cases)  # oldest first: later cases win
+    ]
+    return prefill(form, sources)
+
+
+def _apply_page(
+    ctx: PageContext,
+    key: str,
+    form: MergedForm,
+    values: dict[str, Any],
+    materials: dict[str, str],
+    promised: list[str],
+    problems: list[FieldProblem] | None = None,
+    status: int = 200,
+) -> Response:
+    actor = ctx.actor
+    detail = ctx.engine.bundle_detail(key)
+    filled = _prefill(ctx, actor, form)
+    problems = problems or []
+    return ctx.render(
+        "apply.html",
+        status=status,
+        bundle=detail.summary,
+        key=key,
+        groups=form_view(form, values, problems, filled),
+        checklist=[
+            e.as_dict() | {"shown": e.condition is None or form.asked(e.kind, values)}
+            for e in form.checklist(values)
+        ],
+        materials=materials,
+        material_files=docs.describe(ctx.engine, actor, materials),
+        promised=promised,
+        problems=problems,
+        problems_by=by_where(problems),
+        labels=_labels(form),
+        material_prefix=MATERIAL_PREFIX,
+        promise_field=PROMISE_FIELD,
+        departments=ctx.engine.deployments.departments,
+    )
+
+
+def _labels(form: MergedForm) -> dict[str, dict[str, str]]:
+    """zh/en names of every field and material of a form (for problem lists and summaries)."""
+    out = {f["key"]: {"zh": f["zh"], "en": f["en"]} for g in form.layout for f in g["fields"]}
+    out.update({e.kind: {"zh": e.zh, "en": e.en} for e in form.checklist()})
+    return out
+
+
+@router.get("/apply/{key}")
+def apply_form(ctx: Ctx, key: str) -> Response:
+    """The merged form of a bundle, with what the applicant told us before already filled in."""
+    actor = ctx.require(Role.APPLICANT)
+    form = ctx.engine.form_for(key)
+    return _apply_page(ctx, key, form, prefilled_values(_prefill(ctx, actor, form)), {}, [])
+
+
+def _read_application(
+    ctx: PageContext, actor: Actor, form: MergedForm, posted: FormData
+) -> tuple[dict[str, Any], dict[str, str], list[str], list[FieldProblem]]:
+    """Answers, material ids and promises of a post; files posted without scripts are stored here."""
+    data = posted_answers(form, posted)
+    materials = posted_materials(posted, form.materials)
+    problems: list[FieldProblem] = []
+    for kind in form.materials:
+        upload = posted.get(MATERIAL_PREFIX + kind)
+        if isinstance(upload, UploadFile) and upload.filename:
+            try:
+                materials[kind] = docs.upload(ctx.engine, actor, kind, upload)["id"]
+            except (InvalidInput, TooLarge) as exc:
+                found = getattr(exc, "problems", None)
+                problems += (
+                    field_problems(found)
+                    if found
+                    else [FieldProblem(kind, exc.message, exc.message, "too-large", "material")]
+                )
+    promised = posted_promises(posted, form.request.promises)
+    return data, materials, promised, problems
+
+
+@router.post("/apply/{key}")
+def apply_submit(ctx: Ctx, key: str) -> Response:
+    """Review (check everything, show a summary), go back to edit, or submit for real."""
+    actor = ctx.require(Role.APPLICANT)
+    form = ctx.engine.form_for(key)
+    posted = ctx.posted
+    data, materials, promised, upload_problems = _read_application(ctx, actor, form, posted)
+    step = posted.get("step")
+    if step == "edit":
+        return _apply_page(ctx, key, form, data, materials, promised)
+    if step == "submit" and not upload_problems:
+        try:
+            case = ctx.engine.start_case(actor, key, data, materials, promised)
+        except InvalidInput as exc:
+            return _apply_page(ctx, key, form, data, materials, promised, field_problems(exc.problems), 422)
+        return redirect(f"/cases/{case.id}?msg=submitted")
+    problems = upload_problems + form.validate(data, materials.keys(), promised)
+    problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
+    if problems:
+        return _apply_page(ctx, key, form, data, materials, promised, problems, 422)
+    detail = ctx.engine.bundle_detail(key)
+    lang = ctx.words.lang
+    return ctx.render(
+        "review.html",
+        bundle=detail.summary,
+        key=key,
+        groups=form.layout,
+        values=data,
+        shown_values={n: display_value(form, n, v, lang) for n, v in data.items()},
+        checklist=form.checklist(data),
+        materials=materials,
+        material_files=docs.describe(ctx.engine, actor, materials),
+        promised=promised,
+        material_prefix=MATERIAL_PREFIX,
+        promise_field=PROMISE_FIELD,
+    )
+
+
+@router.post("/apply/{key}/check")
+def apply_check(ctx: Ctx, key: str) -> Response:
+    """Inline validation: the server's own validator on the answers so far (same messages)."""
+    ctx.require(Role.APPLICANT)
+    form = ctx.engine.form_for(key)
+    posted = ctx.posted
+    data = posted_answers(form, posted)
+    materials = posted_materials(posted, form.materials)
+    promised = posted_promises(posted, form.request.promises)
+    problems = form.validate(data, materials.keys(), promised)
+    return JSONResponse({"problems": [problem_json(p) for p in problems]})
+
+
+@router.post("/apply/{key}/upload")
+def apply_upload(ctx: Ctx, key: str) -> Response:
+    """Store one material (content-addressed: the same bytes give the same id) and answer its id."""
+    actor = ctx.require(Role.APPLICANT)
+    form = ctx.engine.form_for(key)
+    posted = ctx.posted
+    kind = posted.get("kind")
+    upload = posted.get("file")
+    if not isinstance(kind, str) or kind not in form.materials or not isinstance(upload, UploadFile):
+        problem = FieldProblem(
+            "file", "请选择要上传的文件和材料类型", "Choose a file and a material kind", "missing"
+        )
+        return JSONResponse({"detail": [problem_json(problem)]}, status_code=422)
+    try:
+        stored = docs.upload(ctx.engine, actor, kind, upload)
+    except InvalidInput as exc:
+        return JSONResponse(
+            {"detail": [problem_json(p) for p in field_problems(exc.problems)]}, status_code=422
+        )
+    except TooLarge as exc:
+        return JSONResponse({"detail": exc.message}, status_code=413)
+    return JSONResponse(stored, status_code=201)
+
+
+@router.get("/cases")
+def my_cases(ctx: Ctx, cursor: str | None = None) -> Response:
+    """The applicant's cases, newest first."""
+    actor = ctx.require(Role.APPLICANT)
+    page = ctx.engine.list_cases(actor, cursor=cursor, limit=50)
+    names = {b.key: b.name for b in ctx.engine.list_bundles()}
+    return ctx.render("cases.html", cases=page.items, next=page.next, names=names)
+
+
+def _case_page(
+    ctx: PageContext,
+    case: CaseView,
+    problems: list[FieldProblem] | None = None,
+    status: int = 200,
+    *,
+    rating_failed: bool = False,
+) -> Response:
+    engine = ctx.engine
+    actor = ctx.actor
+    detail = engine.bundle_detail(case.bundle, case.version)
+    form = engine.form_for(case.bundle, case.version)
+    departments = engine.deployments.departments
+    marks = case_marks(case, ctx.words, departments, engine.clock.now())
+    is_owner = actor.role is Role.APPLICANT and case.applicant == actor.username
+    asked_fields: list[str] = []
+    asked_materials: list[str] = []
+    if is_owner and case.status == CaseStatus.AWAITING_APPLICANT and case.notice:
+        for p in case.notice.get("problems", []):
+            name = p.get("field")
+            if name in form.fields and name not in asked_fields:
+                asked_fields.append(name)
+            kind = p.get("material")
+            if kind in form.materials and kind not in asked_materials:
+                asked_materials.append(kind)
+    if is_owner:
+        asked_materials += [k for k in case.pending_materials if k not in asked_materials]
+    problems = problems or []
+    said = ratings.case_feedback(engine, actor, case.id)
+    values = case.data or {}
+    groups = form_view(form, values, problems)
+    notice_fields = [f for g in groups for f in g["fields"] if f["key"] in asked_fields]
+    for f in notice_fields:
+        f["shown"] = True
+    return ctx.render(
+        "case.html",
+        status=status,
+        case=case,
+        bundle=detail.summary,
+        marks=marks,
+        diagram=diagram_state(marks),
+        departments=departments,
+        notice_fields=notice_fields,
+        asked_materials=[
+            e.as_dict() | {"shown": True, "condition": None}
+            for e in form.checklist(values)
+            if e.kind in asked_materials
+        ],
+        item_names={i["key"]: i["name"] for i in detail.summary.items},
+        labels=_labels(form),
+        problems=problems,
+        problems_by=by_where(problems),
+        material_prefix=MATERIAL_PREFIX,
+        feedback=said,
+        rating_targets=[t for t in ("", *detail.summary.departments) if t not in {r.department for r in said.ratings}],
+        is_owner=is_owner,
+        rating_failed=rating_failed,
+    )
+
+
+@router.get("/cases/{case_id}")
+def case_page(ctx: Ctx, case_id: int) -> Response:
+    """Where a case stands: the diagram with its steps marked, the timeline, notice, certificates."""
+    case = ctx.engine.get_case(ctx.actor, case_id)
+    return _case_page(ctx, case)
+
+
+@router.post("/cases/{case_id}/supplement")
+def supplement(ctx: Ctx, case_id: int) -> Response:
+    """Answer the correction notice: corrected answers and the missing materials, in one go."""
+    actor = ctx.require(Role.APPLICANT)
+    case = ctx.engine.get_case(actor, case_id)
+    form = ctx.engine.form_for(case.bundle, case.version)
+    posted = ctx.posted
+    asked = {str(v) for v in posted.getlist("asked") if isinstance(v, str) and v in form.fields}
+    merged = posted_answers(form, posted, case.data or {})
+    data = {name: value for name, value in merged.items() if name in asked}
+    materials = posted_materials(posted, form.materials)
+    try:
+        ctx.engine.supplement(actor, case_id, data, materials)
+    except InvalidInput as exc:
+        return _case_page(ctx, case, field_problems(exc.problems), 422)
+    return redirect(f"/cases/{case_id}?msg=supplemented")
+
+
+@router.post("/cases/{case_id}/rating")
+def rate(ctx: Ctx, case_id: int) -> Response:
+    """Rate a finished case (好差评); a bad rating opens a rectification task."""
+    actor = ctx.require(Role.APPLICANT)
+    case = ctx.engine.get_case(actor, case_id)
+    posted = ctx.posted
+    score_text = posted.get("score")
+    comment = posted.get("comment")
+    department = posted.get("department")
+    score = int(score_text) if isinstance(score_text, str) and score_text.isdigit() else 0
+    try:
+        ratings.rate(
+            ctx.engine,
+            actor,
+            case_id,
+            score,
+            comment if isinstance(comment, str) else "",
+            department if isinstance(department, str) else "",
+        )
+    except InvalidInput as exc:
+        return _case_page(ctx, case, field_problems(exc.problems), 422, rating_failed=True)
+    return redirect(f"/cases/{case_id}?msg=rated")
+
+
+@router.get("/cases/{case_id}/outputs/{kind}")
+def certificate(ctx: Ctx, case_id: int, kind: str) -> Response:
+    """Download a certificate the case issued (only for those who may see the case)."""
+    case = ctx.engine.get_case(ctx.actor, case_id)
+    material_id = case.outputs.get(kind)
+    if material_id is None:
+        return ctx.render(
+            "error.html",
+            status=404,
+            title=("未找到", "Not found"),
+            message=("此办件没有这份证照。", "This case has no such certificate."),
+            problems=[],
+        )
+    return docs.send(ctx.engine, material_id, attachment=True)

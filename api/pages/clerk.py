@@ -1,0 +1,249 @@
+"""Clerk pages: the department's queue, and one task with only what its item may see."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.pages import materials as docs
+from api.pages.answers import by_where, display_value, field_problems
+from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.diagram import case_marks, diagram_state
+from engine.actors import Role
+from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
+from engine.states import Outcome, WorkItemState
+from engine.views import TaskDetail
+from forms.catalog import ElementType
+from forms.merge import MergedForm
+from forms.validate import FieldProblem, property_schema
+
+router = APIRouter(route_class=PageRoute)
+
+FILTERS = ("ready", "mine", "overdue", "all")
+PAGE_SIZE = 50
+COUNT_LIMIT = 200
+
+
+def _query(flt: str, bundle: str | None, department: str | None) -> dict[str, Any]:
+    """The engine's queue filter for one of the page's filters."""
+    query: dict[str, Any] = {"bundle": bundle or None, "department": department or None}
+    if flt == "ready":
+        query["state"] = WorkItemState.READY.value
+    elif flt == "mine":
+        query["state"] = WorkItemState.CLAIMED.value
+        query["assignee"] = "me"
+    elif flt == "overdue":
+        query["overdue"] = True
+    return query
+
+
+@router.get("/inbox")
+def inbox(
+    ctx: Ctx,
+    filter: str = "ready",
+    bundle: str = "",
+    department: str = "",
+    cursor: str | None = None,
+) -> Response:
+    """The queue of the clerk's departments, by due time, with filters and counts."""
+    actor = ctx.require(Role.CLERK, Role.ADMIN)
+    flt = filter if filter in FILTERS else "ready"
+    page = ctx.engine.list_tasks(actor, cursor=cursor, limit=PAGE_SIZE, **_query(flt, bundle, department))
+    counts: dict[str, str] = {}
+    for name in FILTERS:
+        found = ctx.engine.list_tasks(actor, limit=COUNT_LIMIT, **_query(name, bundle, department))
+        counts[name] = f"{len(found.items)}{'+' if found.next else ''}"
+    bundles = ctx.engine.list_bundles()
+    departments = ctx.engine.deployments.departments
+    mine = sorted(actor.departments) if actor.role is Role.CLERK else sorted(departments)
+    base = {"filter": flt, "bundle": bundle, "department": department}
+    return ctx.render(
+        "inbox.html",
+        tasks=page.items,
+        next_url="/inbox?" + urlencode({**base, "cursor": page.next}) if page.next else None,
+        flt=flt,
+        counts=counts,
+        bundle=bundle,
+        department=department,
+        bundles=bundles,
+        names={b.key: b.name for b in bundles},
+        departments=departments,
+        my_departments=mine,
+        filter_url=lambda name: "/inbox?" + urlencode({**base, "filter": name}),
+        here="/inbox?" + urlencode(base),
+        now=ctx.engine.clock.now(),
+    )
+
+
+def _decision_entries(
+    form: MergedForm, names: tuple[str, ...], values: dict[str, Any], problems: list[FieldProblem]
+) -> list[dict[str, Any]]:
+    """The clerk's decision fields in the shape the form macros take."""
+    errors = by_where(p for p in problems if p.kind == "field")
+    entries = []
+    for name in names:
+        element = form.element(name)
+        entries.append(
+            {
+                "key": name,
+                "zh": element.zh,
+                "en": element.en,
+                "type": element.type.value,
+                "format": element.format.value if element.format else None,
+                "options": [{"value": v, **element.enum_labels[v].model_dump()} for v in element.enum],
+                "required": True,
+                "condition": None,
+                "class": element.data_class.value,
+                "unit": element.unit.model_dump() if element.unit else None,
+                "help": element.help.model_dump() if element.help else None,
+                "schema": property_schema(element),
+                "value": values.get(name),
+                "shown": True,
+                "errors": [{"message": p.message, "message_en": p.message_en} for p in errors.get(name, [])],
+                "prefilled": None,
+            }
+        )
+    return entries
+
+
+def _typed(form: MergedForm, name: str, text: str) -> Any:
+    """A decision answer read as its field's type (kept as text when it does not read)."""
+    kind = form.element(name).type
+    try:
+        if kind is ElementType.INTEGER:
+            return int(text)
+        if kind is ElementType.NUMBER:
+            return float(text)
+    except ValueError:
+        return text
+    if kind is ElementType.BOOLEAN and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _task_page(
+    ctx: PageContext,
+    detail: TaskDetail,
+    problems: list[FieldProblem] | None = None,
+    decision: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    engine = ctx.engine
+    actor = ctx.actor
+    task = detail.task
+    case = engine.get_case(actor, task.case_id)
+    form = engine.form_for(case.bundle, case.version)
+    departments = engine.deployments.departments
+    marks = case_marks(case, ctx.words, departments, engine.clock.now())
+    lang = ctx.words.lang
+    problems = problems or []
+    labels = {name: {"zh": form.element(name).zh, "en": form.element(name).en} for name in detail.fields}
+    labels.update({e.kind: {"zh": e.zh, "en": e.en} for e in form.checklist()})
+    labels.update(
+        {name: {"zh": form.element(name).zh, "en": form.element(name).en} for name in detail.decision_fields}
+    )
+    return ctx.render(
+        "task.html",
+        status=status,
+        task=task,
+        detail=detail,
+        case=case,
+        marks=marks,
+        diagram=diagram_state(marks, focus=task.task_name),
+        departments=departments,
+        shown_fields={n: display_value(form, n, v, lang) for n, v in detail.fields.items()},
+        labels=labels,
+        decision_entries=_decision_entries(form, detail.decision_fields, decision or {}, problems),
+        problems=problems,
+        problems_by=by_where(problems),
+        mine=task.state == WorkItemState.CLAIMED and task.assignee == actor.username,
+        may_claim=actor.role is Role.CLERK and task.state == WorkItemState.READY,
+        example=detail.example,
+    )
+
+
+@router.get("/tasks/{task_id}")
+def task_page(ctx: Ctx, task_id: int) -> Response:
+    """One task: the item's fields and materials, the case on the diagram, claim and decide."""
+    actor = ctx.require(Role.CLERK, Role.ADMIN, Role.ANALYST)
+    return _task_page(ctx, ctx.engine.get_task(actor, task_id))
+
+
+@router.post("/tasks/{task_id}/claim")
+def claim(ctx: Ctx, task_id: int) -> Response:
+    """Take the task (one winner); someone faster sends you back to the queue with a note."""
+    actor = ctx.require(Role.CLERK)
+    try:
+        ctx.engine.claim(actor, task_id)
+    except AlreadyClaimed:
+        return redirect("/inbox?msg=taken")
+    return redirect(f"/tasks/{task_id}?msg=claimed")
+
+
+@router.post("/tasks/{task_id}/unclaim")
+def unclaim(ctx: Ctx, task_id: int) -> Response:
+    """Put the task back in the queue."""
+    actor = ctx.require(Role.CLERK)
+    ctx.engine.unclaim(actor, task_id)
+    return redirect(f"/tasks/{task_id}?msg=unclaimed")
+
+
+@router.post("/tasks/{task_id}/complete")
+def complete(ctx: Ctx, task_id: int) -> Response:
+    """Approve with the item's decision fields, or return with per-field and per-material problems."""
+    actor = ctx.require(Role.CLERK)
+    detail = ctx.engine.get_task(actor, task_id)
+    posted = ctx.posted
+    outcome_text = posted.get("outcome")
+    comment_value = posted.get("comment")
+    comment = comment_value.strip()[:2000] if isinstance(comment_value, str) else ""
+    case = ctx.engine.get_case(actor, detail.task.case_id)
+    form = ctx.engine.form_for(case.bundle, case.version)
+    decision: dict[str, Any] = {}
+    problems: list[dict[str, Any]] = []
+    if outcome_text == Outcome.APPROVE.value:
+        outcome = Outcome.APPROVE
+        for name in detail.decision_fields:
+            value = posted.get(name)
+            if isinstance(value, str) and value.strip():
+                decision[name] = _typed(form, name, value.strip())
+    elif outcome_text == Outcome.RETURN.value:
+        outcome = Outcome.RETURN
+        for name in detail.fields:
+            text = posted.get(f"problem:{name}")
+            if isinstance(text, str) and text.strip():
+                problems.append({"field": name, "message": text.strip()[:500]})
+        for kind in detail.materials:
+            text = posted.get(f"problem:{kind}")
+            if isinstance(text, str) and text.strip():
+                problems.append({"material": kind, "message": text.strip()[:500]})
+    else:
+        found = [FieldProblem("outcome", "请选择通过或退回", "Choose approve or return", "required")]
+        return _task_page(ctx, detail, found, status=422)
+    try:
+        ctx.engine.complete(actor, task_id, outcome, decision, comment, problems)
+    except InvalidInput as exc:
+        return _task_page(ctx, detail, field_problems(exc.problems), decision, 422)
+    except TaskNotReady:
+        return redirect(f"/tasks/{task_id}")
+    return redirect("/inbox?msg=" + ("approved" if outcome is Outcome.APPROVE else "returned"))
+
+
+@router.get("/tasks/{task_id}/materials/{kind}")
+def task_material(ctx: Ctx, task_id: int, kind: str) -> Response:
+    """View a material of the task's item in the browser (only materials the item may see)."""
+    actor = ctx.require(Role.CLERK, Role.ADMIN, Role.ANALYST)
+    detail = ctx.engine.get_task(actor, task_id)
+    material_id = detail.materials.get(kind)
+    if material_id is None:
+        return ctx.render(
+            "error.html",
+            status=404,
+            title=("未找到", "Not found"),
+            message=("此任务看不到这份材料。", "This task has no such material."),
+            problems=[],
+        )
+    return docs.send(ctx.engine, material_id, attachment=False)

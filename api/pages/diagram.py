@@ -1,0 +1,86 @@
+"""Where a case stands, as marks on its BPMN diagram and as a table that says the same in words.
+
+Each user task of the case gets one state from its newest work item: ``done`` (approved),
+``returned`` (sent back for correction), ``active`` (in a queue or claimed) or ``late``
+(open past its due time). Every mark carries a text (department, due time, "逾期 late"),
+so the picture never relies on colour alone, and the table lists the same steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from api.pages.i18n import Words
+from engine.states import Outcome, WorkItemState
+from engine.views import CaseView, WorkItemView
+
+
+@dataclass(frozen=True)
+class StepMark:
+    """One step of a case on the diagram."""
+
+    element: str
+    state: str
+    task: WorkItemView
+    text: str
+
+    @property
+    def state_words(self) -> tuple[str, str]:
+        """The state in both languages (for the table beside the diagram)."""
+        return STATE_WORDS[self.state]
+
+
+STATE_WORDS: dict[str, tuple[str, str]] = {
+    "done": ("✓ 已完成", "✓ Done"),
+    "active": ("● 办理中", "● In progress"),
+    "late": ("⚠ 已逾期", "⚠ Late"),
+    "returned": ("↩ 已退回补正", "↩ Returned"),
+}
+
+
+def step_state(task: WorkItemView, now: datetime) -> str:
+    """The state of one work item as the diagram shows it."""
+    if task.state in (WorkItemState.READY, WorkItemState.CLAIMED):
+        late = task.overdue or (task.due_at is not None and task.due_at < now)
+        return "late" if late else "active"
+    if task.outcome == Outcome.RETURN:
+        return "returned"
+    return "done"
+
+
+def case_marks(case: CaseView, words: Words, departments: dict[str, Any], now: datetime) -> list[StepMark]:
+    """The newest work item of each task element, marked (cancelled items leave no mark)."""
+    newest: dict[str, WorkItemView] = {}
+    for task in case.tasks:
+        if task.state == WorkItemState.CANCELLED:
+            continue
+        newest[task.task_name] = task
+    marks: list[StepMark] = []
+    for element, task in newest.items():
+        state = step_state(task, now)
+        department = words.label(departments.get(task.department), task.department)
+        if state in ("active", "late"):
+            due = words.when(task.due_at)
+            text = f"{department} · " + (words.tr(f"时限 {due}", f"due {due}") if due else "")
+            if state == "late":
+                text = words.tr("⚠ 逾期 · ", "⚠ LATE · ") + text
+            elif task.state == WorkItemState.CLAIMED:
+                text = words.tr("● 办理中 · ", "● working · ") + text
+            else:
+                text = words.tr("● 待办 · ", "● queued · ") + text
+        elif state == "returned":
+            text = words.tr("↩ 退回补正", "↩ returned")
+        else:
+            text = words.tr("✓ 完成", "✓ done")
+        marks.append(StepMark(element, state, task, text.strip(" ·")))
+    return marks
+
+
+def diagram_state(marks: list[StepMark], focus: str | None = None) -> dict[str, Any]:
+    """The JSON the diagram script reads."""
+    return {
+        "elements": {m.element: {"state": m.state, "text": m.text} for m in marks},
+        "focus": focus,
+    }

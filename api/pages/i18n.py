@@ -1,0 +1,165 @@
+"""The pages speak Chinese first and English on request: the chosen language and the words.
+
+Templates write both languages side by side (``tr("提交", "Submit")``) so a label and its
+translation are read and changed together; names that come from data (bundles, items,
+departments, checklists) arrive as ``{zh, en}`` pairs or ``Label`` values and go through
+``label``. The few words the code itself chooses (states, roles, event kinds) live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.views import Label
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+CHINA = ZoneInfo("Asia/Shanghai")
+
+CASE_STATUS: dict[str, tuple[str, str]] = {
+    "running": ("办理中", "In progress"),
+    "awaiting_applicant": ("待补正", "Waiting for your supplement"),
+    "completed": ("已办结", "Completed"),
+    "rejected": ("不予办理", "Rejected"),
+    "withdrawn": ("已撤回", "Withdrawn"),
+}
+TASK_STATE: dict[str, tuple[str, str]] = {
+    "ready": ("待认领", "Ready"),
+    "claimed": ("办理中", "Claimed"),
+    "completed": ("已完成", "Completed"),
+    "cancelled": ("已取消", "Cancelled"),
+}
+OUTCOME: dict[str, tuple[str, str]] = {
+    "approve": ("通过", "Approved"),
+    "return": ("退回补正", "Returned"),
+}
+ROLE: dict[str, tuple[str, str]] = {
+    "applicant": ("申请人", "Applicant"),
+    "clerk": ("窗口人员", "Clerk"),
+    "analyst": ("业务分析员", "Analyst"),
+    "admin": ("管理员", "Administrator"),
+}
+EVENT: dict[str, tuple[str, str]] = {
+    "submitted": ("提交申请", "Application submitted"),
+    "claimed": ("认领", "Claimed"),
+    "unclaimed": ("放回队列", "Put back in the queue"),
+    "approved": ("审核通过", "Approved"),
+    "returned": ("退回补正", "Returned for correction"),
+    "notice_issued": ("发出一次性补正告知", "Correction notice issued"),
+    "supplemented": ("申请人补正", "Supplement received"),
+    "certificate_issued": ("签发电子证照", "Certificate issued"),
+    "completed": ("办结", "Case completed"),
+    "rejected": ("不予办理", "Case rejected"),
+    "withdrawn": ("撤回", "Withdrawn"),
+    "timer_fired": ("计时器触发", "Timer fired"),
+    "escalated": ("超时督办", "Escalated"),
+    "overdue": ("已逾期", "Overdue"),
+    "warned": ("临近时限提醒", "Due soon warning"),
+    "rated": ("评价", "Rated"),
+    "follow_on_due": ("免申即享待启动", "Follow-on service due"),
+    "follow_on_started": ("免申即享已启动", "Follow-on service started"),
+    "follow_on_failed": ("免申即享未能启动", "Follow-on service failed"),
+    "task_created": ("进入部门待办队列", "Queued at the department"),
+    "task_cancelled": ("环节取消", "Step cancelled"),
+    "escalation_resolved": ("督办解除", "Escalation resolved"),
+    "rectification_opened": ("差评转办整改", "Sent for rectification"),
+    "rectification_replied": ("整改答复", "Rectification answered"),
+    "rectification_overdue": ("整改逾期", "Rectification late"),
+    "complaint": ("办不成事反映", "Complaint filed"),
+    "complaint_answered": ("反映已答复", "Complaint answered"),
+}
+# Messages shown after a redirect (``?msg=code``): only these texts, never text from the URL.
+FLASH: dict[str, tuple[str, str, str]] = {
+    "signed-in": ("ok", "已登录。", "Signed in."),
+    "signed-out": ("ok", "已退出。", "Signed out."),
+    "submitted": (
+        "ok",
+        "申请已提交，请留意办理进度。",
+        "Your application was submitted; follow its progress here.",
+    ),
+    "supplemented": (
+        "ok",
+        "补正材料已提交，相关部门将继续办理。",
+        "Your supplement was sent; the departments carry on.",
+    ),
+    "rated": ("ok", "感谢您的评价。", "Thank you for your rating."),
+    "claimed": ("ok", "已认领该任务。", "You claimed the task."),
+    "unclaimed": ("ok", "已放回队列。", "The task is back in the queue."),
+    "approved": ("ok", "已通过。", "Approved."),
+    "returned": ("ok", "已退回补正，申请人将收到一次性告知。", "Returned; the applicant gets one notice."),
+    "taken": ("warn", "该任务已被他人认领。", "Someone else has claimed this task."),
+    "deployed": ("ok", "已部署新版本。", "A new version was deployed."),
+    "unchanged": ("ok", "内容未变化，版本保持不变。", "Nothing changed; the version stays."),
+}
+RATING: dict[int, tuple[str, str]] = {
+    5: ("非常满意", "Very satisfied"),
+    4: ("满意", "Satisfied"),
+    3: ("基本满意", "Fairly satisfied"),
+    2: ("不满意", "Dissatisfied"),
+    1: ("非常不满意", "Very dissatisfied"),
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """The language of one page and the helpers its template uses."""
+
+    lang: str
+
+    @property
+    def html_lang(self) -> str:
+        """The value of ``<html lang>`` (BCP 47)."""
+        return "zh-CN" if self.lang == "zh" else "en"
+
+    def tr(self, zh: str, en: str) -> str:
+        """The text in the page's language."""
+        return zh if self.lang == "zh" else en
+
+    def label(self, value: Any, fallback: str = "") -> str:
+        """A ``Label``, a ``{zh, en}`` mapping or a plain string in the page's language."""
+        if isinstance(value, Label):
+            return value.zh if self.lang == "zh" else (value.en or value.zh)
+        if isinstance(value, Mapping):
+            zh = str(value.get("zh") or "")
+            en = str(value.get("en") or "")
+            return (zh or en or fallback) if self.lang == "zh" else (en or zh or fallback)
+        if value is None or value == "":
+            return fallback
+        return str(value)
+
+    def word(self, table: Mapping[Any, tuple[str, str]], key: Any) -> str:
+        """A word from one of the tables above (the key itself when unknown)."""
+        pair = table.get(key)
+        return str(key) if pair is None else self.tr(*pair)
+
+    def when(self, value: datetime | str | None, with_time: bool = True) -> str:
+        """A time in China Standard Time, as people there read it."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        else:
+            moment = value
+        local = moment.astimezone(CHINA) if moment.tzinfo else moment
+        return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+    def days(self, value: float | int | None) -> str:
+        """A number of working days."""
+        if value is None:
+            return ""
+        number = f"{value:g}"
+        return (
+            f"{number} 个工作日" if self.lang == "zh" else f"{number} working day{'s' if value != 1 else ''}"
+        )
+
+
+def pick_lang(cookie: str | None) -> str:
+    """The language a visitor chose, Chinese unless they chose English."""
+    return cookie if cookie in LANGS else DEFAULT_LANG

@@ -1,0 +1,165 @@
+"""Analyst pages: deployed bundles and versions, a bundle's model, uploads and the modeler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from engine import analytics
+from engine.actors import Role
+from engine.deployments import unzip_bundle
+from engine.errors import DefinitionError, Problem, TooLarge
+from engine.manifest import parse_manifest
+from engine.models import Deployment
+from forms.render import form_view
+
+router = APIRouter(route_class=PageRoute)
+
+ANALYSTS = (Role.ANALYST, Role.ADMIN)
+
+
+def _versions(ctx: PageContext) -> dict[str, list[dict[str, Any]]]:
+    """Every deployed version of every bundle, newest first (analysts see them all)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with ctx.engine.db.read() as session:
+        rows = session.execute(
+            select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by).order_by(
+                Deployment.key, Deployment.version.desc()
+            )
+        ).all()
+    for key, version, created_at, created_by in rows:
+        out.setdefault(key, []).append(
+            {"version": version, "created_at": created_at, "created_by": created_by}
+        )
+    return out
+
+
+@router.get("/studio")
+def studio(ctx: Ctx) -> Response:
+    """Deployed bundles with their versions and reductions, the slowest steps, and the upload form."""
+    ctx.require(*ANALYSTS)
+    return ctx.render(
+        "studio.html",
+        bundles=ctx.engine.list_bundles(),
+        versions=_versions(ctx),
+        bottlenecks=analytics.bottlenecks(ctx.engine.db)[:20],
+        departments=ctx.engine.deployments.departments,
+    )
+
+
+@router.get("/studio/{key}")
+def studio_bundle(ctx: Ctx, key: str, version: int | None = None) -> Response:
+    """One bundle version: diagram, merged form preview, materials checklist, reductions, bottlenecks."""
+    ctx.require(*ANALYSTS)
+    detail = ctx.engine.bundle_detail(key, version)
+    form = ctx.engine.form_for(key, detail.summary.version)
+    return ctx.render(
+        "studio_bundle.html",
+        detail=detail,
+        bundle=detail.summary,
+        groups=form_view(form, {}),
+        checklist=form.checklist(),
+        versions=_versions(ctx).get(key, []),
+        bottlenecks=analytics.bottlenecks(ctx.engine.db, key, detail.summary.version),
+        departments=ctx.engine.deployments.departments,
+    )
+
+
+def _diagram_of(files: dict[str, bytes]) -> str | None:
+    """The BPMN text of an uploaded bundle (its manifest's process, else its only .bpmn)."""
+    name: str | None = None
+    if "bundle.yaml" in files:
+        try:
+            name = parse_manifest(files["bundle.yaml"]).process
+        except DefinitionError:
+            name = None
+    if name is None or name not in files:
+        diagrams = [n for n in files if n.endswith(".bpmn")]
+        name = diagrams[0] if len(diagrams) == 1 else None
+    if name is None:
+        return None
+    return files[name].decode("utf-8", "replace")
+
+
+@router.post("/studio/upload")
+def studio_upload(ctx: Ctx) -> Response:
+    """Deploy an uploaded bundle zip; when refused, list every problem and point at it on the diagram."""
+    actor = ctx.require(*ANALYSTS)
+    upload = ctx.posted.get("bundle")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        problems = [Problem("请选择一个 zip 文件", where="bundle", message_en="Choose a zip file")]
+        return ctx.render(
+            "studio_refused.html", status=422, problems=problems, xml=None, state={}, filename=""
+        )
+    data = upload.file.read(ctx.engine.settings.max_bundle_bytes + 1)
+    try:
+        deployed = ctx.engine.deploy_zip(data, actor.username)
+    except DefinitionError as exc:
+        try:
+            xml = _diagram_of(unzip_bundle(data, ctx.engine.settings.max_bundle_bytes))
+        except (DefinitionError, TooLarge):
+            xml = None
+        marks = {
+            p.element: {"state": "problem", "text": ctx.words.tr("⚠ 问题", "⚠ problem")}
+            for p in exc.problems
+            if p.element
+        }
+        return ctx.render(
+            "studio_refused.html",
+            status=422,
+            problems=exc.problems,
+            xml=xml,
+            state={"elements": marks},
+            filename=upload.filename,
+        )
+    msg = "deployed" if deployed.created else "unchanged"
+    return redirect(f"/studio/{deployed.key}?version={deployed.version}&msg={msg}")
+
+
+@router.get("/studio/{key}/edit")
+def modeler(ctx: Ctx, key: str, version: int | None = None) -> Response:
+    """The bpmn-js modeler on a bundle's diagram; saving validates and deploys a new version."""
+    ctx.require(*ANALYSTS)
+    detail = ctx.engine.bundle_detail(key, version)
+    return ctx.render("modeler.html", bundle=detail.summary)
+
+
+@router.post("/studio/{key}/diagram")
+def save_diagram(ctx: Ctx, key: str, version: int | None = None) -> Response:
+    """Save an edited diagram as the bundle's next version, after the full validation."""
+    actor = ctx.require(*ANALYSTS)
+    xml = ctx.posted.get("xml")
+    if not isinstance(xml, str) or not xml.strip():
+        problem = Problem("流程图为空", where="xml", message_en="the diagram is empty")
+        return JSONResponse({"problems": [problem.as_dict()]}, status_code=422)
+    with ctx.engine.db.read() as session:
+        row = ctx.engine.deployments.latest(session, key, version)
+    files = {name: str(text).encode("utf-8") for name, text in row.files.items()}
+    process = ctx.engine.deployments.definition(row).manifest.process
+    files[process] = xml.encode("utf-8")
+    try:
+        deployed = ctx.engine.deploy_files(files, actor.username)
+    except (DefinitionError, TooLarge) as exc:
+        problems = getattr(exc, "problems", None) or [Problem(exc.message)]
+        return JSONResponse({"problems": [p.as_dict() for p in problems]}, status_code=422)
+    return JSONResponse(
+        {"key": deployed.key, "version": deployed.version, "created": deployed.created},
+        status_code=201 if deployed.created else 200,
+    )
+
+
+@router.get("/diagrams/{key}/{version}.bpmn")
+def diagram_xml(ctx: Ctx, key: str, version: int) -> Response:
+    """The BPMN XML of one deployed version (immutable, so cacheable by the browser)."""
+    _ = ctx.actor
+    xml = ctx.engine.diagram(key, version)
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,57 @@
+"""Account management for admins (the CLI's ``onething user`` does the same from a shell)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminActor, ServicesDep, Username
+from api.errors import responses
+from api.logs import note
+from api.schemas import AccountCreate, AccountPublic, AccountUpdate
+from engine.errors import NotAllowed
+
+router = APIRouter(prefix="/api/accounts", tags=["accounts"])
+
+
+@router.get("", response_model=list[AccountPublic], responses=responses(403))
+def list_accounts(_admin: AdminActor, services: ServicesDep) -> list[AccountPublic]:
+    """Every account."""
+    return [AccountPublic.from_view(a) for a in services.accounts.list_accounts()]
+
+
+@router.post(
+    "", response_model=AccountPublic, status_code=status.HTTP_201_CREATED, responses=responses(403, 409, 422)
+)
+def create_account(body: AccountCreate, _admin: AdminActor, services: ServicesDep) -> AccountPublic:
+    """Create an account (clerks need at least one department)."""
+    note(account=body.username)
+    view = services.accounts.create(
+        body.username, body.password, body.role, body.departments, body.display_name, body.supervisor
+    )
+    return AccountPublic.from_view(view)
+
+
+@router.get("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
+def get_account(username: Username, _admin: AdminActor, services: ServicesDep) -> AccountPublic:
+    """One account."""
+    return AccountPublic.from_view(services.accounts.get(username))
+
+
+@router.patch("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
+def update_account(
+    username: Username, body: AccountUpdate, admin: AdminActor, services: ServicesDep
+) -> AccountPublic:
+    """Change role, departments, name, supervisor flag, active flag or password (all or nothing)."""
+    note(account=username, changed=sorted(body.model_fields_set))
+    if username == admin.username and (body.active is False or body.role not in (None, admin.role)):
+        raise NotAllowed("不能停用自己或撤销自己的管理员角色 (you cannot disable or demote yourself)")
+    view = services.accounts.update(
+        username,
+        role=body.role,
+        departments=body.departments,
+        display_name=body.display_name,
+        supervisor=body.supervisor,
+        active=body.active,
+        password=body.password,
+    )
+    return AccountPublic.from_view(view)

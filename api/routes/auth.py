@@ -1,0 +1,37 @@
+"""Signing in (OAuth2 password flow) and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CurrentAccount, ServicesDep
+from api.errors import NotAuthenticated, responses
+from api.logs import note
+from api.schemas import AccountPublic, TokenPublic
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenPublic, responses=responses(422))
+def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, response: Response
+) -> TokenPublic:
+    """Exchange a username and password for a short-lived bearer token."""
+    note(who=form.username[:64])
+    account = services.accounts.authenticate(form.username, form.password)
+    if account is None:
+        raise NotAuthenticated("用户名或密码错误 (wrong username or password)")
+    response.headers["Cache-Control"] = "no-store"
+    return TokenPublic(
+        access_token=services.tokens.issue(account),
+        expires_in=int(services.tokens.lifetime.total_seconds()),
+    )
+
+
+@router.get("/me", response_model=AccountPublic, responses=responses())
+def who_am_i(account: CurrentAccount) -> AccountPublic:
+    """The signed-in account (role and departments decide what the pages offer)."""
+    return AccountPublic.from_view(account)

@@ -1,0 +1,72 @@
+"""The bundle catalogue: list, detail (merged form, checklist, example), diagram, deploy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+
+from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep
+from api.errors import responses
+from api.logs import note
+from api.schemas import BundleDetailPublic, BundlePublic, DeployedPublic
+from engine.errors import TooLarge
+
+router = APIRouter(prefix="/api/bundles", tags=["bundles"])
+Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]
+
+
+@router.get("", response_model=list[BundlePublic], responses=responses())
+def list_bundles(_actor: CurrentActor, engine: EngineDep) -> list[BundlePublic]:
+    """The newest version of every deployed bundle."""
+    return [BundlePublic.from_view(b) for b in engine.list_bundles()]
+
+
+@router.get("/{key}", response_model=BundleDetailPublic, responses=responses(404, 422))
+def bundle_detail(
+    key: BundleKey, _actor: CurrentActor, engine: EngineDep, version: Version = None
+) -> BundleDetailPublic:
+    """A bundle with its merged form (JSON Schema), materials checklist, reductions and an example."""
+    return BundleDetailPublic.from_detail(engine.bundle_detail(key, version))
+
+
+@router.get(
+    "/{key}/diagram",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {"schema": {"type": "string"}}}, "description": "BPMN 2.0 XML"},
+        **responses(404, 422),
+    },
+)
+def bundle_diagram(
+    key: BundleKey, _actor: CurrentActor, engine: EngineDep, version: Version = None
+) -> Response:
+    """The bundle's BPMN diagram as XML."""
+    return Response(engine.diagram(key, version), media_type="application/xml")
+
+
+@router.post(
+    "",
+    response_model=DeployedPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": DeployedPublic, "description": "内容未变，沿用原版本 (unchanged: same version)"},
+        **responses(403, 413, 422),
+    },
+)
+def deploy_bundle(
+    file: Annotated[UploadFile, File(description="事项包文件夹的 zip (a zip of the bundle folder)")],
+    actor: AnalystActor,
+    engine: EngineDep,
+    response: Response,
+) -> DeployedPublic:
+    """Validate and deploy a bundle: a new version when its content changed, the same one otherwise."""
+    limit = engine.settings.max_bundle_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"压缩包超过 {limit} 字节 (zip over {limit} bytes)")
+    deployed = engine.deploy_zip(data, by=actor.username)
+    note(bundle=deployed.key, version=deployed.version, created=deployed.created)
+    if not deployed.created:
+        response.status_code = status.HTTP_200_OK
+    return DeployedPublic(key=deployed.key, version=deployed.version, created=deployed.created)

@@ -1,0 +1,87 @@
+"""Cases: apply, list, follow, supplement after a correction notice, withdraw."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from api.deps import (
+    ApplicantActor,
+    CaseId,
+    CurrentActor,
+    Cursor,
+    EngineDep,
+    IdempotencyKey,
+    Limit,
+    ServicesDep,
+)
+from api.errors import responses
+from api.idempotency import run_once
+from api.logs import note
+from api.schemas import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
+from engine.states import CaseStatus
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.post(
+    "",
+    response_model=CasePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 404, 409, 422),
+)
+def start_case(
+    body: CaseCreate,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Apply for a bundle with one form and one set of materials; every problem comes back at once."""
+    note(bundle=body.bundle)
+
+    def work() -> CasePublic:
+        view = services.engine.start_case(actor, body.bundle, body.data, body.materials, body.promised)
+        note(case_id=view.id)
+        return CasePublic.from_case(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+
+
+@router.get("", response_model=CaseListPublic, responses=responses(422))
+def list_cases(
+    actor: CurrentActor,
+    engine: EngineDep,
+    status_: Annotated[
+        CaseStatus | None, Query(alias="status", description="按状态筛选 (filter by status)")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> CaseListPublic:
+    """Cases the caller may see, newest first: applicants their own, clerks their departments'."""
+    page = engine.list_cases(actor, status=status_, cursor=cursor, limit=limit)
+    return CaseListPublic(items=[CaseSummaryPublic.from_view(c) for c in page.items], next=page.next)
+
+
+@router.get("/{case_id}", response_model=CasePublic, responses=responses(404, 422))
+def get_case(case_id: CaseId, actor: CurrentActor, engine: EngineDep) -> CasePublic:
+    """A case with its tasks, timeline and correction notice (404 when not the caller's to see)."""
+    return CasePublic.from_case(engine.get_case(actor, case_id))
+
+
+@router.post("/{case_id}/supplement", response_model=CasePublic, responses=responses(403, 404, 409, 422))
+def supplement_case(
+    case_id: CaseId, body: SupplementCreate, actor: ApplicantActor, engine: EngineDep
+) -> CasePublic:
+    """Answer the correction notice with changed fields and new materials; the returned tasks run again."""
+    note(case_id=case_id, fields=sorted(body.data), materials=sorted(body.materials))
+    return CasePublic.from_case(engine.supplement(actor, case_id, body.data, body.materials))
+
+
+@router.post("/{case_id}/withdraw", response_model=CasePublic, responses=responses(403, 404, 409, 422))
+def withdraw_case(case_id: CaseId, actor: ApplicantActor, engine: EngineDep) -> CasePublic:
+    """Withdraw an unfinished case; its open tasks are cancelled."""
+    note(case_id=case_id)
+    return CasePublic.from_case(engine.withdraw(actor, case_id))

@@ -1,0 +1,89 @@
+"""Materials: upload once (stored by content: same bytes, same id), read back by their owner.
+
+Clerks read a case's documents through their task (``GET /api/tasks/{id}/materials/{kind}``),
+so they only ever see what their item's department view holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Path, UploadFile, status
+from fastapi.responses import StreamingResponse
+
+from api.deps import ApplicantActor, EngineDep
+from api.errors import responses
+from api.logs import note
+from api.schemas import MaterialPublic
+from engine.materials import MaterialInfo
+
+router = APIRouter(prefix="/api/materials", tags=["materials"])
+MATERIAL_KIND = r"^[a-z][a-z0-9_]{0,63}$"
+MaterialId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="材料 id (material id)")]
+CHUNK = 64 * 1024
+CONTENT_DOC: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "材料原件 (the document's bytes, with its media type)",
+    }
+}
+
+
+def material_public(info: MaterialInfo) -> MaterialPublic:
+    """The API's view of a material's metadata."""
+    return MaterialPublic(
+        id=info.id, sha256=info.sha256, kind=info.kind, size=info.size, mime=info.mime, filename=info.filename
+    )
+
+
+def stream_material(info: MaterialInfo, stream: BinaryIO) -> StreamingResponse:
+    """A document's bytes, streamed in chunks, offered as a download under its own name."""
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            while block := stream.read(CHUNK):
+                yield block
+
+    name = info.filename or f"{info.kind}"
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "Content-Length": str(info.size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return StreamingResponse(chunks(), media_type=info.mime or "application/octet-stream", headers=headers)
+
+
+@router.post(
+    "", response_model=MaterialPublic, status_code=status.HTTP_201_CREATED, responses=responses(403, 413, 422)
+)
+def upload_material(
+    file: Annotated[UploadFile, File(description="材料文件 (the document)")],
+    kind: Annotated[str, Form(pattern=MATERIAL_KIND, description="材料类型 (material kind of the catalog)")],
+    actor: ApplicantActor,
+    engine: EngineDep,
+) -> MaterialPublic:
+    """Store one document of a material kind; the same bytes give the same id."""
+    # Streamed from the upload's spooled temporary file, never read whole into memory.
+    info = engine.materials.upload(actor.username, kind, file.filename or "", file.file)
+    note(material=info.id, kind=kind, size=info.size)
+    return material_public(info)
+
+
+@router.get("/{material_id}", response_model=MaterialPublic, responses=responses(403, 404, 422))
+def get_material(material_id: MaterialId, actor: ApplicantActor, engine: EngineDep) -> MaterialPublic:
+    """One of the caller's own materials (uploaded, or a certificate issued to them)."""
+    return material_public(engine.materials.get(material_id, owner=actor.username))
+
+
+@router.get(
+    "/{material_id}/content",
+    response_class=StreamingResponse,
+    responses={**CONTENT_DOC, **responses(403, 404, 422)},
+)
+def material_content(material_id: MaterialId, actor: ApplicantActor, engine: EngineDep) -> StreamingResponse:
+    """The bytes of one of the caller's own materials."""
+    info, stream = engine.materials.open(material_id, owner=actor.username)
+    return stream_material(info, stream)

@@ -1,0 +1,136 @@
+"""Department queues and tasks: list, look, claim, unclaim, decide."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.deps import (
+    BUNDLE_KEY,
+    DEPARTMENT_KEY,
+    USERNAME,
+    ClerkActor,
+    Cursor,
+    EngineDep,
+    IdempotencyKey,
+    Limit,
+    ServicesDep,
+    StaffActor,
+    TaskId,
+)
+from api.errors import responses
+from api.idempotency import run_once
+from api.logs import note
+from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
+from api.schemas import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
+from engine.errors import MaterialNotFound
+from engine.states import WorkItemState
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=TaskListPublic, responses=responses(403, 422))
+def list_tasks(
+    actor: StaffActor,
+    engine: EngineDep,
+    department: Annotated[
+        str | None, Query(pattern=DEPARTMENT_KEY, description="部门 (department key)")
+    ] = None,
+    state: Annotated[
+        WorkItemState | None, Query(description="状态；缺省为待办和已认领 (default: open tasks)")
+    ] = None,
+    bundle: Annotated[str | None, Query(pattern=BUNDLE_KEY, description="事项包 (bundle key)")] = None,
+    assignee: Annotated[
+        str | None, Query(pattern=USERNAME, description="认领人；`me` 为自己 (assignee; `me` for yourself)")
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="只看超期或未超期 (only overdue, or only on time)")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> TaskListPublic:
+    """A department queue, by due time, in stable cursor pages."""
+    page = engine.list_tasks(
+        actor,
+        department=department,
+        state=state,
+        bundle=bundle,
+        assignee=assignee,
+        overdue=overdue,
+        cursor=cursor,
+        limit=limit,
+    )
+    return TaskListPublic(items=[TaskPublic.from_view(t) for t in page.items], next=page.next)
+
+
+@router.get("/{task_id}", response_model=TaskDetailPublic, responses=responses(403, 404, 422))
+def get_task(task_id: TaskId, actor: StaffActor, engine: EngineDep) -> TaskDetailPublic:
+    """A task with its department's view of the form data and materials, and example decision data."""
+    return TaskDetailPublic.from_detail(engine.get_task(actor, task_id))
+
+
+@router.post("/{task_id}/claim", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
+def claim_task(task_id: TaskId, actor: ClerkActor, engine: EngineDep) -> TaskPublic:
+    """Take a task from the queue; 409 when someone else holds it."""
+    note(task_id=task_id)
+    view = engine.claim(actor, task_id)
+    note(case_id=view.case_id)
+    return TaskPublic.from_view(view)
+
+
+@router.post("/{task_id}/unclaim", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
+def unclaim_task(task_id: TaskId, actor: ClerkActor, engine: EngineDep) -> TaskPublic:
+    """Put a task one holds back in the queue."""
+    note(task_id=task_id)
+    view = engine.unclaim(actor, task_id)
+    note(case_id=view.case_id)
+    return TaskPublic.from_view(view)
+
+
+@router.post("/{task_id}/complete", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
+def complete_task(
+    task_id: TaskId,
+    body: TaskComplete,
+    actor: ClerkActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Approve (with the item's decision data) or return (with every problem) a task one holds."""
+    note(task_id=task_id, outcome=body.outcome.value)
+
+    def work() -> TaskPublic:
+        view = services.engine.complete(
+            actor,
+            task_id,
+            body.outcome,
+            body.data,
+            body.comment,
+            [p.model_dump(exclude_none=True) for p in body.problems],
+        )
+        note(case_id=view.case_id)
+        return TaskPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+
+
+@router.get(
+    "/{task_id}/materials/{kind}",
+    response_class=StreamingResponse,
+    responses={**CONTENT_DOC, **responses(403, 404, 422)},
+)
+def task_material(
+    task_id: TaskId,
+    kind: Annotated[str, Path(pattern=MATERIAL_KIND, description="材料类型 (material kind)")],
+    actor: StaffActor,
+    engine: EngineDep,
+) -> StreamingResponse:
+    """A document of the task's case, when the task's department view holds it (404 otherwise)."""
+    detail = engine.get_task(actor, task_id)
+    material_id = detail.materials.get(kind)
+    if material_id is None:
+        raise MaterialNotFound(f"本任务无此材料 (the task has no material {kind!r})")
+    info, stream = engine.materials.open(material_id)
+    return stream_material(info, stream)

@@ -1,0 +1,180 @@
+"""A real onething server on a loopback port, and HTTP clients signed in as the demo accounts."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from api.app import create_app
+from engine.accounts import DEMO_PASSWORD, AccountService
+from engine.deployments import load_departments
+from engine.service import Engine
+from engine.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pdf(label: str) -> bytes:
+    """A small well-formed PDF (material kinds accept PDF), different for each label."""
+    from engine.demo import demo_pdf
+
+    return demo_pdf(label)
+
+
+@dataclass
+class LiveServer:
+    """A running server and its engine (for setting up and inspecting the database)."""
+
+    base_url: str
+    settings: Settings
+    engine: Engine
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An HTTP client for the server, optionally with a bearer token."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=60, **kwargs)
+
+    def token(self, username: str, password: str = DEMO_PASSWORD) -> str:
+        """A bearer token for the account (signed in once per server)."""
+        if username not in self.tokens:
+            with self.client() as c:
+                r = c.post("/api/auth/token", data={"username": username, "password": password})
+                assert r.status_code == 200, r.text
+                self.tokens[username] = r.json()["access_token"]
+        return self.tokens[username]
+
+    def as_user(self, username: str) -> httpx.Client:
+        """A client signed in as a demo account."""
+        return self.client(self.token(username))
+
+
+def prepare_engine(settings: Settings) -> Engine:
+    """An engine on a fresh database with the shipped bundles and the demo accounts."""
+    engine = Engine(settings)
+    engine.upgrade()
+    engine.deploy_shipped()
+    departments = {d for b in engine.list_bundles() for d in b.departments}
+    AccountService(engine.db, load_departments(settings.processes_dir)).ensure_demo_accounts(departments)
+    return engine
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """Serve ``create_app`` with uvicorn in a thread on a free loopback port until the block ends."""
+    engine = prepare_engine(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, engine), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, engine)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        engine.close()
+
+
+@dataclass
+class ServeProcess:
+    """An ``onething serve`` subprocess and where its logs go."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def stop(self) -> None:
+        """Ask it to shut down (SIGTERM) and wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def log_lines(self) -> list[str]:
+        """What it wrote to stderr (JSON lines)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+def onething_command() -> list[str]:
+    """How to run the ``onething`` console script of this checkout."""
+    script = Path(sys.executable).with_name("onething")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
+
+
+def start_serve(db_url: str, data_dir: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None) -> ServeProcess:
+    """Start ``onething serve`` on a free port; returns once ``/healthz`` answers."""
+    port = free_port()
+    environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), **(env or {})}
+    handle = log_path.open("wb")
+    process = subprocess.Popen(
+        [*onething_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, *extra],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        cwd=str(data_dir),
+    )
+    handle.close()
+    served = ServeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"onething serve exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(served.base_url + "/healthz", timeout=2).status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            served.stop()
+            raise RuntimeError(f"onething serve did not answer:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def upload(client: httpx.Client, kind: str, content: bytes, filename: str | None = None) -> dict[str, Any]:
+    """Upload one material; the answer's JSON."""
+    r = client.post(
+        "/api/materials",
+        data={"kind": kind},
+        files={"file": (filename or f"{kind}.pdf", io.BytesIO(content), "application/pdf")},
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def have_onething_script() -> bool:
+    """Whether the console script is installed in the venv (``pip install -e .``)."""
+    return shutil.which("onething", path=str(Path(sys.executable).parent)) is not None

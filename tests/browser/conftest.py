@@ -1,0 +1,123 @@
+"""A real onething server per test module, and Debian's chromium driven by Playwright.
+
+The server is the real app (``api.app.create_app``) under uvicorn on a free loopback port,
+in a thread of the test process, with a fresh SQLite database, the shipped bundles and the
+demo accounts (what ``onething serve --demo`` sets up). Its engine runs on a ``ManualClock``
+the tests move forward, so late steps can be seen without waiting days.
+
+Without /usr/bin/chromium the browser tests skip with the reason, except under ``CI=true``,
+where a missing browser fails the run. No browser is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from engine.clock import ManualClock
+from engine.service import Engine
+from engine.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# A Monday morning in Shanghai (01:00 UTC = 09:00 CST), clear of public holidays.
+START = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+
+
+@dataclass
+class LiveServer:
+    """A running onething server: its address, its engine and the clock the tests move."""
+
+    url: str
+    engine: Engine
+    clock: ManualClock
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app on a loopback port with a fresh database, the shipped bundles and the demo accounts."""
+    root = tmp_path_factory.mktemp("server")
+    settings = Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "var")
+    clock = ManualClock(START)
+    engine = Engine(settings, clock=clock)
+    engine.upgrade()
+    engine.deploy_shipped()
+    app = create_app(settings, engine)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="onething-test-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    services = app.state.services
+    departments = {d for bundle in engine.list_bundles() for d in bundle.departments}
+    services.accounts.ensure_demo_accounts(departments)
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    yield LiveServer(url, engine, clock)
+    uv.should_exit = True
+    thread.join(timeout=15)
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium, headless, through Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        message = "Debian chromium is not installed (/usr/bin/chromium); apt-get install chromium fonts-noto-cjk"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shot(page: object, name: str) -> Path:
+    """Save a full-page screenshot as a test artefact (not committed)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page embeds in its forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
