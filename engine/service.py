@@ -14,8 +14,9 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.actors import Actor, Role
@@ -198,19 +199,28 @@ class Engine:
         return self.deployments.form(row)
 
     # -- cases -------------------------------------------------------------------------
-    def _mutate(self, case_id: int, change: Callable[[OpenCase], T]) -> T:
-        """Run ``change`` on a locked case and save it, retrying when another writer won a race."""
+    def _mutate(self, case: int | Callable[[Session], int], change: Callable[[OpenCase], T]) -> T:
+        """Run ``change`` on a locked case and save it, retrying when another writer won a race.
+
+        ``case`` is the case id, or a function that finds it inside the same transaction (a
+        task action locates its case through the task row: one transaction per action).
+        """
         for _attempt in range(STALE_RETRIES):
+            case_id = case if isinstance(case, int) else None
             try:
                 with self.db.write() as session:
+                    case_id = case(session) if case_id is None and callable(case) else case_id
+                    assert case_id is not None
                     oc = self.store.open(session, case_id)
                     result = change(oc)
                     self.store.save(oc)
             except StaleDataError:
-                self.store.cache.forget(case_id)
+                if case_id is not None:
+                    self.store.cache.forget(case_id)
                 continue
             except BaseException:
-                self.store.cache.forget(case_id)
+                if case_id is not None:
+                    self.store.cache.forget(case_id)
                 raise
             self.store.remember(oc)
             for hook in oc.after_commit:
@@ -326,18 +336,10 @@ class Engine:
                 self._follow_on(oc)
             return
         self.store.sync_work_items(oc)
-        open_count = oc.session.scalar(
-            select(func.count())
-            .select_from(WorkItem)
-            .where(WorkItem.case_id == case.id, WorkItem.state.in_(OPEN_WORK_STATES))
+        open_count = sum(1 for r in oc.rows if r.state in OPEN_WORK_STATES)
+        returned = sorted(
+            (r for r in oc.rows if r.round == case.round and r.outcome == Outcome.RETURN), key=lambda r: r.id
         )
-        returned = oc.session.scalars(
-            select(WorkItem)
-            .where(
-                WorkItem.case_id == case.id, WorkItem.round == case.round, WorkItem.outcome == Outcome.RETURN
-            )
-            .order_by(WorkItem.id)
-        ).all()
         if open_count == 0 and returned and case.status == CaseStatus.RUNNING:
             case.status = CaseStatus.AWAITING_APPLICANT
             case.notice = {
@@ -609,8 +611,10 @@ class Engine:
         return Page(tuple(views), next_cursor)
 
     # -- tasks -------------------------------------------------------------------------
-    def _visible_item(self, session: Session, actor: Actor, work_item_id: int) -> WorkItem:
-        row = session.get(WorkItem, work_item_id)
+    def _visible_item(
+        self, session: Session, actor: Actor, work_item_id: int, *, fresh: bool = False
+    ) -> WorkItem:
+        row = session.get(WorkItem, work_item_id, populate_existing=fresh)
         if row is None:
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
         if actor.role is Role.CLERK and row.department in actor.departments:
@@ -718,7 +722,15 @@ class Engine:
                 .values(state=WorkItemState.CLAIMED, assignee=actor.username, claimed_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
-            s.refresh(w)
+            if won:
+                for name, value in (
+                    ("state", WorkItemState.CLAIMED),
+                    ("assignee", actor.username),
+                    ("claimed_at", now),
+                ):
+                    set_committed_value(w, name, value)
+            else:
+                s.refresh(w)
             if not won:
                 if w.state == WorkItemState.CLAIMED and w.assignee == actor.username:
                     pass  # claiming again what one already holds changes nothing
@@ -783,16 +795,7 @@ class Engine:
         """Decide a task: approve (the workflow runs on) or return (gathered into one notice)."""
         outcome = Outcome(outcome)
         problems = list(problems or [])
-        with self.db.read() as s:
-            w = self._visible_item(s, actor, work_item_id)
-            case_id = w.case_id
-            row = self.deployments.row(s, w.deployment_id)
-        form = self.deployments.form(row)
-        if outcome is Outcome.APPROVE:
-            found = _problems_from_form(form.validate_decision(w.item_key, data))
-            if found:
-                raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
-        elif not problems and not comment.strip():
+        if outcome is Outcome.RETURN and not problems and not comment.strip():
             raise InvalidInput(
                 "退回须说明原因",
                 [
@@ -805,10 +808,18 @@ class Engine:
                 ],
             )
 
-        def change(oc: OpenCase) -> int:
-            item = oc.session.scalars(
-                select(WorkItem).where(WorkItem.id == work_item_id).with_for_update()
-            ).one()
+        def locate(session: Session) -> int:
+            return self._visible_item(session, actor, work_item_id).case_id
+
+        def change(oc: OpenCase) -> WorkItemView:
+            # The case row is locked now and every change to a task row goes through its case;
+            # re-read the row so a decision made before the lock was taken is seen.
+            item = self._visible_item(oc.session, actor, work_item_id, fresh=True)
+            form = self.deployments.form(oc.deployment)
+            if outcome is Outcome.APPROVE:
+                found = _problems_from_form(form.validate_decision(item.item_key, data))
+                if found:
+                    raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
             if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             item.state = WorkItemState.COMPLETED
@@ -839,13 +850,9 @@ class Engine:
                     work_item_id=item.id,
                 )
             self._after_progress(oc, actor.username)
-            return item.id
+            return self._item_view(item, oc.definition.manifest)
 
-        item_id = self._mutate(case_id, change)
-        with self.db.read() as s:
-            fresh = s.get(WorkItem, item_id)
-            assert fresh is not None
-            return self._item_view(fresh, self.deployments.definition(row).manifest)
+        return self._mutate(locate, change)
 
     def _issue_outputs(self, oc: OpenCase, item: WorkItem, decision: Mapping[str, Any]) -> None:
         """Issue the item's electronic certificates (电子证照) as materials of the case."""

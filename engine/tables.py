@@ -1,7 +1,12 @@
-"""Every table of onething, gathered for migrations (modules add their tables to ``Base``)."""
+"""Every table of onething, gathered for migrations (modules add their tables to ``Base``).
+
+Importing a module registers its ORM classes on ``Base.metadata``; Alembic's env and the
+schema test read ``metadata`` from here, so a new table module must be listed below.
+"""
 
 from __future__ import annotations
 
-from engine import models
+from engine import analytics, feedback, idempotency, models, sla
 
 metadata = models.Base.metadata
+TABLE_MODULES = (models, analytics, feedback, idempotency, sla)

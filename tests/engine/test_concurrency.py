@@ -137,6 +137,17 @@ def _consistent(engine: Engine) -> list[int]:
     return running
 
 
+def _wait_for_cases(engine: Engine, count: int, timeout: float = 60.0) -> None:
+    """Until the database holds ``count`` cases (the churn process is working by then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.db.read() as s:
+            if len(s.scalars(select(Case.id)).all()) >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the churn process wrote fewer than {count} cases in {timeout:.0f}s")
+
+
 @pytest.mark.slow
 def test_killing_a_process_mid_work_leaves_every_case_consistent_and_workable(
     db_url: str, tmp_path: Path
@@ -152,7 +163,9 @@ def test_killing_a_process_mid_work_leaves_every_case_consistent_and_workable(
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(1.0 + 0.37 * attempt)
+        # Kill mid-work: once this run has written a case of its own, at a varying moment.
+        _wait_for_cases(engine, attempt + 1)
+        time.sleep(0.2 + 0.37 * attempt)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stdout.close()
