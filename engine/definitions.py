@@ -13,12 +13,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -103,17 +103,18 @@ class BusinessRuleTaskParser(TaskParser):  # type: ignore[misc]  # SpiffWorkflow
 
 def decision_ref_of(node: etree._Element) -> str:
     """The DMN decision id a business rule task calls, from either modeller's extension."""
-    ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+    ref: str = node.get(f"{{{CAMUNDA_NS}}}decisionRef") or ""
     if ref:
         return ref.strip()
     called = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
-    return (called.text or "").strip() if called is not None else ""
+    text: str = "" if called is None else (called.text or "")
+    return text.strip()
 
 
 class OneThingParser(BpmnDmnParser):  # type: ignore[misc]  # SpiffWorkflow is untyped
     """SpiffWorkflow's BPMN+DMN parser with business rule tasks bound to the bundle's DMN files."""
 
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
         **BpmnDmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (BusinessRuleTaskParser, BusinessRuleTask),
     }

@@ -183,12 +183,23 @@ def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest
     except yaml.YAMLError as exc:
         raise DefinitionError(
             f"{filename}: not valid YAML",
-            [Problem(f"不是有效的 YAML: {exc}", file=filename, rule="yaml", message_en=f"not valid YAML: {exc}")],
+            [
+                Problem(
+                    f"不是有效的 YAML: {exc}", file=filename, rule="yaml", message_en=f"not valid YAML: {exc}"
+                )
+            ],
         ) from exc
     if not isinstance(raw, dict):
         raise DefinitionError(
             f"{filename}: not a mapping",
-            [Problem("清单必须是映射", file=filename, rule="schema", message_en="the manifest must be a mapping")],
+            [
+                Problem(
+                    "清单必须是映射",
+                    file=filename,
+                    rule="schema",
+                    message_en="the manifest must be a mapping",
+                )
+            ],
         )
     try:
         return Manifest.model_validate(raw)

@@ -9,12 +9,13 @@ one of many concurrent claimers wins.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -63,7 +64,10 @@ STALE_RETRIES = 5
 
 
 def outcome_key(item_key: str) -> str:
-    """The workflow variable of an item's outcome: ``business-registration`` -> ``business_registration_outcome``."""
+    """The workflow variable of an item's outcome.
+
+    ``business-registration`` -> ``business_registration_outcome`` (gateways test it).
+    """
     return item_key.replace("-", "_") + "_outcome"
 
 
@@ -390,7 +394,7 @@ class Engine:
                 continue
             self.store.event(oc, "system", "follow_on_due", {"bundle": follow.bundle, "data": data})
             oc.after_commit.append(
-                lambda b=follow.bundle, d=data: self._start_follow_on(oc.case.id, oc.case.applicant, b, d)
+                functools.partial(self._start_follow_on, oc.case.id, oc.case.applicant, follow.bundle, data)
             )
 
     def _start_follow_on(self, origin: int, applicant: str, bundle: str, data: dict[str, Any]) -> None:
@@ -716,12 +720,14 @@ class Engine:
             if actor.role is not Role.CLERK:
                 raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
             now = self.clock.now()
-            won = s.execute(
-                update(WorkItem)
-                .where(WorkItem.id == work_item_id, WorkItem.state == WorkItemState.READY)
-                .values(state=WorkItemState.CLAIMED, assignee=actor.username, claimed_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            won = _rowcount(
+                s.execute(
+                    update(WorkItem)
+                    .where(WorkItem.id == work_item_id, WorkItem.state == WorkItemState.READY)
+                    .values(state=WorkItemState.CLAIMED, assignee=actor.username, claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if won:
                 for name, value in (
                     ("state", WorkItemState.CLAIMED),
@@ -757,16 +763,18 @@ class Engine:
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
             now = self.clock.now()
-            released = s.execute(
-                update(WorkItem)
-                .where(
-                    WorkItem.id == work_item_id,
-                    WorkItem.state == WorkItemState.CLAIMED,
-                    WorkItem.assignee == actor.username,
+            released = _rowcount(
+                s.execute(
+                    update(WorkItem)
+                    .where(
+                        WorkItem.id == work_item_id,
+                        WorkItem.state == WorkItemState.CLAIMED,
+                        WorkItem.assignee == actor.username,
+                    )
+                    .values(state=WorkItemState.READY, assignee=None, claimed_at=None)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(state=WorkItemState.READY, assignee=None, claimed_at=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            )
             if not released:
                 raise TaskNotReady("只有认领人可以退回队列 (only the assignee can unclaim)")
             s.add(
@@ -899,6 +907,11 @@ class Engine:
             if self._mutate(case_id, change):
                 fired += 1
         return fired
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE touched (a conditional UPDATE is how a race is decided)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def form_materials(form: MergedForm) -> set[str]:
