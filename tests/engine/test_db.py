@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from engine.db import Database
 from engine.models import CaseEvent, Deployment
+from engine.tables import metadata
 
 
 def test_upgrade_creates_every_table_and_timestamps_round_trip_in_utc(db_url: str) -> None:
@@ -25,3 +28,14 @@ def test_upgrade_creates_every_table_and_timestamps_round_trip_in_utc(db_url: st
         assert row.manifest == {"名": "企业"}
         assert s.scalars(select(CaseEvent)).all() == []
     db.dispose()
+
+
+def test_migrations_build_exactly_the_schema_the_models_declare(db_url: str) -> None:
+    """A table or column added to a model without a migration (or the reverse) fails here."""
+    db = Database(db_url)
+    db.upgrade()
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        drift = compare_metadata(context, metadata)
+    db.dispose()
+    assert drift == [], drift
