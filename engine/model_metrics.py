@@ -8,14 +8,19 @@ Analytics adds the figures measured on real finished cases.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from engine.definitions import BundleDefinition
 from forms.merge import MergedForm
 
 
-def promised_days(definition: BundleDefinition) -> float:
-    """Working days along the longest path of user tasks (parallel branches overlap)."""
+def promised_days(definition: BundleDefinition, start_at: Iterable[str] = ()) -> float:
+    """Working days along the longest path of user tasks (parallel branches overlap).
+
+    From the start event by default (the bundle's promise); from the given task specs for
+    a running case, whose route the applicant's answers have already narrowed.
+    """
     manifest = definition.manifest
     limits = {item.task: item.time_limit_days for item in manifest.items}
     specs = definition.spec.task_specs
@@ -35,8 +40,12 @@ def promised_days(definition: BundleDefinition) -> float:
         memo[name] = own + after
         return memo[name]
 
-    start = definition.spec.start.name if getattr(definition.spec, "start", None) else next(iter(specs))
-    return round(longest(start), 2)
+    starts = [name for name in start_at if name in specs]
+    if not starts:
+        starts = [
+            definition.spec.start.name if getattr(definition.spec, "start", None) else next(iter(specs))
+        ]
+    return round(max(longest(name) for name in starts), 2)
 
 
 def _percent(before: float, after: float) -> float | None:

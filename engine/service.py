@@ -295,6 +295,9 @@ class Engine:
         with self.db.write() as session:
             oc = self.store.create(session, row, applicant, dict(data), attached, workflow)
             oc.case.origin_case_id = origin_case_id
+            # The promise (限时办结): the longest remaining route from where the answers led.
+            route_days = promised_days(definition, (t.name for t in self.runner.ready_tasks(workflow)))
+            oc.case.due_at = self.calendar.due_for(route_days, oc.now)
             promises = {p.material: p.days for p in definition.manifest.accept_with_promise}
             oc.case.pending_materials = {
                 kind: {
