@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from engine.db import Database
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, Problem, TooLarge
 from engine.models import Material
 from forms.catalog import Catalog, MaterialKind
+from forms.checks import Format
 from forms.prefill import PrefillSource
 
 CHUNK_BYTES = 1024 * 1024
@@ -51,6 +52,9 @@ _MIME_NAMES = {
     "application/ofd": "OFD",
     "application/json": "JSON",
 }
+
+# Element formats that name exactly one company or person.
+IDENTIFYING_FORMATS = frozenset({Format.USCC, Format.RESIDENT_ID})
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,30 @@ class MaterialService:
                 .order_by(Material.created_at.desc(), Material.id.desc())
             ).all()
             return [MaterialInfo.of(row) for row in rows]
+
+    def certificates_for(self, owner: str, data: Mapping[str, Any]) -> dict[str, str]:
+        """Kind -> id of the newest certificate of each kind that fits an application's answers.
+
+        A certificate fits when the identifiers it carries (credit code, ID number) that the
+        application also answers are the same: an applicant with two companies reuses the
+        licence of the company they apply for, never the other one's, while a change of
+        address still reuses the licence that shows the old one. A certificate without an
+        identifier (a birth certificate naming the child) must agree on every field it carries.
+        """
+        chosen: dict[str, str] = {}
+        for info in self.certificates_of(owner):
+            if info.kind in chosen:
+                continue
+            carried: dict[str, Any] = self.certificate_data(info.id)["fields"]
+            keys = [name for name in carried if self._identifies(name)] or list(carried)
+            if all(data[name] == carried[name] for name in keys if name in data):
+                chosen[info.kind] = info.id
+        return chosen
+
+    def _identifies(self, element: str) -> bool:
+        """Whether a data element identifies its holder (a company or a person)."""
+        found = self.catalog.elements.get(element)
+        return found is not None and found.format in IDENTIFYING_FORMATS
 
     def certificate_data(self, material_id: str) -> dict[str, Any]:
         """The document of an issued certificate: number, issuer, holder, issued_at and its ``fields``."""

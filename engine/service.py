@@ -232,15 +232,6 @@ class Engine:
             return result
         raise StaleCase("办件正被他人同时修改，请重试 (the case changed concurrently; try again)")
 
-    def _certificates_held(self, session: Session, owner: str) -> dict[str, str]:
-        """Kinds of electronic certificates issued to this applicant by earlier cases (newest wins)."""
-        rows = session.execute(
-            select(Material.kind, Material.id)
-            .where(Material.owner == owner, Material.issued_by_case.is_not(None))
-            .order_by(Material.created_at)
-        ).all()
-        return {kind: mid for kind, mid in rows}
-
     def _check_materials(self, session: Session, owner: str, materials: Mapping[str, str]) -> list[Problem]:
         problems: list[Problem] = []
         for kind, material_id in materials.items():
@@ -283,8 +274,9 @@ class Engine:
         applicant = actor.username
         with self.db.read() as s:
             row = self.deployments.latest(s, bundle)
-            held = self._certificates_held(s, applicant)
             problems = self._check_materials(s, applicant, materials)
+        # Certificates of the company (or child ...) applied for, never another one's.
+        held = self.materials.certificates_for(applicant, data)
         form = self.deployments.form(row)
         attached = {**{k: v for k, v in held.items() if k in form_materials(form)}, **materials}
         problems += _problems_from_form(form.validate(data, attached.keys(), promised))
@@ -523,6 +515,7 @@ class Engine:
         full: bool,
     ) -> CaseView:
         views = tuple(self._item_view(w, manifest) for w in items)
+        now = self.clock.now()
         done_items = {
             w.item_key for w in items if w.state == WorkItemState.COMPLETED and w.outcome == Outcome.APPROVE
         }
@@ -548,7 +541,10 @@ class Engine:
             due_at=case.due_at,
             data=dict(case.data) if full else None,
             materials=dict(case.materials) if full else None,
-            pending_materials=dict(case.pending_materials),
+            pending_materials={
+                kind: {**promise, "overdue": datetime.fromisoformat(promise["due"]) < now}
+                for kind, promise in case.pending_materials.items()
+            },
             outputs=dict(case.outputs),
             origin_case_id=case.origin_case_id,
         )
@@ -891,7 +887,8 @@ class Engine:
         with self.db.read() as s:
             due = s.scalars(
                 select(Case.id)
-                .where(Case.next_timer_at.is_not(None), Case.next_timer_at <= now)
+                # SpiffWorkflow fires a timer once the clock is past its moment, not at it.
+                .where(Case.next_timer_at.is_not(None), Case.next_timer_at < now)
                 .order_by(Case.next_timer_at)
                 .limit(limit)
             ).all()
@@ -900,7 +897,7 @@ class Engine:
 
             def change(oc: OpenCase) -> bool:
                 at = oc.case.next_timer_at
-                if at is None or at > oc.now:
+                if at is None or at >= oc.now:
                     return False  # another worker fired it first
                 self.runner.fire_timers(oc.workflow)
                 self.store.event(oc, "system", "timer_fired", {"due": at.isoformat()})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -350,3 +354,89 @@ def test_certificates_of_an_applicant_are_listed_newest_first_and_prefill_later_
     assert filled["company_name"].value == "北京一件事数字科技有限公司"
     assert filled["uscc"].kind == "certificate"
     assert filled["uscc"].source_label_zh.startswith("营业执照(证照编号 DZZZ")
+
+
+UPLOAD_IN_CHILD = """
+import sys
+from pathlib import Path
+from engine.db import Database
+from engine.materials import FileBlobStore, MaterialService
+from forms.catalog import load_catalog
+
+db = Database(sys.argv[1])
+service = MaterialService(db, FileBlobStore(Path(sys.argv[2])), load_catalog(), max_bytes=20 * 1024 * 1024)
+service.upload("applicant1", "premises_proof", "lease.pdf", sys.stdin.buffer)
+"""
+
+
+def test_a_process_killed_mid_upload_leaves_no_material_and_loses_nothing_stored(
+    db: Database, db_url: str, store: FileBlobStore, service: MaterialService
+) -> None:
+    kept = service.upload("applicant1", "articles_of_association", "章程.pdf", io.BytesIO(pdf_bytes("kept")))
+    body = pdf_bytes("big") + b"%" + os.urandom(3 * 1024 * 1024)
+    sent = 2 * 1024 * 1024 + 4096  # more than two chunks; the child then waits for the rest
+    child = subprocess.Popen(
+        [sys.executable, "-c", UPLOAD_IN_CHILD, db_url, str(store.root)],
+        stdin=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert child.stdin is not None
+        child.stdin.write(body[:sent])
+        child.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size >= 2 * 1024 * 1024 for p in temp_files(store)):
+            assert child.poll() is None, "the upload ended before it was killed"
+            assert time.monotonic() < deadline, "the child never started writing"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        if child.stdin is not None:
+            child.stdin.close()
+    assert child.returncode == -signal.SIGKILL
+    # No object and no row for the killed upload; the earlier material is intact.
+    assert blob_files(store) == [store.path(kept.sha256)]
+    assert count_rows(db) == 1
+    with service.open(kept.id)[1] as stream:
+        assert stream.read() == pdf_bytes("kept")
+    # The remnant is only a temporary file, never served under any digest, and swept later.
+    [remnant] = temp_files(store)
+    assert remnant.name.endswith(".part")
+    full_digest = hashlib.sha256(body).hexdigest()
+    assert not store.exists(full_digest)
+    # The applicant simply uploads again: the whole file is stored, complete.
+    again = service.upload("applicant1", "premises_proof", "lease.pdf", io.BytesIO(body))
+    assert again.sha256 == full_digest and again.size == len(body)
+    assert store.path(full_digest).read_bytes() == body
+    assert store.sweep_temp(older_than_seconds=0) == 1
+    assert temp_files(store) == []
+
+
+def test_the_certificate_reused_is_the_one_of_the_company_applied_for(
+    service: MaterialService, db: Database, clock: ManualClock
+) -> None:
+    other_company = {
+        **LICENCE_CONTENT,
+        "company_name": "北京另一家科技有限公司",
+        "uscc": "91110000MA0000000X",
+    }
+    with db.write() as session:
+        first = service.issue_certificate(session, 1, "applicant1", "business_licence", dict(LICENCE_CONTENT))
+    clock.advance(timedelta(days=1))
+    with db.write() as session:
+        newest = service.issue_certificate(session, 2, "applicant1", "business_licence", other_company)
+    application = {"company_name": LICENCE_CONTENT["company_name"], "uscc": LICENCE_CONTENT["uscc"]}
+    assert service.certificates_for("applicant1", application) == {"business_licence": first.id}
+    assert service.certificates_for("applicant1", {"uscc": other_company["uscc"]}) == {
+        "business_licence": newest.id
+    }
+    # Answers the certificates do not carry decide nothing: the newest one serves.
+    assert service.certificates_for("applicant1", {"legal_rep_phone": "13800138000"}) == {
+        "business_licence": newest.id
+    }
+    assert service.certificates_for("applicant1", {"uscc": "91350100M000100Y43X"}) == {}
+    assert service.certificates_for("applicant2", application) == {}
