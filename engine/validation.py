@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -714,6 +715,8 @@ def validate_paths(paths: Sequence[Path]) -> list[Report]:
     for path in paths:
         if path.is_file() and path.suffix == ".bpmn":
             reports.append(validate_bpmn_file(path))
+        elif path.is_file() and path.name == DEPARTMENTS_NAME:
+            reports.append(validate_departments_file(path))
         elif path.is_file() and path.name == MANIFEST_NAME:
             reports.append(validate_bundle_dir(path.parent))
         elif path.is_dir() and (path / MANIFEST_NAME).is_file():
@@ -740,6 +743,63 @@ def validate_paths(paths: Sequence[Path]) -> list[Report]:
         else:
             reports.append(_path_report(path, "路径不存在", "no such file or folder"))
     return reports
+
+
+DEPARTMENTS_NAME = "departments.yaml"
+_DEPARTMENT_KEY = re.compile(r"[a-z][a-z0-9-]*")
+_DEPARTMENT_KINDS = frozenset({"government", "enterprise", "public-institution", "court"})
+
+
+def validate_departments_file(path: Path) -> Report:
+    """The department table every lane name refers to: keys, zh/en names and kinds.
+
+    It sits beside the bundle folders, so ``onething validate processes/*`` meets it too.
+    """
+    run = _Run()
+    name = str(path)
+    with run.check(CHECK_FILES, name):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raw = None
+            run.problems.append(
+                problem(name, "", "yaml", f"不是有效的 YAML: {exc}", f"not valid YAML: {exc}")
+            )
+        if raw is not None and not isinstance(raw, dict):
+            run.problems.append(problem(name, "", "schema", "部门表须为映射", "the table must be a mapping"))
+        for key, entry in (raw or {}).items() if isinstance(raw, dict) else ():
+            where = str(key)
+            if not isinstance(key, str) or not _DEPARTMENT_KEY.fullmatch(key):
+                run.problems.append(
+                    problem(
+                        name,
+                        where,
+                        "department-key",
+                        "部门键须为小写字母、数字和连字符",
+                        "keys are lower-case-with-dashes",
+                    )
+                )
+            if not isinstance(entry, dict) or not entry.get("zh") or not entry.get("en"):
+                run.problems.append(
+                    problem(
+                        name,
+                        where,
+                        "department-name",
+                        "部门须有中文名 zh 和英文名 en",
+                        "a department needs zh and en names",
+                    )
+                )
+            elif entry.get("kind", "government") not in _DEPARTMENT_KINDS:
+                run.problems.append(
+                    problem(
+                        name,
+                        where,
+                        "department-kind",
+                        f"未知的部门类型 {entry.get('kind')!r}",
+                        f"unknown kind {entry.get('kind')!r} (one of {', '.join(sorted(_DEPARTMENT_KINDS))})",
+                    )
+                )
+    return run.report(name, runnable=not run.problems)
 
 
 def _path_report(path: Path, zh: str, en: str) -> Report:

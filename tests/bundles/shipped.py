@@ -1,0 +1,70 @@
+"""The shipped bundle folders, read straight from ``processes/`` for the catalog tests."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from lxml import etree
+
+from engine.manifest import Manifest, parse_manifest
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+
+# The State Council's first batch of 13 key items (国发〔2024〕3号) plus enterprise startup.
+REQUIRED_KEYS = frozenset(
+    {
+        "enterprise-startup",
+        "enterprise-info-change",
+        "transport-enterprise",
+        "restaurant-opening",
+        "utilities-connection",
+        "credit-repair",
+        "bankruptcy-info-check",
+        "ipo-compliance-check",
+        "enterprise-deregistration",
+        "newborn-birth",
+        "school-enrollment",
+        "social-security-card",
+        "disability-services",
+        "retirement",
+    }
+)
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC = "http://www.omg.org/spec/DD/20100524/DC"
+DI = "http://www.omg.org/spec/DD/20100524/DI"
+NS = {"bpmn": BPMN, "bpmndi": BPMNDI, "dc": DC, "di": DI}
+
+
+def bundle_dirs() -> list[Path]:
+    """Every folder under processes/ that holds a bundle.yaml, in name order."""
+    return sorted(p.parent for p in PROCESSES.glob("*/bundle.yaml"))
+
+
+def bundle_keys() -> list[str]:
+    """The folder names of the shipped bundles (each equals its manifest key)."""
+    return [p.name for p in bundle_dirs()]
+
+
+@cache
+def manifest(key: str) -> Manifest:
+    """The parsed manifest of one shipped bundle."""
+    path = PROCESSES / key / "bundle.yaml"
+    return parse_manifest(path.read_bytes(), str(path))
+
+
+@cache
+def diagram(key: str) -> etree._ElementTree:
+    """The parsed process.bpmn of one shipped bundle."""
+    return etree.parse(str(PROCESSES / key / manifest(key).process))
+
+
+@cache
+def departments() -> dict[str, dict[str, str]]:
+    """processes/departments.yaml: key -> {zh, en, kind}."""
+    raw = yaml.safe_load((PROCESSES / "departments.yaml").read_text(encoding="utf-8"))
+    assert isinstance(raw, dict)
+    return raw
