@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -139,7 +139,12 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         note(error="MalformedBody")
-        problem = {"message": "请求体无法解析", "where": "body", "rule": "malformed", "message_en": str(exc.detail)}
+        problem = {
+            "message": "请求体无法解析",
+            "where": "body",
+            "rule": "malformed",
+            "message_en": str(exc.detail),
+        }
         return JSONResponse({"detail": [problem]}, status_code=422)
     return await http_exception_handler(request, exc)
 

@@ -137,7 +137,8 @@ def audit(
     }
     if error:
         event["error"] = error
-    event.update(current.extra)
+    # What the route noted adds to the line; it never replaces who, what or the outcome.
+    event = {**current.extra, **event}
     logging.getLogger(AUDIT_LOGGER).info(
         "%s %s -> %s", method, route or path, status, extra={"event": event, "request_id": current.request_id}
     )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.accounts import AccountView
 from engine.actors import Role
 from engine.analytics import BottleneckRow, DepartmentRow, Durations, Measures, Ratings, ReductionRow
+from engine.feedback import RatingView
 from engine.states import CaseStatus, Outcome, WorkItemState
 from engine.views import BundleDetail, BundleSummary, CaseView, Label, TaskDetail, TimelineEntry, WorkItemView
 
@@ -769,6 +770,98 @@ class SupplementCreate(_In):
 
     data: dict[str, Any] = Field(default_factory=dict)
     materials: dict[str, str] = Field(default_factory=dict)
+
+
+class RatingCreate(_In):
+    """The applicant's rating (好差评) of a finished case: the whole service, or one department of it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"score": 5, "comment": "一次办好，很方便"}, {"score": 2, "department": "tax"}]
+        },
+    )
+
+    score: int = Field(
+        ge=1, le=5, description="1 非常不满意 … 5 非常满意 (1 very dissatisfied … 5 very satisfied)"
+    )
+    comment: str = Field(default="", max_length=1000)
+    department: str | None = Field(
+        default=None,
+        max_length=64,
+        description="评价某一部门；缺省为整个服务 (one department; the whole service when absent)",
+    )
+
+
+class RectificationPublic(BaseModel):
+    """The rectification (整改) a bad rating opened for the responsible department, and its reply."""
+
+    id: int
+    department: str
+    state: str
+    created_at: datetime
+    due_at: datetime
+    overdue: bool
+    reply: str
+    replied_at: datetime | None
+
+
+class RatingPublic(BaseModel):
+    """A recorded rating, with the rectification it opened when it was bad (1 or 2)."""
+
+    model_config = _examples(
+        {
+            "id": 3,
+            "case_id": 5,
+            "bundle": "enterprise-startup",
+            "version": 1,
+            "department": "",
+            "score": 5,
+            "level": {"zh": "非常满意", "en": "Very satisfied"},
+            "comment": "一次办好，很方便",
+            "created_at": _AT,
+            "rectification": None,
+        }
+    )
+
+    id: int
+    case_id: int
+    bundle: str
+    version: int
+    department: str
+    score: int
+    level: LabelPublic
+    comment: str
+    created_at: datetime
+    rectification: RectificationPublic | None
+
+    @classmethod
+    def from_view(cls, view: RatingView) -> RatingPublic:
+        """From the engine's rating view."""
+        rect = view.rectification
+        return cls(
+            id=view.id,
+            case_id=view.case_id,
+            bundle=view.bundle,
+            version=view.version,
+            department=view.department,
+            score=view.score,
+            level=LabelPublic.from_view(view.level),
+            comment=view.comment,
+            created_at=view.created_at,
+            rectification=None
+            if rect is None
+            else RectificationPublic(
+                id=rect.id,
+                department=rect.department,
+                state=rect.state,
+                created_at=rect.created_at,
+                due_at=rect.due_at,
+                overdue=rect.overdue,
+                reply=rect.reply,
+                replied_at=rect.replied_at,
+            ),
+        )
 
 
 # -- analytics -----------------------------------------------------------------------------

@@ -502,19 +502,30 @@ class Engine:
                 select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
             ).all()
             row = self.deployments.row(s, case.deployment_id)
-        manifest = self.deployments.definition(row).manifest
-        return self._case_view(case, items, events, manifest, full=actor.role is not Role.CLERK)
+        return self._case_view(
+            case, items, events, row, full=actor.role is not Role.CLERK, viewer_departments=actor.departments
+        )
 
     def _case_view(
         self,
         case: Case,
         items: Collection[WorkItem],
         events: Collection[CaseEvent],
-        manifest: Any,
+        row: Deployment,
         *,
         full: bool,
+        viewer_departments: Collection[str] = (),
     ) -> CaseView:
-        views = tuple(self._item_view(w, manifest) for w in items)
+        """A case for its owner and analysts (``full``) or for an involved clerk.
+
+        A clerk follows the case's progress but reads only their own departments' comments
+        and problems, and the timeline without the details other departments wrote.
+        """
+        manifest = self.deployments.definition(row).manifest
+        views = tuple(
+            self._item_view(w, row, private=not full and w.department not in viewer_departments)
+            for w in items
+        )
         now = self.clock.now()
         done_items = {
             w.item_key for w in items if w.state == WorkItemState.COMPLETED and w.outcome == Outcome.APPROVE
@@ -532,9 +543,17 @@ class Engine:
             total=max(total, len(done_items)),
             tasks=views,
             timeline=tuple(
-                TimelineEntry(e.id, e.at, e.actor, e.kind, dict(e.detail), e.work_item_id) for e in events
+                TimelineEntry(
+                    e.id,
+                    e.at,
+                    e.actor,
+                    e.kind,
+                    dict(e.detail) if full else {k: v for k, v in e.detail.items() if k in CLERK_EVENT_KEYS},
+                    e.work_item_id,
+                )
+                for e in events
             ),
-            notice=case.notice,
+            notice=case.notice if full else None,
             created_at=case.created_at,
             updated_at=case.updated_at,
             finished_at=case.finished_at,
@@ -549,10 +568,10 @@ class Engine:
             origin_case_id=case.origin_case_id,
         )
 
-    @staticmethod
-    def _item_view(w: WorkItem, manifest: Any) -> WorkItemView:
+    def _item_view(self, w: WorkItem, row: Deployment, *, private: bool = False) -> WorkItemView:
+        """A task row as a view; ``private`` leaves out what its clerk wrote (for other departments)."""
         try:
-            item = manifest.item(w.item_key)
+            item = self.deployments.definition(row).manifest.item(w.item_key)
             label = Label(item.name.zh, item.name.en)
         except KeyError:
             label = Label(w.item_key, w.item_key)
@@ -560,7 +579,7 @@ class Engine:
             id=w.id,
             case_id=w.case_id,
             bundle=w.bundle_key,
-            version=0,
+            version=row.version,
             item=w.item_key,
             item_name=label,
             task_name=w.task_name,
@@ -573,8 +592,8 @@ class Engine:
             claimed_at=w.claimed_at,
             completed_at=w.completed_at,
             outcome=w.outcome,
-            comment=w.comment,
-            problems=tuple(w.problems),
+            comment="" if private else w.comment,
+            problems=() if private else tuple(w.problems),
             overdue=w.overdue,
         )
 
@@ -605,11 +624,10 @@ class Engine:
             views = []
             for case in page:
                 row = self.deployments.row(s, case.deployment_id)
-                manifest = self.deployments.definition(row).manifest
                 items = s.scalars(
                     select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)
                 ).all()
-                views.append(self._case_view(case, items, (), manifest, full=actor.role is not Role.CLERK))
+                views.append(self._case_view(case, items, (), row, full=actor.role is not Role.CLERK))
         next_cursor = _encode_cursor([page[-1].id]) if len(cases) > limit else None
         return Page(tuple(views), next_cursor)
 
@@ -674,8 +692,7 @@ class Engine:
             page = rows[:limit]
             views = []
             for w in page:
-                manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
-                views.append(self._item_view(w, manifest))
+                views.append(self._item_view(w, self.deployments.row(s, w.deployment_id)))
         next_cursor = None
         if len(rows) > limit and page[-1].due_at is not None:
             next_cursor = _encode_cursor([page[-1].due_at.isoformat(), page[-1].id])
@@ -704,7 +721,7 @@ class Engine:
                 example = dict(ex.decisions[w.item_key])
                 break
         return TaskDetail(
-            task=self._item_view(w, manifest),
+            task=self._item_view(w, row),
             fields=dict(view.fields),
             materials=dict(view.materials),
             decision_fields=form.decision_fields(w.item_key),
@@ -754,8 +771,7 @@ class Engine:
                         detail={"item": w.item_key},
                     )
                 )
-            manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
-            return self._item_view(w, manifest)
+            return self._item_view(w, self.deployments.row(s, w.deployment_id))
 
     def unclaim(self, actor: Actor, work_item_id: int) -> WorkItemView:
         """Put a claimed task back in the queue (only its assignee)."""
@@ -787,8 +803,7 @@ class Engine:
                 )
             )
             s.refresh(w)
-            manifest = self.deployments.definition(self.deployments.row(s, w.deployment_id)).manifest
-            return self._item_view(w, manifest)
+            return self._item_view(w, self.deployments.row(s, w.deployment_id))
 
     def complete(
         self,
@@ -822,13 +837,13 @@ class Engine:
             # The case row is locked now and every change to a task row goes through its case;
             # re-read the row so a decision made before the lock was taken is seen.
             item = self._visible_item(oc.session, actor, work_item_id, fresh=True)
+            if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
+                raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             form = self.deployments.form(oc.deployment)
             if outcome is Outcome.APPROVE:
                 found = _problems_from_form(form.validate_decision(item.item_key, data))
                 if found:
                     raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
-            if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
-                raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             item.state = WorkItemState.COMPLETED
             item.outcome = outcome
             item.completed_at = oc.now
@@ -857,7 +872,7 @@ class Engine:
                     work_item_id=item.id,
                 )
             self._after_progress(oc, actor.username)
-            return self._item_view(item, oc.definition.manifest)
+            return self._item_view(item, oc.deployment)
 
         return self._mutate(locate, change)
 
@@ -907,6 +922,10 @@ class Engine:
             if self._mutate(case_id, change):
                 fired += 1
         return fired
+
+
+# Timeline details any involved clerk may read: where the case is, never what others wrote.
+CLERK_EVENT_KEYS = frozenset({"item", "department", "departments", "due_at", "round", "bundle", "version"})
 
 
 def _rowcount(result: Result[Any]) -> int:

@@ -1,4 +1,4 @@
-"""Cases: apply, list, follow, supplement after a correction notice, withdraw."""
+"""Cases: apply, list, follow, supplement after a correction notice, withdraw, rate."""
 
 from __future__ import annotations
 
@@ -20,7 +20,16 @@ from api.deps import (
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
-from api.schemas import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
+from api.schemas import (
+    CaseCreate,
+    CaseListPublic,
+    CasePublic,
+    CaseSummaryPublic,
+    RatingCreate,
+    RatingPublic,
+    SupplementCreate,
+)
+from engine import feedback
 from engine.states import CaseStatus
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -85,3 +94,25 @@ def withdraw_case(case_id: CaseId, actor: ApplicantActor, engine: EngineDep) -> 
     """Withdraw an unfinished case; its open tasks are cancelled."""
     note(case_id=case_id)
     return CasePublic.from_case(engine.withdraw(actor, case_id))
+
+
+@router.post(
+    "/{case_id}/rating",
+    response_model=RatingPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 404, 409, 422),
+)
+def rate_case(case_id: CaseId, body: RatingCreate, actor: ApplicantActor, engine: EngineDep) -> RatingPublic:
+    """Rate a finished case once (好差评); a rating of 1 or 2 opens a rectification for the department."""
+    note(case_id=case_id, score=body.score, department=body.department)
+    view = feedback.rate(
+        engine.db,
+        engine.clock,
+        actor,
+        case_id,
+        body.score,
+        body.comment,
+        body.department,
+        calendar=engine.calendar,
+    )
+    return RatingPublic.from_view(view)

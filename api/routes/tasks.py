@@ -99,7 +99,7 @@ def complete_task(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Approve (with the item's decision data) or return (with every problem) a task one holds."""
-    note(task_id=task_id, outcome=body.outcome.value)
+    note(task_id=task_id, decision=body.outcome.value)
 
     def work() -> TaskPublic:
         view = services.engine.complete(

@@ -86,7 +86,12 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     engine = prepare_engine(settings)
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, engine), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        create_app(settings, engine),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
@@ -135,7 +140,9 @@ def onething_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
 
 
-def start_serve(db_url: str, data_dir: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None) -> ServeProcess:
+def start_serve(
+    db_url: str, data_dir: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> ServeProcess:
     """Start ``onething serve`` on a free port; returns once ``/healthz`` answers."""
     port = free_port()
     environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), **(env or {})}
@@ -152,7 +159,9 @@ def start_serve(db_url: str, data_dir: Path, log_path: Path, *extra: str, env: d
     deadline = time.monotonic() + 90
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"onething serve exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"onething serve exited ({process.returncode}):\n{log_path.read_text()[-3000:]}"
+            )
         try:
             if httpx.get(served.base_url + "/healthz", timeout=2).status_code == 200:
                 return served

@@ -172,3 +172,40 @@ def test_every_change_is_in_the_audit_trail(engine: Engine) -> None:
     assert by_kind["task_created"] == len(items) == 3
     assert by_kind["claimed"] == by_kind["approved"] == 3
     assert case is not None and case.status == "completed"
+
+
+def test_a_task_names_the_version_its_case_runs_on(engine: Engine) -> None:
+    case_id = start(engine)
+    [task] = engine.list_tasks(clerk("market-regulation")).items
+    assert task.version == engine.get_case(APPLICANT, case_id).version == 1
+
+
+def test_deciding_a_finished_task_is_a_conflict_whatever_the_data(engine: Engine) -> None:
+    case_id = start(engine)
+    market = clerk("market-regulation")
+    [task] = engine.get_case(ANALYST, case_id).tasks
+    engine.claim(market, task.id)
+    engine.complete(market, task.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    with pytest.raises(TaskNotReady):
+        engine.complete(market, task.id, Outcome.APPROVE, {"uscc": "not a credit code"})
+
+
+def test_an_involved_clerk_does_not_read_what_other_departments_wrote(engine: Engine) -> None:
+    case_id = start(engine)
+    market = clerk("market-regulation")
+    [registration] = engine.get_case(ANALYST, case_id).tasks
+    engine.claim(market, registration.id)
+    engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    tax = clerk("tax")
+    [tax_task] = engine.list_tasks(tax).items
+    engine.claim(tax, tax_task.id)
+    engine.complete(tax, tax_task.id, Outcome.RETURN, {}, "法定代表人身份证复印件不清晰，请重新上传")
+    seen_by_market = engine.get_case(market, case_id)
+    assert seen_by_market.data is None and seen_by_market.notice is None
+    returned = next(t for t in seen_by_market.tasks if t.id == tax_task.id)
+    assert returned.outcome == "return" and returned.comment == ""
+    assert all("comment" not in e.detail and "problems" not in e.detail for e in seen_by_market.timeline)
+    # The clerk who wrote it, the applicant and the analyst still read it.
+    assert next(t for t in engine.get_case(tax, case_id).tasks if t.id == tax_task.id).comment
+    for reader in (APPLICANT, ANALYST):
+        assert next(t for t in engine.get_case(reader, case_id).tasks if t.id == tax_task.id).comment

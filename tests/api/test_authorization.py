@@ -1,0 +1,393 @@
+"""The authorisation matrix: every API route, called as every role against another's resources.
+
+The resources belong to ``applicant2`` (a school-enrollment case, its open public-security task,
+an uploaded material); the callers are another applicant, a clerk of a department the case never
+touches, an analyst, an admin and nobody. ``MATRIX`` says, per route and role, the one status the
+design allows: 401 for nobody, 403 only where the role may never do this (the same for every id),
+404 for a resource the caller may not see (the same answer as for an id that does not exist), and
+no answer of a caller without the right carries the other applicant's data. A route of the app
+that is missing from ``MATRIX`` fails the test, so no endpoint is added without being placed here.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from api.app import create_app
+from api.pages.base import PageRoute
+from tests.api.conftest import settings_for
+from tests.api.support import LiveServer, live_server, pdf, upload
+from tests.api.walking import apply, bundle_example, open_tasks_of
+
+ROLES = ("anonymous", "applicant", "clerk", "analyst", "admin")
+ACCOUNTS = {
+    "applicant": "applicant1",
+    "clerk": "clerk.market-regulation",  # school enrolment never reaches market regulation
+    "analyst": "analyst",
+    "admin": "admin",
+}
+MISSING_ID = 987654321
+
+
+@dataclass
+class Victim:
+    """What belongs to ``applicant2`` (and to the public-security department), and its secrets."""
+
+    case_id: int
+    task_id: int
+    material_id: str
+    secrets: tuple[str, ...]
+    target_account: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: method, concrete path and what to send."""
+
+    method: str
+    path: str
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, tuple[str, io.BytesIO, str]] | None = None
+
+
+Caller = Callable[[Victim, str], Call]  # (victim, role) -> the request
+
+
+@dataclass(frozen=True)
+class Row:
+    """One route: how to call it against the victim's resources, and the status per role."""
+
+    call: Caller
+    expect: dict[str, int]
+    missing: Caller | None = None  # the same call with an id that does not exist
+    leaked: Callable[[Victim, Any], bool] | None = None  # whether a 2xx body shows the victim's things
+
+
+def everyone(status: int) -> dict[str, int]:
+    """Every signed-in role gets ``status``; nobody gets 401."""
+    return {"anonymous": 401, **{role: status for role in ACCOUNTS}}
+
+
+def roles(**statuses: int) -> dict[str, int]:
+    """Statuses of the signed-in roles; nobody gets 401."""
+    assert set(statuses) == set(ACCOUNTS)
+    return {"anonymous": 401, **statuses}
+
+
+def zip_file() -> dict[str, tuple[str, io.BytesIO, str]]:
+    """A file that is not a bundle zip (a deploy that must be refused, changing nothing)."""
+    return {"file": ("bundle.zip", io.BytesIO(b"not a zip at all"), "application/zip")}
+
+
+def case_listed(victim: Victim, body: Any) -> bool:
+    """Whether a case page shows the victim's case."""
+    return any(item["id"] == victim.case_id for item in body["items"])
+
+
+def task_listed(victim: Victim, body: Any) -> bool:
+    """Whether a queue page shows the victim's task."""
+    return any(item["id"] == victim.task_id for item in body["items"])
+
+
+def get(path: str) -> Caller:
+    """A GET of a path template filled from the victim."""
+    return lambda v, _role: Call("GET", path.format(v=v, missing=MISSING_ID))
+
+
+def post(path: str, body: Any = None) -> Caller:
+    """A JSON POST of a path template filled from the victim."""
+    return lambda v, _role: Call("POST", path.format(v=v, missing=MISSING_ID), json=body)
+
+
+COMPLETE = {"outcome": "approve", "data": {"household_verified": True}, "comment": "x"}
+RATING = {"score": 1, "comment": "x"}
+SUPPLEMENT = {"data": {"guardian_phone": "13900000000"}, "materials": {}}
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("GET", "/healthz"): Row(get("/healthz"), {"anonymous": 200, **{r: 200 for r in ACCOUNTS}}),
+    ("POST", "/api/auth/token"): Row(
+        # Signing in as the victim with a wrong password: refused alike for every caller.
+        lambda v, _r: Call(
+            "POST", "/api/auth/token", data={"username": "applicant2", "password": "wrong-one"}
+        ),
+        {"anonymous": 401, **{r: 401 for r in ACCOUNTS}},
+    ),
+    ("GET", "/api/auth/me"): Row(get("/api/auth/me"), everyone(200)),
+    ("GET", "/api/bundles"): Row(get("/api/bundles"), everyone(200)),
+    ("GET", "/api/bundles/{key}"): Row(get("/api/bundles/school-enrollment"), everyone(200)),
+    ("GET", "/api/bundles/{key}/diagram"): Row(get("/api/bundles/school-enrollment/diagram"), everyone(200)),
+    ("POST", "/api/bundles"): Row(
+        lambda v, _r: Call("POST", "/api/bundles", files=zip_file()),
+        roles(applicant=403, clerk=403, analyst=422, admin=422),
+    ),
+    ("POST", "/api/materials"): Row(
+        lambda v, r: Call(
+            "POST",
+            "/api/materials",
+            data={"kind": "birth_certificate"},
+            files={"file": ("b.pdf", io.BytesIO(pdf(f"matrix:{r}")), "application/pdf")},
+        ),
+        roles(applicant=201, clerk=403, analyst=403, admin=403),
+    ),
+    ("GET", "/api/materials/{material_id}"): Row(
+        get("/api/materials/{v.material_id}"),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=get("/api/materials/mat_missing"),
+    ),
+    ("GET", "/api/materials/{material_id}/content"): Row(
+        get("/api/materials/{v.material_id}/content"),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=get("/api/materials/mat_missing/content"),
+    ),
+    ("POST", "/api/cases"): Row(
+        # An application that names the victim's material: it is not the caller's to attach.
+        lambda v, _r: Call(
+            "POST",
+            "/api/cases",
+            json={
+                "bundle": "school-enrollment",
+                "data": {},
+                "materials": {"birth_certificate": v.material_id},
+            },
+        ),
+        roles(applicant=422, clerk=403, analyst=403, admin=403),
+    ),
+    ("GET", "/api/cases"): Row(get("/api/cases?limit=200"), everyone(200), leaked=case_listed),
+    ("GET", "/api/cases/{case_id}"): Row(
+        get("/api/cases/{v.case_id}"),
+        roles(applicant=404, clerk=404, analyst=200, admin=200),
+        missing=get("/api/cases/{missing}"),
+    ),
+    ("POST", "/api/cases/{case_id}/supplement"): Row(
+        post("/api/cases/{v.case_id}/supplement", SUPPLEMENT),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=post("/api/cases/{missing}/supplement", SUPPLEMENT),
+    ),
+    ("POST", "/api/cases/{case_id}/withdraw"): Row(
+        post("/api/cases/{v.case_id}/withdraw"),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=post("/api/cases/{missing}/withdraw"),
+    ),
+    ("POST", "/api/cases/{case_id}/rating"): Row(
+        post("/api/cases/{v.case_id}/rating", RATING),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=post("/api/cases/{missing}/rating", RATING),
+    ),
+    ("GET", "/api/tasks"): Row(
+        get("/api/tasks?limit=200"),
+        roles(applicant=403, clerk=200, analyst=200, admin=200),
+        leaked=task_listed,
+    ),
+    ("GET", "/api/tasks/{task_id}"): Row(
+        get("/api/tasks/{v.task_id}"),
+        roles(applicant=403, clerk=404, analyst=200, admin=200),
+        missing=get("/api/tasks/{missing}"),
+    ),
+    ("GET", "/api/tasks/{task_id}/materials/{kind}"): Row(
+        get("/api/tasks/{v.task_id}/materials/birth_certificate"),
+        roles(applicant=403, clerk=404, analyst=200, admin=200),
+        missing=get("/api/tasks/{missing}/materials/birth_certificate"),
+    ),
+    ("POST", "/api/tasks/{task_id}/claim"): Row(
+        post("/api/tasks/{v.task_id}/claim"),
+        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        missing=post("/api/tasks/{missing}/claim"),
+    ),
+    ("POST", "/api/tasks/{task_id}/unclaim"): Row(
+        post("/api/tasks/{v.task_id}/unclaim"),
+        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        missing=post("/api/tasks/{missing}/unclaim"),
+    ),
+    ("POST", "/api/tasks/{task_id}/complete"): Row(
+        post("/api/tasks/{v.task_id}/complete", COMPLETE),
+        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        missing=post("/api/tasks/{missing}/complete", COMPLETE),
+    ),
+    ("GET", "/api/analytics/bottlenecks"): Row(
+        get("/api/analytics/bottlenecks"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+    ),
+    ("GET", "/api/analytics/departments"): Row(
+        get("/api/analytics/departments"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+    ),
+    ("GET", "/api/analytics/reductions"): Row(
+        get("/api/analytics/reductions"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+    ),
+    ("GET", "/api/accounts"): Row(
+        get("/api/accounts"), roles(applicant=403, clerk=403, analyst=403, admin=200)
+    ),
+    ("POST", "/api/accounts"): Row(
+        lambda v, r: Call(
+            "POST",
+            "/api/accounts",
+            json={
+                "username": f"made.by.{r}.{uuid.uuid4().hex[:6]}",
+                "password": "a-long-passphrase",
+                "role": "applicant",
+            },
+        ),
+        roles(applicant=403, clerk=403, analyst=403, admin=201),
+    ),
+    ("GET", "/api/accounts/{username}"): Row(
+        get("/api/accounts/{v.target_account}"),
+        roles(applicant=403, clerk=403, analyst=403, admin=200),
+    ),
+    ("PATCH", "/api/accounts/{username}"): Row(
+        lambda v, _r: Call("PATCH", f"/api/accounts/{v.target_account}", json={"display_name": "改名"}),
+        roles(applicant=403, clerk=403, analyst=403, admin=200),
+    ),
+}
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route of the app but the pages, the OpenAPI document and the docs."""
+    found: set[tuple[str, str]] = set()
+    for context in iter_route_contexts(create_app().routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue  # the OpenAPI document, the docs and the static files are plain Starlette routes
+        if isinstance(route, PageRoute) and not (context.path or "").startswith("/api"):
+            continue  # the HTML pages (their own tests walk them in a browser)
+        found.update(
+            (method, context.path or route.path) for method in (route.methods or set()) - {"HEAD", "OPTIONS"}
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own: the matrix creates and changes accounts."""
+    root = tmp_path_factory.mktemp("matrix")
+    with live_server(settings_for(f"sqlite:///{root / 'onething.db'}", root / "var")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def victim(matrix_server: LiveServer) -> Victim:
+    """applicant2's running school-enrollment case, its open public-security task and a material."""
+    with matrix_server.as_user("applicant2") as owner:
+        shipped = bundle_example(owner, "school-enrollment", 0)
+        # Data of this applicant alone (the shipped example itself is public in the bundle detail).
+        private = {"child_name": "欧阳知秋", "guardian_name": "欧阳澈", "guardian_phone": "13700451296"}
+        example = {**shipped, "data": {**shipped["data"], **private}}
+        started = apply(owner, "school-enrollment", example, "matrix-victim")
+        assert started.status_code == 201, started.text
+        case = started.json()
+        material = upload(owner, "birth_certificate", pdf("matrix-victim:spare"))
+    with matrix_server.as_user("clerk.public-security") as police:
+        (task,) = open_tasks_of(police, case["id"], "school-enrollment")
+    with matrix_server.as_user("admin") as admin:
+        target = admin.post(
+            "/api/accounts",
+            json={
+                "username": "matrix.target",
+                "password": "a-long-passphrase",
+                "role": "clerk",
+                "departments": ["education"],
+            },
+        )
+        assert target.status_code == 201, target.text
+    secrets = (*private.values(), material["sha256"])
+    return Victim(case["id"], task["id"], material["id"], secrets, "matrix.target")
+
+
+def send(client: httpx.Client, call: Call) -> httpx.Response:
+    """Send one call."""
+    return client.request(call.method, call.path, json=call.json, data=call.data, files=call.files)
+
+
+def test_every_route_of_the_app_is_in_the_matrix() -> None:
+    routes = api_routes()
+    assert len(routes) >= 20
+    unplaced = sorted(routes - set(MATRIX))
+    assert not unplaced, f"routes missing from the authorisation matrix: {unplaced}"
+    stale = sorted(set(MATRIX) - routes)
+    assert not stale, f"matrix rows for routes that no longer exist: {stale}"
+    for row in MATRIX.values():
+        assert set(row.expect) == set(ROLES)
+
+
+def test_no_role_sees_or_changes_what_is_not_its_own(matrix_server: LiveServer, victim: Victim) -> None:
+    clients = {"anonymous": matrix_server.client()}
+    clients.update({role: matrix_server.as_user(name) for role, name in ACCOUNTS.items()})
+    entitled = {"analyst", "admin"}  # may read every case; they see the data by design
+    wrong: list[str] = []
+    try:
+        for (method, path), row in MATRIX.items():
+            for role in ROLES:
+                call = row.call(victim, role)
+                answer = send(clients[role], call)
+                label = f"{role:<9} {method} {path}"
+                if answer.status_code != row.expect[role]:
+                    wrong.append(
+                        f"{label}: {answer.status_code} (expected {row.expect[role]}) {answer.text[:200]}"
+                    )
+                    continue
+                if "Traceback" in answer.text or not answer.headers.get("X-Request-ID"):
+                    wrong.append(f"{label}: a traceback or no request id")
+                if role not in entitled and any(secret in answer.text for secret in victim.secrets):
+                    wrong.append(f"{label}: the answer shows applicant2's data")
+                listed = answer.status_code < 300 and row.leaked is not None and role not in entitled
+                if listed and row.leaked is not None and row.leaked(victim, answer.json()):
+                    wrong.append(f"{label}: lists applicant2's resource")
+                if answer.status_code >= 400:
+                    detail = answer.json()["detail"]
+                    assert isinstance(detail, str | list), label
+                if answer.status_code in (403, 404) and row.missing is not None:
+                    # The resource of another and a resource that does not exist answer alike.
+                    absent = send(clients[role], row.missing(victim, role))
+                    if absent.status_code != answer.status_code:
+                        wrong.append(
+                            f"{label}: {answer.status_code} for another's id, {absent.status_code} for none"
+                        )
+        assert not wrong, "\n".join(wrong)
+    finally:
+        for client in clients.values():
+            client.close()
+
+    # Nothing that was refused changed anything: the case still runs, its task is still ready.
+    with matrix_server.as_user("applicant2") as owner:
+        case = owner.get(f"/api/cases/{victim.case_id}").json()
+    assert case["status"] == "running"
+    (task,) = [t for t in case["tasks"] if t["id"] == victim.task_id]
+    assert task["state"] == "ready" and task["assignee"] is None
+    assert {e["actor"] for e in case["timeline"]} <= {"applicant2", "system"}
+
+
+def test_an_involved_clerk_sees_progress_but_not_the_application(
+    matrix_server: LiveServer, victim: Victim
+) -> None:
+    with matrix_server.as_user("clerk.public-security") as police:
+        case = police.get(f"/api/cases/{victim.case_id}")
+        assert case.status_code == 200
+        assert case.json()["data"] is None and case.json()["materials"] is None
+        detail = police.get(f"/api/tasks/{victim.task_id}").json()
+        assert "guardian_phone" not in detail["data"]  # not a field of the household check
+        assert police.get(f"/api/tasks/{victim.task_id}/materials/lease_registration").status_code == 404
+        assert police.get(f"/api/materials/{victim.material_id}").status_code == 403
+
+
+def test_a_disabled_account_loses_its_token_at_once(matrix_server: LiveServer) -> None:
+    with matrix_server.as_user("admin") as admin:
+        made = admin.post(
+            "/api/accounts",
+            json={"username": "matrix.leaver", "password": "a-long-passphrase", "role": "applicant"},
+        )
+        assert made.status_code == 201, made.text
+        token = matrix_server.token("matrix.leaver", "a-long-passphrase")
+        with matrix_server.client(token) as leaver:
+            assert leaver.get("/api/cases").status_code == 200
+            assert admin.patch("/api/accounts/matrix.leaver", json={"active": False}).status_code == 200
+            assert leaver.get("/api/cases").status_code == 401
+        assert admin.patch("/api/accounts/admin", json={"active": False}).status_code == 403
+    with matrix_server.client("not-a-token") as forged:
+        refused = forged.get("/api/cases")
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
