@@ -1,8 +1,11 @@
-"""The timer worker: fires due BPMN timers and SLA escalations, and forgets old idempotency keys.
+"""The worker of ``onething serve`` and ``onething worker``: timers, SLA escalation, old idempotency keys.
 
-``onething serve`` runs it in a thread beside the web app; ``onething worker`` runs it
-alone. Any number of workers may share one database: the engine fires each timer exactly
-once (in the case's own locked transaction), so extra workers only share the load.
+Each tick runs ``engine.worker.Worker.run_once`` (fire due BPMN timers, run the SLA clock,
+send late rectifications to the supervisors), then forgets idempotency keys past their
+retention. ``onething serve`` runs the loop in a thread beside the web app; ``onething
+worker`` runs it alone. Any number of workers may share one database: each timer fires
+exactly once (in the case's own locked transaction) and each escalation is a conditional
+update, so extra workers only share the load.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import timedelta
 
 from engine.idempotency import DEFAULT_RETENTION, IdempotencyStore
 from engine.service import Engine
+from engine.worker import Worker, WorkerTick
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -20,27 +24,31 @@ PURGE_EVERY = timedelta(minutes=10)
 
 
 class TimerWorker:
-    """A loop that sweeps due timers every ``interval`` seconds until stopped."""
+    """A loop that runs a worker tick every ``interval`` seconds until stopped."""
 
     def __init__(self, engine: Engine, interval: float, stop: threading.Event | None = None) -> None:
         self.engine = engine
         self.interval = interval
         self.stop_event = stop or threading.Event()
+        self.worker = Worker(engine, interval, timer_batch=BATCH)
         self._idempotency = IdempotencyStore(engine.db)
         self._last_purge = engine.clock.now() - PURGE_EVERY
         self._thread: threading.Thread | None = None
 
-    def run_once(self) -> int:
-        """One sweep: fire every due timer (in batches) and purge expired keys; how many fired."""
-        fired = 0
-        while not self.stop_event.is_set():
-            count = self.engine.fire_due_timers(limit=BATCH)
-            fired += count
-            if count < BATCH:
-                break
+    def run_once(self) -> WorkerTick:
+        """One tick: timers, SLA sweep, late rectifications; now and then, housekeeping:
+        temporary files of uploads a crash cut short, and expired idempotency keys."""
+        tick = self.worker.run_once()
         now = self.engine.clock.now()
         if now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
+            swept = self.engine.materials.store.sweep_temp()
+            if swept:
+                log.info(
+                    "removed %d unfinished upload(s)",
+                    swept,
+                    extra={"event": {"event": "worker.sweep_uploads", "count": swept}},
+                )
             purged = self._idempotency.purge(now - DEFAULT_RETENTION)
             if purged:
                 log.info(
@@ -48,19 +56,37 @@ class TimerWorker:
                     purged,
                     extra={"event": {"event": "worker.purge", "count": purged}},
                 )
-        if fired:
-            log.info("fired %d timers", fired, extra={"event": {"event": "worker.timers", "fired": fired}})
-        return fired
+        if tick.timers_fired or tick.sla.total or tick.rectifications_overdue:
+            log.info(
+                "worker tick: %d timer(s), %d overdue, %d escalated",
+                tick.timers_fired,
+                tick.sla.overdue,
+                tick.sla.escalated,
+                extra={
+                    "event": {
+                        "event": "worker.tick",
+                        "fired": tick.timers_fired,
+                        "overdue": tick.sla.overdue,
+                        "escalated": tick.sla.escalated,
+                        "warned": tick.sla.warned,
+                        "rectifications_overdue": tick.rectifications_overdue,
+                    }
+                },
+            )
+        return tick
 
     def run_forever(self) -> None:
-        """Sweep until ``stop()``; a failing sweep is logged and retried on the next tick."""
+        """Tick until ``stop()``; a failing tick is logged and retried on the next one."""
         log.info("timer worker started (every %ss)", self.interval)
         while not self.stop_event.is_set():
+            busy = False
             try:
-                self.run_once()
+                tick = self.run_once()
+                busy = tick.busy and not tick.errors
             except Exception:
-                log.exception("timer sweep failed; retrying in %ss", self.interval)
-            self.stop_event.wait(self.interval)
+                log.exception("worker tick failed; retrying in %ss", self.interval)
+            if not busy:
+                self.stop_event.wait(self.interval)
         log.info("timer worker stopped")
 
     def start(self) -> threading.Thread:
@@ -71,14 +97,14 @@ class TimerWorker:
         return thread
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to end and wait for the running sweep to finish."""
+        """Ask the loop to end and wait for the running tick to finish."""
         self.stop_event.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
 
 def start_timer_worker(engine: Engine, interval: float | None = None) -> TimerWorker:
-    """Start the timer worker thread for ``engine`` (``serve`` calls this; ``create_app`` never does)."""
+    """Start the worker thread for ``engine`` (``serve`` calls this; ``create_app`` never does)."""
     worker = TimerWorker(engine, interval if interval is not None else engine.settings.worker_interval)
     worker.start()
     return worker

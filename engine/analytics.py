@@ -1034,7 +1034,7 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
             .where(WorkItem.state == WorkItemState.COMPLETED)
             .execution_options(yield_per=batch)
         )
-        for item, version in rows.tuples():
+        for item, version in rows:
             fact = _task_fact(calendar, item, pauses.get(item.case_id, ()))
             agg = tasks[(item.bundle_key, version, item.item_key, item.department)]
             agg.task_name = item.task_name

@@ -52,6 +52,11 @@ OVERRIDES_FILE = Path(__file__).resolve().with_name("calendar_overrides.yaml")
 
 # The calendar tables are built from this date on; earlier dates are counted day by day.
 _BASE = dt.date(2000, 1, 1)
+# The package's announced days, read once: its own lookups rescan every key for the year
+# range on each call, which made building a year's table cost a third of a second.
+_HOLIDAYS: Mapping[dt.date, Any] = chinese_calendar.holidays
+_WORKDAYS: Mapping[dt.date, Any] = chinese_calendar.workdays
+_ANNOUNCED_YEARS = range(min(_HOLIDAYS).year, max(_HOLIDAYS).year + 1)
 
 
 class DayKind(StrEnum):
@@ -249,11 +254,20 @@ class WorkCalendar:
             name = zh if not working else f"{zh}调休上班"
         return DayInfo(day, working, name, "announced")
 
+    def _working(self, day: dt.date) -> bool:
+        """``describe(day).working`` without the names: what the tables are built from."""
+        override = self.overrides.get(day)
+        if override is not None:
+            return override.kind is DayKind.WORKDAY
+        if day.year in _ANNOUNCED_YEARS:
+            return day in _WORKDAYS or (day.weekday() < 5 and day not in _HOLIDAYS)
+        return day.weekday() < 5
+
     def is_working_day(self, day: dt.date) -> bool:
         """Whether government offices work on this date (调休 included)."""
         index = (day - _BASE).days
         if index < 0:
-            return self.describe(day).working
+            return self._working(day)
         self._grow(index + 1)
         return self._cum[index + 1] > self._cum[index]
 
@@ -278,7 +292,7 @@ class WorkCalendar:
             target = max(size + 1, len(extended) + 366)
             while len(extended) < target:
                 day = _BASE + dt.timedelta(days=len(extended) - 1)
-                extended.append(extended[-1] + (1 if self.describe(day).working else 0))
+                extended.append(extended[-1] + (1 if self._working(day) else 0))
             self._cum = extended
 
     def _working_days_before(self, day: dt.date) -> int:

@@ -83,6 +83,10 @@ class BlobStore(Protocol):
         """Whether bytes with this digest are stored."""
         ...
 
+    def sweep_temp(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove what uploads cut short by a crash left behind; returns how many."""
+        ...
+
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import analytics, sla
 from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar
 from engine.clock import Clock, SystemClock
@@ -329,6 +330,7 @@ class Engine:
             )
             case.status = status
             case.finished_at = oc.now
+            analytics.record_case_finished(oc.session, case, self.calendar)
             self.store.sync_work_items(oc)
             self.store.event(oc, "system", status.value, {"outputs": sorted(case.outputs)})
             if status is CaseStatus.COMPLETED:
@@ -446,6 +448,10 @@ class Engine:
                 },
             )
             if c.status == CaseStatus.AWAITING_APPLICANT:
+                # The departments' clocks stood still while the applicant had the case.
+                if c.notice and c.notice.get("issued_at"):
+                    waited_from = datetime.fromisoformat(c.notice["issued_at"])
+                    sla.shift_due_dates(oc.session, c.id, waited_from, oc.now, self.calendar)
                 c.notice = None
                 c.round += 1
                 c.status = CaseStatus.RUNNING
@@ -467,6 +473,7 @@ class Engine:
             oc.workflow.cancel()
             oc.case.status = CaseStatus.WITHDRAWN
             oc.case.finished_at = oc.now
+            analytics.record_case_finished(oc.session, oc.case, self.calendar)
             self.store.event(oc, actor.username, "withdrawn")
 
         self._mutate(case_id, change)
@@ -849,6 +856,7 @@ class Engine:
             item.completed_at = oc.now
             item.comment = comment
             item.problems = problems
+            analytics.record_completion(oc.session, item, self.calendar)
             if outcome is Outcome.APPROVE:
                 decision = {k: v for k, v in data.items() if k in form.decision_fields(item.item_key)}
                 item.decision = decision

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "NORMAL"
     data_dir: Path = Path("var")
     processes_dir: Path = shipped_processes_dir()
+    # Holidays and adjusted working days announced after the shipped calendar (an admin's file).
+    calendar_overrides: Path | None = None
     # Uploads: one material at most this big unless its kind sets a smaller limit.
     max_upload_bytes: int = 20 * 1024 * 1024
     # Bundles: a zip or diagram above this is refused before parsing.

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from engine.calendar import OVERRIDES_FILE, DayKind, WorkCalendar, parse_overrides
 from engine.errors import InvalidInput
+from engine.settings import Settings
 
 CST = timezone(timedelta(hours=8))
 
@@ -109,16 +110,20 @@ def test_the_shipped_overrides_file_loads_and_covers_2027(cal: WorkCalendar) -> 
 
 def test_a_bad_overrides_file_reports_every_problem_at_once() -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_overrides("2030-13-01: holiday\n2030-01-02: {kind: vacation}\n2030-01-03: {kind: holiday, when: x}\n")
+        parse_overrides(
+            "2030-13-01: holiday\n2030-01-02: {kind: vacation}\n2030-01-03: {kind: holiday, when: x}\n"
+        )
     assert [p.where for p in caught.value.problems] == ["2030-13-01", "2030-01-02", "2030-01-03"]
 
 
 def test_naive_datetimes_are_refused(cal: WorkCalendar) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        cal.add_working_days(datetime(2025, 3, 3, 10), 1)  # noqa: DTZ001
+        cal.add_working_days(datetime(2025, 3, 3, 10), 1)
 
 
-moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 1), timezones=st.just(UTC))
+moments = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 1), timezones=st.just(UTC)
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -139,3 +144,12 @@ def test_working_time_adds_up_over_consecutive_intervals(a: datetime, b: datetim
     a, b, c = sorted((a, b, c))
     total = cal.working_time_between(a, b) + cal.working_time_between(b, c)
     assert abs((total - cal.working_time_between(a, c)).total_seconds()) < 1e-6
+
+
+def test_the_engine_reads_the_overrides_file_its_settings_name(tmp_path: Path) -> None:
+    """An admin's own file (ONETHING_CALENDAR_OVERRIDES) replaces the shipped one."""
+    path = tmp_path / "local-holidays.yaml"
+    path.write_text("2025-03-05: {kind: holiday, name: 地方假日}\n", encoding="utf-8")
+    configured = WorkCalendar.load(Settings(calendar_overrides=path, data_dir=tmp_path))
+    assert configured.describe(date(2025, 3, 5)).source == "override"
+    assert WorkCalendar.load(Settings(data_dir=tmp_path)).describe(date(2025, 3, 5)).source != "override"
