@@ -80,8 +80,8 @@ def _check_constants(source: str, tree: ast.AST, limits: Limits) -> None:
             machine.eval(node)
         except ExpressionFailed as exc:
             raise ExpressionRefused(
-                f"表达式被拒绝: 常量部分无法计算 (refused: a constant part cannot be evaluated){where(node)}: "
-                + exc.message
+                "表达式被拒绝: 常量部分无法计算 (refused: a constant part cannot be evaluated)"
+                f"{where(node)}: " + exc.message
             ) from exc
 
     body = tree.body if isinstance(tree, ast.Expression) else tree

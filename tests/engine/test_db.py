@@ -21,7 +21,9 @@ def test_upgrade_creates_every_table_and_timestamps_round_trip_in_utc(db_url: st
     assert {"accounts", "deployments", "cases", "work_items", "case_events", "materials"} <= tables
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with db.write() as s:
-        s.add(Deployment(key="k", version=1, digest="d" * 64, manifest={"名": "企业"}, files={}, created_at=at))
+        s.add(
+            Deployment(key="k", version=1, digest="d" * 64, manifest={"名": "企业"}, files={}, created_at=at)
+        )
     with db.read() as s:
         row = s.scalars(select(Deployment)).one()
         assert row.created_at == at and row.created_at.tzinfo is not None
