@@ -918,6 +918,15 @@ class Engine:
         fired = 0
         for case_id in due:
 
+            def locate(session: Session, case_id: int = case_id) -> int:
+                # Another worker holding this case is firing it: take the next one, don't queue.
+                held = session.scalar(
+                    select(Case.id).where(Case.id == case_id).with_for_update(skip_locked=True)
+                )
+                if held is None:
+                    raise _HeldElsewhere
+                return case_id
+
             def change(oc: OpenCase) -> bool:
                 at = oc.case.next_timer_at
                 if at is None or at >= oc.now:
@@ -927,9 +936,16 @@ class Engine:
                 self._after_progress(oc, "system")
                 return True
 
-            if self._mutate(case_id, change):
-                fired += 1
+            try:
+                if self._mutate(locate, change):
+                    fired += 1
+            except _HeldElsewhere:
+                continue
         return fired
+
+
+class _HeldElsewhere(Exception):
+    """A due case another worker has locked (it fires the timer; this worker moves on)."""
 
 
 # Timeline details any involved clerk may read: where the case is, never what others wrote.
