@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.definitions import read_bundle_dir
 from engine.errors import AlreadyClaimed, CaseNotFound, InvalidInput, TaskNotReady, WorkItemNotFound
 from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
@@ -209,3 +210,20 @@ def test_an_involved_clerk_does_not_read_what_other_departments_wrote(engine: En
     assert next(t for t in engine.get_case(tax, case_id).tasks if t.id == tax_task.id).comment
     for reader in (APPLICANT, ANALYST):
         assert next(t for t in engine.get_case(reader, case_id).tasks if t.id == tax_task.id).comment
+
+
+def test_deployments_are_immutable_versions_and_running_cases_stay_on_theirs(engine: Engine) -> None:
+    case_id = start(engine)
+    files = read_bundle_dir(TEST_BUNDLES / "mini-startup")
+    unchanged = engine.deploy_files(files, "analyst")
+    assert (unchanged.version, unchanged.created) == (1, False)
+    changed = dict(files)
+    changed["bundle.yaml"] = files["bundle.yaml"].replace(b"time_limit_days: 1", b"time_limit_days: 2", 1)
+    assert changed != files
+    second = engine.deploy_files(changed, "analyst")
+    assert (second.version, second.created) == (2, True)
+    assert engine.deploy_files(changed, "analyst").version == 2  # the same content again: no new version
+    assert engine.get_case(APPLICANT, case_id).version == 1
+    assert engine.get_case(APPLICANT, start(engine)).version == 2
+    work_all(engine, case_id, DECISIONS)
+    assert engine.get_case(APPLICANT, case_id).status == "completed"
