@@ -506,17 +506,26 @@ def _case_version(session: Session, case_id: int) -> int:
 # -- hooks --------------------------------------------------------------------------------
 
 
-def record_completion(session: Session, work_item: WorkItem, calendar: WorkCalendar | None = None) -> None:
+def record_completion(
+    session: Session,
+    work_item: WorkItem,
+    calendar: WorkCalendar | None = None,
+    *,
+    case: Case | None = None,
+) -> None:
     """Count a task the runtime has just completed (call in the same transaction, once per task).
 
-    Cancelled tasks are not counted: nobody finished them.
+    Cancelled tasks are not counted: nobody finished them. The runtime passes the locked
+    ``case`` it holds: its version, and whether it ever waited for the applicant (a pause
+    is only recorded when a supplement starts a new round), then cost no queries.
     """
     if work_item.state != WorkItemState.COMPLETED:
         return
     calendar = calendar or default_calendar()
     session.flush()
-    fact = _task_fact(calendar, work_item, _pauses(session, work_item.case_id))
-    version = _case_version(session, work_item.case_id)
+    never_paused = case is not None and (case.round or 1) <= 1
+    fact = _task_fact(calendar, work_item, [] if never_paused else _pauses(session, work_item.case_id))
+    version = case.version if case is not None else _case_version(session, work_item.case_id)
     keys = {
         "bundle_key": work_item.bundle_key,
         "version": version,

@@ -856,7 +856,7 @@ class Engine:
             item.completed_at = oc.now
             item.comment = comment
             item.problems = problems
-            analytics.record_completion(oc.session, item, self.calendar)
+            analytics.record_completion(oc.session, item, self.calendar, case=oc.case)
             if outcome is Outcome.APPROVE:
                 decision = {k: v for k, v in data.items() if k in form.decision_fields(item.item_key)}
                 item.decision = decision
