@@ -35,7 +35,7 @@ from api.deps import Services
 from api.errors import install as install_error_handlers
 from api.errors import internal_error_body
 from api.logs import audit, begin_request
-from api.routes import accounts, analytics, auth, bundles, cases, materials, tasks
+from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
 from api.schemas import HealthPublic
 from api.security import TokenService, signing_key
 from engine.accounts import AccountService
@@ -202,6 +202,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "materials", "description": "材料 (materials, stored once by content)"},
             {"name": "cases", "description": "办件 (cases)"},
             {"name": "tasks", "description": "部门任务队列 (department queues)"},
+            {"name": "feedback", "description": "投诉、整改与督办 (complaints, rectifications, supervision)"},
             {"name": "analytics", "description": "运行分析 (how well bundles run)"},
             {"name": "accounts", "description": "账户管理 (accounts, for admins)"},
         ],
@@ -215,7 +216,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Liveness: the process answers."""
         return HealthPublic(status="ok")
 
-    for module in (auth, bundles, materials, cases, tasks, analytics, accounts):
+    for module in (auth, bundles, materials, cases, feedback, tasks, analytics, accounts):
         app.include_router(module.router)
     app.include_router(pages.router, include_in_schema=False)
     pages.mount_static(app)

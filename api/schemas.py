@@ -12,12 +12,13 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.accounts import AccountView
 from engine.actors import Role
 from engine.analytics import BottleneckRow, DepartmentRow, Durations, Measures, Ratings, ReductionRow
-from engine.feedback import RatingView
+from engine.feedback import ComplaintState, ComplaintView, RatingView, RectificationState, RectificationView
+from engine.sla import EntryState, Level, Subject, SupervisorEntry
 from engine.states import CaseStatus, Outcome, WorkItemState
 from engine.views import BundleDetail, BundleSummary, CaseView, Label, TaskDetail, TimelineEntry, WorkItemView
 
@@ -794,16 +795,55 @@ class RatingCreate(_In):
 
 
 class RectificationPublic(BaseModel):
-    """The rectification (整改) a bad rating opened for the responsible department, and its reply."""
+    """A rectification (差评整改) a bad rating opened for the responsible department, and its reply."""
+
+    model_config = _examples(
+        {
+            "id": 4,
+            "case_id": 5,
+            "rating_id": 3,
+            "bundle": "school-enrollment",
+            "department": "public-security",
+            "state": "open",
+            "created_at": _AT,
+            "due_at": "2026-03-09T09:30:00Z",
+            "overdue": False,
+            "reply": "",
+            "replied_by": "",
+            "replied_at": None,
+        }
+    )
 
     id: int
+    case_id: int
+    rating_id: int
+    bundle: str
     department: str
-    state: str
+    state: Literal["open", "replied"]
     created_at: datetime
     due_at: datetime
     overdue: bool
     reply: str
+    replied_by: str
     replied_at: datetime | None
+
+    @classmethod
+    def from_view(cls, view: RectificationView) -> RectificationPublic:
+        """From the engine's rectification view."""
+        return cls(
+            id=view.id,
+            case_id=view.case_id,
+            rating_id=view.rating_id,
+            bundle=view.bundle,
+            department=view.department,
+            state="replied" if view.state == RectificationState.REPLIED else "open",
+            created_at=view.created_at,
+            due_at=view.due_at,
+            overdue=view.overdue,
+            reply=view.reply,
+            replied_by=view.replied_by,
+            replied_at=view.replied_at,
+        )
 
 
 class RatingPublic(BaseModel):
@@ -849,18 +889,183 @@ class RatingPublic(BaseModel):
             level=LabelPublic.from_view(view.level),
             comment=view.comment,
             created_at=view.created_at,
-            rectification=None
-            if rect is None
-            else RectificationPublic(
-                id=rect.id,
-                department=rect.department,
-                state=rect.state,
-                created_at=rect.created_at,
-                due_at=rect.due_at,
-                overdue=rect.overdue,
-                reply=rect.reply,
-                replied_at=rect.replied_at,
-            ),
+            rectification=None if rect is None else RectificationPublic.from_view(rect),
+        )
+
+
+# -- complaints, rectification replies, supervision -----------------------------------------
+MAX_FEEDBACK_TEXT = 2000
+
+
+class ComplaintCreate(_In):
+    """办不成事反映: an applicant reports that they could not get something done, on a case or alone."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"case_id": 5, "text": "材料已补正三天，仍没有人处理", "department": "public-security"},
+                {"text": "窗口说这件事不归他们管，不知道该找谁"},
+            ]
+        },
+    )
+
+    case_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="所涉办件 (the case, if any)")
+    text: str = Field(min_length=1, max_length=MAX_FEEDBACK_TEXT, description="反映内容 (what went wrong)")
+    department: str | None = Field(
+        default=None,
+        max_length=64,
+        description="所涉部门；缺省为正在办理的部门或政务服务中心 "
+        "(the department; when absent, the one holding the case, else the service centre)",
+    )
+
+
+class ComplaintPublic(BaseModel):
+    """A complaint, its supervisor queue and deadline, and the supervisor's answer once given."""
+
+    model_config = _examples(
+        {
+            "id": 7,
+            "case_id": 5,
+            "bundle": "school-enrollment",
+            "complainant": "applicant1",
+            "department": "public-security",
+            "text": "材料已补正三天，仍没有人处理",
+            "state": "answered",
+            "created_at": _AT,
+            "due_at": "2026-03-09T09:30:00Z",
+            "reply": "已督促户籍科当日办结，并向您致歉",
+            "replied_by": "supervisor.public-security",
+            "replied_at": _DUE,
+        }
+    )
+
+    id: int
+    case_id: int | None
+    bundle: str
+    complainant: str
+    department: str
+    text: str
+    state: Literal["open", "answered"]
+    created_at: datetime
+    due_at: datetime
+    reply: str
+    replied_by: str
+    replied_at: datetime | None
+
+    @classmethod
+    def from_view(cls, view: ComplaintView) -> ComplaintPublic:
+        """From the engine's complaint view."""
+        return cls(
+            id=view.id,
+            case_id=view.case_id,
+            bundle=view.bundle,
+            complainant=view.complainant,
+            department=view.department,
+            text=view.text,
+            state="answered" if view.state == ComplaintState.ANSWERED else "open",
+            created_at=view.created_at,
+            due_at=view.due_at,
+            reply=view.reply,
+            replied_by=view.replied_by,
+            replied_at=view.replied_at,
+        )
+
+
+class ReplyCreate(_In):
+    """An answer to a complaint (by its supervisor) or to a bad rating (by the department's clerk)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reply": "已督促户籍科当日办结，并向您致歉"}]},
+    )
+
+    reply: str = Field(min_length=1, max_length=MAX_FEEDBACK_TEXT, description="答复 (the answer)")
+
+
+class ResolveCreate(_In):
+    """A supervisor closes an entry of the supervisor queue, saying what was done."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"note": "已约谈经办人，任务当日办结"}]},
+    )
+
+    note: str = Field(min_length=1, max_length=MAX_FEEDBACK_TEXT, description="督办结果 (what was done)")
+
+    @field_validator("note")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class SupervisionEntryPublic(BaseModel):
+    """One entry of a supervisor queue (督办): an overdue task, a late rectification or a complaint.
+
+    ``subject_id`` is the id of what it is about: the task, the rectification or the complaint
+    (a complaint is closed by answering it, ``POST /api/complaints/{subject_id}/answer``).
+    """
+
+    model_config = _examples(
+        {
+            "id": 12,
+            "subject": "complaint",
+            "subject_id": 7,
+            "level": "filed",
+            "state": "open",
+            "department": "public-security",
+            "title": {"zh": "办不成事反映", "en": "Complaint"},
+            "case_id": 5,
+            "bundle": "school-enrollment",
+            "item": "",
+            "opened_at": _AT,
+            "due_at": "2026-03-09T09:30:00Z",
+            "resolved_at": None,
+            "resolved_by": "",
+            "note": "",
+            "detail": {"complainant": "applicant1"},
+        }
+    )
+
+    id: int
+    subject: Subject
+    subject_id: int
+    level: Level
+    state: EntryState
+    department: str
+    title: LabelPublic
+    case_id: int | None
+    bundle: str
+    item: str
+    opened_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str
+    note: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_view(cls, entry: SupervisorEntry) -> SupervisionEntryPublic:
+        """From the engine's supervisor-queue entry."""
+        return cls(
+            id=entry.id,
+            subject=Subject(entry.subject),
+            subject_id=entry.subject_id,
+            level=Level(entry.level),
+            state=EntryState(entry.state),
+            department=entry.department,
+            title=LabelPublic.from_view(entry.title),
+            case_id=entry.case_id,
+            bundle=entry.bundle,
+            item=entry.item,
+            opened_at=entry.opened_at,
+            due_at=entry.due_at,
+            resolved_at=entry.resolved_at,
+            resolved_by=entry.resolved_by,
+            note=entry.note,
+            detail=dict(entry.detail),
         )
 
 

@@ -211,18 +211,35 @@ class AccountService:
         return self.update(username, active=False)
 
     def ensure_demo_accounts(self, departments: Iterable[str]) -> list[str]:
-        """Create the design's demo accounts (password ``demo``) that do not exist yet; their names."""
-        wanted: list[tuple[str, Role, list[str], str]] = [
-            (name, role, [], label) for name, role, label in DEMO_ACCOUNTS
+        """Create the design's demo accounts (password ``demo``) that do not exist yet; their names.
+
+        Per department: ``clerk.<department>`` works its queue, ``supervisor.<department>``
+        (a clerk with the supervisor flag) answers its complaints and escalations (督办).
+        """
+        wanted: list[tuple[str, Role, list[str], str, bool]] = [
+            (name, role, [], label, False) for name, role, label in DEMO_ACCOUNTS
         ]
         for department in sorted(set(departments)):
-            wanted.append((f"clerk.{department}", Role.CLERK, [department], f"{department} 窗口人员 (clerk)"))
+            wanted.append(
+                (f"clerk.{department}", Role.CLERK, [department], f"{department} 窗口人员 (clerk)", False)
+            )
+            wanted.append(
+                (
+                    f"supervisor.{department}",
+                    Role.CLERK,
+                    [department],
+                    f"{department} 督办人 (supervisor)",
+                    True,
+                )
+            )
         created: list[str] = []
-        for username, role, depts, label in wanted:
+        demo_hash = ""  # one hash for the one documented password: a server starts in a blink
+        for username, role, depts, label, supervisor in wanted:
             if self._exists(username):
                 continue
+            demo_hash = demo_hash or self.hasher.hash(DEMO_PASSWORD)
             try:
-                self._insert(username, self.hasher.hash(DEMO_PASSWORD), role, tuple(depts), label, False)
+                self._insert(username, demo_hash, role, tuple(depts), label, supervisor)
             except Conflict:
                 continue  # another process created it at the same moment
             created.append(username)

@@ -42,7 +42,7 @@ from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar, default_calendar
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.models import Base, BigId, Case, CaseEvent, Deployment, UtcDateTime, WorkItem, utcnow
 from engine.states import OPEN_WORK_STATES, CaseStatus
 from engine.views import Label
@@ -760,6 +760,11 @@ def queue_for(db: Database, actor: Actor, department: str | None = None) -> list
 
 def resolve(db: Database, clock: Clock, actor: Actor, escalation_id: int, note: str) -> SupervisorEntry:
     """A supervisor closes an overdue-task entry with a note of what was done."""
+    if not note.strip():
+        raise InvalidInput(
+            "请写明处理情况",
+            [Problem("请写明处理情况", where="note", rule="required", message_en="say what was done")],
+        )
     with db.write() as s:
         row = s.get(Escalation, escalation_id)
         if row is None or row.audience != Audience.SUPERVISOR or not may_supervise(actor, row.department):

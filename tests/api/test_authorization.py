@@ -1,11 +1,13 @@
 """The authorisation matrix: every API route, called as every role against another's resources.
 
 The resources belong to ``applicant2`` (a school-enrollment case, its open public-security task,
-an uploaded material); the callers are another applicant, a clerk of a department the case never
-touches, an analyst, an admin and nobody. ``MATRIX`` says, per route and role, the one status the
-design allows: 401 for nobody, 403 only where the role may never do this (the same for every id),
-404 for a resource the caller may not see (the same answer as for an id that does not exist), and
-no answer of a caller without the right carries the other applicant's data. A route of the app
+an uploaded material, and on a second, finished case: a complaint, its supervisor-queue entry and
+the rectification a bad rating of public security opened); the callers are another applicant, a
+clerk (not a supervisor) of a department the cases never touch, an analyst, an admin and nobody.
+``MATRIX`` says, per route and role, the one status the design allows: 401 for nobody, 403 only
+where the role may never do this (the same for every id), 404 for a resource the caller may not
+see (the same answer as for an id that does not exist), and no answer of a caller without the
+right carries the other applicant's data. A route of the app
 that is missing from ``MATRIX`` fails the test, so no endpoint is added without being placed here.
 """
 
@@ -25,7 +27,7 @@ from api.app import create_app
 from api.pages.base import PageRoute
 from tests.api.conftest import settings_for
 from tests.api.support import LiveServer, live_server, pdf, upload
-from tests.api.walking import apply, bundle_example, open_tasks_of
+from tests.api.walking import apply, bundle_example, open_tasks_of, work_case
 
 ROLES = ("anonymous", "applicant", "clerk", "analyst", "admin")
 ACCOUNTS = {
@@ -46,6 +48,9 @@ class Victim:
     material_id: str
     secrets: tuple[str, ...]
     target_account: str
+    complaint_id: int
+    entry_id: int
+    rectification_id: int
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,16 @@ def task_listed(victim: Victim, body: Any) -> bool:
     return any(item["id"] == victim.task_id for item in body["items"])
 
 
+def complaint_listed(victim: Victim, body: Any) -> bool:
+    """Whether a list of complaints shows the victim's complaint."""
+    return any(item["id"] == victim.complaint_id for item in body)
+
+
+def rectification_listed(victim: Victim, body: Any) -> bool:
+    """Whether a list of rectifications shows the one the victim's bad rating opened."""
+    return any(item["id"] == victim.rectification_id for item in body)
+
+
 def get(path: str) -> Caller:
     """A GET of a path template filled from the victim."""
     return lambda v, _role: Call("GET", path.format(v=v, missing=MISSING_ID))
@@ -111,6 +126,11 @@ def post(path: str, body: Any = None) -> Caller:
 COMPLETE = {"outcome": "approve", "data": {"household_verified": True}, "comment": "x"}
 RATING = {"score": 1, "comment": "x"}
 SUPPLEMENT = {"data": {"guardian_phone": "13900000000"}, "materials": {}}
+COMPLAINT_TEXT = (
+    "户籍核验拖了一周没人理"  # applicant2's complaint: only they, supervisors and analysts read it
+)
+REPLY = {"reply": "已督促办理"}
+RESOLVE = {"note": "已约谈经办人"}
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row(get("/healthz"), {"anonymous": 200, **{r: 200 for r in ACCOUNTS}}),
@@ -181,6 +201,42 @@ MATRIX: dict[tuple[str, str], Row] = {
         post("/api/cases/{v.case_id}/rating", RATING),
         roles(applicant=404, clerk=403, analyst=403, admin=403),
         missing=post("/api/cases/{missing}/rating", RATING),
+    ),
+    ("POST", "/api/complaints"): Row(
+        # A complaint on the victim's case: not the caller's case to complain about.
+        lambda v, _r: Call("POST", "/api/complaints", json={"case_id": v.case_id, "text": "x"}),
+        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        missing=post("/api/complaints", {"case_id": MISSING_ID, "text": "x"}),
+    ),
+    ("GET", "/api/complaints"): Row(
+        get("/api/complaints"),
+        roles(applicant=200, clerk=403, analyst=403, admin=403),
+        leaked=complaint_listed,
+    ),
+    ("POST", "/api/complaints/{complaint_id}/answer"): Row(
+        # Only supervisors of its department answer it; an admin may answer any.
+        post("/api/complaints/{v.complaint_id}/answer", REPLY),
+        roles(applicant=403, clerk=403, analyst=403, admin=200),
+        missing=post("/api/complaints/{missing}/answer", REPLY),
+    ),
+    ("GET", "/api/rectifications"): Row(
+        get("/api/rectifications"),
+        roles(applicant=403, clerk=200, analyst=200, admin=200),
+        leaked=rectification_listed,
+    ),
+    ("POST", "/api/rectifications/{rectification_id}/reply"): Row(
+        post("/api/rectifications/{v.rectification_id}/reply", REPLY),
+        roles(applicant=403, clerk=404, analyst=403, admin=200),
+        missing=post("/api/rectifications/{missing}/reply", REPLY),
+    ),
+    ("GET", "/api/supervision"): Row(
+        get("/api/supervision"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+    ),
+    ("POST", "/api/supervision/{entry_id}/resolve"): Row(
+        # The entry is the complaint's: an admin may see it, but a complaint closes by its answer.
+        post("/api/supervision/{v.entry_id}/resolve", RESOLVE),
+        roles(applicant=403, clerk=403, analyst=403, admin=409),
+        missing=post("/api/supervision/{missing}/resolve", RESOLVE),
     ),
     ("GET", "/api/tasks"): Row(
         get("/api/tasks?limit=200"),
@@ -270,9 +326,33 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
         yield running
 
 
+def finished_case_feedback(server: LiveServer, example: dict[str, Any]) -> tuple[int, int, int]:
+    """A second case of applicant2, worked to its end, rated 2 for public security and complained
+    about: the complaint's id, its supervisor-queue entry's id and the rectification's id."""
+    with server.as_user("applicant2") as owner:
+        started = apply(owner, "school-enrollment", example, "matrix-victim-finished")
+        assert started.status_code == 201, started.text
+        case_id = started.json()["id"]
+        departments = owner.get("/api/bundles/school-enrollment").json()["departments"]
+        work_case(server, case_id, "school-enrollment", departments, example["decisions"])
+        rated = owner.post(f"/api/cases/{case_id}/rating", json={"score": 2, "department": "public-security"})
+        assert rated.status_code == 201, rated.text
+        complained = owner.post(
+            "/api/complaints",
+            json={"case_id": case_id, "text": COMPLAINT_TEXT, "department": "public-security"},
+        )
+        assert complained.status_code == 201, complained.text
+    complaint_id = complained.json()["id"]
+    with server.as_user("supervisor.public-security") as supervisor:
+        queue = supervisor.get("/api/supervision").json()
+    (entry,) = [e for e in queue if e["subject"] == "complaint" and e["subject_id"] == complaint_id]
+    return complaint_id, entry["id"], rated.json()["rectification"]["id"]
+
+
 @pytest.fixture(scope="module")
 def victim(matrix_server: LiveServer) -> Victim:
-    """applicant2's running school-enrollment case, its open public-security task and a material."""
+    """applicant2's running school-enrollment case, its open public-security task, a material, and
+    the complaint, supervisor entry and rectification of a second, finished case."""
     with matrix_server.as_user("applicant2") as owner:
         shipped = bundle_example(owner, "school-enrollment", 0)
         # Data of this applicant alone (the shipped example itself is public in the bundle detail).
@@ -282,6 +362,7 @@ def victim(matrix_server: LiveServer) -> Victim:
         assert started.status_code == 201, started.text
         case = started.json()
         material = upload(owner, "birth_certificate", pdf("matrix-victim:spare"))
+    complaint_id, entry_id, rectification_id = finished_case_feedback(matrix_server, example)
     with matrix_server.as_user("clerk.public-security") as police:
         (task,) = open_tasks_of(police, case["id"], "school-enrollment")
     with matrix_server.as_user("admin") as admin:
@@ -295,8 +376,17 @@ def victim(matrix_server: LiveServer) -> Victim:
             },
         )
         assert target.status_code == 201, target.text
-    secrets = (*private.values(), material["sha256"])
-    return Victim(case["id"], task["id"], material["id"], secrets, "matrix.target")
+    secrets = (*private.values(), material["sha256"], COMPLAINT_TEXT)
+    return Victim(
+        case["id"],
+        task["id"],
+        material["id"],
+        secrets,
+        "matrix.target",
+        complaint_id,
+        entry_id,
+        rectification_id,
+    )
 
 
 def send(client: httpx.Client, call: Call) -> httpx.Response:

@@ -46,8 +46,10 @@ def role_for(method: str, path: str) -> str:
         return "admin"
     if path.startswith("/api/analytics") or (method == "POST" and path == "/api/bundles"):
         return "analyst"
-    if path.startswith("/api/tasks"):
+    if path.startswith(("/api/tasks", "/api/rectifications")):
         return "clerk.market-regulation"
+    if path.startswith("/api/supervision") or path.endswith("/answer"):
+        return "supervisor.market-regulation"
     return "applicant1"
 
 

@@ -1,0 +1,177 @@
+"""After the fact: complaints (办不成事反映), rectification of bad ratings (差评整改), supervision (督办).
+
+The rules live in ``engine.feedback`` and ``engine.sla``; these routes only say who may call:
+
+- complaints are filed by applicants and read back by their authors; a supervisor of the
+  complaint's department (or an admin) answers it;
+- a bad rating's rectification is listed for the clerks of the responsible department (and,
+  read-only, for analysts and admins) and answered by one of those clerks;
+- the supervisor queue (overdue tasks, late rectifications, complaints) is read by the
+  department's supervisors, analysts and admins, and worked by supervisors and admins.
+
+A supervisor is a clerk whose account carries the supervisor flag (``onething user add
+--supervisor``; the demo accounts ``supervisor.<department>``). Any other clerk is refused
+the supervisor routes with 403, whatever the id; an entry or complaint of a department the
+caller does not supervise is a 404, like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from api.deps import (
+    DEPARTMENT_KEY,
+    MAX_ID,
+    ApplicantActor,
+    CurrentActor,
+    EngineDep,
+    IdempotencyKey,
+    RoleGate,
+    ServicesDep,
+    StaffActor,
+)
+from api.errors import responses
+from api.idempotency import run_once
+from api.logs import note
+from api.schemas import (
+    ComplaintCreate,
+    ComplaintPublic,
+    RectificationPublic,
+    ReplyCreate,
+    ResolveCreate,
+    SupervisionEntryPublic,
+)
+from engine import feedback, sla
+from engine.actors import Actor, Role
+from engine.errors import NotAllowed
+
+router = APIRouter(prefix="/api", tags=["feedback"])
+
+
+def supervisor_actor(actor: CurrentActor) -> Actor:
+    """Supervisors (clerks with the supervisor flag) and admins; 403 for everyone else."""
+    if actor.role is Role.ADMIN or (actor.role is Role.CLERK and actor.supervisor):
+        return actor
+    raise NotAllowed("此操作仅限督办人员 (only supervisors)")
+
+
+SupervisorActor = Annotated[Actor, Depends(supervisor_actor)]
+# The engine lets the responsible department's clerks and admins answer a bad rating.
+Replier = Annotated[Actor, Depends(RoleGate(Role.CLERK, Role.ADMIN))]
+
+ComplaintId = Annotated[int, Path(ge=1, le=MAX_ID, description="反映 id (complaint id)")]
+RectificationId = Annotated[int, Path(ge=1, le=MAX_ID, description="整改 id (rectification id)")]
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID, description="督办事项 id (supervisor entry id)")]
+DepartmentFilter = Annotated[
+    str | None,
+    Query(
+        pattern=DEPARTMENT_KEY,
+        description="部门；缺省为本人所属全部部门 (department key; all of the caller's when absent)",
+    ),
+]
+
+
+# -- complaints -----------------------------------------------------------------------------
+@router.post(
+    "/complaints",
+    response_model=ComplaintPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 404, 422),
+)
+def file_complaint(
+    body: ComplaintCreate,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """File a complaint (办不成事), on one of the caller's cases or alone; it lands in a supervisor queue.
+
+    With an ``Idempotency-Key``, a repeated submission files it once and answers the first answer.
+    """
+    engine = services.engine
+
+    def work() -> ComplaintPublic:
+        view = feedback.complain(
+            engine.db, engine.clock, actor, body.case_id, body.text, body.department, calendar=engine.calendar
+        )
+        note(case_id=view.case_id, complaint_id=view.id, department=view.department)
+        return ComplaintPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+
+
+@router.get("/complaints", response_model=list[ComplaintPublic], responses=responses(403))
+def list_complaints(actor: ApplicantActor, engine: EngineDep) -> list[ComplaintPublic]:
+    """The caller's own complaints, newest first, with the supervisors' answers.
+
+    Supervisors find the complaints to answer in ``GET /api/supervision`` (subject ``complaint``).
+    """
+    return [ComplaintPublic.from_view(c) for c in feedback.complaints_of(engine.db, actor)]
+
+
+@router.post(
+    "/complaints/{complaint_id}/answer",
+    response_model=ComplaintPublic,
+    responses=responses(403, 404, 409, 422),
+)
+def answer_complaint(
+    complaint_id: ComplaintId, body: ReplyCreate, actor: SupervisorActor, engine: EngineDep
+) -> ComplaintPublic:
+    """Answer a complaint of a department the caller supervises; its author and its case see the answer."""
+    note(complaint_id=complaint_id)
+    view = feedback.answer_complaint(engine.db, engine.clock, actor, complaint_id, body.reply)
+    note(case_id=view.case_id, department=view.department)
+    return ComplaintPublic.from_view(view)
+
+
+# -- rectifications -------------------------------------------------------------------------
+@router.get("/rectifications", response_model=list[RectificationPublic], responses=responses(403, 422))
+def list_rectifications(
+    actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
+) -> list[RectificationPublic]:
+    """Open rectification tasks, soonest deadline first: a clerk's departments, or all for analysts."""
+    views = feedback.rectifications_for(engine.db, actor, department)
+    return [RectificationPublic.from_view(v) for v in views]
+
+
+@router.post(
+    "/rectifications/{rectification_id}/reply",
+    response_model=RectificationPublic,
+    responses=responses(403, 404, 409, 422),
+)
+def reply_rectification(
+    rectification_id: RectificationId, body: ReplyCreate, actor: Replier, engine: EngineDep
+) -> RectificationPublic:
+    """Answer a bad rating of the caller's department; the reply goes on the case's timeline."""
+    note(rectification_id=rectification_id)
+    view = feedback.reply_rectification(engine.db, engine.clock, actor, rectification_id, body.reply)
+    note(case_id=view.case_id, department=view.department)
+    return RectificationPublic.from_view(view)
+
+
+# -- supervision ----------------------------------------------------------------------------
+@router.get("/supervision", response_model=list[SupervisionEntryPublic], responses=responses(403, 422))
+def supervision_queue(
+    actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
+) -> list[SupervisionEntryPublic]:
+    """Open entries of the supervisor queue, oldest first: overdue tasks, late rectifications, complaints."""
+    return [SupervisionEntryPublic.from_view(e) for e in sla.queue_for(engine.db, actor, department)]
+
+
+@router.post(
+    "/supervision/{entry_id}/resolve",
+    response_model=SupervisionEntryPublic,
+    responses=responses(403, 404, 409, 422),
+)
+def resolve_entry(
+    entry_id: EntryId, body: ResolveCreate, actor: SupervisorActor, engine: EngineDep
+) -> SupervisionEntryPublic:
+    """Close an overdue-task or late-rectification entry with what was done (complaints: answer them)."""
+    note(escalation_id=entry_id)
+    view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note)
+    note(case_id=view.case_id, department=view.department)
+    return SupervisionEntryPublic.from_view(view)
