@@ -23,7 +23,7 @@ run: setup
 	$(BIN)/onething serve --host 127.0.0.1 --port 8000 --demo
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check engine forms api tests examples

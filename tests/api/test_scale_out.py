@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, func, select
 from engine.models import Case, CaseEvent, WorkItem
 from tests.api.support import ServeProcess, onething_command, pdf, start_serve, upload
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("heavy-load")]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CASES = 200
 BUNDLE = "school-enrollment"

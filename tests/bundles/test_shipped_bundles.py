@@ -23,8 +23,6 @@ from tests.support.engines import ANALYST, make_engine
 
 EXAMPLES = [(key, index) for key in bundle_keys() for index in range(len(manifest(key).examples))]
 
-pytestmark = pytest.mark.xdist_group("shipped-bundles")
-
 
 def test_exactly_the_fourteen_required_bundles_ship() -> None:
     assert set(bundle_keys()) == REQUIRED_KEYS

@@ -153,7 +153,6 @@ def check_durations(measured: analytics.Durations, values: list[int]) -> None:
     assert measured.mean == pytest.approx(statistics.fmean(values), rel=1e-9)
 
 
-@pytest.mark.xdist_group("analytics-500")
 def test_analytics_of_500_simulated_cases_match_values_computed_from_the_inputs(
     sqlite_url: str, tmp_path: Path
 ) -> None:
