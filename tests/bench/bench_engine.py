@@ -64,7 +64,7 @@ def in_memory_rate(seconds: float = 4.0) -> float:
 def _run_case(
     engine: Engine,
     example: dict[str, Any],
-    materials: dict[str, str],
+    materials: dict[str, dict[str, str]],
     n: int,
     action_times: list[float] | None = None,
 ) -> None:
