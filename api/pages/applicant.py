@@ -42,15 +42,19 @@ def bundles(ctx: Ctx) -> Response:
     """The bundles on offer: what each joins, who does it, how long it promises, what it saves."""
     return ctx.render(
         "bundles.html",
-        bundles=ctx.engine.list_bundles(),
+        bundles=ctx.svc.catalog.bundles(),
         departments=ctx.engine.deployments.departments,
     )
 
 
 def _prefill(ctx: PageContext, actor: Actor, form: MergedForm) -> dict[str, Prefilled]:
-    """Answers the applicant gave in their latest cases, for fields this form asks too (智能预填)."""
-    cases = ctx.engine.list_cases(actor, limit=PREFILL_CASES).items
-    names = {b.key: b.name for b in ctx.engine.list_bundles()} if cases else {}
+    """Answers from the applicant's finished cases and from the certificates issued to them (智能预填).
+
+    Only finished cases: an answer still under correction may be the wrong one. Certificates
+    come last, so the data an authority certified wins over what was typed before.
+    """
+    cases = [c for c in ctx.engine.list_cases(actor, limit=PREFILL_CASES).items if c.status == "completed"]
+    names = ctx.svc.catalog.names() if cases else {}
     sources = [
         PrefillSource(
             f"办件 {case.id}（{names[case.bundle].zh if case.bundle in names else case.bundle}）",
@@ -60,7 +64,13 @@ def _prefill(ctx: PageContext, actor: Actor, form: MergedForm) -> dict[str, Pref
         )
         for case in reversed(cases)  # oldest first: later cases win
     ]
+    sources += ctx.engine.materials.certificate_sources(actor.username)
     return prefill(form, sources)
+
+
+def _held(ctx: PageContext, actor: Actor, values: dict[str, Any]) -> set[str]:
+    """Certificate kinds the applicant holds that fit these answers: exempt on the checklist."""
+    return set(ctx.engine.materials.certificates_for(actor.username, values))
 
 
 def _apply_page(
@@ -72,10 +82,12 @@ def _apply_page(
     promised: list[str],
     problems: list[FieldProblem] | None = None,
     status: int = 200,
+    filled: dict[str, Prefilled] | None = None,
 ) -> Response:
     actor = ctx.actor
     detail = ctx.engine.bundle_detail(key)
-    filled = _prefill(ctx, actor, form)
+    if filled is None:
+        filled = _prefill(ctx, actor, form)
     problems = problems or []
     return ctx.render(
         "apply.html",
@@ -85,7 +97,7 @@ def _apply_page(
         groups=form_view(form, values, problems, filled),
         checklist=[
             e.as_dict() | {"shown": e.condition is None or form.asked(e.kind, values)}
-            for e in form.checklist(values)
+            for e in form.checklist(values, held=_held(ctx, actor, values))
         ],
         materials=materials,
         material_files=docs.describe(ctx.engine, actor, materials),
@@ -111,7 +123,8 @@ def apply_form(ctx: Ctx, key: str) -> Response:
     """The merged form of a bundle, with what the applicant told us before already filled in."""
     actor = ctx.require(Role.APPLICANT)
     form = ctx.engine.form_for(key)
-    return _apply_page(ctx, key, form, prefilled_values(_prefill(ctx, actor, form)), {}, [])
+    filled = _prefill(ctx, actor, form)
+    return _apply_page(ctx, key, form, prefilled_values(filled), {}, [], filled=filled)
 
 
 def _read_application(
@@ -153,7 +166,8 @@ def apply_submit(ctx: Ctx, key: str) -> Response:
         except InvalidInput as exc:
             return _apply_page(ctx, key, form, data, materials, promised, field_problems(exc.problems), 422)
         return redirect(f"/cases/{case.id}?msg=submitted")
-    problems = upload_problems + form.validate(data, materials.keys(), promised)
+    held = _held(ctx, actor, data)
+    problems = upload_problems + form.validate(data, materials.keys() | held, promised)
     problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
     if problems:
         return _apply_page(ctx, key, form, data, materials, promised, problems, 422)
@@ -166,7 +180,7 @@ def apply_submit(ctx: Ctx, key: str) -> Response:
         groups=form.layout,
         values=data,
         shown_values={n: display_value(form, n, v, lang) for n, v in data.items()},
-        checklist=form.checklist(data),
+        checklist=form.checklist(data, held=held),
         materials=materials,
         material_files=docs.describe(ctx.engine, actor, materials),
         promised=promised,
@@ -217,7 +231,7 @@ def my_cases(ctx: Ctx, cursor: str | None = None) -> Response:
     """The applicant's cases, newest first."""
     actor = ctx.require(Role.APPLICANT)
     page = ctx.engine.list_cases(actor, cursor=cursor, limit=50)
-    names = {b.key: b.name for b in ctx.engine.list_bundles()}
+    names = ctx.svc.catalog.names()
     return ctx.render("cases.html", cases=page.items, next=page.next, names=names)
 
 
@@ -250,6 +264,7 @@ def _case_page(
         asked_materials += [k for k in case.pending_materials if k not in asked_materials]
     problems = problems or []
     said = ratings.case_feedback(engine, actor, case.id)
+    rated = {r.department for r in said.ratings}
     values = case.data or {}
     groups = form_view(form, values, problems)
     notice_fields = [f for g in groups for f in g["fields"] if f["key"] in asked_fields]
@@ -275,7 +290,7 @@ def _case_page(
         problems_by=by_where(problems),
         material_prefix=MATERIAL_PREFIX,
         feedback=said,
-        rating_targets=[t for t in ("", *detail.summary.departments) if t not in {r.department for r in said.ratings}],
+        rating_targets=[t for t in ("", *detail.summary.departments) if t not in rated],
         is_owner=is_owner,
         rating_failed=rating_failed,
     )

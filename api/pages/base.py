@@ -22,6 +22,7 @@ from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from api.pages.catalog import BundleCatalog
 from api.pages.i18n import FLASH, Words, pick_lang
 from api.pages.rendering import build_environment
 from api.pages.security import (
@@ -68,12 +69,16 @@ class PageRefused(Exception):
 
 @dataclass
 class PageServices:
-    """What the pages need from the app, built once: engine, accounts, signer, templates."""
+    """What the pages need from the app, built once: engine, accounts, signer, templates, bundles."""
 
     engine: Engine
     accounts: AccountService
     signer: SessionSigner
     templates: Environment = field(default_factory=build_environment)
+    catalog: BundleCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.catalog = BundleCatalog(self.engine)
 
 
 def services(request: Request) -> PageServices:

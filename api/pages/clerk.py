@@ -56,7 +56,7 @@ def inbox(
     for name in FILTERS:
         found = ctx.engine.list_tasks(actor, limit=COUNT_LIMIT, **_query(name, bundle, department))
         counts[name] = f"{len(found.items)}{'+' if found.next else ''}"
-    bundles = ctx.engine.list_bundles()
+    bundles = ctx.svc.catalog.bundles()
     departments = ctx.engine.deployments.departments
     mine = sorted(actor.departments) if actor.role is Role.CLERK else sorted(departments)
     base = {"filter": flt, "bundle": bundle, "department": department}

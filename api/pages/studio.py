@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
+from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from engine import analytics
 from engine.actors import Role
@@ -43,21 +44,28 @@ def _versions(ctx: PageContext) -> dict[str, list[dict[str, Any]]]:
 def studio(ctx: Ctx) -> Response:
     """Deployed bundles with their versions and reductions, the slowest steps, and the upload form."""
     ctx.require(*ANALYSTS)
+    trend = analytics.trends(ctx.engine.db, period="week")
     return ctx.render(
         "studio.html",
-        bundles=ctx.engine.list_bundles(),
+        bundles=ctx.svc.catalog.bundles(),
         versions=_versions(ctx),
         bottlenecks=analytics.bottlenecks(ctx.engine.db)[:20],
         departments=ctx.engine.deployments.departments,
+        trend=trend,
+        overdue_plot=plots.overdue_trend(trend, ctx.words),
+        rating_plot=plots.rating_trend(trend, ctx.words),
     )
 
 
 @router.get("/studio/{key}")
 def studio_bundle(ctx: Ctx, key: str, version: int | None = None) -> Response:
-    """One bundle version: diagram, merged form preview, materials checklist, reductions, bottlenecks."""
+    """One bundle version: diagram with the wait heat map, form preview, checklist, reductions, plots."""
     ctx.require(*ANALYSTS)
     detail = ctx.engine.bundle_detail(key, version)
     form = ctx.engine.form_for(key, detail.summary.version)
+    shown = detail.summary.version
+    trend = analytics.trends(ctx.engine.db, key, period="week")
+    durations = analytics.duration_distribution(ctx.engine.db, key, shown)
     return ctx.render(
         "studio_bundle.html",
         detail=detail,
@@ -65,8 +73,14 @@ def studio_bundle(ctx: Ctx, key: str, version: int | None = None) -> Response:
         groups=form_view(form, {}),
         checklist=form.checklist(),
         versions=_versions(ctx).get(key, []),
-        bottlenecks=analytics.bottlenecks(ctx.engine.db, key, detail.summary.version),
+        bottlenecks=analytics.bottlenecks(ctx.engine.db, key, shown),
         departments=ctx.engine.deployments.departments,
+        heat=plots.heat_map(analytics.median_waits(ctx.engine.db, key, shown), ctx.words),
+        durations=durations,
+        durations_plot=plots.duration_histogram(durations, ctx.words),
+        trend=trend,
+        overdue_plot=plots.overdue_trend(trend, ctx.words),
+        rating_plot=plots.rating_trend(trend, ctx.words),
     )
 
 

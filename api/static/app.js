@@ -54,21 +54,47 @@
     return form.querySelector('[data-field="' + CSS.escape(name) + '"]');
   }
 
-  function showProblem(form, name, message) {
+  /* The same words, in the same shape, as the server's form macros: the page's language
+     first, the other beside it (so an inline message and a submitted one read alike). */
+  function fillMessages(err, problems) {
+    err.textContent = "";
+    problems.forEach(function (p) {
+      var first = lang === "en" ? (p.message_en || p.message) : p.message;
+      var other = lang === "en" ? p.message : p.message_en;
+      var line = document.createElement("p");
+      var main = document.createElement("span");
+      main.lang = lang;
+      main.textContent = first;
+      line.appendChild(main);
+      if (other) {
+        var alt = document.createElement("span");
+        alt.className = "alt";
+        alt.lang = lang === "en" ? "zh" : "en";
+        alt.textContent = other;
+        line.appendChild(document.createTextNode(" "));
+        line.appendChild(alt);
+      }
+      err.appendChild(line);
+    });
+  }
+
+  function showProblem(form, name, problems) {
     var box = fieldBox(form, name);
     if (!box) return false;
     var err = box.querySelector(".field-error");
     if (!err) {
-      err = document.createElement("p");
+      err = document.createElement("div");
       err.className = "field-error";
-      err.id = "err-" + name;
+      err.id = "f-" + name + "-error";
+      err.setAttribute("role", "alert");
       box.appendChild(err);
     }
-    err.textContent = message || "";
-    err.hidden = !message;
+    var any = problems && problems.length > 0;
+    fillMessages(err, any ? problems : []);
+    err.hidden = !any;
     box.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (el.type === "hidden") return;
-      if (message) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
+      if (any) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
       var ids = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
       if (ids.indexOf(err.id) < 0) { ids.push(err.id); el.setAttribute("aria-describedby", ids.join(" ")); }
     });
@@ -88,11 +114,8 @@
         .then(function (answer) {
           if (!answer) return;
           var byField = {};
-          (answer.problems || []).forEach(function (p) {
-            var text = lang === "en" && p.message_en ? p.message_en : p.message;
-            byField[p.where] = byField[p.where] ? byField[p.where] + "；" + text : text;
-          });
-          Object.keys(touched).forEach(function (name) { showProblem(form, name, byField[name] || ""); });
+          (answer.problems || []).forEach(function (p) { (byField[p.where] = byField[p.where] || []).push(p); });
+          Object.keys(touched).forEach(function (name) { showProblem(form, name, byField[name] || []); });
         })
         .catch(function () { /* the server checks again on submit */ });
     }
@@ -147,7 +170,7 @@
           status.textContent = "✓ " + t("已上传：", "Uploaded: ") + (answer.filename || file.name) + " (" + humanSize(answer.size) + ")";
           status.className = "upload-status ok";
           box.setAttribute("data-uploaded", "true");
-          showProblem(input.form, kind, "");
+          showProblem(input.form, kind, []);
         } else {
           var message = answer && answer.detail ? (typeof answer.detail === "string" ? answer.detail :
             answer.detail.map(function (p) { return lang === "en" && p.message_en ? p.message_en : p.message; }).join("；"))

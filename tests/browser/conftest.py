@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,20 +93,60 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     engine.close()
 
 
+def require_browser(executable: Path, in_ci: bool) -> None:
+    """Go on when the browser is there; else skip with the reason, or fail under CI."""
+    if executable.exists():
+        return
+    message = f"Debian chromium is not installed ({executable}); apt-get install chromium fonts-noto-cjk"
+    if in_ci:
+        pytest.fail(f"CI=true and the browser tests cannot run: {message}", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's chromium, headless, through Playwright (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        message = "Debian chromium is not installed (/usr/bin/chromium); apt-get install chromium fonts-noto-cjk"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_browser(CHROMIUM, IN_CI)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    """A fresh browser context (no cookies) in Chinese; any script error on a page fails the test."""
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 900}, base_url=server.url
+    )
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def sign_in(page: Any, username: str) -> None:
+    """Sign in through the login form as a demo user (password ``demo``)."""
+    page.goto("/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r"msg=signed-in"))
+
+
+def wait_diagram(page: Any, selector: str = ".diagram") -> None:
+    """Wait until bpmn-js has drawn (and marked) the diagram in ``selector``."""
+    page.wait_for_selector(f"{selector}[data-drawn='true']")
+
+
+def element_classes(page: Any, element_id: str) -> str:
+    """The CSS classes bpmn-js gave a diagram element (our markers are ``ot-*``)."""
+    return str(page.locator(f"g.djs-element[data-element-id='{element_id}']").first.get_attribute("class"))
 
 
 def shot(page: object, name: str) -> Path:

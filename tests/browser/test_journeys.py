@@ -1,16 +1,14 @@
 """Each kind of user does their whole job in a real browser: apply, decide, correct, rate, model.
 
-One server per module; the tests run in order on one case (``xdist_group`` keeps them on one
-worker): the applicant applies, the clerks of every department decide from their inbox, two
-departments return in one round, the applicant answers the one notice, the case finishes.
+One server per module; the tests run in order on one case, and ``make test`` hands out whole
+files (``--dist loadfile``) so they stay on one worker: the applicant applies, the clerks of
+every department decide from their inbox, two departments return in one round, the applicant
+answers the one notice, the case finishes.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +16,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer, shot
+from tests.browser.conftest import LiveServer, element_classes, shot, sign_in, wait_diagram
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-journeys")]
+pytestmark = pytest.mark.browser
 
 BUNDLE = "enterprise-startup"
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
 ANSWERS = {
@@ -54,36 +53,9 @@ def journey() -> Journey:
     return Journey()
 
 
-@pytest.fixture
-def page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, base_url=server.url)
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
-
-
-def sign_in(page: Any, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill("demo")
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"msg=signed-in"))
-
-
-def wait_diagram(page: Any, selector: str = ".diagram") -> None:
-    page.wait_for_selector(f"{selector}[data-drawn='true']")
-
-
-def element_classes(page: Any, element_id: str) -> str:
-    return str(page.locator(f"g.djs-element[data-element-id='{element_id}']").first.get_attribute("class"))
-
-
-def test_applicant_applies_for_enterprise_startup_with_uploads(page: Any, server: LiveServer, journey: Journey,
-                                                               tmp_path: Path) -> None:
+def test_applicant_applies_for_enterprise_startup_with_uploads(
+    page: Any, server: LiveServer, journey: Journey, tmp_path: Path
+) -> None:
     sign_in(page, "applicant1")
     page.goto("/")
     assert page.locator(f"[data-bundle='{BUNDLE}']").count() == 1
@@ -148,7 +120,10 @@ def test_applicant_applies_for_enterprise_startup_with_uploads(page: Any, server
     assert "ot-" not in element_classes(page, "Task_engrave_seal")
     overlay = page.locator(".ot-overlay.active").first.inner_text()
     assert "市场监督管理局" in overlay and "时限" in overlay
-    assert page.locator("#steps-table tr[data-element='Task_register_business']").get_attribute("data-state") == "active"
+    assert (
+        page.locator("#steps-table tr[data-element='Task_register_business']").get_attribute("data-state")
+        == "active"
+    )
     shot(page, "05-case-submitted")
 
 
@@ -212,7 +187,11 @@ def test_two_departments_return_in_one_round_while_the_others_approve(
     claim_from_inbox(page, journey.case_id, "发票票种核定与首次申领")
     approve(page)
     for clerk, item, decisions in (
-        ("clerk.human-resources-social-security", "社会保险参保登记", {"social_insurance_no": "3101150098765"}),
+        (
+            "clerk.human-resources-social-security",
+            "社会保险参保登记",
+            {"social_insurance_no": "3101150098765"},
+        ),
         ("clerk.medical-insurance", "医疗保险参保登记", {}),
         ("clerk.housing-fund", "住房公积金单位缴存登记", {"housing_fund_account": "SH310115002468"}),
     ):

@@ -1,0 +1,45 @@
+"""The bundles on offer, kept between requests until a new version is deployed.
+
+Every page names bundles (menus, filters, case lists), and summarising all of them costs the
+engine a parse-and-measure per bundle. Deployed versions are immutable and only ever added,
+so the count and the newest id of the ``deployments`` table change exactly when the list
+can; one indexed query per request tells, even when other processes deploy.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from engine.models import Deployment
+from engine.service import Engine
+from engine.views import BundleSummary, Label
+
+
+class BundleCatalog:
+    """``Engine.list_bundles()``, recomputed only when the deployments table has changed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._token: tuple[int, int] | None = None
+        self._bundles: tuple[BundleSummary, ...] = ()
+
+    def _current_token(self) -> tuple[int, int]:
+        with self._engine.db.read() as session:
+            count, newest = session.execute(select(func.count(Deployment.id), func.max(Deployment.id))).one()
+        return int(count or 0), int(newest or 0)
+
+    def bundles(self) -> list[BundleSummary]:
+        """The newest version of every deployed bundle (as ``Engine.list_bundles``)."""
+        token = self._current_token()
+        with self._lock:
+            if token != self._token:
+                self._bundles = tuple(self._engine.list_bundles())
+                self._token = token
+            return list(self._bundles)
+
+    def names(self) -> dict[str, Label]:
+        """Each bundle's name by key."""
+        return {b.key: b.name for b in self.bundles()}
