@@ -3,6 +3,10 @@
 The key belongs to the caller (two callers may use the same key independently) and to one
 request: the same key with another path or body is refused (422). A replayed answer has
 the first answer's status and body, and the header ``Idempotent-Replayed: true``.
+
+The work gets the reservation and writes what it created into it in its own transaction;
+when a process died between that commit and storing the answer, the next request with the
+key answers from what was created (``recover``) and does not do the work again.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pydantic import BaseModel
 
 from api.deps import Services
 from engine.actors import Actor
-from engine.idempotency import StoredAnswer
+from engine.idempotency import Reservation, StoredAnswer
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -34,11 +38,15 @@ def run_once(
     key: str | None,
     request: tuple[str, str, BaseModel | None],
     status_code: int,
-    work: Callable[[], BaseModel],
+    work: Callable[[Reservation | None], BaseModel],
+    recover: Callable[[str], BaseModel],
 ) -> JSONResponse:
-    """Answer ``work()`` with ``status_code``; with a key, do it at most once and replay the answer."""
+    """Answer ``work(reservation)`` with ``status_code``; with a key, do it at most once.
+
+    ``recover(outcome)`` rebuilds the answer from what an interrupted earlier run created.
+    """
     if key is None:
-        return JSONResponse(work().model_dump(mode="json"), status_code=status_code)
+        return JSONResponse(work(None).model_dump(mode="json"), status_code=status_code)
     method, path, body = request
     digest = fingerprint(method, path, body.model_dump(mode="json") if body is not None else None)
     store = services.idempotency
@@ -49,7 +57,8 @@ def run_once(
             reserved.body, status_code=reserved.status_code, headers={REPLAYED_HEADER: "true"}
         )
     try:
-        answer = work().model_dump(mode="json")
+        done = recover(reserved.outcome) if reserved.outcome is not None else work(reserved)
+        answer = done.model_dump(mode="json")
     except BaseException:
         store.release(reserved)
         raise

@@ -37,6 +37,7 @@ from engine.calendar import WorkCalendar, default_calendar
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import CaseNotFound, Conflict, InvalidInput, NotAllowed, NotFound, Problem
+from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.manifest import Manifest
 from engine.models import Base, BigId, Case, CaseEvent, Deployment, UtcDateTime, WorkItem, utcnow
 from engine.sla import GENERAL_DEPARTMENT, Level, Subject, close_entries, may_supervise, open_entry
@@ -616,8 +617,12 @@ def complain(
     *,
     calendar: WorkCalendar | None = None,
     answer_days: float = COMPLAINT_DAYS,
+    reservation: Reservation | None = None,
 ) -> ComplaintView:
-    """An applicant reports that they could not get it done; it lands in a supervisor queue."""
+    """An applicant reports that they could not get it done; it lands in a supervisor queue.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
+    """
     calendar = calendar or default_calendar()
     if actor.role is not Role.APPLICANT:
         raise NotAllowed("只有申请人可以反映问题 (only applicants file complaints)")
@@ -680,6 +685,7 @@ def complain(
                 {"complaint_id": row.id, "department": department, "text": row.text},
             )
         analytics.record_complaint(s, row.bundle_key, department, now, calendar)
+        record_outcome(s, reservation, outcome_ref("complaint", row.id))
         s.flush()
         return ComplaintView.of(row)
 
@@ -721,6 +727,15 @@ def answer_complaint(
                 {"complaint_id": row.id, "department": row.department, "reply": row.reply},
             )
         s.flush()
+        return ComplaintView.of(row)
+
+
+def complaint_of(db: Database, actor: Actor, complaint_id: int) -> ComplaintView:
+    """One of an applicant's own complaints (as ``complaints_of`` shows it)."""
+    with db.read() as s:
+        row = s.get(Complaint, complaint_id)
+        if row is None or row.complainant != actor.username:
+            raise NotFound(f"没有这条反映 (no complaint {complaint_id})")
         return ComplaintView.of(row)
 
 

@@ -10,6 +10,12 @@ releases its reservation, since nothing was changed, so a retry runs afresh.
 A reservation whose process died mid-request is taken over after ``lease`` has passed,
 so a key is never blocked for good; taking it over is a compare-and-set on the
 reservation time, so only one taker wins.
+
+The work writes *what it created* (``case:12``, ``task:34``) into the reservation inside its
+own transaction (``record_outcome``). So a process killed after the work committed but
+before the answer was stored leaves a reservation that names its outcome, and the taker
+answers from that outcome instead of doing the work a second time: the key is honoured
+across crashes, not only across retries.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Index, Integer, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, Problem
@@ -49,14 +55,49 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # What the work created ("case:12"), written in the work's own transaction.
+    outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """The right to do the work of one key; hand it back with ``finish`` or ``release``."""
+    """The right to do the work of one key; hand it back with ``finish`` or ``release``.
+
+    ``outcome`` is set when an earlier holder's work committed before it could answer: the
+    new holder answers from it and must not do the work again.
+    """
 
     record_id: int
     reserved_at: datetime
+    outcome: str | None = None
+
+
+def outcome_ref(kind: str, ident: int) -> str:
+    """The reference a work writes for what it created (``case:12``)."""
+    return f"{kind}:{ident}"
+
+
+def outcome_id(ref: str, kind: str) -> int:
+    """The id in a reference written by ``outcome_ref`` for ``kind``."""
+    prefix, _, ident = ref.partition(":")
+    if prefix != kind or not ident.isdigit():
+        raise ValueError(f"not a {kind} outcome: {ref!r}")
+    return int(ident)
+
+
+def record_outcome(session: Session, reservation: Reservation | None, ref: str) -> None:
+    """Write what the work created into its reservation, in the work's own transaction."""
+    if reservation is None:
+        return
+    session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == reservation.record_id,
+            IdempotencyRecord.reserved_at == reservation.reserved_at,
+        )
+        .values(outcome=ref)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +168,7 @@ class IdempotencyStore:
                 .values(reserved_at=now)
             )
             if getattr(taken, "rowcount", 0) == 1:
-                return Reservation(existing.id, now)
+                return Reservation(existing.id, now, existing.outcome)
         return self.reserve(actor, key, fingerprint, now)
 
     def finish(self, reservation: Reservation, status_code: int, body: Any, now: datetime) -> None:
@@ -143,14 +184,23 @@ class IdempotencyStore:
             )
 
     def release(self, reservation: Reservation) -> None:
-        """Give the key back after the work failed and changed nothing."""
+        """Give the key back after the work failed.
+
+        When the work changed nothing the key is forgotten, so a retry runs afresh. When it
+        had committed (its outcome is recorded) the lease is ended at once instead: the next
+        request with the key takes the reservation over and answers from the outcome.
+        """
+        mine = (
+            IdempotencyRecord.id == reservation.record_id,
+            IdempotencyRecord.reserved_at == reservation.reserved_at,
+            IdempotencyRecord.status_code.is_(None),
+        )
         with self.db.write() as session:
+            session.execute(delete(IdempotencyRecord).where(*mine, IdempotencyRecord.outcome.is_(None)))
             session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.id == reservation.record_id,
-                    IdempotencyRecord.reserved_at == reservation.reserved_at,
-                    IdempotencyRecord.status_code.is_(None),
-                )
+                update(IdempotencyRecord)
+                .where(*mine, IdempotencyRecord.outcome.is_not(None))
+                .values(reserved_at=reservation.reserved_at - self.lease)
             )
 
     def purge(self, before: datetime) -> int:

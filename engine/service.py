@@ -39,6 +39,7 @@ from engine.errors import (
     WorkItemNotFound,
 )
 from engine.expressions import evaluate
+from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.materials import FileBlobStore, MaterialService
 from engine.model_metrics import model_reductions, promised_days
 from engine.models import Case, CaseEvent, Deployment, Material, WorkItem
@@ -268,8 +269,12 @@ class Engine:
         promised: Collection[str] = (),
         *,
         origin_case_id: int | None = None,
+        reservation: Reservation | None = None,
     ) -> CaseView:
-        """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks."""
+        """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the new case in the same transaction.
+        """
         if actor.role is not Role.APPLICANT and actor.username != "system":
             raise NotAllowed("只有申请人可以申请 (only applicants apply)")
         applicant = actor.username
@@ -316,6 +321,7 @@ class Engine:
             self._after_progress(oc, applicant)
             self.store.save(oc)
             case_id = oc.case.id
+            record_outcome(session, reservation, outcome_ref("case", case_id))
         self.store.remember(oc)
         for hook in oc.after_commit:
             hook()
@@ -820,8 +826,13 @@ class Engine:
         data: Mapping[str, Any],
         comment: str = "",
         problems: list[dict[str, Any]] | None = None,
+        *,
+        reservation: Reservation | None = None,
     ) -> WorkItemView:
-        """Decide a task: approve (the workflow runs on) or return (gathered into one notice)."""
+        """Decide a task: approve (the workflow runs on) or return (gathered into one notice).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the decision in the same transaction.
+        """
         outcome = Outcome(outcome)
         problems = list(problems or [])
         if outcome is Outcome.RETURN and not problems and not comment.strip():
@@ -880,6 +891,7 @@ class Engine:
                     work_item_id=item.id,
                 )
             self._after_progress(oc, actor.username)
+            record_outcome(oc.session, reservation, outcome_ref("task", item.id))
             return self._item_view(item, oc.deployment)
 
         return self._mutate(locate, change)

@@ -30,6 +30,7 @@ from api.schemas import (
     SupplementCreate,
 )
 from engine import feedback
+from engine.idempotency import Reservation, outcome_id
 from engine.states import CaseStatus
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -51,12 +52,17 @@ def start_case(
     """Apply for a bundle with one form and one set of materials; every problem comes back at once."""
     note(bundle=body.bundle)
 
-    def work() -> CasePublic:
-        view = services.engine.start_case(actor, body.bundle, body.data, body.materials, body.promised)
+    def work(reservation: Reservation | None) -> CasePublic:
+        view = services.engine.start_case(
+            actor, body.bundle, body.data, body.materials, body.promised, reservation=reservation
+        )
         note(case_id=view.id)
         return CasePublic.from_case(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+    def recover(outcome: str) -> CasePublic:
+        return CasePublic.from_case(services.engine.get_case(actor, outcome_id(outcome, "case")))
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work, recover)
 
 
 @router.get("", response_model=CaseListPublic, responses=responses(422))

@@ -47,6 +47,7 @@ from api.schemas import (
 from engine import feedback, sla
 from engine.actors import Actor, Role
 from engine.errors import NotAllowed
+from engine.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
@@ -94,14 +95,25 @@ def file_complaint(
     """
     engine = services.engine
 
-    def work() -> ComplaintPublic:
+    def work(reservation: Reservation | None) -> ComplaintPublic:
         view = feedback.complain(
-            engine.db, engine.clock, actor, body.case_id, body.text, body.department, calendar=engine.calendar
+            engine.db,
+            engine.clock,
+            actor,
+            body.case_id,
+            body.text,
+            body.department,
+            calendar=engine.calendar,
+            reservation=reservation,
         )
         note(case_id=view.case_id, complaint_id=view.id, department=view.department)
         return ComplaintPublic.from_view(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+    def recover(outcome: str) -> ComplaintPublic:
+        complaint = feedback.complaint_of(engine.db, actor, outcome_id(outcome, "complaint"))
+        return ComplaintPublic.from_view(complaint)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work, recover)
 
 
 @router.get("/complaints", response_model=list[ComplaintPublic], responses=responses(403))

@@ -26,6 +26,7 @@ from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
 from api.schemas import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
 from engine.errors import MaterialNotFound
+from engine.idempotency import Reservation, outcome_id
 from engine.states import WorkItemState
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -101,7 +102,7 @@ def complete_task(
     """Approve (with the item's decision data) or return (with every problem) a task one holds."""
     note(task_id=task_id, decision=body.outcome.value)
 
-    def work() -> TaskPublic:
+    def work(reservation: Reservation | None) -> TaskPublic:
         view = services.engine.complete(
             actor,
             task_id,
@@ -109,11 +110,15 @@ def complete_task(
             body.data,
             body.comment,
             [p.model_dump(exclude_none=True) for p in body.problems],
+            reservation=reservation,
         )
         note(case_id=view.case_id)
         return TaskPublic.from_view(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+    def recover(outcome: str) -> TaskPublic:
+        return TaskPublic.from_view(services.engine.get_task(actor, outcome_id(outcome, "task")).task)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
 
 
 @router.get(

@@ -1,0 +1,171 @@
+"""An Idempotency-Key is honoured across a crash: the work that committed is never done twice.
+
+The work writes what it created into its reservation in its own transaction. A process
+killed after that commit but before the answer was stored leaves a reservation naming the
+case; once the lease has run out the next request with the key answers with that case.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from api.idempotency import REPLAYED_HEADER, run_once
+from api.schemas import CaseCreate, CasePublic, TaskComplete, TaskPublic
+from engine.clock import ManualClock
+from engine.demo import demo_pdf
+from engine.idempotency import DEFAULT_LEASE, IdempotencyRecord, IdempotencyStore, Reservation, outcome_id
+from engine.models import Case
+from engine.service import Engine
+from engine.states import Outcome
+from tests.support.crash_apply import KEY, PATH
+from tests.support.engines import APPLICANT, MONDAY, clerk, make_engine, upload
+
+BUNDLE = "school-enrollment"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def engine(sqlite_url: str, tmp_path: Path) -> Engine:
+    engine = make_engine(sqlite_url, tmp_path, ManualClock(MONDAY))
+    engine.deploy_shipped()
+    return engine
+
+
+def _body(engine: Engine) -> CaseCreate:
+    example = engine.bundle_detail(BUNDLE).example
+    materials = {kind: upload(engine, APPLICANT, kind, demo_pdf(kind)) for kind in example["materials"]}
+    return CaseCreate(bundle=BUNDLE, data=example["data"], materials=materials)
+
+
+def _apply(engine: Engine, body: CaseCreate, *, fail_after_commit: bool = False) -> JSONResponse:
+    services = cast(Any, SimpleNamespace(engine=engine, idempotency=IdempotencyStore(engine.db)))
+    ran: list[int] = []
+
+    def work(reservation: Reservation | None) -> CasePublic:
+        view = engine.start_case(APPLICANT, body.bundle, body.data, body.materials, reservation=reservation)
+        ran.append(view.id)
+        if fail_after_commit:
+            raise RuntimeError("the answer could not be built")
+        return CasePublic.from_case(view)
+
+    def recover(outcome: str) -> CasePublic:
+        case_id = outcome_id(outcome, "case")
+        return CasePublic.from_case(engine.get_case(APPLICANT, case_id))
+
+    answer = run_once(services, APPLICANT, KEY, ("POST", PATH, body), 201, work, recover)
+    answer.headers["x-test-ran"] = json.dumps(ran)
+    return answer
+
+
+def _cases(engine: Engine) -> list[int]:
+    with engine.db.read() as s:
+        return list(s.scalars(select(Case.id).order_by(Case.id)))
+
+
+def test_a_process_killed_after_the_case_committed_leaves_one_case_and_the_key_answers_with_it(
+    engine: Engine, sqlite_url: str, tmp_path: Path
+) -> None:
+    body = _body(engine)
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.crash_apply",
+            sqlite_url,
+            str(tmp_path / "var"),
+            body.model_dump_json(),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    (created,) = _cases(engine)
+    with engine.db.read() as s:
+        record = s.scalars(select(IdempotencyRecord)).one()
+    assert record.outcome == f"case:{created}" and record.status_code is None
+
+    # While the dead process's lease runs, the key is busy (409), and nothing is done.
+    with pytest.raises(Exception, match="still running"):
+        _apply(engine, body)
+    cast(ManualClock, engine.clock).advance(DEFAULT_LEASE)
+
+    recovered = _apply(engine, body)
+    assert recovered.status_code == 201
+    assert json.loads(recovered.headers["x-test-ran"]) == []  # the work did not run again
+    assert json.loads(bytes(recovered.body))["id"] == created
+    assert _cases(engine) == [created]
+
+    replay = _apply(engine, body)
+    assert replay.headers[REPLAYED_HEADER] == "true"
+    assert bytes(replay.body) == bytes(recovered.body)
+    with engine.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_work_that_failed_after_its_commit_hands_the_key_on_at_once_to_answer_with_the_case(
+    engine: Engine,
+) -> None:
+    body = _body(engine)
+    with pytest.raises(RuntimeError):
+        _apply(engine, body, fail_after_commit=True)
+    (created,) = _cases(engine)
+
+    # No lease to wait out: the failed holder ended it, and the next request recovers.
+    again = _apply(engine, body)
+    assert again.status_code == 201 and json.loads(again.headers["x-test-ran"]) == []
+    assert json.loads(bytes(again.body))["id"] == created
+    assert _cases(engine) == [created]
+
+
+def test_work_that_failed_before_committing_leaves_nothing_and_a_retry_runs_afresh(engine: Engine) -> None:
+    body = _body(engine)
+    bad = body.model_copy(update={"data": {}})
+    with pytest.raises(Exception, match="问题"):
+        _apply(engine, bad)
+    with engine.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    done = _apply(engine, bad.model_copy(update={"data": body.data}))
+    assert done.status_code == 201 and len(json.loads(done.headers["x-test-ran"])) == 1
+
+
+def test_a_decision_committed_before_its_answer_was_stored_is_answered_not_made_twice(engine: Engine) -> None:
+    application = _body(engine)
+    case = engine.start_case(APPLICANT, BUNDLE, application.data, application.materials)
+    task = next(t for t in case.tasks if t.state == "ready")
+    actor = clerk(task.department)
+    engine.claim(actor, task.id)
+    decision = engine.bundle_detail(BUNDLE).examples[0]["decisions"].get(task.item, {})
+    body = TaskComplete(outcome=Outcome.APPROVE, data=decision, comment="同意")
+    services = cast(Any, SimpleNamespace(engine=engine, idempotency=IdempotencyStore(engine.db)))
+    runs: list[int] = []
+
+    def work(reservation: Reservation | None) -> TaskPublic:
+        runs.append(
+            engine.complete(actor, task.id, body.outcome, body.data, body.comment, reservation=reservation).id
+        )
+        raise RuntimeError("the answer could not be built")
+
+    def recover(outcome: str) -> TaskPublic:
+        return TaskPublic.from_view(engine.get_task(actor, outcome_id(outcome, "task")).task)
+
+    request = ("POST", f"/api/tasks/{task.id}/complete", body)
+    with pytest.raises(RuntimeError):
+        run_once(services, actor, "decide-once", request, 200, work, recover)
+    answer = run_once(services, actor, "decide-once", request, 200, work, recover)
+    assert answer.status_code == 200 and runs == [task.id]
+    decided = json.loads(bytes(answer.body))
+    assert decided["id"] == task.id and decided["state"] == "completed" and decided["outcome"] == "approve"
+    approvals = [e for e in engine.get_case(APPLICANT, case.id).timeline if e.kind == "approved"]
+    assert [e.work_item_id for e in approvals] == [task.id]
