@@ -11,9 +11,9 @@ from engine.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 
-def settings_for(db_url: str, data_dir: Path, **extra: object) -> Settings:
+def settings_for(db_url: str, data_dir: Path) -> Settings:
     """Settings of a test server: its own database and data folder."""
-    return Settings(database_url=db_url, data_dir=data_dir, **extra)
+    return Settings(database_url=db_url, data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -39,14 +41,14 @@ DECISIONS = {
 
 
 @pytest.fixture
-def engine(db_url: str, tmp_path: Path) -> Engine:
+def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
     eng = make_engine(db_url, tmp_path)
     eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
     yield eng
     eng.close()
 
 
-def start(engine: Engine, data: dict | None = None) -> int:
+def start(engine: Engine, data: dict[str, Any] | None = None) -> int:
     material = upload(engine, APPLICANT, "articles_of_association")
     view = engine.start_case(APPLICANT, "mini-startup", data or VALID, {"articles_of_association": material})
     return view.id
