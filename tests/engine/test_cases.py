@@ -17,6 +17,8 @@ from engine.states import Outcome
 from tests.support.engines import (
     ANALYST,
     APPLICANT,
+    MINI_STARTUP,
+    MINI_STARTUP_DECISIONS,
     OTHER_APPLICANT,
     TEST_BUNDLES,
     clerk,
@@ -25,19 +27,8 @@ from tests.support.engines import (
     work_all,
 )
 
-VALID = {
-    "company_name": "上海一件事科技有限公司",
-    "legal_rep_name": "张三",
-    "legal_rep_id": "11010519491231002X",
-    "address": "上海市浦东新区世纪大道1号",
-    "registered_capital": 100,
-    "has_employees": True,
-    "employee_count": 3,
-}
-DECISIONS = {
-    "business-registration": {"uscc": "91350100M000100Y43"},
-    "social-insurance": {"social_insurance_no": "SI00001"},
-}
+VALID = MINI_STARTUP
+DECISIONS = MINI_STARTUP_DECISIONS
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from forms.prefill import prefill
 from tests.support.engines import (
     ANALYST,
     APPLICANT,
+    MINI_STARTUP,
     OTHER_APPLICANT,
     PDF,
     TEST_BUNDLES,
@@ -23,15 +24,7 @@ from tests.support.engines import (
     work_all,
 )
 
-STARTUP = {
-    "company_name": "上海一件事科技有限公司",
-    "legal_rep_name": "张三",
-    "legal_rep_id": "11010519491231002X",
-    "address": "上海市浦东新区世纪大道1号",
-    "registered_capital": 100,
-    "has_employees": True,
-    "employee_count": 3,
-}
+STARTUP = MINI_STARTUP
 USCC = "91350100M000100Y43"
 DECISIONS = {
     "business-registration": {"uscc": USCC},

@@ -18,22 +18,21 @@ from engine.errors import AlreadyClaimed
 from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
 from engine.states import Outcome
-from tests.support.engines import ANALYST, APPLICANT, TEST_BUNDLES, clerk, make_engine, upload, work_all
+from tests.support.engines import (
+    ANALYST,
+    APPLICANT,
+    MINI_STARTUP,
+    MINI_STARTUP_DECISIONS,
+    TEST_BUNDLES,
+    clerk,
+    make_engine,
+    upload,
+    work_all,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = {
-    "company_name": "上海一件事科技有限公司",
-    "legal_rep_name": "张三",
-    "legal_rep_id": "11010519491231002X",
-    "address": "上海市浦东新区世纪大道1号",
-    "registered_capital": 100,
-    "has_employees": True,
-    "employee_count": 3,
-}
-DECISIONS = {
-    "business-registration": {"uscc": "91350100M000100Y43"},
-    "social-insurance": {"social_insurance_no": "SI00001"},
-}
+DATA = MINI_STARTUP
+DECISIONS = MINI_STARTUP_DECISIONS
 
 
 def _engine(db_url: str, tmp_path: Path) -> Engine:

@@ -21,6 +21,22 @@ APPLICANT = Actor("applicant1", Role.APPLICANT)
 OTHER_APPLICANT = Actor("applicant2", Role.APPLICANT)
 ANALYST = Actor("analyst", Role.ANALYST)
 
+# A valid application to the test bundle ``mini-startup`` (with employees: every item runs),
+# and the decisions its clerks enter to approve.
+MINI_STARTUP = {
+    "company_name": "上海一件事科技有限公司",
+    "legal_rep_name": "张三",
+    "legal_rep_id": "11010519491231002X",
+    "address": "上海市浦东新区世纪大道1号",
+    "registered_capital": 100,
+    "has_employees": True,
+    "employee_count": 3,
+}
+MINI_STARTUP_DECISIONS = {
+    "business-registration": {"uscc": "91350100M000100Y43"},
+    "social-insurance": {"social_insurance_no": "SI00001"},
+}
+
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
