@@ -6,7 +6,10 @@ Figures (enterprise-startup, first example route):
   approved, each action its own durable transaction with the audit trail);
 - their ratio (aim >= 0.5);
 - median cost of one task action (claim + complete) with 1k and with 100k cases in the
-  database, and their ratio (aim <= 1.5).
+  database, and their ratio (aim <= 1.5);
+- where a durable case spends its time: median ms of applying, reading the queue, claiming
+  and completing, the SQL statements per case, and how much of a claim is SQL execution
+  (the rest is the ORM and the engine's own Python).
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import io
 import statistics
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from engine.actors import Actor, Role
 from engine.definitions import load_definition, read_bundle_dir
@@ -32,6 +38,7 @@ from engine.states import Outcome
 from tests.support.engines import MONDAY
 
 Report = Callable[[str, float, str], None]
+T = TypeVar("T")
 BUNDLE = "enterprise-startup"
 ANALYST = Actor("analyst", Role.ANALYST)
 
@@ -102,6 +109,61 @@ def _prepare(tmp: Path) -> tuple[Engine, dict[str, Any], dict[str, dict[str, str
         for i in range(50)
     }
     return engine, example, materials
+
+
+@dataclass
+class PhaseTimes:
+    """Wall time per engine call of a few durable cases, and the SQL they ran."""
+
+    calls: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statements: int = 0
+    sql_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+def phase_times(
+    engine: Engine, example: dict[str, Any], materials: dict[str, dict[str, str]], cases: int = 15
+) -> PhaseTimes:
+    """Time each call of ``cases`` durable cases, counting and timing their SQL statements."""
+    found = PhaseTimes()
+    phase = ["other"]
+    started: list[float] = []
+
+    def before(*_args: Any) -> None:
+        found.statements += 1
+        started.append(time.perf_counter())
+
+    def after(*_args: Any) -> None:
+        found.sql_seconds[phase[0]] += time.perf_counter() - started.pop()
+
+    def timed(name: str, call: Callable[[], T]) -> T:
+        phase[0] = name
+        t0 = time.perf_counter()
+        result = call()
+        found.calls[name].append(time.perf_counter() - t0)
+        return result
+
+    event.listen(engine.db.engine, "before_cursor_execute", before)
+    event.listen(engine.db.engine, "after_cursor_execute", after)
+    try:
+        for n in range(cases):
+            applicant = Actor(f"bench-{n % 50}", Role.APPLICANT)
+            data, attached = example["data"], materials[applicant.username]
+            case = timed("apply", partial(engine.start_case, applicant, BUNDLE, data, attached))
+            while True:
+                queue = timed("queue", lambda: engine.list_tasks(ANALYST, bundle=BUNDLE, limit=50).items)
+                mine = [t for t in queue if t.case_id == case.id]
+                if not mine:
+                    break
+                for task in mine:
+                    clerk = Actor(f"clerk.{task.department}", Role.CLERK, frozenset({task.department}))
+                    decision = example["decisions"].get(task.item, {})
+                    timed("claim", partial(engine.claim, clerk, task.id))
+                    timed("complete", partial(engine.complete, clerk, task.id, Outcome.APPROVE, decision))
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", before)
+        event.remove(engine.db.engine, "after_cursor_execute", after)
+    found.statements //= cases
+    return found
 
 
 def durable_rate(
@@ -184,6 +246,12 @@ def run(report: Report) -> None:
         durable = durable_rate(engine, example, materials)
         report("durable engine on SQLite, cases/s", durable, "cases/s")
         report("ratio durable / in-memory (aim >= 0.5)", durable / memory, "x")
+        phases = phase_times(engine, example, materials)
+        for name, times in phases.calls.items():
+            report(f"{name}: median per call ({len(times)} calls)", statistics.median(times) * 1000, "ms")
+        report("SQL statements per durable case", phases.statements, "statements")
+        claims = phases.calls["claim"]
+        report("claim: share spent executing SQL", phases.sql_seconds["claim"] / sum(claims), "x")
         total = grow_to(engine, 1_000)
         small = action_cost(engine, example, materials)
         report(f"task action (claim+complete) at {total:,} cases, median", small * 1000, "ms")
