@@ -86,18 +86,26 @@ def outcome_id(ref: str, kind: str) -> int:
 
 
 def record_outcome(session: Session, reservation: Reservation | None, ref: str) -> None:
-    """Write what the work created into its reservation, in the work's own transaction."""
+    """Write what the work created into its reservation, in the work's own transaction.
+
+    When the reservation is no longer this work's (its lease ran out while it was slow, and
+    another request took the key over), raise Conflict: the work's transaction rolls back, so
+    the key's work is committed by one holder only.
+    """
     if reservation is None:
         return
-    session.execute(
+    result = session.execute(
         update(IdempotencyRecord)
         .where(
             IdempotencyRecord.id == reservation.record_id,
             IdempotencyRecord.reserved_at == reservation.reserved_at,
+            IdempotencyRecord.outcome.is_(None),
         )
         .values(outcome=ref)
         .execution_options(synchronize_session=False)
     )
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict("幂等键已由另一个请求接手 (the Idempotency-Key was taken over by another request)")
 
 
 @dataclass(frozen=True)

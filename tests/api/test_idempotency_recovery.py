@@ -23,6 +23,7 @@ from api.idempotency import REPLAYED_HEADER, run_once
 from api.schemas import CaseCreate, CasePublic, TaskComplete, TaskPublic
 from engine.clock import ManualClock
 from engine.demo import demo_pdf
+from engine.errors import Conflict
 from engine.idempotency import DEFAULT_LEASE, IdempotencyRecord, IdempotencyStore, Reservation, outcome_id
 from engine.models import Case
 from engine.service import Engine
@@ -169,3 +170,19 @@ def test_a_decision_committed_before_its_answer_was_stored_is_answered_not_made_
     assert decided["id"] == task.id and decided["state"] == "completed" and decided["outcome"] == "approve"
     approvals = [e for e in engine.get_case(APPLICANT, case.id).timeline if e.kind == "approved"]
     assert [e.work_item_id for e in approvals] == [task.id]
+
+
+def test_a_holder_whose_lease_was_taken_over_cannot_commit_its_work(engine: Engine) -> None:
+    body = _body(engine)
+    store = IdempotencyStore(engine.db)
+    slow = store.reserve(APPLICANT.username, KEY, "digest", MONDAY)
+    assert isinstance(slow, Reservation)
+    cast(ManualClock, engine.clock).advance(DEFAULT_LEASE)
+    taker = store.reserve(APPLICANT.username, KEY, "digest", engine.clock.now())
+    assert isinstance(taker, Reservation) and taker.outcome is None
+
+    with pytest.raises(Conflict):
+        engine.start_case(APPLICANT, body.bundle, body.data, body.materials, reservation=slow)
+    assert _cases(engine) == []  # the slow holder's case was rolled back
+    created = engine.start_case(APPLICANT, body.bundle, body.data, body.materials, reservation=taker)
+    assert _cases(engine) == [created.id]
