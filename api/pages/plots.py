@@ -179,15 +179,44 @@ def _x_labels(points: Sequence[TrendPoint]) -> list[str]:
     return out
 
 
+def _percent(value: float) -> str:
+    return f"{value:.0f}%"
+
+
+def _whole(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def _one_decimal(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _weekly(
+    points: Sequence[TrendPoint],
+    values: Sequence[float | None],
+    top: float,
+    series: str,
+    scale: tuple[Callable[[float], str], Callable[[float], str], int],
+    words: Words,
+) -> list[str]:
+    """A weekly trend line on a 0..``top`` axis, with the weeks along the bottom.
+
+    ``scale`` is how the axis and the points write their values, and how many grid lines.
+    """
+    axis, label, ticks = scale
+    body = _y_axis(top, axis, ticks=ticks)
+    body += _line(points, values, top, series, label)
+    body += _x_labels(points)
+    body.append(_text(WIDTH / 2, HEIGHT - 6, words.tr("周（起始日）", "Week (starting)")))
+    return body
+
+
 def overdue_trend(points: Sequence[TrendPoint], words: Words) -> Markup | None:
     """The share of finished tasks that were late, per week (None without finished tasks)."""
     rates = [None if p.overdue_rate is None else p.overdue_rate * 100 for p in points]
     if not any(r is not None for r in rates):
         return None
-    body = _y_axis(100.0, lambda v: f"{v:.0f}%")
-    body += _line(points, rates, 100.0, "series-overdue", lambda v: f"{v:.0f}%")
-    body += _x_labels(points)
-    body.append(_text(WIDTH / 2, HEIGHT - 6, words.tr("周（起始日）", "Week (starting)")))
+    body = _weekly(points, rates, 100.0, "series-overdue", (_percent, _percent, 4), words)
     desc = "; ".join(
         f"{p.start.isoformat()}: {'—' if r is None else f'{r:.0f}%'} ({p.tasks_overdue}/{p.tasks_completed})"
         for p, r in zip(points, rates, strict=True)
@@ -200,10 +229,7 @@ def rating_trend(points: Sequence[TrendPoint], words: Words) -> Markup | None:
     means = [p.rating_mean for p in points]
     if not any(m is not None for m in means):
         return None
-    body = _y_axis(5.0, lambda v: f"{v:.0f}", ticks=5)
-    body += _line(points, means, 5.0, "series-rating", lambda v: f"{v:.1f}")
-    body += _x_labels(points)
-    body.append(_text(WIDTH / 2, HEIGHT - 6, words.tr("周（起始日）", "Week (starting)")))
+    body = _weekly(points, means, 5.0, "series-rating", (_whole, _one_decimal, 5), words)
     desc = "; ".join(
         f"{p.start.isoformat()}: {'—' if m is None else f'{m:.1f}'} ({p.ratings})"
         for p, m in zip(points, means, strict=True)
