@@ -27,10 +27,12 @@ class TimerWorker:
     """A loop that runs a worker tick every ``interval`` seconds until stopped."""
 
     def __init__(self, engine: Engine, interval: float, stop: threading.Event | None = None) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
         self.engine = engine
         self.interval = interval
         self.stop_event = stop or threading.Event()
-        self.worker = Worker(engine, interval, timer_batch=BATCH)
+        self.worker = Worker(engine, timer_batch=BATCH)
         self._idempotency = IdempotencyStore(engine.db)
         self._last_purge = engine.clock.now() - PURGE_EVERY
         self._thread: threading.Thread | None = None

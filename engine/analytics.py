@@ -35,15 +35,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Date, Float, Index, Integer, String, Table, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.calendar import SECONDS_PER_DAY, WorkCalendar, default_calendar
-from engine.db import Database
+from engine.db import Database, upsert_insert
 from engine.errors import InvalidInput, Problem
 from engine.models import Base, Case, CaseEvent, Material, WorkItem, utcnow
 from engine.states import CaseStatus, Outcome, WorkItemState
@@ -58,9 +56,8 @@ _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LOG_GAMMA = math.log(_GAMMA)
 _ZERO = "z"  # values under one second
 PAUSE_EVENT = "sla_paused"
-_FLOAT_PERIOD_FIELDS = frozenset(
-    {"wait_sum", "work_sum", "case_working_sum"}
-)  # written by engine.sla.shift_due_dates: department clocks stopped
+# The columns of PeriodStats that hold seconds; the others are counts (rebuild writes them as int).
+_FLOAT_PERIOD_FIELDS = frozenset({"wait_sum", "work_sum", "case_working_sum"})
 
 
 def sketch_add(sketch: dict[str, int], value: float, count: int = 1) -> None:
@@ -370,7 +367,13 @@ class HeatCell:
 
 
 @dataclass
-class _TaskAgg:
+class TaskAgg:
+    """One task's running totals and wait/work sketches: what a ``TaskStats`` row holds.
+
+    Public because the completion hook, ``rebuild`` and the analytics benchmark all fill the
+    table with this same arithmetic.
+    """
+
     task_name: str = ""
     finished: int = 0
     overdue: int = 0
@@ -397,7 +400,7 @@ class _TaskAgg:
                 entry["message"] = message
 
     @classmethod
-    def from_row(cls, row: TaskStats) -> _TaskAgg:
+    def from_row(cls, row: TaskStats) -> TaskAgg:
         return cls(
             row.task_name,
             row.finished,
@@ -410,12 +413,39 @@ class _TaskAgg:
             {k: dict(v) for k, v in row.problems.items()},
         )
 
+    def merge(self, row: TaskStats) -> None:
+        """Add a stored row's counts (sketches of disjoint tasks merge exactly)."""
+        self.finished += row.finished
+        self.overdue += row.overdue
+        self.returned += row.returned
+        self.wait_sum += row.wait_sum
+        self.work_sum += row.work_sum
+        sketch_merge(self.wait_sketch, row.wait_sketch)
+        sketch_merge(self.work_sketch, row.work_sketch)
+        for where, entry in row.problems.items():
+            target = self.problems.setdefault(where, {"count": 0, "message": ""})
+            target["count"] = int(target["count"]) + int(entry.get("count", 0))
+            target["message"] = entry.get("message") or target["message"]
+
     def write(self, row: TaskStats) -> None:
         row.task_name = self.task_name or row.task_name
         row.finished, row.overdue, row.returned = self.finished, self.overdue, self.returned
         row.wait_sum, row.work_sum = self.wait_sum, self.work_sum
         row.wait_sketch, row.work_sketch = dict(self.wait_sketch), dict(self.work_sketch)
         row.problems = {k: dict(v) for k, v in self.problems.items()}
+
+    def measures(self) -> dict[str, Any]:
+        """The fields ``BottleneckRow`` and ``DepartmentRow`` share, derived one way for both."""
+        return {
+            "count": self.finished,
+            "wait": Durations.of(self.wait_sketch, self.wait_sum, self.finished),
+            "work": Durations.of(self.work_sketch, self.work_sum, self.finished),
+            "overdue": self.overdue,
+            "overdue_rate": _rate(self.overdue, self.finished),
+            "returns": self.returned,
+            "return_rate": _rate(self.returned, self.finished),
+            "top_problems": _top_problems(self.problems),
+        }
 
 
 def _problem_key(problem: Any) -> tuple[str, str]:
@@ -471,21 +501,12 @@ def _task_fact(
     work = _working(calendar, claimed, completed, pauses)
     late = bool(item.overdue) or (item.due_at is not None and completed > item.due_at)
     returned = item.outcome == Outcome.RETURN
-    return _TaskFact(wait, work, late, returned, local_day(calendar, completed))
-
-
-def local_day(calendar: WorkCalendar, moment: datetime) -> date:
-    """The calendar's local date of a moment (days of the trends are local days)."""
-    return calendar.local_date(moment)
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return _TaskFact(wait, work, late, returned, calendar.local_date(completed))
 
 
 def _bump(session: Session, table: Table, keys: Mapping[str, Any], increments: Mapping[str, Any]) -> None:
     """Add to counters of one row, creating it if missing, atomically (INSERT ... ON CONFLICT)."""
-    statement = _insert(session)(table).values(**keys, **increments)
+    statement = upsert_insert(session, table).values(**keys, **increments)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + statement.excluded[name] for name in increments},
@@ -493,9 +514,25 @@ def _bump(session: Session, table: Table, keys: Mapping[str, Any], increments: M
     session.execute(statement)
 
 
-def _ensure(session: Session, table: Table, keys: Mapping[str, Any]) -> None:
-    statement = _insert(session)(table).values(**keys).on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(statement)
+_Stats = TypeVar("_Stats", TaskStats, CaseStats)
+
+
+def _locked_row(session: Session, model: type[_Stats], keys: Mapping[str, Any]) -> _Stats:
+    """The aggregate row of ``keys``, locked for this transaction; created first when missing.
+
+    The row almost always exists, so it is looked for first (one statement on the completion
+    path); only a missing one is inserted (ON CONFLICT DO NOTHING, so racing first writers
+    both end up locking the one row) and read again.
+    """
+    query = select(model).filter_by(**keys).with_for_update().execution_options(populate_existing=True)
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        table: Table = model.__table__  # type: ignore[assignment]
+        session.execute(
+            upsert_insert(session, table).values(**keys).on_conflict_do_nothing(index_elements=list(keys))
+        )
+        row = session.scalars(query).one()
+    return row
 
 
 def _case_version(session: Session, case_id: int) -> int:
@@ -532,11 +569,8 @@ def record_completion(
         "item_key": work_item.item_key,
         "department": work_item.department,
     }
-    _ensure(session, TaskStats.__table__, keys)  # type: ignore[arg-type]
-    row = session.scalars(
-        select(TaskStats).filter_by(**keys).with_for_update().execution_options(populate_existing=True)
-    ).one()
-    agg = _TaskAgg.from_row(row)
+    row = _locked_row(session, TaskStats, keys)
+    agg = TaskAgg.from_row(row)
     agg.task_name = work_item.task_name
     agg.add(fact.wait, fact.work, fact.overdue, fact.returned, work_item.problems or ())
     agg.write(row)
@@ -580,7 +614,7 @@ def _case_fact(calendar: WorkCalendar, case: Case, materials: int) -> _CaseFact:
     finished = case.finished_at or case.updated_at
     working = calendar.working_time_between(case.created_at, finished).total_seconds()
     return _CaseFact(
-        str(case.status), working, max(1, int(case.round or 1)), materials, local_day(calendar, finished)
+        str(case.status), working, max(1, int(case.round or 1)), materials, calendar.local_date(finished)
     )
 
 
@@ -597,10 +631,7 @@ def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | 
     calendar = calendar or default_calendar()
     fact = _case_fact(calendar, case, _applicant_materials(session, case))
     keys = {"bundle_key": case.bundle_key, "version": case.version}
-    _ensure(session, CaseStats.__table__, keys)  # type: ignore[arg-type]
-    row = session.scalars(
-        select(CaseStats).filter_by(**keys).with_for_update().execution_options(populate_existing=True)
-    ).one()
+    row = _locked_row(session, CaseStats, keys)
     _add_case(row, fact)
     row.updated_at = case.finished_at or utcnow()
     session.flush()
@@ -651,7 +682,7 @@ def record_rating(
     _bump(
         session,
         PeriodStats.__table__,  # type: ignore[arg-type]
-        {"day": local_day(calendar, at), "bundle_key": bundle_key, "department": department},
+        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"ratings": 1, "rating_sum": score, "ratings_bad": int(score <= 2)},
     )
 
@@ -664,24 +695,23 @@ def record_complaint(
     _bump(
         session,
         PeriodStats.__table__,  # type: ignore[arg-type]
-        {"day": local_day(calendar, at), "bundle_key": bundle_key, "department": department},
+        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"complaints": 1},
     )
 
 
 def record_went_overdue(
-    session: Session, work_item: WorkItem, at: datetime, calendar: WorkCalendar | None = None
+    session: Session, bundle_key: str, department: str, at: datetime, calendar: WorkCalendar | None = None
 ) -> None:
-    """Count a task that has just passed its due time (the SLA sweep calls it, once per task)."""
+    """Count a task of a bundle and department that has just passed its due time.
+
+    The SLA sweep calls it once per task, with the keys it has already read (no task row needed).
+    """
     calendar = calendar or default_calendar()
     _bump(
         session,
         PeriodStats.__table__,  # type: ignore[arg-type]
-        {
-            "day": local_day(calendar, at),
-            "bundle_key": work_item.bundle_key,
-            "department": work_item.department,
-        },
+        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"went_overdue": 1},
     )
 
@@ -727,15 +757,8 @@ def bottlenecks(db: Database, bundle: str | None = None, version: int | None = N
             item=t.item_key,
             task=t.task_name,
             department=t.department,
-            count=t.finished,
-            wait=Durations.of(t.wait_sketch, t.wait_sum, t.finished),
-            work=Durations.of(t.work_sketch, t.work_sum, t.finished),
-            overdue=t.overdue,
-            overdue_rate=_rate(t.overdue, t.finished),
-            returns=t.returned,
-            return_rate=_rate(t.returned, t.finished),
-            top_problems=_top_problems(t.problems),
             ratings=_ratings_of(ratings.get((t.bundle_key, t.version, t.department))),
+            **TaskAgg.from_row(t).measures(),
         )
         for t in stats
     ]
@@ -758,20 +781,9 @@ def by_department(db: Database, bundle: str | None = None) -> list[DepartmentRow
         stats = s.scalars(query).all()
         rating_rows = s.scalars(rating_query).all()
         complaint_rows = s.execute(complaint_query).all()
-    merged: dict[str, _TaskAgg] = defaultdict(_TaskAgg)
+    merged: dict[str, TaskAgg] = defaultdict(TaskAgg)
     for t in stats:
-        agg = merged[t.department]
-        agg.finished += t.finished
-        agg.overdue += t.overdue
-        agg.returned += t.returned
-        agg.wait_sum += t.wait_sum
-        agg.work_sum += t.work_sum
-        sketch_merge(agg.wait_sketch, t.wait_sketch)
-        sketch_merge(agg.work_sketch, t.work_sketch)
-        for where, entry in t.problems.items():
-            target = agg.problems.setdefault(where, {"count": 0, "message": ""})
-            target["count"] = int(target["count"]) + int(entry.get("count", 0))
-            target["message"] = entry.get("message") or target["message"]
+        merged[t.department].merge(t)
     ratings: dict[str, Ratings] = defaultdict(Ratings)
     for r in rating_rows:
         ratings[r.department] = ratings[r.department].add(_ratings_of(r))
@@ -780,19 +792,7 @@ def by_department(db: Database, bundle: str | None = None) -> list[DepartmentRow
         complaints[department] += int(count)
     departments = sorted(set(merged) | set(ratings) | {d for d in complaints if d})
     return [
-        DepartmentRow(
-            department=d,
-            count=merged[d].finished,
-            wait=Durations.of(merged[d].wait_sketch, merged[d].wait_sum, merged[d].finished),
-            work=Durations.of(merged[d].work_sketch, merged[d].work_sum, merged[d].finished),
-            overdue=merged[d].overdue,
-            overdue_rate=_rate(merged[d].overdue, merged[d].finished),
-            returns=merged[d].returned,
-            return_rate=_rate(merged[d].returned, merged[d].finished),
-            top_problems=_top_problems(merged[d].problems),
-            ratings=ratings[d],
-            complaints=complaints[d],
-        )
+        DepartmentRow(department=d, ratings=ratings[d], complaints=complaints[d], **merged[d].measures())
         for d in departments
     ]
 
@@ -890,7 +890,7 @@ def trends(
     until: date | None = None,
 ) -> list[TrendPoint]:
     """Overdue, rating, complaint and throughput counts per period, oldest first."""
-    _period_start(date(2000, 1, 3), period)
+    _period_start(date(2000, 1, 3), period)  # a bad period fails even when there are no rows
     query = select(PeriodStats)
     if bundle is not None:
         query = query.where(PeriodStats.bundle_key == bundle)
@@ -996,7 +996,7 @@ def reductions(db: Database, deployments: Deployments) -> list[ReductionRow]:
                 model=after_model,
                 real=real,
                 cases=completed,
-                percent_model={n: _percent(getattr(before, n), getattr(after_model, n)) for n in names},
+                percent_model=dict(model["percent"]),
                 percent_real={
                     n: _percent(getattr(before, n), getattr(real, n) if real else None) for n in names
                 },
@@ -1024,7 +1024,7 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
     from engine.feedback import Complaint, Rating
 
     calendar = calendar or default_calendar()
-    tasks: dict[tuple[str, int, str, str], _TaskAgg] = defaultdict(_TaskAgg)
+    tasks: dict[tuple[str, int, str, str], TaskAgg] = defaultdict(TaskAgg)
     periods: dict[tuple[date, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     cases: dict[tuple[str, int], CaseStats] = {}
     ratings: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
@@ -1088,14 +1088,14 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
         rating_count = 0
         for r in s.scalars(select(Rating)):
             ratings[(r.bundle_key, r.version, r.department)][r.score - 1] += 1
-            p = periods[(local_day(calendar, r.created_at), r.bundle_key, r.department)]
+            p = periods[(calendar.local_date(r.created_at), r.bundle_key, r.department)]
             p["ratings"] += 1
             p["rating_sum"] += r.score
             p["ratings_bad"] += int(r.score <= 2)
             rating_count += 1
         complaint_count = 0
         for c in s.scalars(select(Complaint)):
-            p = periods[(local_day(calendar, c.created_at), c.bundle_key or "", c.department or "")]
+            p = periods[(calendar.local_date(c.created_at), c.bundle_key or "", c.department or "")]
             p["complaints"] += 1
             complaint_count += 1
         for (bundle_key, version, item_key, department), agg in tasks.items():

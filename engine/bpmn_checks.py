@@ -47,13 +47,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 
-from engine.definitions import build_parser
+from engine.definitions import BPMN_NS, CAMUNDA_NS, SPIFF_NS, build_parser, decision_ref_of
 from engine.errors import ExpressionRefused, Problem
 from engine.expressions import DMN_INPUT_NAME, check_expression, check_script, names_used
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 DMN_SCHEMAS: Mapping[str, str] = SCHEMAS
 BPMN_XSD = Path(XSD_PATH)
@@ -642,10 +639,7 @@ class _DiagramChecker:
                 facts.expressions.append(vetted)
                 facts.assigned |= stored_names(vetted.source)
         elif local == "businessRuleTask":
-            ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
-            if ref is None:
-                called = node.find(f".//{{{SPIFF_NS}}}calledDecisionId")
-                ref = called.text.strip() if called is not None and called.text else None
+            ref = decision_ref_of(node)  # read as the engine's parser reads it
             if ref:
                 facts.decision_refs[node_id] = ref
             else:

@@ -240,11 +240,10 @@ class WorkCalendar:
         override = self.overrides.get(day)
         if override is not None:
             return DayInfo(day, override.kind is DayKind.WORKDAY, override.name, "override")
-        try:
-            working = bool(chinese_calendar.is_workday(day))
-            _, english = chinese_calendar.get_holiday_detail(day)
-        except NotImplementedError:
+        if day.year not in _ANNOUNCED_YEARS:
             return DayInfo(day, day.weekday() < 5, "", "weekday-rule")
+        working = self._working(day)
+        _, english = chinese_calendar.get_holiday_detail(day)
         name = ""
         if english:
             try:
@@ -273,13 +272,7 @@ class WorkCalendar:
 
     def announced(self, year: int) -> bool:
         """Whether the holidays of a year are known (package or overrides), not guessed."""
-        if any(d.year == year for d in self.overrides):
-            return True
-        try:
-            chinese_calendar.is_workday(dt.date(year, 6, 1))
-        except NotImplementedError:
-            return False
-        return True
+        return year in _ANNOUNCED_YEARS or any(d.year == year for d in self.overrides)
 
     def _grow(self, size: int) -> None:
         if len(self._cum) > size:

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,22 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 SQLITE_SYNC_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """``INSERT`` for the session's dialect, with ``on_conflict_do_nothing/do_update`` (both have them).
+
+    PostgreSQL and SQLite spell upserts the same way in SQLAlchemy but through their own
+    dialect's ``insert``; the statements that must not race (counters, first-time rows)
+    pick it here.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(table)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (a conditional UPDATE is how a race is decided)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _sqlite_connect_with(synchronous: str) -> Any:

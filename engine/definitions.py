@@ -49,11 +49,6 @@ class BundleDefinition:
         """The bundle key (also the executable process id)."""
         return self.manifest.key
 
-    def lane_of(self, task_name: str) -> str | None:
-        """The lane (department key) of a task spec, or None outside lanes."""
-        task_spec = self.spec.task_specs.get(task_name)
-        return None if task_spec is None else task_spec.lane
-
 
 def digest_files(files: Mapping[str, bytes]) -> str:
     """A content digest over file names and bytes: equal digests mean an unchanged bundle."""

@@ -224,7 +224,9 @@ def run_example(engine: Engine, key: str, index: int, clock: ManualClock) -> Exa
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{-value + 0.0:+.0f}%" if value else "0%"
+    if value is None:
+        return "—"
+    return f"{-value:+.0f}%" if value else "0%"  # no change at all reads "0%", not "+0%"
 
 
 def demo_report(engine: Engine, clock: ManualClock, bundle: str | None = None) -> list[dict[str, Any]]:

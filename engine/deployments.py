@@ -12,7 +12,6 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import yaml
 from sqlalchemy import func, select
@@ -22,13 +21,12 @@ from sqlalchemy.orm import Session
 from engine.db import Database
 from engine.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
 from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
-from engine.manifest import Manifest
+from engine.manifest import form_request as form_request  # re-exported: tests and benches use it here
 from engine.models import Deployment
 from engine.settings import Settings
 from engine.validation import validate_bundle_files
 from forms.catalog import Catalog
 from forms.merge import MergedForm, merge_form
-from forms.spec import FormItem, FormRequest
 
 ZIP_MAX_FILES = 64
 ZIP_MAX_RATIO = 50
@@ -41,28 +39,6 @@ class Deployed:
     key: str
     version: int
     created: bool
-
-
-def form_request(manifest: Manifest) -> FormRequest:
-    """What the forms package needs to merge a bundle's items into one form."""
-    return FormRequest(
-        items=tuple(
-            FormItem(
-                key=item.key,
-                name_zh=item.name.zh,
-                name_en=item.name.en,
-                department=item.department,
-                fields=item.fields,
-                materials=item.materials,
-                decision_fields=item.decision_fields,
-                outputs=item.outputs,
-            )
-            for item in manifest.items
-        ),
-        conditions={key: dict(rule) for key, rule in manifest.conditions.items()},
-        exemptions={e.material: (e.why.zh, e.why.en) for e in manifest.exemptions},
-        promises={p.material: p.days for p in manifest.accept_with_promise},
-    )
 
 
 def load_departments(processes_dir: Path) -> dict[str, dict[str, str]]:
@@ -236,7 +212,3 @@ class Deployments:
         """zh/en name of a department (its key when unknown)."""
         found = self.departments.get(key)
         return {"zh": found["zh"], "en": found.get("en", key)} if found else {"zh": key, "en": key}
-
-    def manifest_json(self, row: Deployment) -> dict[str, Any]:
-        """The manifest as plain JSON."""
-        return dict(row.manifest)

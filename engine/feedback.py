@@ -26,9 +26,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine import analytics
@@ -40,7 +50,16 @@ from engine.errors import CaseNotFound, Conflict, InvalidInput, NotAllowed, NotF
 from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.manifest import Manifest
 from engine.models import Base, BigId, Case, CaseEvent, Deployment, UtcDateTime, WorkItem, utcnow
-from engine.sla import GENERAL_DEPARTMENT, Level, Subject, close_entries, may_supervise, open_entry
+from engine.service import may_see_case
+from engine.sla import (
+    GENERAL_DEPARTMENT,
+    Level,
+    Subject,
+    close_entries,
+    lock_cases,
+    may_supervise,
+    open_entry,
+)
 from engine.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, Outcome
 from engine.views import Label
 
@@ -277,6 +296,19 @@ def _locked_case(session: Session, case_id: int) -> Case | None:
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one_or_none()
 
 
+_Answerable = TypeVar("_Answerable", Rectification, Complaint)
+
+
+def _locked_with_case(session: Session, model: type[_Answerable], row_id: int) -> _Answerable | None:
+    """A rectification or complaint, locked after its case (the order every writer of a case follows)."""
+    case_id = session.scalar(select(model.case_id).where(model.id == row_id))
+    if case_id is not None:
+        _locked_case(session, case_id)
+    return session.scalars(
+        select(model).where(model.id == row_id).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+
+
 def _owned_case(session: Session, actor: Actor, case_id: int) -> Case:
     case = _locked_case(session, case_id)
     if case is None or (actor.role is Role.APPLICANT and case.applicant != actor.username):
@@ -306,6 +338,11 @@ def _responsible_department(session: Session, case: Case, manifest: Manifest) ->
     ).first()
     if late_or_returned is not None:
         return late_or_returned.department
+    return _lead_department(manifest)
+
+
+def _lead_department(manifest: Manifest) -> str:
+    """The first item's department, which answers for the bundle (首问负责)."""
     return manifest.items[0].department if manifest.items else GENERAL_DEPARTMENT
 
 
@@ -426,15 +463,7 @@ def reply_rectification(
     if problems:
         raise InvalidInput("答复有问题", problems)
     with db.write() as s:
-        found = s.scalar(select(Rectification.case_id).where(Rectification.id == rectification_id))
-        if found is not None:
-            _locked_case(s, found)
-        row = s.scalars(
-            select(Rectification)
-            .where(Rectification.id == rectification_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        row = _locked_with_case(s, Rectification, rectification_id)
         allowed = row is not None and (actor.role is Role.ADMIN or actor.in_department(row.department))
         if row is None or not allowed:
             raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
@@ -463,19 +492,6 @@ def reply_rectification(
         return RectificationView.of(row)
 
 
-def rectification_queue(
-    session: Session, department: str, *, state: str | None = RectificationState.OPEN
-) -> list[RectificationView]:
-    """A department's rectification tasks (open ones by default), soonest deadline first."""
-    query = select(Rectification).where(Rectification.department == department)
-    if state is not None:
-        query = query.where(Rectification.state == state)
-    return [
-        RectificationView.of(r)
-        for r in session.scalars(query.order_by(Rectification.due_at, Rectification.id))
-    ]
-
-
 def rectifications_for(db: Database, actor: Actor, department: str | None = None) -> list[RectificationView]:
     """The open rectification tasks an actor may work: a clerk's departments (or one of them)."""
     if actor.role in (Role.ADMIN, Role.ANALYST):
@@ -486,40 +502,34 @@ def rectifications_for(db: Database, actor: Actor, department: str | None = None
             raise NotAllowed("不是本部门的整改任务 (not your department)")
     else:
         raise NotAllowed("只有窗口人员可以查看整改任务 (only clerks see rectification tasks)")
+    query = select(Rectification).where(Rectification.state == RectificationState.OPEN)
+    if wanted is not None:
+        query = query.where(Rectification.department.in_(wanted))
     with db.read() as s:
-        if wanted is None:
-            rows = s.scalars(
-                select(Rectification)
-                .where(Rectification.state == RectificationState.OPEN)
-                .order_by(Rectification.due_at, Rectification.id)
-            )
-            return [RectificationView.of(r) for r in rows]
-        out = [v for d in wanted for v in rectification_queue(s, d)]
-    return sorted(out, key=lambda v: (v.due_at, v.id))
+        rows = s.scalars(query.order_by(Rectification.due_at, Rectification.id))
+        return [RectificationView.of(r) for r in rows]
+
+
+def _late_rectifications(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Open rectifications past their deadline, not yet sent to the supervisors."""
+    return (
+        Rectification.state == RectificationState.OPEN,
+        Rectification.overdue.is_(False),
+        Rectification.due_at <= now,
+    )
 
 
 def sweep_rectifications(session: Session, now: datetime, *, limit: int = 200) -> int:
     """Send rectifications past their deadline to the supervisor queue, once each."""
     candidates = session.execute(
         select(Rectification.id, Rectification.case_id)
-        .where(
-            Rectification.state == RectificationState.OPEN,
-            Rectification.overdue.is_(False),
-            Rectification.due_at <= now,
-        )
+        .where(*_late_rectifications(now))
         .order_by(Rectification.due_at)
         .limit(limit)
     ).all()
     if not candidates:
         return 0
-    locked = set(
-        session.scalars(
-            select(Case.id)
-            .where(Case.id.in_(sorted({c.case_id for c in candidates})))
-            .order_by(Case.id)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    locked = lock_cases(session, (c.case_id for c in candidates))
     done = 0
     for c in candidates:
         if c.case_id not in locked:
@@ -561,15 +571,7 @@ def run_rectification_sweep(db: Database, clock: Clock, *, batch: int = 200) -> 
     for _ in range(50):
         now = clock.now()
         with db.read() as s:
-            pending = s.scalar(
-                select(Rectification.id)
-                .where(
-                    Rectification.state == RectificationState.OPEN,
-                    Rectification.overdue.is_(False),
-                    Rectification.due_at <= now,
-                )
-                .limit(1)
-            )
+            pending = s.scalar(select(Rectification.id).where(*_late_rectifications(now)).limit(1))
         if pending is None:
             break
         with db.write() as s:
@@ -604,7 +606,7 @@ def _holding_department(session: Session, case: Case, manifest: Manifest) -> str
         ).first()
     if row is not None:
         return row.department
-    return manifest.items[0].department if manifest.items else GENERAL_DEPARTMENT
+    return _lead_department(manifest)
 
 
 def complain(
@@ -698,15 +700,7 @@ def answer_complaint(
     if problems:
         raise InvalidInput("答复有问题", problems)
     with db.write() as s:
-        found = s.scalar(select(Complaint.case_id).where(Complaint.id == complaint_id))
-        if found is not None:
-            _locked_case(s, found)
-        row = s.scalars(
-            select(Complaint)
-            .where(Complaint.id == complaint_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        row = _locked_with_case(s, Complaint, complaint_id)
         if row is None or not may_supervise(actor, row.department):
             raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
         if row.state != ComplaintState.OPEN:
@@ -748,26 +742,11 @@ def complaints_of(db: Database, actor: Actor) -> list[ComplaintView]:
         return [ComplaintView.of(r) for r in rows]
 
 
-def _may_see_case(session: Session, actor: Actor, case: Case) -> bool:
-    if actor.role in (Role.ANALYST, Role.ADMIN):
-        return True
-    if actor.role is Role.APPLICANT:
-        return case.applicant == actor.username
-    if actor.role is Role.CLERK and actor.departments:
-        found = session.scalar(
-            select(WorkItem.id)
-            .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
-            .limit(1)
-        )
-        return found is not None
-    return False
-
-
 def case_feedback(db: Database, actor: Actor, case_id: int) -> CaseFeedback:
     """Ratings, rectifications (with replies) and complaints of a case, for those who may see the case."""
     with db.read() as s:
         case = s.get(Case, case_id)
-        if case is None or not _may_see_case(s, actor, case):
+        if case is None or not may_see_case(s, actor, case):
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         ratings = s.scalars(select(Rating).where(Rating.case_id == case_id).order_by(Rating.id)).all()
         rectifications = s.scalars(

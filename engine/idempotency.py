@@ -28,7 +28,7 @@ from sqlalchemy import Index, Integer, String, UniqueConstraint, delete, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.db import Database
+from engine.db import Database, rowcount
 from engine.errors import Conflict, InvalidInput, Problem
 from engine.models import Base, BigId, JsonType, UtcDateTime
 
@@ -104,7 +104,7 @@ def record_outcome(session: Session, reservation: Reservation | None, ref: str) 
         .values(outcome=ref)
         .execution_options(synchronize_session=False)
     )
-    if getattr(result, "rowcount", 0) != 1:
+    if rowcount(result) != 1:
         raise Conflict("幂等键已由另一个请求接手 (the Idempotency-Key was taken over by another request)")
 
 
@@ -175,7 +175,7 @@ class IdempotencyStore:
                 )
                 .values(reserved_at=now)
             )
-            if getattr(taken, "rowcount", 0) == 1:
+            if rowcount(taken) == 1:
                 return Reservation(existing.id, now, existing.outcome)
         return self.reserve(actor, key, fingerprint, now)
 
@@ -221,4 +221,4 @@ class IdempotencyStore:
                     (IdempotencyRecord.status_code.is_not(None)) | (IdempotencyRecord.reserved_at < before),
                 )
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rowcount(result)

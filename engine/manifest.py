@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import DefinitionError, Problem
+from forms.spec import FormItem, FormRequest
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
@@ -152,6 +153,36 @@ class Manifest(Frozen):
     def materials(self) -> tuple[str, ...]:
         """Every material any item needs, each once, in item order."""
         return tuple(dict.fromkeys(m for item in self.items for m in item.materials))
+
+
+def outcome_key(item_key: str) -> str:
+    """The workflow variable the engine sets when a clerk approves an item (gateways test it).
+
+    ``business-registration`` -> ``business_registration_outcome``.
+    """
+    return item_key.replace("-", "_") + "_outcome"
+
+
+def form_request(manifest: Manifest) -> FormRequest:
+    """What the forms package needs to merge a bundle's items into one form."""
+    return FormRequest(
+        items=tuple(
+            FormItem(
+                key=item.key,
+                name_zh=item.name.zh,
+                name_en=item.name.en,
+                department=item.department,
+                fields=item.fields,
+                materials=item.materials,
+                decision_fields=item.decision_fields,
+                outputs=item.outputs,
+            )
+            for item in manifest.items
+        ),
+        conditions={key: dict(rule) for key, rule in manifest.conditions.items()},
+        exemptions={e.material: (e.why.zh, e.why.en) for e in manifest.exemptions},
+        promises={p.material: p.days for p in manifest.accept_with_promise},
+    )
 
 
 _SCHEMA_MESSAGES_ZH = {

@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,12 +26,10 @@ from typing import Any, BinaryIO, Protocol
 
 import filetype
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock, SystemClock
-from engine.db import Database
+from engine.db import Database, upsert_insert
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, Problem, TooLarge
 from engine.models import Material
 from forms.catalog import Catalog, MaterialKind
@@ -321,8 +319,8 @@ class MaterialService:
             "created_at": self.clock.now(),
         }
         with self.db.write() as session:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            session.execute(insert(Material).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+            statement = upsert_insert(session, Material).values(**values)
+            session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
             row = session.get(Material, row_id)
             assert row is not None  # inserted now, or by an earlier upload of the same bytes
             return MaterialInfo.of(row)
@@ -417,7 +415,9 @@ class MaterialService:
             ).all()
             return [MaterialInfo.of(row) for row in rows]
 
-    def certificates_for(self, owner: str, data: Mapping[str, Any]) -> dict[str, str]:
+    def certificates_for(
+        self, owner: str, data: Mapping[str, Any], kinds: Collection[str] | None = None
+    ) -> dict[str, str]:
         """Kind -> id of the newest certificate of each kind that fits an application's answers.
 
         A certificate fits when the identifiers it carries (credit code, ID number) that the
@@ -425,12 +425,13 @@ class MaterialService:
         licence of the company they apply for, never the other one's, while a change of
         address still reuses the licence that shows the old one. A certificate without an
         identifier (a birth certificate naming the child) must agree on every field it carries.
+        ``kinds`` limits the answer to the kinds a form takes (the others' files are not read).
         """
         chosen: dict[str, str] = {}
         for info in self.certificates_of(owner):
-            if info.kind in chosen:
+            if info.kind in chosen or (kinds is not None and info.kind not in kinds):
                 continue
-            carried: dict[str, Any] = self.certificate_data(info.id)["fields"]
+            carried: dict[str, Any] = self._document(info)["fields"]
             keys = [name for name in carried if self._identifies(name)] or list(carried)
             if all(data[name] == carried[name] for name in keys if name in data):
                 chosen[info.kind] = info.id
@@ -446,6 +447,10 @@ class MaterialService:
         info = self.get(material_id)
         if info.issued_by_case is None:
             raise MaterialNotFound(f"不是系统签发的电子证照 ({material_id} is not an issued certificate)")
+        return self._document(info)
+
+    def _document(self, info: MaterialInfo) -> dict[str, Any]:
+        """The stored document of an issued certificate whose row is already at hand."""
         with self.store.open(info.sha256) as stream:
             document: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
         return document
@@ -454,7 +459,7 @@ class MaterialService:
         """An applicant's certificates as prefill sources, oldest first (so the newest wins)."""
         sources: list[PrefillSource] = []
         for info in reversed(self.certificates_of(owner)):
-            document = self.certificate_data(info.id)
+            document = self._document(info)
             name = document["name"]
             sources.append(
                 PrefillSource(

@@ -186,14 +186,5 @@ class Runner:
         source = last.data if last is not None else workflow.task_tree.data
         return copy.deepcopy(dict(source))
 
-    @staticmethod
-    def finished_task_names(workflow: BpmnWorkflow) -> list[str]:
-        """BPMN ids of completed user tasks (for the diagram's markings)."""
-        return [
-            t.task_spec.bpmn_id
-            for t in workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
-            if t.task_spec.bpmn_id
-        ]
-
 
 Updater = Callable[[BpmnWorkflow], None]

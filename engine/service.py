@@ -13,9 +13,9 @@ import functools
 import json
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Result, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,7 +24,7 @@ from engine import analytics, sla
 from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar
 from engine.clock import Clock, SystemClock
-from engine.db import Database
+from engine.db import Database, rowcount
 from engine.deployments import Deployed, Deployments
 from engine.errors import (
     AlreadyClaimed,
@@ -40,6 +40,7 @@ from engine.errors import (
 )
 from engine.expressions import evaluate
 from engine.idempotency import Reservation, outcome_ref, record_outcome
+from engine.manifest import outcome_key as outcome_key  # re-exported: benches use it here
 from engine.materials import FileBlobStore, MaterialService
 from engine.model_metrics import model_reductions, promised_days
 from engine.models import Case, CaseEvent, Deployment, Material, WorkItem
@@ -63,14 +64,6 @@ from forms.merge import MergedForm
 T = TypeVar("T")
 MAX_PAGE = 200
 STALE_RETRIES = 5
-
-
-def outcome_key(item_key: str) -> str:
-    """The workflow variable of an item's outcome.
-
-    ``business-registration`` -> ``business_registration_outcome`` (gateways test it).
-    """
-    return item_key.replace("-", "_") + "_outcome"
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -211,22 +204,20 @@ class Engine:
         ``case`` is the case id, or a function that finds it inside the same transaction (a
         task action locates its case through the task row: one transaction per action).
         """
+        locate = case if callable(case) else lambda _session: case
         for _attempt in range(STALE_RETRIES):
-            case_id = case if isinstance(case, int) else None
+            case_id: int | None = None  # unknown until located (locating may fail)
             try:
                 with self.db.write() as session:
-                    case_id = case(session) if case_id is None and callable(case) else case_id
-                    assert case_id is not None
+                    case_id = locate(session)
                     oc = self.store.open(session, case_id)
                     result = change(oc)
                     self.store.save(oc)
-            except StaleDataError:
+            except BaseException as exc:
                 if case_id is not None:
                     self.store.cache.forget(case_id)
-                continue
-            except BaseException:
-                if case_id is not None:
-                    self.store.cache.forget(case_id)
+                if isinstance(exc, StaleDataError):
+                    continue
                 raise
             self.store.remember(oc)
             for hook in oc.after_commit:
@@ -281,10 +272,10 @@ class Engine:
         with self.db.read() as s:
             row = self.deployments.latest(s, bundle)
             problems = self._check_materials(s, applicant, materials)
-        # Certificates of the company (or child ...) applied for, never another one's.
-        held = self.materials.certificates_for(applicant, data)
         form = self.deployments.form(row)
-        attached = {**{k: v for k, v in held.items() if k in form_materials(form)}, **materials}
+        # Certificates the form takes, of the company (or child ...) applied for, never another one's.
+        held = self.materials.certificates_for(applicant, data, form_materials(form))
+        attached = {**held, **materials}
         problems += _problems_from_form(form.validate(data, attached.keys(), promised))
         if problems:
             raise InvalidInput(f"申请有 {len(problems)} 处问题 ({len(problems)} problem(s))", problems)
@@ -488,23 +479,9 @@ class Engine:
     # -- reading cases -----------------------------------------------------------------
     def _visible_case(self, session: Session, actor: Actor, case_id: int) -> Case:
         case = session.get(Case, case_id)
-        if case is None or not self._may_see_case(session, actor, case):
+        if case is None or not may_see_case(session, actor, case):
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         return case
-
-    def _may_see_case(self, session: Session, actor: Actor, case: Case) -> bool:
-        if actor.role in (Role.ANALYST, Role.ADMIN):
-            return True
-        if actor.role is Role.APPLICANT:
-            return case.applicant == actor.username
-        if actor.role is Role.CLERK and actor.departments:
-            found = session.scalar(
-                select(WorkItem.id)
-                .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
-                .limit(1)
-            )
-            return found is not None
-        return False
 
     def get_case(self, actor: Actor, case_id: int) -> CaseView:
         """A case as the actor may see it: owners and analysts get data, clerks only progress."""
@@ -749,7 +726,7 @@ class Engine:
             if actor.role is not Role.CLERK:
                 raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
             now = self.clock.now()
-            won = _rowcount(
+            won = rowcount(
                 s.execute(
                     update(WorkItem)
                     .where(WorkItem.id == work_item_id, WorkItem.state == WorkItemState.READY)
@@ -757,16 +734,8 @@ class Engine:
                     .execution_options(synchronize_session=False)
                 )
             )
-            if won:
-                for name, value in (
-                    ("state", WorkItemState.CLAIMED),
-                    ("assignee", actor.username),
-                    ("claimed_at", now),
-                ):
-                    set_committed_value(w, name, value)
-            else:
-                s.refresh(w)
             if not won:
+                s.refresh(w)
                 if w.state == WorkItemState.CLAIMED and w.assignee == actor.username:
                     pass  # claiming again what one already holds changes nothing
                 elif w.state == WorkItemState.CLAIMED:
@@ -774,6 +743,13 @@ class Engine:
                 else:
                     raise TaskNotReady(f"任务已{w.state} (task is {w.state})")
             else:
+                # The row now holds what the UPDATE wrote: no second round trip to read it back.
+                for name, value in (
+                    ("state", WorkItemState.CLAIMED),
+                    ("assignee", actor.username),
+                    ("claimed_at", now),
+                ):
+                    set_committed_value(w, name, value)
                 s.add(
                     CaseEvent(
                         case_id=w.case_id,
@@ -791,7 +767,7 @@ class Engine:
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
             now = self.clock.now()
-            released = _rowcount(
+            released = rowcount(
                 s.execute(
                     update(WorkItem)
                     .where(
@@ -956,17 +932,28 @@ class Engine:
         return fired
 
 
+def may_see_case(session: Session, actor: Actor, case: Case) -> bool:
+    """Who may read a case: its applicant, analysts and admins, and clerks of a department it reached."""
+    if actor.role in (Role.ANALYST, Role.ADMIN):
+        return True
+    if actor.role is Role.APPLICANT:
+        return case.applicant == actor.username
+    if actor.role is Role.CLERK and actor.departments:
+        found = session.scalar(
+            select(WorkItem.id)
+            .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
+            .limit(1)
+        )
+        return found is not None
+    return False
+
+
 class _HeldElsewhere(Exception):
     """A due case another worker has locked (it fires the timer; this worker moves on)."""
 
 
 # Timeline details any involved clerk may read: where the case is, never what others wrote.
 CLERK_EVENT_KEYS = frozenset({"item", "department", "departments", "due_at", "round", "bundle", "version"})
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """Rows an UPDATE touched (a conditional UPDATE is how a race is decided)."""
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def form_materials(form: MergedForm) -> set[str]:

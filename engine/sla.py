@@ -29,19 +29,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine import analytics
 from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar, default_calendar
 from engine.clock import Clock
-from engine.db import Database
+from engine.db import Database, rowcount, upsert_insert
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.models import Base, BigId, Case, CaseEvent, Deployment, UtcDateTime, WorkItem, utcnow
 from engine.states import OPEN_WORK_STATES, CaseStatus
@@ -201,6 +208,9 @@ class _Policy:
     limits: dict[str, float]
 
 
+_DEFAULT_POLICY = _Policy(0.8, 1.0, {})  # bundle.yaml's ``escalation`` defaults, no item limits
+
+
 def _policies(session: Session, deployment_ids: Iterable[int]) -> dict[int, _Policy]:
     ids = sorted(set(deployment_ids))
     if not ids:
@@ -237,18 +247,48 @@ def _moments(
 def _insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Escalation).on_conflict_do_nothing(index_elements=["subject", "subject_id", "level"])
+    statement = upsert_insert(session, Escalation).on_conflict_do_nothing(
+        index_elements=["subject", "subject_id", "level"]
+    )
     session.execute(statement, list(rows))
 
 
-def _track(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -> int:
-    """Schedule warning and escalation entries for open tasks that have none yet."""
+# What each step of the sweep looks for; ``_has_work`` asks the same questions, so an idle
+# check and the sweep never disagree about whether there is work.
+
+
+def _untracked() -> tuple[ColumnElement[bool], ...]:
+    """Open tasks with a due time and no scheduled entries yet."""
     tracked = exists().where(
         Escalation.subject == Subject.WORK_ITEM,
         Escalation.subject_id == WorkItem.id,
         Escalation.level == Level.WARNING,
     )
+    return WorkItem.state.in_(OPEN_WORK_STATES), WorkItem.due_at.is_not(None), ~tracked
+
+
+def _late(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Open tasks of running cases (joined on ``Case``) past their due time, not yet marked."""
+    return (
+        WorkItem.state.in_(OPEN_WORK_STATES),
+        WorkItem.overdue.is_(False),
+        WorkItem.due_at <= now,
+        Case.status == CaseStatus.RUNNING,
+    )
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Scheduled task entries of running cases (joined on ``Case``) whose moment has come."""
+    return (
+        Escalation.subject == Subject.WORK_ITEM,
+        Escalation.state == EntryState.SCHEDULED,
+        Escalation.fire_at <= now,
+        Case.status == CaseStatus.RUNNING,
+    )
+
+
+def _track(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -> int:
+    """Schedule warning and escalation entries for open tasks that have none yet."""
     items = session.execute(
         select(
             WorkItem.id,
@@ -260,14 +300,14 @@ def _track(session: Session, now: datetime, calendar: WorkCalendar, limit: int) 
             WorkItem.created_at,
             WorkItem.due_at,
         )
-        .where(WorkItem.state.in_(OPEN_WORK_STATES), WorkItem.due_at.is_not(None), ~tracked)
+        .where(*_untracked())
         .order_by(WorkItem.id)
         .limit(limit)
     ).all()
     policies = _policies(session, (i.deployment_id for i in items))
     rows: list[dict[str, Any]] = []
     for i in items:
-        policy = policies.get(i.deployment_id, _Policy(0.8, 1.0, {}))
+        policy = policies.get(i.deployment_id, _DEFAULT_POLICY)
         limit_days = policy.limits.get(i.item_key, 0.0)
         if limit_days > 0:
             allowed = limit_days * calendar.seconds_per_day
@@ -307,12 +347,7 @@ def _track(session: Session, now: datetime, calendar: WorkCalendar, limit: int) 
     return len(items)
 
 
-def _rowcount(result: Result[Any]) -> int:
-    """Rows an UPDATE changed (the conditional UPDATE is how each change happens once)."""
-    return int(cast(CursorResult[Any], result).rowcount)
-
-
-def _lock_cases(session: Session, case_ids: Iterable[int]) -> set[int]:
+def lock_cases(session: Session, case_ids: Iterable[int]) -> set[int]:
     """Lock these cases for this transaction, skipping those another transaction holds."""
     ids = sorted(set(case_ids))
     if not ids:
@@ -330,27 +365,23 @@ def _mark_overdue(session: Session, now: datetime, calendar: WorkCalendar, limit
         select(
             WorkItem.id,
             WorkItem.case_id,
+            WorkItem.bundle_key,
             WorkItem.item_key,
             WorkItem.department,
             WorkItem.due_at,
             WorkItem.assignee,
         )
         .join(Case, Case.id == WorkItem.case_id)
-        .where(
-            WorkItem.state.in_(OPEN_WORK_STATES),
-            WorkItem.overdue.is_(False),
-            WorkItem.due_at <= now,
-            Case.status == CaseStatus.RUNNING,
-        )
+        .where(*_late(now))
         .order_by(WorkItem.due_at, WorkItem.id)
         .limit(limit)
     ).all()
-    locked = _lock_cases(session, (c.case_id for c in candidates))
+    locked = lock_cases(session, (c.case_id for c in candidates))
     marked = 0
     for c in candidates:
         if c.case_id not in locked:
             continue
-        changed = _rowcount(
+        changed = rowcount(
             session.execute(
                 update(WorkItem)
                 .where(
@@ -381,9 +412,7 @@ def _mark_overdue(session: Session, now: datetime, calendar: WorkCalendar, limit
                 },
             )
         )
-        item = session.get(WorkItem, c.id)
-        if item is not None:
-            analytics.record_went_overdue(session, item, now, calendar)
+        analytics.record_went_overdue(session, c.bundle_key, c.department, now, calendar)
     return marked, len(candidates) >= limit and marked > 0
 
 
@@ -392,16 +421,11 @@ def _fire(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -
     candidates = session.execute(
         select(Escalation.id, Escalation.case_id)
         .join(Case, Case.id == Escalation.case_id)
-        .where(
-            Escalation.subject == Subject.WORK_ITEM,
-            Escalation.state == EntryState.SCHEDULED,
-            Escalation.fire_at <= now,
-            Case.status == CaseStatus.RUNNING,
-        )
+        .where(*_due(now))
         .order_by(Escalation.fire_at, Escalation.id)
         .limit(limit)
     ).all()
-    locked_cases = _lock_cases(session, (c.case_id for c in candidates if c.case_id is not None))
+    locked_cases = lock_cases(session, (c.case_id for c in candidates if c.case_id is not None))
     ids = [c.id for c in candidates if c.case_id in locked_cases]
     entries = (
         session.scalars(
@@ -414,11 +438,21 @@ def _fire(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -
         if ids
         else []
     )
+    items = (
+        {
+            i.id: i
+            for i in session.scalars(
+                select(WorkItem)
+                .where(WorkItem.id.in_([e.subject_id for e in entries]))
+                .execution_options(populate_existing=True)
+            )
+        }
+        if entries
+        else {}
+    )
     warned = escalated = voided = rescheduled = 0
     for entry in entries:
-        item = session.scalars(
-            select(WorkItem).where(WorkItem.id == entry.subject_id).execution_options(populate_existing=True)
-        ).one_or_none()
+        item = items.get(entry.subject_id)
         if item is None or item.state not in OPEN_WORK_STATES or item.due_at is None:
             entry.state = EntryState.VOID
             voided += 1
@@ -461,13 +495,17 @@ def _reschedule(
     """Move a scheduled entry after its task's due time moved; the new moment (None if unknown)."""
     if item.due_at is None:
         return None
-    policy = _policies(session, [item.deployment_id]).get(item.deployment_id, _Policy(0.8, 1.0, {}))
+    detail = entry.detail
+    stored = _DEFAULT_POLICY
+    if "notify_at" not in detail or "escalate_at" not in detail:
+        # ``_track`` writes both into every entry; only an entry without them needs the manifest.
+        stored = _policies(session, [item.deployment_id]).get(item.deployment_id, _DEFAULT_POLICY)
     policy = _Policy(
-        float(entry.detail.get("notify_at", policy.notify_at)),
-        float(entry.detail.get("escalate_at", policy.escalate_at)),
-        policy.limits,
+        float(detail.get("notify_at", stored.notify_at)),
+        float(detail.get("escalate_at", stored.escalate_at)),
+        stored.limits,
     )
-    allowed = float(entry.detail.get("allowed_s", 0.0))
+    allowed = float(detail.get("allowed_s", 0.0))
     warn, escalate = _moments(calendar, item.created_at, item.due_at, allowed, policy)
     entry.fire_at = warn if entry.level == Level.WARNING else escalate
     entry.due_at = item.due_at
@@ -496,44 +534,16 @@ def sweep(
 
 def _has_work(session: Session, now: datetime) -> bool:
     """A cheap read-only check, so an idle sweep never takes SQLite's write lock."""
-    untracked = session.scalar(
-        select(WorkItem.id)
-        .where(
-            WorkItem.state.in_(OPEN_WORK_STATES),
-            WorkItem.due_at.is_not(None),
-            ~exists().where(
-                Escalation.subject == Subject.WORK_ITEM,
-                Escalation.subject_id == WorkItem.id,
-                Escalation.level == Level.WARNING,
-            ),
-        )
-        .limit(1)
-    )
+    untracked = session.scalar(select(WorkItem.id).where(*_untracked()).limit(1))
     if untracked is not None:
         return True
     late = session.scalar(
-        select(WorkItem.id)
-        .join(Case, Case.id == WorkItem.case_id)
-        .where(
-            WorkItem.state.in_(OPEN_WORK_STATES),
-            WorkItem.overdue.is_(False),
-            WorkItem.due_at <= now,
-            Case.status == CaseStatus.RUNNING,
-        )
-        .limit(1)
+        select(WorkItem.id).join(Case, Case.id == WorkItem.case_id).where(*_late(now)).limit(1)
     )
     if late is not None:
         return True
     due = session.scalar(
-        select(Escalation.id)
-        .join(Case, Case.id == Escalation.case_id)
-        .where(
-            Escalation.subject == Subject.WORK_ITEM,
-            Escalation.state == EntryState.SCHEDULED,
-            Escalation.fire_at <= now,
-            Case.status == CaseStatus.RUNNING,
-        )
-        .limit(1)
+        select(Escalation.id).join(Case, Case.id == Escalation.case_id).where(*_due(now)).limit(1)
     )
     return due is not None
 
@@ -691,7 +701,7 @@ def close_entries(
     session: Session, subject: Subject, subject_id: int, by: str, now: datetime, note: str
 ) -> int:
     """Resolve the open entries of a subject (its matter was dealt with); returns how many."""
-    return _rowcount(
+    return rowcount(
         session.execute(
             update(Escalation)
             .where(

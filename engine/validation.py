@@ -43,13 +43,13 @@ from engine.bpmn_checks import (
 )
 from engine.definitions import MANIFEST_NAME, build_parser, load_definition, read_bundle_dir
 from engine.errors import DefinitionError, Problem, UnsafeXml
-from engine.manifest import KEY_PATTERN, Manifest, parse_manifest
+from engine.manifest import KEY_PATTERN, Manifest, form_request, outcome_key, parse_manifest
 from engine.settings import shipped_processes_dir
 from engine.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 from forms.catalog import Catalog, load_catalog
 from forms.errors import CatalogError, FormConflict
 from forms.merge import MergedForm, merge_form
-from forms.spec import FormItem, FormRequest
+from forms.spec import FormRequest
 
 # The names of the checks, as a report lists the ones that ran.
 CHECK_FILES = "files"
@@ -134,32 +134,6 @@ def shipped_departments() -> frozenset[str]:
     """Department keys from ``processes/departments.yaml`` (a lane's name must be one of them)."""
     raw = yaml.safe_load((shipped_processes_dir() / "departments.yaml").read_text(encoding="utf-8")) or {}
     return frozenset(str(key) for key in raw)
-
-
-def outcome_name(item_key: str) -> str:
-    """The workflow variable the engine sets when a clerk approves an item."""
-    return item_key.replace("-", "_") + "_outcome"
-
-
-def _form_request(manifest: Manifest) -> FormRequest:
-    return FormRequest(
-        items=tuple(
-            FormItem(
-                key=item.key,
-                name_zh=item.name.zh,
-                name_en=item.name.en,
-                department=item.department,
-                fields=item.fields,
-                materials=item.materials,
-                decision_fields=item.decision_fields,
-                outputs=item.outputs,
-            )
-            for item in manifest.items
-        ),
-        conditions={key: dict(rule) for key, rule in manifest.conditions.items()},
-        exemptions={e.material: (e.why.zh, e.why.en) for e in manifest.exemptions},
-        promises={p.material: p.days for p in manifest.accept_with_promise},
-    )
 
 
 def _known_only(catalog: Catalog, request: FormRequest) -> FormRequest:
@@ -374,7 +348,7 @@ class _BundleChecker:
         The second merge leaves out the keys already reported, so the examples can still
         be checked in the same run.
         """
-        request = _form_request(self.manifest)
+        request = form_request(self.manifest)
         try:
             return merge_form(catalog, request)
         except FormConflict as exc:
@@ -435,7 +409,7 @@ class _BundleChecker:
         names = set(manifest.fields)
         for item in manifest.items:
             names.update(item.decision_fields)
-            names.add(outcome_name(item.key))
+            names.add(outcome_key(item.key))
         if self.facts is not None:
             names |= self.facts.assigned
             refs = set(self.facts.decision_refs.values())

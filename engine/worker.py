@@ -12,7 +12,6 @@ A failing step is logged and the tick goes on; the loop never dies of one bad ca
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,21 +53,17 @@ class WorkerTick:
 
 
 class Worker:
-    """Runs ticks: once (tests, ``onething worker --once``) or until told to stop."""
+    """Runs one tick at a time; ``api.worker.TimerWorker`` owns the loop, its housekeeping and its log."""
 
     def __init__(
         self,
         engine: TimerEngine,
-        interval: float = 2.0,
         *,
         timer_batch: int = 100,
         sweep_batch: int = 200,
         max_timer_batches: int = 20,
     ) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be positive")
         self.engine = engine
-        self.interval = interval
         self.timer_batch = timer_batch
         self.sweep_batch = sweep_batch
         self.max_timer_batches = max_timer_batches
@@ -107,7 +102,7 @@ class Worker:
         except Exception as exc:
             log.exception("rectification sweep failed")
             errors.append(f"rectifications: {type(exc).__name__}: {exc}")
-        tick = WorkerTick(
+        return WorkerTick(
             at=at,
             timers_fired=fired,
             sla=sla,
@@ -116,23 +111,3 @@ class Worker:
             errors=tuple(errors),
             busy=busy,
         )
-        if fired or sla.total or rectifications:
-            log.info(
-                "tick: %d timer(s), %d overdue, %d escalated, %d warned, %d rectification(s) late",
-                fired,
-                sla.overdue,
-                sla.escalated,
-                sla.warned,
-                rectifications,
-            )
-        return tick
-
-    def run_forever(self, stop: threading.Event) -> None:
-        """Tick every ``interval`` seconds (at once again when a batch was full) until ``stop`` is set."""
-        log.info("worker started (every %.1f s)", self.interval)
-        while not stop.is_set():
-            tick = self.run_once()
-            if tick.busy and not tick.errors:
-                continue
-            stop.wait(self.interval)
-        log.info("worker stopped")
