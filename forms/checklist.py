@@ -81,8 +81,9 @@ def build_checklist(
         else:
             exempt = False
             if condition is not None:
-                why_zh = f"{cond.describe(condition, form.catalog.elements, 'zh')}时需要提交"
-                why_en = f"needed when {cond.describe(condition, form.catalog.elements, 'en')}"
+                reason_zh, reason_en = form.reasons[kind]
+                why_zh = f"{reason_zh}时需要提交"
+                why_en = f"needed when {reason_en}"
         entries.append(
             ChecklistEntry(
                 kind=kind,

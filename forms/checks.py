@@ -34,15 +34,24 @@ class Failure:
     message_en: str
 
 
+# Regular expressions for the shape of each format, handed to JSON Schema (``pattern``) and
+# to the browser, and used by the checks below; the check digits themselves are checked here only.
+SHAPE_PATTERNS: dict[Format, str] = {
+    Format.RESIDENT_ID: "^[0-9]{17}[0-9X]$",
+    Format.USCC: "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+    Format.MOBILE: "^1[3-9][0-9]{9}$",
+    Format.DIVISION_CODE: "^[0-9]{6}$",
+}
+
 # GB 11643-1999: weights of the 17 body digits, and the check character for sum mod 11.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_ID_SHAPE = re.compile(SHAPE_PATTERNS[Format.RESIDENT_ID])
 
 # GB 32100-2015: 31 characters (no I, O, Z, S, V) and the weights of the 17 body characters.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
+_USCC_SHAPE = re.compile(SHAPE_PATTERNS[Format.USCC])
 
 # GB/T 2260 province-level prefixes (the first two digits of a division code).
 PROVINCE_PREFIXES = frozenset(
@@ -56,8 +65,8 @@ PROVINCE_PREFIXES = frozenset(
         "71", "81", "82",
     }
 )  # fmt: skip
-_DIVISION_SHAPE = re.compile(r"[0-9]{6}")
-_MOBILE_SHAPE = re.compile(r"1[3-9][0-9]{9}")
+_DIVISION_SHAPE = re.compile(SHAPE_PATTERNS[Format.DIVISION_CODE])
+_MOBILE_SHAPE = re.compile(SHAPE_PATTERNS[Format.MOBILE])
 # Chinese names (with the middle dot of minority and transliterated names), or Latin names.
 _CHINESE_NAME = re.compile(
     r"[\u3400-\u4dbf\u4e00-\u9fff][\u3400-\u4dbf\u4e00-\u9fff·]{0,28}[\u3400-\u4dbf\u4e00-\u9fff]"
@@ -66,15 +75,6 @@ _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'\-]{0,58}[A-Za-z.]")
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
-
-# Regular expressions for the shape of each format, handed to JSON Schema (``pattern``) and
-# to the browser; the check digits themselves are checked here only.
-SHAPE_PATTERNS: dict[Format, str] = {
-    Format.RESIDENT_ID: "^[0-9]{17}[0-9X]$",
-    Format.USCC: "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
-    Format.MOBILE: "^1[3-9][0-9]{9}$",
-    Format.DIVISION_CODE: "^[0-9]{6}$",
-}
 
 
 def resident_id_check_char(body: str) -> str:

@@ -18,7 +18,14 @@ from forms.catalog import Catalog, Element
 from forms.checklist import ChecklistEntry, build_checklist
 from forms.errors import FormConflict, SpecProblem, UnknownItem
 from forms.spec import FormItem, FormRequest
-from forms.validate import SCHEMA_DIALECT, FieldChecker, FieldProblem, property_schema, value_problem
+from forms.validate import (
+    SCHEMA_DIALECT,
+    FieldChecker,
+    FieldProblem,
+    property_schema,
+    value_checker,
+    value_problem,
+)
 from forms.views import DepartmentView, department_view
 
 
@@ -41,7 +48,11 @@ class MergedForm:
         self.conditions: Mapping[str, cond.Condition] = MappingProxyType(
             {key: cond.normalize(rule) for key, rule in request.conditions.items()}
         )
-        decided = {name for item in request.items for name in item.decision_fields}
+        #: Fields clerks fill in when deciding (never asked of the applicant).
+        self.decided: tuple[str, ...] = tuple(
+            dict.fromkeys(n for i in request.items for n in i.decision_fields)
+        )
+        decided = set(self.decided)
         first_seen: dict[str, int] = {}
         for item in request.items:
             for name in item.fields:
@@ -50,10 +61,6 @@ class MergedForm:
         #: The applicant's fields, each once: by group order, then by first appearance.
         self.fields: tuple[str, ...] = tuple(
             sorted(first_seen, key=lambda n: (catalog.group_order(catalog.elements[n].group), first_seen[n]))
-        )
-        #: Fields clerks fill in when deciding (never asked of the applicant).
-        self.decided: tuple[str, ...] = tuple(
-            dict.fromkeys(n for i in request.items for n in i.decision_fields)
         )
         issued = {kind: item.key for item in request.items for kind in item.outputs}
         needs: dict[str, list[str]] = {}
@@ -67,13 +74,18 @@ class MergedForm:
             }
         )
         self.json_schema: dict[str, Any] = self._schema()
-        self._checker = FieldChecker(self.json_schema, catalog.elements, self.fields)
-        self._reasons = {
-            key: (cond.describe(rule, catalog.elements, "zh"), cond.describe(rule, catalog.elements, "en"))
-            for key, rule in self.conditions.items()
-        }
+        self._checker = FieldChecker(self.json_schema, catalog.elements)
+        #: Each condition in words (zh, en), said once here rather than on every validation.
+        self.reasons: Mapping[str, tuple[str, str]] = MappingProxyType(
+            {
+                key: (cond.describe(rule, catalog.elements), cond.describe(rule, catalog.elements, "en"))
+                for key, rule in self.conditions.items()
+            }
+        )
         self.layout: tuple[dict[str, Any], ...] = self._layout()
+        # Checkers built on first use and kept: validation runs on every request.
         self._value_checkers: dict[str, FieldChecker] = {}
+        self._decision_checkers: dict[tuple[str, tuple[str, ...]], FieldChecker] = {}
 
     def __repr__(self) -> str:
         return (
@@ -158,10 +170,8 @@ class MergedForm:
         """The first problem of one value for one field of the catalog, or ``None`` when it is valid."""
         checker = self._value_checkers.get(key)
         if checker is None:
-            schema = {"type": "object", "properties": {key: property_schema(self.element(key))}}
-            checker = self._value_checkers[key] = FieldChecker(schema, self.catalog.elements, [key])
-        problems = checker.problems({key: value})
-        return problems[0] if problems else None
+            checker = self._value_checkers[key] = value_checker(self.element(key))
+        return checker.value_problem(key, value)
 
     def relevant_data(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The answers of asked fields only (answers left over from another route are dropped)."""
@@ -191,7 +201,7 @@ class MergedForm:
         bring later (容缺受理, only those the bundle allows); ``held``: certificate kinds the
         applicant already holds (kinds outside this form are ignored there).
         """
-        problems = [self._decided_by_clerk(p) for p in self._checker.problems(data, self._reasons)]
+        problems = [self._decided_by_clerk(p) for p in self._checker.problems(data, self.reasons)]
         answers: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         problems.extend(self._material_problems(answers, provided_materials, promised, held))
         return problems
@@ -281,13 +291,23 @@ class MergedForm:
         """Every problem with a clerk's decision data (conditions see the case data and the decision)."""
         names = self.decision_fields(item_key)
         context = {**(case_data or {}), **(data if isinstance(data, Mapping) else {})}
-        schema = {
-            "type": "object",
-            "properties": {name: property_schema(self.element(name)) for name in names},
-            "required": [name for name in names if self.asked(name, context)],
-            "additionalProperties": False,
-        }
-        return FieldChecker(schema, self.catalog.elements, names).problems(data, self._reasons)
+        required = tuple(name for name in names if self.asked(name, context))
+        return self._decision_checker(item_key, required).problems(data, self.reasons)
+
+    def _decision_checker(self, item_key: str, required: tuple[str, ...]) -> FieldChecker:
+        """The checker of an item's decision fields with these required, built once per form."""
+        checker = self._decision_checkers.get((item_key, required))
+        if checker is None:
+            names = self.decision_fields(item_key)
+            schema = {
+                "type": "object",
+                "properties": {name: property_schema(self.element(name)) for name in names},
+                "required": list(required),
+                "additionalProperties": False,
+            }
+            checker = FieldChecker(schema, self.catalog.elements)
+            self._decision_checkers[item_key, required] = checker
+        return checker
 
     def department_view(
         self, item_key: str, data: Mapping[str, Any], materials: Mapping[str, str]
@@ -351,10 +371,8 @@ def _check_items(catalog: Catalog, request: FormRequest, problems: list[SpecProb
 
 
 def _check_conditions(catalog: Catalog, request: FormRequest, problems: list[SpecProblem]) -> None:
-    applicant = {n for i in request.items for n in i.fields} - {
-        n for i in request.items for n in i.decision_fields
-    }
     decided = {n for i in request.items for n in i.decision_fields}
+    applicant = {n for i in request.items for n in i.fields} - decided
     materials = {m for i in request.items for m in i.materials}
     graph: dict[str, set[str]] = {}
     for key, raw in request.conditions.items():

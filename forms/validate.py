@@ -9,7 +9,7 @@ so the applicant hears about all of them at once (一次性告知).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -102,15 +102,14 @@ def _unit(element: Element, lang: str) -> str:
 class FieldChecker:
     """Checks answers against a schema built from catalog elements and reports in the catalog's words."""
 
-    def __init__(
-        self, schema: Mapping[str, Any], elements: Mapping[str, Element], order: Iterable[str]
-    ) -> None:
+    def __init__(self, schema: Mapping[str, Any], elements: Mapping[str, Element]) -> None:
         self.schema = dict(schema)
         self.elements = elements
         self._validator = Draft202012Validator(
             self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER
         )
-        self._position = {key: i for i, key in enumerate(order)}
+        # The schema's fields, in the order problems are reported (the form's order).
+        self._position = {key: i for i, key in enumerate(self.schema.get("properties", {}))}
 
     def problems(
         self, data: Any, required_reason: Mapping[str, tuple[str, str]] | None = None
@@ -139,6 +138,11 @@ class FieldChecker:
             found.values(), key=lambda p: (self._position.get(p.field, len(self._position)), p.rule)
         )
 
+    def value_problem(self, key: str, value: Any) -> FieldProblem | None:
+        """The first problem of one value on its own, or ``None`` when it is valid."""
+        problems = self.problems({key: value})
+        return problems[0] if problems else None
+
     def _translate(
         self, error: ValidationError, data: Mapping[str, Any], required_reason: Mapping[str, tuple[str, str]]
     ) -> list[FieldProblem]:
@@ -147,8 +151,7 @@ class FieldChecker:
                 names: list[str] = list(error.validator_value)  # type: ignore[arg-type]
                 return [self._required(name, required_reason.get(name)) for name in names if name not in data]
             if error.validator == "additionalProperties":
-                known = set(self.schema.get("properties", {}))
-                return [_unknown(str(name)) for name in data if name not in known]
+                return [_unknown(str(name)) for name in data if name not in self._position]
             return []
         name = str(error.absolute_path[0])
         element = self.elements.get(name)
@@ -258,12 +261,13 @@ def element_problem(element: Element, value: Any) -> FieldProblem | None:
     return None
 
 
-def value_problem(element: Element, value: Any) -> FieldProblem | None:
-    """The first problem of a single value for an element (used for prefill and conditions)."""
-    checker = FieldChecker(
-        {"type": "object", "properties": {element.key: property_schema(element)}},
-        {element.key: element},
-        [element.key],
+def value_checker(element: Element) -> FieldChecker:
+    """A checker of one element's value on its own: nothing is required, no other key is checked."""
+    return FieldChecker(
+        {"type": "object", "properties": {element.key: property_schema(element)}}, {element.key: element}
     )
-    problems = checker.problems({element.key: value})
-    return problems[0] if problems else None
+
+
+def value_problem(element: Element, value: Any) -> FieldProblem | None:
+    """The first problem of a single value (condition values at deploy; ``MergedForm`` keeps its checkers)."""
+    return value_checker(element).value_problem(element.key, value)

@@ -14,6 +14,7 @@ out of an 18-digit (GB 11643-1999, check character verified) or 15-digit residen
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -22,13 +23,13 @@ from typing import Any
 
 from engine.expressions.operations import binary, compare, to_str, truth
 from engine.expressions.run import NUMBER_TYPES, Run, failed, type_name
+from forms.checks import SHAPE_PATTERNS, Format, resident_id_check_char
 
 # Government service dates are China Standard Time (UTC+8, no daylight saving).
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _MAX_DATE_TEXT = 40
+_RESIDENT_ID_SHAPE = re.compile(SHAPE_PATTERNS[Format.RESIDENT_ID])
 
 Impl = Callable[..., Any]
 
@@ -112,9 +113,8 @@ def to_date(name: str, value: Any) -> date:
 def birth_date_of_resident_id(text: str) -> date | None:
     """The birth date in a resident ID (18 digits with a verified check character, or 15 digits)."""
     code = text.strip().upper()
-    if len(code) == 18 and code[:17].isdigit() and code[17] in _ID_CHECK:
-        total = sum(int(digit) * weight for digit, weight in zip(code[:17], _ID_WEIGHTS, strict=True))
-        if _ID_CHECK[total % 11] != code[17]:
+    if _RESIDENT_ID_SHAPE.fullmatch(code):
+        if resident_id_check_char(code[:17]) != code[17]:
             raise failed("公民身份号码校验位错误", "resident ID check character does not match")
         digits = code[6:14]
     elif len(code) == 15 and code.isdigit():

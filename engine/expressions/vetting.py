@@ -89,9 +89,10 @@ def refused(zh: str, en: str, node: ast.AST | None = None) -> ExpressionRefused:
     return ExpressionRefused(f"表达式被拒绝: {zh} (refused: {en}){where(node)}")
 
 
-def _not_allowed(node: ast.AST) -> ExpressionRefused:
-    zh, en = _CONSTRUCTS.get(type(node), (type(node).__name__, type(node).__name__))
-    return refused(f"不允许使用 {zh}", f"{en} is not allowed", node)
+def _not_allowed(construct: ast.AST, node: ast.AST | None = None) -> ExpressionRefused:
+    """A refusal of ``construct``, placed at ``node`` (an operator has no position of its own)."""
+    zh, en = _CONSTRUCTS.get(type(construct), (type(construct).__name__, type(construct).__name__))
+    return refused(f"不允许使用 {zh}", f"{en} is not allowed", construct if node is None else node)
 
 
 def normalise(source: str, kind: Kind) -> str:
@@ -115,23 +116,19 @@ def _prescan(source: str, limits: Limits) -> None:
             if token.type == tokenize.STRING and "f" in text[: text.find(text[-1])].lower():
                 # An f-string is one token, but its fields are parsed as expressions later.
                 weight += len(text)
-                depth_inside = _bracket_depth(text)
-                if depth + depth_inside > limits.max_brackets:
-                    raise refused(
-                        f"括号嵌套超过 {limits.max_brackets} 层",
-                        f"brackets nested more than {limits.max_brackets} deep",
-                    )
+                deepest = depth + _bracket_depth(text)
             else:
                 weight += 1
-            if text in _OPENING:
-                depth += 1
-                if depth > limits.max_brackets:
-                    raise refused(
-                        f"括号嵌套超过 {limits.max_brackets} 层",
-                        f"brackets nested more than {limits.max_brackets} deep",
-                    )
-            elif text in _CLOSING:
-                depth = max(depth - 1, 0)
+                if text in _OPENING:
+                    depth += 1
+                elif text in _CLOSING:
+                    depth = max(depth - 1, 0)
+                deepest = depth
+            if deepest > limits.max_brackets:
+                raise refused(
+                    f"括号嵌套超过 {limits.max_brackets} 层",
+                    f"brackets nested more than {limits.max_brackets} deep",
+                )
             if weight > limits.max_statement_tokens:
                 raise refused(
                     f"一条语句超过 {limits.max_statement_tokens} 个词法单元",
@@ -308,7 +305,7 @@ class _Vetter:
 
     def operator(self, op: ast.AST, node: ast.AST) -> None:
         if not isinstance(op, _BINARY_OPS):
-            raise _not_allowed_at(op, node)
+            raise _not_allowed(op, node)
 
     def expr(self, node: ast.expr) -> None:
         if isinstance(node, ast.Constant):
@@ -328,7 +325,7 @@ class _Vetter:
             self.expr(node.right)
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, _UNARY_OPS):
-                raise _not_allowed_at(node.op, node)
+                raise _not_allowed(node.op, node)
             self.expr(node.operand)
         elif isinstance(node, ast.BoolOp):
             self.exprs(node.values)
@@ -493,11 +490,6 @@ class _Vetter:
                     "f-字符串中不允许格式说明 (:...)", "f-string format specs (:...) are not allowed", part
                 )
             self.expr(part.value)
-
-
-def _not_allowed_at(op: ast.AST, node: ast.AST) -> ExpressionRefused:
-    zh, en = _CONSTRUCTS.get(type(op), (type(op).__name__, type(op).__name__))
-    return refused(f"不允许使用 {zh}", f"{en} is not allowed", node)
 
 
 def free_names(tree: ast.Expression | ast.Module) -> frozenset[str]:
