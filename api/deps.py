@@ -90,11 +90,12 @@ class RoleGate:
 
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
+        names = sorted(r.value for r in self.roles)
+        self.refusal = f"此操作仅限 {'、'.join(names)} (only {', '.join(names)})"
 
     def __call__(self, actor: CurrentActor) -> Actor:
         if actor.role not in self.roles:
-            allowed = "、".join(sorted(r.value for r in self.roles))
-            raise NotAllowed(f"此操作仅限 {allowed} (only {', '.join(sorted(r.value for r in self.roles))})")
+            raise NotAllowed(self.refusal)
         return actor
 
 

@@ -8,16 +8,18 @@ no-op. ``from_view`` constructors turn the engine's frozen views into answers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.accounts import AccountView
 from engine.actors import Role
-from engine.analytics import BottleneckRow, DepartmentRow, Durations, Measures, Ratings, ReductionRow
-from engine.feedback import ComplaintState, ComplaintView, RatingView, RectificationState, RectificationView
+from engine.analytics import BottleneckRow, DepartmentRow, Ratings, ReductionRow
+from engine.feedback import ComplaintView, RatingView, RectificationView
+from engine.materials import MaterialInfo
 from engine.sla import EntryState, Level, Subject, SupervisorEntry
 from engine.states import CaseStatus, Outcome, WorkItemState
 from engine.views import BundleDetail, BundleSummary, CaseView, Label, TaskDetail, TimelineEntry, WorkItemView
@@ -28,6 +30,15 @@ _DUE = "2026-03-03T09:30:00Z"
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+def _fields(view: Any) -> dict[str, Any]:
+    """A frozen view's fields by name, to merge with another view's or add derived ones.
+
+    Models validate such a mapping ``from_attributes``, so nested views (labels, tasks)
+    are read by attribute like the top-level ones; keys a model does not declare are ignored.
+    """
+    return {f.name: getattr(view, f.name) for f in dataclasses.fields(view)}
 
 
 MAX_NESTING = 32
@@ -176,15 +187,7 @@ class AccountPublic(BaseModel):
     @classmethod
     def from_view(cls, view: AccountView) -> AccountPublic:
         """From the engine's account view."""
-        return cls(
-            username=view.username,
-            role=view.role,
-            departments=list(view.departments),
-            display_name=view.display_name,
-            supervisor=view.supervisor,
-            active=view.active,
-            created_at=view.created_at,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class AccountCreate(_In):
@@ -323,19 +326,7 @@ class BundlePublic(BaseModel):
     @classmethod
     def from_view(cls, view: BundleSummary) -> BundlePublic:
         """From the engine's bundle summary."""
-        return cls(**_summary_fields(view))
-
-
-def _summary_fields(view: BundleSummary) -> dict[str, Any]:
-    return {
-        "key": view.key,
-        "version": view.version,
-        "name": LabelPublic.from_view(view.name),
-        "departments": list(view.departments),
-        "items": [BundleItemPublic.model_validate(item) for item in view.items],
-        "time_limit_days": view.time_limit_days,
-        "reductions": ReductionsPublic.model_validate(view.reductions),
-    }
+        return cls.model_validate(view, from_attributes=True)
 
 
 class ChecklistEntryPublic(BaseModel):
@@ -393,15 +384,8 @@ class BundleDetailPublic(BundlePublic):
 
     @classmethod
     def from_detail(cls, detail: BundleDetail) -> BundleDetailPublic:
-        """From the engine's bundle detail."""
-        return cls(
-            **_summary_fields(detail.summary),
-            form=detail.form,
-            layout=[dict(group) for group in detail.layout],
-            materials=[ChecklistEntryPublic.model_validate(entry) for entry in detail.materials],
-            example=ApplicationExamplePublic.model_validate(detail.example),
-            examples=[ApplicationExamplePublic.model_validate(e) for e in detail.examples],
-        )
+        """From the engine's bundle detail (the summary's fields, then the detail's own)."""
+        return cls.model_validate({**_fields(detail.summary), **_fields(detail)}, from_attributes=True)
 
 
 class DeployedPublic(BaseModel):
@@ -435,6 +419,11 @@ class MaterialPublic(BaseModel):
     size: int
     mime: str = ""
     filename: str = ""
+
+    @classmethod
+    def from_view(cls, info: MaterialInfo) -> MaterialPublic:
+        """From the engine's material metadata (owner and origin are not shown)."""
+        return cls.model_validate(info, from_attributes=True)
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -517,31 +506,7 @@ class TaskPublic(BaseModel):
     @classmethod
     def from_view(cls, view: WorkItemView) -> TaskPublic:
         """From the engine's work-item view."""
-        return cls(**_task_fields(view))
-
-
-def _task_fields(view: WorkItemView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "case_id": view.case_id,
-        "bundle": view.bundle,
-        "version": view.version,
-        "item": view.item,
-        "item_name": LabelPublic.from_view(view.item_name),
-        "task_name": view.task_name,
-        "department": view.department,
-        "state": WorkItemState(view.state),
-        "assignee": view.assignee,
-        "round": view.round,
-        "created_at": view.created_at,
-        "due_at": view.due_at,
-        "claimed_at": view.claimed_at,
-        "completed_at": view.completed_at,
-        "outcome": Outcome(view.outcome) if view.outcome else None,
-        "comment": view.comment,
-        "problems": [TaskProblemPublic.model_validate(p) for p in view.problems],
-        "overdue": view.overdue,
-    }
+        return cls.model_validate(view, from_attributes=True)
 
 
 class TaskListPublic(BaseModel):
@@ -564,15 +529,9 @@ class TaskDetailPublic(TaskPublic):
 
     @classmethod
     def from_detail(cls, detail: TaskDetail) -> TaskDetailPublic:
-        """From the engine's task detail."""
-        return cls(
-            **_task_fields(detail.task),
-            data=dict(detail.fields),
-            materials=dict(detail.materials),
-            decision_fields=list(detail.decision_fields),
-            example=dict(detail.example),
-            case_status=CaseStatus(detail.case_status),
-        )
+        """From the engine's task detail: the task's fields, the detail's own, its ``fields`` as ``data``."""
+        merged = {**_fields(detail.task), **_fields(detail), "data": detail.fields}
+        return cls.model_validate(merged, from_attributes=True)
 
 
 class TaskComplete(_In):
@@ -620,14 +579,7 @@ class TimelineEntryPublic(BaseModel):
     @classmethod
     def from_view(cls, entry: TimelineEntry) -> TimelineEntryPublic:
         """From the engine's timeline entry."""
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            actor=entry.actor,
-            kind=entry.kind,
-            detail=dict(entry.detail),
-            work_item_id=entry.work_item_id,
-        )
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class NoticePublic(BaseModel):
@@ -675,26 +627,10 @@ class CaseSummaryPublic(BaseModel):
     due_at: datetime | None = None
 
     @classmethod
-    def from_view(cls, view: CaseView) -> CaseSummaryPublic:
-        """From the engine's case view."""
-        return cls(**_case_fields(view))
-
-
-def _case_fields(view: CaseView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "bundle": view.bundle,
-        "version": view.version,
-        "applicant": view.applicant,
-        "status": CaseStatus(view.status),
-        "progress": ProgressPublic(done=view.done, total=view.total),
-        "tasks": [TaskPublic.from_view(t) for t in view.tasks],
-        "notice": NoticePublic.model_validate(view.notice) if view.notice else None,
-        "created_at": view.created_at,
-        "updated_at": view.updated_at,
-        "finished_at": view.finished_at,
-        "due_at": view.due_at,
-    }
+    def from_view(cls, view: CaseView) -> Self:
+        """From the engine's case view (a subclass takes the further fields it declares)."""
+        progress = {"done": view.done, "total": view.total}
+        return cls.model_validate({**_fields(view), "progress": progress}, from_attributes=True)
 
 
 class CasePublic(CaseSummaryPublic):
@@ -712,15 +648,7 @@ class CasePublic(CaseSummaryPublic):
     @classmethod
     def from_case(cls, view: CaseView) -> CasePublic:
         """From the engine's case view, with everything the caller may see."""
-        return cls(
-            **_case_fields(view),
-            timeline=[TimelineEntryPublic.from_view(e) for e in view.timeline],
-            data=dict(view.data) if view.data is not None else None,
-            materials=dict(view.materials) if view.materials is not None else None,
-            pending_materials={k: dict(v) for k, v in view.pending_materials.items()},
-            outputs=dict(view.outputs),
-            origin_case_id=view.origin_case_id,
-        )
+        return cls.from_view(view)
 
 
 class CaseListPublic(BaseModel):
@@ -830,20 +758,7 @@ class RectificationPublic(BaseModel):
     @classmethod
     def from_view(cls, view: RectificationView) -> RectificationPublic:
         """From the engine's rectification view."""
-        return cls(
-            id=view.id,
-            case_id=view.case_id,
-            rating_id=view.rating_id,
-            bundle=view.bundle,
-            department=view.department,
-            state="replied" if view.state == RectificationState.REPLIED else "open",
-            created_at=view.created_at,
-            due_at=view.due_at,
-            overdue=view.overdue,
-            reply=view.reply,
-            replied_by=view.replied_by,
-            replied_at=view.replied_at,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class RatingPublic(BaseModel):
@@ -878,19 +793,7 @@ class RatingPublic(BaseModel):
     @classmethod
     def from_view(cls, view: RatingView) -> RatingPublic:
         """From the engine's rating view."""
-        rect = view.rectification
-        return cls(
-            id=view.id,
-            case_id=view.case_id,
-            bundle=view.bundle,
-            version=view.version,
-            department=view.department,
-            score=view.score,
-            level=LabelPublic.from_view(view.level),
-            comment=view.comment,
-            created_at=view.created_at,
-            rectification=None if rect is None else RectificationPublic.from_view(rect),
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 # -- complaints, rectification replies, supervision -----------------------------------------
@@ -956,20 +859,7 @@ class ComplaintPublic(BaseModel):
     @classmethod
     def from_view(cls, view: ComplaintView) -> ComplaintPublic:
         """From the engine's complaint view."""
-        return cls(
-            id=view.id,
-            case_id=view.case_id,
-            bundle=view.bundle,
-            complainant=view.complainant,
-            department=view.department,
-            text=view.text,
-            state="answered" if view.state == ComplaintState.ANSWERED else "open",
-            created_at=view.created_at,
-            due_at=view.due_at,
-            reply=view.reply,
-            replied_by=view.replied_by,
-            replied_at=view.replied_at,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class ReplyCreate(_In):
@@ -1049,24 +939,7 @@ class SupervisionEntryPublic(BaseModel):
     @classmethod
     def from_view(cls, entry: SupervisorEntry) -> SupervisionEntryPublic:
         """From the engine's supervisor-queue entry."""
-        return cls(
-            id=entry.id,
-            subject=Subject(entry.subject),
-            subject_id=entry.subject_id,
-            level=Level(entry.level),
-            state=EntryState(entry.state),
-            department=entry.department,
-            title=LabelPublic.from_view(entry.title),
-            case_id=entry.case_id,
-            bundle=entry.bundle,
-            item=entry.item,
-            opened_at=entry.opened_at,
-            due_at=entry.due_at,
-            resolved_at=entry.resolved_at,
-            resolved_by=entry.resolved_by,
-            note=entry.note,
-            detail=dict(entry.detail),
-        )
+        return cls.model_validate(entry, from_attributes=True)
 
 
 # -- analytics -----------------------------------------------------------------------------
@@ -1096,17 +969,8 @@ class RatingsPublic(BaseModel):
 
     @classmethod
     def from_view(cls, ratings: Ratings) -> RatingsPublic:
-        """From the analytics rating distribution."""
-        return cls(
-            counts=list(ratings.counts),
-            total=ratings.total,
-            mean=ratings.mean,
-            satisfied_rate=ratings.satisfied_rate,
-        )
-
-
-def _durations(d: Durations) -> DurationsPublic:
-    return DurationsPublic(median=d.median, p90=d.p90, mean=d.mean)
+        """From the analytics rating distribution (total, mean and rate are its properties)."""
+        return cls.model_validate(ratings, from_attributes=True)
 
 
 class BottleneckPublic(BaseModel):
@@ -1151,24 +1015,7 @@ class BottleneckPublic(BaseModel):
     @classmethod
     def from_row(cls, row: BottleneckRow) -> BottleneckPublic:
         """From an analytics row."""
-        return cls(
-            bundle=row.bundle,
-            version=row.version,
-            item=row.item,
-            task=row.task,
-            department=row.department,
-            count=row.count,
-            wait=_durations(row.wait),
-            work=_durations(row.work),
-            overdue=row.overdue,
-            overdue_rate=row.overdue_rate,
-            returns=row.returns,
-            return_rate=row.return_rate,
-            top_problems=[
-                ProblemCountPublic(where=p.where, count=p.count, message=p.message) for p in row.top_problems
-            ],
-            ratings=RatingsPublic.from_view(row.ratings),
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class DepartmentStatsPublic(BaseModel):
@@ -1189,21 +1036,7 @@ class DepartmentStatsPublic(BaseModel):
     @classmethod
     def from_row(cls, row: DepartmentRow) -> DepartmentStatsPublic:
         """From an analytics row."""
-        return cls(
-            department=row.department,
-            count=row.count,
-            wait=_durations(row.wait),
-            work=_durations(row.work),
-            overdue=row.overdue,
-            overdue_rate=row.overdue_rate,
-            returns=row.returns,
-            return_rate=row.return_rate,
-            top_problems=[
-                ProblemCountPublic(where=p.where, count=p.count, message=p.message) for p in row.top_problems
-            ],
-            ratings=RatingsPublic.from_view(row.ratings),
-            complaints=row.complaints,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class MeasuresPublic(BaseModel):
@@ -1247,19 +1080,4 @@ class ReductionRowPublic(BaseModel):
     @classmethod
     def from_row(cls, row: ReductionRow) -> ReductionRowPublic:
         """From an analytics row."""
-
-        def measures(m: Measures) -> MeasuresPublic:
-            return MeasuresPublic(steps=m.steps, days=m.days, materials=m.materials, trips=m.trips)
-
-        return cls(
-            bundle=row.bundle,
-            version=row.version,
-            name=LabelPublic.from_view(row.name),
-            before=measures(row.before),
-            model=measures(row.model),
-            real=measures(row.real) if row.real is not None else None,
-            cases=row.cases,
-            percent_model=dict(row.percent_model),
-            percent_real=dict(row.percent_real),
-            source=row.source,
-        )
+        return cls.model_validate(row, from_attributes=True)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from api.routes import accounts, analytics, auth, bundles, cases, materials, tasks
+from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
 
-__all__ = ["accounts", "analytics", "auth", "bundles", "cases", "materials", "tasks"]
+__all__ = ["accounts", "analytics", "auth", "bundles", "cases", "feedback", "materials", "tasks"]

@@ -31,13 +31,6 @@ CONTENT_DOC: dict[int | str, dict[str, object]] = {
 }
 
 
-def material_public(info: MaterialInfo) -> MaterialPublic:
-    """The API's view of a material's metadata."""
-    return MaterialPublic(
-        id=info.id, sha256=info.sha256, kind=info.kind, size=info.size, mime=info.mime, filename=info.filename
-    )
-
-
 def stream_material(info: MaterialInfo, stream: BinaryIO) -> StreamingResponse:
     """A document's bytes, streamed in chunks, offered as a download under its own name."""
 
@@ -69,13 +62,13 @@ def upload_material(
     # Streamed from the upload's spooled temporary file, never read whole into memory.
     info = engine.materials.upload(actor.username, kind, file.filename or "", file.file)
     note(material=info.id, kind=kind, size=info.size)
-    return material_public(info)
+    return MaterialPublic.from_view(info)
 
 
 @router.get("/{material_id}", response_model=MaterialPublic, responses=responses(403, 404, 422))
 def get_material(material_id: MaterialId, actor: ApplicantActor, engine: EngineDep) -> MaterialPublic:
     """One of the caller's own materials (uploaded, or a certificate issued to them)."""
-    return material_public(engine.materials.get(material_id, owner=actor.username))
+    return MaterialPublic.from_view(engine.materials.get(material_id, owner=actor.username))
 
 
 @router.get(
