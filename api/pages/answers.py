@@ -47,6 +47,16 @@ def by_where(problems: Iterable[FieldProblem]) -> dict[str, list[FieldProblem]]:
     return grouped
 
 
+def form_labels(form: MergedForm, fields: Iterable[str]) -> dict[str, dict[str, str]]:
+    """zh/en names of these fields and of every material of a form (for problem lists and summaries)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in fields:
+        element = form.element(name)
+        out[name] = {"zh": element.zh, "en": element.en}
+    out.update({e.kind: {"zh": e.zh, "en": e.en} for e in form.checklist()})
+    return out
+
+
 def _text(form: FormData, name: str) -> str | None:
     value = form.get(name)
     if not isinstance(value, str):

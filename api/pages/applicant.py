@@ -9,20 +9,21 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.pages import materials as docs
-from api.pages import ratings
 from api.pages.answers import (
     MATERIAL_PREFIX,
     PROMISE_FIELD,
     by_where,
     display_value,
     field_problems,
+    form_labels,
     posted_answers,
     posted_materials,
     posted_promises,
     problem_json,
 )
-from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from engine import feedback
 from engine.actors import Actor, Role
 from engine.errors import InvalidInput, TooLarge
 from engine.states import CaseStatus
@@ -83,11 +84,14 @@ def _apply_page(
     problems: list[FieldProblem] | None = None,
     status: int = 200,
     filled: dict[str, Prefilled] | None = None,
+    held: set[str] | None = None,
 ) -> Response:
     actor = ctx.actor
     detail = ctx.engine.bundle_detail(key)
     if filled is None:
         filled = _prefill(ctx, actor, form)
+    if held is None:
+        held = _held(ctx, actor, values)
     problems = problems or []
     return ctx.render(
         "apply.html",
@@ -97,25 +101,18 @@ def _apply_page(
         groups=form_view(form, values, problems, filled),
         checklist=[
             e.as_dict() | {"shown": e.condition is None or form.asked(e.kind, values)}
-            for e in form.checklist(values, held=_held(ctx, actor, values))
+            for e in form.checklist(values, held=held)
         ],
         materials=materials,
         material_files=docs.describe(ctx.engine, actor, materials),
         promised=promised,
         problems=problems,
         problems_by=by_where(problems),
-        labels=_labels(form),
+        labels=form_labels(form, form.fields),
         material_prefix=MATERIAL_PREFIX,
         promise_field=PROMISE_FIELD,
         departments=ctx.engine.deployments.departments,
     )
-
-
-def _labels(form: MergedForm) -> dict[str, dict[str, str]]:
-    """zh/en names of every field and material of a form (for problem lists and summaries)."""
-    out = {f["key"]: {"zh": f["zh"], "en": f["en"]} for g in form.layout for f in g["fields"]}
-    out.update({e.kind: {"zh": e.zh, "en": e.en} for e in form.checklist()})
-    return out
 
 
 @router.get("/apply/{key}")
@@ -170,7 +167,7 @@ def apply_submit(ctx: Ctx, key: str) -> Response:
     problems = upload_problems + form.validate(data, materials.keys() | held, promised)
     problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
     if problems:
-        return _apply_page(ctx, key, form, data, materials, promised, problems, 422)
+        return _apply_page(ctx, key, form, data, materials, promised, problems, 422, held=held)
     detail = ctx.engine.bundle_detail(key)
     lang = ctx.words.lang
     return ctx.render(
@@ -263,7 +260,7 @@ def _case_page(
     if is_owner:
         asked_materials += [k for k in case.pending_materials if k not in asked_materials]
     problems = problems or []
-    said = ratings.case_feedback(engine, actor, case.id)
+    said = feedback.case_feedback(engine.db, actor, case.id)
     rated = {r.department for r in said.ratings}
     values = case.data or {}
     groups = form_view(form, values, problems)
@@ -285,7 +282,7 @@ def _case_page(
             if e.kind in asked_materials
         ],
         item_names={i["key"]: i["name"] for i in detail.summary.items},
-        labels=_labels(form),
+        labels=form_labels(form, form.fields),
         problems=problems,
         problems_by=by_where(problems),
         material_prefix=MATERIAL_PREFIX,
@@ -325,22 +322,26 @@ def supplement(ctx: Ctx, case_id: int) -> Response:
 def rate(ctx: Ctx, case_id: int) -> Response:
     """Rate a finished case (好差评); a bad rating opens a rectification task."""
     actor = ctx.require(Role.APPLICANT)
-    case = ctx.engine.get_case(actor, case_id)
+    engine = ctx.engine
     posted = ctx.posted
     score_text = posted.get("score")
     comment = posted.get("comment")
     department = posted.get("department")
     score = int(score_text) if isinstance(score_text, str) and score_text.isdigit() else 0
     try:
-        ratings.rate(
-            ctx.engine,
+        feedback.rate(
+            engine.db,
+            engine.clock,
             actor,
             case_id,
             score,
             comment if isinstance(comment, str) else "",
             department if isinstance(department, str) else "",
+            calendar=engine.calendar,
         )
     except InvalidInput as exc:
+        # feedback.rate checks the case is the applicant's before it checks the rating.
+        case = engine.get_case(actor, case_id)
         return _case_page(ctx, case, field_problems(exc.problems), 422, rating_failed=True)
     return redirect(f"/cases/{case_id}?msg=rated")
 
@@ -351,11 +352,7 @@ def certificate(ctx: Ctx, case_id: int, kind: str) -> Response:
     case = ctx.engine.get_case(ctx.actor, case_id)
     material_id = case.outputs.get(kind)
     if material_id is None:
-        return ctx.render(
-            "error.html",
-            status=404,
-            title=("未找到", "Not found"),
-            message=("此办件没有这份证照。", "This case has no such certificate."),
-            problems=[],
+        raise PageRefused(
+            404, ("未找到", "Not found"), ("此办件没有这份证照。", "This case has no such certificate.")
         )
     return docs.send(ctx.engine, material_id, attachment=True)

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.pages import materials as docs
-from api.pages.answers import by_where, display_value, field_problems
-from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.answers import by_where, display_value, field_problems, form_labels
+from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from engine.actors import Role
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
@@ -18,7 +18,8 @@ from engine.states import Outcome, WorkItemState
 from engine.views import TaskDetail
 from forms.catalog import ElementType
 from forms.merge import MergedForm
-from forms.validate import FieldProblem, property_schema
+from forms.render import decision_view
+from forms.validate import FieldProblem
 
 router = APIRouter(route_class=PageRoute)
 
@@ -79,34 +80,15 @@ def inbox(
 
 
 def _decision_entries(
-    form: MergedForm, names: tuple[str, ...], values: dict[str, Any], problems: list[FieldProblem]
+    form: MergedForm, item: str, values: dict[str, Any], problems: list[FieldProblem]
 ) -> list[dict[str, Any]]:
-    """The clerk's decision fields in the shape the form macros take."""
-    errors = by_where(p for p in problems if p.kind == "field")
-    entries = []
-    for name in names:
-        element = form.element(name)
-        entries.append(
-            {
-                "key": name,
-                "zh": element.zh,
-                "en": element.en,
-                "type": element.type.value,
-                "format": element.format.value if element.format else None,
-                "options": [{"value": v, **element.enum_labels[v].model_dump()} for v in element.enum],
-                "required": True,
-                "condition": None,
-                "class": element.data_class.value,
-                "unit": element.unit.model_dump() if element.unit else None,
-                "help": element.help.model_dump() if element.help else None,
-                "schema": property_schema(element),
-                "value": values.get(name),
-                "shown": True,
-                "errors": [{"message": p.message, "message_en": p.message_en} for p in errors.get(name, [])],
-                "prefilled": None,
-            }
-        )
-    return entries
+    """The clerk's decision fields for the form macros, every one shown and required.
+
+    A decision field's condition may name answers outside the item's view of the case, so the
+    page cannot tell which are asked; completing the task checks them against the whole case.
+    """
+    unconditional = {"required": True, "condition": None, "shown": True}
+    return [entry | unconditional for entry in decision_view(form, item, values, problems)]
 
 
 def _typed(form: MergedForm, name: str, text: str) -> Any:
@@ -140,11 +122,6 @@ def _task_page(
     marks = case_marks(case, ctx.words, departments, engine.clock.now())
     lang = ctx.words.lang
     problems = problems or []
-    labels = {name: {"zh": form.element(name).zh, "en": form.element(name).en} for name in detail.fields}
-    labels.update({e.kind: {"zh": e.zh, "en": e.en} for e in form.checklist()})
-    labels.update(
-        {name: {"zh": form.element(name).zh, "en": form.element(name).en} for name in detail.decision_fields}
-    )
     return ctx.render(
         "task.html",
         status=status,
@@ -155,8 +132,8 @@ def _task_page(
         diagram=diagram_state(marks, focus=task.task_name),
         departments=departments,
         shown_fields={n: display_value(form, n, v, lang) for n, v in detail.fields.items()},
-        labels=labels,
-        decision_entries=_decision_entries(form, detail.decision_fields, decision or {}, problems),
+        labels=form_labels(form, [*detail.fields, *detail.decision_fields]),
+        decision_entries=_decision_entries(form, task.item, decision or {}, problems),
         problems=problems,
         problems_by=by_where(problems),
         mine=task.state == WorkItemState.CLAIMED and task.assignee == actor.username,
@@ -200,8 +177,7 @@ def complete(ctx: Ctx, task_id: int) -> Response:
     outcome_text = posted.get("outcome")
     comment_value = posted.get("comment")
     comment = comment_value.strip()[:2000] if isinstance(comment_value, str) else ""
-    case = ctx.engine.get_case(actor, detail.task.case_id)
-    form = ctx.engine.form_for(case.bundle, case.version)
+    form = ctx.engine.form_for(detail.task.bundle, detail.task.version)
     decision: dict[str, Any] = {}
     problems: list[dict[str, Any]] = []
     if outcome_text == Outcome.APPROVE.value:
@@ -239,11 +215,7 @@ def task_material(ctx: Ctx, task_id: int, kind: str) -> Response:
     detail = ctx.engine.get_task(actor, task_id)
     material_id = detail.materials.get(kind)
     if material_id is None:
-        return ctx.render(
-            "error.html",
-            status=404,
-            title=("未找到", "Not found"),
-            message=("此任务看不到这份材料。", "This task has no such material."),
-            problems=[],
+        raise PageRefused(
+            404, ("未找到", "Not found"), ("此任务看不到这份材料。", "This task has no such material.")
         )
     return docs.send(ctx.engine, material_id, attachment=False)

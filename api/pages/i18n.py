@@ -95,13 +95,6 @@ FLASH: dict[str, tuple[str, str, str]] = {
     "deployed": ("ok", "已部署新版本。", "A new version was deployed."),
     "unchanged": ("ok", "内容未变化，版本保持不变。", "Nothing changed; the version stays."),
 }
-RATING: dict[int, tuple[str, str]] = {
-    5: ("非常满意", "Very satisfied"),
-    4: ("满意", "Satisfied"),
-    3: ("基本满意", "Fairly satisfied"),
-    2: ("不满意", "Dissatisfied"),
-    1: ("非常不满意", "Very dissatisfied"),
-}
 
 
 @dataclass(frozen=True)

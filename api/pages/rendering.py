@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from api.pages import i18n
+from engine.feedback import LEVELS
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
@@ -72,6 +73,6 @@ def build_environment() -> Environment:
         task_state=i18n.TASK_STATE,
         outcomes=i18n.OUTCOME,
         events=i18n.EVENT,
-        ratings=i18n.RATING,
+        ratings=LEVELS,
     )
     return env

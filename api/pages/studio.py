@@ -24,17 +24,16 @@ router = APIRouter(route_class=PageRoute)
 ANALYSTS = (Role.ANALYST, Role.ADMIN)
 
 
-def _versions(ctx: PageContext) -> dict[str, list[dict[str, Any]]]:
-    """Every deployed version of every bundle, newest first (analysts see them all)."""
+def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every deployed version of every bundle (or of one), newest first (analysts see them all)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    query = select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by)
+    if key is not None:
+        query = query.where(Deployment.key == key)
     with ctx.engine.db.read() as session:
-        rows = session.execute(
-            select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by).order_by(
-                Deployment.key, Deployment.version.desc()
-            )
-        ).all()
-    for key, version, created_at, created_by in rows:
-        out.setdefault(key, []).append(
+        rows = session.execute(query.order_by(Deployment.key, Deployment.version.desc())).all()
+    for bundle, version, created_at, created_by in rows:
+        out.setdefault(bundle, []).append(
             {"version": version, "created_at": created_at, "created_by": created_by}
         )
     return out
@@ -72,7 +71,7 @@ def studio_bundle(ctx: Ctx, key: str, version: int | None = None) -> Response:
         bundle=detail.summary,
         groups=form_view(form, {}),
         checklist=form.checklist(),
-        versions=_versions(ctx).get(key, []),
+        versions=_versions(ctx, key).get(key, []),
         bottlenecks=analytics.bottlenecks(ctx.engine.db, key, shown),
         departments=ctx.engine.deployments.departments,
         heat=plots.heat_map(analytics.median_waits(ctx.engine.db, key, shown), ctx.words),
@@ -170,7 +169,7 @@ def save_diagram(ctx: Ctx, key: str, version: int | None = None) -> Response:
 @router.get("/diagrams/{key}/{version}.bpmn")
 def diagram_xml(ctx: Ctx, key: str, version: int) -> Response:
     """The BPMN XML of one deployed version (immutable, so cacheable by the browser)."""
-    _ = ctx.actor
+    ctx.require()
     xml = ctx.engine.diagram(key, version)
     return Response(
         xml,

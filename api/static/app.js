@@ -13,15 +13,14 @@
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled || el.type === "file") return;
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) {
-        if (el.type === "checkbox" && !(el.name in values) && !el.hasAttribute("data-multi")) values[el.name] = false;
+        if (el.type === "checkbox" && !(el.name in values)) values[el.name] = false;
         return;
       }
       var value = el.value;
-      if (el.type === "checkbox" && !el.hasAttribute("data-multi")) value = true;
+      if (el.type === "checkbox") value = true;
       else if (value === "true") value = true;
       else if (value === "false") value = false;
-      if (el.hasAttribute("data-multi")) { (values[el.name] = values[el.name] || []).push(value); }
-      else values[el.name] = value;
+      values[el.name] = value;
     });
     return values;
   }
@@ -43,10 +42,7 @@
       });
       if (box.hidden === !show) return;
       box.hidden = !show;
-      box.querySelectorAll("input, select, textarea, button").forEach(function (el) {
-        if (el.hasAttribute("data-keep-enabled")) return;
-        el.disabled = !show;
-      });
+      box.querySelectorAll("input, select, textarea, button").forEach(function (el) { el.disabled = !show; });
     });
   }
 

@@ -129,8 +129,6 @@
     loadXml(box).then(function (xml) { return viewer.importXML(xml); }).then(function () {
       viewer.get("canvas").zoom("fit-viewport", "auto");
       mark(viewer, readJson(box.getAttribute("data-state")));
-      var problems = readJson(box.getAttribute("data-problems"));
-      if (problems) showProblems(box, viewer, problems);
       if (modeler) setupSave(box, viewer);
       box.setAttribute("data-drawn", "true");
     }).catch(function (e) {
