@@ -9,6 +9,7 @@ portal, a mobile app or a department's own system would call.
 from __future__ import annotations
 
 import sys
+import uuid
 from typing import Any
 
 import httpx
@@ -43,19 +44,24 @@ def main(base: str = "http://127.0.0.1:8000", bundle: str = "enterprise-startup"
     case = applicant.post(
         "/api/cases",
         json={"bundle": bundle, "data": example["data"], "materials": materials},
-        headers={"Idempotency-Key": f"example-{bundle}-{id(materials)}"},
+        # A fresh key per application: a retry of this request (after a timeout, say) reuses it.
+        headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     case_id = case.raise_for_status().json()["id"]
     print(f"case {case_id} submitted")
 
     # Each department works its own queue; a clerk only ever sees its department's tasks.
+    clerks: dict[str, httpx.Client] = {}
     for _round in range(20):
         status = applicant.get(f"/api/cases/{case_id}").raise_for_status().json()
         ready = [t for t in status["tasks"] if t["state"] == "ready"]
         if not ready:
             break
         for task in ready:
-            clerk = sign_in(base, f"clerk.{task['department']}")
+            department = task["department"]
+            if department not in clerks:
+                clerks[department] = sign_in(base, f"clerk.{department}")
+            clerk = clerks[department]
             clerk.post(f"/api/tasks/{task['id']}/claim").raise_for_status()
             decision = {
                 "outcome": "approve",
@@ -63,9 +69,11 @@ def main(base: str = "http://127.0.0.1:8000", bundle: str = "enterprise-startup"
                 "comment": "同意",
             }
             clerk.post(f"/api/tasks/{task['id']}/complete", json=decision).raise_for_status()
-            print(f"  {task['department']:<34} approved {task['item']}")
+            print(f"  {department:<34} approved {task['item']}")
     final = applicant.get(f"/api/cases/{case_id}").raise_for_status().json()
     print(f"case {case_id}: {final['status']}")
+    for client in (applicant, *clerks.values()):
+        client.close()
     return str(final["status"])
 
 

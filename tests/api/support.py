@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -109,6 +108,14 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         engine.close()
 
 
+@contextmanager
+def sqlite_server(root: Path) -> Iterator[LiveServer]:
+    """``live_server`` on a fresh SQLite file and data folder under ``root``."""
+    settings = Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "var")
+    with live_server(settings) as running:
+        yield running
+
+
 @dataclass
 class ServeProcess:
     """An ``onething serve`` subprocess and where its logs go."""
@@ -182,8 +189,3 @@ def upload(client: httpx.Client, kind: str, content: bytes, filename: str | None
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
-
-
-def have_onething_script() -> bool:
-    """Whether the console script is installed in the venv (``pip install -e .``)."""
-    return shutil.which("onething", path=str(Path(sys.executable).parent)) is not None

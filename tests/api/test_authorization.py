@@ -25,8 +25,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
 from api.pages.base import PageRoute
-from tests.api.conftest import settings_for
-from tests.api.support import LiveServer, live_server, pdf, upload
+from tests.api.support import LiveServer, pdf, sqlite_server, upload
 from tests.api.walking import apply, bundle_example, open_tasks_of, work_case
 
 ROLES = ("anonymous", "applicant", "clerk", "analyst", "admin")
@@ -321,8 +320,7 @@ def api_routes() -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own: the matrix creates and changes accounts."""
-    root = tmp_path_factory.mktemp("matrix")
-    with live_server(settings_for(f"sqlite:///{root / 'onething.db'}", root / "var")) as running:
+    with sqlite_server(tmp_path_factory.mktemp("matrix")) as running:
         yield running
 
 

@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import settings_for
-from tests.api.support import LiveServer, live_server
+from tests.api.support import LiveServer, sqlite_server
 from tests.api.walking import apply, bundle_example, open_tasks_of
 
 CLAIMERS = 20
@@ -25,8 +24,7 @@ CLAIMERS = 20
 @pytest.fixture(scope="module")
 def race_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own with twenty public-security clerks (created by the admin over HTTP)."""
-    root = tmp_path_factory.mktemp("race")
-    with live_server(settings_for(f"sqlite:///{root / 'onething.db'}", root / "var")) as running:
+    with sqlite_server(tmp_path_factory.mktemp("race")) as running:
         admin_token = running.token("admin")
 
         def make(n: int) -> None:

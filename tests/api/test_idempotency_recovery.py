@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,18 +29,19 @@ from engine.idempotency import DEFAULT_LEASE, IdempotencyRecord, IdempotencyStor
 from engine.models import Case
 from engine.service import Engine
 from engine.states import Outcome
+from tests.api.support import ROOT
 from tests.support.crash_apply import KEY, PATH
 from tests.support.engines import APPLICANT, MONDAY, clerk, make_engine, upload
 
 BUNDLE = "school-enrollment"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def engine(sqlite_url: str, tmp_path: Path) -> Engine:
+def engine(sqlite_url: str, tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(sqlite_url, tmp_path, ManualClock(MONDAY))
     engine.deploy_shipped()
-    return engine
+    yield engine
+    engine.close()
 
 
 def _body(engine: Engine) -> CaseCreate:

@@ -25,8 +25,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Err, Ok
 
-from tests.api.conftest import settings_for
-from tests.api.support import LiveServer, live_server
+from tests.api.support import LiveServer, sqlite_server
 
 VALID_EXAMPLES = 10
 INVALID_EXAMPLES = 6
@@ -37,8 +36,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own: the fuzzing creates accounts and changes passwords."""
-    root = tmp_path_factory.mktemp("fuzz")
-    with live_server(settings_for(f"sqlite:///{root / 'onething.db'}", root / "var")) as running:
+    with sqlite_server(tmp_path_factory.mktemp("fuzz")) as running:
         yield running
 
 

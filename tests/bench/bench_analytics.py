@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,11 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import analytics
-from engine.analytics import CaseStats, PeriodStats, RatingStats, TaskStats, sketch_add
+from engine.analytics import CaseStats, PeriodStats, RatingStats, TaskAgg, TaskStats
 from engine.clock import ManualClock
 from engine.models import Deployment
 from engine.service import Engine
-from engine.settings import Settings
-from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES
+from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, make_engine
 
 Report = Callable[[str, float, str], None]
 BUNDLES = [f"bench-{i}" for i in range(8)]
@@ -62,22 +61,7 @@ def _sql_time(moment: datetime) -> str:
 
 
 def _engine(tmp: Path, name: str, clock: ManualClock | None = None) -> Engine:
-    settings = Settings(database_url=f"sqlite:///{tmp / name}.db", data_dir=tmp / f"{name}-var")
-    engine = Engine(settings, clock=clock or ManualClock(MONDAY))
-    engine.upgrade()
-    return engine
-
-
-@dataclass
-class _Agg:
-    finished: int = 0
-    overdue: int = 0
-    returned: int = 0
-    wait_sum: float = 0.0
-    work_sum: float = 0.0
-    wait_sketch: dict[str, int] = field(default_factory=dict)
-    work_sketch: dict[str, int] = field(default_factory=dict)
-    problems: dict[str, dict[str, Any]] = field(default_factory=dict)
+    return make_engine(f"sqlite:///{tmp / name}.db", tmp / name, clock)
 
 
 def _working_days(engine: Engine, first: datetime, count: int) -> list[datetime]:
@@ -103,14 +87,15 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
     cases = tasks // TASKS_PER_CASE
     # The same 480 working days at every size: only the number of tasks differs between runs.
     days = _working_days(engine, MONDAY - timedelta(days=720), 480)
-    aggs: dict[tuple[str, str], _Agg] = defaultdict(_Agg)
+    aggs: dict[tuple[str, str], TaskAgg] = defaultdict(TaskAgg)
     periods: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     case_stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     ratings: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 5)
     case_rows: list[tuple[Any, ...]] = []
     item_rows: list[tuple[Any, ...]] = []
     next_case = 1
-    problem_json = json.dumps([{"field": "company_name", "message": "名称不规范"}])
+    problems = [{"field": "company_name", "message": "名称不规范"}]
+    problem_json = json.dumps(problems)
 
     def flush() -> None:
         with engine.db.write() as s:
@@ -150,18 +135,7 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
                     problem_json if returned else "[]",
                 )
             )
-            agg = aggs[(bundle, item)]
-            agg.finished += 1
-            agg.overdue += int(late)
-            agg.returned += int(returned)
-            agg.wait_sum += wait
-            agg.work_sum += work
-            sketch_add(agg.wait_sketch, wait)
-            sketch_add(agg.work_sketch, work)
-            if returned:
-                entry = agg.problems.setdefault("field:company_name", {"count": 0, "message": ""})
-                entry["count"] += 1
-                entry["message"] = "名称不规范"
+            aggs[(bundle, item)].add(wait, work, late, returned, problems if returned else ())
             p = periods[((completed + BEIJING).date(), bundle, department)]
             p["tasks_completed"] += 1
             p["tasks_overdue"] += int(late)
@@ -189,23 +163,11 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
     flush()
     with engine.db.write() as s:
         for (bundle, item), agg in aggs.items():
-            s.add(
-                TaskStats(
-                    bundle_key=bundle,
-                    version=1,
-                    item_key=item,
-                    department=ITEMS[item],
-                    task_name=item,
-                    finished=agg.finished,
-                    overdue=agg.overdue,
-                    returned=agg.returned,
-                    wait_sum=agg.wait_sum,
-                    work_sum=agg.work_sum,
-                    wait_sketch=agg.wait_sketch,
-                    work_sketch=agg.work_sketch,
-                    problems=agg.problems,
-                )
+            stats = TaskStats(
+                bundle_key=bundle, version=1, item_key=item, department=ITEMS[item], task_name=item
             )
+            agg.write(stats)
+            s.add(stats)
         for bundle, (count, working) in case_stats.items():
             s.add(
                 CaseStats(

@@ -27,11 +27,11 @@ from typing import Any
 
 from engine.db import Database
 from engine.deployments import form_request
-from engine.manifest import Manifest, parse_manifest
+from engine.manifest import Manifest
 from engine.materials import FileBlobStore, MaterialService
-from engine.settings import shipped_processes_dir
 from forms.catalog import Catalog, ElementType, load_catalog
 from forms.merge import MergedForm, merge_form
+from tests.bundles import shipped
 
 Report = Callable[[str, float, str], None]
 MB = 1024 * 1024
@@ -44,8 +44,8 @@ ROUNDS = 2
 def largest_bundle(catalog: Catalog) -> tuple[Manifest, MergedForm]:
     """The shipped bundle whose merged form asks the most fields (ties: the most materials)."""
     best: tuple[tuple[int, int, str], Manifest, MergedForm] | None = None
-    for path in sorted(shipped_processes_dir().glob("*/bundle.yaml")):
-        manifest = parse_manifest(path.read_bytes())
+    for key in shipped.bundle_keys():
+        manifest = shipped.manifest(key)
         form = merge_form(catalog, form_request(manifest))
         rank = (len(form.fields), len(form.materials), manifest.key)
         if best is None or rank > best[0]:

@@ -10,12 +10,7 @@ for a few hundred times in a row over one keep-alive connection, after a warm-up
 
 from __future__ import annotations
 
-import io
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,25 +19,18 @@ from pathlib import Path
 import httpx
 
 from engine.accounts import AccountService
-from engine.actors import Actor, Role
 from engine.clock import ManualClock
 from engine.demo import demo_pdf, run_example
 from engine.service import Engine
 from engine.settings import Settings
-from tests.support.engines import MONDAY
+from tests.api.support import start_serve
+from tests.support.engines import APPLICANT, MONDAY, upload
 
 Report = Callable[[str, float, str], None]
 BUNDLE = "enterprise-startup"
 REQUESTS = 300
 WARM_UP = 20
 OPEN_CASES = 5
-APPLICANT = Actor("applicant1", Role.APPLICANT)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_demo_database(url: str, data_dir: Path) -> tuple[int, int]:
@@ -59,10 +47,7 @@ def build_demo_database(url: str, data_dir: Path) -> tuple[int, int]:
         case_id = 0
         for _ in range(OPEN_CASES):
             materials = {
-                kind: engine.materials.upload(
-                    APPLICANT.username, kind, f"{kind}.pdf", io.BytesIO(demo_pdf(kind))
-                ).id
-                for kind in example["materials"]
+                kind: upload(engine, APPLICANT, kind, demo_pdf(kind)) for kind in example["materials"]
             }
             case_id = engine.start_case(APPLICANT, BUNDLE, example["data"], materials).id
         task_id = engine.get_case(APPLICANT, case_id).tasks[0].id
@@ -71,28 +56,6 @@ def build_demo_database(url: str, data_dir: Path) -> tuple[int, int]:
         return case_id, task_id
     finally:
         engine.close()
-
-
-def _serve(url: str, data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``onething serve`` in its own process, run by this Python (``python -m api.cli serve``)."""
-    env = os.environ | {"ONETHING_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "api.cli", "serve", "--db", url, "--port", str(port)]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server stopped: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not start within 60 s")
 
 
 def signed_in(base: str, username: str) -> httpx.Client:
@@ -133,12 +96,9 @@ def run(report: Report) -> None:
         root = Path(tmp)
         url = f"sqlite:///{root / 'demo.db'}"
         case_id, task_id = build_demo_database(url, root / "var")
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = root / "server.log"
-        server = _serve(url, root / "var", port, log)
+        server = start_serve(url, root / "var", root / "server.log")
+        base = server.base_url
         try:
-            _wait_ready(base, server, log)
             pages = [
                 ("applicant1", "/"),
                 ("applicant1", f"/apply/{BUNDLE}"),
@@ -160,9 +120,4 @@ def run(report: Report) -> None:
                 report(f"GET {shown} ({username}), p90", p90(times) * 1000, "ms")
             report("slowest page median (aim < 50 ms)", max(medians) * 1000, "ms")
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            server.stop()

@@ -27,7 +27,7 @@ from engine.clock import ManualClock
 from engine.models import Case
 from engine.service import Engine
 from engine.states import Outcome
-from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, clerk, make_engine
+from tests.support.engines import ANALYST, APPLICANT, MONDAY, bundle_engine, clerk
 
 CASES = 500
 HOUR = 3600
@@ -168,8 +168,7 @@ def test_analytics_on_postgresql_match_values_computed_from_the_inputs(pg_url: s
 def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None:
     """Simulate ``cases`` cases and compare every analytics figure with the known inputs."""
     clock = ManualClock(MONDAY)
-    engine = make_engine(db_url, tmp_path, clock)
-    engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
     known = simulate(engine, clock, cases, seed=seed)
     assert len(known.case_seconds) == cases
     with engine.db.read() as s:
@@ -247,8 +246,7 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
 
 def test_the_aggregates_follow_every_completion_without_a_rebuild(sqlite_url: str, tmp_path: Path) -> None:
     clock = ManualClock(MONDAY)
-    engine = make_engine(sqlite_url, tmp_path, clock)
-    engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
+    engine = bundle_engine(sqlite_url, tmp_path, "two-desks", clock)
     simulate(engine, clock, 12, seed=7)
     live = (analytics.bottlenecks(engine.db), analytics.reductions(engine.db, engine.deployments))
     analytics.rebuild(engine.db, engine.calendar)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,9 +20,10 @@ from tests.support.engines import (
     MINI_STARTUP_DECISIONS,
     OTHER_APPLICANT,
     TEST_BUNDLES,
+    bundle_engine,
     clerk,
     make_engine,
-    upload,
+    start_mini_startup,
     work_all,
 )
 
@@ -33,20 +33,13 @@ DECISIONS = MINI_STARTUP_DECISIONS
 
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(db_url, tmp_path)
-    eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    eng = bundle_engine(db_url, tmp_path, "mini-startup")
     yield eng
     eng.close()
 
 
-def start(engine: Engine, data: dict[str, Any] | None = None) -> int:
-    material = upload(engine, APPLICANT, "articles_of_association")
-    view = engine.start_case(APPLICANT, "mini-startup", data or VALID, {"articles_of_association": material})
-    return view.id
-
-
 def test_a_case_runs_through_department_queues_to_completed(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     first = engine.get_case(APPLICANT, case_id)
     assert first.status == "running"
     assert [(t.item, t.department, t.state) for t in first.tasks] == [
@@ -67,7 +60,7 @@ def test_a_case_runs_through_department_queues_to_completed(engine: Engine) -> N
 
 
 def test_the_route_follows_the_applicants_answers(engine: Engine) -> None:
-    case_id = start(
+    case_id = start_mini_startup(
         engine, {**{k: v for k, v in VALID.items() if k != "employee_count"}, "has_employees": False}
     )
     done = work_all(engine, case_id, DECISIONS)
@@ -76,7 +69,7 @@ def test_the_route_follows_the_applicants_answers(engine: Engine) -> None:
 
 
 def test_parallel_tasks_of_different_departments_are_open_at_the_same_time(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     reg = engine.get_case(ANALYST, case_id).tasks[0]
     engine.claim(clerk("market-regulation"), reg.id)
     engine.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
@@ -97,7 +90,7 @@ def test_all_problems_of_an_application_come_back_at_once(engine: Engine) -> Non
 
 
 def test_a_claimed_task_cannot_be_claimed_or_completed_by_another_clerk(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     task = engine.get_case(ANALYST, case_id).tasks[0]
     alice, bob = clerk("market-regulation", "alice"), clerk("market-regulation", "bob")
     engine.claim(alice, task.id)
@@ -113,7 +106,7 @@ def test_a_claimed_task_cannot_be_claimed_or_completed_by_another_clerk(engine: 
 
 
 def test_nobody_sees_what_is_not_theirs(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     task = engine.get_case(ANALYST, case_id).tasks[0]
     with pytest.raises(CaseNotFound):
         engine.get_case(OTHER_APPLICANT, case_id)
@@ -127,7 +120,7 @@ def test_nobody_sees_what_is_not_theirs(engine: Engine) -> None:
 
 
 def test_the_clerk_sees_only_the_fields_and_materials_of_the_item(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     reg = engine.get_case(ANALYST, case_id).tasks[0]
     engine.claim(clerk("market-regulation"), reg.id)
     engine.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
@@ -140,9 +133,8 @@ def test_the_clerk_sees_only_the_fields_and_materials_of_the_item(engine: Engine
 
 
 def test_the_workflow_state_survives_a_restart_of_the_process(db_url: str, tmp_path: Path) -> None:
-    first = make_engine(db_url, tmp_path)
-    first.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
-    case_id = start(first)
+    first = bundle_engine(db_url, tmp_path, "mini-startup")
+    case_id = start_mini_startup(first)
     reg = first.get_case(ANALYST, case_id).tasks[0]
     first.claim(clerk("market-regulation"), reg.id)
     first.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
@@ -154,7 +146,7 @@ def test_the_workflow_state_survives_a_restart_of_the_process(db_url: str, tmp_p
 
 
 def test_every_change_is_in_the_audit_trail(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     work_all(engine, case_id, DECISIONS)
     with engine.db.read() as s:
         events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)).all()
@@ -169,13 +161,13 @@ def test_every_change_is_in_the_audit_trail(engine: Engine) -> None:
 
 
 def test_a_task_names_the_version_its_case_runs_on(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     [task] = engine.list_tasks(clerk("market-regulation")).items
     assert task.version == engine.get_case(APPLICANT, case_id).version == 1
 
 
 def test_deciding_a_finished_task_is_a_conflict_whatever_the_data(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     market = clerk("market-regulation")
     [task] = engine.get_case(ANALYST, case_id).tasks
     engine.claim(market, task.id)
@@ -185,7 +177,7 @@ def test_deciding_a_finished_task_is_a_conflict_whatever_the_data(engine: Engine
 
 
 def test_an_involved_clerk_does_not_read_what_other_departments_wrote(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     market = clerk("market-regulation")
     [registration] = engine.get_case(ANALYST, case_id).tasks
     engine.claim(market, registration.id)
@@ -206,7 +198,7 @@ def test_an_involved_clerk_does_not_read_what_other_departments_wrote(engine: En
 
 
 def test_deployments_are_immutable_versions_and_running_cases_stay_on_theirs(engine: Engine) -> None:
-    case_id = start(engine)
+    case_id = start_mini_startup(engine)
     files = read_bundle_dir(TEST_BUNDLES / "mini-startup")
     unchanged = engine.deploy_files(files, "analyst")
     assert (unchanged.version, unchanged.created) == (1, False)
@@ -217,6 +209,6 @@ def test_deployments_are_immutable_versions_and_running_cases_stay_on_theirs(eng
     assert (second.version, second.created) == (2, True)
     assert engine.deploy_files(changed, "analyst").version == 2  # the same content again: no new version
     assert engine.get_case(APPLICANT, case_id).version == 1
-    assert engine.get_case(APPLICANT, start(engine)).version == 2
+    assert engine.get_case(APPLICANT, start_mini_startup(engine)).version == 2
     work_all(engine, case_id, DECISIONS)
     assert engine.get_case(APPLICANT, case_id).status == "completed"

@@ -15,21 +15,19 @@ from tests.support.engines import (
     ANALYST,
     APPLICANT,
     MINI_STARTUP,
+    MINI_STARTUP_DECISIONS,
     OTHER_APPLICANT,
     PDF,
-    TEST_BUNDLES,
+    bundle_engine,
     clerk,
-    make_engine,
+    start_mini_startup,
     upload,
     work_all,
 )
 
 STARTUP = MINI_STARTUP
-USCC = "91350100M000100Y43"
-DECISIONS = {
-    "business-registration": {"uscc": USCC},
-    "social-insurance": {"social_insurance_no": "SI00001"},
-}
+DECISIONS = MINI_STARTUP_DECISIONS
+USCC = DECISIONS["business-registration"]["uscc"]
 MARKET = clerk("market-regulation")
 
 # A later bundle of the same applicant that needs the business licence: a change of address.
@@ -78,8 +76,7 @@ CHANGE = {
 
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(db_url, tmp_path)
-    eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    eng = bundle_engine(db_url, tmp_path, "mini-startup")
     eng.deploy_files(
         {"bundle.yaml": CHANGE_MANIFEST.encode(), "process.bpmn": CHANGE_PROCESS.encode()}, by="analyst"
     )
@@ -87,14 +84,9 @@ def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
     eng.close()
 
 
-def start_startup(engine: Engine) -> int:
-    material = upload(engine, APPLICANT, "articles_of_association")
-    return engine.start_case(APPLICANT, "mini-startup", STARTUP, {"articles_of_association": material}).id
-
-
 def finished_startup(engine: Engine) -> str:
     """Run a startup case to its end; the id of the business licence it issued."""
-    case_id = start_startup(engine)
+    case_id = start_mini_startup(engine)
     work_all(engine, case_id, DECISIONS)
     final = engine.get_case(APPLICANT, case_id)
     assert final.status == "completed"
@@ -106,14 +98,14 @@ def test_the_licence_is_never_asked_of_the_applicant_of_the_bundle_that_issues_i
     assert entry["exempt"] is True and entry["required"] is False
     assert "签发" in entry["why"]["zh"] and "issued" in entry["why"]["en"]
     # The application hands in only the articles: the licence is not missing.
-    case_id = start_startup(engine)
+    case_id = start_mini_startup(engine)
     assert engine.get_case(APPLICANT, case_id).materials == {
         "articles_of_association": upload(engine, APPLICANT, "articles_of_association")
     }
 
 
 def test_a_certificate_issued_in_one_step_serves_the_later_steps(engine: Engine) -> None:
-    case_id = start_startup(engine)
+    case_id = start_mini_startup(engine)
     [registration] = engine.get_case(ANALYST, case_id).tasks
     before = engine.get_task(MARKET, registration.id)
     assert "business_licence" not in before.materials

@@ -20,35 +20,21 @@ from engine.service import Engine
 from engine.states import Outcome
 from tests.support.engines import (
     ANALYST,
-    APPLICANT,
-    MINI_STARTUP,
     MINI_STARTUP_DECISIONS,
-    TEST_BUNDLES,
+    bundle_engine,
     clerk,
     make_engine,
-    upload,
+    start_mini_startup,
     work_all,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = MINI_STARTUP
 DECISIONS = MINI_STARTUP_DECISIONS
 
 
-def _engine(db_url: str, tmp_path: Path) -> Engine:
-    engine = make_engine(db_url, tmp_path)
-    engine.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
-    return engine
-
-
-def _start(engine: Engine) -> int:
-    material = upload(engine, APPLICANT, "articles_of_association")
-    return engine.start_case(APPLICANT, "mini-startup", DATA, {"articles_of_association": material}).id
-
-
 def test_fifty_concurrent_claims_of_one_task_have_exactly_one_winner(db_url: str, tmp_path: Path) -> None:
-    engine = _engine(db_url, tmp_path)
-    task = engine.get_case(ANALYST, _start(engine)).tasks[0]
+    engine = bundle_engine(db_url, tmp_path, "mini-startup")
+    task = engine.get_case(ANALYST, start_mini_startup(engine)).tasks[0]
     barrier = threading.Barrier(50)
 
     def claim(n: int) -> str:
@@ -88,8 +74,8 @@ def _complete_in_process(
 def test_two_processes_completing_parallel_tasks_of_one_case_lose_nothing(
     db_url: str, tmp_path: Path
 ) -> None:
-    engine = _engine(db_url, tmp_path)
-    case_id = _start(engine)
+    engine = bundle_engine(db_url, tmp_path, "mini-startup")
+    case_id = start_mini_startup(engine)
     reg = engine.get_case(ANALYST, case_id).tasks[0]
     engine.claim(clerk("market-regulation"), reg.id)
     engine.complete(clerk("market-regulation"), reg.id, Outcome.APPROVE, DECISIONS["business-registration"])
@@ -151,7 +137,7 @@ def _wait_for_cases(engine: Engine, count: int, timeout: float = 60.0) -> None:
 def test_killing_a_process_mid_work_leaves_every_case_consistent_and_workable(
     db_url: str, tmp_path: Path
 ) -> None:
-    engine = _engine(db_url, tmp_path)
+    engine = bundle_engine(db_url, tmp_path, "mini-startup")
     for attempt in range(3):
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.churn", db_url, str(tmp_path / "var")],

@@ -20,9 +20,8 @@ from tests.support.engines import (
     APPLICANT,
     MONDAY,
     OTHER_APPLICANT,
-    TEST_BUNDLES,
+    bundle_engine,
     clerk,
-    make_engine,
 )
 
 DATA = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
@@ -40,8 +39,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
-    eng = make_engine(db_url, tmp_path, clock)
-    eng.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
+    eng = bundle_engine(db_url, tmp_path, "two-desks", clock)
     yield eng
     eng.close()
 

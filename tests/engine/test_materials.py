@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from engine.clock import ManualClock
 from engine.db import Database
+from engine.demo import demo_pdf
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, TooLarge
 from engine.materials import FileBlobStore, MaterialService, safe_filename, sniff_mime
 from engine.models import Material
@@ -50,23 +51,7 @@ def png_bytes(width: int = 1, height: int = 1) -> bytes:
 
 def pdf_bytes(text: str = "onething") -> bytes:
     """A small real PDF document."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
+    return demo_pdf(text)
 
 
 GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"  # noqa: E501
@@ -360,6 +345,7 @@ UPLOAD_IN_CHILD = """
 import sys
 from pathlib import Path
 from engine.db import Database
+from engine.demo import demo_pdf
 from engine.materials import FileBlobStore, MaterialService
 from forms.catalog import load_catalog
 

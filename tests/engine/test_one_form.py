@@ -11,26 +11,22 @@ from jsonschema import Draft202012Validator
 
 from engine.deployments import form_request
 from engine.errors import InvalidInput
-from engine.manifest import Manifest, parse_manifest
 from engine.service import Engine
 from engine.settings import shipped_processes_dir
 from engine.states import Outcome
 from forms.catalog import load_catalog
 from forms.merge import merge_form
+from tests.bundles.shipped import bundle_keys
+from tests.bundles.shipped import manifest as shipped_manifest
 from tests.support.engines import ANALYST, APPLICANT, clerk, make_engine, upload, work_all
 
 STARTUP = "enterprise-startup"
-SHIPPED = sorted(p.parent.name for p in shipped_processes_dir().glob("*/bundle.yaml"))
 # GB 11643 weights and check characters, written from the standard's text.
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def with_check_digit(body: str) -> str:
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
-
-
-def shipped_manifest(key: str) -> Manifest:
-    return parse_manifest((shipped_processes_dir() / key / "bundle.yaml").read_bytes())
 
 
 @pytest.fixture
@@ -69,7 +65,7 @@ def test_the_enterprise_startup_form_asks_the_legal_representatives_id_once(engi
     assert groups.index("enterprise") < groups.index("legal_representative")
 
 
-@pytest.mark.parametrize("key", SHIPPED)
+@pytest.mark.parametrize("key", bundle_keys())
 def test_every_shipped_bundle_merges_into_one_valid_form(key: str) -> None:
     manifest = shipped_manifest(key)
     form = merge_form(load_catalog(), form_request(manifest))

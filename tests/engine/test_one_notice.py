@@ -20,10 +20,9 @@ from tests.support.engines import (
     MINI_STARTUP,
     MINI_STARTUP_DECISIONS,
     OTHER_APPLICANT,
-    TEST_BUNDLES,
+    bundle_engine,
     clerk,
-    make_engine,
-    upload,
+    start_mini_startup,
     work_all,
 )
 
@@ -38,16 +37,14 @@ HR_PROBLEM = {"field": "employee_count", "message": "参保人数与用工登记
 
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(db_url, tmp_path)
-    eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    eng = bundle_engine(db_url, tmp_path, "mini-startup")
     yield eng
     eng.close()
 
 
 def registered_case(engine: Engine) -> int:
     """A case whose registration is approved: tax and social insurance now run in parallel."""
-    material = upload(engine, APPLICANT, "articles_of_association")
-    case_id = engine.start_case(APPLICANT, "mini-startup", VALID, {"articles_of_association": material}).id
+    case_id = start_mini_startup(engine)
     [registration] = engine.get_case(ANALYST, case_id).tasks
     engine.claim(MARKET, registration.id)
     engine.complete(MARKET, registration.id, Outcome.APPROVE, DECISIONS["business-registration"], "同意")

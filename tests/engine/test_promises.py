@@ -15,9 +15,8 @@ from tests.support.engines import (
     ANALYST,
     APPLICANT,
     MONDAY,
-    TEST_BUNDLES,
+    bundle_engine,
     clerk,
-    make_engine,
     upload,
     work_all,
 )
@@ -42,8 +41,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
-    eng = make_engine(db_url, tmp_path, clock)
-    eng.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    eng = bundle_engine(db_url, tmp_path, "mini-startup", clock)
     yield eng
     eng.close()
 

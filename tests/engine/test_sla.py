@@ -19,7 +19,7 @@ from engine.models import Case
 from engine.service import Engine
 from engine.states import Outcome
 from engine.worker import Worker
-from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, clerk, make_engine
+from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, bundle_engine, clerk
 
 DATA = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
 MARKET = clerk("market-regulation")
@@ -30,12 +30,6 @@ MARKET_SUPERVISOR = Actor("chief.market", Role.CLERK, frozenset({"market-regulat
 def beijing(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """A Beijing wall-clock moment (UTC+8, no daylight saving) as UTC."""
     return datetime(year, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
-def desk_engine(db_url: str, tmp_path: Path, clock: ManualClock) -> Engine:
-    engine = make_engine(db_url, tmp_path, clock)
-    engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
-    return engine
 
 
 def start(engine: Engine) -> int:
@@ -77,7 +71,7 @@ def test_due_times_on_task_rows_count_working_days_of_the_announced_calendar(
     sqlite_url: str, tmp_path: Path, submitted: datetime, review_due: datetime, why: str
 ) -> None:
     clock = ManualClock(submitted)
-    engine = desk_engine(sqlite_url, tmp_path, clock)
+    engine = bundle_engine(sqlite_url, tmp_path, "two-desks", clock)
     case_id = start(engine)
     _, item, due = open_task(engine, case_id)
     assert (item, due) == ("review", review_due), why
@@ -96,7 +90,7 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     db_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY)  # Monday 09:00 in Beijing; the review is due Tuesday 17:00
-    engine = desk_engine(db_url, tmp_path, clock)
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
     worker = Worker(engine)
     case_id = start(engine)
     task_id, _, due = open_task(engine, case_id)
@@ -151,7 +145,7 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
 
 def test_a_bundle_sets_its_own_escalation_steps(sqlite_url: str, tmp_path: Path) -> None:
     clock = ManualClock(MONDAY)
-    engine = desk_engine(sqlite_url, tmp_path, clock)
+    engine = bundle_engine(sqlite_url, tmp_path, "two-desks", clock)
     files = {p.name: p.read_bytes() for p in (TEST_BUNDLES / "two-desks").iterdir()}
     files["bundle.yaml"] = files["bundle.yaml"].replace(
         b"escalation: {notify_at: 0.8, escalate_at: 1.0}", b"escalation: {notify_at: 0.5, escalate_at: 1.5}"
@@ -183,7 +177,7 @@ def test_the_applicants_correction_time_does_not_count_against_the_department(
     db_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY)
-    engine = desk_engine(db_url, tmp_path, clock)
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
     worker = Worker(engine)
     case_id = start(engine)
     clock.advance(timedelta(hours=1))
@@ -226,7 +220,7 @@ def test_stopped_clocks_move_open_due_times_escalations_and_the_promised_date(
     db_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY)
-    engine = desk_engine(db_url, tmp_path, clock)
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
     worker = Worker(engine)
     case_id = start(engine)
     task_id, _, due = open_task(engine, case_id)
@@ -279,7 +273,7 @@ def test_a_supplement_moves_the_promised_date_by_the_applicants_waiting_time(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY)
-    engine = desk_engine(sqlite_url, tmp_path, clock)
+    engine = bundle_engine(sqlite_url, tmp_path, "two-desks", clock)
     case_id = start(engine)
     promised = engine.get_case(APPLICANT, case_id).due_at
     assert promised is not None

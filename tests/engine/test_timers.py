@@ -17,17 +17,11 @@ from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
 from engine.worker import Worker
 from tests.api.support import start_serve
-from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, make_engine
+from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, bundle_engine
 
 DATA = {"company_name": "上海一件事科技有限公司"}
 INTAKE_WAIT = timedelta(hours=2)  # the intermediate timer of the timer-escalation bundle
 REVIEW_LIMIT = timedelta(days=3)  # its boundary timer on the review task
-
-
-def timer_engine(db_url: str, tmp_path: Path, clock: ManualClock) -> Engine:
-    engine = make_engine(db_url, tmp_path, clock)
-    engine.deployments.deploy_dir(TEST_BUNDLES / "timer-escalation")
-    return engine
 
 
 def tasks(engine: Engine, case_id: int) -> list[tuple[str, str]]:
@@ -48,7 +42,7 @@ def timer_events(engine: Engine, case_id: int) -> int:
 
 def test_an_intermediate_timer_holds_the_case_until_its_time(db_url: str, tmp_path: Path) -> None:
     clock = ManualClock(MONDAY)
-    engine = timer_engine(db_url, tmp_path, clock)
+    engine = bundle_engine(db_url, tmp_path, "timer-escalation", clock)
     case_id = engine.start_case(APPLICANT, "timer-escalation", DATA, {}).id
     with engine.db.read() as s:
         case = s.get(Case, case_id)
@@ -77,7 +71,7 @@ def test_an_intermediate_timer_holds_the_case_until_its_time(db_url: str, tmp_pa
 
 def test_a_boundary_timer_fires_once_after_a_restart_of_the_worker(db_url: str, tmp_path: Path) -> None:
     clock = ManualClock(MONDAY)
-    first = timer_engine(db_url, tmp_path, clock)
+    first = bundle_engine(db_url, tmp_path, "timer-escalation", clock)
     case_id = first.start_case(APPLICANT, "timer-escalation", DATA, {}).id
     clock.advance(INTAKE_WAIT + timedelta(minutes=1))
     assert Worker(first).run_once().timers_fired == 1
@@ -103,7 +97,7 @@ def test_a_boundary_timer_fires_once_after_a_restart_of_the_worker(db_url: str, 
 @pytest.mark.postgres
 def test_two_workers_on_postgresql_never_fire_one_timer_twice(pg_url: str, tmp_path: Path) -> None:
     clock = ManualClock(MONDAY)
-    setup = timer_engine(pg_url, tmp_path, clock)
+    setup = bundle_engine(pg_url, tmp_path, "timer-escalation", clock)
     case_ids = [setup.start_case(APPLICANT, "timer-escalation", DATA, {}).id for _ in range(40)]
     setup.close()
 
@@ -153,7 +147,7 @@ def test_onething_serve_runs_the_worker_on_sqlite(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'serve.db'}"
     now = datetime.now(UTC)
     past = ManualClock(now - timedelta(days=20))
-    engine = timer_engine(db_url, tmp_path, past)
+    engine = bundle_engine(db_url, tmp_path, "timer-escalation", past)
     engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
     late_case = engine.start_case(APPLICANT, "two-desks", {**DATA, "legal_rep_name": "张三"}, {}).id
     (late_task,) = engine.get_case(ANALYST, late_case).tasks

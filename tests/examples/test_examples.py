@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 
 from examples import embedded_case, rest_client
-from tests.api.conftest import settings_for
-from tests.api.support import live_server
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.api.support import ROOT, sqlite_server
 
 
 def test_the_embedded_example_runs_a_case_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,8 +21,7 @@ def test_the_embedded_example_runs_a_case_to_completion(capsys: pytest.CaptureFi
 def test_the_rest_example_completes_a_case_against_a_real_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = settings_for(f"sqlite:///{tmp_path / 'onething.db'}", tmp_path / "var")
-    with live_server(settings) as server:
+    with sqlite_server(tmp_path) as server:
         assert rest_client.main(server.base_url) == "completed"
     assert "approved business-registration" in capsys.readouterr().out
 

@@ -53,10 +53,25 @@ def make_engine(db_url: str, tmp_path: Path, clock: ManualClock | None = None, *
     return engine
 
 
+def bundle_engine(db_url: str, tmp_path: Path, bundle: str, clock: ManualClock | None = None) -> Engine:
+    """``make_engine`` with one test bundle of ``tests/engine/bundles`` deployed."""
+    engine = make_engine(db_url, tmp_path, clock)
+    engine.deployments.deploy_dir(TEST_BUNDLES / bundle)
+    return engine
+
+
 def upload(engine: Engine, actor: Actor, kind: str, content: bytes | None = None) -> str:
     """Upload a small real PDF as a material of ``kind``; returns its id."""
     body = content if content is not None else PDF + kind.encode()
     return engine.materials.upload(actor.username, kind, f"{kind}.pdf", io.BytesIO(body)).id
+
+
+def start_mini_startup(engine: Engine, data: dict[str, Any] | None = None) -> int:
+    """Apply to ``mini-startup`` as APPLICANT with its articles uploaded (``MINI_STARTUP`` by default)."""
+    material = upload(engine, APPLICANT, "articles_of_association")
+    return engine.start_case(
+        APPLICANT, "mini-startup", data or MINI_STARTUP, {"articles_of_association": material}
+    ).id
 
 
 def work_all(engine: Engine, case_id: int, decisions: dict[str, dict[str, Any]] | None = None) -> list[str]:
