@@ -55,8 +55,8 @@ def inbox(
     page = ctx.engine.list_tasks(actor, cursor=cursor, limit=PAGE_SIZE, **_query(flt, bundle, department))
     counts: dict[str, str] = {}
     for name in FILTERS:
-        found = ctx.engine.list_tasks(actor, limit=COUNT_LIMIT, **_query(name, bundle, department))
-        counts[name] = f"{len(found.items)}{'+' if found.next else ''}"
+        count, more = ctx.engine.count_tasks(actor, cap=COUNT_LIMIT, **_query(name, bundle, department))
+        counts[name] = f"{count}{'+' if more else ''}"
     bundles = ctx.svc.catalog.bundles()
     departments = ctx.engine.deployments.departments
     mine = sorted(actor.departments) if actor.role is Role.CLERK else sorted(departments)

@@ -80,6 +80,25 @@ def test_parallel_tasks_of_different_departments_are_open_at_the_same_time(engin
     assert engine.list_tasks(clerk("public-security")).items == ()
 
 
+def test_a_queue_count_agrees_with_the_queue_and_stops_at_its_cap(engine: Engine) -> None:
+    for _ in range(3):
+        start_mini_startup(engine)
+    market = clerk("market-regulation")
+    listed = engine.list_tasks(market).items
+    assert len(listed) == 3
+    assert engine.count_tasks(market) == (3, False)
+    assert engine.count_tasks(market, cap=2) == (2, True)
+    assert engine.count_tasks(market, cap=3) == (3, False)
+    engine.claim(market, listed[0].id)
+    assert engine.count_tasks(market, state="ready") == (2, False)
+    assert engine.count_tasks(market, state="claimed", assignee="me") == (1, False)
+    assert engine.count_tasks(market, overdue=True) == (0, False)
+    # Nothing of another department's queue, as with the list itself.
+    assert engine.count_tasks(clerk("tax")) == (0, False)
+    assert engine.count_tasks(market, department="tax") == (0, False)
+    assert engine.count_tasks(ANALYST, department="market-regulation") == (3, False)
+
+
 def test_all_problems_of_an_application_come_back_at_once(engine: Engine) -> None:
     bad = {**VALID, "legal_rep_id": "110105194912310021", "employee_count": "many", "unknown_field": 1}
     with pytest.raises(InvalidInput) as caught:
