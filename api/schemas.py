@@ -522,6 +522,9 @@ class TaskDetailPublic(TaskPublic):
     data: dict[str, Any] = Field(description="本部门可见的表单数据 (the form data this department may see)")
     materials: dict[str, str] = Field(description="材料类型 -> 材料 id (material kind -> material id)")
     decision_fields: list[str]
+    asked_decision_fields: list[str] = Field(
+        description="本件须填写的办理字段 (the decision fields this case asks; the rest do not apply)"
+    )
     example: dict[str, Any] = Field(
         description="示例办理数据 (example decision data, when the item asks for any)"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -738,9 +738,7 @@ class Engine:
             ).all()
         manifest = self.deployments.definition(row).manifest
         form = self.deployments.form(row)
-        data = {**case.data}
-        for d in decided:
-            data.update(d.decision)
+        data = _with_decisions(case.data, decided)
         materials = {**case.materials, **case.outputs}
         view = form.department_view(w.item_key, data, materials)
         example: dict[str, Any] = {}
@@ -753,6 +751,7 @@ class Engine:
             fields=dict(view.fields),
             materials=dict(view.materials),
             decision_fields=form.decision_fields(w.item_key),
+            asked_decision_fields=tuple(n for n in form.decision_fields(w.item_key) if form.asked(n, data)),
             example=example,
             case_status=case.status,
         )
@@ -873,7 +872,10 @@ class Engine:
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             form = self.deployments.form(oc.deployment)
             if outcome is Outcome.APPROVE:
-                found = _problems_from_form(form.validate_decision(item.item_key, data))
+                # A decision field's condition may name any answer of the case, or an earlier decision.
+                approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
+                case_data = _with_decisions(oc.case.data, approved)
+                found = _problems_from_form(form.validate_decision(item.item_key, data, case_data))
                 if found:
                     raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
             item.state = WorkItemState.COMPLETED
@@ -968,6 +970,14 @@ class Engine:
             except _HeldElsewhere:
                 continue
         return fired
+
+
+def _with_decisions(case_data: Mapping[str, Any], approved: Iterable[WorkItem]) -> dict[str, Any]:
+    """The application's answers with the decisions of approved tasks: what conditions may name."""
+    data = dict(case_data)
+    for item in approved:
+        data.update(item.decision)
+    return data
 
 
 def may_see_case(session: Session, actor: Actor, case: Case) -> bool:

@@ -91,6 +91,9 @@ class TaskDetail:
     fields: dict[str, Any]
     materials: dict[str, str]
     decision_fields: tuple[str, ...]
+    # Those the clerk must fill in for this case (their conditions hold on the whole case,
+    # which the department view does not carry).
+    asked_decision_fields: tuple[str, ...]
     example: dict[str, Any]
     case_status: str
 

@@ -80,15 +80,16 @@ def inbox(
 
 
 def _decision_entries(
-    form: MergedForm, item: str, values: dict[str, Any], problems: list[FieldProblem]
+    form: MergedForm, detail: TaskDetail, values: dict[str, Any], problems: list[FieldProblem]
 ) -> list[dict[str, Any]]:
-    """The clerk's decision fields for the form macros, every one shown and required.
+    """The decision fields this case asks of the clerk, each required, for the form macros.
 
     A decision field's condition may name answers outside the item's view of the case, so the
-    page cannot tell which are asked; completing the task checks them against the whole case.
+    engine decides which are asked (``asked_decision_fields``) and checks the same on completion.
     """
-    unconditional = {"required": True, "condition": None, "shown": True}
-    return [entry | unconditional for entry in decision_view(form, item, values, problems)]
+    asked = set(detail.asked_decision_fields)
+    entries = decision_view(form, detail.task.item, values, problems)
+    return [e | {"required": True, "condition": None, "shown": True} for e in entries if e["key"] in asked]
 
 
 def _typed(form: MergedForm, name: str, text: str) -> Any:
@@ -133,7 +134,7 @@ def _task_page(
         departments=departments,
         shown_fields={n: display_value(form, n, v, lang) for n, v in detail.fields.items()},
         labels=form_labels(form, [*detail.fields, *detail.decision_fields]),
-        decision_entries=_decision_entries(form, task.item, decision or {}, problems),
+        decision_entries=_decision_entries(form, detail, decision or {}, problems),
         problems=problems,
         problems_by=by_where(problems),
         mine=task.state == WorkItemState.CLAIMED and task.assignee == actor.username,

@@ -58,6 +58,7 @@ def test_enterprise_startup_goes_from_upload_to_certificates_with_every_departme
         assert detail["data"]["company_name"] == example["data"]["company_name"]
         assert set(detail["materials"]) == {"articles_of_association", "premises_proof"}
         assert detail["decision_fields"] == ["uscc"]
+        assert detail["asked_decision_fields"] == ["uscc"]
         assert detail["example"] == example["decisions"]["business-registration"]
         document = market.get(f"/api/tasks/{task['id']}/materials/premises_proof")
         assert document.status_code == 200 and document.content.startswith(b"%PDF")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +232,48 @@ def test_deployments_are_immutable_versions_and_running_cases_stay_on_theirs(eng
     assert engine.get_case(APPLICANT, start_mini_startup(engine)).version == 2
     work_all(engine, case_id, DECISIONS)
     assert engine.get_case(APPLICANT, case_id).status == "completed"
+
+
+def test_a_decision_field_asked_by_the_application_is_asked_and_checked_against_the_whole_case(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The social-insurance clerk's number is asked only of companies with this capital, an
+    # answer outside that clerk's view of the case.
+    folder = tmp_path / "mini-startup"
+    shutil.copytree(TEST_BUNDLES / "mini-startup", folder)
+    manifest = folder / "bundle.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        text.replace(
+            "  employee_count: {has_employees: true}\n",
+            "  employee_count: {has_employees: true}\n  social_insurance_no: {registered_capital: [100]}\n",
+        ),
+        encoding="utf-8",
+    )
+    engine = make_engine(db_url, tmp_path)
+    engine.deployments.deploy_dir(folder)
+    hr = clerk("human-resources-social-security")
+
+    def social_insurance_task(capital: int) -> int:
+        case_id = start_mini_startup(engine, {**VALID, "registered_capital": capital})
+        (registration,) = engine.get_case(ANALYST, case_id).tasks
+        market = clerk("market-regulation")
+        engine.claim(market, registration.id)
+        engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
+        (task,) = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "social-insurance"]
+        engine.claim(hr, task.id)
+        return task.id
+
+    asked = social_insurance_task(100)
+    detail = engine.get_task(hr, asked)
+    assert "registered_capital" not in detail.fields
+    assert detail.asked_decision_fields == ("social_insurance_no",)
+    with pytest.raises(InvalidInput) as caught:
+        engine.complete(hr, asked, Outcome.APPROVE, {})
+    assert [p.where for p in caught.value.problems] == ["social_insurance_no"]
+    engine.complete(hr, asked, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
+
+    not_asked = social_insurance_task(200)
+    assert engine.get_task(hr, not_asked).asked_decision_fields == ()
+    assert engine.complete(hr, not_asked, Outcome.APPROVE, {}).state == "completed"
+    engine.close()
