@@ -15,9 +15,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import analytics, sla
@@ -47,7 +46,7 @@ from engine.models import Case, CaseEvent, Deployment, Material, WorkItem
 from engine.runtime import Runner
 from engine.settings import Settings
 from engine.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
-from engine.store import CaseStore, OpenCase
+from engine.store import AUDIT_INSERT, CaseStore, OpenCase
 from engine.views import (
     BundleDetail,
     BundleSummary,
@@ -62,6 +61,19 @@ from forms.catalog import load_catalog
 from forms.merge import MergedForm
 
 T = TypeVar("T")
+WORK_ITEMS: Table = WorkItem.__table__  # type: ignore[assignment]
+# Built once: statements of every task action skip construction and hit the compiled cache.
+_CLAIM = (
+    update(WORK_ITEMS)
+    .where(
+        WORK_ITEMS.c.id == bindparam("task"),
+        WORK_ITEMS.c.state == WorkItemState.READY,
+        WORK_ITEMS.c.department.in_(bindparam("departments", expanding=True)),
+    )
+    .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
+    .returning(*WORK_ITEMS.c)
+)
+_TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department).where(WORK_ITEMS.c.id == bindparam("task"))
 MAX_PAGE = 200
 STALE_RETRIES = 5
 
@@ -558,7 +570,7 @@ class Engine:
             origin_case_id=case.origin_case_id,
         )
 
-    def _item_view(self, w: WorkItem, row: Deployment, *, private: bool = False) -> WorkItemView:
+    def _item_view(self, w: WorkItem | Row[Any], row: Deployment, *, private: bool = False) -> WorkItemView:
         """A task row as a view; ``private`` leaves out what its clerk wrote (for other departments)."""
         try:
             item = self.deployments.definition(row).manifest.item(w.item_key)
@@ -622,17 +634,11 @@ class Engine:
         return Page(tuple(views), next_cursor)
 
     # -- tasks -------------------------------------------------------------------------
-    def _visible_item(
-        self, session: Session, actor: Actor, work_item_id: int, *, fresh: bool = False
-    ) -> WorkItem:
-        row = session.get(WorkItem, work_item_id, populate_existing=fresh)
-        if row is None:
+    def _visible_item(self, session: Session, actor: Actor, work_item_id: int) -> WorkItem:
+        row = session.get(WorkItem, work_item_id)
+        if row is None or not _may_see_task(actor, row.department):
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
-        if actor.role is Role.CLERK and row.department in actor.departments:
-            return row
-        if actor.role in (Role.ANALYST, Role.ADMIN):
-            return row
-        raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+        return row
 
     def _queue_query(
         self,
@@ -693,7 +699,9 @@ class Engine:
                 or_(WorkItem.due_at > due, and_(WorkItem.due_at == due, WorkItem.id > int(last_id)))
             )
         with self.db.read() as s:
-            rows = s.scalars(query.order_by(WorkItem.due_at, WorkItem.id).limit(limit + 1)).all()
+            # Plain rows, not ORM objects: a queue page is read often and never changed.
+            listed = query.with_only_columns(*WORK_ITEMS.c).order_by(WorkItem.due_at, WorkItem.id)
+            rows = s.execute(listed.limit(limit + 1)).all()
             page = rows[:limit]
             views = []
             for w in page:
@@ -757,47 +765,46 @@ class Engine:
         )
 
     def claim(self, actor: Actor, work_item_id: int) -> WorkItemView:
-        """Take a task from the queue; exactly one of many concurrent claimers wins."""
+        """Take a task from the queue; exactly one of many concurrent claimers wins.
+
+        The claim is one conditional ``UPDATE ... RETURNING`` and one audit ``INSERT`` on the
+        tables (no ORM unit of work): it is half of every task action. Only a claim that did
+        not win reads the row, to say why.
+        """
+        if actor.role is not Role.CLERK:
+            with self.db.read() as s:
+                self._visible_item(s, actor, work_item_id)  # who may not see it learns nothing
+            raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
+        now = self.clock.now()
         with self.db.write() as s:
-            w = self._visible_item(s, actor, work_item_id)
-            if actor.role is not Role.CLERK:
-                raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
-            now = self.clock.now()
-            won = rowcount(
-                s.execute(
-                    update(WorkItem)
-                    .where(WorkItem.id == work_item_id, WorkItem.state == WorkItemState.READY)
-                    .values(state=WorkItemState.CLAIMED, assignee=actor.username, claimed_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            if not won:
-                s.refresh(w)
-                if w.state == WorkItemState.CLAIMED and w.assignee == actor.username:
-                    pass  # claiming again what one already holds changes nothing
-                elif w.state == WorkItemState.CLAIMED:
-                    raise AlreadyClaimed(f"任务已被 {w.assignee} 认领 (claimed by someone else)")
-                else:
+            won = s.execute(
+                _CLAIM,
+                {
+                    "task": work_item_id,
+                    "departments": sorted(actor.departments),
+                    "clerk": actor.username,
+                    "now": now,
+                },
+            ).one_or_none()
+            if won is None:
+                w = self._visible_item(s, actor, work_item_id)
+                if w.state != WorkItemState.CLAIMED:
                     raise TaskNotReady(f"任务已{w.state} (task is {w.state})")
-            else:
-                # The row now holds what the UPDATE wrote: no second round trip to read it back.
-                for name, value in (
-                    ("state", WorkItemState.CLAIMED),
-                    ("assignee", actor.username),
-                    ("claimed_at", now),
-                ):
-                    set_committed_value(w, name, value)
-                s.add(
-                    CaseEvent(
-                        case_id=w.case_id,
-                        at=now,
-                        actor=actor.username,
-                        kind="claimed",
-                        work_item_id=w.id,
-                        detail={"item": w.item_key},
-                    )
-                )
-            return self._item_view(w, self.deployments.row(s, w.deployment_id))
+                if w.assignee != actor.username:
+                    raise AlreadyClaimed(f"任务已被 {w.assignee} 认领 (claimed by someone else)")
+                return self._item_view(w, self.deployments.row(s, w.deployment_id))  # already theirs
+            s.execute(
+                AUDIT_INSERT,
+                {
+                    "case_id": won.case_id,
+                    "at": now,
+                    "actor": actor.username,
+                    "kind": "claimed",
+                    "work_item_id": won.id,
+                    "detail": {"item": won.item_key},
+                },
+            )
+            return self._item_view(won, self.deployments.row(s, won.deployment_id))
 
     def unclaim(self, actor: Actor, work_item_id: int) -> WorkItemView:
         """Put a claimed task back in the queue (only its assignee)."""
@@ -862,12 +869,17 @@ class Engine:
             )
 
         def locate(session: Session) -> int:
-            return self._visible_item(session, actor, work_item_id).case_id
+            found = session.execute(_TASK_CASE, {"task": work_item_id}).one_or_none()
+            if found is None or not _may_see_task(actor, found.department):
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            return int(found.case_id)
 
         def change(oc: OpenCase) -> WorkItemView:
-            # The case row is locked now and every change to a task row goes through its case;
-            # re-read the row so a decision made before the lock was taken is seen.
-            item = self._visible_item(oc.session, actor, work_item_id, fresh=True)
+            # The case row is locked now and its task rows were read after the lock, so a
+            # decision made before the lock was taken is seen.
+            item = next((r for r in oc.rows if r.id == work_item_id), None)
+            if item is None:
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             form = self.deployments.form(oc.deployment)
@@ -978,6 +990,13 @@ def _with_decisions(case_data: Mapping[str, Any], approved: Iterable[WorkItem]) 
     for item in approved:
         data.update(item.decision)
     return data
+
+
+def _may_see_task(actor: Actor, department: str) -> bool:
+    """Who may see a task: analysts and admins, and the clerks of its department."""
+    if actor.role is Role.CLERK:
+        return department in actor.departments
+    return actor.role in (Role.ANALYST, Role.ADMIN)
 
 
 def may_see_case(session: Session, actor: Actor, case: Case) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.clock import Clock
 from engine.definitions import BundleDefinition
@@ -32,6 +32,8 @@ from engine.runtime import Runner
 from engine.serialization import WorkflowCodec, json_ready
 from engine.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 
+# The audit trail's insert, built once (Core, no ORM bulk machinery): every action writes lines.
+AUDIT_INSERT = insert(CaseEvent.__table__)  # type: ignore[arg-type]
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
 
 
@@ -78,7 +80,7 @@ class OpenCase:
     workflow: BpmnWorkflow
     now: datetime
     created: list[WorkItem] = field(default_factory=list)
-    # Every task row of the case as of the last sync (saves re-querying them in the same action).
+    # Every task row of the case, read once when the case was locked; new rows join it.
     rows: list[WorkItem] = field(default_factory=list)
     # Audit lines of this action, inserted together by ``CaseStore.save``.
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -102,7 +104,10 @@ class CaseStore:
 
     def open(self, session: Session, case_id: int) -> OpenCase:
         """Lock the case row and restore its workflow (from the cache when still current)."""
-        case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one_or_none()
+        # The state text (the largest column) is read only when the cache cannot serve it.
+        case = session.scalars(
+            select(Case).where(Case.id == case_id).options(defer(Case.state)).with_for_update()
+        ).one_or_none()
         if case is None:
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         deployment = self.deployments.row(session, case.deployment_id)
@@ -112,7 +117,15 @@ class CaseStore:
             workflow = self.runner.attach(
                 self.codec.loads(case.state, definition.spec, definition.subprocess_specs)
             )
-        return OpenCase(session, case, deployment, definition, workflow, self.clock.now())
+        # Read after the lock, over anything this session saw before it: every change to a
+        # task row goes through its locked case, so these are the rows as they now stand.
+        rows = session.scalars(
+            select(WorkItem)
+            .where(WorkItem.case_id == case.id)
+            .order_by(WorkItem.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        return OpenCase(session, case, deployment, definition, workflow, self.clock.now(), rows=list(rows))
 
     def create(
         self,
@@ -151,7 +164,7 @@ class CaseStore:
         case.updated_at = oc.now
         oc.session.flush()
         if oc.events:
-            oc.session.execute(insert(CaseEvent), oc.events)
+            oc.session.execute(AUDIT_INSERT, oc.events)
             oc.events.clear()
 
     def remember(self, oc: OpenCase) -> None:
@@ -190,7 +203,7 @@ class CaseStore:
         applicant's supplement starts the next round.
         """
         case = oc.case
-        rows = oc.session.scalars(select(WorkItem).where(WorkItem.case_id == case.id)).all()
+        rows = oc.rows
         open_rows = {r.spiff_id: r for r in rows if r.state in OPEN_WORK_STATES}
         held = {r.spiff_id for r in rows if r.outcome == Outcome.RETURN and r.round == case.round}
         ready = {t.spiff_id: t for t in self.runner.ready_tasks(oc.workflow)}
