@@ -277,3 +277,38 @@ def test_a_decision_field_asked_by_the_application_is_asked_and_checked_against_
     assert engine.get_task(hr, not_asked).asked_decision_fields == ()
     assert engine.complete(hr, not_asked, Outcome.APPROVE, {}).state == "completed"
     engine.close()
+
+
+def test_a_decision_field_asked_by_an_earlier_decision_is_checked_on_completion(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The social-insurance number is asked only when the registration clerk's decision (the
+    # credit code) has a given value: the completion must see that earlier decision.
+    folder = tmp_path / "mini-startup"
+    shutil.copytree(TEST_BUNDLES / "mini-startup", folder)
+    manifest = folder / "bundle.yaml"
+    uscc = DECISIONS["business-registration"]["uscc"]
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        text.replace(
+            "  employee_count: {has_employees: true}\n",
+            f"  employee_count: {{has_employees: true}}\n  social_insurance_no: {{uscc: [{uscc}]}}\n",
+        ),
+        encoding="utf-8",
+    )
+    engine = make_engine(db_url, tmp_path)
+    engine.deployments.deploy_dir(folder)
+    hr, market = clerk("human-resources-social-security"), clerk("market-regulation")
+    case_id = start_mini_startup(engine)
+    (registration,) = engine.get_case(ANALYST, case_id).tasks
+    engine.claim(market, registration.id)
+    engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    (task,) = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "social-insurance"]
+    engine.claim(hr, task.id)
+    assert engine.get_task(hr, task.id).asked_decision_fields == ("social_insurance_no",)
+    with pytest.raises(InvalidInput) as caught:
+        engine.complete(hr, task.id, Outcome.APPROVE, {})
+    assert [p.where for p in caught.value.problems] == ["social_insurance_no"]
+    done = engine.complete(hr, task.id, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
+    assert done.state == "completed"
+    engine.close()
