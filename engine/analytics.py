@@ -35,10 +35,24 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, Float, Index, Integer, String, Table, delete, select
+from sqlalchemy import (
+    Connection,
+    Date,
+    Float,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.expression import Executable
 
 from engine.calendar import SECONDS_PER_DAY, WorkCalendar, default_calendar
 from engine.db import Database, upsert_insert
@@ -400,7 +414,8 @@ class TaskAgg:
                 entry["message"] = message
 
     @classmethod
-    def from_row(cls, row: TaskStats) -> TaskAgg:
+    def from_row(cls, row: TaskStats | Row[Any]) -> TaskAgg:
+        """The totals of a stored row (an ORM ``TaskStats`` or a Core row of its table)."""
         return cls(
             row.task_name,
             row.finished,
@@ -434,6 +449,20 @@ class TaskAgg:
         row.wait_sketch, row.work_sketch = dict(self.wait_sketch), dict(self.work_sketch)
         row.problems = {k: dict(v) for k, v in self.problems.items()}
 
+    def values(self) -> dict[str, Any]:
+        """The columns ``write`` sets, as parameters of a Core UPDATE of ``task_stats``."""
+        return {
+            "task_name": self.task_name,
+            "finished": self.finished,
+            "overdue": self.overdue,
+            "returned": self.returned,
+            "wait_sum": self.wait_sum,
+            "work_sum": self.work_sum,
+            "wait_sketch": self.wait_sketch,
+            "work_sketch": self.work_sketch,
+            "problems": self.problems,
+        }
+
     def measures(self) -> dict[str, Any]:
         """The fields ``BottleneckRow`` and ``DepartmentRow`` share, derived one way for both."""
         return {
@@ -458,6 +487,20 @@ def _problem_key(problem: Any) -> tuple[str, str]:
     if problem.get("where"):
         return f"field:{problem['where']}", message
     return "other", message
+
+
+# The columns of TaskStats that TaskAgg holds (record_completion reads and writes them).
+_TASK_COLUMNS = (
+    "task_name",
+    "finished",
+    "overdue",
+    "returned",
+    "wait_sum",
+    "work_sum",
+    "wait_sketch",
+    "work_sketch",
+    "problems",
+)
 
 
 @dataclass(frozen=True)
@@ -504,35 +547,102 @@ def _task_fact(
     return _TaskFact(wait, work, late, returned, calendar.local_date(completed))
 
 
+# The hooks run once per task action, so their statements are Core statements on the tables,
+# built once and executed with parameters on the session's connection: no ORM unit of work,
+# no autoflush (``Session.execute`` would flush every pending change first; the statements
+# here touch only the aggregate tables, which the ORM never has pending changes for, and
+# the materials, whose certificate rows are flushed as they are issued), and the
+# compiled-statement cache hits every time.
+_KEY_PARAM = "k_"  # prefix of the WHERE parameters of an UPDATE (its SET parameters are column names)
+
+
+def _table(model: type[Base]) -> Table:
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
+
+
+_statements: dict[tuple[Any, ...], Executable] = {}
+
+
+def _upsert(
+    session: Session,
+    conn: Connection,
+    table: Table,
+    keys: tuple[str, ...],
+    add: tuple[str, ...],
+    put: tuple[str, ...] = (),
+) -> Executable:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE``: columns ``add`` are added to, ``put`` replaced.
+
+    Without ``add`` and ``put`` it is ``ON CONFLICT DO NOTHING``. The values are the execute
+    parameters (named as the columns); columns without one get their defaults on insert.
+    """
+    cache_key = ("upsert", conn.dialect.name, table, keys, add, put)
+    statement = _statements.get(cache_key)
+    if statement is None:
+        insert = upsert_insert(session, table)
+        if add or put:
+            changes = {name: table.c[name] + insert.excluded[name] for name in add}
+            changes.update({name: insert.excluded[name] for name in put})
+            statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes)
+        else:
+            statement = insert.on_conflict_do_nothing(index_elements=list(keys))
+        _statements[cache_key] = statement
+    return statement
+
+
 def _bump(session: Session, table: Table, keys: Mapping[str, Any], increments: Mapping[str, Any]) -> None:
     """Add to counters of one row, creating it if missing, atomically (INSERT ... ON CONFLICT)."""
-    statement = upsert_insert(session, table).values(**keys, **increments)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + statement.excluded[name] for name in increments},
-    )
-    session.execute(statement)
+    conn = session.connection()
+    conn.execute(_upsert(session, conn, table, tuple(keys), tuple(increments)), {**keys, **increments})
 
 
-_Stats = TypeVar("_Stats", TaskStats, CaseStats)
+def _locking_select(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Executable:
+    cache_key = ("select", table, keys, columns)
+    statement = _statements.get(cache_key)
+    if statement is None:
+        statement = _statements[cache_key] = (
+            select(*(table.c[c] for c in columns))
+            .where(*(table.c[k] == bindparam(k) for k in keys))
+            .with_for_update()
+        )
+    return statement
 
 
-def _locked_row(session: Session, model: type[_Stats], keys: Mapping[str, Any]) -> _Stats:
-    """The aggregate row of ``keys``, locked for this transaction; created first when missing.
+def _keyed_update(table: Table, keys: tuple[str, ...]) -> Executable:
+    """``UPDATE table SET <the parameters named as columns> WHERE <keys = k_ parameters>``."""
+    cache_key = ("update", table, keys)
+    statement = _statements.get(cache_key)
+    if statement is None:
+        statement = _statements[cache_key] = update(table).where(
+            *(table.c[k] == bindparam(_KEY_PARAM + k) for k in keys)
+        )
+    return statement
+
+
+def _locked_row(
+    session: Session, conn: Connection, table: Table, keys: Mapping[str, Any], columns: tuple[str, ...]
+) -> Row[Any]:
+    """``columns`` of the aggregate row of ``keys``, locked for this transaction; created first when missing.
 
     The row almost always exists, so it is looked for first (one statement on the completion
     path); only a missing one is inserted (ON CONFLICT DO NOTHING, so racing first writers
-    both end up locking the one row) and read again.
+    both end up locking the one row) and read again. (SQLite has no FOR UPDATE: its write
+    transactions are ``BEGIN IMMEDIATE``, so they do not interleave at all.)
     """
-    query = select(model).filter_by(**keys).with_for_update().execution_options(populate_existing=True)
-    row = session.scalars(query).one_or_none()
+    names = tuple(keys)
+    query = _locking_select(table, names, columns)
+    row = conn.execute(query, keys).one_or_none()
     if row is None:
-        table: Table = model.__table__  # type: ignore[assignment]
-        session.execute(
-            upsert_insert(session, table).values(**keys).on_conflict_do_nothing(index_elements=list(keys))
-        )
-        row = session.scalars(query).one()
+        conn.execute(_upsert(session, conn, table, names, ()), keys)
+        row = conn.execute(query, keys).one()
     return row
+
+
+def _write_row(conn: Connection, table: Table, keys: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """Set columns of the (locked) row of ``keys``."""
+    params = {**values, **{_KEY_PARAM + k: v for k, v in keys.items()}}
+    conn.execute(_keyed_update(table, tuple(keys)), params)
 
 
 def _case_version(session: Session, case_id: int) -> int:
@@ -559,7 +669,8 @@ def record_completion(
     if work_item.state != WorkItemState.COMPLETED:
         return
     calendar = calendar or default_calendar()
-    session.flush()
+    # Everything comes from the objects passed in; the pause query (an ORM query) flushes
+    # the session itself, and the statements below are Core ones that need no flush.
     never_paused = case is not None and (case.round or 1) <= 1
     fact = _task_fact(calendar, work_item, [] if never_paused else _pauses(session, work_item.case_id))
     version = case.version if case is not None else _case_version(session, work_item.case_id)
@@ -569,16 +680,14 @@ def record_completion(
         "item_key": work_item.item_key,
         "department": work_item.department,
     }
-    row = _locked_row(session, TaskStats, keys)
-    agg = TaskAgg.from_row(row)
-    agg.task_name = work_item.task_name
+    conn, table = session.connection(), _table(TaskStats)
+    agg = TaskAgg.from_row(_locked_row(session, conn, table, keys, _TASK_COLUMNS))
+    agg.task_name = work_item.task_name or agg.task_name
     agg.add(fact.wait, fact.work, fact.overdue, fact.returned, work_item.problems or ())
-    agg.write(row)
-    row.updated_at = work_item.completed_at or utcnow()
-    session.flush()
+    _write_row(conn, table, keys, {**agg.values(), "updated_at": work_item.completed_at or utcnow()})
     _bump(
         session,
-        PeriodStats.__table__,  # type: ignore[arg-type]
+        _table(PeriodStats),
         {"day": fact.day, "bundle_key": work_item.bundle_key, "department": work_item.department},
         {
             "tasks_completed": 1,
@@ -590,14 +699,20 @@ def record_completion(
     )
 
 
+_MATERIALS = _table(Material)
+_ISSUED_AMONG = select(_MATERIALS.c.id).where(
+    _MATERIALS.c.id.in_(bindparam("ids", expanding=True)), _MATERIALS.c.issued_by_case.is_not(None)
+)
+
+
 def _applicant_materials(session: Session, case: Case) -> int:
     """Materials the applicant supplied (certificates issued by the system do not count)."""
     ids = [str(v) for v in (case.materials or {}).values()]
     if not ids:
         return 0
-    issued = set(
-        session.scalars(select(Material.id).where(Material.id.in_(ids), Material.issued_by_case.is_not(None)))
-    )
+    # On the connection, without autoflush: certificates issued in this transaction are flushed
+    # by ``Materials.issue_certificate`` already.
+    issued = set(session.connection().execute(_ISSUED_AMONG, {"ids": ids}).scalars())
     return len([i for i in ids if i not in issued])
 
 
@@ -629,35 +744,61 @@ def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | 
     if case.status not in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
         return
     calendar = calendar or default_calendar()
-    fact = _case_fact(calendar, case, _applicant_materials(session, case))
+    conn, table = session.connection(), _table(CaseStats)
     keys = {"bundle_key": case.bundle_key, "version": case.version}
-    row = _locked_row(session, CaseStats, keys)
-    _add_case(row, fact)
-    row.updated_at = case.finished_at or utcnow()
-    session.flush()
-    if fact.status == CaseStatus.COMPLETED:
-        _bump(
-            session,
-            PeriodStats.__table__,  # type: ignore[arg-type]
-            {"day": fact.day, "bundle_key": case.bundle_key, "department": ""},
-            {"cases_completed": 1, "case_working_sum": fact.working},
-        )
+    updated_at = case.finished_at or utcnow()
+    if case.status != CaseStatus.COMPLETED:
+        # A rejection or withdrawal only counts: one atomic upsert, no row to read.
+        counter = "rejected" if case.status == CaseStatus.REJECTED else "withdrawn"
+        statement = _upsert(session, conn, table, tuple(keys), (counter,), ("updated_at",))
+        conn.execute(statement, {**keys, counter: 1, "updated_at": updated_at})
+        return
+    fact = _case_fact(calendar, case, _applicant_materials(session, case))
+    values = _case_values(_locked_row(session, conn, table, keys, _CASE_COLUMNS))
+    _add_case(values, fact)
+    _write_row(conn, table, keys, {**values, "updated_at": updated_at})
+    _bump(
+        session,
+        _table(PeriodStats),
+        {"day": fact.day, "bundle_key": case.bundle_key, "department": ""},
+        {"cases_completed": 1, "case_working_sum": fact.working},
+    )
 
 
-def _add_case(row: CaseStats, fact: _CaseFact) -> None:
+_CASE_COUNTS = ("completed", "rejected", "withdrawn", "working_sum", "steps_sum", "materials_sum")
+_CASE_COLUMNS = (*_CASE_COUNTS, "duration_sketch")  # what record_case_finished reads and writes
+
+
+def _case_values(row: Row[Any] | None) -> dict[str, Any]:
+    """The counting columns of a ``CaseStats`` row (zeros for a new one)."""
+    if row is None:
+        return {
+            "completed": 0,
+            "rejected": 0,
+            "withdrawn": 0,
+            "working_sum": 0.0,
+            "steps_sum": 0,
+            "materials_sum": 0,
+            "duration_sketch": {},
+        }
+    return dict(row._mapping)
+
+
+def _add_case(values: dict[str, Any], fact: _CaseFact) -> None:
+    """Count a finished case into the columns of its ``CaseStats`` row (``_case_values``)."""
     if fact.status == CaseStatus.REJECTED:
-        row.rejected = (row.rejected or 0) + 1
+        values["rejected"] = (values["rejected"] or 0) + 1
         return
     if fact.status == CaseStatus.WITHDRAWN:
-        row.withdrawn = (row.withdrawn or 0) + 1
+        values["withdrawn"] = (values["withdrawn"] or 0) + 1
         return
-    row.completed = (row.completed or 0) + 1
-    row.working_sum = (row.working_sum or 0.0) + fact.working
-    row.steps_sum = (row.steps_sum or 0) + fact.steps
-    row.materials_sum = (row.materials_sum or 0) + fact.materials
-    sketch = {k: int(v) for k, v in (row.duration_sketch or {}).items()}
+    values["completed"] = (values["completed"] or 0) + 1
+    values["working_sum"] = (values["working_sum"] or 0.0) + fact.working
+    values["steps_sum"] = (values["steps_sum"] or 0) + fact.steps
+    values["materials_sum"] = (values["materials_sum"] or 0) + fact.materials
+    sketch = {k: int(v) for k, v in (values["duration_sketch"] or {}).items()}
     sketch_add(sketch, fact.working)
-    row.duration_sketch = sketch
+    values["duration_sketch"] = sketch
 
 
 def record_rating(
@@ -675,13 +816,13 @@ def record_rating(
         raise ValueError("score must be 1..5")
     _bump(
         session,
-        RatingStats.__table__,  # type: ignore[arg-type]
+        _table(RatingStats),
         {"bundle_key": bundle_key, "version": version, "department": department},
         {f"s{score}": 1},
     )
     _bump(
         session,
-        PeriodStats.__table__,  # type: ignore[arg-type]
+        _table(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"ratings": 1, "rating_sum": score, "ratings_bad": int(score <= 2)},
     )
@@ -694,7 +835,7 @@ def record_complaint(
     calendar = calendar or default_calendar()
     _bump(
         session,
-        PeriodStats.__table__,  # type: ignore[arg-type]
+        _table(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"complaints": 1},
     )
@@ -710,7 +851,7 @@ def record_went_overdue(
     calendar = calendar or default_calendar()
     _bump(
         session,
-        PeriodStats.__table__,  # type: ignore[arg-type]
+        _table(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"went_overdue": 1},
     )
@@ -1026,7 +1167,7 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
     calendar = calendar or default_calendar()
     tasks: dict[tuple[str, int, str, str], TaskAgg] = defaultdict(TaskAgg)
     periods: dict[tuple[date, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    cases: dict[tuple[str, int], CaseStats] = {}
+    cases: dict[tuple[str, int], dict[str, Any]] = {}
     ratings: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     with db.write() as s:
         for model in (TaskStats, CaseStats, PeriodStats, RatingStats):
@@ -1065,20 +1206,10 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
             ids = [str(v) for v in (case.materials or {}).values()]
             fact_c = _case_fact(calendar, case, len([i for i in ids if i not in issued]))
             key = (case.bundle_key, case.version)
-            row = cases.get(key)
-            if row is None:
-                row = cases[key] = CaseStats(
-                    bundle_key=case.bundle_key,
-                    version=case.version,
-                    completed=0,
-                    rejected=0,
-                    withdrawn=0,
-                    working_sum=0.0,
-                    steps_sum=0,
-                    materials_sum=0,
-                    duration_sketch={},
-                )
-            _add_case(row, fact_c)
+            values = cases.get(key)
+            if values is None:
+                values = cases[key] = _case_values(None)
+            _add_case(values, fact_c)
             if fact_c.status == CaseStatus.COMPLETED:
                 p = periods[(fact_c.day, case.bundle_key, "")]
                 p["cases_completed"] += 1
@@ -1104,7 +1235,10 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
             )
             agg.write(stats)
             s.add(stats)
-        s.add_all(cases.values())
+        s.add_all(
+            CaseStats(bundle_key=bundle_key, version=version, **values)
+            for (bundle_key, version), values in cases.items()
+        )
         for (bundle_key, version, department), counts in ratings.items():
             s.add(
                 RatingStats(
