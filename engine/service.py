@@ -640,7 +640,7 @@ class Engine:
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
         return row
 
-    def _queue_query(
+    def _queue_filter(
         self,
         actor: Actor,
         department: str | None,
@@ -648,32 +648,29 @@ class Engine:
         bundle: str | None,
         assignee: str | None,
         overdue: bool | None,
-    ) -> Select[WorkItem] | None:
-        """The tasks of a queue filter that ``actor`` may see (None: a clerk asking for nothing of theirs)."""
+    ) -> dict[str, Any] | None:
+        """The parameters of a queue filter ``actor`` may see (None: a clerk asking for nothing of theirs).
+
+        Only the filters given are present; ``_queue_select`` builds the statement for them.
+        """
         if actor.role is Role.CLERK:
             departments = sorted(actor.departments)
             if department is not None:
                 departments = [department] if department in actor.departments else []
+            if not departments:
+                return None
         elif actor.role in (Role.ANALYST, Role.ADMIN):
             departments = [department] if department else []
         else:
             raise NotAllowed("只有窗口人员可以查看任务队列 (only clerks see queues)")
-        query = select(WorkItem)
-        if departments:
-            query = query.where(WorkItem.department.in_(departments))
-        elif actor.role is Role.CLERK:
-            return None
-        if state:
-            query = query.where(WorkItem.state == state)
-        else:
-            query = query.where(WorkItem.state.in_(OPEN_WORK_STATES))
-        if bundle:
-            query = query.where(WorkItem.bundle_key == bundle)
-        if assignee:
-            query = query.where(WorkItem.assignee == (actor.username if assignee == "me" else assignee))
-        if overdue is not None:
-            query = query.where(WorkItem.overdue.is_(overdue))
-        return query
+        found: dict[str, Any] = {
+            "departments": departments,
+            "state": state,
+            "bundle": bundle,
+            "assignee": actor.username if assignee == "me" else assignee,
+            "overdue": overdue,
+        }
+        return {name: value for name, value in found.items() if value not in (None, "", [])}
 
     def list_tasks(
         self,
@@ -689,19 +686,15 @@ class Engine:
     ) -> Page[WorkItemView]:
         """A queue: the actor's departments' tasks by due time, keyset-paged (stable under inserts)."""
         limit = max(1, min(limit, MAX_PAGE))
-        query = self._queue_query(actor, department, state, bundle, assignee, overdue)
-        if query is None:
+        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        if params is None:
             return Page((), None)
         if cursor:
             due_text, last_id = _decode_cursor(cursor)
-            due = datetime.fromisoformat(due_text)
-            query = query.where(
-                or_(WorkItem.due_at > due, and_(WorkItem.due_at == due, WorkItem.id > int(last_id)))
-            )
+            params.update(after_due=datetime.fromisoformat(due_text), after_id=int(last_id))
         with self.db.read() as s:
             # Plain rows, not ORM objects: a queue page is read often and never changed.
-            listed = query.with_only_columns(*WORK_ITEMS.c).order_by(WorkItem.due_at, WorkItem.id)
-            rows = s.execute(listed.limit(limit + 1)).all()
+            rows = s.execute(_queue_select(frozenset(params)), {**params, "limit": limit + 1}).all()
             page = rows[:limit]
             views = []
             for w in page:
@@ -726,12 +719,12 @@ class Engine:
 
         One capped COUNT on the queue's index, where listing the tasks would build a view of each.
         """
-        query = self._queue_query(actor, department, state, bundle, assignee, overdue)
-        if query is None:
+        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        if params is None:
             return 0, False
-        capped = query.with_only_columns(WorkItem.id).limit(cap + 1).subquery()
+        capped = _queue_select(frozenset(params)).with_only_columns(WORK_ITEMS.c.id).subquery()
         with self.db.read() as s:
-            found = int(s.scalar(select(func.count()).select_from(capped)) or 0)
+            found = int(s.scalar(select(func.count()).select_from(capped), {**params, "limit": cap + 1}) or 0)
         return min(found, cap), found > cap
 
     def get_task(self, actor: Actor, work_item_id: int) -> TaskDetail:
@@ -990,6 +983,33 @@ def _with_decisions(case_data: Mapping[str, Any], approved: Iterable[WorkItem]) 
     for item in approved:
         data.update(item.decision)
     return data
+
+
+@functools.cache
+def _queue_select(filters: frozenset[str]) -> Select[Any]:
+    """A queue page's statement for the filters present (``_queue_filter``), built once per combination.
+
+    Queues are read on every clerk's page; a prebuilt statement with parameters skips
+    statement construction and hits the compiled cache. Order: by due time, then id.
+    """
+    c = WORK_ITEMS.c
+    query = select(*c)
+    if "departments" in filters:
+        query = query.where(c.department.in_(bindparam("departments", expanding=True)))
+    if "state" in filters:
+        query = query.where(c.state == bindparam("state"))
+    else:
+        query = query.where(c.state.in_(OPEN_WORK_STATES))
+    if "bundle" in filters:
+        query = query.where(c.bundle_key == bindparam("bundle"))
+    if "assignee" in filters:
+        query = query.where(c.assignee == bindparam("assignee"))
+    if "overdue" in filters:
+        query = query.where(c.overdue == bindparam("overdue"))
+    if "after_due" in filters:
+        due, last = bindparam("after_due", type_=c.due_at.type), bindparam("after_id", type_=c.id.type)
+        query = query.where(or_(c.due_at > due, and_(c.due_at == due, c.id > last)))
+    return query.order_by(c.due_at, c.id).limit(bindparam("limit"))
 
 
 def _may_see_task(actor: Actor, department: str) -> bool:

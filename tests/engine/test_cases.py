@@ -312,3 +312,27 @@ def test_a_decision_field_asked_by_an_earlier_decision_is_checked_on_completion(
     done = engine.complete(hr, task.id, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
     assert done.state == "completed"
     engine.close()
+
+
+def test_a_queue_pages_by_due_time_and_id_without_losing_or_repeating_tasks(engine: Engine) -> None:
+    for _ in range(5):
+        start_mini_startup(engine)
+    market = clerk("market-regulation")
+    whole = [t.id for t in engine.list_tasks(market, limit=50).items]
+    assert len(whole) == 5
+    seen: list[int] = []
+    page = engine.list_tasks(market, limit=2)
+    pages = 1
+    while True:
+        seen.extend(t.id for t in page.items)
+        if pages == 1:
+            start_mini_startup(engine)  # a task queued while paging lands after the ones seen
+        if page.next is None:
+            break
+        page = engine.list_tasks(market, limit=2, cursor=page.next)
+        pages += 1
+    assert len(seen) == len(set(seen)) == 6 and seen[:5] == whole
+    keys = [(t.due_at, t.id) for t in engine.list_tasks(market, limit=50).items]
+    assert keys == sorted(keys)
+    with pytest.raises(InvalidInput):
+        engine.list_tasks(market, cursor="not-a-cursor")
