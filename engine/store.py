@@ -79,6 +79,7 @@ class OpenCase:
     definition: BundleDefinition
     workflow: BpmnWorkflow
     now: datetime
+    # Task rows queued by this action, announced (``task_created``) by ``save`` once they have ids.
     created: list[WorkItem] = field(default_factory=list)
     # Every task row of the case, read once when the case was locked; new rows join it.
     rows: list[WorkItem] = field(default_factory=list)
@@ -162,7 +163,16 @@ class CaseStore:
         case.state = self.codec.dumps(oc.workflow)
         case.next_timer_at = self.runner.next_timer(oc.workflow)
         case.updated_at = oc.now
-        oc.session.flush()
+        oc.session.flush()  # one flush for the case and its task rows; new rows get their ids
+        for row in oc.created:
+            self.event(
+                oc,
+                "system",
+                "task_created",
+                {"item": row.item_key, "department": row.department, "due_at": row.due_at},
+                work_item_id=row.id,
+            )
+        oc.created.clear()
         if oc.events:
             oc.session.execute(AUDIT_INSERT, oc.events)
             oc.events.clear()
@@ -230,18 +240,9 @@ class CaseStore:
                 )
                 oc.session.add(row)
                 created.append(row)
-        oc.session.flush()
         oc.created.extend(created)
         oc.rows = [*rows, *created]
         oc.synced = True
-        for row in created:
-            self.event(
-                oc,
-                "system",
-                "task_created",
-                {"item": row.item_key, "department": row.department, "due_at": row.due_at},
-                work_item_id=row.id,
-            )
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready:
                 row.state = WorkItemState.CANCELLED
