@@ -1,0 +1,32 @@
+"""The engine benchmark's own parts still run (``make bench`` is not part of ``make test``).
+
+Each figure of ``tests/bench/bench_engine.py`` comes from a function tested here on a tiny
+budget, so a change to the engine that breaks the benchmark shows up in ``make test``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.actors import Actor, Role
+from tests.bench import bench_engine
+
+
+def test_the_baselines_run_whole_cases(tmp_path: Path) -> None:
+    assert bench_engine.in_memory_rate(seconds=0.05) > 0
+    assert bench_engine.floor_rate(tmp_path, seconds=0.05) > 0
+
+
+def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> None:
+    engine, example, materials = bench_engine._prepare(tmp_path)
+    try:
+        times: list[float] = []
+        bench_engine._run_case(engine, example, materials, 0, times)
+        (case,) = engine.list_cases(Actor("bench-0", Role.APPLICANT)).items
+        assert case.status == "completed"
+        assert len(times) == len(case.tasks) >= 6
+        phases = bench_engine.phase_times(engine, example, materials, cases=1)
+        assert set(phases.calls) == {"apply", "queue", "claim", "complete"} and phases.statements > 0
+        assert bench_engine.grow_to(engine, 5) == 5
+    finally:
+        engine.close()
