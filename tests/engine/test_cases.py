@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.actors import Actor
 from engine.definitions import read_bundle_dir
 from engine.errors import AlreadyClaimed, CaseNotFound, InvalidInput, TaskNotReady, WorkItemNotFound
 from engine.models import Case, CaseEvent, WorkItem
@@ -234,37 +235,39 @@ def test_deployments_are_immutable_versions_and_running_cases_stay_on_theirs(eng
     assert engine.get_case(APPLICANT, case_id).status == "completed"
 
 
+def _engine_asking_social_insurance_no_when(db_url: str, tmp_path: Path, condition: str) -> Engine:
+    """An engine whose mini-startup asks the social-insurance number only under ``condition``."""
+    folder = tmp_path / "mini-startup"
+    shutil.copytree(TEST_BUNDLES / "mini-startup", folder)
+    manifest = folder / "bundle.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    line = "  employee_count: {has_employees: true}\n"
+    manifest.write_text(text.replace(line, f"{line}  social_insurance_no: {condition}\n"), encoding="utf-8")
+    engine = make_engine(db_url, tmp_path)
+    engine.deployments.deploy_dir(folder)
+    return engine
+
+
+def _claimed_social_insurance_task(engine: Engine, hr: Actor, capital: int = 100) -> int:
+    """Start a case, approve its registration, and let ``hr`` claim the social-insurance task."""
+    case_id = start_mini_startup(engine, {**VALID, "registered_capital": capital})
+    (registration,) = engine.get_case(ANALYST, case_id).tasks
+    market = clerk("market-regulation")
+    engine.claim(market, registration.id)
+    engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
+    (task,) = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "social-insurance"]
+    engine.claim(hr, task.id)
+    return task.id
+
+
 def test_a_decision_field_asked_by_the_application_is_asked_and_checked_against_the_whole_case(
     db_url: str, tmp_path: Path
 ) -> None:
     # The social-insurance clerk's number is asked only of companies with this capital, an
     # answer outside that clerk's view of the case.
-    folder = tmp_path / "mini-startup"
-    shutil.copytree(TEST_BUNDLES / "mini-startup", folder)
-    manifest = folder / "bundle.yaml"
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(
-        text.replace(
-            "  employee_count: {has_employees: true}\n",
-            "  employee_count: {has_employees: true}\n  social_insurance_no: {registered_capital: [100]}\n",
-        ),
-        encoding="utf-8",
-    )
-    engine = make_engine(db_url, tmp_path)
-    engine.deployments.deploy_dir(folder)
+    engine = _engine_asking_social_insurance_no_when(db_url, tmp_path, "{registered_capital: [100]}")
     hr = clerk("human-resources-social-security")
-
-    def social_insurance_task(capital: int) -> int:
-        case_id = start_mini_startup(engine, {**VALID, "registered_capital": capital})
-        (registration,) = engine.get_case(ANALYST, case_id).tasks
-        market = clerk("market-regulation")
-        engine.claim(market, registration.id)
-        engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
-        (task,) = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "social-insurance"]
-        engine.claim(hr, task.id)
-        return task.id
-
-    asked = social_insurance_task(100)
+    asked = _claimed_social_insurance_task(engine, hr, capital=100)
     detail = engine.get_task(hr, asked)
     assert "registered_capital" not in detail.fields
     assert detail.asked_decision_fields == ("social_insurance_no",)
@@ -273,7 +276,7 @@ def test_a_decision_field_asked_by_the_application_is_asked_and_checked_against_
     assert [p.where for p in caught.value.problems] == ["social_insurance_no"]
     engine.complete(hr, asked, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
 
-    not_asked = social_insurance_task(200)
+    not_asked = _claimed_social_insurance_task(engine, hr, capital=200)
     assert engine.get_task(hr, not_asked).asked_decision_fields == ()
     assert engine.complete(hr, not_asked, Outcome.APPROVE, {}).state == "completed"
     engine.close()
@@ -284,32 +287,15 @@ def test_a_decision_field_asked_by_an_earlier_decision_is_checked_on_completion(
 ) -> None:
     # The social-insurance number is asked only when the registration clerk's decision (the
     # credit code) has a given value: the completion must see that earlier decision.
-    folder = tmp_path / "mini-startup"
-    shutil.copytree(TEST_BUNDLES / "mini-startup", folder)
-    manifest = folder / "bundle.yaml"
     uscc = DECISIONS["business-registration"]["uscc"]
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(
-        text.replace(
-            "  employee_count: {has_employees: true}\n",
-            f"  employee_count: {{has_employees: true}}\n  social_insurance_no: {{uscc: [{uscc}]}}\n",
-        ),
-        encoding="utf-8",
-    )
-    engine = make_engine(db_url, tmp_path)
-    engine.deployments.deploy_dir(folder)
-    hr, market = clerk("human-resources-social-security"), clerk("market-regulation")
-    case_id = start_mini_startup(engine)
-    (registration,) = engine.get_case(ANALYST, case_id).tasks
-    engine.claim(market, registration.id)
-    engine.complete(market, registration.id, Outcome.APPROVE, DECISIONS["business-registration"])
-    (task,) = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "social-insurance"]
-    engine.claim(hr, task.id)
-    assert engine.get_task(hr, task.id).asked_decision_fields == ("social_insurance_no",)
+    engine = _engine_asking_social_insurance_no_when(db_url, tmp_path, f"{{uscc: [{uscc}]}}")
+    hr = clerk("human-resources-social-security")
+    task = _claimed_social_insurance_task(engine, hr)
+    assert engine.get_task(hr, task).asked_decision_fields == ("social_insurance_no",)
     with pytest.raises(InvalidInput) as caught:
-        engine.complete(hr, task.id, Outcome.APPROVE, {})
+        engine.complete(hr, task, Outcome.APPROVE, {})
     assert [p.where for p in caught.value.problems] == ["social_insurance_no"]
-    done = engine.complete(hr, task.id, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
+    done = engine.complete(hr, task, Outcome.APPROVE, {"social_insurance_no": "SI00002"})
     assert done.state == "completed"
     engine.close()
 
