@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from engine.clock import Clock
 from engine.definitions import BundleDefinition
 from engine.errors import EngineError, ExpressionFailed, ExpressionRefused, TaskNotReady
 from engine.expressions import make_script_engine
+from forms.checks import china_today
 
 _current_clock: ContextVar[Clock | None] = ContextVar("onething_clock", default=None)
 
@@ -90,9 +91,10 @@ def _engine_steps(workflow: BpmnWorkflow) -> None:
 class Runner:
     """Runs workflows of one process; holds the script engine (restricted language)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, local_date: Callable[[datetime], date] = china_today) -> None:
         self.clock = clock
-        self.script_engine = make_script_engine(today=lambda: clock.now().date())
+        # ``today()`` in a diagram is the office's date (the calendar's zone), not UTC's.
+        self.script_engine = make_script_engine(today=lambda: local_date(clock.now()))
 
     def start(self, definition: BundleDefinition, data: Mapping[str, Any]) -> BpmnWorkflow:
         """A new workflow with the application data, run until it waits on people or timers."""

@@ -115,7 +115,7 @@ class Engine:
         self.materials = MaterialService(
             self.db, FileBlobStore(settings.materials_dir), self.catalog, max_bytes=settings.max_upload_bytes
         )
-        self.runner = Runner(self.clock)
+        self.runner = Runner(self.clock, self.calendar.local_date)
         self.store = CaseStore(
             self.deployments, self.runner, self.clock, self.calendar.due_for, settings.workflow_cache_size
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 
 
@@ -93,6 +93,19 @@ def uscc_check_char(body: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+# Government service dates are China Standard Time (UTC+8, no daylight saving).
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def china_today(now: datetime | None = None) -> date:
+    """The date in China at ``now`` (default: this moment).
+
+    Applicants' dates (births, the birth date inside an ID number) are Chinese dates; a
+    server on UTC is still on the day before for the first eight hours of every Chinese day.
+    """
+    return (now or datetime.now(UTC)).astimezone(CHINA_TZ).date()
+
+
 def check_resident_id(value: str, today: date | None = None) -> Failure | None:
     """GB 11643: 18 characters, a known province, a real birth date not in the future, the check digit."""
     if not _ID_SHAPE.fullmatch(value):
@@ -113,7 +126,7 @@ def check_resident_id(value: str, today: date | None = None) -> Failure | None:
         return Failure(
             "birth_date", "身份证号中的出生日期不存在", "the birth date inside the ID number does not exist"
         )
-    if born.year < 1900 or born > (today or date.today()):
+    if born.year < 1900 or born > (today or china_today()):
         return Failure(
             "birth_date", "身份证号中的出生日期不合理", "the birth date inside the ID number is implausible"
         )

@@ -17,7 +17,7 @@ import ast
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,18 +25,10 @@ from engine.expressions.operations import binary, compare, to_str, truth
 from engine.expressions.run import NUMBER_TYPES, Run, failed, type_name
 from forms.checks import SHAPE_PATTERNS, Format, resident_id_check_char
 
-# Government service dates are China Standard Time (UTC+8, no daylight saving).
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
 _MAX_DATE_TEXT = 40
 _RESIDENT_ID_SHAPE = re.compile(SHAPE_PATTERNS[Format.RESIDENT_ID])
 
 Impl = Callable[..., Any]
-
-
-def china_today() -> date:
-    """Today's date in China (the default clock of the language)."""
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 @dataclass(frozen=True)

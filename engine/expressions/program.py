@@ -11,11 +11,11 @@ from datetime import date
 from typing import Any
 
 from engine.errors import ExpressionFailed, ExpressionRefused
-from engine.expressions.functions import china_today
 from engine.expressions.interpreter import Machine, run_expression, run_script
 from engine.expressions.limits import DEFAULT_LIMITS, Limits
 from engine.expressions.run import Run, need_mapping
 from engine.expressions.vetting import Kind, free_names, normalise, parse, where
+from forms.checks import china_today
 
 # Nodes whose value never depends on case data or the clock.
 _PURE = (

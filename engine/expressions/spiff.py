@@ -18,10 +18,10 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.errors import ExpressionRefused
-from engine.expressions.functions import china_today
 from engine.expressions.limits import DEFAULT_LIMITS, Limits
 from engine.expressions.program import check_expression, evaluate, execute
 from engine.expressions.run import need_mapping
+from forms.checks import china_today
 
 
 def _readable(context: Any, external_context: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -9,8 +9,9 @@ import string
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
+from engine.clock import ManualClock
 from engine.errors import ExpressionFailed, ExpressionRefused
 from engine.expressions import (
     Limits,
@@ -36,7 +38,9 @@ from engine.expressions import (
     names_used,
 )
 from engine.expressions.vetting import PARSE_FILENAME
+from engine.runtime import Runner
 from tests.engine.sandbox_escapes import ESCAPES, NAMES, Escape
+from tests.support.engines import make_engine
 
 TODAY = date(2024, 5, 1)
 DATA: dict[str, Any] = {
@@ -926,3 +930,15 @@ def test_arithmetic_agrees_with_python(source: str) -> None:
             evaluate(source, VARIABLES)
         return
     assert evaluate(source, VARIABLES) == expected
+
+
+def test_today_in_a_diagram_is_the_office_date_not_utcs(db_url: str, tmp_path: Path) -> None:
+    # 01:00 in Beijing on 24 November is still 23 November on a UTC clock.
+    moment = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    runner = Runner(ManualClock(moment))
+    assert runner.script_engine.environment.evaluate("today()", {}) == date(2026, 11, 24)
+    engine = make_engine(db_url, tmp_path, clock=ManualClock(moment))
+    try:
+        assert engine.runner.script_engine.environment.evaluate("today()", {}) == date(2026, 11, 24)
+    finally:
+        engine.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from forms import checks
 from forms.checks import (
     PROVINCE_PREFIXES,
     USCC_ALPHABET,
@@ -16,6 +18,7 @@ from forms.checks import (
     check_person_name,
     check_resident_id,
     check_uscc,
+    china_today,
 )
 
 # Reference implementations written from the standards' text (domain.md), kept apart from
@@ -127,3 +130,18 @@ def test_other_formats() -> None:
     assert check_email("li@example.cn") is None
     assert check_email("li@example") is not None
     assert check_email("not an address") is not None
+
+
+def test_china_today_is_the_date_in_china_not_on_a_utc_server() -> None:
+    assert china_today(datetime(2026, 11, 23, 15, 59, tzinfo=UTC)) == date(2026, 11, 23)
+    assert china_today(datetime(2026, 11, 23, 16, 0, tzinfo=UTC)) == date(2026, 11, 24)
+
+
+def test_a_birth_date_inside_an_id_is_judged_against_chinas_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child born this morning in China, while a UTC server still says yesterday: the ID is
+    # plausible; a birth date after China's today is not. (A date no server has reached shows
+    # the check asks ``china_today`` and not the server's calendar.)
+    monkeypatch.setattr(checks, "china_today", lambda now=None: date(2999, 1, 2))
+    assert check_resident_id(reference_id("11010529990102001")) is None
+    late = check_resident_id(reference_id("11010529990103001"))
+    assert late is not None and late.rule == "birth_date"
