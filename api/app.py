@@ -2,7 +2,8 @@
 
 ``create_app`` builds nothing heavy by itself: the engine (from the settings, unless one
 is handed in), the accounts, the token signer and the idempotency store are set up in the
-app's lifespan, which also brings the schema up to date and deploys the shipped bundles.
+app's lifespan, which also brings the schema up to date and deploys the shipped bundles
+(for an engine it builds; a handed-in engine is prepared by its owner).
 The timer worker is not part of the app: ``onething serve`` starts it beside the app
 (``api.worker.start_timer_worker``), ``onething worker`` runs it alone.
 
@@ -175,7 +176,11 @@ def build_services(settings: Settings, engine: Engine) -> Services:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The web app; its engine is built (and closed) by its lifespan unless one is handed in."""
+    """The web app; its engine is built, prepared and closed by its lifespan unless one is handed in.
+
+    A handed-in engine is its owner's to prepare (``onething serve`` upgrades the schema and
+    deploys the shipped bundles before it makes demo accounts), so start-up does it once.
+    """
     resolved = settings or (engine.settings if engine is not None else Settings())
 
     @asynccontextmanager
@@ -183,7 +188,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         own = engine is None
         running = engine if engine is not None else Engine(resolved)
         try:
-            await anyio.to_thread.run_sync(_prepare, running)
+            if own:
+                await anyio.to_thread.run_sync(_prepare, running)
             app.state.services = await anyio.to_thread.run_sync(build_services, resolved, running)
             yield
         finally:
