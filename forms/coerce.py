@@ -36,11 +36,17 @@ def coerce_values(form: MergedForm, raw: Mapping[str, Any]) -> dict[str, Any]:
             continue
         text = given.strip()
         if text:
-            values[name] = _coerce(form, name, text)
+            values[name] = coerce_value(form, name, text)
     return form.relevant_data(values)
 
 
-def _coerce(form: MergedForm, name: str, text: str) -> Any:
+def coerce_value(form: MergedForm, name: str, text: str) -> Any:
+    """One posted (stripped, non-empty) string as its field's type, or as given when it does not read.
+
+    Numbers are plain decimal digits only (no ``nan``, ``inf``, ``1_000`` or exponents,
+    which Python's ``int``/``float`` would take): the applicant's form and the clerk's
+    decision fields read the same way.
+    """
     element = form.element(name)
     if element.type is ElementType.BOOLEAN:
         lowered = text.lower()

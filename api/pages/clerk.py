@@ -16,7 +16,7 @@ from engine.actors import Role
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
 from engine.states import Outcome, WorkItemState
 from engine.views import TaskDetail
-from forms.catalog import ElementType
+from forms.coerce import coerce_value
 from forms.merge import MergedForm
 from forms.render import decision_view
 from forms.validate import FieldProblem
@@ -90,21 +90,6 @@ def _decision_entries(
     asked = set(detail.asked_decision_fields)
     entries = decision_view(form, detail.task.item, values, problems)
     return [e | {"required": True, "condition": None, "shown": True} for e in entries if e["key"] in asked]
-
-
-def _typed(form: MergedForm, name: str, text: str) -> Any:
-    """A decision answer read as its field's type (kept as text when it does not read)."""
-    kind = form.element(name).type
-    try:
-        if kind is ElementType.INTEGER:
-            return int(text)
-        if kind is ElementType.NUMBER:
-            return float(text)
-    except ValueError:
-        return text
-    if kind is ElementType.BOOLEAN and text in ("true", "false"):
-        return text == "true"
-    return text
 
 
 def _task_page(
@@ -186,7 +171,7 @@ def complete(ctx: Ctx, task_id: int) -> Response:
         for name in detail.decision_fields:
             value = posted.get(name)
             if isinstance(value, str) and value.strip():
-                decision[name] = _typed(form, name, value.strip())
+                decision[name] = coerce_value(form, name, value.strip())
     elif outcome_text == Outcome.RETURN.value:
         outcome = Outcome.RETURN
         for name in detail.fields:

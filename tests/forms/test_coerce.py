@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forms.coerce import coerce_values
+from forms.coerce import coerce_value, coerce_values
 from forms.merge import MergedForm
 
 
@@ -34,3 +34,14 @@ def test_unreadable_values_are_kept_for_validation_and_hidden_answers_dropped(
     values = coerce_values(startup_form, {"employee_count": "many", "has_employees": "true"})
     assert values == {"has_employees": True, "employee_count": "many"}
     assert any(p.field == "employee_count" and p.rule == "type" for p in startup_form.validate(values, []))
+
+
+def test_numbers_are_plain_decimals_for_applicants_and_clerks_alike(startup_form: MergedForm) -> None:
+    # Python's int() and float() would take these; a form field does not.
+    for text in ("nan", "inf", "-Infinity", "1_000", "1e3", "0x10"):
+        assert coerce_value(startup_form, "registered_capital", text) == text
+        assert coerce_value(startup_form, "employee_count", text) == text
+    assert coerce_value(startup_form, "registered_capital", "-2.50") == -2.5
+    assert coerce_value(startup_form, "employee_count", "+7") == 7
+    assert coerce_value(startup_form, "has_employees", "是") is True
+    assert coerce_value(startup_form, "uscc", "91350100m000100y43") == "91350100M000100Y43"
