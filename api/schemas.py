@@ -15,14 +15,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.accounts import AccountView
 from engine.actors import Role
-from engine.analytics import BottleneckRow, DepartmentRow, Ratings, ReductionRow
-from engine.feedback import ComplaintView, RatingView, RectificationView
-from engine.materials import MaterialInfo
-from engine.sla import EntryState, Level, Subject, SupervisorEntry
+from engine.analytics import BottleneckRow, DepartmentRow, ReductionRow
+from engine.sla import EntryState, Level, Subject
 from engine.states import CaseStatus, Outcome, WorkItemState
-from engine.views import BundleDetail, BundleSummary, CaseView, Label, TaskDetail, TimelineEntry, WorkItemView
+from engine.views import BundleDetail, CaseView, Label, TaskDetail
 
 _AT = "2026-03-02T09:30:00Z"
 _DUE = "2026-03-03T09:30:00Z"
@@ -81,6 +78,15 @@ class _In(BaseModel):
     def _storable(cls, data: Any) -> Any:
         _check_tree(data)
         return data
+
+
+class _FromView(BaseModel):
+    """Base of answers that mirror one engine view field by field (the view's own names)."""
+
+    @classmethod
+    def from_view(cls, view: Any) -> Self:
+        """From the engine's view (a frozen dataclass), read by attribute."""
+        return cls.model_validate(view, from_attributes=True)
 
 
 # -- common ------------------------------------------------------------------------------
@@ -161,7 +167,7 @@ class TokenPublic(BaseModel):
     expires_in: int
 
 
-class AccountPublic(BaseModel):
+class AccountPublic(_FromView):
     """An account as an admin or its owner sees it (never the password hash)."""
 
     model_config = _examples(
@@ -183,11 +189,6 @@ class AccountPublic(BaseModel):
     supervisor: bool
     active: bool
     created_at: datetime
-
-    @classmethod
-    def from_view(cls, view: AccountView) -> AccountPublic:
-        """From the engine's account view."""
-        return cls.model_validate(view, from_attributes=True)
 
 
 class AccountCreate(_In):
@@ -288,7 +289,7 @@ class ReductionsPublic(BaseModel):
     source: str = ""
 
 
-class BundlePublic(BaseModel):
+class BundlePublic(_FromView):
     """A deployed bundle (its newest version) as the catalogue lists it."""
 
     model_config = _examples(
@@ -322,11 +323,6 @@ class BundlePublic(BaseModel):
     items: list[BundleItemPublic]
     time_limit_days: float
     reductions: ReductionsPublic
-
-    @classmethod
-    def from_view(cls, view: BundleSummary) -> BundlePublic:
-        """From the engine's bundle summary."""
-        return cls.model_validate(view, from_attributes=True)
 
 
 class ChecklistEntryPublic(BaseModel):
@@ -399,7 +395,7 @@ class DeployedPublic(BaseModel):
 
 
 # -- materials -----------------------------------------------------------------------------
-class MaterialPublic(BaseModel):
+class MaterialPublic(_FromView):
     """An uploaded material, stored once by content (same bytes, same id)."""
 
     model_config = _examples(
@@ -419,11 +415,6 @@ class MaterialPublic(BaseModel):
     size: int
     mime: str = ""
     filename: str = ""
-
-    @classmethod
-    def from_view(cls, info: MaterialInfo) -> MaterialPublic:
-        """From the engine's material metadata (owner and origin are not shown)."""
-        return cls.model_validate(info, from_attributes=True)
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -456,7 +447,7 @@ class TaskProblemPublic(BaseModel):
     message: str = ""
 
 
-class TaskPublic(BaseModel):
+class TaskPublic(_FromView):
     """A department task as a queue shows it."""
 
     model_config = _examples(
@@ -502,11 +493,6 @@ class TaskPublic(BaseModel):
     comment: str = ""
     problems: list[TaskProblemPublic] = Field(default_factory=list)
     overdue: bool = False
-
-    @classmethod
-    def from_view(cls, view: WorkItemView) -> TaskPublic:
-        """From the engine's work-item view."""
-        return cls.model_validate(view, from_attributes=True)
 
 
 class TaskListPublic(BaseModel):
@@ -569,7 +555,7 @@ class ProgressPublic(BaseModel):
     total: int
 
 
-class TimelineEntryPublic(BaseModel):
+class TimelineEntryPublic(_FromView):
     """One line of a case's audit trail."""
 
     id: int
@@ -578,11 +564,6 @@ class TimelineEntryPublic(BaseModel):
     kind: str
     detail: dict[str, Any]
     work_item_id: int | None = None
-
-    @classmethod
-    def from_view(cls, entry: TimelineEntry) -> TimelineEntryPublic:
-        """From the engine's timeline entry."""
-        return cls.model_validate(entry, from_attributes=True)
 
 
 class NoticePublic(BaseModel):
@@ -725,7 +706,7 @@ class RatingCreate(_In):
     )
 
 
-class RectificationPublic(BaseModel):
+class RectificationPublic(_FromView):
     """A rectification (差评整改) a bad rating opened for the responsible department, and its reply."""
 
     model_config = _examples(
@@ -758,13 +739,8 @@ class RectificationPublic(BaseModel):
     replied_by: str
     replied_at: datetime | None
 
-    @classmethod
-    def from_view(cls, view: RectificationView) -> RectificationPublic:
-        """From the engine's rectification view."""
-        return cls.model_validate(view, from_attributes=True)
 
-
-class RatingPublic(BaseModel):
+class RatingPublic(_FromView):
     """A recorded rating, with the rectification it opened when it was bad (1 or 2)."""
 
     model_config = _examples(
@@ -792,11 +768,6 @@ class RatingPublic(BaseModel):
     comment: str
     created_at: datetime
     rectification: RectificationPublic | None
-
-    @classmethod
-    def from_view(cls, view: RatingView) -> RatingPublic:
-        """From the engine's rating view."""
-        return cls.model_validate(view, from_attributes=True)
 
 
 # -- complaints, rectification replies, supervision -----------------------------------------
@@ -826,7 +797,7 @@ class ComplaintCreate(_In):
     )
 
 
-class ComplaintPublic(BaseModel):
+class ComplaintPublic(_FromView):
     """A complaint, its supervisor queue and deadline, and the supervisor's answer once given."""
 
     model_config = _examples(
@@ -859,11 +830,6 @@ class ComplaintPublic(BaseModel):
     replied_by: str
     replied_at: datetime | None
 
-    @classmethod
-    def from_view(cls, view: ComplaintView) -> ComplaintPublic:
-        """From the engine's complaint view."""
-        return cls.model_validate(view, from_attributes=True)
-
 
 class ReplyCreate(_In):
     """An answer to a complaint (by its supervisor) or to a bad rating (by the department's clerk)."""
@@ -894,7 +860,7 @@ class ResolveCreate(_In):
         return value
 
 
-class SupervisionEntryPublic(BaseModel):
+class SupervisionEntryPublic(_FromView):
     """One entry of a supervisor queue (督办): an overdue task, a late rectification or a complaint.
 
     ``subject_id`` is the id of what it is about: the task, the rectification or the complaint
@@ -939,11 +905,6 @@ class SupervisionEntryPublic(BaseModel):
     note: str
     detail: dict[str, Any]
 
-    @classmethod
-    def from_view(cls, entry: SupervisorEntry) -> SupervisionEntryPublic:
-        """From the engine's supervisor-queue entry."""
-        return cls.model_validate(entry, from_attributes=True)
-
 
 # -- analytics -----------------------------------------------------------------------------
 class DurationsPublic(BaseModel):
@@ -962,18 +923,13 @@ class ProblemCountPublic(BaseModel):
     message: str
 
 
-class RatingsPublic(BaseModel):
+class RatingsPublic(_FromView):
     """Ratings 1..5 (好差评): counts per score, total, mean and the share of 4 and 5."""
 
     counts: list[int] = Field(min_length=5, max_length=5)
     total: int
     mean: float | None
     satisfied_rate: float | None
-
-    @classmethod
-    def from_view(cls, ratings: Ratings) -> RatingsPublic:
-        """From the analytics rating distribution (total, mean and rate are its properties)."""
-        return cls.model_validate(ratings, from_attributes=True)
 
 
 class BottleneckPublic(BaseModel):

@@ -1150,6 +1150,48 @@ def reductions(db: Database, deployments: Deployments) -> list[ReductionRow]:
 # -- rebuild ------------------------------------------------------------------------------
 
 
+def store_aggregates(
+    session: Session,
+    tasks: Mapping[tuple[str, int, str, str], TaskAgg],
+    cases: Mapping[tuple[str, int], Mapping[str, Any]],
+    ratings: Mapping[tuple[str, int, str], Sequence[int]],
+    periods: Mapping[tuple[date, str, str], Mapping[str, float]],
+) -> None:
+    """Write aggregates computed in bulk into the (emptied) tables.
+
+    Keys: tasks by (bundle, version, item, department); cases by (bundle, version), their
+    ``CaseStats`` columns as values; ratings by (bundle, version, department), the counts of
+    scores 1..5; periods by (local day, bundle, department), the counters present (the
+    others stay 0). ``rebuild`` and the analytics benchmark fill the tables through here.
+    """
+    for (bundle_key, version, item_key, department), agg in tasks.items():
+        stats = TaskStats(bundle_key=bundle_key, version=version, item_key=item_key, department=department)
+        agg.write(stats)
+        session.add(stats)
+    session.add_all(
+        CaseStats(bundle_key=bundle_key, version=version, **values)
+        for (bundle_key, version), values in cases.items()
+    )
+    for (bundle_key, version, department), counts in ratings.items():
+        session.add(
+            RatingStats(
+                bundle_key=bundle_key,
+                version=version,
+                department=department,
+                **{f"s{i + 1}": n for i, n in enumerate(counts)},
+            )
+        )
+    for (day_key, bundle_key, department), values in periods.items():
+        session.add(
+            PeriodStats(
+                day=day_key,
+                bundle_key=bundle_key,
+                department=department,
+                **{n: (v if n in _FLOAT_PERIOD_FIELDS else int(v)) for n, v in values.items()},
+            )
+        )
+
+
 @dataclass(frozen=True)
 class RebuildResult:
     """What ``rebuild`` counted."""
@@ -1229,32 +1271,5 @@ def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 
             p = periods[(calendar.local_date(c.created_at), c.bundle_key or "", c.department or "")]
             p["complaints"] += 1
             complaint_count += 1
-        for (bundle_key, version, item_key, department), agg in tasks.items():
-            stats = TaskStats(
-                bundle_key=bundle_key, version=version, item_key=item_key, department=department
-            )
-            agg.write(stats)
-            s.add(stats)
-        s.add_all(
-            CaseStats(bundle_key=bundle_key, version=version, **values)
-            for (bundle_key, version), values in cases.items()
-        )
-        for (bundle_key, version, department), counts in ratings.items():
-            s.add(
-                RatingStats(
-                    bundle_key=bundle_key,
-                    version=version,
-                    department=department,
-                    **{f"s{i + 1}": n for i, n in enumerate(counts)},
-                )
-            )
-        for (day_key, bundle_key, department), values in periods.items():
-            s.add(
-                PeriodStats(
-                    day=day_key,
-                    bundle_key=bundle_key,
-                    department=department,
-                    **{n: (v if n in _FLOAT_PERIOD_FIELDS else int(v)) for n, v in values.items()},
-                )
-            )
+        store_aggregates(s, tasks, cases, ratings, periods)
     return RebuildResult(task_count, case_count, rating_count, complaint_count)

@@ -722,9 +722,8 @@ class Engine:
         params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
         if params is None:
             return 0, False
-        capped = _queue_select(frozenset(params)).with_only_columns(WORK_ITEMS.c.id).subquery()
         with self.db.read() as s:
-            found = int(s.scalar(select(func.count()).select_from(capped), {**params, "limit": cap + 1}) or 0)
+            found = int(s.scalar(_queue_count(frozenset(params)), {**params, "limit": cap + 1}) or 0)
         return min(found, cap), found > cap
 
     def get_task(self, actor: Actor, work_item_id: int) -> TaskDetail:
@@ -1010,6 +1009,13 @@ def _queue_select(filters: frozenset[str]) -> Select[Any]:
         due, last = bindparam("after_due", type_=c.due_at.type), bindparam("after_id", type_=c.id.type)
         query = query.where(or_(c.due_at > due, and_(c.due_at == due, c.id > last)))
     return query.order_by(c.due_at, c.id).limit(bindparam("limit"))
+
+
+@functools.cache
+def _queue_count(filters: frozenset[str]) -> Select[Any]:
+    """The capped COUNT of a queue filter (``count_tasks``), built once per combination."""
+    capped = _queue_select(filters).with_only_columns(WORK_ITEMS.c.id).subquery()
+    return select(func.count()).select_from(capped)
 
 
 def _may_see_task(actor: Actor, department: str) -> bool:

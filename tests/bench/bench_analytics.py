@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import analytics
-from engine.analytics import CaseStats, PeriodStats, RatingStats, TaskAgg, TaskStats
+from engine.analytics import TaskAgg, store_aggregates
 from engine.clock import ManualClock
 from engine.models import Deployment
 from engine.service import Engine
@@ -161,56 +161,27 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
         if len(item_rows) >= CHUNK:
             flush()
     flush()
+    for (_bundle, item), agg in aggs.items():
+        agg.task_name = item
     with engine.db.write() as s:
-        for (bundle, item), agg in aggs.items():
-            stats = TaskStats(
-                bundle_key=bundle, version=1, item_key=item, department=ITEMS[item], task_name=item
-            )
-            agg.write(stats)
-            s.add(stats)
-        for bundle, (count, working) in case_stats.items():
-            s.add(
-                CaseStats(
-                    bundle_key=bundle,
-                    version=1,
-                    completed=int(count),
-                    rejected=0,
-                    withdrawn=0,
-                    working_sum=working,
-                    steps_sum=int(count),
-                    materials_sum=0,
-                    duration_sketch={},
-                )
-            )
-        for (bundle, department), counts in ratings.items():
-            s.add(
-                RatingStats(
-                    bundle_key=bundle,
-                    version=1,
-                    department=department,
-                    **{f"s{i + 1}": c for i, c in enumerate(counts)},
-                )
-            )
-        for (day, bundle, department), values in periods.items():
-            s.add(
-                PeriodStats(
-                    day=day,
-                    bundle_key=bundle,
-                    department=department,
-                    tasks_completed=int(values["tasks_completed"]),
-                    tasks_overdue=int(values["tasks_overdue"]),
-                    tasks_returned=int(values["tasks_returned"]),
-                    went_overdue=0,
-                    wait_sum=values["wait_sum"],
-                    work_sum=values["work_sum"],
-                    cases_completed=0,
-                    case_working_sum=0.0,
-                    ratings=0,
-                    rating_sum=0,
-                    ratings_bad=0,
-                    complaints=0,
-                )
-            )
+        store_aggregates(
+            s,
+            {(bundle, 1, item, ITEMS[item]): agg for (bundle, item), agg in aggs.items()},
+            {
+                (bundle, 1): {
+                    "completed": int(count),
+                    "rejected": 0,
+                    "withdrawn": 0,
+                    "working_sum": working,
+                    "steps_sum": int(count),
+                    "materials_sum": 0,
+                    "duration_sketch": {},
+                }
+                for bundle, (count, working) in case_stats.items()
+            },
+            {(bundle, 1, department): counts for (bundle, department), counts in ratings.items()},
+            periods,
+        )
 
 
 def _queries(engine: Engine) -> None:
