@@ -15,6 +15,8 @@ from tests.bench import bench_engine
 def test_the_baselines_run_whole_cases(tmp_path: Path) -> None:
     assert bench_engine.in_memory_rate(seconds=0.05) > 0
     assert bench_engine.floor_rate(tmp_path, seconds=0.05) > 0
+    assert bench_engine.floor_rate(tmp_path, seconds=0.05, save=False, commit=False) > 0
+    assert bench_engine.floor_rate(tmp_path, seconds=0.05, commit=False) > 0
 
 
 def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> None:
@@ -26,7 +28,11 @@ def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> 
         assert case.status == "completed"
         assert len(times) == len(case.tasks) >= 6
         phases = bench_engine.phase_times(engine, example, materials, cases=1)
-        assert set(phases.calls) == {"apply", "queue", "claim", "complete"} and phases.statements > 0
+        assert set(phases.calls) == {"apply", "queue", "claim", "complete", "certificate"}
+        assert phases.statements > 0 and phases.cases == 1
+        # Each certificate is timed inside its completion, and the engine gets its method back.
+        assert 0 < sum(phases.calls["certificate"]) < sum(phases.calls["complete"])
+        assert "issue_certificate" not in vars(engine.materials)
         assert bench_engine.grow_to(engine, 5) == 5
     finally:
         engine.close()
