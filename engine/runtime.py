@@ -168,6 +168,17 @@ class Runner:
         return min(due) if due else None
 
     @staticmethod
+    def waiting_at(workflow: BpmnWorkflow) -> list[str]:
+        """BPMN ids of the elements a workflow waits at (joins, events), to say where it is stuck."""
+        return sorted(
+            {
+                str(t.task_spec.bpmn_id)
+                for t in workflow.get_tasks(state=TaskState.WAITING)
+                if t.task_spec.bpmn_id
+            }
+        )
+
+    @staticmethod
     def is_completed(workflow: BpmnWorkflow) -> bool:
         """Whether the process reached its end."""
         return bool(workflow.is_completed())

@@ -10,9 +10,10 @@ files and XML safety (``engine.xmlsafe``, plus a DOCTYPE and encoding check afte
 BPMN and DMN schemas, the elements the engine runs, lanes, expressions and the shape of
 the flow (``engine.bpmn_checks``), then the manifest: its schema, items bound to user
 tasks in their department's lane, the catalog and the merged form (``forms``), the
-examples as real applications, the names conditions read, and finally SpiffWorkflow
-loading the definition as a deployment would. A lone ``.bpmn`` file gets every check
-that needs no manifest.
+examples as real applications, the names conditions read, SpiffWorkflow loading the
+definition as a deployment would, and finally each example run through the diagram
+(``engine.simulation``: its route, an end reached, conditions that agree with the
+branches). A lone ``.bpmn`` file gets every check that needs no manifest.
 """
 
 from __future__ import annotations
@@ -41,10 +42,17 @@ from engine.bpmn_checks import (
     problem,
     vet,
 )
-from engine.definitions import MANIFEST_NAME, build_parser, load_definition, read_bundle_dir
+from engine.definitions import (
+    MANIFEST_NAME,
+    BundleDefinition,
+    build_parser,
+    load_definition,
+    read_bundle_dir,
+)
 from engine.errors import DefinitionError, Problem, UnsafeXml
 from engine.manifest import KEY_PATTERN, Manifest, form_request, outcome_key, parse_manifest
 from engine.settings import shipped_processes_dir
+from engine.simulation import example_problems
 from engine.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 from forms.catalog import Catalog, load_catalog
 from forms.errors import CatalogError, FormConflict
@@ -62,6 +70,7 @@ CHECK_FORM = "form"
 CHECK_EXAMPLES = "examples"
 CHECK_NAMES = "names"
 CHECK_LOAD = "load"
+CHECK_ROUTES = "routes"
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,8 @@ class _BundleChecker:
         self.dmns = dmns
         self.departments = departments
         self.run = run
+        # Examples that are no valid application: not run through the diagram (already named).
+        self.invalid_examples: set[int] = set()
 
     def add(self, element: str, rule: str, zh: str, en: str, file: str = MANIFEST_NAME) -> None:
         self.run.problems.append(problem(file, element, rule, zh, en))
@@ -372,6 +383,7 @@ class _BundleChecker:
         items = {item.key for item in self.manifest.items}
         for index, example in enumerate(self.manifest.examples):
             where = f"examples[{index}]"
+            before = len(self.run.problems)
             for bad in form.validate(example.data, example.materials):
                 self.add(
                     f"{where}.{'materials' if bad.kind == 'material' else 'data'}.{bad.field}",
@@ -403,6 +415,8 @@ class _BundleChecker:
                         f"路线中的 {step!r} 不是事项键",
                         f"{step!r} in the route is not an item key",
                     )
+            if len(self.run.problems) > before:
+                self.invalid_examples.add(index)
 
     def known_names(self) -> set[str]:
         manifest = self.manifest
@@ -518,15 +532,27 @@ def validate_bundle_files(
             dmn_facts[name] = check_dmn(tree, name)
             run.problems.extend(dmn_facts[name].problems)
             run.unsupported.extend(dmn_facts[name].unsupported)
+    form: MergedForm | None = None
+    invalid_examples: set[int] = set()
     if manifest is not None:
-        _check_with_manifest(manifest, facts, dmn_facts, known_departments, catalog, run)
+        form, invalid_examples = _check_with_manifest(
+            manifest, facts, dmn_facts, known_departments, catalog, run
+        )
     runnable = False
+    definition: BundleDefinition | None = None
     xml_ok = all(tree is not None for tree in roots.values()) and root is not None
     if xml_ok and root is not None and facts is not None and not run.unsupported:
         with run.check(CHECK_LOAD, process_name):
-            load_problems = _load(files, manifest, facts, root, process_name, dmn_roots, max_bytes)
+            load_problems, definition = _load(
+                files, manifest, facts, root, process_name, dmn_roots, max_bytes
+            )
             run.problems.extend(load_problems)
             runnable = not load_problems and bool(facts.executable)
+    # Examples run only on a diagram without problems: a broken one says nothing about routes.
+    diagram_ok = not any(p.file == process_name or p.file in dmn_roots for p in run.problems)
+    if definition is not None and form is not None and diagram_ok:
+        with run.check(CHECK_ROUTES, MANIFEST_NAME):
+            run.problems.extend(example_problems(definition, form, skip=invalid_examples))
     return run.report(source, runnable)
 
 
@@ -537,7 +563,8 @@ def _check_with_manifest(
     departments: Collection[str],
     catalog: Catalog | None,
     run: _Run,
-) -> None:
+) -> tuple[MergedForm | None, set[int]]:
+    """The manifest's checks; the merged form and the examples found invalid, for the route check."""
     checker = _BundleChecker(manifest, facts, dmns, departments, run)
     with run.check(CHECK_MANIFEST, MANIFEST_NAME):
         checker.check_manifest()
@@ -563,6 +590,7 @@ def _check_with_manifest(
             checker.check_examples(form)
     with run.check(CHECK_NAMES, MANIFEST_NAME):
         checker.check_names()
+    return form, checker.invalid_examples
 
 
 def _load(
@@ -573,19 +601,22 @@ def _load(
     process_name: str,
     dmns: Mapping[str, etree._Element],
     max_bytes: int,
-) -> list[Problem]:
-    """Load as a deployment would; without a usable manifest, load the diagram's executable processes."""
+) -> tuple[list[Problem], BundleDefinition | None]:
+    """Load as a deployment would; without a usable manifest, load the diagram's executable processes.
+
+    The definition comes back when the whole bundle loaded, for running its examples.
+    """
     if manifest is None or manifest.key not in facts.executable:
-        return _spiff_load(root, process_name, dmns, facts.executable)
+        return _spiff_load(root, process_name, dmns, facts.executable), None
     try:
-        load_definition(files, max_bytes)
+        return [], load_definition(files, max_bytes)
     except DefinitionError as exc:
         if isinstance(exc.__cause__, Exception):
-            return [_load_problem(process_name, exc.__cause__)]
-        return [replace(p, rule=p.rule or "bpmn-parse", file=p.file or process_name) for p in exc.problems]
+            return [_load_problem(process_name, exc.__cause__)], None
+        found = [replace(p, rule=p.rule or "bpmn-parse", file=p.file or process_name) for p in exc.problems]
+        return found, None
     except Exception as exc:  # SpiffWorkflow raises more than load_definition translates
-        return [_load_problem(process_name, exc)]
-    return []
+        return [_load_problem(process_name, exc)], None
 
 
 def validate_bundle_dir(path: Path, **options: Any) -> Report:

@@ -33,7 +33,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 VALID = FIXTURES / "valid-minimal"
 MANY = FIXTURES / "many-problems"
 LONE = FIXTURES / "lone"
-ALL_BUNDLE_CHECKS = ("manifest", "files", "xml", "diagram", "bindings", "form", "examples", "names", "load")
+ALL_BUNDLE_CHECKS = (
+    "manifest",
+    "files",
+    "xml",
+    "diagram",
+    "bindings",
+    "form",
+    "examples",
+    "names",
+    "load",
+    "routes",
+)
 
 Files = dict[str, bytes]
 
@@ -218,6 +229,26 @@ def put(name: str, data: bytes) -> Callable[[Files], Files]:
 
 BPMN, YAML = "process.bpmn", "bundle.yaml"
 TIMER = '<bpmn:timeDuration>"P3D"</bpmn:timeDuration>'
+# A second example without invoices: the diagram skips tax registration on its route.
+SECOND_EXAMPLE = """route: [business-registration, tax-registration]
+  - name: {zh: 不申领发票, en: Without invoices}
+    data: {company_name: 上海一件事科技有限公司, legal_rep_name: 张三, legal_rep_id: "11010519491231002X",
+           invoice_needed: false, registered_capital: 100}
+    materials: [articles_of_association]
+    decisions:
+      business-registration: {uscc: "91350100M000100Y43"}
+    route: [business-registration]"""
+
+
+def compose(*edits: Callable[[Files], Files]) -> Callable[[Files], Files]:
+    def apply(files: Files) -> Files:
+        for change in edits:
+            files = change(files)
+        return files
+
+    return apply
+
+
 MUTATIONS: dict[str, tuple[Callable[[Files], Files], set[tuple[str, str, str]]]] = {
     "process id is not the bundle key": (
         edit(BPMN, 'process id="valid-minimal"', 'process id="something-else"'),
@@ -279,6 +310,38 @@ MUTATIONS: dict[str, tuple[Callable[[Files], Files], set[tuple[str, str, str]]]]
     "example route naming no item": (
         edit(YAML, "route: [business-registration, tax-registration]", "route: [business-registration, tax]"),
         {(YAML, "examples[0].route", "example-invalid")},
+    ),
+    "example whose declared route the diagram does not take": (
+        edit(BPMN, "wants_invoices == True and", "wants_invoices == False and"),
+        {(YAML, "examples[0].route", "example-route")},
+    ),
+    "example that never reaches an end (a parallel join after an exclusive choice)": (
+        edit(BPMN, '<bpmn:exclusiveGateway id="merge"/>', '<bpmn:parallelGateway id="merge"/>'),
+        {(YAML, "examples[0]", "example-unfinished")},
+    ),
+    "example looping back forever": (
+        edit(
+            BPMN,
+            '<bpmn:sequenceFlow id="f4" sourceRef="register_tax" targetRef="merge"/>',
+            '<bpmn:sequenceFlow id="f4" sourceRef="register_tax" targetRef="register_business"/>',
+        ),
+        {(YAML, "examples[0]", "example-unfinished")},
+    ),
+    "example failing on an expression of the diagram": (
+        edit(BPMN, "len(company_name) &gt; 1", "len(company_name) / 0 &gt; 1"),
+        {(YAML, "examples[0]", "example-unfinished")},
+    ),
+    "condition asking what the example's route does not use": (
+        compose(
+            edit(
+                YAML,
+                "fields: [company_name, legal_rep_name]",
+                "fields: [company_name, legal_rep_name, registered_capital]",
+            ),
+            edit(YAML, "examples:", "conditions:\n  registered_capital: {invoice_needed: false}\nexamples:"),
+            edit(YAML, "route: [business-registration, tax-registration]", SECOND_EXAMPLE),
+        ),
+        {(YAML, "conditions.registered_capital", "condition-unused")},
     ),
     "material the item issues itself": (
         edit(
@@ -388,6 +451,25 @@ def test_one_change_is_named_exactly(name: str) -> None:
     assert expected <= where(report), sorted(where(report))
     assert all(p.rule != "internal" for p in report.problems), report.problems
     assert all(p.message and p.message_en for p in report.problems)
+
+
+def test_a_stuck_example_says_where_it_waits_and_an_invalid_example_is_not_run() -> None:
+    mutate, _ = MUTATIONS["example that never reaches an end (a parallel join after an exclusive choice)"]
+    (stuck,) = [
+        p for p in validate_bundle_files(mutate(valid_files())).problems if p.rule == "example-unfinished"
+    ]
+    assert "停在 merge" in stuck.message and "waiting at merge" in stuck.message_en
+    # Only "example-invalid" for an example that is no valid application: running it would add noise.
+    mutate, _ = MUTATIONS["example missing a required field"]
+    report = validate_bundle_files(mutate(valid_files()))
+    assert {p.rule for p in report.problems} == {"example-invalid"}
+    assert "routes" in report.checked
+
+
+def test_examples_run_only_on_a_diagram_without_problems() -> None:
+    mutate, _ = MUTATIONS["timer that is not ISO 8601"]
+    report = validate_bundle_files(mutate(valid_files()))
+    assert "routes" not in report.checked and "load" in report.checked
 
 
 def test_unsupported_element_makes_the_bundle_not_runnable_and_is_named() -> None:
