@@ -94,6 +94,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, syncing each parent that gained an entry.
+
+    A new directory's name lives in its parent; until that parent is synced, a power cut
+    may drop the directory, and with it a file the database already points to.
+    """
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        _fsync_dir(directory.parent)
+
+
 class FileBlobStore:
     """Content-addressed files: ``root/ab/cd/<sha256>``, written by temp file, fsync and atomic rename."""
 
@@ -112,7 +127,7 @@ class FileBlobStore:
         self, stream: BinaryIO, max_bytes: int, verify: Callable[[bytes], None] | None = None
     ) -> StoredBlob:
         """Stream to a temp file, refused past ``max_bytes`` or when ``verify`` raises; then rename it."""
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        _make_dirs(self.temp_dir)  # the first upload creates the store: its root must stay too
         fd, temp_name = tempfile.mkstemp(dir=self.temp_dir, prefix="upload-", suffix=".part")
         temp = Path(temp_name)
         try:
@@ -143,7 +158,7 @@ class FileBlobStore:
             if final.exists():
                 temp.unlink()  # the same bytes are stored already: keep one copy
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                _make_dirs(final.parent)
                 os.replace(temp, final)
                 _fsync_dir(final.parent)
             return StoredBlob(sha256, size, head)

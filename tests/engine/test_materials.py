@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine import materials as materials_module
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.demo import demo_pdf
@@ -111,6 +112,32 @@ def test_the_same_file_uploaded_twice_is_stored_once(service: MaterialService, s
     assert first.size == len(pdf_bytes())
     assert first.filename == "章程.pdf"
     assert first.created_at == START
+
+
+def test_every_directory_a_new_file_needs_is_synced_into_its_parent(
+    store: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A power cut may drop a directory entry its parent never synced, and with it a file the
+    # database already names; so each new fan-out directory is synced into its parent.
+    synced: list[Path] = []
+    real = materials_module._fsync_dir
+
+    def spy(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(materials_module, "_fsync_dir", spy)
+    blob = store.put(io.BytesIO(pdf_bytes()), 10_000)
+    final = store.path(blob.sha256)
+    assert final.read_bytes() == pdf_bytes()
+    # The store itself (root and .tmp, on its first upload), then the fan-out directories.
+    root = store.root
+    assert synced == [root.parent, root, root, final.parent.parent, final.parent]
+    synced.clear()
+    # A file landing in fan-out directories that exist syncs only the directory that holds it.
+    final.unlink()
+    store.put(io.BytesIO(pdf_bytes()), 10_000)
+    assert final.is_file() and synced == [final.parent]
 
 
 def test_the_same_bytes_for_another_person_or_kind_is_another_material_on_one_blob(
@@ -346,6 +373,7 @@ import sys
 from pathlib import Path
 from engine.db import Database
 from engine.demo import demo_pdf
+from engine import materials as materials_module
 from engine.materials import FileBlobStore, MaterialService
 from forms.catalog import load_catalog
 
