@@ -57,7 +57,7 @@ from sqlalchemy.sql.expression import Executable
 from engine.calendar import SECONDS_PER_DAY, WorkCalendar, default_calendar
 from engine.db import Database, upsert_insert
 from engine.errors import InvalidInput, Problem
-from engine.models import Base, Case, CaseEvent, Material, WorkItem, utcnow
+from engine.models import Base, Case, CaseEvent, Material, WorkItem, table_of, utcnow
 from engine.states import CaseStatus, Outcome, WorkItemState
 
 if TYPE_CHECKING:
@@ -556,11 +556,6 @@ def _task_fact(
 _KEY_PARAM = "k_"  # prefix of the WHERE parameters of an UPDATE (its SET parameters are column names)
 
 
-def _table(model: type[Base]) -> Table:
-    table: Table = model.__table__  # type: ignore[assignment]
-    return table
-
-
 _statements: dict[tuple[Any, ...], Executable] = {}
 
 
@@ -680,14 +675,14 @@ def record_completion(
         "item_key": work_item.item_key,
         "department": work_item.department,
     }
-    conn, table = session.connection(), _table(TaskStats)
+    conn, table = session.connection(), table_of(TaskStats)
     agg = TaskAgg.from_row(_locked_row(session, conn, table, keys, _TASK_COLUMNS))
     agg.task_name = work_item.task_name or agg.task_name
     agg.add(fact.wait, fact.work, fact.overdue, fact.returned, work_item.problems or ())
     _write_row(conn, table, keys, {**agg.values(), "updated_at": work_item.completed_at or utcnow()})
     _bump(
         session,
-        _table(PeriodStats),
+        table_of(PeriodStats),
         {"day": fact.day, "bundle_key": work_item.bundle_key, "department": work_item.department},
         {
             "tasks_completed": 1,
@@ -699,7 +694,7 @@ def record_completion(
     )
 
 
-_MATERIALS = _table(Material)
+_MATERIALS = table_of(Material)
 _ISSUED_AMONG = select(_MATERIALS.c.id).where(
     _MATERIALS.c.id.in_(bindparam("ids", expanding=True)), _MATERIALS.c.issued_by_case.is_not(None)
 )
@@ -744,7 +739,7 @@ def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | 
     if case.status not in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
         return
     calendar = calendar or default_calendar()
-    conn, table = session.connection(), _table(CaseStats)
+    conn, table = session.connection(), table_of(CaseStats)
     keys = {"bundle_key": case.bundle_key, "version": case.version}
     updated_at = case.finished_at or utcnow()
     if case.status != CaseStatus.COMPLETED:
@@ -759,7 +754,7 @@ def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | 
     _write_row(conn, table, keys, {**values, "updated_at": updated_at})
     _bump(
         session,
-        _table(PeriodStats),
+        table_of(PeriodStats),
         {"day": fact.day, "bundle_key": case.bundle_key, "department": ""},
         {"cases_completed": 1, "case_working_sum": fact.working},
     )
@@ -816,13 +811,13 @@ def record_rating(
         raise ValueError("score must be 1..5")
     _bump(
         session,
-        _table(RatingStats),
+        table_of(RatingStats),
         {"bundle_key": bundle_key, "version": version, "department": department},
         {f"s{score}": 1},
     )
     _bump(
         session,
-        _table(PeriodStats),
+        table_of(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"ratings": 1, "rating_sum": score, "ratings_bad": int(score <= 2)},
     )
@@ -835,7 +830,7 @@ def record_complaint(
     calendar = calendar or default_calendar()
     _bump(
         session,
-        _table(PeriodStats),
+        table_of(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"complaints": 1},
     )
@@ -851,7 +846,7 @@ def record_went_overdue(
     calendar = calendar or default_calendar()
     _bump(
         session,
-        _table(PeriodStats),
+        table_of(PeriodStats),
         {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
         {"went_overdue": 1},
     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -61,6 +62,12 @@ class Base(DeclarativeBase):
     """Declarative base of every onething table."""
 
     type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, datetime: UtcDateTime}  # noqa: RUF012
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, typed as one, for Core statements on the hot paths."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
 
 
 class Account(Base):

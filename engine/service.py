@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,7 +42,7 @@ from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.manifest import outcome_key as outcome_key  # re-exported: benches use it here
 from engine.materials import FileBlobStore, MaterialService
 from engine.model_metrics import model_reductions, promised_days
-from engine.models import Case, CaseEvent, Deployment, Material, WorkItem
+from engine.models import Case, CaseEvent, Deployment, Material, WorkItem, table_of
 from engine.runtime import Runner
 from engine.settings import Settings
 from engine.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
@@ -61,7 +61,7 @@ from forms.catalog import load_catalog
 from forms.merge import MergedForm
 
 T = TypeVar("T")
-WORK_ITEMS: Table = WorkItem.__table__  # type: ignore[assignment]
+WORK_ITEMS = table_of(WorkItem)
 # Built once: statements of every task action skip construction and hit the compiled cache.
 _CLAIM = (
     update(WORK_ITEMS)

@@ -27,13 +27,13 @@ from engine.clock import Clock
 from engine.definitions import BundleDefinition
 from engine.deployments import Deployments
 from engine.errors import CaseNotFound
-from engine.models import Case, CaseEvent, Deployment, WorkItem
+from engine.models import Case, CaseEvent, Deployment, WorkItem, table_of
 from engine.runtime import Runner
 from engine.serialization import WorkflowCodec, json_ready
 from engine.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 
 # The audit trail's insert, built once (Core, no ORM bulk machinery): every action writes lines.
-AUDIT_INSERT = insert(CaseEvent.__table__)  # type: ignore[arg-type]
+AUDIT_INSERT = insert(table_of(CaseEvent))
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
 
 
