@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import pages
 from api.deps import Services
 from api.errors import install as install_error_handlers
+from api.headers import SecurityHeaders
 from api.errors import internal_error_body
 from api.logs import audit, begin_request
 from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
@@ -216,6 +217,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     upload_limit = max(resolved.max_upload_bytes, resolved.max_bundle_bytes) + MULTIPART_OVERHEAD
     app.add_middleware(RequestContext, upload_limit=upload_limit)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", response_model=HealthPublic, tags=["health"])
     def healthz() -> HealthPublic:

@@ -6,7 +6,8 @@ listing every problem with its file and element id (never only the first), wheth
 engine can run the diagram, and which elements it cannot run.
 
 A bundle is checked in layers, each adding its problems and none stopping the others:
-files and XML safety (``engine.xmlsafe``, plus a DOCTYPE and encoding check after it), the
+files and XML safety (``engine.xmlsafe``, plus a DOCTYPE and encoding check after it, and
+no markup a browser would run: ``engine.foreign_content``), the
 BPMN and DMN schemas, the elements the engine runs, lanes, expressions and the shape of
 the flow (``engine.bpmn_checks``), then the manifest: its schema, items bound to user
 tasks in their department's lane, the catalog and the merged form (``forms``), the
@@ -31,6 +32,7 @@ import yaml
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from engine.analyst_texts import text_problems
 from engine.bpmn_checks import (
     DiagramFacts,
     DmnFacts,
@@ -50,6 +52,7 @@ from engine.definitions import (
     read_bundle_dir,
 )
 from engine.errors import DefinitionError, Problem, UnsafeXml
+from engine.foreign_content import foreign_content_problems
 from engine.manifest import KEY_PATTERN, Manifest, form_request, outcome_key, parse_manifest
 from engine.settings import shipped_processes_dir
 from engine.simulation import example_problems
@@ -204,6 +207,7 @@ def _parse(name: str, data: bytes, run: _Run, max_bytes: int) -> etree._Element 
             )
         )
         return None
+    run.problems.extend(foreign_content_problems(data, name))
     return root
 
 
@@ -590,6 +594,7 @@ def _check_with_manifest(
             checker.check_examples(form)
     with run.check(CHECK_NAMES, MANIFEST_NAME):
         checker.check_names()
+        run.problems.extend(text_problems(manifest, checker.known_names()))
     return form, checker.invalid_examples
 
 

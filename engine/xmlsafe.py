@@ -14,7 +14,7 @@ from engine.errors import Problem, UnsafeXml
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 
-def _parser() -> etree.XMLParser:
+def _parser(keep_instructions: bool = False) -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -22,12 +22,18 @@ def _parser() -> etree.XMLParser:
         dtd_validation=False,
         huge_tree=False,
         remove_comments=True,
-        remove_pis=True,
+        remove_pis=not keep_instructions,
     )
 
 
-def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
-    """Parse XML bytes safely; refuse DTDs, entities and oversized documents with a clear message."""
+def parse_xml(
+    data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES, *, keep_instructions: bool = False
+) -> etree._Element:
+    """Parse XML bytes safely; refuse DTDs, entities and oversized documents with a clear message.
+
+    Processing instructions are dropped unless ``keep_instructions`` (the foreign-content
+    check looks for ``<?xml-stylesheet?>``; the engine never needs them).
+    """
     if len(data) > max_bytes:
         raise UnsafeXml(
             f"{filename}: {len(data)} bytes is over the limit of {max_bytes}",
@@ -56,7 +62,7 @@ def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) ->
             ],
         )
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = etree.fromstring(data, parser=_parser(keep_instructions))
     except etree.XMLSyntaxError as exc:
         raise UnsafeXml(
             f"{filename}: XML is not well formed: {exc}",

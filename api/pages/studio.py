@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
+from api.headers import untrusted_download
 from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from engine import analytics
@@ -168,11 +169,9 @@ def save_diagram(ctx: Ctx, key: str, version: int | None = None) -> Response:
 
 @router.get("/diagrams/{key}/{version}.bpmn")
 def diagram_xml(ctx: Ctx, key: str, version: int) -> Response:
-    """The BPMN XML of one deployed version (immutable, so cacheable by the browser)."""
+    """The BPMN XML of one deployed version (immutable, so cacheable; a download, never a page)."""
     ctx.require()
     xml = ctx.engine.diagram(key, version)
-    return Response(
-        xml,
-        media_type="application/xml",
-        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    return untrusted_download(
+        xml, f"{key}-v{version}.bpmn", "application/xml", {"Cache-Control": "private, max-age=3600"}
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep
 from api.errors import responses
+from api.headers import untrusted_download
 from api.logs import note
 from api.schemas import BundleDetailPublic, BundlePublic, DeployedPublic
 from engine.errors import TooLarge
@@ -41,8 +42,9 @@ def bundle_detail(
 def bundle_diagram(
     key: BundleKey, _actor: CurrentActor, engine: EngineDep, version: Version = None
 ) -> Response:
-    """The bundle's BPMN diagram as XML."""
-    return Response(engine.diagram(key, version), media_type="application/xml")
+    """The bundle's BPMN diagram as XML (a download with a sandboxing policy: the text is the analyst's)."""
+    name = f"{key}-v{version}.bpmn" if version is not None else f"{key}.bpmn"
+    return untrusted_download(engine.diagram(key, version), name, "application/xml")
 
 
 @router.post(

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ApplicantActor, EngineDep
 from api.errors import responses
+from api.headers import UNTRUSTED_POLICY
 from api.logs import note
 from api.schemas import MaterialPublic
 from engine.materials import MaterialInfo
@@ -44,6 +45,7 @@ def stream_material(info: MaterialInfo, stream: BinaryIO) -> StreamingResponse:
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
         "Content-Length": str(info.size),
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": UNTRUSTED_POLICY,
         "Cache-Control": "private, no-store",
     }
     return StreamingResponse(chunks(), media_type=info.mime or "application/octet-stream", headers=headers)
