@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.expressions.operations import binary, compare, to_str, truth
 from engine.expressions.run import NUMBER_TYPES, Run, failed, type_name
+from engine.expressions.sizes import charge
 from forms.checks import SHAPE_PATTERNS, Format, resident_id_check_char
 
 _MAX_DATE_TEXT = 40
@@ -201,7 +202,7 @@ def _bool(run: Run, value: Any = False) -> bool:
 
 
 def _sorted(run: Run, values: Any, reverse: Any = False) -> list[Any]:
-    items = run.materialize(values)
+    items = charge(list(run.iterate(values)), run)
     run.tick(len(items))
     return sorted(items, reverse=truth(reverse))
 
@@ -210,29 +211,30 @@ def _range(run: Run, *args: Any) -> range:
     return range(*(_need_int("range", arg) for arg in args))
 
 
+# Collections built from elements are charged at their stored size (see ``sizes``).
+
+
 def _list(run: Run, values: Any = ()) -> list[Any]:
-    return run.materialize(values)
+    return charge(list(run.iterate(values)), run)
 
 
 def _tuple(run: Run, values: Any = ()) -> tuple[Any, ...]:
-    return tuple(run.materialize(values))
+    return charge(tuple(run.iterate(values)), run)
 
 
 def _set(run: Run, values: Any = ()) -> set[Any]:
-    return set(run.materialize(values))
+    return charge(set(run.iterate(values)), run)
 
 
 def _dict(run: Run, values: Any = ()) -> dict[Any, Any]:
     if isinstance(values, dict):
-        run.produce(len(values))
-        return dict(values)
+        return charge(dict(values), run)
     result: dict[Any, Any] = {}
     for pair in run.iterate(values):
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise failed("dict() 需要由 (键, 值) 组成的序列", "dict() needs a sequence of (key, value) pairs")
         result[pair[0]] = pair[1]
-    run.produce(len(result))
-    return result
+    return charge(result, run)
 
 
 # --- dates -------------------------------------------------------------------------------

@@ -18,19 +18,21 @@ import builtins
 import copy
 import keyword
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from engine.errors import EngineError, ExpressionFailed
 from engine.expressions.functions import FUNCTIONS, find_method
-from engine.expressions.limits import Limits
 from engine.expressions.operations import binary, compare, to_str, truth, unary
 from engine.expressions.run import Lazy, Run, failed, type_name
+from engine.expressions.sizes import charge, stored_size
 from engine.expressions.vetting import where
 
 _SEGMENT_CHARS = 60
 _SCALARS = (str, int, float, Decimal, date)
+# Exact types copied as they are (immutable data), without a call per element.
+_LEAVES = frozenset({str, int, float, bool, Decimal, date, datetime, type(None)})
 _PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_")) | frozenset(
     keyword.kwlist
 )
@@ -199,25 +201,25 @@ class Machine:
             f"{type_name(container)} 类型的值不能取下标", f"a {type_name(container)} is not subscriptable"
         )
 
+    # Collections are charged at their stored size once built (until then they hold references
+    # only): ``[row, row]`` counts every element of ``row`` twice.
+
     def _list(self, node: ast.List) -> list[Any]:
-        self.run.produce(len(node.elts))
-        return [self.eval(element) for element in node.elts]
+        return charge([self.eval(element) for element in node.elts], self.run)
 
     def _tuple(self, node: ast.Tuple) -> tuple[Any, ...]:
-        self.run.produce(len(node.elts))
-        return tuple(self.eval(element) for element in node.elts)
+        return charge(tuple(self.eval(element) for element in node.elts), self.run)
 
     def _set(self, node: ast.Set) -> set[Any]:
-        self.run.produce(len(node.elts))
-        return {self.eval(element) for element in node.elts}
+        return charge({self.eval(element) for element in node.elts}, self.run)
 
     def _dict(self, node: ast.Dict) -> dict[Any, Any]:
-        self.run.produce(len(node.values))
-        return {
+        result = {
             self.eval(key): self.eval(value)
             for key, value in zip(node.keys, node.values, strict=True)
             if key is not None
         }
+        return charge(result, self.run)
 
     def _joinedstr(self, node: ast.JoinedStr) -> str:
         parts = [to_str(self.run, self.eval(part)) for part in node.values]
@@ -298,14 +300,10 @@ class Machine:
             yield self._in_scope(scope, element)
 
     def _listcomp(self, node: ast.ListComp) -> list[Any]:
-        result = list(self._generate(node.generators, node.elt))
-        self.run.produce(len(result))
-        return result
+        return charge(list(self._generate(node.generators, node.elt)), self.run)
 
     def _setcomp(self, node: ast.SetComp) -> set[Any]:
-        result = set(self._generate(node.generators, node.elt))
-        self.run.produce(len(result))
-        return result
+        return charge(set(self._generate(node.generators, node.elt)), self.run)
 
     def _dictcomp(self, node: ast.DictComp) -> dict[Any, Any]:
         scope: dict[str, Any] = {}
@@ -313,8 +311,7 @@ class Machine:
         for _ in self._loops(node.generators, scope):
             key = self._in_scope(scope, node.key)
             result[key] = self._in_scope(scope, node.value)
-        self.run.produce(len(result))
-        return result
+        return charge(result, self.run)
 
     # --- statements --------------------------------------------------------------------
 
@@ -387,28 +384,36 @@ class Machine:
         for name, original in self.originals.items():
             if name not in changed and self.local[name] != original:
                 changed[name] = self.local[name]
-        return {name: export(value, self.run.limits) for name, value in changed.items()}
+        return {name: export(value, self.run) for name, value in changed.items()}
 
 
-def export(value: Any, limits: Limits, depth: int = 0) -> Any:
-    """A deep copy of a result holding only data (no ranges, generators, cycles or deep nests)."""
+def export(value: Any, run: Run) -> Any:
+    """A deep copy of a result holding only data, measured as stored before anything is copied.
+
+    The measure (see ``sizes``) charges the result to ``max_result_size`` and refuses cycles and
+    deep nests in time proportional to the objects, so a list repeated by reference is refused
+    before its copy — or its JSON text in the case's state — expands it.
+    """
+    if value is None or type(value) in _LEAVES:
+        return value
+    run.hand_back(stored_size(value, run, run.limits.max_result_size - run.handed_back))
+    return _copy(value, run)
+
+
+def _copy(value: Any, run: Run) -> Any:
+    """The copy itself: the value was measured, so its size and depth are within bounds."""
     if value is None or isinstance(value, _SCALARS):
         return value
-    if depth >= limits.max_value_depth:
-        raise failed(
-            f"结果嵌套超过 {limits.max_value_depth} 层",
-            f"result nested more than {limits.max_value_depth} levels deep",
-        )
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        run.check_clock()
     if isinstance(value, list):
-        return [export(item, limits, depth + 1) for item in value]
+        return [item if type(item) in _LEAVES else _copy(item, run) for item in value]
     if isinstance(value, tuple):
-        return tuple(export(item, limits, depth + 1) for item in value)
+        return tuple(item if type(item) in _LEAVES else _copy(item, run) for item in value)
     if isinstance(value, dict):
-        return {
-            export(key, limits, depth + 1): export(item, limits, depth + 1) for key, item in value.items()
-        }
+        return {_copy(key, run): _copy(item, run) for key, item in value.items()}
     if isinstance(value, set | frozenset):
-        return {export(item, limits, depth + 1) for item in value}
+        return {_copy(item, run) for item in value}
     if isinstance(value, range):
         raise failed(
             "range 不能作为结果保存, 请用 list(range(...))", "a range cannot be stored; use list(range(...))"
@@ -450,7 +455,7 @@ def run_expression(source: str, tree: ast.Expression, names: Mapping[str, Any], 
     """Evaluate a vetted expression tree; the result is exported (an independent copy)."""
     machine = Machine(source, names, run, script=False)
     try:
-        return export(machine.eval(tree.body), run.limits)
+        return export(machine.eval(tree.body), run)
     except RecursionError as exc:
         raise failed("数据嵌套过深", "value nested too deeply") from exc
 

@@ -27,8 +27,13 @@ class Limits:
     # Nesting of a value handed back to the case (lists in dicts in lists ...).
     max_value_depth: int = 32
     max_int_bits: int = 4_096
-    # Characters of one string or elements of one collection.
+    # Characters of one string or elements of one collection; a collection that repeats
+    # values counts each copy of every element and character (``[[1] * 1000] * 1000`` is
+    # a million), as it would be stored, printed or compared.
     max_size: int = 1_000_000
+    # Characters and elements one run hands back to the case (a result, or all names a
+    # script sets), counted as stored: shared references count every time they appear.
+    max_result_size: int = 1_000_000
     # Characters and elements produced in one run, all values together.
     max_allocated: int = 10_000_000
     max_steps: int = 100_000

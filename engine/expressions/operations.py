@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.expressions.run import NUMBER_TYPES, Lazy, Run, failed, type_name
+from engine.expressions.sizes import stored_size
 
 SYMBOLS: dict[type[ast.AST], str] = {
     ast.Add: "+",
@@ -55,9 +56,17 @@ def _is_number(value: Any) -> bool:
 
 
 def _repeat(run: Run, sequence: Any, count: Any) -> Any:
+    """``sequence * count``, sized as stored: ``[row] * n`` counts every element of ``row`` ``n`` times."""
     if not isinstance(count, int):
         raise _unsupported("*", sequence, count)
-    run.produce(len(sequence) * max(count, 0))
+    if count <= 0 or not sequence:
+        return sequence * count
+    limit = run.limits.max_size // count
+    each = stored_size(sequence, run, limit)
+    if each > limit:
+        # A collection's measure stops at the limit; a string's length is exact.
+        raise run.too_large(len(sequence) * count if isinstance(sequence, str) else None)
+    run.produce(each * count)
     return sequence * count
 
 
@@ -104,8 +113,17 @@ def binary(run: Run, op: ast.operator, left: Any, right: Any) -> Any:
             return _power(run, left, right)
         raise failed(f"不允许的运算符 {symbol}", f"operator {symbol} is not allowed")
     if kind is ast.Add and isinstance(left, _SEQUENCES) and type(left) is type(right):
-        run.produce(len(left) + len(right))
         joined: Any = left
+        if isinstance(left, str):
+            run.produce(len(left) + len(right))
+            return joined + right
+        # Sized as stored: what the two sides hold counts, not just how many references.
+        limit = run.limits.max_size
+        size = stored_size(left, run, limit)
+        size += stored_size(right, run, limit - size) if size <= limit else 0
+        if size > limit:
+            raise run.too_large()
+        run.produce(size)
         return joined + right
     if kind is ast.Mult:
         if isinstance(left, _SEQUENCES):
@@ -182,6 +200,9 @@ def to_str(run: Run, value: Any) -> str:
     """``str(value)`` for data values, with the result's size charged."""
     if isinstance(value, Lazy):
         raise failed("生成器表达式不能转成字符串", "a generator expression cannot be turned into a string")
+    if not isinstance(value, str) and stored_size(value, run, run.limits.max_size) > run.limits.max_size:
+        # The text is at least as long as the stored size: refuse before building it.
+        raise run.too_large()
     text = str(value)
     run.produce(len(text))
     return text

@@ -61,6 +61,7 @@ class Run:
         self.limits = limits
         self.steps = 0
         self.allocated = 0
+        self.handed_back = 0
         self._today_source = today
         self._today: date | None = None
         self._deadline = time.monotonic() + limits.max_seconds
@@ -76,24 +77,49 @@ class Run:
             )
         if self.steps >= self._next_clock_check:
             self._next_clock_check = self.steps + _CLOCK_EVERY
-            if time.monotonic() > self._deadline:
-                raise failed(
-                    f"超过运行时间上限 {self.limits.max_seconds} 秒",
-                    f"time limit of {self.limits.max_seconds} s exceeded",
-                )
+            self.check_clock()
+
+    def check_clock(self) -> None:
+        """Stop when the wall-time backstop is spent (also read while measuring and copying values)."""
+        if time.monotonic() > self._deadline:
+            raise failed(
+                f"超过运行时间上限 {self.limits.max_seconds} 秒",
+                f"time limit of {self.limits.max_seconds} s exceeded",
+            )
+
+    def too_large(self, size: int | None = None) -> ExpressionFailed:
+        """The failure for a value over ``max_size`` (``size`` when known exactly, else "more than")."""
+        limit = self.limits.max_size
+        if size is None:
+            return failed(
+                f"结果过大: 超过 {limit} 个字符或元素",
+                f"value too large: more than {limit} characters or elements",
+            )
+        return failed(
+            f"结果过大: {size} 个字符或元素, 上限 {limit}",
+            f"value too large: {size} characters or elements, the limit is {limit}",
+        )
 
     def produce(self, size: int, added: int | None = None) -> None:
         """Vet a value of ``size`` characters/elements before it is built; ``added`` of them are new."""
         if size > self.limits.max_size:
-            raise failed(
-                f"结果过大: {size} 个字符或元素, 上限 {self.limits.max_size}",
-                f"value too large: {size} characters or elements, the limit is {self.limits.max_size}",
-            )
+            raise self.too_large(size)
         self.allocated += size if added is None else added
         if self.allocated > self.limits.max_allocated:
             raise failed(
                 f"本次计算产生的数据超过上限 {self.limits.max_allocated}",
                 f"more than {self.limits.max_allocated} characters or elements produced in one run",
+            )
+
+    def hand_back(self, size: int) -> None:
+        """Charge a result of ``size`` (as stored) to the case; all results of one run share the bound."""
+        self.handed_back += size
+        if self.handed_back > self.limits.max_result_size:
+            limit = self.limits.max_result_size
+            raise failed(
+                f"交回办件的数据超过 {limit} 个字符或元素 (重复引用的值按每次出现计算)",
+                f"the result is larger than {limit} characters or elements as stored"
+                " (a value repeated by reference counts every time it appears)",
             )
 
     def check_number(self, value: _T) -> _T:

@@ -1,0 +1,137 @@
+"""Sizes of values as they are stored: every element and character, shared references each time.
+
+``[[1] * 8000] * 8000`` holds two lists, but it is stored, copied, printed and compared as
+64 million elements. Measuring it object by object, with a memo by identity, tells that
+size in time proportional to the objects (two lists here), before anything expands it.
+
+A value's stored size: a string its characters, a number or date one element (an integer
+wider than 64 bits its decimal digits), a non-empty collection the sizes of its elements
+(a dict's keys and values), an empty one 1. It never exceeds the length of ``str(value)``,
+so a text refused for its size could never have fitted either.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import chain
+from typing import Any, TypeVar
+
+from engine.expressions.run import Run, failed
+
+# Values that count as one element, by exact type (bool, int and str are handled apart).
+_ONE = frozenset({float, type(None), Decimal, date, datetime})
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_C = TypeVar("_C")
+
+# Elements measured between two readings of the clock.
+_CLOCK_EVERY = 8_192
+# Integers up to this width count as one element, wider ones their decimal digits.
+_NARROW_BITS = 64
+
+
+def stored_size(value: Any, run: Run, limit: int) -> int:
+    """The stored size of ``value``, or ``limit + 1`` as soon as it is known to exceed ``limit``.
+
+    Nests deeper than ``max_value_depth`` (cycles among them) fail; the clock is read as it goes.
+    """
+    kind = type(value)
+    if kind is str:
+        return len(value) or 1
+    if kind not in _CONTAINERS:
+        return _scalar_size(value)
+    if kind is not dict and run.limits.max_value_depth > 0:
+        # Most collections hold only strings and small numbers: sum them without a memo.
+        total = 0
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str:
+                total += len(item) or 1
+            elif item_kind is int:
+                if item.bit_length() > _NARROW_BITS:
+                    break
+                total += 1
+            elif item_kind is bool or item_kind in _ONE:
+                total += 1
+            else:
+                break
+        else:
+            return min(total or 1, limit + 1)
+    return _Measure(run, limit).size(value, 0)
+
+
+def _scalar_size(value: Any) -> int:
+    if type(value) is int:
+        bits = value.bit_length()
+        # 77/256 is just under log10(2): a lower bound on the digits.
+        return 1 if bits <= _NARROW_BITS else bits * 77 // 256
+    if type(value) is Decimal:
+        digits = len(value.as_tuple().digits)
+        return 1 if digits <= _NARROW_BITS else digits
+    return 1
+
+
+def nested_too_deeply(limit: int) -> Exception:
+    """The failure for a value (or a cycle) nested deeper than the limit."""
+    return failed(f"结果嵌套超过 {limit} 层", f"result nested more than {limit} levels deep")
+
+
+class _Measure:
+    """One measurement: the memo of collections already sized, and the running clock count."""
+
+    __slots__ = ("limit", "max_depth", "memo", "next_clock", "reach", "run", "seen")
+
+    def __init__(self, run: Run, limit: int) -> None:
+        self.run = run
+        self.limit = limit
+        self.max_depth = run.limits.max_value_depth
+        # id -> (size, height); the measured values stay alive for the whole measurement.
+        self.memo: dict[int, tuple[int, int]] = {}
+        self.seen = 0
+        self.next_clock = _CLOCK_EVERY
+        # The deepest collection depth reached so far.
+        self.reach = 0
+
+    def size(self, value: Any, depth: int) -> int:
+        known = self.memo.get(id(value))
+        if known is not None:
+            size, height = known
+            self.reach = max(self.reach, depth + height - 1)
+            if self.reach >= self.max_depth:
+                raise nested_too_deeply(self.max_depth)
+            return size
+        if depth >= self.max_depth:
+            raise nested_too_deeply(self.max_depth)
+        self.seen += len(value)
+        if self.seen >= self.next_clock:
+            self.next_clock = self.seen + _CLOCK_EVERY
+            self.run.check_clock()
+        reach, self.reach = self.reach, depth
+        total = 0
+        limit = self.limit
+        for item in chain.from_iterable(value.items()) if type(value) is dict else value:
+            kind = type(item)
+            if kind is str:
+                total += len(item) or 1
+            elif kind is bool or kind in _ONE or (kind is int and item.bit_length() <= _NARROW_BITS):
+                total += 1
+            elif kind in _CONTAINERS:
+                total += self.size(item, depth + 1)
+            else:
+                total += _scalar_size(item)
+            if total > limit:
+                return limit + 1
+        total = total or 1
+        self.memo[id(value)] = (total, self.reach - depth + 1)
+        self.reach = max(reach, self.reach)
+        return total
+
+
+def charge(value: _C, run: Run) -> _C:
+    """Charge a collection just built (references only, so far) at its stored size; refuse a large one."""
+    limit = run.limits.max_size
+    size = stored_size(value, run, limit)
+    if size > limit:
+        raise run.too_large()
+    run.produce(size)
+    return value
