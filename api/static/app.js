@@ -1,7 +1,9 @@
 /* onething pages: small vanilla helpers, no build step.
    - data-show-when: fields and materials asked only on some answers appear and disappear;
    - data-check-url: inline validation by the server's own validator (same messages);
-   - data-upload-url: uploads with progress, the material id kept in a hidden input. */
+   - data-upload-url: uploads with progress, the material id kept in a hidden input;
+   - data-preview: a form shown for preview only never submits.
+   No inline script or event handler anywhere: the pages' CSP allows scripts from /static only. */
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -205,6 +207,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form").forEach(function (form) {
+      if (form.hasAttribute("data-preview")) {
+        form.addEventListener("submit", function (event) { event.preventDefault(); });
+      }
       if (form.querySelector("[data-show-when]")) {
         applyConditions(form);
         form.addEventListener("change", function () { applyConditions(form); });

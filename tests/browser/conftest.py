@@ -117,17 +117,25 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    """A fresh browser context (no cookies) in Chinese; any script error on a page fails the test."""
+    """A fresh browser context (no cookies) in Chinese; a script error or a CSP violation fails the test."""
     context = browser.new_context(
         locale="zh-CN", viewport={"width": 1280, "height": 900}, base_url=server.url
     )
     context.set_default_timeout(15_000)
     pg = context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda message: violations.extend(csp_violations([message.text])))
     yield pg
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations on the page: {violations}"
+
+
+def csp_violations(console: list[str]) -> list[str]:
+    """The console lines in which chromium reports a Content-Security-Policy violation."""
+    return [line for line in console if "Content Security Policy" in line]
 
 
 def sign_in(page: Any, username: str) -> None:
