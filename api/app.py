@@ -11,8 +11,9 @@ Every request passes ``RequestContext`` (outermost): it gives the request an id 
 client's ``X-Request-ID`` when well-formed, else a new one) that comes back in the
 answer's header and in every log line; it refuses bodies above their limit (413) while
 they stream in; it answers anything unexpected with a bare 500 that quotes the request
-id (the traceback goes to the server log only); and it writes one JSON audit line for
-every state-changing call.
+id (the traceback goes to the server log only), except a database outage, which is a 503
+with ``Retry-After`` wherever it surfaced; and it writes one JSON audit line for every
+state-changing call.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages
 from api.deps import Services
+from api.errors import database_unavailable, internal_error_body, unavailable_answer
 from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
-from api.errors import internal_error_body
 from api.logs import audit, begin_request
 from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
 from api.schemas import HealthPublic
@@ -62,7 +63,9 @@ materials, one case to follow, one notice when anything is missing.)
 Sign in with `POST /api/auth/token` (OAuth2 password form) and send `Authorization: Bearer <token>`.
 Errors are `{"detail": ...}`: 401 unauthenticated, 403 not allowed for your role, 404 unknown or
 not visible to you, 409 conflict, 413 too large, 422 invalid with every problem listed.
-`POST /api/cases` and `POST /api/tasks/{id}/complete` accept an `Idempotency-Key` header.
+Every call that changes something (POST, PUT, PATCH, DELETE under `/api`, but the sign-in) accepts an
+`Idempotency-Key` header: a repeat with the same key is done once and answered with the first answer
+(`Idempotent-Replayed: true`). A database outage is a 503 with `Retry-After`: send the same request again.
 """
 
 
@@ -71,7 +74,7 @@ class _BodyTooLarge(Exception):
 
 
 class RequestContext:
-    """Request id, body limits, the last-resort 500 and the audit line (see the module docstring)."""
+    """Request id, body limits, the last-resort 500 or 503 and the audit line (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, upload_limit: int, json_limit: int = JSON_BODY_LIMIT) -> None:
         self.app = app
@@ -126,9 +129,15 @@ class RequestContext:
             pass
         except Exception as exc:
             error = type(exc).__name__
-            log.exception("unhandled error in %s %s", method, path)
-            if answer["status"] is None:
-                await self._send_json(send_with_id, 500, internal_error_body())
+            if database_unavailable(exc):
+                log.warning("database unavailable in %s %s: %s", method, path, error)
+                if answer["status"] is None:
+                    body, retry = unavailable_answer()
+                    await self._send_json(send_with_id, 503, body, headers=retry)
+            else:
+                log.exception("unhandled error in %s %s", method, path)
+                if answer["status"] is None:
+                    await self._send_json(send_with_id, 500, internal_error_body())
         finally:
             if method not in SAFE_METHODS:
                 route = scope.get("route")
@@ -147,11 +156,18 @@ class RequestContext:
         await self._send_json(send, 413, body, close=True)
 
     @staticmethod
-    async def _send_json(send: Send, status: int, body: dict[str, Any], close: bool = False) -> None:
+    async def _send_json(
+        send: Send,
+        status: int,
+        body: dict[str, Any],
+        close: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         payload = json.dumps(body, ensure_ascii=False).encode()
         raw_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
         ]
         if close:
             raw_headers.append((b"connection", b"close"))

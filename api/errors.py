@@ -5,12 +5,16 @@ Routes never build ``HTTPException`` for domain failures: the engine raises its 
 (``NotAuthenticated`` here; role checks raise ``engine.errors.NotAllowed``), and the
 handlers below answer each with the status of the nearest class in ``STATUS``. Errors
 carrying problems answer ``{"detail": [problem, ...]}`` with every problem; the others
-``{"detail": message}``. Anything unexpected is answered by the request middleware
-(``api.app``) as a bare 500 with the request id, never with a stack trace.
+``{"detail": message}``. A database that cannot be reached (a restart, a lost connection,
+a lock held too long) is answered 503 with ``Retry-After``: the request may be sent again,
+and with its ``Idempotency-Key`` it is done once and answered with what was done. Anything
+else unexpected is answered by the request middleware (``api.app``) as a bare 500 with the
+request id, never with a stack trace.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -36,6 +41,11 @@ from engine.errors import (
     TooLarge,
 )
 from forms.errors import FormConflict, SpecProblem, UnknownItem
+
+log = logging.getLogger(__name__)
+
+# Seconds a client waits before sending a request again that met a database outage.
+OUTAGE_RETRY_AFTER = 2
 
 
 class NotAuthenticated(Exception):
@@ -69,6 +79,10 @@ ERROR_DOCS: dict[int, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "不存在或不可见 (unknown, or not visible to the caller)"},
     409: {"model": ErrorPublic, "description": "状态冲突 (conflict with the current state)"},
     413: {"model": ErrorPublic, "description": "内容过大 (too large)"},
+    503: {
+        "model": ErrorPublic,
+        "description": "数据库暂时不可用，请按 Retry-After 重试 (database unavailable for now)",
+    },
     422: {
         "model": ProblemsPublic,
         "description": "输入有误，列出全部问题 (invalid input, every problem listed)",
@@ -77,8 +91,8 @@ ERROR_DOCS: dict[int, dict[str, Any]] = {
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` entry for the given error statuses (401 always included)."""
-    return {code: ERROR_DOCS[code] for code in sorted({401, *codes})}
+    """The OpenAPI ``responses`` entry for the given error statuses (401 and 503 always included)."""
+    return {code: ERROR_DOCS[code] for code in sorted({401, 503, *codes})}
 
 
 def status_for(exc: Exception) -> int:
@@ -149,6 +163,38 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether the error says the database cannot be reached now (so a retry may succeed).
+
+    SQLAlchemy raises ``OperationalError`` for a refused or dropped connection, a server
+    shutting down, a lock wait that timed out and a serialization failure, ``InterfaceError``
+    for a connection the driver already closed, and marks any error that lost its connection
+    ``connection_invalidated``.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_answer() -> tuple[dict[str, Any], dict[str, str]]:
+    """Body and headers of the 503 for a database outage: retry after a moment."""
+    body = {
+        "detail": "数据库暂时不可用，请稍后重试 (the database is unavailable; retry shortly)",
+        "request_id": current_request_id(),
+    }
+    return body, {"Retry-After": str(OUTAGE_RETRY_AFTER)}
+
+
+async def _handle_database(_request: Request, exc: Exception) -> JSONResponse:
+    """503 for an outage; any other database error is unexpected and goes on to the last resort."""
+    if not database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+    note(error="DatabaseUnavailable")
+    body, headers = unavailable_answer()
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
 def internal_error_body() -> dict[str, Any]:
     """What a client sees of an unexpected failure: nothing but the request id to quote."""
     return {"detail": "internal error", "request_id": current_request_id()}
@@ -159,4 +205,5 @@ def install(app: FastAPI) -> None:
     for cls in STATUS:
         app.add_exception_handler(cls, _handle_known)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(DBAPIError, _handle_database)
     app.add_exception_handler(StarletteHTTPException, _handle_http)

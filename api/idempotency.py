@@ -1,19 +1,29 @@
 """Idempotent routes: run the work once per ``Idempotency-Key`` and replay its first answer.
 
-The key belongs to the caller (two callers may use the same key independently) and to one
-request: the same key with another path or body is refused (422). A replayed answer has
-the first answer's status and body, and the header ``Idempotent-Replayed: true``.
+Every mutating route under ``/api`` takes the header (a test walks the OpenAPI document). The
+key belongs to the caller (two callers may use the same key independently) and to one
+request: the same key with another path or body is refused (422). A replayed answer has the
+first answer's status and body, and the header ``Idempotent-Replayed: true``.
 
-The work gets the reservation and writes what it created into it in its own transaction;
-when a process died between that commit and storing the answer, the next request with the
-key answers from what was created (``recover``) and does not do the work again.
+The work gets the reservation; a work that is not naturally repeatable writes what it
+created into it in its own transaction (``record_outcome``), and the route's ``recover``
+rebuilds the answer from that: a request that finds an outcome answers from it at once,
+without doing the work again, whether the first request died, lost its database or is still
+storing its answer. A work that is naturally repeatable (an upload stored by content, a claim
+of one's own task, a deploy of the same files) records nothing: after a crash the next
+holder simply does it again, with the same result.
+
+When the work committed but its answer could not be stored (the database went away in
+between), the answer is still given: the work is done, and a retry answers from its outcome.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -21,9 +31,32 @@ from pydantic import BaseModel
 
 from api.deps import Services
 from engine.actors import Actor
-from engine.idempotency import Reservation, StoredAnswer
+from engine.idempotency import IdempotencyStore, Reservation, StoredAnswer
+
+log = logging.getLogger(__name__)
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _no_checkpoint(_point: str) -> None:
+    """In production nothing happens between the steps."""
+
+
+# Called with "reserved" (the key is held, the work not begun) and "worked" (the work committed,
+# its answer not stored yet). Only a test launcher sets it (tests/support/crash_server.py), to
+# kill its own process or stop the database at that point.
+checkpoint: Callable[[str], None] = _no_checkpoint
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer whose status depends on the work (a deploy: 201 new version, 200 unchanged)."""
+
+    body: BaseModel
+    status_code: int
+
+
+Asked = BaseModel | Mapping[str, Any] | None
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -32,35 +65,66 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _answer(done: BaseModel | Reply, status_code: int) -> tuple[int, Any]:
+    if isinstance(done, Reply):
+        return done.status_code, done.body.model_dump(mode="json")
+    return status_code, done.model_dump(mode="json")
+
+
 def run_once(
     services: Services,
     actor: Actor,
     key: str | None,
-    request: tuple[str, str, BaseModel | None],
+    request: tuple[str, str, Asked],
     status_code: int,
-    work: Callable[[Reservation | None], BaseModel],
-    recover: Callable[[str], BaseModel],
+    work: Callable[[Reservation | None], BaseModel | Reply],
+    recover: Callable[[str], BaseModel] | None = None,
 ) -> JSONResponse:
     """Answer ``work(reservation)`` with ``status_code``; with a key, do it at most once.
 
-    ``recover(outcome)`` rebuilds the answer from what an interrupted earlier run created.
+    ``request`` is (method, path, body) for the fingerprint; ``recover(outcome)`` rebuilds the
+    answer from what an earlier run of the work created (routes whose work records an outcome).
     """
     if key is None:
-        return JSONResponse(work(None).model_dump(mode="json"), status_code=status_code)
-    method, path, body = request
-    digest = fingerprint(method, path, body.model_dump(mode="json") if body is not None else None)
+        code, body = _answer(work(None), status_code)
+        return JSONResponse(body, status_code=code)
+    method, path, asked = request
+    digest = fingerprint(
+        method, path, asked.model_dump(mode="json") if isinstance(asked, BaseModel) else asked
+    )
     store = services.idempotency
-    clock = services.engine.clock
-    reserved = store.reserve(actor.username, key, digest, clock.now())
+    reserved = store.reserve(actor.username, key, digest)
     if isinstance(reserved, StoredAnswer):
         return JSONResponse(
             reserved.body, status_code=reserved.status_code, headers={REPLAYED_HEADER: "true"}
         )
+    if reserved.outcome is not None:
+        if recover is None:
+            raise RuntimeError(f"{method} {path} records no outcome, yet its key names {reserved.outcome!r}")
+        code, body = _answer(recover(reserved.outcome), status_code)
+    else:
+        checkpoint("reserved")
+        try:
+            code, body = _answer(work(reserved), status_code)
+        except BaseException:
+            _release(store, reserved)
+            raise
+        checkpoint("worked")
+    _store(store, reserved, code, body)
+    return JSONResponse(body, status_code=code)
+
+
+def _release(store: IdempotencyStore, reserved: Reservation) -> None:
+    """Hand the key back; when the database is gone too, its lease runs out by itself."""
     try:
-        done = recover(reserved.outcome) if reserved.outcome is not None else work(reserved)
-        answer = done.model_dump(mode="json")
-    except BaseException:
         store.release(reserved)
-        raise
-    store.finish(reserved, status_code, answer, clock.now())
-    return JSONResponse(answer, status_code=status_code)
+    except Exception:
+        log.warning("could not release an idempotency key; its lease runs out instead", exc_info=True)
+
+
+def _store(store: IdempotencyStore, reserved: Reservation, code: int, body: Any) -> None:
+    """Keep the answer for repeats; when that fails the work stands, and a retry answers from its outcome."""
+    try:
+        store.finish(reserved, code, body)
+    except Exception:
+        log.warning("could not store the answer of an idempotency key; a retry rebuilds it", exc_info=True)

@@ -17,7 +17,8 @@ The tree, so callers can catch at the depth they need::
     │   ├── AlreadyClaimed
     │   ├── TaskNotReady
     │   ├── CaseNotWaiting
-    │   └── StaleCase          another writer changed the case first (retried internally)
+    │   ├── StaleCase          another writer changed the case first (retried internally)
+    │   └── KeyInUse           a request with the same Idempotency-Key is still running
     ├── InvalidInput           input with a list of problems (all of them at once)
     └── TooLarge               an upload or document above its size limit
 
@@ -124,6 +125,14 @@ class CaseNotWaiting(Conflict):
 
 class StaleCase(Conflict):
     """Another writer changed the case between our read and our write."""
+
+
+class KeyInUse(Conflict):
+    """A request with the same ``Idempotency-Key`` is still running; ask again in ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidInput(EngineError):

@@ -366,8 +366,12 @@ def rate(
     *,
     calendar: WorkCalendar | None = None,
     rectification_days: float = RECTIFICATION_DAYS,
+    reservation: Reservation | None = None,
 ) -> RatingView:
-    """The applicant rates a finished case (or one department of it), once; 1-2 opens a rectification."""
+    """The applicant rates a finished case (or one department of it), once; 1-2 opens a rectification.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the rating in the same transaction.
+    """
     calendar = calendar or default_calendar()
     problems = _text_problems(comment, "comment", required=False)
     if isinstance(score, bool) or not isinstance(score, int) or score not in LEVELS:
@@ -422,6 +426,7 @@ def rate(
             },
         )
         analytics.record_rating(s, case.bundle_key, case.version, department, score, now, calendar)
+        record_outcome(s, reservation, outcome_ref("rating", rating.id))
         rectification = None
         if score <= 2:
             responsible = department or _responsible_department(s, case, manifest)

@@ -419,9 +419,17 @@ class Engine:
             )
 
     def supplement(
-        self, actor: Actor, case_id: int, data: Mapping[str, Any], materials: Mapping[str, str]
+        self,
+        actor: Actor,
+        case_id: int,
+        data: Mapping[str, Any],
+        materials: Mapping[str, str],
+        reservation: Reservation | None = None,
     ) -> CaseView:
-        """The applicant answers the correction notice; only the returned tasks run again."""
+        """The applicant answers the correction notice; only the returned tasks run again.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
+        """
         with self.db.read() as s:
             case = self._visible_case(s, actor, case_id)
             if case.applicant != actor.username:
@@ -441,6 +449,7 @@ class Engine:
             supplied_promises = sorted(set(c.pending_materials) & set(materials))
             if c.status != CaseStatus.AWAITING_APPLICANT and not supplied_promises:
                 raise CaseNotWaiting("办件当前不需要补正 (the case is not waiting for a supplement)")
+            record_outcome(oc.session, reservation, outcome_ref("case", c.id))
             self.runner.update_data(oc.workflow, data)
             c.data = {**c.data, **dict(data)}
             c.materials = {**c.materials, **dict(materials)}
@@ -469,8 +478,11 @@ class Engine:
         self._mutate(case_id, change)
         return self.get_case(actor, case_id)
 
-    def withdraw(self, actor: Actor, case_id: int) -> CaseView:
-        """The applicant withdraws an unfinished case; open tasks are cancelled."""
+    def withdraw(self, actor: Actor, case_id: int, reservation: Reservation | None = None) -> CaseView:
+        """The applicant withdraws an unfinished case; open tasks are cancelled.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
+        """
         with self.db.read() as s:
             case = self._visible_case(s, actor, case_id)
             if case.applicant != actor.username:
@@ -479,6 +491,7 @@ class Engine:
         def change(oc: OpenCase) -> None:
             if oc.case.status in FINISHED_CASE_STATES:
                 raise Conflict("办件已结束 (the case is finished)")
+            record_outcome(oc.session, reservation, outcome_ref("case", oc.case.id))
             oc.workflow.cancel()
             oc.case.status = CaseStatus.WITHDRAWN
             oc.case.finished_at = oc.now
@@ -798,8 +811,13 @@ class Engine:
             )
             return self._item_view(won, self.deployments.row(s, won.deployment_id))
 
-    def unclaim(self, actor: Actor, work_item_id: int) -> WorkItemView:
-        """Put a claimed task back in the queue (only its assignee)."""
+    def unclaim(
+        self, actor: Actor, work_item_id: int, reservation: Reservation | None = None
+    ) -> WorkItemView:
+        """Put a claimed task back in the queue (only its assignee).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the task in the same transaction.
+        """
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
             now = self.clock.now()
@@ -817,6 +835,7 @@ class Engine:
             )
             if not released:
                 raise TaskNotReady("只有认领人可以退回队列 (only the assignee can unclaim)")
+            record_outcome(s, reservation, outcome_ref("task", w.id))
             s.add(
                 CaseEvent(
                     case_id=w.case_id,

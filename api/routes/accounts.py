@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
 
-from api.deps import AdminActor, ServicesDep, Username
+from api.deps import AdminActor, IdempotencyKey, ServicesDep, Username
 from api.errors import responses
+from api.idempotency import run_once
 from api.logs import note
 from api.schemas import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
+from engine.idempotency import Reservation
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -22,13 +25,24 @@ def list_accounts(_admin: AdminActor, services: ServicesDep) -> list[AccountPubl
 @router.post(
     "", response_model=AccountPublic, status_code=status.HTTP_201_CREATED, responses=responses(403, 409, 422)
 )
-def create_account(body: AccountCreate, _admin: AdminActor, services: ServicesDep) -> AccountPublic:
+def create_account(
+    body: AccountCreate,
+    admin: AdminActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Create an account (clerks need at least one department)."""
     note(account=body.username)
-    view = services.accounts.create(
-        body.username, body.password, body.role, body.departments, body.display_name, body.supervisor
-    )
-    return AccountPublic.from_view(view)
+
+    def work(_reservation: Reservation | None) -> AccountPublic:
+        view = services.accounts.create(
+            body.username, body.password, body.role, body.departments, body.display_name, body.supervisor
+        )
+        return AccountPublic.from_view(view)
+
+    asked = body.model_dump(mode="json", exclude={"password"})  # a password never goes into the digest
+    return run_once(services, admin, idempotency_key, ("POST", request.url.path, asked), 201, work)
 
 
 @router.get("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
@@ -37,21 +51,32 @@ def get_account(username: Username, _admin: AdminActor, services: ServicesDep) -
     return AccountPublic.from_view(services.accounts.get(username))
 
 
-@router.patch("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
+@router.patch("/{username}", response_model=AccountPublic, responses=responses(403, 404, 409, 422))
 def update_account(
-    username: Username, body: AccountUpdate, admin: AdminActor, services: ServicesDep
-) -> AccountPublic:
+    username: Username,
+    body: AccountUpdate,
+    admin: AdminActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Change role, departments, name, supervisor flag, active flag or password (all or nothing)."""
     note(account=username, changed=sorted(body.model_fields_set))
     if username == admin.username and (body.active is False or body.role not in (None, admin.role)):
         raise NotAllowed("不能停用自己或撤销自己的管理员角色 (you cannot disable or demote yourself)")
-    view = services.accounts.update(
-        username,
-        role=body.role,
-        departments=body.departments,
-        display_name=body.display_name,
-        supervisor=body.supervisor,
-        active=body.active,
-        password=body.password,
-    )
-    return AccountPublic.from_view(view)
+
+    def work(_reservation: Reservation | None) -> AccountPublic:
+        view = services.accounts.update(
+            username,
+            role=body.role,
+            departments=body.departments,
+            display_name=body.display_name,
+            supervisor=body.supervisor,
+            active=body.active,
+            password=body.password,
+        )
+        return AccountPublic.from_view(view)
+
+    asked = body.model_dump(mode="json", exclude_unset=True, exclude={"password"})
+    asked["password_changed"] = body.password is not None  # the password itself never goes into the digest
+    return run_once(services, admin, idempotency_key, ("PATCH", request.url.path, asked), 200, work)

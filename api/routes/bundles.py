@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 
-from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep
+from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
 from api.headers import untrusted_download
+from api.idempotency import Reply, run_once
 from api.logs import note
 from api.schemas import BundleDetailPublic, BundlePublic, DeployedPublic
 from engine.errors import TooLarge
+from engine.idempotency import Reservation
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]
@@ -53,22 +57,28 @@ def bundle_diagram(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": DeployedPublic, "description": "内容未变，沿用原版本 (unchanged: same version)"},
-        **responses(403, 413, 422),
+        **responses(403, 409, 413, 422),
     },
 )
 def deploy_bundle(
     file: Annotated[UploadFile, File(description="事项包文件夹的 zip (a zip of the bundle folder)")],
     actor: AnalystActor,
-    engine: EngineDep,
-    response: Response,
-) -> DeployedPublic:
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Validate and deploy a bundle: a new version when its content changed, the same one otherwise."""
+    engine = services.engine
     limit = engine.settings.max_bundle_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(f"压缩包超过 {limit} 字节 (zip over {limit} bytes)")
-    deployed = engine.deploy_zip(data, by=actor.username)
-    note(bundle=deployed.key, version=deployed.version, created=deployed.created)
-    if not deployed.created:
-        response.status_code = status.HTTP_200_OK
-    return DeployedPublic(key=deployed.key, version=deployed.version, created=deployed.created)
+
+    def work(_reservation: Reservation | None) -> Reply:
+        deployed = engine.deploy_zip(data, by=actor.username)
+        note(bundle=deployed.key, version=deployed.version, created=deployed.created)
+        public = DeployedPublic(key=deployed.key, version=deployed.version, created=deployed.created)
+        return Reply(public, status.HTTP_201_CREATED if deployed.created else status.HTTP_200_OK)
+
+    asked = {"sha256": hashlib.sha256(data).hexdigest()}
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 201, work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -30,7 +31,9 @@ from api.schemas import (
     SupplementCreate,
 )
 from engine import feedback
+from engine.actors import Actor
 from engine.idempotency import Reservation, outcome_id
+from engine.service import Engine
 from engine.states import CaseStatus
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -59,10 +62,8 @@ def start_case(
         note(case_id=view.id)
         return CasePublic.from_case(view)
 
-    def recover(outcome: str) -> CasePublic:
-        return CasePublic.from_case(services.engine.get_case(actor, outcome_id(outcome, "case")))
-
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work, recover)
+    asked = ("POST", request.url.path, body)
+    return run_once(services, actor, idempotency_key, asked, 201, work, _case_of(services.engine, actor))
 
 
 @router.get("", response_model=CaseListPublic, responses=responses(422))
@@ -88,18 +89,43 @@ def get_case(case_id: CaseId, actor: CurrentActor, engine: EngineDep) -> CasePub
 
 @router.post("/{case_id}/supplement", response_model=CasePublic, responses=responses(403, 404, 409, 422))
 def supplement_case(
-    case_id: CaseId, body: SupplementCreate, actor: ApplicantActor, engine: EngineDep
-) -> CasePublic:
+    case_id: CaseId,
+    body: SupplementCreate,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Answer the correction notice with changed fields and new materials; the returned tasks run again."""
     note(case_id=case_id, fields=sorted(body.data), materials=sorted(body.materials))
-    return CasePublic.from_case(engine.supplement(actor, case_id, body.data, body.materials))
+    engine = services.engine
+
+    def work(reservation: Reservation | None) -> CasePublic:
+        return CasePublic.from_case(
+            engine.supplement(actor, case_id, body.data, body.materials, reservation=reservation)
+        )
+
+    asked = ("POST", request.url.path, body)
+    return run_once(services, actor, idempotency_key, asked, 200, work, _case_of(engine, actor))
 
 
 @router.post("/{case_id}/withdraw", response_model=CasePublic, responses=responses(403, 404, 409, 422))
-def withdraw_case(case_id: CaseId, actor: ApplicantActor, engine: EngineDep) -> CasePublic:
+def withdraw_case(
+    case_id: CaseId,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Withdraw an unfinished case; its open tasks are cancelled."""
     note(case_id=case_id)
-    return CasePublic.from_case(engine.withdraw(actor, case_id))
+    engine = services.engine
+
+    def work(reservation: Reservation | None) -> CasePublic:
+        return CasePublic.from_case(engine.withdraw(actor, case_id, reservation=reservation))
+
+    asked = ("POST", request.url.path, None)
+    return run_once(services, actor, idempotency_key, asked, 200, work, _case_of(engine, actor))
 
 
 @router.post(
@@ -108,17 +134,45 @@ def withdraw_case(case_id: CaseId, actor: ApplicantActor, engine: EngineDep) -> 
     status_code=status.HTTP_201_CREATED,
     responses=responses(403, 404, 409, 422),
 )
-def rate_case(case_id: CaseId, body: RatingCreate, actor: ApplicantActor, engine: EngineDep) -> RatingPublic:
+def rate_case(
+    case_id: CaseId,
+    body: RatingCreate,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Rate a finished case once (好差评); a rating of 1 or 2 opens a rectification for the department."""
     note(case_id=case_id, score=body.score, department=body.department)
-    view = feedback.rate(
-        engine.db,
-        engine.clock,
-        actor,
-        case_id,
-        body.score,
-        body.comment,
-        body.department,
-        calendar=engine.calendar,
-    )
-    return RatingPublic.from_view(view)
+    engine = services.engine
+
+    def work(reservation: Reservation | None) -> RatingPublic:
+        view = feedback.rate(
+            engine.db,
+            engine.clock,
+            actor,
+            case_id,
+            body.score,
+            body.comment,
+            body.department,
+            calendar=engine.calendar,
+            reservation=reservation,
+        )
+        return RatingPublic.from_view(view)
+
+    def recover(outcome: str) -> RatingPublic:
+        rating_id = outcome_id(outcome, "rating")
+        ratings = feedback.case_feedback(engine.db, actor, case_id).ratings
+        return RatingPublic.from_view(next(r for r in ratings if r.id == rating_id))
+
+    asked = ("POST", request.url.path, body)
+    return run_once(services, actor, idempotency_key, asked, 201, work, recover)
+
+
+def _case_of(engine: Engine, actor: Actor) -> Callable[[str], CasePublic]:
+    """The answer of a case action rebuilt from its recorded outcome (``case:12``): the case now."""
+
+    def recover(outcome: str) -> CasePublic:
+        return CasePublic.from_case(engine.get_case(actor, outcome_id(outcome, "case")))
+
+    return recover

@@ -80,7 +80,7 @@ DepartmentFilter = Annotated[
     "/complaints",
     response_model=ComplaintPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(403, 404, 422),
+    responses=responses(403, 404, 409, 422),
 )
 def file_complaint(
     body: ComplaintCreate,
@@ -131,13 +131,23 @@ def list_complaints(actor: ApplicantActor, engine: EngineDep) -> list[ComplaintP
     responses=responses(403, 404, 409, 422),
 )
 def answer_complaint(
-    complaint_id: ComplaintId, body: ReplyCreate, actor: SupervisorActor, engine: EngineDep
-) -> ComplaintPublic:
+    complaint_id: ComplaintId,
+    body: ReplyCreate,
+    actor: SupervisorActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Answer a complaint of a department the caller supervises; its author and its case see the answer."""
     note(complaint_id=complaint_id)
-    view = feedback.answer_complaint(engine.db, engine.clock, actor, complaint_id, body.reply)
-    note(case_id=view.case_id, department=view.department)
-    return ComplaintPublic.from_view(view)
+    engine = services.engine
+
+    def work(_reservation: Reservation | None) -> ComplaintPublic:
+        view = feedback.answer_complaint(engine.db, engine.clock, actor, complaint_id, body.reply)
+        note(case_id=view.case_id, department=view.department)
+        return ComplaintPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
 
 
 # -- rectifications -------------------------------------------------------------------------
@@ -156,13 +166,23 @@ def list_rectifications(
     responses=responses(403, 404, 409, 422),
 )
 def reply_rectification(
-    rectification_id: RectificationId, body: ReplyCreate, actor: Replier, engine: EngineDep
-) -> RectificationPublic:
+    rectification_id: RectificationId,
+    body: ReplyCreate,
+    actor: Replier,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Answer a bad rating of the caller's department; the reply goes on the case's timeline."""
     note(rectification_id=rectification_id)
-    view = feedback.reply_rectification(engine.db, engine.clock, actor, rectification_id, body.reply)
-    note(case_id=view.case_id, department=view.department)
-    return RectificationPublic.from_view(view)
+    engine = services.engine
+
+    def work(_reservation: Reservation | None) -> RectificationPublic:
+        view = feedback.reply_rectification(engine.db, engine.clock, actor, rectification_id, body.reply)
+        note(case_id=view.case_id, department=view.department)
+        return RectificationPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
 
 
 # -- supervision ----------------------------------------------------------------------------
@@ -180,10 +200,20 @@ def supervision_queue(
     responses=responses(403, 404, 409, 422),
 )
 def resolve_entry(
-    entry_id: EntryId, body: ResolveCreate, actor: SupervisorActor, engine: EngineDep
-) -> SupervisionEntryPublic:
+    entry_id: EntryId,
+    body: ResolveCreate,
+    actor: SupervisorActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Close an overdue-task or late-rectification entry with what was done (complaints: answer them)."""
     note(escalation_id=entry_id)
-    view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note)
-    note(case_id=view.case_id, department=view.department)
-    return SupervisionEntryPublic.from_view(view)
+    engine = services.engine
+
+    def work(_reservation: Reservation | None) -> SupervisionEntryPublic:
+        view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note)
+        note(case_id=view.case_id, department=view.department)
+        return SupervisionEntryPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)

@@ -6,18 +6,21 @@ so they only ever see what their item's department view holds.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Annotated, BinaryIO
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Path, UploadFile, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.deps import ApplicantActor, EngineDep
+from api.deps import ApplicantActor, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
 from api.headers import UNTRUSTED_POLICY
+from api.idempotency import run_once
 from api.logs import note
 from api.schemas import MaterialPublic
+from engine.idempotency import Reservation
 from engine.materials import MaterialInfo
 
 router = APIRouter(prefix="/api/materials", tags=["materials"])
@@ -52,19 +55,41 @@ def stream_material(info: MaterialInfo, stream: BinaryIO) -> StreamingResponse:
 
 
 @router.post(
-    "", response_model=MaterialPublic, status_code=status.HTTP_201_CREATED, responses=responses(403, 413, 422)
+    "",
+    response_model=MaterialPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 409, 413, 422),
 )
 def upload_material(
     file: Annotated[UploadFile, File(description="材料文件 (the document)")],
     kind: Annotated[str, Form(pattern=MATERIAL_KIND, description="材料类型 (material kind of the catalog)")],
     actor: ApplicantActor,
-    engine: EngineDep,
-) -> MaterialPublic:
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Store one document of a material kind; the same bytes give the same id."""
-    # Streamed from the upload's spooled temporary file, never read whole into memory.
-    info = engine.materials.upload(actor.username, kind, file.filename or "", file.file)
-    note(material=info.id, kind=kind, size=info.size)
-    return MaterialPublic.from_view(info)
+
+    def work(_reservation: Reservation | None) -> MaterialPublic:
+        # Streamed from the upload's spooled temporary file, never read whole into memory.
+        info = services.engine.materials.upload(actor.username, kind, file.filename or "", file.file)
+        note(material=info.id, kind=kind, size=info.size)
+        return MaterialPublic.from_view(info)
+
+    asked: dict[str, str] | None = None
+    if idempotency_key is not None:
+        asked = {"kind": kind, "filename": file.filename or "", "sha256": file_digest(file.file)}
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 201, work)
+
+
+def file_digest(stream: BinaryIO) -> str:
+    """The sha256 of an upload's bytes, read in chunks; the stream is left at its start."""
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while block := stream.read(CHUNK):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
 
 
 @router.get("/{material_id}", response_model=MaterialPublic, responses=responses(403, 404, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -16,6 +17,7 @@ from api.deps import (
     EngineDep,
     IdempotencyKey,
     Limit,
+    Services,
     ServicesDep,
     StaffActor,
     TaskId,
@@ -25,6 +27,7 @@ from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
 from api.schemas import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
+from engine.actors import Actor
 from engine.errors import MaterialNotFound
 from engine.idempotency import Reservation, outcome_id
 from engine.states import WorkItemState
@@ -73,21 +76,42 @@ def get_task(task_id: TaskId, actor: StaffActor, engine: EngineDep) -> TaskDetai
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
-def claim_task(task_id: TaskId, actor: ClerkActor, engine: EngineDep) -> TaskPublic:
-    """Take a task from the queue; 409 when someone else holds it."""
+def claim_task(
+    task_id: TaskId,
+    actor: ClerkActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Take a task from the queue; 409 when someone else holds it (claiming one's own task again is a 200)."""
     note(task_id=task_id)
-    view = engine.claim(actor, task_id)
-    note(case_id=view.case_id)
-    return TaskPublic.from_view(view)
+
+    def work(_reservation: Reservation | None) -> TaskPublic:
+        view = services.engine.claim(actor, task_id)
+        note(case_id=view.case_id)
+        return TaskPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, None), 200, work)
 
 
 @router.post("/{task_id}/unclaim", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
-def unclaim_task(task_id: TaskId, actor: ClerkActor, engine: EngineDep) -> TaskPublic:
+def unclaim_task(
+    task_id: TaskId,
+    actor: ClerkActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Put a task one holds back in the queue."""
     note(task_id=task_id)
-    view = engine.unclaim(actor, task_id)
-    note(case_id=view.case_id)
-    return TaskPublic.from_view(view)
+
+    def work(reservation: Reservation | None) -> TaskPublic:
+        view = services.engine.unclaim(actor, task_id, reservation=reservation)
+        note(case_id=view.case_id)
+        return TaskPublic.from_view(view)
+
+    asked = ("POST", request.url.path, None)
+    return run_once(services, actor, idempotency_key, asked, 200, work, _task_of(services, actor))
 
 
 @router.post("/{task_id}/complete", response_model=TaskPublic, responses=responses(403, 404, 409, 422))
@@ -115,10 +139,17 @@ def complete_task(
         note(case_id=view.case_id)
         return TaskPublic.from_view(view)
 
+    asked = ("POST", request.url.path, body)
+    return run_once(services, actor, idempotency_key, asked, 200, work, _task_of(services, actor))
+
+
+def _task_of(services: Services, actor: Actor) -> Callable[[str], TaskPublic]:
+    """The answer of a task action rebuilt from its recorded outcome (``task:34``): the task now."""
+
     def recover(outcome: str) -> TaskPublic:
         return TaskPublic.from_view(services.engine.get_task(actor, outcome_id(outcome, "task")).task)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
+    return recover
 
 
 @router.get(

@@ -1,0 +1,91 @@
+"""``onething serve`` that crashes at a named step of its first request with an ``Idempotency-Key``.
+
+Run as ``python -m tests.support.crash_server serve ARGS...`` (the CLI's own arguments) with
+``ONETHING_TEST_CRASH=STEP:ACTION`` in the environment. STEP is a checkpoint of
+``api.idempotency.run_once``: ``reserved`` (the key is held, the work not begun) or ``worked``
+(the work committed, its answer not stored). ACTION is ``kill`` (the process SIGKILLs itself,
+as an OOM killer or a power cut would) or ``stop-db`` (it runs the command in
+``ONETHING_TEST_STOP_DB``, a JSON argv that stops the test's own PostgreSQL cluster, and goes
+on with the request). It fires once; every later request runs normally.
+
+The hook is set by this launcher only: the product's checkpoint does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.support import ROOT, ServeProcess, free_port
+
+STEPS = ("reserved", "worked")
+ACTIONS = ("kill", "stop-db")
+
+
+def install(crash: str) -> None:
+    """Set ``run_once``'s checkpoint to do ACTION at STEP (``crash`` is ``STEP:ACTION``), once."""
+    from api import idempotency
+
+    step, _, action = crash.partition(":")
+    if step not in STEPS or action not in ACTIONS:
+        raise SystemExit(f"ONETHING_TEST_CRASH must be STEP:ACTION with STEP in {STEPS}, ACTION in {ACTIONS}")
+    fired = threading.Lock()
+
+    def checkpoint(at: str) -> None:
+        if at != step or not fired.acquire(blocking=False):
+            return
+        print(f"crash_server: {action} at {step}", file=sys.stderr, flush=True)
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        subprocess.run(json.loads(os.environ["ONETHING_TEST_STOP_DB"]), check=True, timeout=60)
+
+    idempotency.checkpoint = checkpoint
+
+
+def start_crash_server(
+    db_url: str, data_dir: Path, log_path: Path, crash: str, env: dict[str, str] | None = None
+) -> ServeProcess:
+    """``onething serve --demo`` through this launcher on a free port; returns once ``/healthz`` answers."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ONETHING_DATA_DIR": str(data_dir),
+        "ONETHING_TEST_CRASH": crash,
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "tests.support.crash_server", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--db", db_url, "--demo"]
+    with log_path.open("wb") as handle:
+        process = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=environment, cwd=ROOT
+        )
+    served = ServeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"crash server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(served.base_url + "/healthz", timeout=2).status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            served.stop()
+            raise RuntimeError(f"crash server did not answer:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    install(os.environ["ONETHING_TEST_CRASH"])
+    from api.cli import main
+
+    sys.exit(main(sys.argv[1:]))
