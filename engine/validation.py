@@ -32,6 +32,7 @@ import yaml
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from engine.analyst_texts import text_problems
 from engine.bpmn_checks import (
     DiagramFacts,
     DmnFacts,
@@ -593,6 +594,7 @@ def _check_with_manifest(
             checker.check_examples(form)
     with run.check(CHECK_NAMES, MANIFEST_NAME):
         checker.check_names()
+        run.problems.extend(text_problems(manifest, checker.known_names()))
     return form, checker.invalid_examples
 
 

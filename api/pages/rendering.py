@@ -1,47 +1,41 @@
-"""Jinja2 for the pages: our templates with autoescape, analyst-written text in a sandbox.
+"""Jinja2 for the pages: our templates with autoescape; analyst-written text is data, not a template.
 
 Templates come from ``api/templates`` (ours) and ``forms/templates`` (the form macros of
-the forms package). Text an analyst writes (notices, reasons, descriptions) may hold
-``{{ placeholders }}`` of case data; it is rendered by a ``SandboxedEnvironment`` with
-autoescape, so it can neither reach Python internals nor inject markup.
+the forms package). Text an analyst writes (names, descriptions, exemption reasons) may
+hold ``{{ name }}`` placeholders of case data and nothing else: ``forms.placeholders``
+fills them in one linear pass, escaping everything, and never hands the text to Jinja, so
+it can neither loop, call, reach Python internals nor inject markup.
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from api.pages import i18n
 from engine.feedback import LEVELS
+from forms import placeholders
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
 FORMS_TEMPLATES_DIR = API_DIR.parent / "forms" / "templates"
 STATIC_DIR = API_DIR / "static"
 
-_sandbox = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+
+def _escaped(text: str) -> str:
+    return str(escape(text))
 
 
-@lru_cache(maxsize=512)
-def _compiled(text: str) -> Any:
-    return _sandbox.from_string(text)
-
-
-def analyst_text(text: object, context: dict[str, Any] | None = None) -> Markup:
-    """Analyst-written text rendered in the sandbox (escaped as it stands when it does not render)."""
+def analyst_text(text: object, context: Mapping[str, Any] | None = None) -> Markup:
+    """Analyst-written text with its placeholders filled from ``context``; the rest shown as written."""
     source = "" if text is None else str(text)
-    if "{" not in source:
-        return escape(source)
-    try:
-        return Markup(_compiled(source).render(**(context or {})))  # noqa: S704 - sandboxed and autoescaped
-    except (TemplateError, ValueError, TypeError):
-        return escape(source)
+    filled = placeholders.fill(source, context or {}, _escaped)
+    return Markup(filled)  # noqa: S704 - every piece, literal or value, was escaped by fill
 
 
 def _tojson_attr(value: Any) -> Markup:
