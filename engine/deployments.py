@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import threading
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,13 +51,55 @@ def load_departments(processes_dir: Path) -> dict[str, dict[str, str]]:
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in raw.items()}
 
 
+def _zip_refusal(message: str, message_en: str, name: str = "") -> DefinitionError:
+    """A zip that cannot be a bundle: 422 with the reason, naming the entry when there is one."""
+    return DefinitionError(
+        f"{message} ({message_en})", [Problem(message, file=name, rule="zip", message_en=message_en)]
+    )
+
+
+def _unsafe_entry(filename: str) -> bool:
+    """Whether an entry's path leaves the folder it unpacks into (absolute, a drive, ``..``).
+
+    Nothing is unpacked to disk, but a zip made to escape its folder is not an honest bundle.
+    Backslashes count as separators: some Windows tools write them.
+    """
+    path = filename.replace("\\", "/")
+    return path.startswith("/") or (len(path) > 1 and path[1] == ":") or ".." in path.split("/")
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return (info.external_attr >> 16) & 0o170000 == 0o120000
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> bytes:
+    """One entry's bytes, every way a crafted entry fails to read turned into a refusal."""
+    name = info.filename
+    try:
+        with archive.open(info) as handle:
+            return handle.read(max_bytes + 1)
+    except zipfile.BadZipFile as exc:  # a bad CRC, a size that lies, overlapping entries
+        raise _zip_refusal(f"zip 内文件已损坏: {exc}", f"damaged entry: {exc}", name) from exc
+    except (zlib.error, EOFError) as exc:
+        raise _zip_refusal("zip 内文件已损坏或被截断", f"damaged or truncated entry: {exc}", name) from exc
+    except NotImplementedError as exc:
+        raise _zip_refusal("不支持的压缩方式", f"unsupported compression: {exc}", name) from exc
+    except RuntimeError as exc:  # zipfile's "encrypted, password required"
+        raise _zip_refusal("zip 内文件已加密", f"encrypted entry: {exc}", name) from exc
+
+
 def unzip_bundle(data: bytes, max_bytes: int) -> dict[str, bytes]:
-    """The bundle files inside an uploaded zip, refusing bombs, links and path tricks."""
+    """The bundle files inside an uploaded zip, refusing bombs, links and path tricks.
+
+    Every way a crafted zip fails (damaged, truncated, encrypted, an unknown compression,
+    paths outside the folder, links, two files of one name, more bytes than declared) is a
+    ``DefinitionError`` with the reason (422), never an exception of ``zipfile``.
+    """
     if len(data) > max_bytes:
         raise TooLarge(f"压缩包过大 (zip over {max_bytes} bytes)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise DefinitionError(
             "不是有效的 zip 文件 (not a zip file)", [Problem("不是有效的 zip 文件", rule="zip")]
         ) from exc
@@ -66,17 +109,21 @@ def unzip_bundle(data: bytes, max_bytes: int) -> dict[str, bytes]:
     total = sum(i.file_size for i in infos)
     if total > max_bytes or total > ZIP_MAX_RATIO * max(len(data), 1) + max_bytes // 10:
         raise TooLarge("解压后过大 (uncompressed size over the limit)")
+    for info in archive.infolist():
+        if _unsafe_entry(info.filename):
+            raise _zip_refusal("zip 内路径越出文件夹", "entry path leaves the folder", info.filename)
+        if _is_link(info):
+            raise _zip_refusal("zip 内不能有链接", "links are not allowed", info.filename)
     files: dict[str, bytes] = {}
     for info in infos:
-        name = PurePosixPath(info.filename).name
+        name = PurePosixPath(info.filename.replace("\\", "/")).name
         if name.startswith(".") or "__MACOSX" in info.filename:
             continue
         if not name.endswith((".yaml", ".yml", ".bpmn", ".dmn")):
             continue
         if name in files:
             raise DefinitionError("zip 内文件重名", [Problem(f"文件名重复: {name}", file=name, rule="zip")])
-        with archive.open(info) as handle:
-            content = handle.read(max_bytes + 1)
+        content = _read_entry(archive, info, max_bytes)
         if len(content) > max_bytes:
             raise TooLarge(f"{name} 过大")
         files[name] = content

@@ -49,6 +49,7 @@ _MIME_NAMES = {
     "image/tiff": "TIFF",
     "application/ofd": "OFD",
     "application/json": "JSON",
+    "text/html": "HTML 网页",
 }
 
 # Element formats that name exactly one company or person.
@@ -193,6 +194,9 @@ class FileBlobStore:
         return removed
 
 
+_MARKUP = re.compile(rb"<[!?/A-Za-z]")
+
+
 def sniff_mime(head: bytes) -> str:
     """The type of a file from its first bytes (never from its name); ``application/octet-stream`` if unknown.
 
@@ -200,8 +204,11 @@ def sniff_mime(head: bytes) -> str:
     ``filetype`` (JPEG, PNG, GIF, WEBP, TIFF ...), and OFD, China's fixed-layout format for
     electronic documents (a zip whose first entry is ``OFD.xml``).
     """
-    if b"%PDF-" in head[:1024]:
-        return "application/pdf"
+    start = head.find(b"%PDF-", 0, 1024)
+    if start >= 0:
+        # Readers skip bytes before the header; a browser renders markup there as a page (an
+        # HTML/PDF polyglot), so such a file is a web page, not a document.
+        return "text/html" if _MARKUP.search(head[:start]) else "application/pdf"
     if head[:4] == b"PK\x03\x04" and len(head) >= 30:
         name_length = int.from_bytes(head[26:28], "little")
         if head[30 : 30 + name_length] == b"OFD.xml":

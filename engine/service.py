@@ -12,7 +12,7 @@ import base64
 import functools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
@@ -82,17 +82,50 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> list[Any]:
+CURSOR_MAX_CHARS = 512
+ID_MAX = 2**63 - 1  # the largest id a BIGINT (and an SQLite INTEGER) holds
+
+
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput(
+        "无效的翻页游标，请从第一页重新打开 (invalid cursor: open the first page again)",
+        [Problem("无效的翻页游标", where="cursor", rule="cursor", message_en="invalid cursor")],
+    )
+
+
+def _cursor_value(value: Any, kind: type[int] | type[datetime]) -> int | datetime:
+    """One value of a cursor as ``kind`` (``InvalidInput`` when this engine could not have made it)."""
+    if kind is int:
+        if type(value) is int and 1 <= value <= ID_MAX:
+            return value
+        raise _bad_cursor()
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:  # the engine's cursors carry UTC; the store refuses naive times
+                return moment.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
+            raise _bad_cursor() from exc
+    raise _bad_cursor()
+
+
+def _decode_cursor(cursor: str, *shape: type[int] | type[datetime]) -> list[Any]:
+    """The values of a cursor this engine made, one per ``shape`` entry and of its type.
+
+    A cursor comes back from the client, so it is input like any other: anything but the
+    exact shape (a string where an id was, an id no column holds, too few or too many
+    values) is an ``InvalidInput``, never a value handed on to a query.
+    """
+    if len(cursor) > CURSOR_MAX_CHARS:
+        raise _bad_cursor()
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, json.JSONDecodeError) as exc:
-        raise InvalidInput(
-            "无效的翻页游标 (invalid cursor)", [Problem("无效的翻页游标", where="cursor")]
-        ) from exc
-    if not isinstance(values, list):
-        raise InvalidInput("无效的翻页游标 (invalid cursor)", [Problem("无效的翻页游标", where="cursor")])
-    return values
+        raise _bad_cursor() from exc
+    if not isinstance(values, list) or len(values) != len(shape):
+        raise _bad_cursor()
+    return [_cursor_value(value, kind) for value, kind in zip(values, shape, strict=True)]
 
 
 def _problems_from_form(problems: list[Any]) -> list[Problem]:
@@ -632,8 +665,8 @@ class Engine:
             if status:
                 query = query.where(Case.status == status)
             if cursor:
-                (last_id,) = _decode_cursor(cursor)
-                query = query.where(Case.id < int(last_id))
+                (last_id,) = _decode_cursor(cursor, int)
+                query = query.where(Case.id < last_id)
             cases = s.scalars(query.order_by(Case.id.desc()).limit(limit + 1)).all()
             page = cases[:limit]
             views = []
@@ -703,8 +736,8 @@ class Engine:
         if params is None:
             return Page((), None)
         if cursor:
-            due_text, last_id = _decode_cursor(cursor)
-            params.update(after_due=datetime.fromisoformat(due_text), after_id=int(last_id))
+            after_due, after_id = _decode_cursor(cursor, datetime, int)
+            params.update(after_due=after_due, after_id=after_id)
         with self.db.read() as s:
             # Plain rows, not ORM objects: a queue page is read often and never changed.
             rows = s.execute(_queue_select(frozenset(params)), {**params, "limit": limit + 1}).all()

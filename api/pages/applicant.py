@@ -23,6 +23,7 @@ from api.pages.answers import (
 )
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from api.pages.params import BundleKey, CaseId
 from engine import feedback
 from engine.actors import Actor, Role
 from engine.errors import InvalidInput, TooLarge
@@ -116,7 +117,7 @@ def _apply_page(
 
 
 @router.get("/apply/{key}")
-def apply_form(ctx: Ctx, key: str) -> Response:
+def apply_form(ctx: Ctx, key: BundleKey) -> Response:
     """The merged form of a bundle, with what the applicant told us before already filled in."""
     actor = ctx.require(Role.APPLICANT)
     form = ctx.engine.form_for(key)
@@ -148,7 +149,7 @@ def _read_application(
 
 
 @router.post("/apply/{key}")
-def apply_submit(ctx: Ctx, key: str) -> Response:
+def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
     """Review (check everything, show a summary), go back to edit, or submit for real."""
     actor = ctx.require(Role.APPLICANT)
     form = ctx.engine.form_for(key)
@@ -187,7 +188,7 @@ def apply_submit(ctx: Ctx, key: str) -> Response:
 
 
 @router.post("/apply/{key}/check")
-def apply_check(ctx: Ctx, key: str) -> Response:
+def apply_check(ctx: Ctx, key: BundleKey) -> Response:
     """Inline validation: the server's own validator on the answers so far (same messages)."""
     ctx.require(Role.APPLICANT)
     form = ctx.engine.form_for(key)
@@ -200,7 +201,7 @@ def apply_check(ctx: Ctx, key: str) -> Response:
 
 
 @router.post("/apply/{key}/upload")
-def apply_upload(ctx: Ctx, key: str) -> Response:
+def apply_upload(ctx: Ctx, key: BundleKey) -> Response:
     """Store one material (content-addressed: the same bytes give the same id) and answer its id."""
     actor = ctx.require(Role.APPLICANT)
     form = ctx.engine.form_for(key)
@@ -294,14 +295,14 @@ def _case_page(
 
 
 @router.get("/cases/{case_id}")
-def case_page(ctx: Ctx, case_id: int) -> Response:
+def case_page(ctx: Ctx, case_id: CaseId) -> Response:
     """Where a case stands: the diagram with its steps marked, the timeline, notice, certificates."""
     case = ctx.engine.get_case(ctx.actor, case_id)
     return _case_page(ctx, case)
 
 
 @router.post("/cases/{case_id}/supplement")
-def supplement(ctx: Ctx, case_id: int) -> Response:
+def supplement(ctx: Ctx, case_id: CaseId) -> Response:
     """Answer the correction notice: corrected answers and the missing materials, in one go."""
     actor = ctx.require(Role.APPLICANT)
     case = ctx.engine.get_case(actor, case_id)
@@ -319,7 +320,7 @@ def supplement(ctx: Ctx, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/rating")
-def rate(ctx: Ctx, case_id: int) -> Response:
+def rate(ctx: Ctx, case_id: CaseId) -> Response:
     """Rate a finished case (好差评); a bad rating opens a rectification task."""
     actor = ctx.require(Role.APPLICANT)
     engine = ctx.engine
@@ -347,7 +348,7 @@ def rate(ctx: Ctx, case_id: int) -> Response:
 
 
 @router.get("/cases/{case_id}/outputs/{kind}")
-def certificate(ctx: Ctx, case_id: int, kind: str) -> Response:
+def certificate(ctx: Ctx, case_id: CaseId, kind: str) -> Response:
     """Download a certificate the case issued (only for those who may see the case)."""
     case = ctx.engine.get_case(ctx.actor, case_id)
     material_id = case.outputs.get(kind)

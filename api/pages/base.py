@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment
@@ -276,6 +277,26 @@ def _engine_error_page(ctx: PageContext, exc: EngineError) -> HTMLResponse:
     return _error_page(ctx, 500, ("出错了", "Something went wrong"), (exc.message, exc.message))
 
 
+def _invalid_request_page(ctx: PageContext, exc: RequestValidationError) -> HTMLResponse:
+    """An address that fails validation: a bad path names nothing (404, as an unknown id), a bad query 422."""
+    errors = exc.errors()
+    if any(error.get("loc", ("",))[0] == "path" for error in errors):
+        return _engine_error_page(ctx, NotFound("no such page"))
+    problems = [
+        Problem(
+            "地址中的参数有误", where=str(error.get("loc", ("",))[-1]), message_en=str(error.get("msg", ""))
+        )
+        for error in errors
+    ]
+    return _error_page(
+        ctx,
+        422,
+        ("内容有误", "Invalid input"),
+        ("地址中的参数有误。", "A parameter of the address is invalid."),
+        problems,
+    )
+
+
 def csrf_refused(ctx: PageContext) -> HTMLResponse:
     """The clear page shown when a post's CSRF token is missing or wrong."""
     return _error_page(
@@ -312,6 +333,8 @@ class PageRoute(APIRoute):
                 response = _error_page(ctx, exc.status, exc.title, exc.message)
             except EngineError as exc:
                 response = _engine_error_page(ctx, exc)
+            except RequestValidationError as exc:
+                response = _invalid_request_page(ctx, exc)
             ctx.apply_cookies(response)
             return response
 

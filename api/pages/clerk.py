@@ -12,6 +12,7 @@ from api.pages import materials as docs
 from api.pages.answers import by_where, display_value, field_problems, form_labels
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from api.pages.params import TaskId
 from engine.actors import Role
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
 from engine.states import Outcome, WorkItemState
@@ -129,14 +130,14 @@ def _task_page(
 
 
 @router.get("/tasks/{task_id}")
-def task_page(ctx: Ctx, task_id: int) -> Response:
+def task_page(ctx: Ctx, task_id: TaskId) -> Response:
     """One task: the item's fields and materials, the case on the diagram, claim and decide."""
     actor = ctx.require(Role.CLERK, Role.ADMIN, Role.ANALYST)
     return _task_page(ctx, ctx.engine.get_task(actor, task_id))
 
 
 @router.post("/tasks/{task_id}/claim")
-def claim(ctx: Ctx, task_id: int) -> Response:
+def claim(ctx: Ctx, task_id: TaskId) -> Response:
     """Take the task (one winner); someone faster sends you back to the queue with a note."""
     actor = ctx.require(Role.CLERK)
     try:
@@ -147,7 +148,7 @@ def claim(ctx: Ctx, task_id: int) -> Response:
 
 
 @router.post("/tasks/{task_id}/unclaim")
-def unclaim(ctx: Ctx, task_id: int) -> Response:
+def unclaim(ctx: Ctx, task_id: TaskId) -> Response:
     """Put the task back in the queue."""
     actor = ctx.require(Role.CLERK)
     ctx.engine.unclaim(actor, task_id)
@@ -155,7 +156,7 @@ def unclaim(ctx: Ctx, task_id: int) -> Response:
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete(ctx: Ctx, task_id: int) -> Response:
+def complete(ctx: Ctx, task_id: TaskId) -> Response:
     """Approve with the item's decision fields, or return with per-field and per-material problems."""
     actor = ctx.require(Role.CLERK)
     detail = ctx.engine.get_task(actor, task_id)
@@ -195,7 +196,7 @@ def complete(ctx: Ctx, task_id: int) -> Response:
 
 
 @router.get("/tasks/{task_id}/materials/{kind}")
-def task_material(ctx: Ctx, task_id: int, kind: str) -> Response:
+def task_material(ctx: Ctx, task_id: TaskId, kind: str) -> Response:
     """View a material of the task's item in the browser (only materials the item may see)."""
     actor = ctx.require(Role.CLERK, Role.ADMIN, Role.ANALYST)
     detail = ctx.engine.get_task(actor, task_id)

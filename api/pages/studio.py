@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from api.headers import untrusted_download
 from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.params import BundleKey, PageVersion, VersionQuery
 from engine import analytics
 from engine.actors import Role
 from engine.deployments import unzip_bundle
@@ -58,7 +59,7 @@ def studio(ctx: Ctx) -> Response:
 
 
 @router.get("/studio/{key}")
-def studio_bundle(ctx: Ctx, key: str, version: int | None = None) -> Response:
+def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
     """One bundle version: diagram with the wait heat map, form preview, checklist, reductions, plots."""
     ctx.require(*ANALYSTS)
     detail = ctx.engine.bundle_detail(key, version)
@@ -136,7 +137,7 @@ def studio_upload(ctx: Ctx) -> Response:
 
 
 @router.get("/studio/{key}/edit")
-def modeler(ctx: Ctx, key: str, version: int | None = None) -> Response:
+def modeler(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
     """The bpmn-js modeler on a bundle's diagram; saving validates and deploys a new version."""
     ctx.require(*ANALYSTS)
     detail = ctx.engine.bundle_detail(key, version)
@@ -144,7 +145,7 @@ def modeler(ctx: Ctx, key: str, version: int | None = None) -> Response:
 
 
 @router.post("/studio/{key}/diagram")
-def save_diagram(ctx: Ctx, key: str, version: int | None = None) -> Response:
+def save_diagram(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
     """Save an edited diagram as the bundle's next version, after the full validation."""
     actor = ctx.require(*ANALYSTS)
     xml = ctx.posted.get("xml")
@@ -168,7 +169,7 @@ def save_diagram(ctx: Ctx, key: str, version: int | None = None) -> Response:
 
 
 @router.get("/diagrams/{key}/{version}.bpmn")
-def diagram_xml(ctx: Ctx, key: str, version: int) -> Response:
+def diagram_xml(ctx: Ctx, key: BundleKey, version: PageVersion) -> Response:
     """The BPMN XML of one deployed version (immutable, so cacheable; a download, never a page)."""
     ctx.require()
     xml = ctx.engine.diagram(key, version)

@@ -351,6 +351,11 @@ def finished_case_feedback(server: LiveServer, example: dict[str, Any]) -> tuple
 def victim(matrix_server: LiveServer) -> Victim:
     """applicant2's running school-enrollment case, its open public-security task, a material, and
     the complaint, supervisor entry and rectification of a second, finished case."""
+    return plant_victim(matrix_server)
+
+
+def plant_victim(matrix_server: LiveServer) -> Victim:
+    """What ``victim`` holds, made on any server (tests/security plants the same resources)."""
     with matrix_server.as_user("applicant2") as owner:
         shipped = bundle_example(owner, "school-enrollment", 0)
         # Data of this applicant alone (the shipped example itself is public in the bundle detail).

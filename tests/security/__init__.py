@@ -1,1 +1,1 @@
-"""The security regression corpus: probes kept as data (payloads, routes, roles), run against a real server."""
+"""The security regression corpus: probes kept as data (payloads, routes, roles), run on a real server."""
