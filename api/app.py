@@ -46,6 +46,7 @@ from engine.deployments import load_departments
 from engine.idempotency import IdempotencyStore
 from engine.service import Engine
 from engine.settings import Settings
+from engine.sign_in import SignInThrottle, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,11 @@ def build_services(settings: Settings, engine: Engine) -> Services:
     return Services(
         settings=settings,
         engine=engine,
-        accounts=AccountService(engine.db, departments=load_departments(settings.processes_dir)),
+        accounts=AccountService(
+            engine.db,
+            departments=load_departments(settings.processes_dir),
+            throttle=SignInThrottle(engine.db, ThrottlePolicy.from_settings(settings)),
+        ),
         tokens=TokenService(signing_key(settings), settings.token_minutes),
         idempotency=IdempotencyStore(engine.db),
     )

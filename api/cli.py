@@ -126,10 +126,20 @@ def _accounts(args: argparse.Namespace) -> AccountService:
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
-    """The password from ``--password``, a prompt (twice), or one line of piped stdin."""
+    """The password from a prompt (twice), a line of stdin (``--password-stdin``, piped) or ``--password``.
+
+    ``--password`` stays for old scripts but warns: the process list and the shell history
+    show it to anyone on the machine.
+    """
     if args.password is not None:
+        print(
+            "警告：--password 会出现在进程列表和命令历史中，请改用提示输入或 --password-stdin "
+            "(warning: --password shows in the process list and shell history; "
+            "use the prompt or --password-stdin)",
+            file=sys.stderr,
+        )
         return str(args.password)
-    if not sys.stdin.isatty():
+    if args.password_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("密码 (password): ")
     second = getpass.getpass("再次输入 (again): ")
@@ -255,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(handler=cmd_demo)
 
+    password_help = "deprecated (the process list shows it); prompted for when absent"  # noqa: S105
     user = commands.add_parser("user", help="manage accounts")
     user.add_argument("--db", help=db_help)
     users = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -264,14 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department", action="append", metavar="D", help="a department key (repeat for more)")
     add.add_argument("--display-name")
     add.add_argument("--supervisor", action="store_true", help="a clerk who handles complaints (督办)")
-    add.add_argument("--password", help="prompted for when absent (or read from piped stdin)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    add.add_argument("--password", help=password_help)
     add.set_defaults(handler=cmd_user_add)
     listing = users.add_parser("list", help="list accounts")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_user_list)
     passwd = users.add_parser("passwd", help="set an account's password")
     passwd.add_argument("name")
-    passwd.add_argument("--password", help="prompted for when absent (or read from piped stdin)")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    passwd.add_argument("--password", help=password_help)
     passwd.set_defaults(handler=cmd_user_passwd)
     disable = users.add_parser("disable", help="disable an account")
     disable.add_argument("name")

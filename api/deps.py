@@ -61,15 +61,21 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 def current_account(
     services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> AccountView:
-    """The signed-in account: a valid token whose account exists, is active and kept its password."""
+    """The signed-in account: a valid token of an active account, same password, not signed out since."""
     if not token:
         raise NotAuthenticated()
     claims = services.tokens.verify(token)
     if claims is None:
         raise NotAuthenticated("令牌无效或已过期，请重新登录 (token invalid or expired)")
     account = services.accounts.find_active(claims.username)
-    if account is None or account.password_version != claims.password_version:
-        raise NotAuthenticated("账户已停用或密码已更改，请重新登录 (account disabled or password changed)")
+    if (
+        account is None
+        or account.password_version != claims.password_version
+        or account.token_generation != claims.generation
+    ):
+        raise NotAuthenticated(
+            "账户已停用、密码已更改或已退出，请重新登录 (account disabled, password changed or signed out)"
+        )
     note(who=account.username)
     return account
 

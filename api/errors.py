@@ -39,6 +39,7 @@ from engine.errors import (
     NotFound,
     Problem,
     TooLarge,
+    TooManyAttempts,
 )
 from forms.errors import FormConflict, SpecProblem, UnknownItem
 
@@ -64,6 +65,7 @@ STATUS: dict[type[Exception], int] = {
     UnknownItem: 404,
     Conflict: 409,
     TooLarge: 413,
+    TooManyAttempts: 429,
     InvalidInput: 422,
     DefinitionError: 422,
     ExpressionRefused: 422,
@@ -87,6 +89,7 @@ ERROR_DOCS: dict[int, dict[str, Any]] = {
         "model": ProblemsPublic,
         "description": "输入有误，列出全部问题 (invalid input, every problem listed)",
     },
+    429: {"model": ErrorPublic, "description": "尝试过多，请按 Retry-After 稍后再试 (too many attempts)"},
 }
 
 
@@ -127,6 +130,9 @@ async def _handle_known(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     note(error=type(exc).__name__)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers = {"Retry-After": str(retry_after)}
     return JSONResponse(error_body(exc), status_code=status, headers=headers)
 
 

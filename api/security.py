@@ -6,9 +6,10 @@ so tokens survive restarts and every process sharing the data folder accepts the
 Two processes starting at once cannot write two keys: the file is made under a temporary
 name and linked into place, which fails for the second one, who then reads the first's.
 
-A token names its account and a fingerprint of the account's password hash: changing
-the password ends every token issued before. The account is loaded on every request,
-so a disabled account stops working at once.
+A token names its account, a fingerprint of the account's password hash and the
+account's token generation: changing the password or signing out everywhere (which bumps
+the generation) ends every token issued before. The account is loaded on every request,
+so a disabled account stops working at once and the generation costs no extra read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import jwt
+from starlette.requests import Request
 
 from engine.accounts import AccountView
 from engine.clock import Clock, SystemClock
@@ -35,6 +37,11 @@ MIN_KEY_LENGTH = 32
 KEY_FILE = "secret.key"
 
 log = logging.getLogger(__name__)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the sign-in throttle counts it (the proxy's own unless uvicorn trusts it)."""
+    return request.client.host if request.client else "unknown"
 
 
 class SigningKeyError(Exception):
@@ -86,10 +93,11 @@ def _create_key_file(path: Path) -> None:
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What a verified token says: whose it is and which password it was issued under."""
+    """What a verified token says: whose it is, and the password and generation it was issued under."""
 
     username: str
     password_version: str
+    generation: int
 
 
 class TokenService:
@@ -106,6 +114,7 @@ class TokenService:
         claims = {
             "sub": account.username,
             "pwv": account.password_version,
+            "gen": account.token_generation,
             "iss": ISSUER,
             "aud": AUDIENCE,
             "iat": now,
@@ -124,11 +133,11 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"require": ["sub", "exp", "iat", "pwv"]},
+                options={"require": ["sub", "exp", "iat", "pwv", "gen"]},
             )
         except jwt.InvalidTokenError:
             return None
-        username, version = claims.get("sub"), claims.get("pwv")
-        if not isinstance(username, str) or not isinstance(version, str):
+        username, version, generation = claims.get("sub"), claims.get("pwv"), claims.get("gen")
+        if not isinstance(username, str) or not isinstance(version, str) or type(generation) is not int:
             return None
-        return TokenClaims(username, version)
+        return TokenClaims(username, version, generation)

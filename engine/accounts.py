@@ -5,6 +5,15 @@ with older parameters is upgraded on the next successful sign-in. An unknown use
 costs the same hashing work as a wrong password, so the answer time does not reveal
 which usernames exist. The API, the pages and the CLI all manage accounts through
 ``AccountService`` so the same rules hold everywhere.
+
+Signing in goes through ``sign_in``, which asks the throttle (engine.sign_in) first. New
+passwords must pass the policy in engine.passwords. Sign-out is server-side: an account
+has a session generation (page sessions) and a token generation (bearer tokens); a cookie
+or token records the generation it was made under and stops working once the account's
+moves on. The account row is read on every request anyway (a disabled account stops at
+once), so the check costs nothing more. A page sign-out ends every page session of the
+account (on a shared counter terminal that is the safe reading of "sign out");
+``sign_out_everywhere`` and a password change end its bearer tokens as well.
 """
 
 from __future__ import annotations
@@ -17,17 +26,18 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.actors import Actor, Role
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, Problem
 from engine.models import Account
+from engine.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from engine.passwords import password_problems
+from engine.sign_in import SignInThrottle
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented password of the demo accounts (design.md)
 DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (
     ("applicant1", Role.APPLICANT, "申请人一 (Applicant one)"),
@@ -54,6 +64,14 @@ class AccountView:
     created_at: datetime
     # Changes whenever the password changes, so tokens issued before a change stop working.
     password_version: str
+    # Bumped by sign-out (pages) and sign-out-everywhere (tokens too); see the module docstring.
+    session_generation: int = 0
+    token_generation: int = 0
+
+    @property
+    def session_version(self) -> str:
+        """What a page session records at sign-in and must still match: password and generation."""
+        return f"{self.password_version}.{self.session_generation}"
 
     def actor(self) -> Actor:
         """The engine's view of this person (visibility and rights are checked against it)."""
@@ -70,6 +88,8 @@ def _view(row: Account) -> AccountView:
         active=row.active,
         created_at=row.created_at,
         password_version=hashlib.sha256(row.password_hash.encode()).hexdigest()[:16],
+        session_generation=row.session_generation or 0,
+        token_generation=row.token_generation or 0,
     )
 
 
@@ -85,9 +105,14 @@ class AccountService:
     """Creates, changes and authenticates accounts stored in the ``accounts`` table."""
 
     def __init__(
-        self, db: Database, departments: Collection[str] | None = None, hasher: PasswordHasher | None = None
+        self,
+        db: Database,
+        departments: Collection[str] | None = None,
+        hasher: PasswordHasher | None = None,
+        throttle: SignInThrottle | None = None,
     ) -> None:
         self.db = db
+        self.throttle = throttle or SignInThrottle(db)
         # Known department keys; None accepts any key (a database without processes/ at hand).
         self.departments = frozenset(departments) if departments is not None else None
         self.hasher = hasher or PasswordHasher()
@@ -114,6 +139,24 @@ class AccountService:
             return [_view(row) for row in session.scalars(select(Account).order_by(Account.username))]
 
     # -- signing in ------------------------------------------------------------------
+    def sign_in(self, username: str, password: str, client: str) -> AccountView | None:
+        """``authenticate`` behind the throttle: TooManyAttempts while the username or client waits."""
+        self.throttle.check(username, client)
+        account = self.authenticate(username, password)
+        if account is None:
+            self.throttle.failed(username, client)
+        else:
+            self.throttle.succeeded(username)
+        return account
+
+    def sign_out(self, username: str, *, everywhere: bool = False) -> None:
+        """End the account's page sessions; ``everywhere`` ends its bearer tokens too."""
+        values = {"session_generation": Account.session_generation + 1}
+        if everywhere:
+            values["token_generation"] = Account.token_generation + 1
+        with self.db.write() as session:
+            session.execute(update(Account).where(Account.username == username).values(values))
+
     def authenticate(self, username: str, password: str) -> AccountView | None:
         """The account when the password matches an active account, else None (same cost either way)."""
         if not USERNAME_PATTERN.fullmatch(username) or not _encodable(password):
@@ -151,7 +194,7 @@ class AccountService:
         supervisor: bool = False,
     ) -> AccountView:
         """A new account; InvalidInput lists every problem, Conflict when the username is taken."""
-        problems = self._check_username(username) + self._check_password(password)
+        problems = self._check_username(username) + password_problems(password, username)
         role_value, departments_value, more = self._check_role(role, departments, supervisor)
         problems += more
         if problems:
@@ -174,7 +217,7 @@ class AccountService:
         """Change role, departments, name, supervisor or active flag, or password: all or nothing."""
         new_hash = None
         if password is not None:
-            problems = self._check_password(password)
+            problems = password_problems(password, username)
             if problems:
                 raise InvalidInput("密码不符合要求 (password refused)", problems)
             new_hash = self.hasher.hash(password)
@@ -199,6 +242,9 @@ class AccountService:
                 row.active = active
             if new_hash is not None:
                 row.password_hash = new_hash
+                # Every session and token made under the old password ends.
+                row.session_generation = (row.session_generation or 0) + 1
+                row.token_generation = (row.token_generation or 0) + 1
             session.flush()
             return _view(row)
 
@@ -286,19 +332,6 @@ class AccountService:
                 where="username",
                 rule="pattern",
                 message_en="username: 1-64 letters, digits or . _ @ -, starting with a letter or digit",
-            )
-        ]
-
-    @staticmethod
-    def _check_password(password: str) -> list[Problem]:
-        if MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH and _encodable(password):
-            return []
-        return [
-            Problem(
-                f"密码长度须为 {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} 个字符",
-                where="password",
-                rule="length",
-                message_en=f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             )
         ]
 

@@ -20,7 +20,8 @@ The tree, so callers can catch at the depth they need::
     │   ├── StaleCase          another writer changed the case first (retried internally)
     │   └── KeyInUse           a request with the same Idempotency-Key is still running
     ├── InvalidInput           input with a list of problems (all of them at once)
-    └── TooLarge               an upload or document above its size limit
+    ├── TooLarge               an upload or document above its size limit
+    └── TooManyAttempts        sign-in refused for a while after repeated failures
 
 SpiffWorkflow exceptions are translated at the facade with ``raise ... from exc``; the
 API maps each class to one HTTP status in a single table.
@@ -145,3 +146,11 @@ class InvalidInput(EngineError):
 
 class TooLarge(EngineError):
     """An upload or document above its size limit."""
+
+
+class TooManyAttempts(EngineError):
+    """Sign-in refused until ``retry_after`` seconds have passed (repeated failures; see engine.sign_in)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -84,6 +84,10 @@ class Account(Base):
     supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped on sign-out (page sessions) and sign-out-everywhere (bearer tokens too): what
+    # a cookie or token recorded at sign-in must still match (see engine.accounts).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Deployment(Base):

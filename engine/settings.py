@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     workflow_cache_size: int = 256
     # Seconds between timer/SLA sweeps of the worker.
     worker_interval: float = 2.0
+    # Sign-in throttle (engine.sign_in): failures of one username before it waits, and of one
+    # client (address) across usernames; the first wait, doubled per further failure up to
+    # the cap; failures are forgotten after a quiet spell this long.
+    sign_in_account_failures: int = 5
+    sign_in_client_failures: int = 30
+    sign_in_backoff_seconds: float = 30.0
+    sign_in_backoff_max_seconds: float = 900.0
+    sign_in_forget_seconds: float = 3600.0
 
     @property
     def materials_dir(self) -> Path:

@@ -6,7 +6,7 @@ schema test read ``metadata`` from here, so a new table module must be listed be
 
 from __future__ import annotations
 
-from engine import analytics, feedback, idempotency, models, sla
+from engine import analytics, feedback, idempotency, models, sign_in, sla
 
 metadata = models.Base.metadata
-TABLE_MODULES = (models, analytics, feedback, idempotency, sla)
+TABLE_MODULES = (models, analytics, feedback, idempotency, sla, sign_in)

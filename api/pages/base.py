@@ -145,7 +145,7 @@ class PageContext:
 
     def sign_in(self, account: AccountView) -> None:
         """Start a new session for this account (a new id, so earlier tokens die)."""
-        self._new_session = PageSession.signed_in(account.username, account.password_version)
+        self._new_session = PageSession.signed_in(account.username, account.session_version)
         self.account = account
 
     def sign_out(self) -> None:
@@ -214,8 +214,8 @@ def page_context(request: Request) -> PageContext:
     account = None
     if session is not None and session.username:
         found = svc.accounts.find_active(session.username)
-        # A password change or a deactivation ends every session made before it.
-        if found is not None and found.password_version == session.password_version:
+        # A password change, a sign-out or a deactivation ends every session made before it.
+        if found is not None and found.session_version == session.password_version:
             account = found
     ctx = PageContext(request, svc, session, account, Words(pick_lang(request.cookies.get(LANG_COOKIE))))
     request.state.page = ctx

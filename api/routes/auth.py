@@ -1,27 +1,37 @@
-"""Signing in (OAuth2 password flow) and who am I."""
+"""Signing in (OAuth2 password flow) and who am I.
+
+Sign-in goes through the accounts' throttle: after repeated failures the username or the
+client waits, answered 429 with ``Retry-After`` (engine.sign_in). The client is the
+connection's address; behind a reverse proxy, run uvicorn with ``--proxy-headers`` and
+``--forwarded-allow-ips`` so that it is the caller's, not the proxy's.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentAccount, ServicesDep
 from api.errors import NotAuthenticated, responses
 from api.logs import note
 from api.schemas import AccountPublic, TokenPublic
+from api.security import client_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenPublic, responses=responses(422))
+@router.post("/token", response_model=TokenPublic, responses=responses(422, 429))
 def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, response: Response
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    services: ServicesDep,
+    request: Request,
+    response: Response,
 ) -> TokenPublic:
     """Exchange a username and password for a short-lived bearer token."""
     note(who=form.username[:64])
-    account = services.accounts.authenticate(form.username, form.password)
+    account = services.accounts.sign_in(form.username, form.password, client_address(request))
     if account is None:
         raise NotAuthenticated("用户名或密码错误 (wrong username or password)")
     response.headers["Cache-Control"] = "no-store"
