@@ -3,8 +3,8 @@
 Pages get a strict Content-Security-Policy: scripts from this site only (no inline
 script, no inline event handlers, no eval), no plugins, no ``<base>``, forms posting
 here only, and ``frame-ancestors 'none'`` so no other site can frame a page and trick a
-click. Styles allow inline attributes because bpmn-js positions its overlays and
-palette with them; a style cannot run script.
+click. Style sheets come from this site only; ``style`` attributes are allowed
+because bpmn-js positions its overlays and palette with them (a style runs no script).
 
 Every other answer (JSON, diagrams, materials, static files) is no document to show:
 it gets ``sandbox`` and ``default-src 'none'``, so even a browser talked into showing
@@ -29,7 +29,8 @@ PAGE_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
         "img-src 'self' data:",
         "font-src 'self' data:",
         "connect-src 'self'",
