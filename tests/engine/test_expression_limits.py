@@ -9,15 +9,22 @@ and in well under a second, without building the large value on the way.
 
 from __future__ import annotations
 
+import copy
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.util.task import TaskState
 
+from engine.definitions import read_bundle_dir
 from engine.errors import ExpressionFailed, ExpressionRefused
 from engine.expressions import Limits, check_expression, evaluate, execute
+from engine.validation import validate_bundle_files
+from tests.engine.test_expressions import causes, fee_workflow
 
 # Refusals must be quick and small; the values refused would take seconds and gigabytes.
 QUICK_SECONDS = 1.0
@@ -80,6 +87,42 @@ def test_repeated_rows_sized_by_case_data_fail_at_run_time(n: int) -> None:
 )
 def test_constant_values_larger_than_stored_are_refused_at_deploy(source: str) -> None:
     refused_quickly(lambda: check_expression(source), ExpressionRefused, "value too large")
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "valid-minimal"
+CONDITION = "wants_invoices == True and len(company_name) &gt; 1"
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_a_bundle_with_repeated_rows_is_refused_at_validation_in_a_moment(bomb: str) -> None:
+    files = read_bundle_dir(FIXTURE)
+    text = files["process.bpmn"].decode()
+    assert CONDITION in text, "fixture changed"
+    condition = "wants_invoices == True and " + bomb.replace("cond and ", "")
+    files = {**files, "process.bpmn": text.replace(CONDITION, condition).encode()}
+    started = time.perf_counter()
+    report = validate_bundle_files(files, "upload")
+    elapsed = time.perf_counter() - started
+    refusals = [p for p in report.problems if p.rule == "expression-refused"]
+    assert [(p.file, p.element) for p in refusals] == [("process.bpmn", "f_tax")], report.problems
+    assert "value too large" in refusals[0].message_en
+    assert elapsed < 5, f"validation took {elapsed:.1f} s"
+
+
+def test_a_script_task_building_repeated_rows_fails_cleanly_with_task_data_unchanged() -> None:
+    data = {"base": 8000, "applicant": {"name": "Alice", "tags": ["local"]}}
+    workflow = fee_workflow("fee = 1\nlevel = [[1] * base] * base", copy.deepcopy(data))
+    started = time.perf_counter()
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    assert time.perf_counter() - started < QUICK_SECONDS
+    assert any(
+        isinstance(cause, ExpressionFailed) and "value too large" in str(cause)
+        for cause in causes(info.value)
+    )
+    failed_task = next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "compute")
+    assert failed_task.state == TaskState.ERROR
+    assert failed_task.data == data
 
 
 # --- results handed back to the case ---------------------------------------------------------
