@@ -18,14 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import create_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.app import RequestContext
 from tests.api.support import ServeProcess, start_serve
 from tests.api.test_idempotency_crash import CLERK, approvals, claimed_task, signed_in
 from tests.support.crash_server import start_crash_server
-from tests.support.pg import PgCluster, find_pg_bin, start_cluster
+from tests.support.pg import PgCluster, find_pg_bin, free_port, start_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -155,3 +158,27 @@ def test_a_database_lost_during_a_decision_never_answers_500_and_the_retry_answe
                 assert done == first.json()
     finally:
         served.stop()
+
+
+def test_an_outage_that_escapes_the_handlers_is_a_503_from_the_last_resort() -> None:
+    """RequestContext answers a database outage surfacing outside the routes' handlers with 503, not 500."""
+    refused = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+
+    async def reads_a_database_that_is_down(scope: Scope, receive: Receive, send: Send) -> None:
+        refused.connect()  # nothing listens there: psycopg's real "connection refused"
+
+    async def fails(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("a bug, not an outage")
+
+    async def post(app: ASGIApp) -> httpx.Response:
+        transport = httpx.ASGITransport(app=RequestContext(app, upload_limit=1024))
+        async with httpx.AsyncClient(transport=transport, base_url="http://onething") as client:
+            return await client.post("/api/anything", json={})
+
+    try:
+        outage = anyio.run(post, reads_a_database_that_is_down)
+    finally:
+        refused.dispose()
+    assert_unavailable(outage)
+    bug = anyio.run(post, fails)
+    assert bug.status_code == 500 and "Retry-After" not in bug.headers  # a bug is no outage
