@@ -118,12 +118,13 @@ def sign_in_pages(server: LiveServer, username: str) -> PageCaller:
 
 @pytest.fixture(scope="module")
 def page_callers(security_server: LiveServer) -> Iterator[dict[str, PageCaller]]:
-    """role -> a signed-in page session for the signed-in roles of ``CALLERS``, and anonymous."""
+    """role -> a page session: anonymous, each signed-in role of ``CALLERS``, and ``owner``."""
     anonymous = httpx.Client(base_url=security_server.base_url, timeout=60)
     callers = {"anonymous": PageCaller(anonymous, csrf_of(anonymous.get("/login").text))}
     for role, username in CALLERS.items():
         if username is not None:
             callers[role] = sign_in_pages(security_server, username)
+    callers["owner"] = sign_in_pages(security_server, OWNER)
     yield callers
     for caller in callers.values():
         caller.client.close()

@@ -22,12 +22,13 @@ from engine.demo import demo_pdf
 from engine.models import CaseEvent
 from tests.api.support import LiveServer
 from tests.api.test_authorization import Victim
-from tests.security.conftest import CALLERS, OWNER
+from tests.security.conftest import CALLERS, OWNER, PageCaller
 from tests.security.corpus import (
     Route,
     api_routes,
     fill,
     missing_values,
+    page_routes,
     resource_values,
     route_table,
     shows_insides,
@@ -158,6 +159,57 @@ def test_no_caller_reads_or_changes_what_is_not_theirs(
     assert case["status"] == "running"
     (task,) = [t for t in case["tasks"] if t["id"] == victim.task_id]
     assert task["state"] == "ready" and task["assignee"] is None
+    with security_server.engine.db.read() as session:
+        actors = set(session.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == victim.case_id)))
+    assert actors <= {OWNER, "system"}, actors
+
+
+def _visit(caller: PageCaller, route: Route, values: dict[str, str]) -> httpx.Response:
+    """A page route called as a browser would (a post carries the session's CSRF token)."""
+    url = fill(route.path, values)
+    if route.method == "GET":
+        return caller.client.get(url)
+    return caller.client.request(route.method, url, data={}, headers={"x-csrf-token": caller.csrf})
+
+
+def test_no_page_shows_or_changes_what_is_not_theirs(
+    page_callers: dict[str, PageCaller], victim: Victim, security_server: LiveServer
+) -> None:
+    """The pages (found in the app's routes) as every page caller, per ``page_routes`` of the table."""
+    rows: dict[str, Any] = route_table()["page_routes"]
+    values, missing = resource_values(victim), missing_values()
+    routes = page_routes()
+    assert not sorted({route.key for route in routes} - set(rows)), "pages without a row in route_roles.yaml"
+    assert not sorted(set(rows) - {route.key for route in routes}), "rows for pages that no longer exist"
+    wrong: list[str] = []
+    for route in routes:
+        row = rows[route.key]
+        sees = set(row.get("sees", DEFAULT_SEES)) | {"owner"}
+        for role, caller in page_callers.items():
+            expected = _expected(row, role)
+            if expected == -1:
+                continue
+
+            answer = _visit(caller, route, values)
+            label = f"{role:<10} page {route.key}"
+            if answer.status_code != expected:
+                wrong.append(f"{label}: {answer.status_code} (expected {expected}) {answer.text[:120]!r}")
+                continue
+            inside = shows_insides(answer.text)
+            if inside:
+                wrong.append(f"{label}: shows {inside!r}")
+            if role not in sees and any(secret in answer.text for secret in victim.secrets):
+                wrong.append(f"{label}: the page shows applicant2's data")
+            link = row.get("listing_link")
+            if link and role not in sees and f'href="{fill(link, values)}"' in answer.text:
+                wrong.append(f"{label}: links to applicant2's {link}")
+            if answer.status_code in (403, 404) and set(route.path_params) & set(missing):
+                absent = _visit(caller, route, {**values, **missing})
+                if absent.status_code != answer.status_code:
+                    wrong.append(
+                        f"{label}: {answer.status_code} for another's id, {absent.status_code} for none"
+                    )
+    assert not wrong, "\n".join(wrong)
     with security_server.engine.db.read() as session:
         actors = set(session.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == victim.case_id)))
     assert actors <= {OWNER, "system"}, actors
