@@ -15,10 +15,14 @@ work item changed state while the pages were open.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import pytest
 import yaml
@@ -28,7 +32,7 @@ from engine.models import WorkItem
 from tests.api.support import LiveServer, sqlite_server
 from tests.api.walking import apply, bundle_example, open_tasks_of, work_case
 from tests.browser import conftest as browsing
-from tests.browser.conftest import csp_violations, sign_in
+from tests.browser.conftest import csp_violations
 
 pytestmark = pytest.mark.browser
 
@@ -45,15 +49,34 @@ def payloads() -> list[str]:
     return [line.replace("MARK", MARK) for line in lines if line.strip() and not line.startswith("#")]
 
 
-def joined(limit: int) -> str:
-    """As many whole payloads as fit in ``limit`` characters (at least the first one)."""
-    text = ""
+def tag(field: Field) -> str:
+    """The word that starts each of a field's texts (to see which page shows which field)."""
+    return f"xss-{field.planter}"
+
+
+def joined(limit: int, start: str = "") -> str:
+    """``start`` and as many whole payloads as fit in ``limit`` characters (at least the first one)."""
+    text = start
     for payload in payloads():
         candidate = f"{text} {payload}" if text else payload
         if len(candidate) > limit:
             break
         text = candidate
-    return text or payloads()[0][:limit]
+    return text if text != start else payloads()[0][:limit]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page to open: who opens it, its path ({names} from the planters), and how.
+
+    ``form``: the name of a planted form, posted to ``path`` from the browser (the answer is
+    the page); ``upload``: the name of a planted file, sent through ``path``'s file input.
+    """
+
+    who: str
+    path: str
+    form: str = ""
+    upload: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +86,7 @@ class Field:
     name: str
     planter: str
     limit: int
-    pages: tuple[tuple[str, str], ...]  # (who opens it, the path; {names} from the planter)
+    pages: tuple[Visit, ...]
 
 
 FIELDS = (
@@ -72,11 +95,17 @@ FIELDS = (
         "application",
         2000,
         (
-            ("applicant2", "/cases/{running_case}"),
-            ("applicant2", "/cases"),
-            ("clerk.market-regulation", "/inbox"),
-            ("clerk.market-regulation", "/tasks/{returned_task}"),
-            ("analyst", "/cases/{running_case}"),
+            Visit("applicant2", "/cases/{running_case}"),
+            Visit("clerk.market-regulation", "/tasks/{returned_task}"),
+        ),
+    ),
+    Field(
+        "the application form and its review, shown again with what was typed",
+        "typed_answers",
+        2000,
+        (
+            Visit("applicant1", "/apply/enterprise-startup", form="typed_edit"),
+            Visit("applicant1", "/apply/enterprise-startup", form="typed_review"),
         ),
     ),
     Field(
@@ -84,26 +113,40 @@ FIELDS = (
         "return_notice",
         1000,
         (
-            ("applicant2", "/cases/{running_case}"),
-            ("clerk.market-regulation", "/tasks/{returned_task}"),
+            Visit("applicant2", "/cases/{running_case}"),
+            Visit("clerk.market-regulation", "/tasks/{returned_task}"),
         ),
     ),
     Field(
-        "rating comment", "rating", 1000, (("applicant2", "/cases/{finished_case}"), ("analyst", "/studio"))
+        "rating comment",
+        "rating",
+        1000,
+        (Visit("applicant2", "/cases/{finished_case}"),),
     ),
     Field(
         "bundle name and description (analyst deploy)",
         "bundle",
         120,
         (
-            ("applicant1", "/"),
-            ("applicant1", "/apply/{bundle}"),
-            ("analyst", "/studio"),
-            ("analyst", "/studio/{bundle}"),
-            ("analyst", "/studio/{bundle}/edit"),
+            Visit("applicant1", "/"),
+            Visit("applicant1", "/apply/{bundle}"),
+            Visit("analyst", "/studio"),
+            Visit("analyst", "/studio/{bundle}"),
+            Visit("analyst", "/studio/{bundle}/edit"),
         ),
     ),
-    Field("account display name", "display_name", 128, (("{account}", "/"), ("{account}", "/inbox"))),
+    Field(
+        "a refused upload (its problems quote the manifest, its diagram is drawn)",
+        "refused_upload",
+        200,
+        (Visit("analyst", "/studio", upload="refused_zip"),),
+    ),
+    Field(
+        "account display name",
+        "display_name",
+        128,
+        (Visit("{account}", "/"), Visit("{account}", "/inbox")),
+    ),
 )
 
 
@@ -168,6 +211,29 @@ def plant_bundle(server: LiveServer, text: Callable[[int], str], out: dict[str, 
     out["bundle"] = deployed.key
 
 
+def plant_typed_answers(server: LiveServer, text: Callable[[int], str], out: dict[str, Any]) -> None:
+    """What an applicant types into the form's free-text fields (posted from the browser)."""
+    typed = {"company_name": text(100), "address": text(200), "business_scope": text(2000)}
+    out["typed_edit"] = {**typed, "step": "edit"}
+    out["typed_review"] = typed
+
+
+def plant_refused_upload(server: LiveServer, text: Callable[[int], str], out: dict[str, Any]) -> None:
+    """A bundle zip whose department, task and diagram names are payloads (validation refuses it)."""
+    source = ROOT / "tests" / "engine" / "bundles" / "mini-startup"
+    manifest = yaml.safe_load((source / "bundle.yaml").read_text(encoding="utf-8"))
+    manifest["items"][0]["department"] = text(200)
+    manifest["items"][0]["task"] = text(200)
+    manifest["name"] = {"zh": text(200), "en": text(200)}
+    bpmn = (source / "process.bpmn").read_text(encoding="utf-8")
+    bpmn = bpmn.replace('name="设立登记"', f"name={quoteattr(text(200))}")
+    path = Path(server.settings.data_dir) / "refused.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("bundle.yaml", yaml.safe_dump(manifest, allow_unicode=True))
+        archive.writestr("process.bpmn", bpmn)
+    out["refused_zip"] = str(path)
+
+
 def plant_display_name(server: LiveServer, text: Callable[[int], str], out: dict[str, Any]) -> None:
     """An admin makes a clerk account whose display name is payloads."""
     with server.as_user("admin") as admin:
@@ -187,28 +253,54 @@ def plant_display_name(server: LiveServer, text: Callable[[int], str], out: dict
 
 PLANTERS: dict[str, Callable[[LiveServer, Callable[[int], str], dict[str, Any]], None]] = {
     "application": plant_application,
+    "typed_answers": plant_typed_answers,
     "return_notice": plant_return_notice,
     "rating": plant_rating,
     "bundle": plant_bundle,
+    "refused_upload": plant_refused_upload,
     "display_name": plant_display_name,
 }
+# What a page is checked for, read in the browser after it loaded.
+FINDINGS = """() => ({
+  ran: typeof top.__xss !== "undefined",
+  elements: document.querySelectorAll("[data-xss]").length,
+  javascript: document.querySelectorAll("a[href^='javascript:' i]").length,
+  text: document.body.innerText + " " + document.title,
+})"""
+# Posts a planted form from the page, as the page's own forms do (with its CSRF token).
+POST_FORM = """([action, fields]) => {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = action;
+  const all = {...fields, csrf_token: document.querySelector("meta[name=csrf-token]").content};
+  for (const [name, value] of Object.entries(all)) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  }
+  document.body.appendChild(form);
+  form.submit();
+}"""
 
 browser = browsing.browser  # Debian chromium through Playwright, as the browser tests use it
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real server of its own, every field planted once (in FIELDS order: returns need a case)."""
+    """A real server of its own for the planted text."""
     with sqlite_server(tmp_path_factory.mktemp("stored-xss")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def planted(server: LiveServer) -> dict[str, Any]:
-    """The names the page paths use, after every field of FIELDS got its payloads."""
+    """The names the visits use, after every field of FIELDS got its payloads (in order: a
+    return needs the application's case)."""
     out: dict[str, Any] = {}
     for field in FIELDS:
-        PLANTERS[field.planter](server, joined, out)
+        PLANTERS[field.planter](server, partial(joined, start=tag(field)), out)
     return out
 
 
@@ -219,8 +311,38 @@ def work_items(server: LiveServer) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
 
-def visit(browser: Any, server: LiveServer, who: str, paths: list[str]) -> list[str]:
-    """Open each path as ``who`` in a fresh context; what went wrong on each page."""
+def sign_in_as(page: Any, username: str) -> None:
+    """The login form, with the demo password or the password of the account the corpus made."""
+    page.goto("/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD if username == "xss.clerk" else "demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r"msg=signed-in"))
+
+
+def open_page(page: Any, visit: Visit, planted: dict[str, Any]) -> int:
+    """Open one visit's page (plain, posted form or upload); the answer's status."""
+    path = visit.path.format(**planted)
+    if visit.form:
+        page.goto("/")
+        with page.expect_navigation() as navigation:
+            page.evaluate(POST_FORM, [path, planted[visit.form]])
+        return int(navigation.value.status)
+    answer = page.goto(path)
+    if visit.upload:
+        page.set_input_files("input[type=file]", planted[visit.upload])
+        with page.expect_navigation() as navigation:
+            page.locator("input[type=file]").locator("xpath=ancestor::form").locator(
+                "button[type=submit]"
+            ).click()
+        answer = navigation.value
+    return int(answer.status)
+
+
+def check_visits(
+    browser: Any, server: LiveServer, field: Field, who: str, visits: list[Visit], planted: dict[str, Any]
+) -> list[str]:
+    """Open each visit as ``who`` in one fresh context; what went wrong on each page."""
     context = browser.new_context(locale="zh-CN", base_url=server.base_url)
     context.set_default_timeout(15_000)
     wrong: list[str] = []
@@ -228,37 +350,29 @@ def visit(browser: Any, server: LiveServer, who: str, paths: list[str]) -> list[
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
-        if who == "xss.clerk":
-            page.goto("/login")
-            page.get_by_label("用户名").fill(who)
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.wait_for_url("**/*msg=signed-in*")
-        else:
-            sign_in(page, who)
-        for path in paths:
+        sign_in_as(page, who)
+        for visit in visits:
             console.clear()
-            answer = page.goto(path)
-            assert answer is not None and answer.status == 200, (who, path, answer and answer.status)
+            status = open_page(page, visit, planted)
+            where = f"{who} {visit.path.format(**planted)}" + (
+                " (posted)" if visit.form or visit.upload else ""
+            )
+            assert status in (200, 422), f"{where}: HTTP {status}"
             page.wait_for_load_state("load")
             page.wait_for_timeout(150)
-            found = page.evaluate(
-                """() => ({
-                  ran: typeof top.__xss !== "undefined",
-                  elements: document.querySelectorAll("[data-xss]").length,
-                  javascript: document.querySelectorAll("a[href^='javascript:' i]").length,
-                  text: document.body.innerText,
-                  title: document.title,
-                })"""
-            )
+            found = page.evaluate(FINDINGS)
             if found["ran"]:
-                wrong.append(f"{who} {path}: a payload's script ran")
+                wrong.append(f"{where}: a payload's script ran")
             if found["elements"] or found["javascript"]:
-                wrong.append(f"{who} {path}: {found['elements']} payload element(s) in the page")
-            if EVALUATED in found["text"] or EVALUATED in found["title"]:
-                wrong.append(f"{who} {path}: a template expression was evaluated")
+                wrong.append(
+                    f"{where}: {found['elements'] + found['javascript']} payload element(s) in the page"
+                )
+            if EVALUATED in found["text"]:
+                wrong.append(f"{where}: a template expression was evaluated")
+            if tag(field) not in page.content():
+                wrong.append(f"{where}: the payloads never reached this page (a row that tests nothing)")
             if csp_violations(console):
-                wrong.append(f"{who} {path}: markup got in and was stopped by CSP: {csp_violations(console)}")
+                wrong.append(f"{where}: markup got in and was stopped by CSP: {csp_violations(console)}")
     finally:
         context.close()
     return wrong
@@ -269,10 +383,14 @@ def test_payloads_in_a_field_run_nowhere(
     field: Field, planted: dict[str, Any], browser: Any, server: LiveServer
 ) -> None:
     before = work_items(server)
-    by_user: dict[str, list[str]] = {}
-    for who, path in field.pages:
-        by_user.setdefault(who.format(**planted), []).append(path.format(**planted))
-    wrong = [problem for who, paths in by_user.items() for problem in visit(browser, server, who, paths)]
+    by_user: dict[str, list[Visit]] = {}
+    for visit in field.pages:
+        by_user.setdefault(visit.who.format(**planted), []).append(visit)
+    wrong = [
+        problem
+        for who, visits in by_user.items()
+        for problem in check_visits(browser, server, field, who, visits, planted)
+    ]
     assert not wrong, "\n".join(wrong)
     assert work_items(server) == before, "opening the pages changed a task"
 
@@ -284,7 +402,7 @@ def test_the_payloads_reach_the_pages_as_text(
     context = browser.new_context(locale="zh-CN", base_url=server.base_url)
     try:
         page = context.new_page()
-        sign_in(page, "applicant2")
+        sign_in_as(page, "applicant2")
         page.goto(f"/cases/{planted['running_case']}")
         assert "<img data-xss src=x onerror=top.__xss=1>" in page.evaluate("document.body.innerText")
     finally:
