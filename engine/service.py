@@ -19,7 +19,7 @@ from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import analytics, sla
+from engine import analytics, sla, supplement_scope
 from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar
 from engine.clock import Clock, SystemClock
@@ -461,6 +461,8 @@ class Engine:
     ) -> CaseView:
         """The applicant answers the correction notice; only the returned tasks run again.
 
+        Only what the notice asked may change, and materials owed on a promise may come
+        at any time (``engine.supplement_scope``); anything else is refused, each named.
         ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
         """
         with self.db.read() as s:
@@ -470,8 +472,11 @@ class Engine:
             problems = self._check_materials(s, actor.username, materials)
             row = self.deployments.row(s, case.deployment_id)
         form = self.deployments.form(row)
-        merged_data = {**case.data, **data}
-        merged_materials = {**case.materials, **materials}
+        scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)
+        problems += scope.refusals(data, materials)
+        # The form checks what was asked; a field not asked is refused above, whatever its value.
+        merged_data = {**case.data, **{k: v for k, v in data.items() if k in scope.fields}}
+        merged_materials = {**case.materials, **{k: v for k, v in materials.items() if k in scope.materials}}
         pending = set(case.pending_materials) - set(materials)
         problems += _problems_from_form(form.validate(merged_data, merged_materials.keys(), pending))
         if problems:
@@ -479,6 +484,10 @@ class Engine:
 
         def change(oc: OpenCase) -> None:
             c = oc.case
+            # Checked again on the locked row: another supplement or a new notice may have come between.
+            late = supplement_scope.asked(c.status, c.notice, c.pending_materials).refusals(data, materials)
+            if late:
+                raise InvalidInput(f"补正有 {len(late)} 处问题", late)
             supplied_promises = sorted(set(c.pending_materials) & set(materials))
             if c.status != CaseStatus.AWAITING_APPLICANT and not supplied_promises:
                 raise CaseNotWaiting("办件当前不需要补正 (the case is not waiting for a supplement)")

@@ -303,14 +303,16 @@ def case_page(ctx: Ctx, case_id: CaseId) -> Response:
 
 @router.post("/cases/{case_id}/supplement")
 def supplement(ctx: Ctx, case_id: CaseId) -> Response:
-    """Answer the correction notice: corrected answers and the missing materials, in one go."""
+    """Answer the correction notice: corrected answers and the missing materials, in one go.
+
+    The fields the page posted go to the engine as they are; it refuses any the notice did not ask.
+    """
     actor = ctx.require(Role.APPLICANT)
     case = ctx.engine.get_case(actor, case_id)
     form = ctx.engine.form_for(case.bundle, case.version)
     posted = ctx.posted
-    asked = {str(v) for v in posted.getlist("asked") if isinstance(v, str) and v in form.fields}
     merged = posted_answers(form, posted, case.data or {})
-    data = {name: value for name, value in merged.items() if name in asked}
+    data = {name: value for name, value in merged.items() if name in posted}
     materials = posted_materials(posted, form.materials)
     try:
         ctx.engine.supplement(actor, case_id, data, materials)

@@ -111,7 +111,9 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
                 answer = rng.randint(HOUR, 3 * DAY)  # the applicant's correction time
                 move(answer)
                 case_seconds += answer
-                engine.supplement(APPLICANT, case_id, {"company_name": f"上海一件事科技{n}号有限公司"}, {})
+                # The supplement answers what was asked: the field again, or nothing for a
+                # material the two-desks form does not hold.
+                engine.supplement(APPLICANT, case_id, {key: DATA[key]} if kind == "field" else {}, {})
                 rounds += 1
             else:
                 engine.complete(actor, task.id, Outcome.APPROVE, {}, "同意")

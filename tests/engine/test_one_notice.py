@@ -183,7 +183,7 @@ def test_a_supplement_is_checked_whole_and_only_by_its_owner_when_awaited(engine
         )
     assert {(p.where, p.rule) for p in caught.value.problems} == {
         ("employee_count", "type"),
-        ("legal_rep_id", "check_digit"),
+        ("legal_rep_id", "not-asked"),  # the notice asked for legal_rep_name and employee_count
     }
     assert all(p.message and p.message_en for p in caught.value.problems)
     # A refused supplement changes nothing: the notice still stands.
