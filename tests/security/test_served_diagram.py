@@ -27,8 +27,8 @@ from engine.definitions import BPMN_NS, digest_files
 from engine.errors import DefinitionError
 from engine.foreign_content import foreign_content_problems
 from engine.models import Deployment
-from engine.validation import run_validate, validate_bundle_files
-from tests.api.support import LiveServer, sqlite_server
+from engine.validation import run_validate, validate_bundle_files, validate_paths
+from tests.api.support import LiveServer, pdf, sqlite_server, upload
 from tests.api.walking import apply, bundle_example, open_tasks_of
 from tests.browser import conftest as browsing
 from tests.browser.conftest import csrf_of, sign_in
@@ -175,6 +175,27 @@ def test_diagram_routes_answer_as_a_sandboxed_download(server: LiveServer, route
     assert "sandbox" in policy and "default-src 'none'" in policy
 
 
+def test_material_downloads_are_sandboxed_too(server: LiveServer) -> None:
+    task = open_task(server)
+    with server.as_user("applicant2") as owner:
+        stored = upload(owner, "birth_certificate", pdf("served-diagram:download"))
+        rest = owner.get(f"/api/materials/{stored['id']}/content")
+    with server.as_user(f"clerk.{CLERK_DEPARTMENT}") as clerk:
+        kinds = clerk.get(f"/api/tasks/{task['id']}").json()["materials"]
+        kind = sorted(kinds)[0]
+        through_task = clerk.get(f"/api/tasks/{task['id']}/materials/{kind}")
+    page = page_session(server, f"clerk.{CLERK_DEPARTMENT}")
+    try:
+        on_page = page.get(f"/tasks/{task['id']}/materials/{kind}")
+    finally:
+        page.close()
+    for answer in (rest, through_task, on_page):
+        assert answer.status_code == 200, answer.request.url
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in answer.headers["content-security-policy"], answer.request.url
+    assert rest.headers["content-disposition"].startswith("attachment;")
+
+
 def test_validate_names_foreign_content_with_file_and_element_id() -> None:
     report = validate_bundle_files(hostile_files())
     found = [p for p in report.problems if p.rule == "foreign-content"]
@@ -193,6 +214,14 @@ def test_the_cli_lists_the_foreign_content_and_exits_1(tmp_path: Path) -> None:
     assert run_validate([str(folder)], out) == 1
     line = next(line for line in out.getvalue().splitlines() if "foreign-content" in line)
     assert line.startswith(f"{folder / 'process.bpmn'}: {TASK_ELEMENT}: ")
+
+
+def test_a_lone_bpmn_file_with_a_script_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "lone.bpmn"
+    path.write_bytes(with_script(shipped_files()["process.bpmn"], TASK_ELEMENT, "window.__xss = 1;"))
+    (report,) = validate_paths([path])
+    found = [(p.file, p.element) for p in report.problems if p.rule == "foreign-content"]
+    assert found == [(str(path), TASK_ELEMENT)]
 
 
 def test_deploying_a_diagram_with_a_script_is_refused(server: LiveServer) -> None:
