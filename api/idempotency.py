@@ -38,16 +38,6 @@ log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def _no_checkpoint(_point: str) -> None:
-    """In production nothing happens between the steps."""
-
-
-# Called with "reserved" (the key is held, the work not begun) and "worked" (the work committed,
-# its answer not stored yet). Only a test launcher sets it (tests/support/crash_server.py), to
-# kill its own process or stop the database at that point.
-checkpoint: Callable[[str], None] = _no_checkpoint
-
-
 @dataclass(frozen=True)
 class Reply:
     """An answer whose status depends on the work (a deploy: 201 new version, 200 unchanged)."""
@@ -103,13 +93,11 @@ def run_once(
             raise RuntimeError(f"{method} {path} records no outcome, yet its key names {reserved.outcome!r}")
         code, body = _answer(recover(reserved.outcome), status_code)
     else:
-        checkpoint("reserved")
         try:
             code, body = _answer(work(reserved), status_code)
         except BaseException:
             _release(store, reserved)
             raise
-        checkpoint("worked")
     _store(store, reserved, code, body)
     return JSONResponse(body, status_code=code)
 

@@ -5,7 +5,7 @@ tests) and a real ``onething serve`` on it. The database goes down with ``pg_ctl
 (what a crash or an immediate restart does to the server's connections), at three moments of a
 completion sent with an ``Idempotency-Key``: before the request, after the key was reserved and
 before the work committed, and after the work committed and before its answer was stored (the
-last two through ``tests.support.crash_server``'s checkpoint). ``pg_ctl restart`` brings it back
+last two through ``tests.support.crash_server``). ``pg_ctl restart`` brings it back
 with its options; the client then retries with the same key as ``Retry-After`` says.
 """
 

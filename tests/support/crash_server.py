@@ -1,18 +1,21 @@
 """``onething serve`` that crashes at a named step of its first request with an ``Idempotency-Key``.
 
 Run as ``python -m tests.support.crash_server serve ARGS...`` (the CLI's own arguments) with
-``ONETHING_TEST_CRASH=STEP:ACTION`` in the environment. STEP is a checkpoint of
-``api.idempotency.run_once``: ``reserved`` (the key is held, the work not begun) or ``worked``
-(the work committed, its answer not stored). ACTION is ``kill`` (the process SIGKILLs itself,
-as an OOM killer or a power cut would) or ``stop-db`` (it runs the command in
-``ONETHING_TEST_STOP_DB``, a JSON argv that stops the test's own PostgreSQL cluster, and goes
-on with the request). It fires once; every later request runs normally.
+``ONETHING_TEST_CRASH=STEP:ACTION`` in the environment. STEP is ``reserved`` (the key was
+reserved, the work not begun) or ``worked`` (the work committed, its answer about to be
+stored). ACTION is ``kill`` (the process SIGKILLs itself, as an OOM killer or a power cut
+would) or ``stop-db`` (it runs the command in ``ONETHING_TEST_STOP_DB``, a JSON argv that stops
+the test's own PostgreSQL cluster, and goes on with the request). It fires once; every later
+request runs normally.
 
-The hook is set by this launcher only: the product's checkpoint does nothing.
+The steps are the idempotency store's own calls, wrapped in this process only: ``reserve``
+returning a fresh reservation, and ``finish`` about to store an answer. The product carries no
+crash hook, and the same launcher runs against older code to show what it did.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -20,7 +23,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,23 +36,44 @@ ACTIONS = ("kill", "stop-db")
 
 
 def install(crash: str) -> None:
-    """Set ``run_once``'s checkpoint to do ACTION at STEP (``crash`` is ``STEP:ACTION``), once."""
-    from api import idempotency
+    """Make the idempotency store do ACTION at STEP (``crash`` is ``STEP:ACTION``), once."""
+    from engine.idempotency import IdempotencyStore, Reservation
 
     step, _, action = crash.partition(":")
     if step not in STEPS or action not in ACTIONS:
         raise SystemExit(f"ONETHING_TEST_CRASH must be STEP:ACTION with STEP in {STEPS}, ACTION in {ACTIONS}")
     fired = threading.Lock()
 
-    def checkpoint(at: str) -> None:
-        if at != step or not fired.acquire(blocking=False):
+    def crash_now() -> None:
+        if not fired.acquire(blocking=False):
             return
         print(f"crash_server: {action} at {step}", file=sys.stderr, flush=True)
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         subprocess.run(json.loads(os.environ["ONETHING_TEST_STOP_DB"]), check=True, timeout=60)
 
-    idempotency.checkpoint = checkpoint
+    def after_reserve(reserve: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(reserve)
+        def reserved(*args: Any, **kwargs: Any) -> Any:
+            got = reserve(*args, **kwargs)
+            if isinstance(got, Reservation) and got.outcome is None:  # the work is about to run
+                crash_now()
+            return got
+
+        return reserved
+
+    def before_finish(finish: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(finish)
+        def finishing(*args: Any, **kwargs: Any) -> Any:
+            crash_now()
+            return finish(*args, **kwargs)
+
+        return finishing
+
+    if step == "reserved":
+        IdempotencyStore.reserve = after_reserve(IdempotencyStore.reserve)  # type: ignore[method-assign]
+    else:
+        IdempotencyStore.finish = before_finish(IdempotencyStore.finish)  # type: ignore[method-assign]
 
 
 def start_crash_server(
