@@ -68,6 +68,13 @@ def test_every_page_sends_a_strict_policy_and_cannot_be_framed(
         client.close()
 
 
+def test_only_fastapis_api_docs_may_load_their_cdn_and_none_can_be_framed(server: LiveServer) -> None:
+    docs = directives(httpx.get(f"{server.url}/docs").headers["content-security-policy"])
+    assert "https://cdn.jsdelivr.net" in docs["script-src"] and docs["frame-ancestors"] == ["'none'"]
+    login = directives(httpx.get(f"{server.url}/login").headers["content-security-policy"])
+    assert login["script-src"] == ["'self'"]
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/static/app.js", "/api/bundles", "/openapi.json"])
 def test_every_other_answer_is_sandboxed_and_not_sniffed(server: LiveServer, path: str) -> None:
     answer = httpx.get(f"{server.url}{path}")
