@@ -16,15 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 # A placeholder: ``{{``, spaces, a dotted name, spaces, ``}}``. Every part is a run of one
 # character class, so a failed attempt costs only the run it looked at, and ``finditer``
 # scans a text in time linear in its length.
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_PLACEHOLDER = re.compile(r"\{\{[ \t]*(" + _NAME + r")[ \t]*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{[ \t]*(?P<name>" + _NAME + r")[ \t]*\}\}")
 # What deploy looks at: a placeholder, else a ``{{`` that opens something else, or a block.
-_TOKEN = re.compile(r"(?P<placeholder>" + _PLACEHOLDER.pattern + r")|(?P<open>\{\{)|(?P<block>\{%)")
+_TOKEN = re.compile(_PLACEHOLDER.pattern + r"|(?P<open>\{\{)|(?P<block>\{%)")
 SNIPPET_CHARS = 60  # how much of an offending piece a problem quotes
 MAX_PROBLEMS = 5  # per text: one text full of blocks is one mistake, not a thousand lines
 
@@ -41,7 +41,7 @@ class Piece:
 class TextProblem:
     """What a text holds that is not allowed: ``block``, ``expression`` or ``unknown-name``."""
 
-    rule: str
+    rule: Literal["block", "expression", "unknown-name"]
     text: str
 
 
@@ -51,7 +51,7 @@ def pieces(text: str) -> Iterator[Piece]:
     for found in _PLACEHOLDER.finditer(text):
         if found.start() > pos:
             yield Piece(text[pos : found.start()])
-        yield Piece(found.group(0), found.group(1))
+        yield Piece(found.group(0), found.group("name"))
         pos = found.end()
     if pos < len(text):
         yield Piece(text[pos:])
@@ -110,6 +110,6 @@ def problems(text: str, known: Collection[str]) -> list[TextProblem]:
             found.append(TextProblem("block", _quote(text, token.start(), "%}")))
         elif token.group("open") is not None:
             found.append(TextProblem("expression", _quote(text, token.start(), "}}")))
-        elif token.group(2) not in known:
+        elif token.group("name") not in known:
             found.append(TextProblem("unknown-name", token.group(0)))
     return list(dict.fromkeys(found))
