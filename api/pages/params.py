@@ -11,11 +11,11 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from api.deps import MAX_ID, BundleKey, CaseId, TaskId
+from api.deps import BundleKey, CaseId, TaskId
 
 MAX_VERSION = 2**31 - 1  # as the API's ``version`` (api.routes.bundles.Version)
 
 PageVersion = Annotated[int, Path(ge=1, le=MAX_VERSION, description="版本 (version)")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="版本 (version)")]
 
-__all__ = ["MAX_ID", "MAX_VERSION", "BundleKey", "CaseId", "PageVersion", "TaskId", "VersionQuery"]
+__all__ = ["MAX_VERSION", "BundleKey", "CaseId", "PageVersion", "TaskId", "VersionQuery"]

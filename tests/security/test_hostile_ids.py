@@ -10,14 +10,22 @@ an unknown id: 404 on a page, 404 or 422 from the API; a crafted cursor is a 422
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+
+from engine.actors import Actor, Role
+from engine.errors import InvalidInput
+from engine.service import Engine
+from engine.settings import Settings
 from tests.api.support import LiveServer
 from tests.api.test_authorization import Victim
 from tests.security.conftest import PageCaller
 from tests.security.corpus import (
     Route,
     api_routes,
+    encode_cursor,
     fill,
     hostile_cursors,
     hostile_ids,
@@ -167,3 +175,30 @@ def test_a_cursor_the_engine_made_still_pages(api_callers: dict[str, httpx.Clien
             if cursor is None:
                 break
         assert len(seen) >= 2 and len(seen) == len(set(seen)), (path, seen)
+
+
+def test_the_widest_cursors_the_engine_accepts_page_on_every_store(db_url: str, tmp_path: Path) -> None:
+    """What passes the cursor check (ids up to BIGINT, any aware time) is safe in every query."""
+    engine = Engine(Settings(database_url=db_url, data_dir=tmp_path / "var"))
+    try:
+        engine.upgrade()
+        clerk = Actor("clerk.x", Role.CLERK, frozenset({"market-regulation"}))
+        analyst = Actor("analyst", Role.ANALYST)
+        for due in (
+            "0001-01-01T00:00:00+00:00",
+            "9999-12-31T23:59:59.999999+00:00",
+            "2026-01-01T08:00:00+08:00",
+        ):
+            for last_id in (1, 2**63 - 1):
+                cursor = encode_cursor([due, last_id])
+                assert engine.list_tasks(clerk, cursor=cursor).items == ()
+                assert engine.list_tasks(analyst, cursor=cursor).items == ()
+        for last_id in (1, 2**63 - 1):
+            assert engine.list_cases(analyst, cursor=encode_cursor([last_id])).items == ()
+        for _label, cursor in hostile_cursors():
+            with pytest.raises(InvalidInput):
+                engine.list_cases(analyst, cursor=cursor)
+            with pytest.raises(InvalidInput):
+                engine.list_tasks(analyst, cursor=cursor)
+    finally:
+        engine.close()
