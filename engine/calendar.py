@@ -154,6 +154,17 @@ def parse_overrides(
                     )
                 )
             kind_text, name = value.get("kind"), value.get("name", "")
+            # YAML reads `name: 0`, `name: no` or `name: [a, b]` as no text: reported, not dropped or mangled.
+            if name is not None and not isinstance(name, str):
+                problems.append(
+                    Problem(
+                        f"名称须为文本, 而不是 {name!r}",
+                        where=where,
+                        file=filename,
+                        rule="name",
+                        message_en="a name must be text",
+                    )
+                )
         try:
             kind = DayKind(str(kind_text))
         except ValueError:
