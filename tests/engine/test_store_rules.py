@@ -1,0 +1,317 @@
+"""The case store's rules that mutation testing found unexercised.
+
+A cached workflow is used only at the state version it was saved at; a workflow with a
+subprocess restores from the database (a cold restore needs the subprocess specs); a ready
+task the manifest does not name still gets a row; and each task's audit line names its row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import select
+
+from engine.models import Case, CaseEvent, WorkItem
+from engine.service import Engine
+from engine.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
+from engine.store import OpenCase, WorkflowCache
+from tests.support.engines import APPLICANT, TEST_BUNDLES, clerk, make_engine, work_all
+
+TWO_DESKS = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
+
+
+def variant(tmp_path: Path, name: str, edit: dict[str, str]) -> Path:
+    """A copy of the ``two-desks`` test bundle with its diagram's text replaced as ``edit`` says."""
+    target = tmp_path / "bundles" / name
+    shutil.copytree(TEST_BUNDLES / "two-desks", target)
+    diagram = target / "process.bpmn"
+    text = diagram.read_text(encoding="utf-8")
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new)
+    diagram.write_text(text, encoding="utf-8")
+    return target
+
+
+# The review desk inside an embedded subprocess: the workflow then carries a subprocess.
+IN_A_SUBPROCESS = {
+    '<bpmn:userTask id="review" name="审核"/>': (
+        '<bpmn:subProcess id="review_stage">'
+        '<bpmn:startEvent id="stage_start"/>'
+        '<bpmn:sequenceFlow id="s1" sourceRef="stage_start" targetRef="review"/>'
+        '<bpmn:userTask id="review" name="审核"/>'
+        '<bpmn:sequenceFlow id="s2" sourceRef="review" targetRef="stage_end"/>'
+        '<bpmn:endEvent id="stage_end"/>'
+        "</bpmn:subProcess>"
+    ),
+    'targetRef="review"/>\n': 'targetRef="review_stage"/>\n',
+    'sourceRef="review" targetRef="tax_check"': 'sourceRef="review_stage" targetRef="tax_check"',
+    "<bpmn:flowNodeRef>review</bpmn:flowNodeRef>": "<bpmn:flowNodeRef>review_stage</bpmn:flowNodeRef>",
+}
+
+
+@pytest.fixture
+def engine(sqlite_url: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url, tmp_path)
+    engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
+    yield engine
+    engine.close()
+
+
+def start(engine: Engine) -> int:
+    return engine.start_case(APPLICANT, "two-desks", TWO_DESKS, {}).id
+
+
+def rows_of(engine: Engine, case_id: int) -> list[WorkItem]:
+    with engine.db.read() as s:
+        return list(s.scalars(select(WorkItem).where(WorkItem.case_id == case_id).order_by(WorkItem.id)))
+
+
+def events_of(engine: Engine, case_id: int, kind: str) -> list[CaseEvent]:
+    with engine.db.read() as s:
+        query = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+        return list(s.scalars(query.order_by(CaseEvent.id)))
+
+
+def version_of(engine: Engine, case_id: int) -> int:
+    with engine.db.read() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case.state_version
+
+
+def ready_names(engine: Engine, oc: OpenCase) -> list[str]:
+    return [task.name for task in engine.runner.ready_tasks(oc.workflow)]
+
+
+# --- the workflow cache ---------------------------------------------------------------------
+
+
+def test_the_cache_hands_a_workflow_out_only_at_its_version_and_only_once() -> None:
+    cache = WorkflowCache(4)
+    first, second = object(), object()
+    cache.put(1, 3, first)
+    assert cache.take(1, 2) is None
+    assert cache.take(1, 3) is None  # a stale look-up took the entry out
+    cache.put(1, 3, first)
+    assert cache.take(1, 3) is first
+    assert cache.take(1, 3) is None  # the caller owns it now
+    cache.put(2, 1, second)
+    cache.forget(2)
+    assert cache.take(2, 1) is None
+    cache.forget(99)  # forgetting what is not there is no error
+
+
+def test_the_cache_keeps_the_most_recently_used_workflows() -> None:
+    cache = WorkflowCache(2)
+    a, b, c = object(), object(), object()
+    cache.put(1, 1, a)
+    cache.put(2, 1, b)
+    cache.put(1, 2, a)  # case 1 used again: case 2 is now the oldest
+    cache.put(3, 1, c)
+    assert cache.take(2, 1) is None
+    assert cache.take(1, 2) is a
+    assert cache.take(3, 1) is c
+
+
+def test_a_cache_of_size_zero_keeps_nothing() -> None:
+    cache = WorkflowCache(0)
+    cache.put(1, 1, object())
+    assert cache.take(1, 1) is None
+
+
+def test_a_cached_workflow_of_another_state_version_is_not_used(engine: Engine) -> None:
+    case_id, other_id = start(engine), start(engine)
+    version = version_of(engine, case_id)
+    # Another case's workflow, cached for this case at an older version: were it used, the
+    # case would act on the wrong workflow.
+    with engine.db.write() as s:
+        other = engine.store.open(s, other_id)
+        s.rollback()
+    wrong = other.workflow
+    engine.store.cache.put(case_id, version - 1, wrong)
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        assert oc.workflow is not wrong
+        assert ready_names(engine, oc) == ["review"]
+        s.rollback()
+    # At the version the database holds, the cached workflow is the one handed out.
+    engine.store.cache.put(case_id, version, wrong)
+    with engine.db.write() as s:
+        assert engine.store.open(s, case_id).workflow is wrong
+        s.rollback()
+
+
+def test_a_committed_action_keeps_the_workflow_at_the_new_version(engine: Engine) -> None:
+    case_id = start(engine)
+    version = version_of(engine, case_id)
+    [review] = rows_of(engine, case_id)
+    desk = clerk("market-regulation")
+    engine.claim(desk, review.id)
+    engine.complete(desk, review.id, "approve", {}, "同意")
+    now = version_of(engine, case_id)
+    assert now > version
+    assert engine.store.cache.take(case_id, now) is not None  # remembered at the version it saved
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        assert engine.store.cache.take(case_id, now) is None  # open took it out
+        engine.store.remember(oc)
+        s.rollback()
+    assert engine.store.cache.take(case_id, now) is oc.workflow
+
+
+# --- cold restores of a workflow with a subprocess ------------------------------------------
+
+
+def test_a_workflow_with_a_subprocess_restores_cold_and_runs_to_the_end(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(
+        sqlite_url, tmp_path, workflow_cache_size=0
+    )  # every action restores from the database
+    try:
+        engine.deployments.deploy_dir(variant(tmp_path, "two-desks", IN_A_SUBPROCESS))
+        case_id = start(engine)
+        assert [r.item_key for r in rows_of(engine, case_id)] == ["review"]
+        with engine.db.write() as s:
+            oc = engine.store.open(s, case_id)
+            assert oc.workflow.subprocesses
+            assert ready_names(engine, oc) == ["review"]
+            s.rollback()
+        assert work_all(engine, case_id) == ["review", "tax-check"]
+        with engine.db.read() as s:
+            case = s.get(Case, case_id)
+            assert case is not None and case.status == CaseStatus.COMPLETED
+    finally:
+        engine.close()
+
+
+# --- task rows ------------------------------------------------------------------------------
+
+
+def test_a_task_row_takes_its_items_key_department_and_time_limit(engine: Engine) -> None:
+    case_id = start(engine)
+    [review] = rows_of(engine, case_id)
+    desk = clerk("market-regulation")
+    engine.claim(desk, review.id)
+    engine.complete(desk, review.id, "approve", {}, "同意")
+    tax = rows_of(engine, case_id)[1]
+    # The tax desk's item is "tax-check" while its BPMN task is "tax_check".
+    assert (tax.item_key, tax.task_name, tax.department) == ("tax-check", "tax_check", "tax")
+    assert (tax.state, tax.round, tax.bundle_key) == (WorkItemState.READY, 1, "two-desks")
+    assert tax.due_at == engine.calendar.due_for(1, tax.created_at)
+    assert review.due_at == engine.calendar.due_for(2, review.created_at)
+    assert tax.case_id == case_id and tax.deployment_id == review.deployment_id
+
+
+def test_a_ready_task_the_manifest_does_not_name_still_gets_a_row(engine: Engine) -> None:
+    case_id = start(engine)
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        # A definition whose manifest names no item, and no rows yet: the ready review task is new.
+        manifest = oc.definition.manifest.model_copy(update={"items": []})
+        oc.definition = dataclasses.replace(oc.definition, manifest=manifest)
+        oc.rows = []
+        engine.store.sync_work_items(oc)
+        [row] = oc.created
+        assert (row.item_key, row.task_name, row.department) == ("review", "review", "market-regulation")
+        assert row.due_at == engine.calendar.due_for(1.0, oc.now)
+        assert (row.state, row.round, row.case_id, row.bundle_key) == (
+            WorkItemState.READY,
+            1,
+            case_id,
+            "two-desks",
+        )
+        assert oc.rows == [row] and oc.synced
+        s.rollback()
+
+
+def lane_less_workflow() -> BpmnWorkflow:
+    """The two-desks diagram without its lanes, started (deploying refuses it; the store must not)."""
+    text = (TEST_BUNDLES / "two-desks" / "process.bpmn").read_text(encoding="utf-8")
+    text = (
+        text[: text.index("<bpmn:laneSet")] + text[text.index("</bpmn:laneSet>") + len("</bpmn:laneSet>") :]
+    )
+    parser = BpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(text.encode()), filename="process.bpmn")
+    workflow = BpmnWorkflow(parser.get_spec("two-desks"), parser.get_subprocess_specs("two-desks"))
+    workflow.do_engine_steps()
+    return workflow
+
+
+def test_a_task_in_no_lane_goes_to_its_items_department_else_to_the_service_center(engine: Engine) -> None:
+    case_id = start(engine)
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        oc.workflow, oc.rows = lane_less_workflow(), []
+        assert [task.lane for task in engine.runner.ready_tasks(oc.workflow)] == [None]
+        engine.store.sync_work_items(oc)
+        assert [row.department for row in oc.created] == ["market-regulation"]  # the item's
+        manifest = oc.definition.manifest.model_copy(update={"items": []})
+        oc.definition = dataclasses.replace(oc.definition, manifest=manifest)
+        oc.created, oc.rows = [], []
+        engine.store.sync_work_items(oc)
+        assert [row.department for row in oc.created] == ["service-center"]
+        s.rollback()
+
+
+def test_no_row_is_queued_for_a_case_that_is_not_running(engine: Engine) -> None:
+    case_id = start(engine)
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        oc.rows = []
+        oc.case.status = CaseStatus.REJECTED
+        engine.store.sync_work_items(oc)
+        assert oc.created == []
+        oc.case.status = CaseStatus.AWAITING_APPLICANT
+        engine.store.sync_work_items(oc)
+        assert [row.item_key for row in oc.created] == ["review"]
+        s.rollback()
+
+
+# --- audit lines ----------------------------------------------------------------------------
+
+
+def test_each_task_created_line_names_its_row(engine: Engine) -> None:
+    case_id = start(engine)
+    [review] = rows_of(engine, case_id)
+    [created] = events_of(engine, case_id, "task_created")
+    assert (created.work_item_id, created.actor) == (review.id, "system")
+    assert created.detail["item"] == "review" and created.detail["department"] == "market-regulation"
+    assert created.at == review.created_at
+    desk = clerk("market-regulation")
+    engine.claim(desk, review.id)
+    engine.complete(desk, review.id, "approve", {}, "同意")
+    tax = rows_of(engine, case_id)[1]
+    assert [e.work_item_id for e in events_of(engine, case_id, "task_created")] == [review.id, tax.id]
+
+
+def test_a_withdrawn_case_cancels_its_open_rows_and_says_which(engine: Engine) -> None:
+    case_id = start(engine)
+    [review] = rows_of(engine, case_id)
+    engine.withdraw(APPLICANT, case_id)
+    [cancelled] = rows_of(engine, case_id)
+    assert cancelled.state == WorkItemState.CANCELLED and cancelled.state not in OPEN_WORK_STATES
+    assert cancelled.completed_at is not None
+    [line] = events_of(engine, case_id, "task_cancelled")
+    assert (line.work_item_id, line.actor, line.detail) == (review.id, "system", {"item": "review"})
+    assert line.at == cancelled.completed_at
+
+
+def test_an_event_without_detail_is_stored_with_an_empty_one(engine: Engine) -> None:
+    case_id = start(engine)
+    with engine.db.write() as s:
+        oc = engine.store.open(s, case_id)
+        engine.store.event(oc, "someone", "noted")
+        assert oc.events[-1]["detail"] == {} and oc.events[-1]["work_item_id"] is None
+        engine.store.save(oc)
+        assert oc.events == [] and oc.created == []
+    [line] = events_of(engine, case_id, "noted")
+    assert (line.actor, line.detail, line.work_item_id) == ("someone", {}, None)
