@@ -17,15 +17,19 @@ from decimal import Decimal
 from itertools import chain
 from typing import Any, TypeVar
 
+from engine.errors import ExpressionFailed
 from engine.expressions.run import Run, failed
 
 # Values that count as one element, by exact type (bool, int and str are handled apart).
 _ONE = frozenset({float, type(None), Decimal, date, datetime})
-_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+# Subclasses too: the copy of a result descends into every one of these.
+_COLLECTIONS = (list, tuple, dict, set, frozenset)
 _C = TypeVar("_C")
 
 # Elements measured between two readings of the clock.
 _CLOCK_EVERY = 8_192
+# Collections up to this length holding only plain values are summed without the memo.
+_SMALL = 16
 # Integers up to this width count as one element, wider ones their decimal digits.
 _NARROW_BITS = 64
 
@@ -35,43 +39,43 @@ def stored_size(value: Any, run: Run, limit: int) -> int:
 
     Nests deeper than ``max_value_depth`` (cycles among them) fail; the clock is read as it goes.
     """
-    kind = type(value)
-    if kind is str:
-        return len(value) or 1
-    if kind not in _CONTAINERS:
+    if not isinstance(value, _COLLECTIONS):
         return _scalar_size(value)
-    if kind is not dict and run.limits.max_value_depth > 0:
-        # Most collections hold only strings and small numbers: sum them without a memo.
-        total = 0
-        for item in value:
-            item_kind = type(item)
-            if item_kind is str:
-                total += len(item) or 1
-            elif item_kind is int:
-                if item.bit_length() > _NARROW_BITS:
-                    break
-                total += 1
-            elif item_kind is bool or item_kind in _ONE:
-                total += 1
-            else:
-                break
-        else:
-            return min(total or 1, limit + 1)
+    if run.limits.max_value_depth > 0:
+        flat = _flat_size(value)
+        if flat is not None:
+            return min(flat, limit + 1)
     return _Measure(run, limit).size(value, 0)
 
 
+def _flat_size(value: Any) -> int | None:
+    """The size of a collection of strings and plain numbers (most are), else None."""
+    total = 0
+    for item in chain.from_iterable(value.items()) if isinstance(value, dict) else value:
+        kind = type(item)
+        if kind is str:
+            total += len(item) or 1
+        elif kind is bool or kind in _ONE or (kind is int and item.bit_length() <= _NARROW_BITS):
+            total += 1
+        else:
+            return None
+    return total or 1
+
+
 def _scalar_size(value: Any) -> int:
-    if type(value) is int:
+    if isinstance(value, str):
+        return len(value) or 1
+    if isinstance(value, int):
         bits = value.bit_length()
         # 77/256 is just under log10(2): a lower bound on the digits.
         return 1 if bits <= _NARROW_BITS else bits * 77 // 256
-    if type(value) is Decimal:
+    if isinstance(value, Decimal):
         digits = len(value.as_tuple().digits)
         return 1 if digits <= _NARROW_BITS else digits
     return 1
 
 
-def nested_too_deeply(limit: int) -> Exception:
+def nested_too_deeply(limit: int) -> ExpressionFailed:
     """The failure for a value (or a cycle) nested deeper than the limit."""
     return failed(f"结果嵌套超过 {limit} 层", f"result nested more than {limit} levels deep")
 
@@ -93,6 +97,14 @@ class _Measure:
         self.reach = 0
 
     def size(self, value: Any, depth: int) -> int:
+        if depth >= self.max_depth:
+            raise nested_too_deeply(self.max_depth)
+        if len(value) <= _SMALL:
+            # Cheaper summed again at each appearance than remembered; never more than it adds.
+            flat = _flat_size(value)
+            if flat is not None:
+                self.reach = max(self.reach, depth)
+                return flat
         known = self.memo.get(id(value))
         if known is not None:
             size, height = known
@@ -100,8 +112,6 @@ class _Measure:
             if self.reach >= self.max_depth:
                 raise nested_too_deeply(self.max_depth)
             return size
-        if depth >= self.max_depth:
-            raise nested_too_deeply(self.max_depth)
         self.seen += len(value)
         if self.seen >= self.next_clock:
             self.next_clock = self.seen + _CLOCK_EVERY
@@ -109,13 +119,13 @@ class _Measure:
         reach, self.reach = self.reach, depth
         total = 0
         limit = self.limit
-        for item in chain.from_iterable(value.items()) if type(value) is dict else value:
+        for item in chain.from_iterable(value.items()) if isinstance(value, dict) else value:
             kind = type(item)
             if kind is str:
                 total += len(item) or 1
             elif kind is bool or kind in _ONE or (kind is int and item.bit_length() <= _NARROW_BITS):
                 total += 1
-            elif kind in _CONTAINERS:
+            elif isinstance(item, _COLLECTIONS):
                 total += self.size(item, depth + 1)
             else:
                 total += _scalar_size(item)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import time
 import tracemalloc
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,22 @@ def test_a_shared_result_from_case_data_is_refused_before_it_is_copied() -> None
     rows = [[1] * 3000] * 3000
     refused_quickly(lambda: evaluate("rows", {"rows": rows}), ExpressionFailed, "the result is larger than")
     refused_quickly(lambda: evaluate("{'all': rows}", {"rows": rows}), ExpressionFailed, "value too large")
+
+
+class Rows(list[Any]):
+    """A list subclass, as a library could hand one over in task data."""
+
+
+def test_collection_subclasses_in_case_data_are_measured_like_their_bases() -> None:
+    shared = [[1] * 3000] * 3000
+    for rows in (
+        Rows(shared),
+        {"rows": Rows(shared)},
+        OrderedDict(a=shared),
+        [Rows([Rows(["x" * 600])] * 2000)],
+    ):
+        with pytest.raises(ExpressionFailed, match="the result is larger than"):
+            evaluate("rows", {"rows": rows})
 
 
 def test_a_script_growing_a_shared_row_is_refused_when_handed_back() -> None:
