@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.db import Database
 from engine.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
 from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
+from engine.manifest import MAX_VERSION
 from engine.manifest import form_request as form_request  # re-exported: tests and benches use it here
 from engine.models import Deployment
 from engine.settings import Settings
@@ -170,6 +171,11 @@ class Deployments:
                         return Deployed(key, same.version, created=False)
                     newest = session.scalar(select(func.max(Deployment.version)).where(Deployment.key == key))
                     version = definition.manifest.version if newest is None else newest + 1
+                    if version > MAX_VERSION:
+                        raise DefinitionError(
+                            f"{key}: 版本号已用尽 (no version left after {newest})",
+                            [Problem("版本号已用尽", file="bundle.yaml", element="version", rule="version")],
+                        )
                     session.add(
                         Deployment(
                             key=key,

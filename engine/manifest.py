@@ -16,6 +16,7 @@ from engine.errors import DefinitionError, Problem
 from forms.spec import FormItem, FormRequest
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+MAX_VERSION = 2**31 - 1  # versions live in INTEGER columns (4 bytes on PostgreSQL)
 
 
 class Frozen(BaseModel):
@@ -101,7 +102,7 @@ class Manifest(Frozen):
     """A parsed ``bundle.yaml``."""
 
     key: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     name: Text
     process: str = "process.bpmn"
     description: Text | None = None

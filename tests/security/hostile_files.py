@@ -187,6 +187,19 @@ def _duplicate(_limits: Limits) -> bytes:
     )
 
 
+def _version(version: str) -> Callable[[Limits], bytes]:
+    """A new bundle (its own key) whose bundle.yaml declares ``version``."""
+
+    def build(_limits: Limits) -> bytes:
+        files = bundle_files()
+        manifest = files["bundle.yaml"].replace(b"key: school-enrollment", b"key: school-enrollment-v")
+        diagram = files["process.bpmn"].replace(b'id="school-enrollment"', b'id="school-enrollment-v"')
+        manifest = manifest.replace(b"version: 1", b"version: " + version.encode())
+        return zipped([("bundle.yaml", manifest), ("process.bpmn", diagram)])
+
+    return build
+
+
 def _xml(attack: str) -> Callable[[Limits], bytes]:
     return lambda _l: XML_ATTACKS[attack].encode("utf-8")
 
@@ -213,6 +226,8 @@ BUNDLES: list[Hostile] = [
     Hostile("duplicate names", "bundle.zip", ZIP, _duplicate),
     Hostile("encrypted entries", "bundle.zip", ZIP, _encrypted),
     Hostile("unknown compression", "bundle.zip", ZIP, _method(99)),
+    Hostile("a version past INTEGER", "bundle.zip", ZIP, _version("2147483648")),
+    Hostile("a version past BIGINT", "bundle.zip", ZIP, _version("99999999999999999999")),
     Hostile(
         "XML UTF-16 external entity",
         "bundle.zip",

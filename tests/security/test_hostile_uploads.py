@@ -12,10 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from engine.demo import demo_pdf as pdf
+from engine.errors import DefinitionError
+from engine.manifest import MAX_VERSION
 from engine.models import Deployment, Material
+from engine.service import Engine
+from engine.settings import Settings
 from tests.api.support import LiveServer
 from tests.security.conftest import PageCaller
 from tests.security.corpus import api_routes, fill, page_routes, route_table, shows_insides
@@ -128,3 +133,23 @@ def test_an_honest_upload_still_goes_through_every_route(
         upload = honest(row["family"], round_)
         answer = send(row, path, upload, api_callers[row["role"]], page_callers[row["role"]])
         assert answer.status_code in (200, 201, 303), f"{key}: {answer.status_code} {answer.text[:300]}"
+
+
+def test_bundle_versions_stay_within_an_integer_on_every_store(db_url: str, tmp_path: Path) -> None:
+    """The last version an INTEGER holds deploys; one past it is refused, on SQLite and PostgreSQL."""
+    engine = Engine(Settings(database_url=db_url, data_dir=tmp_path / "var"))
+    try:
+        engine.upgrade()
+        files = bundle_files()
+        last = files["bundle.yaml"].replace(b"version: 1", f"version: {MAX_VERSION}".encode())
+        assert engine.deploy_files({**files, "bundle.yaml": last}, "analyst").version == MAX_VERSION
+        changed = files["process.bpmn"].replace(b'name="', b'name="v2 ', 1)
+        with pytest.raises(DefinitionError):
+            engine.deploy_files({"bundle.yaml": last, "process.bpmn": changed}, "analyst")
+        past = files["bundle.yaml"].replace(b"version: 1", f"version: {MAX_VERSION + 1}".encode())
+        past = past.replace(b"key: school-enrollment", b"key: school-enrollment-v")
+        diagram = files["process.bpmn"].replace(b'id="school-enrollment"', b'id="school-enrollment-v"')
+        with pytest.raises(DefinitionError):
+            engine.deploy_files({"bundle.yaml": past, "process.bpmn": diagram}, "analyst")
+    finally:
+        engine.close()
