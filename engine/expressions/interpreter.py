@@ -117,6 +117,7 @@ class Machine:
             self.store_item(container, self.eval(target.slice), value)
 
     def store_item(self, container: Any, key: Any, value: Any) -> None:
+        self.run.forget_sizes()
         if isinstance(container, dict):
             if key not in container:
                 self.run.produce(len(container) + 1, added=1)
@@ -237,11 +238,13 @@ class Machine:
         assert isinstance(node.func, ast.Attribute)  # vetted: a function name or a method
         receiver = self.eval(node.func.value)
         method = find_method(node.func.attr, receiver)
-        if method.mutates and not self.script:
-            raise failed(
-                f"方法 .{node.func.attr}() 只能在脚本中使用",
-                f".{node.func.attr}() is only allowed in scripts",
-            )
+        if method.mutates:
+            if not self.script:
+                raise failed(
+                    f"方法 .{node.func.attr}() 只能在脚本中使用",
+                    f".{node.func.attr}() is only allowed in scripts",
+                )
+            self.run.forget_sizes()
         if not method.min_args <= len(args) <= method.max_args:
             raise failed(
                 f".{node.func.attr}() 的参数个数不对",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.expressions.run import NUMBER_TYPES, Lazy, Run, failed, type_name
-from engine.expressions.sizes import stored_size
+from engine.expressions.sizes import remember, stored_size
 
 SYMBOLS: dict[type[ast.AST], str] = {
     ast.Add: "+",
@@ -124,7 +124,9 @@ def binary(run: Run, op: ast.operator, left: Any, right: Any) -> Any:
         if size > limit:
             raise run.too_large()
         run.produce(size)
-        return joined + right
+        result = joined + right
+        remember(result, size, run)
+        return result
     if kind is ast.Mult:
         if isinstance(left, _SEQUENCES):
             return _repeat(run, left, right)

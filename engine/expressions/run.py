@@ -62,6 +62,9 @@ class Run:
         self.steps = 0
         self.allocated = 0
         self.handed_back = 0
+        # Stored sizes of the last large collections measured, by identity (see ``sizes``);
+        # holding the value keeps its identity from being reused while it is remembered.
+        self.sizes: dict[int, tuple[Any, int]] = {}
         self._today_source = today
         self._today: date | None = None
         self._deadline = time.monotonic() + limits.max_seconds
@@ -121,6 +124,10 @@ class Run:
                 f"the result is larger than {limit} characters or elements as stored"
                 " (a value repeated by reference counts every time it appears)",
             )
+
+    def forget_sizes(self) -> None:
+        """A script changed a collection in place: any remembered size may be stale."""
+        self.sizes.clear()
 
     def check_number(self, value: _T) -> _T:
         """Refuse integers wider than the limit and complex results; pass other numbers on."""

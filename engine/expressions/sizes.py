@@ -6,8 +6,8 @@ size in time proportional to the objects (two lists here), before anything expan
 
 A value's stored size: a string its characters, a number or date one element (an integer
 wider than 64 bits its decimal digits), a non-empty collection the sizes of its elements
-(a dict's keys and values), an empty one 1. It never exceeds the length of ``str(value)``,
-so a text refused for its size could never have fitted either.
+(a dict's keys and values), an empty one 1. A collection's size never exceeds the length
+of its ``str()``, so a text refused for its size could never have fitted either.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ _C = TypeVar("_C")
 
 # Elements measured between two readings of the clock.
 _CLOCK_EVERY = 8_192
-# Collections up to this length holding only plain values are summed without the memo.
+# Collections up to this length are summed at each appearance instead of remembered.
 _SMALL = 16
+# Large collections whose sizes a run remembers (the most recent ones).
+_REMEMBERED = 32
 # Integers up to this width count as one element, wider ones their decimal digits.
 _NARROW_BITS = 64
 
@@ -41,11 +43,25 @@ def stored_size(value: Any, run: Run, limit: int) -> int:
     """
     if not isinstance(value, _COLLECTIONS):
         return _scalar_size(value)
+    known = run.sizes.get(id(value))
+    if known is not None and known[0] is value:
+        return min(known[1], limit + 1)
+    size: int | None = None
     if run.limits.max_value_depth > 0:
-        flat = _flat_size(value)
-        if flat is not None:
-            return min(flat, limit + 1)
-    return _Measure(run, limit).size(value, 0)
+        size = _flat_size(value)
+    if size is None:
+        size = _Measure(run, limit).size(value, 0)
+    if size <= limit:
+        remember(value, size, run)
+    return min(size, limit + 1)
+
+
+def remember(value: Any, size: int, run: Run) -> None:
+    """Keep the exact size of a large collection: ``l = l + [i]`` in a loop measures ``l`` again."""
+    if len(value) > _SMALL:
+        if len(run.sizes) >= _REMEMBERED:
+            del run.sizes[next(iter(run.sizes))]
+        run.sizes[id(value)] = (value, size)
 
 
 def _flat_size(value: Any) -> int | None:
@@ -100,11 +116,10 @@ class _Measure:
         if depth >= self.max_depth:
             raise nested_too_deeply(self.max_depth)
         if len(value) <= _SMALL:
-            # Cheaper summed again at each appearance than remembered; never more than it adds.
-            flat = _flat_size(value)
-            if flat is not None:
-                self.reach = max(self.reach, depth)
-                return flat
+            # Summed again at each appearance: never more work than the size it adds.
+            total = self._sum(value, depth)
+            self.reach = max(self.reach, depth)
+            return total
         known = self.memo.get(id(value))
         if known is not None:
             size, height = known
@@ -117,6 +132,14 @@ class _Measure:
             self.next_clock = self.seen + _CLOCK_EVERY
             self.run.check_clock()
         reach, self.reach = self.reach, depth
+        total = self._sum(value, depth)
+        if total <= self.limit:
+            self.memo[id(value)] = (total, self.reach - depth + 1)
+        self.reach = max(reach, self.reach)
+        return total
+
+    def _sum(self, value: Any, depth: int) -> int:
+        """The sizes of the elements (a dict's keys and values), or ``limit + 1`` once over it."""
         total = 0
         limit = self.limit
         for item in chain.from_iterable(value.items()) if isinstance(value, dict) else value:
@@ -131,10 +154,7 @@ class _Measure:
                 total += _scalar_size(item)
             if total > limit:
                 return limit + 1
-        total = total or 1
-        self.memo[id(value)] = (total, self.reach - depth + 1)
-        self.reach = max(reach, self.reach)
-        return total
+        return total or 1
 
 
 def charge(value: _C, run: Run) -> _C:

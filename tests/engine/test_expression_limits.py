@@ -151,6 +151,26 @@ def test_collection_subclasses_in_case_data_are_measured_like_their_bases() -> N
             evaluate("rows", {"rows": rows})
 
 
+def test_a_size_remembered_by_the_run_is_forgotten_when_a_script_changes_a_collection() -> None:
+    script = (
+        "inner = [0] * 20\nouter = [inner] * 50\nprobe = outer + []\n"
+        "for i in range(500):\n    inner.append(i)\nprobe = outer + []"
+    )
+    limits = Limits(max_size=10_000)
+    with pytest.raises(ExpressionFailed, match="value too large"):
+        execute(script, {}, limits=limits)
+    script = script.replace("inner.append(i)", "inner[0] = [0] * 9_000")
+    with pytest.raises(ExpressionFailed, match="value too large"):
+        execute(script, {}, limits=limits)
+
+
+def test_joining_in_a_loop_measures_each_list_once() -> None:
+    # Measuring ``l`` afresh on every join took 0.57 s of CPU here; remembered, about 0.03 s.
+    started = time.process_time()
+    assert len(execute("l = []\nfor i in range(4000):\n    l = l + [i]", {})["l"]) == 4000
+    assert time.process_time() - started < 0.2
+
+
 def test_a_script_growing_a_shared_row_is_refused_when_handed_back() -> None:
     script = "row = []\nrows = [row] * 2000\nfor i in range(2000):\n    row.append(i)"
     names: dict[str, Any] = {}
