@@ -29,8 +29,8 @@ from tests.api.test_authorization import Victim
 HERE = Path(__file__).resolve().parent
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-# Query parameters that name a resource (probed with hostile values like path parameters).
-ID_QUERIES = frozenset({"version", "cursor"})
+# Query parameters that name a resource or a key (probed with hostile values like path parameters).
+ID_QUERIES = frozenset({"version", "cursor", "bundle", "department", "assignee"})
 # Signs of an answer that shows the server's insides.
 INSIDES = ("Traceback", "sqlalchemy", "sqlite3.", "psycopg", 'File "/', "/work/", "site-packages")
 
