@@ -10,14 +10,16 @@ role (session cookie and CSRF token). The payloads the tests send live beside th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.pages.security import SESSION_COOKIE, PageSession, SessionSigner
 from api.security import TokenService, signing_key
 from engine.accounts import DEMO_PASSWORD, AccountService
 from engine.clock import ManualClock
@@ -116,15 +118,39 @@ def sign_in_pages(server: LiveServer, username: str) -> PageCaller:
     return PageCaller(client, csrf_of(client.get("/login").text))
 
 
+def forged_session() -> str:
+    """An admin's session cookie signed with a key that is not the server's."""
+    stranger = SessionSigner(b"not the server's key")
+    return stranger.dump(PageSession.signed_in("admin", "x"))
+
+
+def expired_session(server: LiveServer, username: str) -> str:
+    """``username``'s own session cookie, signed with the server's key, that ran out a day ago."""
+    signer = SessionSigner(signing_key(server.settings))
+    caller = sign_in_pages(server, username)
+    session = signer.load(caller.client.cookies[SESSION_COOKIE])
+    caller.client.close()
+    assert session is not None
+    return signer.dump(replace(session, expires=int(time.time()) - 86400))
+
+
+def _cookie_caller(server: LiveServer, cookie: str) -> PageCaller:
+    client = httpx.Client(base_url=server.base_url, timeout=60, cookies={SESSION_COOKIE: cookie})
+    return PageCaller(client, csrf="")
+
+
 @pytest.fixture(scope="module")
 def page_callers(security_server: LiveServer) -> Iterator[dict[str, PageCaller]]:
-    """role -> a page session: anonymous, each signed-in role of ``CALLERS``, and ``owner``."""
+    """role -> a page session: anonymous, each signed-in role of ``CALLERS``, ``owner``, and
+    ``forged`` / ``expired`` (an admin's cookie under another key; the owner's, out of date)."""
     anonymous = httpx.Client(base_url=security_server.base_url, timeout=60)
     callers = {"anonymous": PageCaller(anonymous, csrf_of(anonymous.get("/login").text))}
     for role, username in CALLERS.items():
         if username is not None:
             callers[role] = sign_in_pages(security_server, username)
     callers["owner"] = sign_in_pages(security_server, OWNER)
+    callers["forged"] = _cookie_caller(security_server, forged_session())
+    callers["expired"] = _cookie_caller(security_server, expired_session(security_server, OWNER))
     yield callers
     for caller in callers.values():
         caller.client.close()
