@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.expressions.operations import binary, compare, to_str, truth
 from engine.expressions.run import NUMBER_TYPES, Run, failed, type_name
-from engine.expressions.sizes import charge
+from engine.expressions.sizes import charge, stored_size
 from forms.checks import SHAPE_PATTERNS, Format, resident_id_check_char
 
 _MAX_DATE_TEXT = 40
@@ -394,14 +394,18 @@ def _items(run: Run, mapping: dict[Any, Any]) -> list[tuple[Any, Any]]:
     return list(mapping.items())
 
 
+# What a script adds to a collection is charged at its stored size: appending the same
+# row a thousand times adds its elements a thousand times.
+
+
 def _append(run: Run, items: list[Any], value: Any) -> None:
-    run.produce(len(items) + 1, added=1)
+    run.produce(len(items) + 1, added=stored_size(value, run, run.limits.max_allocated))
     items.append(value)
 
 
 def _extend(run: Run, items: list[Any], values: Any) -> None:
-    more = run.materialize(values)
-    run.produce(len(items) + len(more), added=0)
+    more = list(run.iterate(values))
+    run.produce(len(items) + len(more), added=stored_size(more, run, run.limits.max_allocated))
     items.extend(more)
 
 
@@ -420,7 +424,7 @@ def _dict_pop(run: Run, mapping: dict[Any, Any], key: Any, *default: Any) -> Any
 def _update(run: Run, mapping: dict[Any, Any], other: Any) -> None:
     if not isinstance(other, dict):
         raise failed("update() 需要一个字典", "update() needs a dict")
-    run.produce(len(mapping) + len(other), added=len(other))
+    run.produce(len(mapping) + len(other), added=stored_size(other, run, run.limits.max_allocated))
     mapping.update(other)
 
 

@@ -117,14 +117,16 @@ class Machine:
             self.store_item(container, self.eval(target.slice), value)
 
     def store_item(self, container: Any, key: Any, value: Any) -> None:
+        """``container[key] = value``; the value is charged at its stored size (a reference adds it again)."""
         self.run.forget_sizes()
+        added = stored_size(value, self.run, self.run.limits.max_allocated)
         if isinstance(container, dict):
-            if key not in container:
-                self.run.produce(len(container) + 1, added=1)
+            self.run.produce(len(container) + (key not in container), added=added)
             container[key] = value
         elif isinstance(container, list):
             if not isinstance(key, int):
                 raise failed("列表下标必须是整数", f"list indices must be integers, not {type_name(key)}")
+            self.run.produce(len(container), added=added)
             container[key] = value
         else:
             raise failed(

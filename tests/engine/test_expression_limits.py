@@ -171,6 +171,26 @@ def test_joining_in_a_loop_measures_each_list_once() -> None:
     assert time.process_time() - started < 0.2
 
 
+@pytest.mark.parametrize(
+    "adding",
+    [
+        "rows.append(row)",
+        "rows.extend([row])",
+        "rows[0] = row",
+        "table[i] = row",
+        "table.update({i: row})",
+    ],
+)
+def test_what_a_script_adds_in_a_loop_is_charged_at_its_stored_size(adding: str) -> None:
+    # A thousand references to one row are a million elements to compare, store or print.
+    script = f"row = [0] * 1000\nrows = [0]\ntable = {{}}\nfor i in range(1000):\n    {adding}\nn = 1"
+    names: dict[str, Any] = {}
+    with pytest.raises(ExpressionFailed, match="more than 100000 characters or elements produced"):
+        execute(script, names, limits=Limits(max_allocated=100_000))
+    assert names == {}
+    assert execute(script.replace("range(1000)", "range(20)"), names, limits=Limits(max_allocated=100_000))
+
+
 def test_a_script_growing_a_shared_row_is_refused_when_handed_back() -> None:
     script = "row = []\nrows = [row] * 2000\nfor i in range(2000):\n    row.append(i)"
     names: dict[str, Any] = {}
