@@ -118,8 +118,8 @@ class Machine:
 
     def store_item(self, container: Any, key: Any, value: Any) -> None:
         """``container[key] = value``; the value is charged at its stored size (a reference adds it again)."""
-        self.run.forget_sizes()
         added = stored_size(value, self.run, self.run.limits.max_allocated)
+        self.run.forget_sizes()
         if isinstance(container, dict):
             self.run.produce(len(container) + (key not in container), added=added)
             container[key] = value
@@ -240,20 +240,24 @@ class Machine:
         assert isinstance(node.func, ast.Attribute)  # vetted: a function name or a method
         receiver = self.eval(node.func.value)
         method = find_method(node.func.attr, receiver)
-        if method.mutates:
-            if not self.script:
-                raise failed(
-                    f"方法 .{node.func.attr}() 只能在脚本中使用",
-                    f".{node.func.attr}() is only allowed in scripts",
-                )
-            self.run.forget_sizes()
+        if method.mutates and not self.script:
+            raise failed(
+                f"方法 .{node.func.attr}() 只能在脚本中使用",
+                f".{node.func.attr}() is only allowed in scripts",
+            )
         if not method.min_args <= len(args) <= method.max_args:
             raise failed(
                 f".{node.func.attr}() 的参数个数不对",
                 f".{node.func.attr}() takes {method.min_args} to {method.max_args} arguments,"
                 f" {len(args)} given",
             )
-        return method.impl(self.run, receiver, *args)
+        if not method.mutates:
+            return method.impl(self.run, receiver, *args)
+        try:
+            # Measured before the change (the sizes the run remembers still hold), forgotten after.
+            return method.impl(self.run, receiver, *args)
+        finally:
+            self.run.forget_sizes()
 
     def _argument(self, node: ast.expr) -> Any:
         if isinstance(node, ast.GeneratorExp):

@@ -46,22 +46,27 @@ def stored_size(value: Any, run: Run, limit: int) -> int:
     known = run.sizes.get(id(value))
     if known is not None and known[0] is value:
         return min(known[1], limit + 1)
-    size: int | None = None
-    if run.limits.max_value_depth > 0:
-        size = _flat_size(value)
-    if size is None:
-        size = _Measure(run, limit).size(value, 0)
-    if size <= limit:
+    size = _flat_size(value) if run.limits.max_value_depth > 0 else None
+    if size is not None:
         remember(value, size, run)
+    else:
+        size = _Measure(run, limit).size(value, 0)
+        if size <= limit:
+            _keep(value, size, run)
     return min(size, limit + 1)
 
 
 def remember(value: Any, size: int, run: Run) -> None:
     """Keep the exact size of a large collection: ``l = l + [i]`` in a loop measures ``l`` again."""
     if len(value) > _SMALL:
-        if len(run.sizes) >= _REMEMBERED:
-            del run.sizes[next(iter(run.sizes))]
-        run.sizes[id(value)] = (value, size)
+        _keep(value, size, run)
+
+
+def _keep(value: Any, size: int, run: Run) -> None:
+    # Nested values are kept whatever their length: a row built and then appended is measured once.
+    if len(run.sizes) >= _REMEMBERED:
+        del run.sizes[next(iter(run.sizes))]
+    run.sizes[id(value)] = (value, size)
 
 
 def _flat_size(value: Any) -> int | None:
