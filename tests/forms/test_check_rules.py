@@ -105,6 +105,12 @@ def test_a_birth_date_of_today_is_plausible_and_tomorrow_is_not() -> None:
     assert rule_of(check_resident_id(with_check("11010520250602002"), today=TODAY)) == "birth_date"
 
 
+def test_the_birth_day_is_read_from_both_of_its_digits() -> None:
+    assert check_resident_id(with_check("11010519800520002"), today=TODAY) is None  # day 20, not 0
+    # The 11th of this month, ten days ahead: day 1 would be today and pass.
+    assert rule_of(check_resident_id(with_check("11010520250611002"), today=TODAY)) == "birth_date"
+
+
 def test_without_a_today_the_birth_date_is_judged_against_chinas_date() -> None:
     tomorrow_in_china = china_today().toordinal() + 1
     born = date.fromordinal(tomorrow_in_china)
