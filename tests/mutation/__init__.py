@@ -1,0 +1,1 @@
+"""Mutation testing of the rule modules (``make mutation``): the driver and its score."""
