@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.expressions.operations import binary, compare, to_str, truth
+from engine.expressions.operations import binary, compare, to_str, truth, within_reach
 from engine.expressions.run import NUMBER_TYPES, Run, failed, type_name
 from engine.expressions.sizes import charge, stored_size
 from forms.checks import SHAPE_PATTERNS, Format, resident_id_check_char
@@ -44,7 +44,11 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method on one receiver type; ``mutates`` methods are for scripts only."""
+    """A method on one receiver type; ``mutates`` methods are for scripts only.
+
+    A method that changes its receiver calls ``run.forget_sizes`` after the change: sizes the
+    run remembers (see ``sizes``) may include the receiver.
+    """
 
     receiver: type | tuple[type, ...]
     impl: Impl
@@ -141,7 +145,7 @@ def _extreme(name: str, pick_greater: bool) -> Impl:
         best = items[0]
         for item in items[1:]:
             run.tick()
-            if compare(ast.Gt() if pick_greater else ast.Lt(), item, best):
+            if compare(run, ast.Gt() if pick_greater else ast.Lt(), item, best):
                 best = item
         return best
 
@@ -372,6 +376,7 @@ def _join(run: Run, separator: str, values: Any) -> str:
 def _count(run: Run, receiver: Any, item: Any) -> int:
     if isinstance(receiver, str):
         return receiver.count(_need_str("count", item))
+    within_reach(run, ".count()", receiver)
     return int(receiver.count(item))
 
 
@@ -399,22 +404,37 @@ def _items(run: Run, mapping: dict[Any, Any]) -> list[tuple[Any, Any]]:
 
 
 def _append(run: Run, items: list[Any], value: Any) -> None:
-    run.produce(len(items) + 1, added=stored_size(value, run, run.limits.max_allocated))
-    items.append(value)
+    added = stored_size(value, run, run.limits.max_allocated)
+    run.produce(len(items) + 1, added=added)
+    known = run.sizes.get(id(items))
+    # A plain value (no collection, so no cycle and no deeper nest) adds exactly its size.
+    plain = not isinstance(value, list | tuple | dict | set | frozenset)
+    size = (known[1] if items else 0) + added if plain and known is not None and known[0] is items else None
+    try:
+        items.append(value)
+    finally:
+        run.forget_sizes(items, size)
 
 
 def _extend(run: Run, items: list[Any], values: Any) -> None:
     more = list(run.iterate(values))
     run.produce(len(items) + len(more), added=stored_size(more, run, run.limits.max_allocated))
-    items.extend(more)
+    try:
+        items.extend(more)
+    finally:
+        run.forget_sizes()
 
 
 def _list_pop(run: Run, items: list[Any], index: Any = -1) -> Any:
-    return items.pop(_need_int("pop", index))
+    try:
+        return items.pop(_need_int("pop", index))
+    finally:
+        run.forget_sizes()
 
 
 def _dict_pop(run: Run, mapping: dict[Any, Any], key: Any, *default: Any) -> Any:
     if key in mapping:
+        run.forget_sizes()
         return mapping.pop(key)
     if default:
         return default[0]
@@ -425,7 +445,10 @@ def _update(run: Run, mapping: dict[Any, Any], other: Any) -> None:
     if not isinstance(other, dict):
         raise failed("update() 需要一个字典", "update() needs a dict")
     run.produce(len(mapping) + len(other), added=stored_size(other, run, run.limits.max_allocated))
-    mapping.update(other)
+    try:
+        mapping.update(other)
+    finally:
+        run.forget_sizes()
 
 
 METHODS: Mapping[str, tuple[MethodSpec, ...]] = {

@@ -171,7 +171,7 @@ class Machine:
         left = self.eval(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator)
-            if not compare(op, left, right):
+            if not compare(self.run, op, left, right):
                 return False
             left = right
         return True
@@ -251,13 +251,8 @@ class Machine:
                 f".{node.func.attr}() takes {method.min_args} to {method.max_args} arguments,"
                 f" {len(args)} given",
             )
-        if not method.mutates:
-            return method.impl(self.run, receiver, *args)
-        try:
-            # Measured before the change (the sizes the run remembers still hold), forgotten after.
-            return method.impl(self.run, receiver, *args)
-        finally:
-            self.run.forget_sizes()
+        # A method that changes its receiver tells the run (``Run.forget_sizes``) once it has.
+        return method.impl(self.run, receiver, *args)
 
     def _argument(self, node: ast.expr) -> Any:
         if isinstance(node, ast.GeneratorExp):

@@ -40,6 +40,8 @@ SYMBOLS: dict[type[ast.AST], str] = {
 }
 
 _SEQUENCES = (str, list, tuple)
+# Compared element by element (a set or dict answers ``in`` by hashing the left side).
+_COLLECTIONS = (list, tuple, dict, set, frozenset)
 _CONTAINERS = (str, list, tuple, dict, set, frozenset, range)
 _ORDERED = ((int, float, Decimal), (str,), (date,), (list,), (tuple,))
 
@@ -156,18 +158,39 @@ def unary(op: ast.unaryop, operand: Any) -> Any:
     )
 
 
-def compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+def within_reach(run: Run, symbol: str, *values: Any) -> None:
+    """Refuse a comparison that Python would run element by element, in C, past the clock.
+
+    Comparing two collections costs up to the smaller one's stored size, ``in`` up to the
+    container's: a script can alias one list a million times and then grow it in place.
+    """
+    limit = run.limits.max_allocated
+    for value in sorted(values, key=len):
+        if stored_size(value, run, limit) <= limit:
+            return
+    raise failed(
+        f"{symbol} 比较的数据过大 (超过 {limit} 个字符或元素)",
+        f"'{symbol}' compares values larger than {limit} characters or elements as stored",
+    )
+
+
+def compare(run: Run, op: ast.cmpop, left: Any, right: Any) -> bool:
     """One link of a (possibly chained) comparison."""
     kind = type(op)
-    if kind is ast.Eq:
-        return bool(left == right)
-    if kind is ast.NotEq:
-        return bool(left != right)
     if kind is ast.Is:
         return left is right
     if kind is ast.IsNot:
         return left is not right
     symbol = SYMBOLS.get(kind, kind.__name__)
+    if kind is ast.In or kind is ast.NotIn:
+        if isinstance(right, list | tuple):
+            within_reach(run, symbol, right)
+    elif isinstance(left, _COLLECTIONS) and isinstance(right, _COLLECTIONS):
+        within_reach(run, symbol, left, right)
+    if kind is ast.Eq:
+        return bool(left == right)
+    if kind is ast.NotEq:
+        return bool(left != right)
     if kind is ast.In or kind is ast.NotIn:
         if not isinstance(right, _CONTAINERS) or (isinstance(right, str) and not isinstance(left, str)):
             raise failed(

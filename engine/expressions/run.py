@@ -125,9 +125,12 @@ class Run:
                 " (a value repeated by reference counts every time it appears)",
             )
 
-    def forget_sizes(self) -> None:
-        """A script changed a collection in place: any remembered size may be stale."""
+    def forget_sizes(self, changed: Any = None, size: int | None = None) -> None:
+        """A script changed a collection in place: remembered sizes may be stale, but for the
+        changed collection's own new ``size`` when its method knows it (``seen.append(x)``)."""
         self.sizes.clear()
+        if size is not None:
+            self.sizes[id(changed)] = (changed, size)
 
     def check_number(self, value: _T) -> _T:
         """Refuse integers wider than the limit and complex results; pass other numbers on."""

@@ -151,17 +151,47 @@ def test_collection_subclasses_in_case_data_are_measured_like_their_bases() -> N
             evaluate("rows", {"rows": rows})
 
 
-def test_a_size_remembered_by_the_run_is_forgotten_when_a_script_changes_a_collection() -> None:
+@pytest.mark.parametrize(
+    ("change", "grows"),
+    [
+        ("for i in range(300):\n    inner.append(i)", True),
+        ("inner.extend([0] * 300)", True),
+        ("inner[0] = [0] * 300", True),
+        ("table.update({'more': [0] * 300})", True),
+        ("table['more'] = [0] * 300", True),
+        ("inner.pop(0)", False),
+        ("table.pop('big')", False),
+    ],
+)
+def test_sizes_the_run_remembers_are_forgotten_when_a_script_changes_a_collection(
+    change: str, grows: bool
+) -> None:
+    # The first join measures (and remembers) outer and rows, 4530 each; the change makes
+    # them far larger or smaller, which the second join must see.
+    second = "outer + rows" if grows else "outer + outer + rows + rows"
     script = (
-        "inner = [0] * 20\nouter = [inner] * 50\nprobe = outer + []\n"
-        "for i in range(500):\n    inner.append(i)\nprobe = outer + []"
+        "inner = [[0] * 150, 1]\ntable = {'big': [0] * 150}\nouter = [inner] * 30\nrows = [table] * 30\n"
+        f"probe = outer + rows\n{change}\nprobe = {second}"
     )
     limits = Limits(max_size=10_000)
+    if grows:
+        with pytest.raises(ExpressionFailed, match="value too large"):
+            execute(script, {}, limits=limits)
+    else:
+        assert execute(script, {}, limits=limits)["probe"]
+
+
+def test_a_list_a_script_appends_to_keeps_its_remembered_size_exact() -> None:
+    script = (
+        "seen = [0] * 20\nprobe = seen + []\nfor i in range(40):\n    seen.append('ab')\nprobe = seen + seen"
+    )
+    # seen: 20 + 80 = 100 as stored; twice that is exactly the limit.
+    assert (
+        execute(script, {}, limits=Limits(max_size=200))["probe"]
+        == [0] * 20 + ["ab"] * 40 + [0] * 20 + ["ab"] * 40
+    )
     with pytest.raises(ExpressionFailed, match="value too large"):
-        execute(script, {}, limits=limits)
-    script = script.replace("inner.append(i)", "inner[0] = [0] * 9_000")
-    with pytest.raises(ExpressionFailed, match="value too large"):
-        execute(script, {}, limits=limits)
+        execute(script, {}, limits=Limits(max_size=199))
 
 
 def test_joining_in_a_loop_measures_each_list_once() -> None:
@@ -189,6 +219,37 @@ def test_what_a_script_adds_in_a_loop_is_charged_at_its_stored_size(adding: str)
         execute(script, names, limits=Limits(max_allocated=100_000))
     assert names == {}
     assert execute(script.replace("range(1000)", "range(20)"), names, limits=Limits(max_allocated=100_000))
+
+
+@pytest.mark.parametrize(
+    "comparing",
+    [
+        "same = b == b2",
+        "same = b != b2",
+        "less = b < b2",
+        "found = a2 in b",
+        "n = b.count(a2)",
+        "m = max(b, b2)",
+    ],
+)
+def test_comparing_a_row_aliased_and_grown_in_place_is_refused(comparing: str) -> None:
+    # b refers to a a thousand times; growing a afterwards makes b as large as a thousand rows.
+    # At full scale (a million references, 50 000 elements) one comparison ran for minutes in C.
+    script = (
+        "a = []\nb = [a] * 1000\na2 = []\nb2 = [a2] * 1000\n"
+        f"a.extend(range(200))\na2.extend(range(200))\n{comparing}"
+    )
+    with pytest.raises(ExpressionFailed, match="larger than 100000 characters or elements as stored"):
+        execute(script, {}, limits=Limits(max_allocated=100_000, max_result_size=10**9))
+    assert execute(script.replace("range(200)", "range(20)"), {}, limits=Limits(max_allocated=100_000))
+
+
+def test_ordinary_comparisons_of_collections_still_work() -> None:
+    assert evaluate("[1, [2]] == [1, [2]] and (1, 2) < (1, 3) and 'a' in ['a'] and {1: [2]} != {1: [3]}", {})
+    assert evaluate(
+        "kind in ('llc', 'corp') and [1] not in [[2]] and 3 in {3: 1} and 'b' in 'abc'", {"kind": "llc"}
+    )
+    assert evaluate("max([[1, 2], [1, 3]]) == [1, 3] and [[1], [1]].count([1]) == 2", {})
 
 
 def test_a_script_growing_a_shared_row_is_refused_when_handed_back() -> None:
