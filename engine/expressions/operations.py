@@ -165,7 +165,7 @@ def within_reach(run: Run, symbol: str, *values: Any) -> None:
     container's: a script can alias one list a million times and then grow it in place.
     """
     limit = run.limits.max_allocated
-    for value in sorted(values, key=len):
+    for value in values if len(values) == 1 else sorted(values, key=len):
         if stored_size(value, run, limit) <= limit:
             return
     raise failed(
@@ -181,16 +181,16 @@ def compare(run: Run, op: ast.cmpop, left: Any, right: Any) -> bool:
         return left is right
     if kind is ast.IsNot:
         return left is not right
-    symbol = SYMBOLS.get(kind, kind.__name__)
     if kind is ast.In or kind is ast.NotIn:
         if isinstance(right, list | tuple):
-            within_reach(run, symbol, right)
-    elif isinstance(left, _COLLECTIONS) and isinstance(right, _COLLECTIONS):
-        within_reach(run, symbol, left, right)
+            within_reach(run, SYMBOLS[kind], right)
+    elif isinstance(right, _COLLECTIONS) and isinstance(left, _COLLECTIONS):
+        within_reach(run, SYMBOLS.get(kind, kind.__name__), left, right)
     if kind is ast.Eq:
         return bool(left == right)
     if kind is ast.NotEq:
         return bool(left != right)
+    symbol = SYMBOLS.get(kind, kind.__name__)
     if kind is ast.In or kind is ast.NotIn:
         if not isinstance(right, _CONTAINERS) or (isinstance(right, str) and not isinstance(left, str)):
             raise failed(

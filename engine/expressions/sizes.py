@@ -43,12 +43,15 @@ def stored_size(value: Any, run: Run, limit: int) -> int:
     """
     if not isinstance(value, _COLLECTIONS):
         return _scalar_size(value)
-    known = run.sizes.get(id(value))
-    if known is not None and known[0] is value:
-        return min(known[1], limit + 1)
+    large = len(value) > _SMALL
+    if large or run.sizes:
+        known = run.sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return min(known[1], limit + 1)
     size = _flat_size(value) if run.limits.max_value_depth > 0 else None
     if size is not None:
-        remember(value, size, run)
+        if large:
+            _keep(value, size, run)
     else:
         size = _Measure(run, limit).size(value, 0)
         if size <= limit:
