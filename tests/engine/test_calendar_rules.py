@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -42,6 +43,7 @@ def test_a_year_nobody_announced_works_monday_to_friday_and_rests_at_the_weekend
     # 2031: neither the package nor the (empty) overrides know it. 3-7 March is Monday-Friday.
     assert [cal.is_working_day(date(2031, 3, d)) for d in range(3, 10)] == [True] * 5 + [False] * 2
     saturday, sunday = cal.describe(date(2031, 3, 8)), cal.describe(date(2031, 3, 9))
+    assert (saturday.day, sunday.day) == (date(2031, 3, 8), date(2031, 3, 9))
     assert (saturday.working, saturday.source, saturday.name) == (False, "weekday-rule", "")
     assert (sunday.working, sunday.source) == (False, "weekday-rule")
     friday = cal.describe(date(2031, 3, 7))
@@ -76,6 +78,7 @@ def test_announced_years_follow_the_package_including_its_adjusted_days() -> Non
     assert cal.is_working_day(date(2024, 10, 12))
     assert not cal.is_working_day(date(2024, 10, 13))
     plain = cal.describe(date(2024, 10, 14))
+    assert plain.day == date(2024, 10, 14)
     assert (plain.working, plain.name, plain.source) == (True, "", "announced")
     sunday = cal.describe(date(2024, 10, 13))
     assert (sunday.working, sunday.name, sunday.source) == (False, "", "announced")
@@ -117,6 +120,7 @@ def test_override_names_reach_describe() -> None:
     assert overrides[date(2031, 1, 2)] == DayOverride(date(2031, 1, 2), DayKind.HOLIDAY, "")
     cal = WorkCalendar(overrides)
     new_year, worked = cal.describe(date(2031, 1, 1)), cal.describe(date(2031, 1, 4))
+    assert (new_year.day, worked.day) == (date(2031, 1, 1), date(2031, 1, 4))
     assert (new_year.working, new_year.name, new_year.source) == (False, "元旦", "override")
     assert (worked.working, worked.name, worked.source) == (True, "元旦调休上班", "override")
     assert cal.describe(date(2031, 1, 3)).name == ""
@@ -223,6 +227,27 @@ def test_a_zone_passed_in_moves_the_office_hours() -> None:
     assert cal.working_time_between(utc(2025, 3, 3, 9), utc(2025, 3, 3, 12), tz="UTC") == timedelta(hours=3)
     assert cal.working_time_between(utc(2025, 3, 3, 9), utc(2025, 3, 3, 12)) == timedelta(0)
     assert cal.add_working_time(utc(2025, 3, 3, 9), timedelta(hours=1), tz="UTC") == utc(2025, 3, 3, 10)
+
+
+def test_a_zero_day_limit_ends_on_the_zones_date_where_office_hours_straddle_utc_midnight() -> None:
+    # Auckland's office hours (UTC+13 in March) begin on the previous UTC date.
+    start = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Pacific/Auckland"))
+    due = WorkCalendar().add_working_days(start, 0, tz="Pacific/Auckland")
+    assert due == datetime(2025, 3, 3, 17, tzinfo=ZoneInfo("Pacific/Auckland"))
+
+
+def test_due_times_are_given_in_utc() -> None:
+    cal = WorkCalendar()
+    inside, before, zero = cst(2025, 3, 3, 10), cst(2025, 3, 3, 7), timedelta(0)
+    for moment in (
+        cal.add_working_time(inside, timedelta(hours=1)),
+        cal.add_working_time(before, timedelta(hours=1)),
+        cal.add_working_time(inside, zero),
+        cal.add_working_days(inside, 0),
+        cal.add_working_days(inside, 3),
+        cal.add_working_days(inside, 2.5),
+    ):
+        assert moment.tzinfo is UTC
 
 
 def test_the_local_date_is_the_calendar_zones_date() -> None:
