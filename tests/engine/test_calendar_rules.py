@@ -234,6 +234,9 @@ def test_a_zero_day_limit_ends_on_the_zones_date_where_office_hours_straddle_utc
     start = datetime(2025, 3, 3, 10, tzinfo=ZoneInfo("Pacific/Auckland"))
     due = WorkCalendar().add_working_days(start, 0, tz="Pacific/Auckland")
     assert due == datetime(2025, 3, 3, 17, tzinfo=ZoneInfo("Pacific/Auckland"))
+    # An hour from 10:00 that Monday is 11:00 that Monday (its UTC date is a Sunday).
+    hour = WorkCalendar().add_working_days(start, 0.125, tz="Pacific/Auckland")
+    assert hour == datetime(2025, 3, 3, 11, tzinfo=ZoneInfo("Pacific/Auckland"))
 
 
 def test_due_times_are_given_in_utc() -> None:
