@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,12 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
+from engine.clock import ManualClock
 from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
 from engine.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
 from engine.store import OpenCase, WorkflowCache
-from tests.support.engines import APPLICANT, TEST_BUNDLES, clerk, make_engine, work_all
+from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, clerk, make_engine, work_all
 
 TWO_DESKS = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
 
@@ -121,10 +123,17 @@ def test_the_cache_keeps_the_most_recently_used_workflows() -> None:
     assert cache.take(3, 1) is c
 
 
-def test_a_cache_of_size_zero_keeps_nothing() -> None:
+def test_a_cache_of_size_zero_keeps_nothing_and_of_size_one_the_last() -> None:
     cache = WorkflowCache(0)
     cache.put(1, 1, object())
     assert cache.take(1, 1) is None
+    one, a, b = WorkflowCache(1), object(), object()
+    one.put(1, 1, a)
+    assert one.take(1, 1) is a
+    one.put(1, 1, a)
+    one.put(2, 1, b)
+    assert one.take(1, 1) is None
+    assert one.take(2, 1) is b
 
 
 def test_a_cached_workflow_of_another_state_version_is_not_used(engine: Engine) -> None:
@@ -165,6 +174,30 @@ def test_a_committed_action_keeps_the_workflow_at_the_new_version(engine: Engine
         engine.store.remember(oc)
         s.rollback()
     assert engine.store.cache.take(case_id, now) is oc.workflow
+
+
+def test_a_save_writes_the_next_timer_and_the_time_of_the_action(sqlite_url: str, tmp_path: Path) -> None:
+    clock = ManualClock(MONDAY)
+    engine = make_engine(sqlite_url, tmp_path, clock)
+    try:
+        engine.deployments.deploy_dir(TEST_BUNDLES / "timer-escalation")
+        case_id = engine.start_case(
+            APPLICANT, "timer-escalation", {"company_name": "上海一件事科技有限公司"}, {}
+        ).id
+        with engine.db.read() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            assert (case.next_timer_at, case.updated_at) == (MONDAY + timedelta(hours=2), MONDAY)
+        clock.advance(timedelta(hours=3))
+        with engine.db.write() as s:
+            oc = engine.store.open(s, case_id)
+            assert oc.now == MONDAY + timedelta(hours=3)
+            engine.store.save(oc)
+        with engine.db.read() as s:
+            case = s.get(Case, case_id)
+            assert case is not None and case.updated_at == MONDAY + timedelta(hours=3)
+    finally:
+        engine.close()
 
 
 # --- cold restores of a workflow with a subprocess ------------------------------------------
