@@ -188,6 +188,7 @@ def test_a_save_writes_the_next_timer_and_the_time_of_the_action(sqlite_url: str
             case = s.get(Case, case_id)
             assert case is not None
             assert (case.next_timer_at, case.updated_at) == (MONDAY + timedelta(hours=2), MONDAY)
+            assert case.created_at == MONDAY  # the engine's clock, not the database's default
         clock.advance(timedelta(hours=3))
         with engine.db.write() as s:
             oc = engine.store.open(s, case_id)
@@ -196,6 +197,57 @@ def test_a_save_writes_the_next_timer_and_the_time_of_the_action(sqlite_url: str
         with engine.db.read() as s:
             case = s.get(Case, case_id)
             assert case is not None and case.updated_at == MONDAY + timedelta(hours=3)
+    finally:
+        engine.close()
+
+
+def test_a_new_case_holds_what_it_was_created_with(engine: Engine) -> None:
+    with engine.db.write() as s:
+        row = engine.deployments.latest(s, "two-desks")
+        workflow = engine.runner.start(engine.deployments.definition(row), TWO_DESKS)
+        oc = engine.store.create(s, row, "applicant1", dict(TWO_DESKS), {"id_card": "m-1"}, workflow)
+        case = oc.case
+        assert (oc.deployment, oc.definition.key, oc.workflow, oc.now) == (row, "two-desks", workflow, MONDAY)
+        assert (case.deployment_id, case.bundle_key, case.version) == (row.id, "two-desks", row.version)
+        assert (case.applicant, case.status) == ("applicant1", CaseStatus.RUNNING)
+        assert (case.data, case.materials) == (TWO_DESKS, {"id_card": "m-1"})
+        assert (case.created_at, case.updated_at) == (MONDAY, MONDAY)
+        assert case.id is not None  # flushed: events and rows can name it
+        s.rollback()
+
+
+def test_another_process_opens_the_case_from_the_database_alone(engine: Engine) -> None:
+    case_id = start(engine)
+    restarted = Engine(engine.settings, clock=ManualClock(MONDAY))  # no deployment or workflow cached
+    try:
+        with restarted.db.write() as s:
+            oc = restarted.store.open(s, case_id)
+            assert (oc.deployment.key, oc.definition.key) == ("two-desks", "two-desks")
+            assert ready_names(restarted, oc) == ["review"]
+            assert [row.item_key for row in oc.rows] == ["review"]
+            s.rollback()
+    finally:
+        restarted.close()
+
+
+@pytest.mark.postgres
+def test_rows_read_before_the_lock_are_read_again_after_it(pg_url: str, tmp_path: Path) -> None:
+    """A task action finds its row before locking the case; the rows the store hands on are fresh.
+
+    On PostgreSQL (read committed) another transaction can change the row in between; SQLite
+    lets no second writer in, so only PostgreSQL shows it.
+    """
+    engine = make_engine(pg_url, tmp_path)
+    try:
+        engine.deployments.deploy_dir(TEST_BUNDLES / "two-desks")
+        case_id = start(engine)
+        with engine.db.write() as s:
+            [seen] = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id))
+            assert seen.state == WorkItemState.READY
+            engine.claim(clerk("market-regulation"), seen.id)  # committed by another transaction
+            oc = engine.store.open(s, case_id)
+            assert [row.state for row in oc.rows] == [WorkItemState.CLAIMED]
+            s.rollback()
     finally:
         engine.close()
 
