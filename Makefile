@@ -35,8 +35,9 @@ bench: setup
 
 # mutmut over the rule modules, one at a time, each against its own tests (tests/mutation/run.py);
 # prints each module's killed / total, and the same without mutants of message text only.
+# MODULES=engine.store runs only the named modules (dotted names).
 mutation: setup
-	$(BIN)/python -m tests.mutation.run
+	$(BIN)/python -m tests.mutation.run $(MODULES)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,18 @@ from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
 from engine.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
 from engine.store import OpenCase, WorkflowCache
-from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, clerk, make_engine, work_all
+from tests.support.engines import (
+    APPLICANT,
+    MINI_STARTUP_DECISIONS,
+    MONDAY,
+    TEST_BUNDLES,
+    clerk,
+    make_engine,
+    start_mini_startup,
+    work_all,
+)
+
+DECISIONS = MINI_STARTUP_DECISIONS
 
 TWO_DESKS = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
 
@@ -361,6 +372,60 @@ def test_no_row_is_queued_for_a_case_that_is_not_running(engine: Engine) -> None
         s.rollback()
 
 
+def mini_startup_registered(sqlite_url: str, tmp_path: Path) -> tuple[Engine, int]:
+    """A mini-startup case whose registration is approved: tax and social insurance run in parallel."""
+    engine = make_engine(sqlite_url, tmp_path)
+    engine.deployments.deploy_dir(TEST_BUNDLES / "mini-startup")
+    case_id = start_mini_startup(engine)
+    [registration] = rows_of(engine, case_id)
+    market = clerk("market-regulation")
+    engine.claim(market, registration.id)
+    engine.complete(market, registration.id, "approve", DECISIONS["business-registration"], "同意")
+    return engine, case_id
+
+
+def test_a_returned_task_waits_for_the_supplement_for_its_next_row(sqlite_url: str, tmp_path: Path) -> None:
+    engine, case_id = mini_startup_registered(sqlite_url, tmp_path)
+    try:
+        tax, hr = clerk("tax"), clerk("human-resources-social-security")
+        rows = {row.item_key: row for row in rows_of(engine, case_id)}
+        engine.claim(tax, rows["tax-registration"].id)
+        problem = {"field": "legal_rep_name", "message": "法定代表人姓名与身份证件不一致"}
+        engine.complete(tax, rows["tax-registration"].id, "return", {}, "请核对", [problem])
+        # Still ready in the workflow but returned this round: no new row; social insurance keeps its one.
+        assert sorted(row.item_key for row in rows_of(engine, case_id)) == [
+            "business-registration",
+            "social-insurance",
+            "tax-registration",
+        ]
+        engine.claim(hr, rows["social-insurance"].id)
+        engine.complete(hr, rows["social-insurance"].id, "approve", DECISIONS["social-insurance"])
+        assert len(rows_of(engine, case_id)) == 3  # the case awaits the applicant
+        engine.supplement(APPLICANT, case_id, {"legal_rep_name": "张三丰"}, {})
+        again = [
+            (row.item_key, row.round) for row in rows_of(engine, case_id) if row.state == WorkItemState.READY
+        ]
+        assert again == [("tax-registration", 2)]
+    finally:
+        engine.close()
+
+
+def test_a_new_task_gets_its_row_after_one_that_already_has_one(sqlite_url: str, tmp_path: Path) -> None:
+    engine, case_id = mini_startup_registered(sqlite_url, tmp_path)
+    try:
+        with engine.db.write() as s:
+            oc = engine.store.open(s, case_id)
+            ready = engine.runner.ready_tasks(oc.workflow)
+            assert len(ready) == 2
+            # Forget the row of the later task only: the earlier one is skipped, the later one queued.
+            oc.rows = [row for row in oc.rows if row.spiff_id != ready[-1].spiff_id]
+            engine.store.sync_work_items(oc)
+            assert [row.spiff_id for row in oc.created] == [ready[-1].spiff_id]
+            s.rollback()
+    finally:
+        engine.close()
+
+
 # --- audit lines ----------------------------------------------------------------------------
 
 
@@ -370,6 +435,7 @@ def test_each_task_created_line_names_its_row(engine: Engine) -> None:
     [created] = events_of(engine, case_id, "task_created")
     assert (created.work_item_id, created.actor) == (review.id, "system")
     assert created.detail["item"] == "review" and created.detail["department"] == "market-regulation"
+    assert set(created.detail) == {"item", "department", "due_at"} and created.detail["due_at"]
     assert created.at == review.created_at
     desk = clerk("market-regulation")
     engine.claim(desk, review.id)
