@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,10 +25,9 @@ from api.pages.answers import (
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from api.pages.params import BundleKey, CaseId
-from engine import feedback
+from engine import feedback, supplement_scope
 from engine.actors import Actor, Role
-from engine.errors import InvalidInput, TooLarge
-from engine.states import CaseStatus
+from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
 from engine.views import CaseView
 from forms.merge import MergedForm
 from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
@@ -248,24 +248,17 @@ def _case_page(
     departments = engine.deployments.departments
     marks = case_marks(case, ctx.words, departments, engine.clock.now())
     is_owner = actor.role is Role.APPLICANT and case.applicant == actor.username
-    asked_fields: list[str] = []
-    asked_materials: list[str] = []
-    if is_owner and case.status == CaseStatus.AWAITING_APPLICANT and case.notice:
-        for p in case.notice.get("problems", []):
-            name = p.get("field")
-            if name in form.fields and name not in asked_fields:
-                asked_fields.append(name)
-            kind = p.get("material")
-            if kind in form.materials and kind not in asked_materials:
-                asked_materials.append(kind)
+    # The owner is offered exactly what the engine will accept (one rule: engine.supplement_scope).
+    scope = supplement_scope.Asked((), ())
     if is_owner:
-        asked_materials += [k for k in case.pending_materials if k not in asked_materials]
+        with suppress(CaseNotWaiting):
+            scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)
     problems = problems or []
     said = feedback.case_feedback(engine.db, actor, case.id)
     rated = {r.department for r in said.ratings}
     values = case.data or {}
     groups = form_view(form, values, problems)
-    notice_fields = [f for g in groups for f in g["fields"] if f["key"] in asked_fields]
+    notice_fields = [f for g in groups for f in g["fields"] if f["key"] in scope.fields]
     for f in notice_fields:
         f["shown"] = True
     return ctx.render(
@@ -280,7 +273,7 @@ def _case_page(
         asked_materials=[
             e.as_dict() | {"shown": True, "condition": None}
             for e in form.checklist(values)
-            if e.kind in asked_materials
+            if e.kind in scope.materials
         ],
         item_names={i["key"]: i["name"] for i in detail.summary.items},
         labels=form_labels(form, form.fields),
