@@ -1,11 +1,12 @@
 """A module's mutation score from mutmut's results, with and without mutants of message text.
 
 A mutant that changes only the text of a message (a string in a raised error, in a
-``Problem`` or a ``Failure`` message, or the whole such argument replaced by ``None``) says
-nothing about the rules, so the score is given twice: over all mutants, and over the
-"rule" mutants that remain. A mutant is of message text when its function and the original
-differ only under message positions; everything else, including a changed rule name
-(``Failure``'s first argument) or a dropped argument, counts as a rule mutant.
+``Problem`` or a ``Failure`` message, the whole such argument replaced by ``None``, or any
+argument of a call that only builds a message) says nothing about the rules, so the score
+is given twice: over all mutants, and over the "rule" mutants that remain. A mutant is of
+message text when its function and the original differ only under message positions;
+everything else, including a changed rule name (``Failure``'s first argument) or a dropped
+argument, counts as a rule mutant.
 
     .venv/bin/python -m tests.mutation.score mutants/forms.checks/mutants forms/checks.py
 """
@@ -35,8 +36,11 @@ NOT_KILLED = {0: "survived", 5: "no tests", 33: "no tests", 35: "suspicious", No
 MESSAGE_ARGUMENTS: dict[str, frozenset[int | str]] = {
     "Problem": frozenset({0, "message", "message_en"}),
     "Failure": frozenset({1, 2, "message", "message_en"}),
-    "refused": frozenset({0, 1, "zh", "en"}),  # engine.expressions.vetting
 }
+# Calls that only build a message: every argument, and how many there are, is message text.
+# (engine.expressions.vetting: ``refused(zh, en, node)`` words a refusal and places it at the
+# node; ``_not_allowed(construct, node)`` names the construct and places it.)
+MESSAGE_BUILDERS = frozenset({"refused", "_not_allowed"})
 
 
 @dataclass
@@ -117,6 +121,8 @@ def same_but_messages(orig: ast.AST, mutant: ast.AST, raised: bool = False) -> b
         )
     if isinstance(orig, ast.Call):
         assert isinstance(mutant, ast.Call)
+        if _call_name(orig) in MESSAGE_BUILDERS:
+            return same_but_messages(orig.func, mutant.func)
         positions = _message_positions(orig, raised)
         if not same_but_messages(orig.func, mutant.func) or len(orig.args) != len(mutant.args):
             return False
