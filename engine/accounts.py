@@ -146,7 +146,7 @@ class AccountService:
         if account is None:
             self.throttle.failed(username, client)
         else:
-            self.throttle.succeeded(username)
+            self.throttle.succeeded(username, client)
         return account
 
     def sign_out(self, username: str, *, everywhere: bool = False) -> None:

@@ -42,13 +42,18 @@ class Settings(BaseSettings):
     workflow_cache_size: int = 256
     # Seconds between timer/SLA sweeps of the worker.
     worker_interval: float = 2.0
-    # Sign-in throttle (engine.sign_in): failures of one username before it waits, and of one
-    # client (address) across usernames; the first wait, doubled per further failure up to
-    # the cap; failures are forgotten after a quiet spell this long.
-    sign_in_account_failures: int = 5
+    # Sign-in throttle (engine.sign_in): failures of one username from one client before that
+    # pair waits; of one username from all clients together (distributed guessing: high, as
+    # it is the one lock an attacker can hold a real user back with); of one client (address)
+    # across usernames. The first wait, doubled per further failure up to the cap (the
+    # username's own, shorter cap for its username-wide waits); failures are forgotten after
+    # a quiet spell this long.
+    sign_in_pair_failures: int = 5
+    sign_in_account_failures: int = 50
     sign_in_client_failures: int = 30
     sign_in_backoff_seconds: float = 30.0
     sign_in_backoff_max_seconds: float = 900.0
+    sign_in_account_backoff_max_seconds: float = 120.0
     sign_in_forget_seconds: float = 3600.0
 
     @property

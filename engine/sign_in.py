@@ -1,30 +1,40 @@
-"""The sign-in throttle: backoff per username and per client after repeated wrong passwords.
+"""The sign-in throttle: backoff per username and client, per username, and per client.
 
-Every failed sign-in counts against two keys: the username as typed (known or not, so a
-lockout never tells which usernames exist) and the client's address (an IPv6 client by
-its /64, which one subscriber usually holds whole). When a key reaches its free failures
-it waits ``backoff``, and each further failure doubles the wait up to ``backoff_max``
-(default 30 s, 1, 2, 4, 8 min, then 15 min). While a key waits, sign-ins are refused
+Every failed sign-in counts against three keys, after OWASP's advice that a lockout must
+not become a way to shut a real user out:
+
+- the pair of username (as typed, known or not, so a lockout never tells which usernames
+  exist) and client address (an IPv6 client by its /64, which one subscriber usually
+  holds whole): after ``pair_failures`` (5) it waits. An attacker guessing one account
+  from one address locks only that address out of that account; the real user, from
+  anywhere else, is not stopped.
+- the username alone, from all clients together: after ``account_failures`` (50 within
+  the ``forget`` spell), for guessing spread over many addresses. This is the only key
+  an attacker can hold a real user back with, so its threshold is high and its waits
+  have their own, shorter cap ``account_backoff_max``.
+- the client alone, across usernames: after ``client_failures`` (30), so one address
+  spraying a common password over many usernames is stopped.
+
+When a key reaches its free failures it waits ``backoff``, and each further failure
+doubles the wait up to its cap (default 30 s, 1, 2, 4, 8 min, then 15 min for a pair or
+a client; 2 min for a username). While any of the three keys waits, sign-ins are refused
 before the password is checked, so a right password gets the same 429 as a wrong one
 (else the answer would confirm the guess) and attempts during the wait neither cost
-hashing work nor lengthen it. A success clears the username's count; the client's count
-is only forgotten after a quiet ``forget`` spell, so an attacker who owns one account
-cannot clear the counter they spray many usernames from by signing into it.
+hashing work nor lengthen it. A success clears the pair's and the username's counts; the
+client's count is only forgotten after a quiet ``forget`` spell, so an attacker who owns
+one account cannot clear the counter they spray many usernames from by signing into it.
 
-What a real user can lose to an attacker is bounded: a lock lasts at most
-``backoff_max``, and renewing it costs the attacker a fresh failure after each lock,
-which the per-client key throttles in turn.
-
-The counters live in the database (``sign_in_failures``), not in process memory (the
-``limits`` library's memory storage): several ``serve`` processes share one PostgreSQL
-database behind a load balancer, and a per-process counter would give an attacker a
-fresh allowance on every process and forget everything at each restart. A failure is one
-upsert that increments atomically (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``)
-on both backends; a sign-in reads at most two rows by primary key first.
+The counters live in the database (``sign_in_failures``), not in process memory: several
+``serve`` processes share one PostgreSQL database behind a load balancer, and a
+per-process counter would give an attacker a fresh allowance on every process and forget
+everything at each restart. A failure is one upsert per key that increments atomically
+(``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``) on both backends; a sign-in reads at
+most three rows by primary key first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
@@ -46,12 +56,12 @@ MAX_KEY_PART = 64
 
 
 class SignInFailure(Base):
-    """Recent failed sign-ins of one username or one client, and until when it must wait."""
+    """Recent failed sign-ins of one key (pair, username or client), and until when it must wait."""
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (Index("ix_sign_in_failures_last_failure_at", "last_failure_at"),)
 
-    # "account:<username>" or "client:<address>"
+    # "pair:<digest of username and client>", "account:<username>" or "client:<address>"
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -62,29 +72,33 @@ class SignInFailure(Base):
 class ThrottlePolicy:
     """How many failures are free, how long the waits are, when failures are forgotten."""
 
-    account_failures: int = 5
+    pair_failures: int = 5
+    account_failures: int = 50
     client_failures: int = 30
     backoff: timedelta = timedelta(seconds=30)
     backoff_max: timedelta = timedelta(minutes=15)
+    account_backoff_max: timedelta = timedelta(minutes=2)
     forget: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ThrottlePolicy:
         """The policy the settings ask for (``sign_in_*``)."""
         return cls(
+            pair_failures=settings.sign_in_pair_failures,
             account_failures=settings.sign_in_account_failures,
             client_failures=settings.sign_in_client_failures,
             backoff=timedelta(seconds=settings.sign_in_backoff_seconds),
             backoff_max=timedelta(seconds=settings.sign_in_backoff_max_seconds),
+            account_backoff_max=timedelta(seconds=settings.sign_in_account_backoff_max_seconds),
             forget=timedelta(seconds=settings.sign_in_forget_seconds),
         )
 
-    def wait_after(self, failures: int, free: int) -> timedelta | None:
-        """The wait a key owes after its n-th failure, None while failures are still free."""
+    def wait_after(self, failures: int, free: int, cap: timedelta | None = None) -> timedelta | None:
+        """The wait owed after the n-th failure (at most ``cap``, else ``backoff_max``); None while free."""
         if failures < free:
             return None
         wait: timedelta = self.backoff * 2 ** min(failures - free, 32)
-        return min(wait, self.backoff_max)
+        return min(wait, self.backoff_max if cap is None else cap)
 
 
 def account_key(username: str) -> str:
@@ -103,6 +117,12 @@ def client_key(address: str) -> str:
     return f"client:{ip}"
 
 
+def pair_key(username: str, address: str) -> str:
+    """The counter key of a username from one client: a digest, as both together outgrow the column."""
+    both = f"{account_key(username)}\n{client_key(address)}".encode()
+    return f"pair:{hashlib.blake2b(both, digest_size=20).hexdigest()}"
+
+
 def wait_text(seconds: int) -> tuple[str, str]:
     """A wait in Chinese and English as the refusal names it: ("45 秒", "45 s"), ("15 分钟", "15 min")."""
     if seconds < 60:
@@ -112,7 +132,7 @@ def wait_text(seconds: int) -> tuple[str, str]:
 
 
 class SignInThrottle:
-    """Refuses sign-ins of a waiting username or client, and counts failures in the database."""
+    """Refuses sign-ins of a waiting pair, username or client, and counts failures in the database."""
 
     def __init__(
         self, db: Database, policy: ThrottlePolicy | None = None, clock: Clock | None = None
@@ -123,9 +143,9 @@ class SignInThrottle:
         self._table = table_of(SignInFailure)
 
     def check(self, username: str, client: str) -> None:
-        """TooManyAttempts when the username or the client must still wait."""
+        """TooManyAttempts when the pair, the username or the client must still wait."""
         now = self.clock.now()
-        keys = (account_key(username), client_key(client))
+        keys = (pair_key(username, client), account_key(username), client_key(client))
         with self.db.read() as session:
             until = session.scalar(
                 select(SignInFailure.locked_until)
@@ -142,15 +162,18 @@ class SignInThrottle:
             )
 
     def failed(self, username: str, client: str) -> None:
-        """Count a failure against the username and the client; start a wait where one is due."""
+        """Count a failure against the pair, the username and the client; start each wait that is due."""
         now = self.clock.now()
+        policy = self.policy
+        account, address = account_key(username), client_key(client)
         with self.db.write() as session:
-            for key, free in (
-                (account_key(username), self.policy.account_failures),
-                (client_key(client), self.policy.client_failures),
+            for key, label, free, cap in (
+                (pair_key(username, client), f"{account} from {address}", policy.pair_failures, None),
+                (account, account, policy.account_failures, policy.account_backoff_max),
+                (address, address, policy.client_failures, None),
             ):
                 failures = self._count(session, key, now)
-                wait = self.policy.wait_after(failures, free)
+                wait = policy.wait_after(failures, free, cap)
                 if wait is None:
                     continue
                 session.execute(
@@ -158,16 +181,17 @@ class SignInThrottle:
                 )
                 log.warning(
                     "sign-in locked: %s after %d failures for %d s",
-                    key,
+                    label,
                     failures,
                     int(wait.total_seconds()),
                 )
                 self._purge(session, now)
 
-    def succeeded(self, username: str) -> None:
-        """A right password: the username's failures are forgotten (the client's are not)."""
+    def succeeded(self, username: str, client: str) -> None:
+        """A right password: the pair's and the username's failures are forgotten (the client's are not)."""
+        keys = (pair_key(username, client), account_key(username))
         with self.db.write() as session:
-            session.execute(delete(SignInFailure).where(SignInFailure.key == account_key(username)))
+            session.execute(delete(SignInFailure).where(SignInFailure.key.in_(keys)))
 
     def _count(self, session: Session, key: str, now: datetime) -> int:
         table = self._table
