@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import DefinitionError, Problem
+from engine.yaml_bounds import YamlRefused, load_bounded
 from forms.spec import FormItem, FormRequest
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
@@ -209,9 +210,25 @@ def _schema_message_zh(error_type: str) -> str:
 
 
 def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest:
-    """Read a manifest; every problem (YAML or schema) is reported, with its location."""
+    """Read a manifest; every problem (YAML or schema) is reported, with its location.
+
+    The YAML is read within bounds (engine.yaml_bounds): too large, too deep or with aliases,
+    it is refused before any value is built.
+    """
     try:
-        raw = yaml.safe_load(text)
+        raw = load_bounded(text)
+    except YamlRefused as exc:
+        raise DefinitionError(
+            f"{filename}: {exc.message_en}",
+            [
+                Problem(
+                    f"{filename} {exc.message}",
+                    file=filename,
+                    rule="yaml",
+                    message_en=f"{filename} {exc.message_en}",
+                )
+            ],
+        ) from exc
     except yaml.YAMLError as exc:
         raise DefinitionError(
             f"{filename}: not valid YAML",

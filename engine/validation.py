@@ -57,6 +57,7 @@ from engine.manifest import KEY_PATTERN, Manifest, form_request, outcome_key, pa
 from engine.settings import shipped_processes_dir
 from engine.simulation import example_problems
 from engine.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
+from engine.yaml_bounds import load_bounded
 from forms.catalog import Catalog, load_catalog
 from forms.errors import CatalogError, FormConflict
 from forms.merge import MergedForm, merge_form
@@ -691,7 +692,7 @@ def validate_bpmn_file(
 
 def _bundle_key(folder: Path) -> str | None:
     try:
-        raw = yaml.safe_load((folder / MANIFEST_NAME).read_bytes())
+        raw = load_bounded((folder / MANIFEST_NAME).read_bytes())
     except (OSError, yaml.YAMLError):
         return None
     key = raw.get("key") if isinstance(raw, dict) else None
@@ -769,7 +770,7 @@ def validate_departments_file(path: Path) -> Report:
     name = str(path)
     with run.check(CHECK_FILES, name):
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_bounded(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raw = None
             run.problems.append(
