@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.actors import Actor, Role
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, Problem
+from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.models import Account
 from engine.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from engine.passwords import password_problems
@@ -127,6 +128,14 @@ class AccountService:
                 raise AccountNotFound(f"没有此账户 (no account {username!r})")
             return _view(row)
 
+    def get_by_id(self, account_id: int) -> AccountView:
+        """One account by its row id (what an idempotent change recorded); AccountNotFound when gone."""
+        with self.db.read() as session:
+            row = session.get(Account, account_id)
+            if row is None:
+                raise AccountNotFound(f"没有此账户 (no account {account_id})")
+            return _view(row)
+
     def find_active(self, username: str) -> AccountView | None:
         """The account if it exists and may sign in, else None (a deactivated account stops working)."""
         with self.db.read() as session:
@@ -192,15 +201,26 @@ class AccountService:
         departments: Iterable[str] = (),
         display_name: str = "",
         supervisor: bool = False,
+        *,
+        reservation: Reservation | None = None,
     ) -> AccountView:
-        """A new account; InvalidInput lists every problem, Conflict when the username is taken."""
+        """A new account; InvalidInput lists every problem, Conflict when the username is taken.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the account in the same transaction.
+        """
         problems = self._check_username(username) + password_problems(password, username)
         role_value, departments_value, more = self._check_role(role, departments, supervisor)
         problems += more
         if problems:
             raise InvalidInput("账户信息有误 (invalid account)", problems)
         return self._insert(
-            username, self.hasher.hash(password), role_value, departments_value, display_name, supervisor
+            username,
+            self.hasher.hash(password),
+            role_value,
+            departments_value,
+            display_name,
+            supervisor,
+            reservation=reservation,
         )
 
     def update(
@@ -213,8 +233,13 @@ class AccountService:
         supervisor: bool | None = None,
         active: bool | None = None,
         password: str | None = None,
+        reservation: Reservation | None = None,
     ) -> AccountView:
-        """Change role, departments, name, supervisor or active flag, or password: all or nothing."""
+        """Change role, departments, name, supervisor or active flag, or password: all or nothing.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the account in the same transaction, so
+        a retry after a crash does not change the password (and end the sessions) a second time.
+        """
         new_hash = None
         if password is not None:
             problems = password_problems(password, username)
@@ -245,6 +270,7 @@ class AccountService:
                 # Every session and token made under the old password ends.
                 row.session_generation = (row.session_generation or 0) + 1
                 row.token_generation = (row.token_generation or 0) + 1
+            record_outcome(session, reservation, outcome_ref("account", row.id))
             session.flush()
             return _view(row)
 
@@ -304,6 +330,8 @@ class AccountService:
         departments: tuple[str, ...],
         display_name: str,
         supervisor: bool,
+        *,
+        reservation: Reservation | None = None,
     ) -> AccountView:
         try:
             with self.db.write() as session:
@@ -318,6 +346,7 @@ class AccountService:
                 )
                 session.add(row)
                 session.flush()
+                record_outcome(session, reservation, outcome_ref("account", row.id))
                 return _view(row)
         except IntegrityError as exc:
             raise Conflict(f"用户名已存在 (username {username!r} is taken)") from exc

@@ -461,16 +461,24 @@ def rate(
 
 
 def reply_rectification(
-    db: Database, clock: Clock, actor: Actor, rectification_id: int, reply: str
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    rectification_id: int,
+    reply: str,
+    *,
+    reservation: Reservation | None = None,
 ) -> RectificationView:
-    """The responsible department answers a bad rating; the reply shows on the case's timeline."""
+    """The responsible department answers a bad rating; the reply shows on the case's timeline.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the rectification in the same transaction.
+    """
     problems = _text_problems(reply, "reply", required=True)
     if problems:
         raise InvalidInput("答复有问题", problems)
     with db.write() as s:
         row = _locked_with_case(s, Rectification, rectification_id)
-        allowed = row is not None and (actor.role is Role.ADMIN or actor.in_department(row.department))
-        if row is None or not allowed:
+        if row is None or not _may_reply(actor, row):
             raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
         if row.state != RectificationState.OPEN:
             raise Conflict("整改已答复 (already answered)")
@@ -493,7 +501,22 @@ def reply_rectification(
                 "on_time": now <= row.due_at,
             },
         )
+        record_outcome(s, reservation, outcome_ref("rectification", row.id))
         s.flush()
+        return RectificationView.of(row)
+
+
+def _may_reply(actor: Actor, row: Rectification) -> bool:
+    """Whether the actor answers for a rectification: its department's clerks, admins."""
+    return actor.role is Role.ADMIN or actor.in_department(row.department)
+
+
+def rectification_of(db: Database, actor: Actor, rectification_id: int) -> RectificationView:
+    """One rectification as those who may answer it see it (a replied one too)."""
+    with db.read() as s:
+        row = s.get(Rectification, rectification_id)
+        if row is None or not _may_reply(actor, row):
+            raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
         return RectificationView.of(row)
 
 
@@ -698,9 +721,18 @@ def complain(
 
 
 def answer_complaint(
-    db: Database, clock: Clock, actor: Actor, complaint_id: int, reply: str
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    complaint_id: int,
+    reply: str,
+    *,
+    reservation: Reservation | None = None,
 ) -> ComplaintView:
-    """A supervisor of the department answers a complaint; the author (and the case) see the answer."""
+    """A supervisor of the department answers a complaint; the author (and the case) see the answer.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
+    """
     problems = _text_problems(reply, "reply", required=True)
     if problems:
         raise InvalidInput("答复有问题", problems)
@@ -725,7 +757,17 @@ def answer_complaint(
                 "complaint_answered",
                 {"complaint_id": row.id, "department": row.department, "reply": row.reply},
             )
+        record_outcome(s, reservation, outcome_ref("complaint", row.id))
         s.flush()
+        return ComplaintView.of(row)
+
+
+def supervised_complaint(db: Database, actor: Actor, complaint_id: int) -> ComplaintView:
+    """One complaint as the supervisors of its department see it (an answered one too)."""
+    with db.read() as s:
+        row = s.get(Complaint, complaint_id)
+        if row is None or not may_supervise(actor, row.department):
+            raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
         return ComplaintView.of(row)
 
 

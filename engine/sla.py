@@ -50,6 +50,7 @@ from engine.calendar import WorkCalendar, default_calendar
 from engine.clock import Clock
 from engine.db import Database, rowcount, upsert_insert
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
+from engine.idempotency import Reservation, outcome_ref, record_outcome
 from engine.models import Base, BigId, Case, CaseEvent, Deployment, UtcDateTime, WorkItem, utcnow
 from engine.states import OPEN_WORK_STATES, CaseStatus
 from engine.views import Label
@@ -768,8 +769,19 @@ def queue_for(db: Database, actor: Actor, department: str | None = None) -> list
     return sorted(entries, key=lambda e: (e.opened_at or datetime.min.replace(tzinfo=UTC), e.id))
 
 
-def resolve(db: Database, clock: Clock, actor: Actor, escalation_id: int, note: str) -> SupervisorEntry:
-    """A supervisor closes an overdue-task entry with a note of what was done."""
+def resolve(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    escalation_id: int,
+    note: str,
+    *,
+    reservation: Reservation | None = None,
+) -> SupervisorEntry:
+    """A supervisor closes an overdue-task entry with a note of what was done.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the entry in the same transaction.
+    """
     if not note.strip():
         raise InvalidInput(
             "请写明处理情况",
@@ -777,7 +789,7 @@ def resolve(db: Database, clock: Clock, actor: Actor, escalation_id: int, note: 
         )
     with db.write() as s:
         row = s.get(Escalation, escalation_id)
-        if row is None or row.audience != Audience.SUPERVISOR or not may_supervise(actor, row.department):
+        if row is None or not _may_work(actor, row):
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
         if row.subject == Subject.COMPLAINT:
             raise Conflict("投诉须答复后办结 (answer the complaint to close it)")
@@ -799,5 +811,20 @@ def resolve(db: Database, clock: Clock, actor: Actor, escalation_id: int, note: 
                     detail={"escalation_id": row.id, "department": row.department, "note": row.note},
                 )
             )
+        record_outcome(s, reservation, outcome_ref("escalation", row.id))
         s.flush()
+        return SupervisorEntry.of(row)
+
+
+def _may_work(actor: Actor, row: Escalation) -> bool:
+    """Whether the actor works a supervisor-queue entry: its department's supervisors, admins."""
+    return row.audience == Audience.SUPERVISOR and may_supervise(actor, row.department)
+
+
+def entry_of(db: Database, actor: Actor, escalation_id: int) -> SupervisorEntry:
+    """One supervisor-queue entry as those who work it see it (a resolved one too)."""
+    with db.read() as s:
+        row = s.get(Escalation, escalation_id)
+        if row is None or not _may_work(actor, row):
+            raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
         return SupervisorEntry.of(row)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from api.deps import AdminActor, IdempotencyKey, ServicesDep, Username
+from api.deps import AdminActor, IdempotencyKey, Services, ServicesDep, Username
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
 from api.schemas import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
-from engine.idempotency import Reservation
+from engine.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -35,14 +37,21 @@ def create_account(
     """Create an account (clerks need at least one department)."""
     note(account=body.username)
 
-    def work(_reservation: Reservation | None) -> AccountPublic:
+    def work(reservation: Reservation | None) -> AccountPublic:
         view = services.accounts.create(
-            body.username, body.password, body.role, body.departments, body.display_name, body.supervisor
+            body.username,
+            body.password,
+            body.role,
+            body.departments,
+            body.display_name,
+            body.supervisor,
+            reservation=reservation,
         )
         return AccountPublic.from_view(view)
 
     asked = body.model_dump(mode="json", exclude={"password"})  # a password never goes into the digest
-    return run_once(services, admin, idempotency_key, ("POST", request.url.path, asked), 201, work)
+    recover = _account_of(services)
+    return run_once(services, admin, idempotency_key, ("POST", request.url.path, asked), 201, work, recover)
 
 
 @router.get("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
@@ -65,7 +74,7 @@ def update_account(
     if username == admin.username and (body.active is False or body.role not in (None, admin.role)):
         raise NotAllowed("不能停用自己或撤销自己的管理员角色 (you cannot disable or demote yourself)")
 
-    def work(_reservation: Reservation | None) -> AccountPublic:
+    def work(reservation: Reservation | None) -> AccountPublic:
         view = services.accounts.update(
             username,
             role=body.role,
@@ -74,9 +83,20 @@ def update_account(
             supervisor=body.supervisor,
             active=body.active,
             password=body.password,
+            reservation=reservation,
         )
         return AccountPublic.from_view(view)
 
     asked = body.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     asked["password_changed"] = body.password is not None  # the password itself never goes into the digest
-    return run_once(services, admin, idempotency_key, ("PATCH", request.url.path, asked), 200, work)
+    recover = _account_of(services)
+    return run_once(services, admin, idempotency_key, ("PATCH", request.url.path, asked), 200, work, recover)
+
+
+def _account_of(services: Services) -> Callable[[str], AccountPublic]:
+    """The answer of an account change rebuilt from its recorded outcome (``account:3``): the account now."""
+
+    def recover(outcome: str) -> AccountPublic:
+        return AccountPublic.from_view(services.accounts.get_by_id(outcome_id(outcome, "account")))
+
+    return recover

@@ -142,12 +142,18 @@ def answer_complaint(
     note(complaint_id=complaint_id)
     engine = services.engine
 
-    def work(_reservation: Reservation | None) -> ComplaintPublic:
-        view = feedback.answer_complaint(engine.db, engine.clock, actor, complaint_id, body.reply)
+    def work(reservation: Reservation | None) -> ComplaintPublic:
+        view = feedback.answer_complaint(
+            engine.db, engine.clock, actor, complaint_id, body.reply, reservation=reservation
+        )
         note(case_id=view.case_id, department=view.department)
         return ComplaintPublic.from_view(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+    def recover(outcome: str) -> ComplaintPublic:
+        complaint = feedback.supervised_complaint(engine.db, actor, outcome_id(outcome, "complaint"))
+        return ComplaintPublic.from_view(complaint)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
 
 
 # -- rectifications -------------------------------------------------------------------------
@@ -177,12 +183,18 @@ def reply_rectification(
     note(rectification_id=rectification_id)
     engine = services.engine
 
-    def work(_reservation: Reservation | None) -> RectificationPublic:
-        view = feedback.reply_rectification(engine.db, engine.clock, actor, rectification_id, body.reply)
+    def work(reservation: Reservation | None) -> RectificationPublic:
+        view = feedback.reply_rectification(
+            engine.db, engine.clock, actor, rectification_id, body.reply, reservation=reservation
+        )
         note(case_id=view.case_id, department=view.department)
         return RectificationPublic.from_view(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+    def recover(outcome: str) -> RectificationPublic:
+        view = feedback.rectification_of(engine.db, actor, outcome_id(outcome, "rectification"))
+        return RectificationPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
 
 
 # -- supervision ----------------------------------------------------------------------------
@@ -211,9 +223,13 @@ def resolve_entry(
     note(escalation_id=entry_id)
     engine = services.engine
 
-    def work(_reservation: Reservation | None) -> SupervisionEntryPublic:
-        view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note)
+    def work(reservation: Reservation | None) -> SupervisionEntryPublic:
+        view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note, reservation=reservation)
         note(case_id=view.case_id, department=view.department)
         return SupervisionEntryPublic.from_view(view)
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+    def recover(outcome: str) -> SupervisionEntryPublic:
+        view = sla.entry_of(engine.db, actor, outcome_id(outcome, "escalation"))
+        return SupervisionEntryPublic.from_view(view)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
