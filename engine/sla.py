@@ -769,6 +769,24 @@ def queue_for(db: Database, actor: Actor, department: str | None = None) -> list
     return sorted(entries, key=lambda e: (e.opened_at or datetime.min.replace(tzinfo=UTC), e.id))
 
 
+def _locked_entry(session: Session, escalation_id: int) -> Escalation | None:
+    """An entry locked after its case, the order every writer of a case follows.
+
+    Two supervisors resolving one entry at once must not both see it open (two
+    ``escalation_resolved`` lines); locking the entry alone would deadlock against a writer
+    that holds the case and then touches its entries (the sweep, a completion).
+    """
+    case_id = session.scalar(select(Escalation.case_id).where(Escalation.id == escalation_id))
+    if case_id is not None:
+        session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    return session.scalars(
+        select(Escalation)
+        .where(Escalation.id == escalation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
 def resolve(
     db: Database,
     clock: Clock,
@@ -788,7 +806,7 @@ def resolve(
             [Problem("请写明处理情况", where="note", rule="required", message_en="say what was done")],
         )
     with db.write() as s:
-        row = s.get(Escalation, escalation_id)
+        row = _locked_entry(s, escalation_id)
         if row is None or not _may_work(actor, row):
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
         if row.subject == Subject.COMPLAINT:

@@ -4,6 +4,8 @@ the applicant is asked for a correction."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from engine import analytics, sla
 from engine.actors import Actor, Role
 from engine.calendar import WorkCalendar
 from engine.clock import ManualClock
-from engine.errors import NotAllowed
+from engine.errors import Conflict, NotAllowed
 from engine.models import Case
 from engine.service import Engine
 from engine.states import Outcome
@@ -288,4 +290,50 @@ def test_a_supplement_moves_the_promised_date_by_the_applicants_waiting_time(
     (pause,) = [e for e in view.timeline if e.kind == analytics.PAUSE_EVENT]
     waited = engine.calendar.working_time_between(waited_from, clock.now())
     assert pause.detail["working_seconds"] == waited.total_seconds()
+    engine.close()
+
+
+def test_two_supervisors_resolving_one_entry_at_once_resolve_it_once(db_url: str, tmp_path: Path) -> None:
+    clock = ManualClock(MONDAY)
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
+    case_id = start(engine)
+    _, _, due = open_task(engine, case_id)
+    clock.set(due + timedelta(minutes=1))
+    Worker(engine).run_once()
+    (entry,) = sla.queue_for(engine.db, MARKET_SUPERVISOR)
+    deputy = Actor("deputy.market", Role.CLERK, frozenset({"market-regulation"}), supervisor=True)
+    answers: list[str] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_the_case() -> None:
+        # A writer of the case (as a completion or the sweep would be) keeps it locked while
+        # both supervisors send their resolve.
+        with engine.db.write() as s:
+            s.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+            holding.set()
+            release.wait(10)
+
+    def resolve_as(who: Actor) -> None:
+        try:
+            answers.append(sla.resolve(engine.db, clock, who, entry.id, f"{who.username} 已催办").resolved_by)
+        except Conflict:
+            answers.append("conflict")
+
+    holder = threading.Thread(target=hold_the_case)
+    holder.start()
+    assert holding.wait(10)
+    resolvers = [threading.Thread(target=resolve_as, args=(who,)) for who in (MARKET_SUPERVISOR, deputy)]
+    for thread in resolvers:
+        thread.start()
+    time.sleep(0.5)  # both resolves are now waiting on the held case
+    release.set()
+    for thread in (holder, *resolvers):
+        thread.join(30)
+    assert sorted(answers, key=lambda a: a == "conflict") in (
+        ["chief.market", "conflict"],
+        ["deputy.market", "conflict"],
+    )
+    kinds = [e.kind for e in engine.get_case(ANALYST, case_id).timeline]
+    assert kinds.count("escalation_resolved") == 1
     engine.close()
