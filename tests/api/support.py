@@ -162,13 +162,16 @@ def start_serve(
         cwd=str(data_dir),
     )
     handle.close()
-    served = ServeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    return serving(ServeProcess(process, f"http://127.0.0.1:{port}", log_path))
+
+
+def serving(served: ServeProcess, what: str = "onething serve") -> ServeProcess:
+    """``served`` once its ``/healthz`` answers; its log's tail when it exits or stays silent for 90 s."""
     deadline = time.monotonic() + 90
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"onething serve exited ({process.returncode}):\n{log_path.read_text()[-3000:]}"
-            )
+        if served.process.poll() is not None:
+            code = served.process.returncode
+            raise RuntimeError(f"{what} exited ({code}):\n{served.log_path.read_text()[-3000:]}")
         try:
             if httpx.get(served.base_url + "/healthz", timeout=2).status_code == 200:
                 return served
@@ -176,7 +179,7 @@ def start_serve(
             pass
         if time.monotonic() > deadline:
             served.stop()
-            raise RuntimeError(f"onething serve did not answer:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"{what} did not answer:\n{served.log_path.read_text()[-3000:]}")
         time.sleep(0.2)
 
 

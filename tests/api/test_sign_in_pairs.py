@@ -19,15 +19,11 @@ from engine.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A server on a fresh database: 5 failures per pair, 12 per username, 1 s first waits."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onething.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database()
     settings = Settings(
-        database_url=url,
+        database_url=db_url,
         data_dir=tmp_path / "var",
         sign_in_pair_failures=5,
         sign_in_account_failures=12,

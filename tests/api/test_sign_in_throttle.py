@@ -22,15 +22,11 @@ from engine.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+@pytest.fixture
+def servers(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers on one fresh database with small sign-in thresholds."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onething.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database()
     settings = Settings(
-        database_url=url,
+        database_url=db_url,
         data_dir=tmp_path / "var",
         sign_in_account_failures=3,
         sign_in_client_failures=8,

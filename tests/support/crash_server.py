@@ -22,14 +22,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from tests.api.support import ROOT, ServeProcess, free_port
+from tests.api.support import ROOT, ServeProcess, free_port, serving
 
 STEPS = ("reserved", "worked")
 ACTIONS = ("kill", "stop-db")
@@ -94,20 +91,7 @@ def start_crash_server(
         process = subprocess.Popen(
             command, stdout=handle, stderr=subprocess.STDOUT, env=environment, cwd=ROOT
         )
-    served = ServeProcess(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"crash server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(served.base_url + "/healthz", timeout=2).status_code == 200:
-                return served
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            served.stop()
-            raise RuntimeError(f"crash server did not answer:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
+    return serving(ServeProcess(process, f"http://127.0.0.1:{port}", log_path), "crash server")
 
 
 if __name__ == "__main__":
