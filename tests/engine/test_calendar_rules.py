@@ -143,7 +143,7 @@ def test_an_override_name_that_is_no_text_is_reported_not_dropped(name: str) -> 
     with pytest.raises(InvalidInput) as caught:
         parse_overrides(f"2031-01-01: {{kind: holiday, name: {name}}}\n")
     [problem] = caught.value.problems
-    assert (problem.where, problem.rule) == ("2031-01-01", "name")
+    assert (problem.where, problem.rule, problem.file) == ("2031-01-01", "name", "calendar_overrides.yaml")
 
 
 def test_a_name_of_digits_in_quotes_is_kept() -> None:
@@ -160,6 +160,14 @@ def test_an_empty_overrides_file_has_no_overrides(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("2031-01-01: holiday\n", encoding="utf-8")
     assert load_overrides(path) == {date(2031, 1, 1): DayOverride(date(2031, 1, 1), DayKind.HOLIDAY)}
+
+
+def test_problems_of_a_file_on_disk_name_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "local-holidays.yaml"
+    path.write_text("2031-01-01: vacation\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        load_overrides(path)
+    assert [p.file for p in caught.value.problems] == ["local-holidays.yaml"]
 
 
 def test_an_overrides_file_that_is_no_mapping_or_no_yaml_is_refused() -> None:
@@ -237,6 +245,17 @@ def test_a_zero_day_limit_ends_on_the_zones_date_where_office_hours_straddle_utc
     # An hour from 10:00 that Monday is 11:00 that Monday (its UTC date is a Sunday).
     hour = WorkCalendar().add_working_days(start, 0.125, tz="Pacific/Auckland")
     assert hour == datetime(2025, 3, 3, 11, tzinfo=ZoneInfo("Pacific/Auckland"))
+
+
+def test_working_time_is_counted_on_the_zones_dates_where_office_hours_straddle_utc_midnight() -> None:
+    auckland = ZoneInfo("Pacific/Auckland")
+    monday_10, tuesday_10 = (
+        datetime(2025, 3, 3, 10, tzinfo=auckland),
+        datetime(2025, 3, 4, 10, tzinfo=auckland),
+    )
+    # 7 h on Monday and 1 h on Tuesday; in UTC the first is a Sunday and the second a Monday.
+    cal = WorkCalendar()
+    assert cal.working_time_between(monday_10, tuesday_10, tz="Pacific/Auckland") == timedelta(hours=8)
 
 
 def test_due_times_are_given_in_utc() -> None:
