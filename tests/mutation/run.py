@@ -52,7 +52,13 @@ TARGETS = (
     Target("engine/store.py", ("tests/engine/test_store_rules.py",)),
     Target(
         "engine/expressions/vetting.py",
-        ("-m", "not postgres", "tests/engine/test_expressions.py", "tests/engine/test_vetting_rules.py"),
+        (
+            "-m",
+            "not postgres",
+            "tests/engine/test_expressions.py",
+            "tests/engine/test_vetting_rules.py",
+            "tests/engine/test_vetting_mutants.py",
+        ),
     ),
 )
 
