@@ -41,3 +41,16 @@ def test_an_underscore_method_is_refused_as_an_attribute_not_as_an_unknown_metho
 
 def test_free_names_include_those_read_in_a_subscript_inside_a_tuple_target() -> None:
     assert free_names(parse("data[key], other = 1, 2", "script", Limits())) == {"data", "key"}
+
+
+@pytest.mark.parametrize(
+    ("script", "free"),
+    [
+        ("a = 1\nb = 2\nc = a + b", set()),  # names assigned earlier stay assigned
+        ("a = 1\nb = 2\nb += 1\nc = a", set()),
+        ("a = 1\nif t:\n    b = 1\nelse:\n    b = 2\nd = a + b", {"t"}),
+        ("len(x)\nlen(y)", {"x", "y"}),  # every statement's names, not the last one's
+    ],
+)
+def test_free_names_accumulate_over_a_scripts_statements(script: str, free: set[str]) -> None:
+    assert free_names(parse(script, "script", Limits())) == free
