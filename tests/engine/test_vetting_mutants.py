@@ -54,3 +54,7 @@ def test_free_names_include_those_read_in_a_subscript_inside_a_tuple_target() ->
 )
 def test_free_names_accumulate_over_a_scripts_statements(script: str, free: set[str]) -> None:
     assert free_names(parse(script, "script", Limits())) == free
+
+
+def test_break_in_the_else_branch_of_an_if_inside_a_loop_is_accepted() -> None:
+    parse("for x in xs:\n    if x:\n        pass\n    else:\n        break", "script", Limits())
