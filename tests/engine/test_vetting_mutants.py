@@ -58,3 +58,8 @@ def test_free_names_accumulate_over_a_scripts_statements(script: str, free: set[
 
 def test_break_in_the_else_branch_of_an_if_inside_a_loop_is_accepted() -> None:
     parse("for x in xs:\n    if x:\n        pass\n    else:\n        break", "script", Limits())
+
+
+def test_break_in_the_else_of_a_loop_inside_a_loop_is_accepted() -> None:
+    script = "for a in b:\n    for x in xs:\n        pass\n    else:\n        break"
+    parse(script, "script", Limits())
