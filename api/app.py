@@ -41,12 +41,12 @@ from api.logs import audit, begin_request
 from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
 from api.schemas import HealthPublic
 from api.security import TokenService, signing_key
-from engine.accounts import AccountService
-from engine.deployments import load_departments
-from engine.idempotency import IdempotencyStore
+from engine.bpmn.deployments import load_departments
+from engine.people.accounts import AccountService
+from engine.people.sign_in import SignInThrottle, ThrottlePolicy
 from engine.service import Engine
-from engine.settings import Settings
-from engine.sign_in import SignInThrottle, ThrottlePolicy
+from engine.storage.idempotency import IdempotencyStore
+from engine.storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
-from engine.accounts import AccountService
-from engine.actors import Role
-from engine.db import Database
-from engine.deployments import load_departments
+from engine.bpmn.deployments import load_departments
 from engine.errors import EngineError
-from engine.settings import Settings
+from engine.people.accounts import AccountService
+from engine.people.actors import Role
+from engine.storage.db import Database
+from engine.storage.settings import Settings
 
 
 def _settings(db: str | None) -> Settings:
@@ -105,7 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # -- validate and demo ---------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check bundle folders or BPMN files; every problem with file and element id."""
-    from engine.validation import run_validate
+    from engine.bpmn.validation import run_validate
 
     return run_validate(args.paths, sys.stdout, args.json)
 

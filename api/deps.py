@@ -18,12 +18,12 @@ from fastapi.security import OAuth2PasswordBearer
 from api.errors import NotAuthenticated
 from api.logs import note
 from api.security import TokenService
-from engine.accounts import AccountService, AccountView
-from engine.actors import Actor, Role
 from engine.errors import NotAllowed
-from engine.idempotency import IdempotencyStore
+from engine.people.accounts import AccountService, AccountView
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.idempotency import IdempotencyStore
+from engine.storage.settings import Settings
 
 TOKEN_URL = "/api/auth/token"  # noqa: S105 - a path, not a password
 

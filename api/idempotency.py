@@ -30,8 +30,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import Services
-from engine.actors import Actor
-from engine.idempotency import IdempotencyStore, Reservation, StoredAnswer
+from engine.people.actors import Actor
+from engine.storage.idempotency import IdempotencyStore, Reservation, StoredAnswer
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.actors import Role
-from engine.analytics import BottleneckRow, DepartmentRow, ReductionRow
-from engine.sla import EntryState, Level, Subject
-from engine.states import CaseStatus, Outcome, WorkItemState
-from engine.views import BundleDetail, CaseView, Label, TaskDetail
+from engine.analytics.recording import BottleneckRow, DepartmentRow, ReductionRow
+from engine.cases.states import CaseStatus, Outcome, WorkItemState
+from engine.cases.views import BundleDetail, CaseView, Label, TaskDetail
+from engine.deadlines.sla import EntryState, Level, Subject
+from engine.people.actors import Role
 
 _AT = "2026-03-02T09:30:00Z"
 _DUE = "2026-03-03T09:30:00Z"

@@ -26,9 +26,9 @@ from pathlib import Path
 import jwt
 from starlette.requests import Request
 
-from engine.accounts import AccountView
-from engine.clock import Clock, SystemClock
-from engine.settings import Settings
+from engine.people.accounts import AccountView
+from engine.storage.settings import Settings
+from engine.time.clock import Clock, SystemClock
 
 ALGORITHM = "HS256"
 ISSUER = "onething"

@@ -14,8 +14,8 @@ import logging
 import threading
 from datetime import timedelta
 
-from engine.idempotency import DEFAULT_RETENTION, IdempotencyStore
 from engine.service import Engine
+from engine.storage.idempotency import DEFAULT_RETENTION, IdempotencyStore
 from engine.worker import Worker, WorkerTick
 
 log = logging.getLogger(__name__)

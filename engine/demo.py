@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.actors import Actor, Role
-from engine.clock import ManualClock
+from engine.cases.states import Outcome, WorkItemState
 from engine.errors import EngineError
-from engine.models import Case
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.settings import Settings
-from engine.states import Outcome, WorkItemState
+from engine.storage.models import Case
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
 
 DEMO_START = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)  # a Monday, 09:30 in Beijing
 WORK_TIME = timedelta(hours=2)

@@ -2,7 +2,7 @@
 
 Every method takes the acting person (``Actor``) and enforces what they may see and do, so
 the rules hold the same everywhere. Mutations of a case run in one transaction with the
-case row locked (see ``engine.store``); claims are a single conditional UPDATE, so exactly
+case row locked (see ``engine.cases.store``); claims are a single conditional UPDATE, so exactly
 one of many concurrent claimers wins.
 """
 
@@ -19,12 +19,28 @@ from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import analytics, sla, supplement_scope
-from engine.actors import Actor, Role
-from engine.calendar import WorkCalendar
-from engine.clock import Clock, SystemClock
-from engine.db import Database, rowcount
-from engine.deployments import Deployed, Deployments
+from engine.analytics import recording as analytics
+from engine.bpmn.deployments import Deployed, Deployments
+from engine.bpmn.expressions import evaluate
+from engine.bpmn.manifest import outcome_key as outcome_key  # re-exported: benches use it here
+from engine.bpmn.model_metrics import model_reductions, promised_days
+from engine.bpmn.runtime import Runner
+from engine.cases import supplement_scope
+from engine.cases.materials import FileBlobStore, MaterialService
+from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
+from engine.cases.store import AUDIT_INSERT, CaseStore, OpenCase
+from engine.cases.views import (
+    BundleDetail,
+    BundleSummary,
+    CaseView,
+    Label,
+    Page,
+    TaskDetail,
+    TimelineEntry,
+    WorkItemView,
+)
+from engine.cases.visibility import may_see_case, may_see_task
+from engine.deadlines import sla
 from engine.errors import (
     AlreadyClaimed,
     CaseNotFound,
@@ -37,26 +53,13 @@ from engine.errors import (
     TaskNotReady,
     WorkItemNotFound,
 )
-from engine.expressions import evaluate
-from engine.idempotency import Reservation, outcome_ref, record_outcome
-from engine.manifest import outcome_key as outcome_key  # re-exported: benches use it here
-from engine.materials import FileBlobStore, MaterialService
-from engine.model_metrics import model_reductions, promised_days
-from engine.models import Case, CaseEvent, Deployment, Material, WorkItem, table_of
-from engine.runtime import Runner
-from engine.settings import Settings
-from engine.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
-from engine.store import AUDIT_INSERT, CaseStore, OpenCase
-from engine.views import (
-    BundleDetail,
-    BundleSummary,
-    CaseView,
-    Label,
-    Page,
-    TaskDetail,
-    TimelineEntry,
-    WorkItemView,
-)
+from engine.people.actors import Actor, Role
+from engine.storage.db import Database, rowcount
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.storage.models import Case, CaseEvent, Deployment, Material, WorkItem, table_of
+from engine.storage.settings import Settings
+from engine.time.calendar import WorkCalendar
+from engine.time.clock import Clock, SystemClock
 from forms.catalog import load_catalog
 from forms.merge import MergedForm
 
@@ -462,7 +465,7 @@ class Engine:
         """The applicant answers the correction notice; only the returned tasks run again.
 
         Only what the notice asked may change, and materials owed on a promise may come
-        at any time (``engine.supplement_scope``); anything else is refused, each named.
+        at any time (``engine.cases.supplement_scope``); anything else is refused, each named.
         ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
         """
         with self.db.read() as s:
@@ -691,7 +694,7 @@ class Engine:
     # -- tasks -------------------------------------------------------------------------
     def _visible_item(self, session: Session, actor: Actor, work_item_id: int) -> WorkItem:
         row = session.get(WorkItem, work_item_id)
-        if row is None or not _may_see_task(actor, row.department):
+        if row is None or not may_see_task(actor, row.department):
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
         return row
 
@@ -923,7 +926,7 @@ class Engine:
 
         def locate(session: Session) -> int:
             found = session.execute(_TASK_CASE, {"task": work_item_id}).one_or_none()
-            if found is None or not _may_see_task(actor, found.department):
+            if found is None or not may_see_task(actor, found.department):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             return int(found.case_id)
 
@@ -1077,29 +1080,6 @@ def _queue_count(filters: frozenset[str]) -> Select[Any]:
     """The capped COUNT of a queue filter (``count_tasks``), built once per combination."""
     capped = _queue_select(filters).with_only_columns(WORK_ITEMS.c.id).subquery()
     return select(func.count()).select_from(capped)
-
-
-def _may_see_task(actor: Actor, department: str) -> bool:
-    """Who may see a task: analysts and admins, and the clerks of its department."""
-    if actor.role is Role.CLERK:
-        return department in actor.departments
-    return actor.role in (Role.ANALYST, Role.ADMIN)
-
-
-def may_see_case(session: Session, actor: Actor, case: Case) -> bool:
-    """Who may read a case: its applicant, analysts and admins, and clerks of a department it reached."""
-    if actor.role in (Role.ANALYST, Role.ADMIN):
-        return True
-    if actor.role is Role.APPLICANT:
-        return case.applicant == actor.username
-    if actor.role is Role.CLERK and actor.departments:
-        found = session.scalar(
-            select(WorkItem.id)
-            .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
-            .limit(1)
-        )
-        return found is not None
-    return False
 
 
 class _HeldElsewhere(Exception):

@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.actors import Actor, Role
+from engine.cases.states import Outcome
 from engine.demo import demo_pdf
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.settings import Settings
-from engine.states import Outcome
+from engine.storage.settings import Settings
 
 ANALYST = Actor("analyst", Role.ANALYST)
 BEIJING = ZoneInfo("Asia/Shanghai")

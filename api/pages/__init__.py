@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.pages import applicant, auth, clerk, studio
 from api.pages.rendering import STATIC_DIR
-from engine.settings import PROJECT_ROOT
+from engine.storage.settings import PROJECT_ROOT
 
 __all__ = ["BPMN_JS_DIST", "mount_static", "router"]
 

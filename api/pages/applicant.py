@@ -25,10 +25,11 @@ from api.pages.answers import (
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from api.pages.params import BundleKey, CaseId
-from engine import feedback, supplement_scope
-from engine.actors import Actor, Role
+from engine.cases import supplement_scope
+from engine.cases.views import CaseView
 from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
-from engine.views import CaseView
+from engine.feedback import ratings as feedback
+from engine.people.actors import Actor, Role
 from forms.merge import MergedForm
 from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
 from forms.render import form_view

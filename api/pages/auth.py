@@ -16,9 +16,9 @@ from api.pages.base import Ctx, PageRoute, local_path, redirect
 from api.pages.i18n import LANGS
 from api.pages.security import LANG_COOKIE
 from api.security import client_address
-from engine.actors import Role
 from engine.errors import TooManyAttempts
-from engine.sign_in import wait_text
+from engine.people.actors import Role
+from engine.people.sign_in import wait_text
 
 router = APIRouter(route_class=PageRoute)
 

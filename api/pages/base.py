@@ -35,8 +35,6 @@ from api.pages.security import (
     PageSession,
     SessionSigner,
 )
-from engine.accounts import AccountService, AccountView
-from engine.actors import Actor, Role
 from engine.errors import (
     Conflict,
     DefinitionError,
@@ -47,6 +45,8 @@ from engine.errors import (
     Problem,
     TooLarge,
 )
+from engine.people.accounts import AccountService, AccountView
+from engine.people.actors import Actor, Role
 from engine.service import Engine
 
 MAX_FORM_FILES = 64

@@ -12,9 +12,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from engine.models import Deployment
+from engine.cases.views import BundleSummary, Label
 from engine.service import Engine
-from engine.views import BundleSummary, Label
+from engine.storage.models import Deployment
 
 
 class BundleCatalog:

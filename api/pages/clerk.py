@@ -13,10 +13,10 @@ from api.pages.answers import by_where, display_value, field_problems, form_labe
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from api.pages.params import TaskId
-from engine.actors import Role
+from engine.cases.states import Outcome, WorkItemState
+from engine.cases.views import TaskDetail
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
-from engine.states import Outcome, WorkItemState
-from engine.views import TaskDetail
+from engine.people.actors import Role
 from forms.coerce import coerce_value
 from forms.merge import MergedForm
 from forms.render import decision_view

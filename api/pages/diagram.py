@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from api.pages.i18n import Words
-from engine.states import Outcome, WorkItemState
-from engine.views import CaseView, WorkItemView
+from engine.cases.states import Outcome, WorkItemState
+from engine.cases.views import CaseView, WorkItemView
 
 
 @dataclass(frozen=True)

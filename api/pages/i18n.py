@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.views import Label
+from engine.cases.views import Label
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"

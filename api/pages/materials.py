@@ -15,8 +15,8 @@ from urllib.parse import quote
 from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
-from engine.actors import Actor
 from engine.errors import MaterialNotFound, Problem
+from engine.people.actors import Actor
 from engine.service import Engine
 
 INLINE_TYPES = frozenset(

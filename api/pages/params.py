@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from api.deps import BundleKey, CaseId, TaskId
-from engine.manifest import MAX_VERSION
+from engine.bpmn.manifest import MAX_VERSION
 
 PageVersion = Annotated[int, Path(ge=1, le=MAX_VERSION, description="版本 (version)")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="版本 (version)")]

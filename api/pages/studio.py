@@ -13,12 +13,12 @@ from api.headers import untrusted_download
 from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from api.pages.params import BundleKey, PageVersion, VersionQuery
-from engine import analytics
-from engine.actors import Role
-from engine.deployments import unzip_bundle
+from engine.analytics import recording as analytics
+from engine.bpmn.deployments import unzip_bundle
+from engine.bpmn.manifest import parse_manifest
 from engine.errors import DefinitionError, Problem, TooLarge
-from engine.manifest import parse_manifest
-from engine.models import Deployment
+from engine.people.actors import Role
+from engine.storage.models import Deployment
 from forms.render import form_view
 
 router = APIRouter(route_class=PageRoute)

@@ -13,7 +13,7 @@ from api.idempotency import run_once
 from api.logs import note
 from api.schemas import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
-from engine.idempotency import Reservation, outcome_id
+from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import BUNDLE_KEY, AnalystActor, EngineDep
 from api.errors import responses
 from api.schemas import BottleneckPublic, DepartmentStatsPublic, ReductionRowPublic
-from engine import analytics
+from engine.analytics import recording as analytics
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 BundleFilter = Annotated[

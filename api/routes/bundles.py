@@ -15,7 +15,7 @@ from api.idempotency import Reply, run_once
 from api.logs import note
 from api.schemas import BundleDetailPublic, BundlePublic, DeployedPublic
 from engine.errors import TooLarge
-from engine.idempotency import Reservation
+from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]

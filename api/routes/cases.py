@@ -30,11 +30,11 @@ from api.schemas import (
     RatingPublic,
     SupplementCreate,
 )
-from engine import feedback
-from engine.actors import Actor
-from engine.idempotency import Reservation, outcome_id
+from engine.cases.states import CaseStatus
+from engine.feedback import ratings as feedback
+from engine.people.actors import Actor
 from engine.service import Engine
-from engine.states import CaseStatus
+from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 

@@ -1,6 +1,6 @@
 """After the fact: complaints (办不成事反映), rectification of bad ratings (差评整改), supervision (督办).
 
-The rules live in ``engine.feedback`` and ``engine.sla``; these routes only say who may call:
+The rules live in ``engine.feedback`` and ``engine.deadlines``; these routes only say who may call:
 
 - complaints are filed by applicants and read back by their authors; a supervisor of the
   complaint's department (or an admin) answers it;
@@ -44,10 +44,11 @@ from api.schemas import (
     ResolveCreate,
     SupervisionEntryPublic,
 )
-from engine import feedback, sla
-from engine.actors import Actor, Role
+from engine.deadlines import sla
 from engine.errors import NotAllowed
-from engine.idempotency import Reservation, outcome_id
+from engine.feedback import ratings as feedback
+from engine.people.actors import Actor, Role
+from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 

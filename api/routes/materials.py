@@ -20,8 +20,8 @@ from api.headers import UNTRUSTED_POLICY
 from api.idempotency import run_once
 from api.logs import note
 from api.schemas import MaterialPublic
-from engine.idempotency import Reservation
-from engine.materials import MaterialInfo
+from engine.cases.materials import MaterialInfo
+from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/materials", tags=["materials"])
 MATERIAL_KIND = r"^[a-z][a-z0-9_]{0,63}$"

@@ -27,10 +27,10 @@ from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
 from api.schemas import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
-from engine.actors import Actor
+from engine.cases.states import WorkItemState
 from engine.errors import MaterialNotFound
-from engine.idempotency import Reservation, outcome_id
-from engine.states import WorkItemState
+from engine.people.actors import Actor
+from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 

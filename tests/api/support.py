@@ -19,10 +19,10 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from engine.accounts import DEMO_PASSWORD, AccountService
-from engine.deployments import load_departments
+from engine.bpmn.deployments import load_departments
+from engine.people.accounts import DEMO_PASSWORD, AccountService
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

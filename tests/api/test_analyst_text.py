@@ -16,11 +16,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from engine.accounts import DEMO_PASSWORD
-from engine.definitions import digest_files, read_bundle_dir
-from engine.manifest import parse_manifest
-from engine.models import Deployment
-from engine.settings import shipped_processes_dir
+from engine.bpmn.definitions import digest_files, read_bundle_dir
+from engine.bpmn.manifest import parse_manifest
+from engine.people.accounts import DEMO_PASSWORD
+from engine.storage.models import Deployment
+from engine.storage.settings import shipped_processes_dir
 from tests.api.support import LiveServer
 
 KEY = "enterprise-startup"

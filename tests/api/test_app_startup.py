@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.settings import Settings
 
 
 async def _bundles_after_startup(app: FastAPI) -> list[str]:

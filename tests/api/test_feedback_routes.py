@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from engine import sla
-from engine.clock import ManualClock
+from engine.deadlines import sla
+from engine.time.clock import ManualClock
 from tests.api.support import LiveServer
 from tests.api.walking import apply, bundle_example, work_case
 

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import sla
-from engine.clock import ManualClock, SystemClock
-from engine.db import Database
+from engine.deadlines import sla
+from engine.storage.db import Database
+from engine.time.clock import ManualClock, SystemClock
 from tests.api.support import ServeProcess, start_serve
 from tests.api.walking import apply, approve, bundle_example, open_tasks_of
 from tests.support.crash_server import start_crash_server

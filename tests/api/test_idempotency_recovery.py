@@ -27,13 +27,19 @@ from sqlalchemy import func, select, update
 
 from api.idempotency import REPLAYED_HEADER, run_once
 from api.schemas import CaseCreate, CasePublic, TaskComplete, TaskPublic
-from engine.clock import ManualClock
+from engine.cases.states import Outcome
 from engine.demo import demo_pdf
 from engine.errors import Conflict, KeyInUse
-from engine.idempotency import DEFAULT_LEASE, IdempotencyRecord, IdempotencyStore, Reservation, outcome_id
-from engine.models import Case
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.idempotency import (
+    DEFAULT_LEASE,
+    IdempotencyRecord,
+    IdempotencyStore,
+    Reservation,
+    outcome_id,
+)
+from engine.storage.models import Case
+from engine.time.clock import ManualClock
 from tests.api.support import ROOT
 from tests.support.crash_apply import KEY, PATH
 from tests.support.engines import APPLICANT, MONDAY, clerk, make_engine, upload

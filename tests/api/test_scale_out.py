@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from engine.models import Case, CaseEvent, WorkItem
+from engine.storage.models import Case, CaseEvent, WorkItem
 from tests.api.support import ServeProcess, onething_command, pdf, start_serve, upload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.accounts import DEMO_PASSWORD
-from engine.settings import Settings
+from engine.people.accounts import DEMO_PASSWORD
+from engine.storage.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 
@@ -55,7 +55,7 @@ def locks(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_an_attacker_failing_twenty_times_does_not_stop_the_real_user_elsewhere(
     server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="engine.sign_in")
+    caplog.set_level(logging.WARNING, logger="engine.people.sign_in")
     with from_address(server, "127.0.0.2") as attacker, from_address(server, "127.0.0.3") as user:
         answers = [sign_in(attacker, "applicant1", f"guess-{n}").status_code for n in range(20)]
         assert answers == [401] * 5 + [429] * 15
@@ -75,7 +75,7 @@ def test_an_attacker_failing_twenty_times_does_not_stop_the_real_user_elsewhere(
 def test_guessing_one_username_from_many_addresses_waits_with_retry_after(
     server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="engine.sign_in")
+    caplog.set_level(logging.WARNING, logger="engine.people.sign_in")
     for n in range(12):  # 3 guesses from each of 4 addresses: no pair reaches its 5
         with from_address(server, f"127.0.0.{10 + n // 3}") as guesser:
             assert sign_in(guesser, "applicant1", f"guess-{n}").status_code == 401

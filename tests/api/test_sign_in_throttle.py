@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.accounts import DEMO_PASSWORD
-from engine.settings import Settings
+from engine.people.accounts import DEMO_PASSWORD
+from engine.storage.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 
@@ -96,7 +96,7 @@ def test_the_login_page_names_the_wait_in_chinese(servers: tuple[LiveServer, Liv
 def test_one_client_spraying_many_usernames_waits_and_others_do_not(
     servers: tuple[LiveServer, LiveServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="engine.sign_in")
+    caplog.set_level(logging.WARNING, logger="engine.people.sign_in")
     first, second = servers
     sprayer = httpx.HTTPTransport(local_address="127.0.0.2")
     with first.client(transport=sprayer) as attacker, second.client() as bystander:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from api.pages.security import SESSION_COOKIE
-from engine.accounts import DEMO_PASSWORD
-from engine.settings import Settings
+from engine.people.accounts import DEMO_PASSWORD
+from engine.storage.settings import Settings
 from tests.api.support import LiveServer, live_server
 
 CLERK = "clerk.market-regulation"

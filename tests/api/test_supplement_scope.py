@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from engine.accounts import DEMO_PASSWORD
+from engine.people.accounts import DEMO_PASSWORD
 from tests.api.support import LiveServer, pdf, upload
 from tests.api.walking import apply, approve, bundle_example, open_tasks_of
 

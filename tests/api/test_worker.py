@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from api.worker import TimerWorker
-from engine.materials import FileBlobStore
+from engine.cases.materials import FileBlobStore
 from tests.support.engines import make_engine
 
 

@@ -30,11 +30,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import analytics
-from engine.analytics import TaskAgg, store_aggregates
-from engine.clock import ManualClock
-from engine.models import Deployment
+from engine.analytics import recording as analytics
+from engine.analytics.recording import TaskAgg, store_aggregates
 from engine.service import Engine
+from engine.storage.models import Deployment
+from engine.time.clock import ManualClock
 from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, make_engine
 
 Report = Callable[[str, float, str], None]

@@ -35,13 +35,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, text
 
-from engine.actors import Actor, Role
-from engine.definitions import load_definition, read_bundle_dir
+from engine.bpmn.definitions import load_definition, read_bundle_dir
+from engine.bpmn.serialization import WorkflowCodec
+from engine.cases.states import Outcome
 from engine.demo import demo_pdf
-from engine.serialization import WorkflowCodec
+from engine.people.actors import Actor, Role
 from engine.service import Engine, outcome_key
-from engine.settings import Settings, shipped_processes_dir
-from engine.states import Outcome
+from engine.storage.settings import Settings, shipped_processes_dir
 from tests.support.engines import MONDAY
 
 Report = Callable[[str, float, str], None]
@@ -161,7 +161,7 @@ def _run_case(
 
 
 def _prepare(tmp: Path) -> tuple[Engine, dict[str, Any], dict[str, dict[str, str]]]:
-    from engine.clock import ManualClock
+    from engine.time.clock import ManualClock
 
     engine = Engine(
         Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp / "var"),

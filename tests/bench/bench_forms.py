@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.db import Database
-from engine.deployments import form_request
-from engine.manifest import Manifest
-from engine.materials import FileBlobStore, MaterialService
+from engine.bpmn.deployments import form_request
+from engine.bpmn.manifest import Manifest
+from engine.cases.materials import FileBlobStore, MaterialService
+from engine.storage.db import Database
 from forms.catalog import Catalog, ElementType, load_catalog
 from forms.merge import MergedForm, merge_form
 from tests.bundles import shipped

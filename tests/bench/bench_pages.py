@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from engine.accounts import AccountService
-from engine.clock import ManualClock
 from engine.demo import demo_pdf, run_example
+from engine.people.accounts import AccountService
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
 from tests.api.support import start_serve
 from tests.support.engines import APPLICANT, MONDAY, upload
 

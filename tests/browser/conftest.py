@@ -27,9 +27,9 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from engine.clock import ManualClock
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from engine import sla
-from engine.actors import Actor, Role
+from engine.deadlines import sla
 from engine.demo import demo_pdf
+from engine.people.actors import Actor, Role
 from tests.browser.conftest import LiveServer, csrf_of, element_classes, shot, sign_in, wait_diagram
 
 pytestmark = pytest.mark.browser

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from engine import feedback
-from engine.actors import Actor, Role
+from engine.cases.states import Outcome, WorkItemState
 from engine.demo import demo_pdf
-from engine.states import Outcome, WorkItemState
+from engine.feedback import ratings as feedback
+from engine.people.actors import Actor, Role
 from tests.browser.conftest import LiveServer, element_classes, shot, sign_in, wait_diagram
 
 pytestmark = pytest.mark.browser

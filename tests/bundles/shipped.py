@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from lxml import etree
 
-from engine.manifest import Manifest, parse_manifest
+from engine.bpmn.manifest import Manifest, parse_manifest
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 

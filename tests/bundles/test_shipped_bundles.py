@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import ManualClock
+from engine.bpmn.validation import validate_bundle_dir
 from engine.demo import DEMO_START, ExampleRun, demo_report, run_demo, run_example, write_report
 from engine.service import Engine
-from engine.validation import validate_bundle_dir
+from engine.time.clock import ManualClock
 from tests.bundles.shipped import PROCESSES, REQUIRED_KEYS, bundle_keys, manifest
 from tests.support.engines import ANALYST, make_engine
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.analyst_texts import analyst_texts
-from engine.definitions import read_bundle_dir
+from engine.bpmn.analyst_texts import analyst_texts
+from engine.bpmn.definitions import read_bundle_dir
+from engine.bpmn.manifest import parse_manifest
+from engine.bpmn.validation import run_validate, validate_bundle_files
 from engine.errors import DefinitionError
-from engine.manifest import parse_manifest
 from engine.service import Engine
-from engine.settings import shipped_processes_dir
-from engine.validation import run_validate, validate_bundle_files
+from engine.storage.settings import shipped_processes_dir
 from tests.support.engines import bundle_engine
 
 SLOW = "{% for i in range(100000) %}{% for j in range(3000) %}{{ i }}{% endfor %}{% endfor %}"

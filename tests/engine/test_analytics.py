@@ -6,7 +6,7 @@ decided) and each applicant's correction time is drawn from a seeded generator i
 seconds, and the clock moves by exactly that much working time. The test keeps the drawn
 numbers and computes the expected medians, p90s, overdue counts, return rates with their
 problems, rating distributions and reductions itself (``statistics``), then compares them
-with what ``engine.analytics`` reports.
+with what ``engine.analytics.recording`` reports.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import analytics, feedback
-from engine.clock import ManualClock
-from engine.models import Case
+from engine.analytics import recording as analytics
+from engine.cases.states import Outcome
+from engine.feedback import ratings as feedback
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.models import Case
+from engine.time.clock import ManualClock
 from tests.support.engines import ANALYST, APPLICANT, MONDAY, bundle_engine, clerk
 
 CASES = 500

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine import analytics
-from engine.analytics import CaseStats, PeriodStats, TaskStats
-from engine.models import Case, WorkItem
+from engine.analytics import recording as analytics
+from engine.analytics.recording import CaseStats, PeriodStats, TaskStats
+from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.service import Engine
-from engine.states import CaseStatus, Outcome, WorkItemState
+from engine.storage.models import Case, WorkItem
 from tests.support.engines import MONDAY, make_engine
 
 WRITERS = 8

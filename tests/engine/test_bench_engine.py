@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.actors import Actor, Role
+from engine.people.actors import Actor, Role
 from tests.bench import bench_engine
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import OVERRIDES_FILE, DayKind, WorkCalendar, parse_overrides
 from engine.errors import InvalidInput
-from engine.settings import Settings
+from engine.storage.settings import Settings
+from engine.time.calendar import OVERRIDES_FILE, DayKind, WorkCalendar, parse_overrides
 
 CST = timezone(timedelta(hours=8))
 

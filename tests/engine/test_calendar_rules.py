@@ -1,6 +1,6 @@
 """The working-day clock's rules at their edges: what mutation testing found no test exercising.
 
-Each test names one rule of engine/calendar.py: the Monday-Friday fallback (with a weekend
+Each test names one rule of engine/time/calendar.py: the Monday-Friday fallback (with a weekend
 day in it), names carried from the overrides file to ``describe``, the time zone a caller
 passes, the local date of a moment, and the overrides file's checks.
 """
@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import (
+from engine.errors import InvalidInput
+from engine.time.calendar import (
     DayKind,
     DayOverride,
     WorkCalendar,
@@ -22,7 +23,6 @@ from engine.calendar import (
     load_overrides,
     parse_overrides,
 )
-from engine.errors import InvalidInput
 
 CST = timezone(timedelta(hours=8))
 

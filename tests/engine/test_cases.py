@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.actors import Actor
-from engine.definitions import read_bundle_dir
+from engine.bpmn.definitions import read_bundle_dir
+from engine.cases.states import Outcome
 from engine.errors import AlreadyClaimed, CaseNotFound, InvalidInput, TaskNotReady, WorkItemNotFound
-from engine.models import Case, CaseEvent, WorkItem
+from engine.people.actors import Actor
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.models import Case, CaseEvent, WorkItem
 from tests.support.engines import (
     ANALYST,
     APPLICANT,

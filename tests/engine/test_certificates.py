@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.cases.states import Outcome
 from engine.errors import InvalidInput
 from engine.service import Engine
-from engine.states import Outcome
 from forms.prefill import prefill
 from tests.support.engines import (
     ANALYST,

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.cases.states import Outcome
 from engine.errors import AlreadyClaimed
-from engine.models import Case, CaseEvent, WorkItem
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.models import Case, CaseEvent, WorkItem
 from tests.support.engines import (
     ANALYST,
     MINI_STARTUP_DECISIONS,
@@ -60,8 +60,8 @@ def _complete_in_process(
     code = (
         "import time, sys\n"
         "from pathlib import Path\n"
-        "from engine.service import Engine\nfrom engine.settings import Settings\n"
-        "from engine.states import Outcome\nfrom tests.support.engines import clerk\n"
+        "from engine.service import Engine\nfrom engine.storage.settings import Settings\n"
+        "from engine.cases.states import Outcome\nfrom tests.support.engines import clerk\n"
         f"e = Engine(Settings(database_url={db_url!r}, data_dir=Path({data_dir!r})))\n"
         f"c = clerk({department!r})\n"
         f"e.claim(c, {task_id})\n"

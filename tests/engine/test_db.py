@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from engine.db import Database
-from engine.models import CaseEvent, Deployment
+from engine.storage.db import Database
+from engine.storage.models import CaseEvent, Deployment
 from engine.tables import metadata
 
 

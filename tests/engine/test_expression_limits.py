@@ -21,10 +21,10 @@ import pytest
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.definitions import read_bundle_dir
+from engine.bpmn.definitions import read_bundle_dir
+from engine.bpmn.expressions import Limits, check_expression, evaluate, execute
+from engine.bpmn.validation import validate_bundle_files
 from engine.errors import ExpressionFailed, ExpressionRefused
-from engine.expressions import Limits, check_expression, evaluate, execute
-from engine.validation import validate_bundle_files
 from tests.engine.test_expressions import causes, fee_workflow
 
 # Refusals must be quick and small; the values refused would take seconds and gigabytes.

@@ -24,9 +24,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.clock import ManualClock
-from engine.errors import ExpressionFailed, ExpressionRefused
-from engine.expressions import (
+from engine.bpmn.expressions import (
     Limits,
     RestrictedEnvironment,
     check_dmn_input_entry,
@@ -37,8 +35,10 @@ from engine.expressions import (
     make_script_engine,
     names_used,
 )
-from engine.expressions.vetting import PARSE_FILENAME
-from engine.runtime import Runner
+from engine.bpmn.expressions.vetting import PARSE_FILENAME
+from engine.bpmn.runtime import Runner
+from engine.errors import ExpressionFailed, ExpressionRefused
+from engine.time.clock import ManualClock
 from tests.engine.sandbox_escapes import ESCAPES, NAMES, Escape
 from tests.support.engines import make_engine
 
@@ -438,7 +438,7 @@ def test_names_used_lists_free_names_only() -> None:
 
 
 def test_compiled_programs_are_cached() -> None:
-    from engine.expressions import compile_program
+    from engine.bpmn.expressions import compile_program
 
     source = "employees * 17 > 3"
     assert compile_program(source, "expression") is compile_program(source, "expression")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import analytics, feedback, sla
-from engine.actors import Actor, Role
-from engine.clock import ManualClock
+from engine.analytics import recording as analytics
+from engine.cases.states import Outcome
+from engine.deadlines import sla
 from engine.errors import CaseNotFound, Conflict, InvalidInput, NotAllowed, NotFound
+from engine.feedback import ratings as feedback
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.states import Outcome
+from engine.time.clock import ManualClock
 from engine.worker import Worker
 from tests.support.engines import (
     ANALYST,

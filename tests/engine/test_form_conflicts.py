@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.validation import run_validate, validate_bundle_dir
+from engine.bpmn.validation import run_validate, validate_bundle_dir
 from forms.catalog import CATALOG_DIR, load_catalog
 from forms.errors import CatalogError
 from tests.support.engines import TEST_BUNDLES

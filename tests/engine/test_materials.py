@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import materials as materials_module
-from engine.clock import ManualClock
-from engine.db import Database
+from engine.cases import materials as materials_module
+from engine.cases.materials import FileBlobStore, MaterialService, safe_filename, sniff_mime
 from engine.demo import demo_pdf
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, TooLarge
-from engine.materials import FileBlobStore, MaterialService, safe_filename, sniff_mime
-from engine.models import Material
+from engine.storage.db import Database
+from engine.storage.models import Material
+from engine.time.clock import ManualClock
 from forms.catalog import load_catalog
 from forms.merge import merge_form
 from forms.prefill import prefill
@@ -371,10 +371,10 @@ def test_certificates_of_an_applicant_are_listed_newest_first_and_prefill_later_
 UPLOAD_IN_CHILD = """
 import sys
 from pathlib import Path
-from engine.db import Database
+from engine.storage.db import Database
 from engine.demo import demo_pdf
-from engine import materials as materials_module
-from engine.materials import FileBlobStore, MaterialService
+from engine.cases import materials as materials_module
+from engine.cases.materials import FileBlobStore, MaterialService
 from forms.catalog import load_catalog
 
 db = Database(sys.argv[1])

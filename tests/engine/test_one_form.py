@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.deployments import form_request
+from engine.bpmn.deployments import form_request
+from engine.cases.states import Outcome
 from engine.errors import InvalidInput
 from engine.service import Engine
-from engine.settings import shipped_processes_dir
-from engine.states import Outcome
+from engine.storage.settings import shipped_processes_dir
 from forms.catalog import load_catalog
 from forms.merge import merge_form
 from tests.bundles.shipped import bundle_keys

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.cases.states import Outcome
 from engine.errors import CaseNotFound, CaseNotWaiting, InvalidInput
-from engine.models import WorkItem
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.models import WorkItem
 from tests.support.engines import (
     ANALYST,
     APPLICANT,

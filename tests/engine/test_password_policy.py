@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.accounts import DEMO_PASSWORD, AccountService
-from engine.db import Database
 from engine.errors import InvalidInput
-from engine.passwords import password_problems
+from engine.people.accounts import DEMO_PASSWORD, AccountService
+from engine.people.passwords import password_problems
+from engine.storage.db import Database
 
 WEAK = ["password", "12345678", " " * 8, "qwertyuiop", "11111111", "abcdefgh", "P@ssw0rd2024", "iloveyou1"]
 STRONG = [

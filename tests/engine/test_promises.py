@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import ManualClock
 from engine.errors import CaseNotWaiting, InvalidInput
 from engine.service import Engine
+from engine.time.clock import ManualClock
 from tests.support.engines import (
     ANALYST,
     APPLICANT,

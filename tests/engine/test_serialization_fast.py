@@ -1,7 +1,7 @@
 """``WorkflowCodec.dumps`` writes what SpiffWorkflow's own serializer writes, and ``loads`` restores it.
 
 ``dumps`` builds its text directly and remembers each task's structural text between calls
-(engine/serialization.py). These tests hold it to Spiff's generic path (the registry's
+(engine/bpmn/serialization.py). These tests hold it to Spiff's generic path (the registry's
 ``to_dict`` and Spiff's JSON encoder, with the codec's registry) after every step of every
 example of every shipped bundle, restore each state and run it to the end, and change task
 data, state and tree behind the codec's back to show that nothing stale is written.
@@ -28,13 +28,13 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializ
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.clock import ManualClock
-from engine.definitions import BundleDefinition, load_definition, read_bundle_dir
+from engine.bpmn.definitions import BundleDefinition, load_definition, read_bundle_dir
+from engine.bpmn.manifest import Example, outcome_key, parse_manifest
+from engine.bpmn.runtime import Runner
+from engine.bpmn.serialization import WorkflowCodec, _registry
 from engine.demo import DEMO_START, TIMER_STEP, WORK_TIME
-from engine.manifest import Example, outcome_key, parse_manifest
-from engine.runtime import Runner
-from engine.serialization import WorkflowCodec, _registry
-from engine.settings import shipped_processes_dir
+from engine.storage.settings import shipped_processes_dir
+from engine.time.clock import ManualClock
 
 SPIFF = BpmnWorkflowSerializer(_registry())
 

@@ -9,12 +9,12 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from engine.accounts import DEMO_PASSWORD, AccountService
-from engine.actors import Role
-from engine.clock import ManualClock
-from engine.db import Database, alembic_config
 from engine.errors import TooManyAttempts
-from engine.sign_in import SignInThrottle, ThrottlePolicy
+from engine.people.accounts import DEMO_PASSWORD, AccountService
+from engine.people.actors import Role
+from engine.people.sign_in import SignInThrottle, ThrottlePolicy
+from engine.storage.db import Database, alembic_config
+from engine.time.clock import ManualClock
 
 POLICY = ThrottlePolicy(
     account_failures=3,
@@ -54,7 +54,7 @@ def test_waits_double_up_to_the_cap_and_a_right_password_waits_too(
     accounts: AccountService, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = clock_of(accounts)
-    caplog.set_level(logging.WARNING, logger="engine.sign_in")
+    caplog.set_level(logging.WARNING, logger="engine.people.sign_in")
     for n in range(3):  # from three clients: the username's count is theirs together
         assert accounts.sign_in("applicant1", "wrong", f"10.0.0.{n}") is None
     # Locked: the right password gets the same refusal, from any client, without extending it.

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import analytics, sla
-from engine.actors import Actor, Role
-from engine.calendar import WorkCalendar
-from engine.clock import ManualClock
+from engine.analytics import recording as analytics
+from engine.cases.states import Outcome
+from engine.deadlines import sla
 from engine.errors import Conflict, NotAllowed
-from engine.models import Case
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.states import Outcome
+from engine.storage.models import Case
+from engine.time.calendar import WorkCalendar
+from engine.time.clock import ManualClock
 from engine.worker import Worker
 from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, bundle_engine, clerk
 

@@ -19,11 +19,11 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
-from engine.clock import ManualClock
-from engine.models import Case, CaseEvent, WorkItem
+from engine.cases.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
+from engine.cases.store import OpenCase, WorkflowCache
 from engine.service import Engine
-from engine.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
-from engine.store import OpenCase, WorkflowCache
+from engine.storage.models import Case, CaseEvent, WorkItem
+from engine.time.clock import ManualClock
 from tests.support.engines import (
     APPLICANT,
     MINI_STARTUP_DECISIONS,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from engine.cases.states import Outcome
+from engine.cases.views import CaseView
 from engine.errors import CaseNotWaiting, InvalidInput
 from engine.service import Engine
-from engine.states import Outcome
-from engine.views import CaseView
 from tests.support.engines import (
     ANALYST,
     APPLICANT,

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from engine import sla
-from engine.clock import ManualClock
-from engine.models import Case, CaseEvent, WorkItem
+from engine.deadlines import sla
 from engine.service import Engine
+from engine.storage.models import Case, CaseEvent, WorkItem
+from engine.time.clock import ManualClock
 from engine.worker import Worker
 from tests.api.support import start_serve
 from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, bundle_engine

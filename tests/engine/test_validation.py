@@ -18,9 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.definitions import read_bundle_dir
-from engine.settings import shipped_processes_dir
-from engine.validation import (
+from engine.bpmn.definitions import read_bundle_dir
+from engine.bpmn.validation import (
     Report,
     run_validate,
     validate_bpmn_file,
@@ -28,6 +27,7 @@ from engine.validation import (
     validate_bundle_files,
     validate_paths,
 )
+from engine.storage.settings import shipped_processes_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VALID = FIXTURES / "valid-minimal"

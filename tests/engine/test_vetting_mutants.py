@@ -1,4 +1,4 @@
-"""Vetting rules that mutants of engine/expressions/vetting.py survived after tests/engine/test_vetting_rules.
+"""Vetting rules that mutants of engine/bpmn/expressions/vetting.py survived after test_vetting_rules.
 
 A refusal names where the refused name stands (an analyst fixes a diagram's script by line
 and column), an underscore attribute is refused as such, and the free names of a script
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from engine.bpmn.expressions.limits import Limits
+from engine.bpmn.expressions.vetting import Kind, free_names, parse
 from engine.errors import ExpressionRefused
-from engine.expressions.limits import Limits
-from engine.expressions.vetting import Kind, free_names, parse
 
 
 def refusal(source: str, kind: Kind = "script") -> str:

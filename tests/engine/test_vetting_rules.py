@@ -1,6 +1,6 @@
 """Static vetting, rule by rule and limit by limit: each test fails when one rule is weakened.
 
-Written against mutation testing of ``engine/expressions/vetting.py``: parts of the tree
+Written against mutation testing of ``engine/bpmn/expressions/vetting.py``: parts of the tree
 that were checked but never tested (f-string fields after text, dict-display keys), the
 static limits exactly at their edge and one past it, the ``is`` rule, and the free-name
 analysis of branches. Refusals are asserted with ``check_*`` (nothing runs) and by the
@@ -13,9 +13,9 @@ import ast
 
 import pytest
 
+from engine.bpmn.expressions import Limits, check_expression, check_script, compile_program, names_used
+from engine.bpmn.expressions.vetting import Kind
 from engine.errors import ExpressionRefused
-from engine.expressions import Limits, check_expression, check_script, compile_program, names_used
-from engine.expressions.vetting import Kind
 
 
 def refused(source: str, fragment: str, kind: Kind = "expression", limits: Limits | None = None) -> None:

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.bpmn_checks import BPMN_XSD, _schema, schema_problems
-from engine.validation import Report, run_validate, validate_bpmn_file, validate_bundle_files
+from engine.bpmn.checks import BPMN_XSD, _schema, schema_problems
+from engine.bpmn.validation import Report, run_validate, validate_bpmn_file, validate_bundle_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

@@ -19,11 +19,11 @@ from typing import TypeVar
 import pytest
 import yaml
 
+from engine.bpmn.manifest import parse_manifest
+from engine.bpmn.validation import run_validate
+from engine.bpmn.yaml_bounds import MAX_BYTES, MAX_DEPTH, YamlRefused, load_bounded
 from engine.errors import DefinitionError
-from engine.manifest import parse_manifest
-from engine.settings import Settings, shipped_processes_dir
-from engine.validation import run_validate
-from engine.yaml_bounds import MAX_BYTES, MAX_DEPTH, YamlRefused, load_bounded
+from engine.storage.settings import Settings, shipped_processes_dir
 from tests.api.support import live_server
 
 SHIPPED = shipped_processes_dir()

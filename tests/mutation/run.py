@@ -48,10 +48,12 @@ class Target:
 # what only read committed can (rows changed between a task's look-up and the case lock).
 TARGETS = (
     Target("forms/checks.py", ("tests/forms/test_checks.py", "tests/forms/test_check_rules.py")),
-    Target("engine/calendar.py", ("tests/engine/test_calendar.py", "tests/engine/test_calendar_rules.py")),
-    Target("engine/store.py", ("tests/engine/test_store_rules.py",)),
     Target(
-        "engine/expressions/vetting.py",
+        "engine/time/calendar.py", ("tests/engine/test_calendar.py", "tests/engine/test_calendar_rules.py")
+    ),
+    Target("engine/cases/store.py", ("tests/engine/test_store_rules.py",)),
+    Target(
+        "engine/bpmn/expressions/vetting.py",
         (
             "-m",
             "not postgres",

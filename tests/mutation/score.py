@@ -162,7 +162,7 @@ def _functions(mutated_file: Path) -> dict[str, ast.FunctionDef]:
 
 
 def is_message_only(functions: dict[str, ast.FunctionDef], mutant_key: str) -> bool:
-    """Whether a mutant (``engine.calendar.xǁWorkCalendarǁdescribe__mutmut_3``) changes only messages."""
+    """Whether a mutant (``engine.time.calendar.xǁWorkCalendarǁdescribe__mutmut_3``) changes only messages."""
     generated = mutant_key.rpartition(".")[2]
     original = functions[generated.partition("__mutmut_")[0] + "__mutmut_orig"]
     mutant = functions[generated]

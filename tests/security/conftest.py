@@ -21,9 +21,9 @@ import pytest
 
 from api.pages.security import SESSION_COOKIE, PageSession, SessionSigner
 from api.security import TokenService, signing_key
-from engine.accounts import DEMO_PASSWORD, AccountService
-from engine.clock import ManualClock
-from engine.deployments import load_departments
+from engine.bpmn.deployments import load_departments
+from engine.people.accounts import DEMO_PASSWORD, AccountService
+from engine.time.clock import ManualClock
 from tests.api.support import LiveServer, sqlite_server
 from tests.api.test_authorization import Victim, plant_victim
 

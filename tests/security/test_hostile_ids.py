@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.actors import Actor, Role
 from engine.errors import InvalidInput
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.settings import Settings
 from tests.api.support import LiveServer
 from tests.api.test_authorization import Victim
 from tests.security.conftest import PageCaller

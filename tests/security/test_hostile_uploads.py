@@ -15,12 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from engine.bpmn.manifest import MAX_VERSION
 from engine.demo import demo_pdf as pdf
 from engine.errors import DefinitionError
-from engine.manifest import MAX_VERSION
-from engine.models import Deployment, Material
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.models import Deployment, Material
+from engine.storage.settings import Settings
 from tests.api.support import LiveServer
 from tests.security.conftest import PageCaller
 from tests.security.corpus import api_routes, fill, page_routes, route_table, shows_insides

@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import select
 
 from engine.demo import demo_pdf
-from engine.models import CaseEvent
+from engine.storage.models import CaseEvent
 from tests.api.support import LiveServer
 from tests.api.test_authorization import Victim
 from tests.security.conftest import CALLERS, OWNER, PageCaller

@@ -23,11 +23,11 @@ import pytest
 from lxml import etree
 from playwright.sync_api import Error as PlaywrightError
 
-from engine.definitions import BPMN_NS, digest_files
+from engine.bpmn.definitions import BPMN_NS, digest_files
+from engine.bpmn.foreign_content import foreign_content_problems
+from engine.bpmn.validation import run_validate, validate_bundle_files, validate_paths
 from engine.errors import DefinitionError
-from engine.foreign_content import foreign_content_problems
-from engine.models import Deployment
-from engine.validation import run_validate, validate_bundle_files, validate_paths
+from engine.storage.models import Deployment
 from tests.api.support import LiveServer, pdf, sqlite_server, upload
 from tests.api.walking import apply, bundle_example, open_tasks_of
 from tests.browser import conftest as browsing

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from engine.models import WorkItem
+from engine.storage.models import WorkItem
 from tests.api.support import LiveServer, sqlite_server
 from tests.api.walking import apply, bundle_example, open_tasks_of, work_case
 from tests.browser import conftest as browsing

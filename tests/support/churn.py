@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.clock import SystemClock
+from engine.cases.states import Outcome
 from engine.service import Engine
-from engine.settings import Settings
-from engine.states import Outcome
+from engine.storage.settings import Settings
+from engine.time.clock import SystemClock
 from tests.support.engines import APPLICANT, MINI_STARTUP, MINI_STARTUP_DECISIONS, TEST_BUNDLES, clerk, upload
 
 DATA = MINI_STARTUP

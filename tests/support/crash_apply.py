@@ -17,10 +17,10 @@ from typing import Any, cast
 
 from api.idempotency import run_once
 from api.schemas import CaseCreate, CasePublic
-from engine.clock import ManualClock
-from engine.idempotency import IdempotencyStore, Reservation
 from engine.service import Engine
-from engine.settings import Settings
+from engine.storage.idempotency import IdempotencyStore, Reservation
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
 from tests.support.engines import APPLICANT, MONDAY
 
 KEY = "crash-key"

@@ -34,7 +34,7 @@ ACTIONS = ("kill", "stop-db")
 
 def install(crash: str) -> None:
     """Make the idempotency store do ACTION at STEP (``crash`` is ``STEP:ACTION``), once."""
-    from engine.idempotency import IdempotencyStore, Reservation
+    from engine.storage.idempotency import IdempotencyStore, Reservation
 
     step, _, action = crash.partition(":")
     if step not in STEPS or action not in ACTIONS:

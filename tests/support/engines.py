@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.actors import Actor, Role
-from engine.clock import ManualClock
+from engine.cases.states import Outcome
+from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.settings import Settings
-from engine.states import Outcome
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
 
 TEST_BUNDLES = Path(__file__).resolve().parent.parent / "engine" / "bundles"
 # A Monday morning in Beijing (01:00 UTC), far from public holidays.

@@ -1,0 +1,1 @@
+"""Analytics: projections of case events into measures, and the queries analysts read."""

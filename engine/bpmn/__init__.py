@@ -1,0 +1,1 @@
+"""Bundles as files: XML safety, checks, validation, definitions, runtime, expressions, deployments."""

@@ -1,0 +1,311 @@
+"""Every kind of thing that happens to a case, as one typed event each (the spine's vocabulary).
+
+Each class is one line kind of the audit trail (``KIND``) with its detail as fields, in the
+order the line shows them; ``engine.storage.spine`` writes the line and runs subscribers.
+The parts that follow cases (analytics, the SLA clock, feedback, and later the outbox,
+notifications and regional reporting) subscribe to these classes instead of being called
+by the code that changes cases. Adding a kind here is how a new happening becomes visible
+to all of them; subscribers that take every kind see it at once.
+
+Fields marked ``field(metadata=UNAUDITED)`` are for subscribers only (the audit line keeps its shape).
+
+May import: ``engine.storage`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.storage.spine import UNAUDITED, Event
+
+# -- applying and supplementing -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Submitted(Event):
+    """The applicant applied: one form, one set of materials (some reused, some promised)."""
+
+    KIND = "submitted"
+    bundle: str
+    version: int
+    materials: list[str]
+    reused_certificates: list[str]
+    promised: list[str]
+    origin_case_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoticeIssued(Event):
+    """Every department's returns of a round gathered into one correction notice (一次性告知)."""
+
+    KIND = "notice_issued"
+    round: int
+    departments: list[str]
+    problems: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Supplemented(Event):
+    """The applicant answered the notice or delivered promised materials (容缺受理).
+
+    ``waited_from`` is when the notice was issued, if the case was waiting for the applicant:
+    the departments' clocks stood still from then until ``at``.
+    """
+
+    KIND = "supplemented"
+    round: int
+    fields: list[str]
+    materials: list[str]
+    promises_kept: list[str]
+    waited_from: datetime | None = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withdrawn(Event):
+    """The applicant withdrew an unfinished case."""
+
+    KIND = "withdrawn"
+
+
+# -- department tasks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCreated(Event):
+    """A department task joined its queue."""
+
+    KIND = "task_created"
+    item: str
+    department: str
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCancelled(Event):
+    """A queued task is no longer needed (the route changed, or the case ended)."""
+
+    KIND = "task_cancelled"
+    item: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskClaimed(Event):
+    """A clerk took a task from the queue."""
+
+    KIND = "claimed"
+    item: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskUnclaimed(Event):
+    """A clerk put a claimed task back in the queue."""
+
+    KIND = "unclaimed"
+    item: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskApproved(Event):
+    """A clerk approved a task; the workflow runs on."""
+
+    KIND = "approved"
+    item: str
+    comment: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskReturned(Event):
+    """A clerk returned a task with the problems found; it joins the round's one notice."""
+
+    KIND = "returned"
+    item: str
+    comment: str
+    problems: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateIssued(Event):
+    """An approved item issued an electronic certificate (电子证照) to the case."""
+
+    KIND = "certificate_issued"
+    kind: str
+    material_id: str
+    item: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerFired(Event):
+    """A BPMN timer of the case came due and fired."""
+
+    KIND = "timer_fired"
+    due: str
+
+
+# -- the end of a case, and what follows it -------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseFinished(Event):
+    """The workflow reached its end; ``KIND`` says how (subclasses)."""
+
+    KIND = "finished"
+    outputs: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed(CaseFinished):
+    """The case ended with every item approved."""
+
+    KIND = "completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejected(CaseFinished):
+    """The case ended on a rejecting route."""
+
+    KIND = "rejected"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowOnDue(Event):
+    """A completed case starts a follow-on bundle without an application (免申即享)."""
+
+    KIND = "follow_on_due"
+    bundle: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowOnStarted(Event):
+    """The follow-on case started (recorded on the origin case)."""
+
+    KIND = "follow_on_started"
+    bundle: str
+    started_case_id: int = field(metadata={"audit_name": "case_id"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowOnFailed(Event):
+    """The follow-on case could not start; the applicant can still apply by hand."""
+
+    KIND = "follow_on_failed"
+    bundle: str
+    error: str
+
+
+# -- time limits (限时办结) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOverdue(Event):
+    """A task passed its due time unfinished."""
+
+    KIND = "overdue"
+    item: str
+    department: str
+    due_at: str
+    assignee: str | None
+    bundle: str = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Escalated(Event):
+    """A late task went to the supervisors' queue (督办)."""
+
+    KIND = "escalated"
+    item: str
+    department: str
+    due_at: str
+    escalation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationResolved(Event):
+    """A supervisor resolved an escalation."""
+
+    KIND = "escalation_resolved"
+    escalation_id: int
+    department: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClocksPaused(Event):
+    """The departments' clocks stood still while the case waited for the applicant."""
+
+    KIND = "sla_paused"
+    paused_from: str = field(metadata={"audit_name": "from"})
+    paused_to: str = field(metadata={"audit_name": "to"})
+    working_seconds: float
+    items: dict[str, str]
+    case_due_at: str | None
+
+
+# -- ratings and complaints (好差评) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rated(Event):
+    """The applicant rated the case, or one department of it."""
+
+    KIND = "rated"
+    rating_id: int
+    score: int
+    level: str
+    comment: str
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RectificationOpened(Event):
+    """A bad rating opened a rectification task in the responsible department."""
+
+    KIND = "rectification_opened"
+    rectification_id: int
+    rating_id: int
+    department: str
+    due_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RectificationReplied(Event):
+    """The responsible department answered a bad rating."""
+
+    KIND = "rectification_replied"
+    rectification_id: int
+    department: str
+    reply: str
+    on_time: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RectificationOverdue(Event):
+    """A rectification was not answered in time and went to the supervisors."""
+
+    KIND = "rectification_overdue"
+    rectification_id: int
+    department: str
+    due_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComplaintFiled(Event):
+    """An applicant complained (办不成事反映), on a case or (``case_id`` None) without one."""
+
+    KIND = "complaint"
+    complaint_id: int
+    department: str
+    text: str
+    bundle: str | None = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComplaintAnswered(Event):
+    """A supervisor answered a complaint."""
+
+    KIND = "complaint_answered"
+    complaint_id: int
+    department: str
+    reply: str

@@ -1,0 +1,251 @@
+"""Durable case state: lock a case, restore its workflow, save it with its task rows and events.
+
+One transaction holds the case row lock (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` serializes writers), the workflow state, the work-item rows and the
+audit events, so they always agree. ``state_version`` is SQLAlchemy's version counter:
+an update that lost a race fails instead of overwriting.
+
+Restoring a workflow costs more than running a task, so each process keeps recently used
+workflows deserialized, keyed by case id and ``state_version``; an entry is used only while
+the database still holds that version, and is taken out while a transaction mutates it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, defer
+
+from engine.bpmn.definitions import BundleDefinition
+from engine.bpmn.deployments import Deployments
+from engine.bpmn.runtime import Runner
+from engine.bpmn.serialization import WorkflowCodec
+from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
+from engine.errors import CaseNotFound
+from engine.storage.models import Case, CaseEvent, Deployment, WorkItem, table_of
+from engine.storage.spine import json_ready
+from engine.time.clock import Clock
+
+# The audit trail's insert, built once (Core, no ORM bulk machinery): every action writes lines.
+AUDIT_INSERT = insert(table_of(CaseEvent))
+DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
+
+
+class WorkflowCache:
+    """Deserialized workflows by case id, valid only for the state version they were saved at."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, version: int) -> BpmnWorkflow | None:
+        """Remove and return the workflow if it is at ``version`` (the caller now owns it)."""
+        with self._lock:
+            found = self._items.pop(case_id, None)
+        if found is None or found[0] != version:
+            return None
+        return found[1]
+
+    def put(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        """Keep a workflow that the database now holds at ``version``."""
+        if self._size <= 0:
+            return
+        with self._lock:
+            self._items[case_id] = (version, workflow)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def forget(self, case_id: int) -> None:
+        """Drop a workflow whose in-memory state may differ from the database."""
+        with self._lock:
+            self._items.pop(case_id, None)
+
+
+@dataclass
+class OpenCase:
+    """A case locked inside a write transaction, with its restored workflow."""
+
+    session: Session
+    case: Case
+    deployment: Deployment
+    definition: BundleDefinition
+    workflow: BpmnWorkflow
+    now: datetime
+    # Task rows queued by this action, announced (``task_created``) by ``save`` once they have ids.
+    created: list[WorkItem] = field(default_factory=list)
+    # Every task row of the case, read once when the case was locked; new rows join it.
+    rows: list[WorkItem] = field(default_factory=list)
+    # Audit lines of this action, inserted together by ``CaseStore.save``.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    synced: bool = False
+    # Work that must wait until this transaction has committed (e.g. follow-on cases).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class CaseStore:
+    """Loads, saves and syncs cases; the only place that writes workflow state."""
+
+    def __init__(
+        self, deployments: Deployments, runner: Runner, clock: Clock, due_for: DueFor, cache_size: int
+    ) -> None:
+        self.deployments = deployments
+        self.runner = runner
+        self.clock = clock
+        self.due_for = due_for
+        self.codec = WorkflowCodec()
+        self.cache = WorkflowCache(cache_size)
+
+    def open(self, session: Session, case_id: int) -> OpenCase:
+        """Lock the case row and restore its workflow (from the cache when still current)."""
+        # The state text (the largest column) is read only when the cache cannot serve it.
+        case = session.scalars(
+            select(Case).where(Case.id == case_id).options(defer(Case.state)).with_for_update()
+        ).one_or_none()
+        if case is None:
+            raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+        deployment = self.deployments.row(session, case.deployment_id)
+        definition = self.deployments.definition(deployment)
+        workflow = self.cache.take(case.id, case.state_version)
+        if workflow is None:
+            workflow = self.runner.attach(
+                self.codec.loads(case.state, definition.spec, definition.subprocess_specs)
+            )
+        # Read after the lock, over anything this session saw before it: every change to a
+        # task row goes through its locked case, so these are the rows as they now stand.
+        rows = session.scalars(
+            select(WorkItem)
+            .where(WorkItem.case_id == case.id)
+            .order_by(WorkItem.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        return OpenCase(session, case, deployment, definition, workflow, self.clock.now(), rows=list(rows))
+
+    def create(
+        self,
+        session: Session,
+        deployment: Deployment,
+        applicant: str,
+        data: dict[str, Any],
+        materials: dict[str, str],
+        workflow: BpmnWorkflow,
+    ) -> OpenCase:
+        """Insert a new case for a workflow that has just started."""
+        now = self.clock.now()
+        case = Case(
+            deployment_id=deployment.id,
+            bundle_key=deployment.key,
+            version=deployment.version,
+            applicant=applicant,
+            status=CaseStatus.RUNNING,
+            data=json_ready(data),
+            materials=dict(materials),
+            state="{}",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        session.flush()
+        return OpenCase(session, case, deployment, self.deployments.definition(deployment), workflow, now)
+
+    def save(self, oc: OpenCase) -> None:
+        """Write the workflow state, sync task rows and status; flushes inside the transaction."""
+        if not oc.synced:
+            self.sync_work_items(oc)
+        case = oc.case
+        case.state = self.codec.dumps(oc.workflow)
+        case.next_timer_at = self.runner.next_timer(oc.workflow)
+        case.updated_at = oc.now
+        oc.session.flush()  # one flush for the case and its task rows; new rows get their ids
+        for row in oc.created:
+            self.event(
+                oc,
+                "system",
+                "task_created",
+                {"item": row.item_key, "department": row.department, "due_at": row.due_at},
+                work_item_id=row.id,
+            )
+        oc.created.clear()
+        if oc.events:
+            oc.session.execute(AUDIT_INSERT, oc.events)
+            oc.events.clear()
+
+    def remember(self, oc: OpenCase) -> None:
+        """After a successful commit: keep the workflow warm for the next action on this case."""
+        self.cache.put(oc.case.id, oc.case.state_version, oc.workflow)
+
+    def event(
+        self,
+        oc: OpenCase,
+        actor: str,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        work_item_id: int | None = None,
+    ) -> None:
+        """Append one line to the case's audit trail (written by ``save``, in the same transaction).
+
+        The lines of one action are inserted together in one statement at save time: an
+        action writes several (approved, certificate issued, task created ...), and one
+        round trip instead of one per line is a large part of a task action's cost.
+        """
+        oc.events.append(
+            {
+                "case_id": oc.case.id,
+                "at": oc.now,
+                "actor": actor,
+                "kind": kind,
+                "work_item_id": work_item_id,
+                "detail": json_ready(detail or {}),
+            }
+        )
+
+    def sync_work_items(self, oc: OpenCase) -> None:
+        """Make the task rows match the workflow: new ready user tasks queue, vanished ones cancel.
+
+        A task a clerk returned stays ready in the workflow but gets no new row until the
+        applicant's supplement starts the next round.
+        """
+        case = oc.case
+        rows = oc.rows
+        open_rows = {r.spiff_id: r for r in rows if r.state in OPEN_WORK_STATES}
+        held = {r.spiff_id for r in rows if r.outcome == Outcome.RETURN and r.round == case.round}
+        ready = {t.spiff_id: t for t in self.runner.ready_tasks(oc.workflow)}
+        manifest = oc.definition.manifest
+        created: list[WorkItem] = []
+        if case.status in (CaseStatus.RUNNING, CaseStatus.AWAITING_APPLICANT):
+            for spiff_id, task in ready.items():
+                if spiff_id in open_rows or spiff_id in held:
+                    continue
+                item = manifest.item_for_task(task.name)
+                limit = item.time_limit_days if item else 1.0
+                row = WorkItem(
+                    case_id=case.id,
+                    deployment_id=case.deployment_id,
+                    bundle_key=case.bundle_key,
+                    item_key=item.key if item else task.name,
+                    task_name=task.name,
+                    spiff_id=spiff_id,
+                    department=(item.department if item else None) or task.lane or "service-center",
+                    state=WorkItemState.READY,
+                    round=case.round,
+                    created_at=oc.now,
+                    due_at=self.due_for(limit, oc.now),
+                )
+                oc.session.add(row)
+                created.append(row)
+        oc.created.extend(created)
+        oc.rows = [*rows, *created]
+        oc.synced = True
+        for spiff_id, row in open_rows.items():
+            if spiff_id not in ready:
+                row.state = WorkItemState.CANCELLED
+                row.completed_at = oc.now
+                self.event(oc, "system", "task_cancelled", {"item": row.item_key}, work_item_id=row.id)

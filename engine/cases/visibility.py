@@ -1,0 +1,39 @@
+"""Who may see what of a case: the one place a department's visibility is decided.
+
+An applicant sees only their own cases; a clerk sees a task of their department and a case
+that reached one of their departments (its progress, not its answers: the facade's views
+decide the fields); analysts and admins see everything.
+
+May import: ``engine.people``, ``engine.storage``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.people.actors import Actor, Role
+from engine.storage.models import Case, WorkItem
+
+
+def may_see_task(actor: Actor, department: str) -> bool:
+    """Who may see a task: analysts and admins, and the clerks of its department."""
+    if actor.role is Role.CLERK:
+        return department in actor.departments
+    return actor.role in (Role.ANALYST, Role.ADMIN)
+
+
+def may_see_case(session: Session, actor: Actor, case: Case) -> bool:
+    """Who may read a case: its applicant, analysts and admins, and clerks of a department it reached."""
+    if actor.role in (Role.ANALYST, Role.ADMIN):
+        return True
+    if actor.role is Role.APPLICANT:
+        return case.applicant == actor.username
+    if actor.role is Role.CLERK and actor.departments:
+        found = session.scalar(
+            select(WorkItem.id)
+            .where(WorkItem.case_id == case.id, WorkItem.department.in_(sorted(actor.departments)))
+            .limit(1)
+        )
+        return found is not None
+    return False

@@ -1,0 +1,1 @@
+"""Ratings, complaints and rectification (好差评)."""

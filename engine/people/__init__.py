@@ -1,0 +1,1 @@
+"""Who acts: accounts, roles, passwords and sign-in throttling."""

@@ -1,0 +1,1 @@
+"""Durable storage: the database, the ORM rows, migrations, settings, idempotency keys."""

@@ -1,0 +1,141 @@
+"""Database access: one ``Database`` per process, built from the settings and passed down.
+
+SQLite (the embedded default) runs in WAL mode. ``synchronous`` is a setting: NORMAL (the
+default) keeps the database consistent through a killed process and loses nothing the
+process committed; only an OS crash or power cut can roll back the last transactions.
+FULL also survives those, at one fsync per commit (8 ms each on a busy disk here). A write
+transaction starts with ``BEGIN IMMEDIATE`` so that two processes writing one file queue
+on SQLite's lock instead of failing on a read-to-write upgrade. PostgreSQL needs no such
+care: mutating operations lock the case row (``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.storage.spine import Spine, attach
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+SQLITE_SYNC_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """``INSERT`` for the session's dialect, with ``on_conflict_do_nothing/do_update`` (both have them).
+
+    PostgreSQL and SQLite spell upserts the same way in SQLAlchemy but through their own
+    dialect's ``insert``; the statements that must not race (counters, first-time rows)
+    pick it here.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(table)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (a conditional UPDATE is how a race is decided)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _sqlite_connect_with(synchronous: str) -> Any:
+    if synchronous.upper() not in SQLITE_SYNC_LEVELS:
+        raise ValueError(f"sqlite synchronous must be one of {SQLITE_SYNC_LEVELS}")
+
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start (pysqlite's own
+        # implicit BEGIN would be deferred, which deadlocks on lock upgrades).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return connect
+
+
+def _sqlite_begin(conn: Any) -> None:
+    mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("onething_write") else "BEGIN"
+    # Straight to the driver: every transaction starts here, and SQLAlchemy's full statement
+    # path (events, result set-up) costs several times what SQLite takes to run it.
+    conn.connection.driver_connection.execute(mode)
+
+
+def make_engine(url: str, sqlite_synchronous: str = "NORMAL", **kwargs: Any) -> Engine:
+    """Create a SQLAlchemy engine with onething's connection settings for the dialect."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _sqlite_connect_with(sqlite_synchronous))
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """The process's database: engine, sessions for reading and writing, and migrations."""
+
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL", **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, sqlite_synchronous, **engine_kwargs)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.engine.execution_options(onething_write=True), expire_on_commit=False)
+        # What happened to cases, and who follows it (``engine.storage.spine``; subscribers
+        # are registered by ``engine.subscribers``).
+        self.spine = Spine()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; rolled back at the end, never commits.
+
+        Loaded objects are detached first, so they stay readable after the block.
+        """
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.expunge_all()
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session for one atomic change: commits on success, rolls back on any error."""
+        with self._write() as session, session.begin():
+            attach(session, self.spine)
+            yield session
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision (an empty database gets all tables)."""
+        config = alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration, built in code so no ``alembic.ini`` must be found at run time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config

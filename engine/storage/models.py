@@ -1,0 +1,218 @@
+"""Tables of the engine (SQLAlchemy 2 declarative, typed).
+
+A deployed bundle version is a spec (``Deployment``, immutable); a case is an instance
+(``Case`` with its serialized workflow); each ready user task is a ``WorkItem`` row, and a
+department queue is a query over those rows. ``CaseEvent`` is the append-only audit trail,
+written in the same transaction as every change it records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The wall clock in UTC (the engine's own clock is injectable; see ``engine.time.clock``)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every onething table."""
+
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, datetime: UtcDateTime}  # noqa: RUF012
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, typed as one, for Core statements on the hot paths."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
+
+
+class Account(Base):
+    """A person who signs in: applicant, clerk of some departments, analyst or admin."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped on sign-out (page sessions) and sign-out-everywhere (bearer tokens too): what
+    # a cookie or token recorded at sign-in must still match (see engine.accounts).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Deployment(Base):
+    """One immutable version of a bundle: its manifest and diagram files as deployed."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_deployments_key_version"),
+        Index("ix_deployments_key_digest", "key", "digest"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column()
+    files: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class Case(Base):
+    """One applicant's request for a bundle: data, materials, workflow state, status."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_applicant", "applicant", "id"),
+        Index("ix_cases_status", "status", "id"),
+        Index("ix_cases_bundle", "bundle_key", "status"),
+        Index("ix_cases_next_timer", "next_timer_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    bundle_key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    applicant: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    materials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # 容缺受理: kind -> {"due": iso date, "promised_at": iso}; removed when supplied.
+    pending_materials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notice: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(Text)
+    state_version: Mapped[int] = mapped_column(Integer, default=1)
+    # An UPDATE that lost a race to another writer fails (StaleDataError) instead of overwriting.
+    __mapper_args__ = {"version_id_col": state_version}  # noqa: RUF012
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Earliest due time of the workflow's waiting timer events (None: no timer waits);
+    # the worker polls this indexed column instead of loading workflows.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # 免申即享: the case that started this one by itself, if any.
+    origin_case_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class WorkItem(Base):
+    """A user task of a case in a department queue (never called ``Task``: Spiff owns it)."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_queue", "department", "state", "due_at", "id"),
+        Index("ix_work_items_case", "case_id", "state"),
+        Index("ix_work_items_assignee", "assignee", "state", "due_at", "id"),
+        Index("ix_work_items_due", "state", "due_at"),
+        Index("ix_work_items_bundle", "bundle_key", "item_key", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    bundle_key: Mapped[str] = mapped_column(String(64))
+    item_key: Mapped[str] = mapped_column(String(64))
+    task_name: Mapped[str] = mapped_column(String(128))
+    spiff_id: Mapped[str] = mapped_column(String(36))
+    department: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    # Set by the SLA clock when the task passes its due time (限时办结).
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Work handled by hand outside the system (人工兜底), with the reason recorded.
+    manual_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseEvent(Base):
+    """One line of a case's append-only audit trail."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    work_item_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Material(Base):
+    """Metadata of one uploaded or issued document; its bytes live in the content store."""
+
+    __tablename__ = "materials"
+    __table_args__ = (Index("ix_materials_owner", "owner", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(128))
+    owner: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    # An electronic certificate (电子证照) issued by a case, not uploaded by a person.
+    issued_by_case: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
