@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from forms import conditions as cond
-
-if TYPE_CHECKING:
-    from forms.merge import MergedForm
+from forms.shape import FormShape
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class ChecklistEntry:
 
 
 def build_checklist(
-    form: MergedForm, data: Mapping[str, Any] | None, held: Collection[str]
+    form: FormShape, data: Mapping[str, Any] | None, held: Collection[str]
 ) -> tuple[ChecklistEntry, ...]:
     """Every material of the form, in the order the items need them."""
     entries: list[ChecklistEntry] = []

@@ -9,14 +9,13 @@ and answers every question the engine, the API and the pages ask of a bundle's f
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from forms import conditions as cond
 from forms.catalog import Catalog, Element
 from forms.checklist import ChecklistEntry, build_checklist
 from forms.errors import FormConflict, SpecProblem, UnknownItem
+from forms.shape import FormShape
 from forms.spec import FormItem, FormRequest
 from forms.validate import (
     SCHEMA_DIALECT,
@@ -29,59 +28,13 @@ from forms.validate import (
 from forms.views import DepartmentView, department_view
 
 
-@dataclass(frozen=True)
-class MaterialNeed:
-    """A material of the merged form: which items need it, and whether the bundle itself issues it."""
-
-    kind: str
-    items: tuple[str, ...]
-    issued_by: str | None
-
-
-class MergedForm:
-    """The one form of a bundle: its fields, materials, schema, layout and checks."""
+class MergedForm(FormShape):
+    """The one form of a bundle: its shape, and its schema, layout and checks."""
 
     def __init__(self, catalog: Catalog, request: FormRequest) -> None:
-        self.catalog = catalog
-        self.request = request
-        self.items: Mapping[str, FormItem] = MappingProxyType({item.key: item for item in request.items})
-        self.conditions: Mapping[str, cond.Condition] = MappingProxyType(
-            {key: cond.normalize(rule) for key, rule in request.conditions.items()}
-        )
-        #: Fields clerks fill in when deciding (never asked of the applicant).
-        self.decided: tuple[str, ...] = tuple(
-            dict.fromkeys(n for i in request.items for n in i.decision_fields)
-        )
-        decided = set(self.decided)
-        first_seen: dict[str, int] = {}
-        for item in request.items:
-            for name in item.fields:
-                if name not in decided:
-                    first_seen.setdefault(name, len(first_seen))
-        #: The applicant's fields, each once: by group order, then by first appearance.
-        self.fields: tuple[str, ...] = tuple(
-            sorted(first_seen, key=lambda n: (catalog.group_order(catalog.elements[n].group), first_seen[n]))
-        )
-        issued = {kind: item.key for item in request.items for kind in item.outputs}
-        needs: dict[str, list[str]] = {}
-        for item in request.items:
-            for kind in item.materials:
-                needs.setdefault(kind, []).append(item.key)
-        self.materials: Mapping[str, MaterialNeed] = MappingProxyType(
-            {
-                kind: MaterialNeed(kind, tuple(dict.fromkeys(who)), issued.get(kind))
-                for kind, who in needs.items()
-            }
-        )
+        super().__init__(catalog, request)
         self.json_schema: dict[str, Any] = self._schema()
         self._checker = FieldChecker(self.json_schema, catalog.elements)
-        #: Each condition in words (zh, en), said once here rather than on every validation.
-        self.reasons: Mapping[str, tuple[str, str]] = MappingProxyType(
-            {
-                key: (cond.describe(rule, catalog.elements), cond.describe(rule, catalog.elements, "en"))
-                for key, rule in self.conditions.items()
-            }
-        )
         self.layout: tuple[dict[str, Any], ...] = self._layout()
         # Checkers built on first use and kept: validation runs on every request.
         self._value_checkers: dict[str, FieldChecker] = {}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from forms.shape import FormShape
 from forms.spec import FormItem
-
-if TYPE_CHECKING:
-    from forms.merge import MergedForm
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ class DepartmentView:
 
 
 def department_view(
-    form: MergedForm, item: FormItem, data: Mapping[str, Any], materials: Mapping[str, str]
+    form: FormShape, item: FormItem, data: Mapping[str, Any], materials: Mapping[str, str]
 ) -> DepartmentView:
     """The fields and materials ``item`` declares, in form order, and nothing else."""
     wanted = set(item.fields) | set(item.decision_fields)
