@@ -19,13 +19,10 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.pages.catalog import BundleCatalog
 from api.pages.i18n import FLASH, Words, pick_lang
-from api.pages.rendering import build_environment
 from api.pages.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -33,8 +30,8 @@ from api.pages.security import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     PageSession,
-    SessionSigner,
 )
+from api.pages.wiring import PageServices, services
 from engine.errors import (
     Conflict,
     DefinitionError,
@@ -45,7 +42,7 @@ from engine.errors import (
     Problem,
     TooLarge,
 )
-from engine.people.accounts import AccountService, AccountView
+from engine.people.accounts import AccountView
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 
@@ -66,32 +63,6 @@ class PageRefused(Exception):
         self.status = status
         self.title = title
         self.message = message
-
-
-@dataclass
-class PageServices:
-    """What the pages need from the app, built once: engine, accounts, signer, templates, bundles."""
-
-    engine: Engine
-    accounts: AccountService
-    signer: SessionSigner
-    templates: Environment = field(default_factory=build_environment)
-    catalog: BundleCatalog = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.catalog = BundleCatalog(self.engine)
-
-
-def services(request: Request) -> PageServices:
-    """The pages' services of this app (built on first use from the app's engine and key)."""
-    found = getattr(request.app.state, "pages", None)
-    if isinstance(found, PageServices):
-        return found
-    from api.pages.wiring import build_services
-
-    built = build_services(request.app)
-    request.app.state.pages = built
-    return built
 
 
 @dataclass
