@@ -105,7 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # -- validate and demo ---------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check bundle folders or BPMN files; every problem with file and element id."""
-    from engine.bpmn.validation import run_validate
+    from engine.bpmn.validation.command import run_validate
 
     return run_validate(args.paths, sys.stdout, args.json)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
-from engine.bpmn.checks import problem
+from engine.bpmn.checks.facts import problem
 from engine.bpmn.definitions import MANIFEST_NAME
 from engine.bpmn.manifest import Manifest, Text
 from engine.errors import Problem

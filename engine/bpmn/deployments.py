@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
 from engine.bpmn.manifest import MAX_VERSION
 from engine.bpmn.manifest import form_request as form_request  # re-exported: tests and benches use it here
-from engine.bpmn.validation import validate_bundle_files
+from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
 from engine.storage.db import Database
 from engine.storage.models import Deployment

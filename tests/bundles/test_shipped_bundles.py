@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.bpmn.validation import validate_bundle_dir
+from engine.bpmn.validation.bundle import validate_bundle_dir
 from engine.demo import DEMO_START, ExampleRun, demo_report, run_demo, run_example, write_report
 from engine.service import Engine
 from engine.time.clock import ManualClock

@@ -13,7 +13,8 @@ import yaml
 from engine.bpmn.analyst_texts import analyst_texts
 from engine.bpmn.definitions import read_bundle_dir
 from engine.bpmn.manifest import parse_manifest
-from engine.bpmn.validation import run_validate, validate_bundle_files
+from engine.bpmn.validation.bundle import validate_bundle_files
+from engine.bpmn.validation.command import run_validate
 from engine.errors import DefinitionError
 from engine.service import Engine
 from engine.storage.settings import shipped_processes_dir

@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.definitions import read_bundle_dir
 from engine.bpmn.expressions import Limits, check_expression, evaluate, execute
-from engine.bpmn.validation import validate_bundle_files
+from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.errors import ExpressionFailed, ExpressionRefused
 from tests.engine.test_expressions import causes, fee_workflow
 

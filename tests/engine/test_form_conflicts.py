@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.bpmn.validation import run_validate, validate_bundle_dir
+from engine.bpmn.validation.bundle import validate_bundle_dir
+from engine.bpmn.validation.command import run_validate
 from forms.catalog import CATALOG_DIR, load_catalog
 from forms.errors import CatalogError
 from tests.support.engines import TEST_BUNDLES

@@ -19,14 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.bpmn.definitions import read_bundle_dir
-from engine.bpmn.validation import (
-    Report,
-    run_validate,
-    validate_bpmn_file,
-    validate_bundle_dir,
-    validate_bundle_files,
-    validate_paths,
-)
+from engine.bpmn.validation.bpmn_file import validate_bpmn_file
+from engine.bpmn.validation.bundle import validate_bundle_dir, validate_bundle_files
+from engine.bpmn.validation.command import run_validate
+from engine.bpmn.validation.paths import validate_paths
+from engine.bpmn.validation.report import Report
 from engine.storage.settings import shipped_processes_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"

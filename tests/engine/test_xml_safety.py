@@ -22,8 +22,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.bpmn.checks import BPMN_XSD, _schema, schema_problems
-from engine.bpmn.validation import Report, run_validate, validate_bpmn_file, validate_bundle_files
+from engine.bpmn.checks.schema import BPMN_XSD, _schema, schema_problems
+from engine.bpmn.validation.bpmn_file import validate_bpmn_file
+from engine.bpmn.validation.bundle import validate_bundle_files
+from engine.bpmn.validation.command import run_validate
+from engine.bpmn.validation.report import Report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

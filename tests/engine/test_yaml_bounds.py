@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from engine.bpmn.manifest import parse_manifest
-from engine.bpmn.validation import run_validate
+from engine.bpmn.validation.command import run_validate
 from engine.bpmn.yaml_bounds import MAX_BYTES, MAX_DEPTH, YamlRefused, load_bounded
 from engine.errors import DefinitionError
 from engine.storage.settings import Settings, shipped_processes_dir

@@ -25,7 +25,9 @@ from playwright.sync_api import Error as PlaywrightError
 
 from engine.bpmn.definitions import BPMN_NS, digest_files
 from engine.bpmn.foreign_content import foreign_content_problems
-from engine.bpmn.validation import run_validate, validate_bundle_files, validate_paths
+from engine.bpmn.validation.bundle import validate_bundle_files
+from engine.bpmn.validation.command import run_validate
+from engine.bpmn.validation.paths import validate_paths
 from engine.errors import DefinitionError
 from engine.storage.models import Deployment
 from tests.api.support import LiveServer, pdf, sqlite_server, upload
