@@ -20,8 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
-from engine.bpmn.manifest import MAX_VERSION
-from engine.bpmn.manifest import form_request as form_request  # re-exported: tests and benches use it here
+from engine.bpmn.manifest import MAX_VERSION, form_request
 from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
 from engine.storage.db import Database

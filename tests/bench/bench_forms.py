@@ -25,8 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.bpmn.deployments import form_request
-from engine.bpmn.manifest import Manifest
+from engine.bpmn.manifest import Manifest, form_request
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.storage.db import Database
 from forms.catalog import Catalog, ElementType, load_catalog

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.bpmn.deployments import form_request
+from engine.bpmn.manifest import form_request
 from engine.cases.states import Outcome
 from engine.errors import InvalidInput
 from engine.service import Engine
