@@ -4,6 +4,8 @@ Pages show these texts (the bundle's name and description, item names, exemption
 follow-on reasons, example names) with only ``{{ name }}`` placeholders filled in
 (``forms.placeholders``). A text holding a block, any other expression, or a name the
 bundle does not know is refused at deploy, naming the file, the field and the text.
+
+May import: ``engine.bpmn`` (checks.facts, definitions, manifest), ``engine.errors``, ``forms``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 This is one of the few modules that touch SpiffWorkflow. A definition is a *spec*: parsed
 once per deployment digest and shared read-only by every case of that version (parsing
 costs milliseconds, far more than a task action should).
+
+May import: ``engine.bpmn.manifest``, ``engine.bpmn.xmlsafe``, ``engine.errors``, lxml, SpiffWorkflow.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 A deployment is a spec: its files are stored once; its parsed definition and merged form
 are cached in memory by digest, so a case action never parses a diagram.
+
+May import: ``engine.bpmn`` (definitions, manifest, validation), ``engine.storage``, ``engine.errors``,
+``forms``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ namespaces of Camunda, Zeebe, SpiffWorkflow and bpmn-js (colours, modeler metada
 any vendor's own extension elements, as long as none is called ``script`` or carries an
 event-handler attribute. ``bpmn:script`` and ``camunda:script`` are task scripts, not
 browser scripts, and pass.
+
+May import: ``engine.bpmn.xmlsafe``, ``engine.errors``, lxml.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 The keys of design.md are the contract; the extensions here are all optional. A manifest
 is read into frozen pydantic models so every later step works on checked, typed values.
+
+May import: ``engine.bpmn.yaml_bounds``, ``engine.errors``, ``forms.spec``, pydantic, yaml.
 """
 
 from __future__ import annotations

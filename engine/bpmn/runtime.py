@@ -10,6 +10,9 @@ Two SpiffWorkflow behaviours are handled here:
 - timers read ``datetime.now`` inside Spiff's timer module; the engine's clock is
   injectable, so while a workflow runs under ``clocked(clock)`` that module sees the
   engine's time (tests and the demo move time; production passes the system clock).
+
+May import: ``engine.bpmn`` (definitions, expressions), ``engine.time``, ``engine.errors``, ``forms``,
+SpiffWorkflow.
 """
 
 from __future__ import annotations

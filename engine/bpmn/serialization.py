@@ -11,6 +11,8 @@ re-encoded) cost about as much as the action itself. So ``dumps`` writes the sam
 itself: each task's structural part is remembered between saves of a live workflow and
 reused only while every value it was written from is unchanged; task data is encoded
 on every save. Spiff's deserializer reads it back unchanged.
+
+May import: SpiffWorkflow and the standard library only.
 """
 
 from __future__ import annotations

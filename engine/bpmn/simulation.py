@@ -15,6 +15,8 @@ example's decisions, timers fired as their time comes, no database. It reports:
 The other direction (an item on the route lists a field its condition leaves unasked) is
 not a problem: an item lists every field it may use, and conditions narrow that by the
 answers (a change of address asks the new address only of those who move).
+
+May import: ``engine.bpmn`` (definitions, manifest, runtime), ``engine.time``, ``engine.errors``, ``forms``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 SpiffWorkflow calls lxml's bare ``etree.parse``; we never let it read files itself. Every
 diagram is parsed here first with entity resolution, DTD loading and network access off,
 and with a size limit, and SpiffWorkflow is handed the resulting tree.
+
+May import: ``engine.errors``, lxml.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ of anchors and aliases ("billion laughs") become a value of billions of items as
 anything walks it (the schema check, a JSON dump). A manifest needs neither: the loader
 here refuses an alias and any node deeper than ``MAX_DEPTH`` while scanning and composing,
 before a value is built, and refuses text above ``MAX_BYTES`` before reading it at all.
+
+May import: yaml only.
 """
 
 from __future__ import annotations

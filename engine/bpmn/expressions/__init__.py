@@ -15,6 +15,9 @@ mutating list/dict methods. Everything else — attributes, names starting with 
 imports, ``def``, ``class``, ``lambda``, ``while``, ``try``, ``with``, ``global``, ``del`` —
 is refused with ``ExpressionRefused``; a failure while running raises ``ExpressionFailed``.
 Bounds are in ``limits.Limits``.
+
+May import: its own modules; they import only ``engine.errors``, ``forms.checks`` and SpiffWorkflow
+(``spiff``, the script engine SpiffWorkflow runs).
 """
 
 from engine.bpmn.expressions.limits import DEFAULT_LIMITS, Limits

@@ -9,6 +9,8 @@ Dates: ``today()`` is the injected date; ``date(...)``, ``days_between(a, b)`` (
 days), ``add_days(d, n)``, ``year/month/day(d)`` and ``age(birth_or_resident_id, on=None)``
 accept ``date`` values and ISO texts (``"2024-01-31"``); ``age`` also reads the birth date
 out of an 18-digit (GB 11643-1999, check character verified) or 15-digit resident ID.
+
+May import: ``expressions.operations``, ``expressions.run``, ``expressions.sizes``, ``forms.checks``.
 """
 
 from __future__ import annotations

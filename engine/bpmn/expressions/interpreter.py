@@ -9,6 +9,8 @@ Scripts never touch the data they read: a collection is copied the first time a 
 reads it, assignments go to the script's own namespace, and only when the whole script has
 succeeded are the changed top-level names handed back (each as its own deep copy), so a
 failing script leaves the case as it was and nested values are never shared between tasks.
+
+May import: ``expressions`` (functions, operations, run, sizes, vetting), ``engine.errors``.
 """
 
 from __future__ import annotations

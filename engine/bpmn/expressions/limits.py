@@ -4,6 +4,8 @@ Static bounds (length, tokens, brackets, nodes, depth) are checked before and ri
 parsing, so hostile text never reaches Python's recursive parser or our recursive
 interpreter with room to exhaust the stack. Run-time bounds (steps, sizes, integer width,
 wall time) are checked while evaluating, before a large value is allocated.
+
+May import: the standard library only.
 """
 
 from __future__ import annotations

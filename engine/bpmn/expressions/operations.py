@@ -4,6 +4,8 @@ Numbers are ``int``, ``float`` and ``Decimal`` (``bool`` counts as ``int``, as i
 ``+`` also joins two strings, lists or tuples, and ``*`` repeats one by an integer. Printf
 style ``%`` on strings, bit operators and date arithmetic are outside the language (dates
 have helper functions instead).
+
+May import: ``expressions.run``, ``expressions.sizes``.
 """
 
 from __future__ import annotations

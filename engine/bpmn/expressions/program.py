@@ -1,4 +1,7 @@
-"""Compiled (vetted, cached) programs and the public entry points of the language."""
+"""Compiled (vetted, cached) programs and the public entry points of the language.
+
+May import: ``expressions`` (interpreter, limits, run, vetting), ``engine.errors``, ``forms.checks``.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Every node evaluated, every element iterated and every character or element produced is
 charged here, so a run stops at the first bound it crosses — before a large value is
 allocated, not after.
+
+May import: ``expressions.limits``, ``engine.errors``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ A value's stored size: a string its characters, a number or date one element (an
 wider than 64 bits its decimal digits), a non-empty collection the sizes of its elements
 (a dict's keys and values), an empty one 1. A collection's size never exceeds the length
 of its ``str()``, so a text refused for its size could never have fitted either.
+
+May import: ``expressions.run``, ``engine.errors``.
 """
 
 from __future__ import annotations

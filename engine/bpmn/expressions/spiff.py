@@ -5,6 +5,8 @@ default environment is plain ``eval``/``exec``. :class:`RestrictedEnvironment` r
 with the restricted interpreter, and :func:`make_script_engine` builds the engine the
 runtime uses. Errors stay ours (``ExpressionRefused``/``ExpressionFailed``); SpiffWorkflow
 wraps them in its task exceptions with the original as the cause.
+
+May import: ``expressions`` (limits, program, run), ``engine.errors``, ``forms.checks``, SpiffWorkflow.
 """
 
 from __future__ import annotations

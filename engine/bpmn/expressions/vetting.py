@@ -8,6 +8,8 @@ then the recursive walk that checks every construct against the language.
 
 Python normalises identifiers with NFKC while parsing, so ``＿＿import＿＿`` written with
 fullwidth underscores arrives here as ``__import__`` and is refused like the plain one.
+
+May import: ``expressions.functions``, ``expressions.limits``, ``engine.errors``.
 """
 
 from __future__ import annotations
