@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from engine.analytics.recording import BottleneckRow, DepartmentRow, ReductionRow
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.views import BundleDetail, CaseView, Label, TaskDetail
-from engine.deadlines.sla import EntryState, Level, Subject
+from engine.deadlines.supervision import EntryState, Level, Subject
 from engine.people.actors import Role
 
 _AT = "2026-03-02T09:30:00Z"

@@ -40,7 +40,7 @@ from engine.cases.views import (
     WorkItemView,
 )
 from engine.cases.visibility import may_see_case, may_see_task
-from engine.deadlines import sla
+from engine.deadlines import pauses
 from engine.errors import (
     AlreadyClaimed,
     CaseNotFound,
@@ -514,7 +514,7 @@ class Engine:
                 # The departments' clocks stood still while the applicant had the case.
                 if c.notice and c.notice.get("issued_at"):
                     waited_from = datetime.fromisoformat(c.notice["issued_at"])
-                    sla.shift_due_dates(oc.session, c.id, waited_from, oc.now, self.calendar)
+                    pauses.shift_due_dates(oc.session, c.id, waited_from, oc.now, self.calendar)
                 c.notice = None
                 c.round += 1
                 c.status = CaseStatus.RUNNING

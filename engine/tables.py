@@ -7,10 +7,10 @@ schema test read ``metadata`` from here, so a new table module must be listed be
 from __future__ import annotations
 
 from engine.analytics import recording as analytics
-from engine.deadlines import sla
-from engine.feedback import ratings as feedback
+from engine.deadlines import supervision
+from engine.feedback import rows as feedback
 from engine.people import sign_in
 from engine.storage import idempotency, models
 
 metadata = models.Base.metadata
-TABLE_MODULES = (models, analytics, feedback, idempotency, sla, sign_in)
+TABLE_MODULES = (models, analytics, feedback, idempotency, supervision, sign_in)

@@ -1,8 +1,8 @@
 """The timer and escalation worker that ``onething worker`` and ``onething serve`` run.
 
 Each tick: fire the BPMN timers whose time has come (``Engine.fire_due_timers``: each in
-its case's transaction, exactly once), then run the SLA clock (``engine.deadlines.sla``) and send
-rectifications past their deadline to the supervisors (``engine.feedback.ratings``). Every step
+its case's transaction, exactly once), then run the SLA clock (``engine.deadlines.tracking``) and send
+rectifications past their deadline to the supervisors (``engine.feedback.rectification``). Every step
 claims its rows safely, so any number of workers may run against one PostgreSQL database;
 on SQLite the write lock serializes them, and an idle tick only reads.
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from engine.deadlines.sla import SweepResult, run_sweep
-from engine.feedback.ratings import run_rectification_sweep
+from engine.deadlines.tracking import SweepResult, run_sweep
+from engine.feedback.rectification import run_rectification_sweep
 from engine.storage.db import Database
 from engine.time.calendar import WorkCalendar
 from engine.time.clock import Clock

@@ -28,7 +28,8 @@ from api.pages.params import BundleKey, CaseId
 from engine.cases import supplement_scope
 from engine.cases.views import CaseView
 from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
-from engine.feedback import ratings as feedback
+from engine.feedback import ratings
+from engine.feedback.views import case_feedback
 from engine.people.actors import Actor, Role
 from forms.merge import MergedForm
 from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
@@ -255,7 +256,7 @@ def _case_page(
         with suppress(CaseNotWaiting):
             scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)
     problems = problems or []
-    said = feedback.case_feedback(engine.db, actor, case.id)
+    said = case_feedback(engine.db, actor, case.id)
     rated = {r.department for r in said.ratings}
     values = case.data or {}
     groups = form_view(form, values, problems)
@@ -326,7 +327,7 @@ def rate(ctx: Ctx, case_id: CaseId) -> Response:
     department = posted.get("department")
     score = int(score_text) if isinstance(score_text, str) and score_text.isdigit() else 0
     try:
-        feedback.rate(
+        ratings.rate(
             engine.db,
             engine.clock,
             actor,
@@ -337,7 +338,7 @@ def rate(ctx: Ctx, case_id: CaseId) -> Response:
             calendar=engine.calendar,
         )
     except InvalidInput as exc:
-        # feedback.rate checks the case is the applicant's before it checks the rating.
+        # ratings.rate checks the case is the applicant's before it checks the rating.
         case = engine.get_case(actor, case_id)
         return _case_page(ctx, case, field_problems(exc.problems), 422, rating_failed=True)
     return redirect(f"/cases/{case_id}?msg=rated")

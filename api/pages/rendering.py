@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from api.pages import i18n
-from engine.feedback.ratings import LEVELS
+from engine.feedback.views import LEVELS
 from forms import placeholders
 
 API_DIR = Path(__file__).resolve().parent.parent

@@ -31,7 +31,8 @@ from api.schemas import (
     SupplementCreate,
 )
 from engine.cases.states import CaseStatus
-from engine.feedback import ratings as feedback
+from engine.feedback.ratings import rate
+from engine.feedback.views import case_feedback
 from engine.people.actors import Actor
 from engine.service import Engine
 from engine.storage.idempotency import Reservation, outcome_id
@@ -147,7 +148,7 @@ def rate_case(
     engine = services.engine
 
     def work(reservation: Reservation | None) -> RatingPublic:
-        view = feedback.rate(
+        view = rate(
             engine.db,
             engine.clock,
             actor,
@@ -162,7 +163,7 @@ def rate_case(
 
     def recover(outcome: str) -> RatingPublic:
         rating_id = outcome_id(outcome, "rating")
-        ratings = feedback.case_feedback(engine.db, actor, case_id).ratings
+        ratings = case_feedback(engine.db, actor, case_id).ratings
         return RatingPublic.from_view(next(r for r in ratings if r.id == rating_id))
 
     asked = ("POST", request.url.path, body)

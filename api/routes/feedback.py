@@ -44,9 +44,9 @@ from api.schemas import (
     ResolveCreate,
     SupervisionEntryPublic,
 )
-from engine.deadlines import sla
+from engine.deadlines import supervision
 from engine.errors import NotAllowed
-from engine.feedback import ratings as feedback
+from engine.feedback import complaints, rectification
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation, outcome_id
 
@@ -97,7 +97,7 @@ def file_complaint(
     engine = services.engine
 
     def work(reservation: Reservation | None) -> ComplaintPublic:
-        view = feedback.complain(
+        view = complaints.complain(
             engine.db,
             engine.clock,
             actor,
@@ -111,7 +111,7 @@ def file_complaint(
         return ComplaintPublic.from_view(view)
 
     def recover(outcome: str) -> ComplaintPublic:
-        complaint = feedback.complaint_of(engine.db, actor, outcome_id(outcome, "complaint"))
+        complaint = complaints.complaint_of(engine.db, actor, outcome_id(outcome, "complaint"))
         return ComplaintPublic.from_view(complaint)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work, recover)
@@ -123,7 +123,7 @@ def list_complaints(actor: ApplicantActor, engine: EngineDep) -> list[ComplaintP
 
     Supervisors find the complaints to answer in ``GET /api/supervision`` (subject ``complaint``).
     """
-    return [ComplaintPublic.from_view(c) for c in feedback.complaints_of(engine.db, actor)]
+    return [ComplaintPublic.from_view(c) for c in complaints.complaints_of(engine.db, actor)]
 
 
 @router.post(
@@ -144,14 +144,14 @@ def answer_complaint(
     engine = services.engine
 
     def work(reservation: Reservation | None) -> ComplaintPublic:
-        view = feedback.answer_complaint(
+        view = complaints.answer_complaint(
             engine.db, engine.clock, actor, complaint_id, body.reply, reservation=reservation
         )
         note(case_id=view.case_id, department=view.department)
         return ComplaintPublic.from_view(view)
 
     def recover(outcome: str) -> ComplaintPublic:
-        complaint = feedback.supervised_complaint(engine.db, actor, outcome_id(outcome, "complaint"))
+        complaint = complaints.supervised_complaint(engine.db, actor, outcome_id(outcome, "complaint"))
         return ComplaintPublic.from_view(complaint)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
@@ -163,7 +163,7 @@ def list_rectifications(
     actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
 ) -> list[RectificationPublic]:
     """Open rectification tasks, soonest deadline first: a clerk's departments, or all for analysts."""
-    views = feedback.rectifications_for(engine.db, actor, department)
+    views = rectification.rectifications_for(engine.db, actor, department)
     return [RectificationPublic.from_view(v) for v in views]
 
 
@@ -185,14 +185,14 @@ def reply_rectification(
     engine = services.engine
 
     def work(reservation: Reservation | None) -> RectificationPublic:
-        view = feedback.reply_rectification(
+        view = rectification.reply_rectification(
             engine.db, engine.clock, actor, rectification_id, body.reply, reservation=reservation
         )
         note(case_id=view.case_id, department=view.department)
         return RectificationPublic.from_view(view)
 
     def recover(outcome: str) -> RectificationPublic:
-        view = feedback.rectification_of(engine.db, actor, outcome_id(outcome, "rectification"))
+        view = rectification.rectification_of(engine.db, actor, outcome_id(outcome, "rectification"))
         return RectificationPublic.from_view(view)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
@@ -204,7 +204,7 @@ def supervision_queue(
     actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
 ) -> list[SupervisionEntryPublic]:
     """Open entries of the supervisor queue, oldest first: overdue tasks, late rectifications, complaints."""
-    return [SupervisionEntryPublic.from_view(e) for e in sla.queue_for(engine.db, actor, department)]
+    return [SupervisionEntryPublic.from_view(e) for e in supervision.queue_for(engine.db, actor, department)]
 
 
 @router.post(
@@ -225,12 +225,14 @@ def resolve_entry(
     engine = services.engine
 
     def work(reservation: Reservation | None) -> SupervisionEntryPublic:
-        view = sla.resolve(engine.db, engine.clock, actor, entry_id, body.note, reservation=reservation)
+        view = supervision.resolve(
+            engine.db, engine.clock, actor, entry_id, body.note, reservation=reservation
+        )
         note(case_id=view.case_id, department=view.department)
         return SupervisionEntryPublic.from_view(view)
 
     def recover(outcome: str) -> SupervisionEntryPublic:
-        view = sla.entry_of(engine.db, actor, outcome_id(outcome, "escalation"))
+        view = supervision.entry_of(engine.db, actor, outcome_id(outcome, "escalation"))
         return SupervisionEntryPublic.from_view(view)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)

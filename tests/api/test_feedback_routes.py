@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from engine.deadlines import sla
+from engine.deadlines import tracking
 from engine.time.clock import ManualClock
 from tests.api.support import LiveServer
 from tests.api.walking import apply, bundle_example, work_case
@@ -231,7 +231,7 @@ def test_an_overdue_task_is_escalated_to_its_supervisor_who_resolves_it_with_a_n
     case_id, _ = start_case(server, "applicant1", "escalated")
     # The worker's sweep, with a clock a month ahead: every open task of the case is late.
     month_later = ManualClock(server.engine.clock.now() + timedelta(days=30))
-    swept = sla.run_sweep(server.engine.db, month_later, server.engine.calendar)
+    swept = tracking.run_sweep(server.engine.db, month_later, server.engine.calendar)
     assert swept.escalated >= 1
 
     supervisor = server.as_user("supervisor.public-security")

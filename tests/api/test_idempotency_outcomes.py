@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.deadlines import sla
+from engine.deadlines import tracking
 from engine.storage.db import Database
 from engine.time.clock import ManualClock, SystemClock
 from tests.api.support import ServeProcess, start_serve
@@ -208,7 +208,7 @@ def test_a_supervision_resolve_whose_server_died_after_its_commit_is_answered_fr
         # The worker's sweep, with a clock a month ahead: the case's open task is late.
         db = Database(db_url)
         try:
-            swept = sla.run_sweep(db, ManualClock(SystemClock().now() + timedelta(days=30)))
+            swept = tracking.run_sweep(db, ManualClock(SystemClock().now() + timedelta(days=30)))
         finally:
             db.dispose()
         assert swept.escalated >= 1

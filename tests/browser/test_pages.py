@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from engine.deadlines import sla
+from engine.deadlines import tracking
 from engine.demo import demo_pdf
 from engine.people.actors import Actor, Role
 from tests.browser.conftest import LiveServer, csrf_of, element_classes, shot, sign_in, wait_diagram
@@ -148,7 +148,7 @@ def test_clerk_queue_sorts_by_due_time_filters_counts_and_claims_from_the_list(
     assert "队列中没有任务" in page.locator("main").inner_text()
     # Late tasks stand out in words and an icon, not by colour alone.
     server.clock.advance(timedelta(days=5))
-    sla.run_sweep(server.engine.db, server.clock, server.engine.calendar)  # what the timer worker does
+    tracking.run_sweep(server.engine.db, server.clock, server.engine.calendar)  # what the timer worker does
     page.goto("/inbox?filter=overdue")
     overdue = page.locator("#queue tbody tr.overdue")
     expect(overdue).to_have_count(2)

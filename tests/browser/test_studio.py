@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from engine.cases.states import Outcome, WorkItemState
 from engine.demo import demo_pdf
-from engine.feedback import ratings as feedback
+from engine.feedback import ratings
 from engine.people.actors import Actor, Role
 from tests.browser.conftest import LiveServer, element_classes, shot, sign_in, wait_diagram
 
@@ -56,7 +56,7 @@ def _run_case(server: LiveServer, n: int) -> int:
             engine.claim(clerk, task.id)
             engine.complete(clerk, task.id, Outcome.APPROVE, example.get("decisions", {}).get(task.item, {}))
     assert engine.get_case(applicant, case.id).status == "completed"
-    feedback.rate(engine.db, clock, applicant, case.id, 5 - n % 2, "", None, calendar=engine.calendar)
+    ratings.rate(engine.db, clock, applicant, case.id, 5 - n % 2, "", None, calendar=engine.calendar)
     clock.advance(timedelta(days=1))
     return case.id
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from engine.analytics import recording as analytics
 from engine.cases.states import Outcome
-from engine.feedback import ratings as feedback
+from engine.feedback import complaints, ratings
 from engine.service import Engine
 from engine.storage.models import Case
 from engine.time.clock import ManualClock
@@ -123,14 +123,14 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
         known.case_steps.append(rounds)
         if rng.random() < 0.5:
             score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 5, 11])[0]
-            feedback.rate(engine.db, clock, APPLICANT, case_id, score, calendar=calendar)
+            ratings.rate(engine.db, clock, APPLICANT, case_id, score, calendar=calendar)
             known.ratings[""][score] += 1
         for item in ("review", "tax-check"):
             if rng.random() < 0.25:
                 score = rng.choices(
                     [1, 2, 3, 4, 5], weights=[2, 2, 3, 4, 6] if item == "review" else [1, 1, 1, 4, 9]
                 )[0]
-                feedback.rate(
+                ratings.rate(
                     engine.db,
                     clock,
                     APPLICANT,
@@ -141,7 +141,7 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
                 )
                 known.ratings[DEPARTMENT[item]][score] += 1
         if n % 37 == 0:
-            feedback.complain(
+            complaints.complain(
                 engine.db, clock, APPLICANT, case_id, "等了太久", department="tax", calendar=calendar
             )
             known.complaints["tax"] += 1

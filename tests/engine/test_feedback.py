@@ -10,9 +10,9 @@ import pytest
 
 from engine.analytics import recording as analytics
 from engine.cases.states import Outcome
-from engine.deadlines import sla
+from engine.deadlines import supervision
 from engine.errors import CaseNotFound, Conflict, InvalidInput, NotAllowed, NotFound
-from engine.feedback import ratings as feedback
+from engine.feedback import complaints, ratings, rectification, views
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.time.clock import ManualClock
@@ -74,26 +74,26 @@ def test_a_finished_case_is_rated_once_for_the_bundle_and_once_per_department(
 ) -> None:
     running = engine.start_case(APPLICANT, "two-desks", DATA, {}).id
     with pytest.raises(Conflict):
-        feedback.rate(engine.db, clock, APPLICANT, running, 5)
+        ratings.rate(engine.db, clock, APPLICANT, running, 5)
     case_id = finished_case(engine, clock)
 
-    whole = feedback.rate(engine.db, clock, APPLICANT, case_id, 5, "很方便", calendar=engine.calendar)
+    whole = ratings.rate(engine.db, clock, APPLICANT, case_id, 5, "很方便", calendar=engine.calendar)
     assert (whole.score, whole.level.zh, whole.department, whole.rectification) == (5, "非常满意", "", None)
-    market = feedback.rate(engine.db, clock, APPLICANT, case_id, 4, department="market-regulation")
+    market = ratings.rate(engine.db, clock, APPLICANT, case_id, 4, department="market-regulation")
     assert market.level.zh == "满意"
     with pytest.raises(Conflict):
-        feedback.rate(engine.db, clock, APPLICANT, case_id, 3)
+        ratings.rate(engine.db, clock, APPLICANT, case_id, 3)
     for bad in (0, 6, True):
         with pytest.raises(InvalidInput):
-            feedback.rate(engine.db, clock, APPLICANT, case_id, bad, department="tax")
+            ratings.rate(engine.db, clock, APPLICANT, case_id, bad, department="tax")
     with pytest.raises(InvalidInput):
-        feedback.rate(engine.db, clock, APPLICANT, case_id, 3, department="customs")
+        ratings.rate(engine.db, clock, APPLICANT, case_id, 3, department="customs")
     with pytest.raises(CaseNotFound):
-        feedback.rate(engine.db, clock, OTHER_APPLICANT, case_id, 1)
+        ratings.rate(engine.db, clock, OTHER_APPLICANT, case_id, 1)
     with pytest.raises(NotAllowed):
-        feedback.rate(engine.db, clock, MARKET, case_id, 1)
+        ratings.rate(engine.db, clock, MARKET, case_id, 1)
 
-    said = feedback.case_feedback(engine.db, APPLICANT, case_id)
+    said = views.case_feedback(engine.db, APPLICANT, case_id)
     assert [(r.department, r.score) for r in said.ratings] == [("", 5), ("market-regulation", 4)]
     assert [e.kind for e in engine.get_case(APPLICANT, case_id).timeline].count("rated") == 2
     departments = {d.department: d.ratings for d in analytics.by_department(engine.db, "two-desks")}
@@ -112,29 +112,31 @@ def test_a_bad_rating_opens_a_rectification_with_a_deadline_in_the_responsible_q
 ) -> None:
     case_id = finished_case(engine, clock, tax_returns=True)
     rated_at = clock.now()
-    rating = feedback.rate(engine.db, clock, APPLICANT, case_id, 2, "补正了两次", calendar=engine.calendar)
+    rating = ratings.rate(engine.db, clock, APPLICANT, case_id, 2, "补正了两次", calendar=engine.calendar)
     rect = rating.rectification
     assert rect is not None
     # No department named: the one that returned the case answers for it.
     assert (rect.department, rect.state, rect.overdue) == ("tax", "open", False)
-    assert rect.due_at == engine.calendar.add_working_days(rated_at, feedback.RECTIFICATION_DAYS)
-    assert [r.id for r in feedback.rectifications_for(engine.db, TAX)] == [rect.id]
-    assert feedback.rectifications_for(engine.db, MARKET) == []
+    assert rect.due_at == engine.calendar.add_working_days(rated_at, ratings.RECTIFICATION_DAYS)
+    assert [r.id for r in rectification.rectifications_for(engine.db, TAX)] == [rect.id]
+    assert rectification.rectifications_for(engine.db, MARKET) == []
     with pytest.raises(NotAllowed):
-        feedback.rectifications_for(engine.db, APPLICANT)
+        rectification.rectifications_for(engine.db, APPLICANT)
 
-    named = feedback.rate(engine.db, clock, APPLICANT, case_id, 1, department="market-regulation")
+    named = ratings.rate(engine.db, clock, APPLICANT, case_id, 1, department="market-regulation")
     assert named.rectification is not None and named.rectification.department == "market-regulation"
 
     with pytest.raises(NotFound):
-        feedback.reply_rectification(engine.db, clock, MARKET, rect.id, "我们来答复")
+        rectification.reply_rectification(engine.db, clock, MARKET, rect.id, "我们来答复")
     with pytest.raises(InvalidInput):
-        feedback.reply_rectification(engine.db, clock, TAX, rect.id, "  ")
+        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "  ")
     clock.advance(timedelta(hours=3))
-    replied = feedback.reply_rectification(engine.db, clock, TAX, rect.id, "已优化退回说明，并致电申请人致歉")
+    replied = rectification.reply_rectification(
+        engine.db, clock, TAX, rect.id, "已优化退回说明，并致电申请人致歉"
+    )
     assert (replied.state, replied.replied_by) == ("replied", "clerk.tax")
     with pytest.raises(Conflict):
-        feedback.reply_rectification(engine.db, clock, TAX, rect.id, "再答一次")
+        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "再答一次")
 
     # The applicant is told: the reply is on their case and in their feedback view.
     timeline = engine.get_case(APPLICANT, case_id).timeline
@@ -143,7 +145,7 @@ def test_a_bad_rating_opens_a_rectification_with_a_deadline_in_the_responsible_q
     assert [e.detail["department"] for e in opened] == ["tax", "market-regulation"]
     assert answered[0].detail["reply"] == "已优化退回说明，并致电申请人致歉"
     assert answered[0].detail["on_time"] is True
-    said = feedback.case_feedback(engine.db, APPLICANT, case_id)
+    said = views.case_feedback(engine.db, APPLICANT, case_id)
     assert [(r.score, r.rectification.state if r.rectification else None) for r in said.ratings] == [
         (2, "replied"),
         (1, "open"),
@@ -156,7 +158,7 @@ def test_a_rectification_left_unanswered_past_its_deadline_goes_to_the_superviso
     engine: Engine, clock: ManualClock
 ) -> None:
     case_id = finished_case(engine, clock, tax_returns=True)
-    rect = feedback.rate(engine.db, clock, APPLICANT, case_id, 1, calendar=engine.calendar).rectification
+    rect = ratings.rate(engine.db, clock, APPLICANT, case_id, 1, calendar=engine.calendar).rectification
     assert rect is not None
     worker = Worker(engine)
     clock.set(rect.due_at - timedelta(minutes=1))
@@ -164,15 +166,15 @@ def test_a_rectification_left_unanswered_past_its_deadline_goes_to_the_superviso
     clock.set(rect.due_at + timedelta(minutes=1))
     assert worker.run_once().rectifications_overdue == 1
     assert worker.run_once().rectifications_overdue == 0
-    queue = sla.queue_for(engine.db, TAX_SUPERVISOR)
+    queue = supervision.queue_for(engine.db, TAX_SUPERVISOR)
     assert [(e.subject, e.subject_id, e.title.zh) for e in queue] == [
         ("rectification", rect.id, "差评整改超期")
     ]
     assert "rectification_overdue" in [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
 
-    late = feedback.reply_rectification(engine.db, clock, TAX, rect.id, "已整改")
+    late = rectification.reply_rectification(engine.db, clock, TAX, rect.id, "已整改")
     assert late.overdue is True
-    assert sla.queue_for(engine.db, TAX_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, TAX_SUPERVISOR) == []
     timeline = engine.get_case(APPLICANT, case_id).timeline
     assert [e.detail["on_time"] for e in timeline if e.kind == "rectification_replied"] == [False]
 
@@ -181,27 +183,27 @@ def test_a_complaint_with_or_without_a_case_is_a_supervisor_task_and_counts(
     engine: Engine, clock: ManualClock
 ) -> None:
     case_id = engine.start_case(APPLICANT, "two-desks", DATA, {}).id
-    on_case = feedback.complain(
+    on_case = complaints.complain(
         engine.db, clock, APPLICANT, case_id, "窗口说材料不全但没说缺什么", calendar=engine.calendar
     )
     assert on_case.department == "market-regulation"  # the department holding the case
-    assert on_case.due_at == engine.calendar.add_working_days(clock.now(), feedback.COMPLAINT_DAYS)
-    alone = feedback.complain(engine.db, clock, OTHER_APPLICANT, None, "网上找不到办理入口")
+    assert on_case.due_at == engine.calendar.add_working_days(clock.now(), complaints.COMPLAINT_DAYS)
+    alone = complaints.complain(engine.db, clock, OTHER_APPLICANT, None, "网上找不到办理入口")
     assert (alone.case_id, alone.department) == (None, "service-center")
     with pytest.raises(NotAllowed):
-        feedback.complain(engine.db, clock, MARKET, None, "职员不能投诉")
+        complaints.complain(engine.db, clock, MARKET, None, "职员不能投诉")
     with pytest.raises(InvalidInput):
-        feedback.complain(engine.db, clock, APPLICANT, None, " ")
+        complaints.complain(engine.db, clock, APPLICANT, None, " ")
     with pytest.raises(InvalidInput):
-        feedback.complain(engine.db, clock, APPLICANT, case_id, "不对", department="customs")
+        complaints.complain(engine.db, clock, APPLICANT, case_id, "不对", department="customs")
     with pytest.raises(CaseNotFound):
-        feedback.complain(engine.db, clock, OTHER_APPLICANT, case_id, "别人的办件")
+        complaints.complain(engine.db, clock, OTHER_APPLICANT, case_id, "别人的办件")
 
-    market_queue = sla.queue_for(engine.db, MARKET_SUPERVISOR)
+    market_queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
     assert [(e.subject, e.subject_id, e.level, e.case_id) for e in market_queue] == [
         ("complaint", on_case.id, "filed", case_id)
     ]
-    assert [e.subject_id for e in sla.queue_for(engine.db, CENTER_SUPERVISOR)] == [alone.id]
+    assert [e.subject_id for e in supervision.queue_for(engine.db, CENTER_SUPERVISOR)] == [alone.id]
     assert "complaint" in [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
 
     counted = {d.department: d.complaints for d in analytics.by_department(engine.db)}
@@ -209,14 +211,14 @@ def test_a_complaint_with_or_without_a_case_is_a_supervisor_task_and_counts(
     assert sum(p.complaints for p in analytics.trends(engine.db, period="month")) == 2
 
     with pytest.raises(Conflict):
-        sla.resolve(engine.db, clock, MARKET_SUPERVISOR, market_queue[0].id, "关闭")
+        supervision.resolve(engine.db, clock, MARKET_SUPERVISOR, market_queue[0].id, "关闭")
     with pytest.raises(NotFound):
-        feedback.answer_complaint(engine.db, clock, CENTER_SUPERVISOR, on_case.id, "不归我管")
-    answer = feedback.answer_complaint(
+        complaints.answer_complaint(engine.db, clock, CENTER_SUPERVISOR, on_case.id, "不归我管")
+    answer = complaints.answer_complaint(
         engine.db, clock, MARKET_SUPERVISOR, on_case.id, "已一次性告知所缺材料并致歉"
     )
     assert answer.state == "answered"
-    assert sla.queue_for(engine.db, MARKET_SUPERVISOR) == []
-    mine = feedback.complaints_of(engine.db, APPLICANT)
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    mine = complaints.complaints_of(engine.db, APPLICANT)
     assert [(c.id, c.reply) for c in mine] == [(on_case.id, "已一次性告知所缺材料并致歉")]
     assert engine.get_case(APPLICANT, case_id).timeline[-1].kind == "complaint_answered"

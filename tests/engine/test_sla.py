@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine.analytics import recording as analytics
 from engine.cases.states import Outcome
-from engine.deadlines import sla
+from engine.deadlines import pauses, supervision
 from engine.errors import Conflict, NotAllowed
 from engine.people.actors import Actor, Role
 from engine.service import Engine
@@ -108,9 +108,9 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     clock.set(beijing(2025, 3, 4, 13, 49))
     assert worker.run_once().sla.warned == 1
     with engine.db.read() as s:
-        alerts = sla.department_alerts(s, "market-regulation")
+        alerts = supervision.department_alerts(s, "market-regulation")
     assert [(a.subject_id, a.level, a.title.zh) for a in alerts] == [(task_id, "warning", "任务即将到期")]
-    assert sla.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
 
     clock.set(due + timedelta(minutes=1))
     tick = worker.run_once()
@@ -118,15 +118,15 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     again = worker.run_once()
     assert (again.sla.overdue, again.sla.escalated, again.sla.warned) == (0, 0, 0)
 
-    queue = sla.queue_for(engine.db, MARKET_SUPERVISOR)
+    queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
     assert [(e.subject, e.subject_id, e.level, e.case_id, e.title.zh) for e in queue] == [
         ("work_item", task_id, "escalated", case_id, "任务超期督办")
     ]
-    assert sla.queue_for(engine.db, ANALYST) == queue
+    assert supervision.queue_for(engine.db, ANALYST) == queue
     with pytest.raises(NotAllowed):
-        sla.queue_for(engine.db, MARKET)  # a clerk who is not a supervisor
+        supervision.queue_for(engine.db, MARKET)  # a clerk who is not a supervisor
     with pytest.raises(NotAllowed):
-        sla.queue_for(
+        supervision.queue_for(
             engine.db,
             Actor("chief.tax", Role.CLERK, frozenset({"tax"}), supervisor=True),
             "market-regulation",
@@ -139,9 +139,9 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     late = engine.list_tasks(MARKET, overdue=True)
     assert [t.id for t in late.items] == [task_id]
 
-    resolved = sla.resolve(engine.db, clock, MARKET_SUPERVISOR, queue[0].id, "已催办 (chased)")
+    resolved = supervision.resolve(engine.db, clock, MARKET_SUPERVISOR, queue[0].id, "已催办 (chased)")
     assert resolved.state == "resolved" and resolved.resolved_by == "chief.market"
-    assert sla.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
     assert engine.get_case(APPLICANT, case_id).timeline[-1].kind == "escalation_resolved"
     engine.close()
 
@@ -167,12 +167,12 @@ def test_a_bundle_sets_its_own_escalation_steps(sqlite_url: str, tmp_path: Path)
     clock.set(due + timedelta(minutes=1))
     tick = worker.run_once()
     assert (tick.sla.overdue, tick.sla.escalated) == (1, 0)  # late, but not yet the supervisor's
-    assert sla.queue_for(engine.db, ANALYST) == []
+    assert supervision.queue_for(engine.db, ANALYST) == []
     clock.set(beijing(2025, 3, 5, 16, 59))
     assert worker.run_once().sla.escalated == 0
     clock.set(beijing(2025, 3, 5, 17, 1))
     assert worker.run_once().sla.escalated == 1
-    assert [e.subject_id for e in sla.queue_for(engine.db, ANALYST)] == [task_id]
+    assert [e.subject_id for e in supervision.queue_for(engine.db, ANALYST)] == [task_id]
     engine.close()
 
 
@@ -203,7 +203,7 @@ def test_the_applicants_correction_time_does_not_count_against_the_department(
     decide(engine, case_id)
     decide(engine, case_id)
     assert engine.get_case(APPLICANT, case_id).status == "completed"
-    assert sla.queue_for(engine.db, ANALYST) == []
+    assert supervision.queue_for(engine.db, ANALYST) == []
 
     # The review's measured wait is its time in the queue after the supplement, not the week before.
     analytics.rebuild(engine.db, engine.calendar)
@@ -237,7 +237,7 @@ def test_stopped_clocks_move_open_due_times_escalations_and_the_promised_date(
     # The case waited for the applicant from Monday 11:00 to Wednesday 11:00: two working days.
     waited_from, resumed = beijing(2025, 3, 3, 11), beijing(2025, 3, 5, 11)
     with engine.db.write() as s:
-        paused = sla.shift_due_dates(s, case_id, waited_from, resumed, engine.calendar)
+        paused = pauses.shift_due_dates(s, case_id, waited_from, resumed, engine.calendar)
     assert paused == timedelta(hours=16)
     _, _, moved = open_task(engine, case_id)
     assert moved == beijing(2025, 3, 6, 17)  # Tuesday 17:00 plus two working days
@@ -253,7 +253,9 @@ def test_stopped_clocks_move_open_due_times_escalations_and_the_promised_date(
     with engine.db.read() as s:
         (warning,) = [
             e
-            for e in s.scalars(select(sla.Escalation).where(sla.Escalation.subject_id == task_id))
+            for e in s.scalars(
+                select(supervision.Escalation).where(supervision.Escalation.subject_id == task_id)
+            )
             if e.level == "warning"
         ]
     assert warning.fire_at == engine.calendar.add_working_time(MONDAY, timedelta(hours=0.8 * 16 + 16))
@@ -301,7 +303,7 @@ def test_two_supervisors_resolving_one_entry_at_once_resolve_it_once(db_url: str
     _, _, due = open_task(engine, case_id)
     clock.set(due + timedelta(minutes=1))
     Worker(engine).run_once()
-    (entry,) = sla.queue_for(engine.db, MARKET_SUPERVISOR)
+    (entry,) = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
     deputy = Actor("deputy.market", Role.CLERK, frozenset({"market-regulation"}), supervisor=True)
     answers: list[str] = []
     holding = threading.Event()
@@ -317,7 +319,9 @@ def test_two_supervisors_resolving_one_entry_at_once_resolve_it_once(db_url: str
 
     def resolve_as(who: Actor) -> None:
         try:
-            answers.append(sla.resolve(engine.db, clock, who, entry.id, f"{who.username} 已催办").resolved_by)
+            answers.append(
+                supervision.resolve(engine.db, clock, who, entry.id, f"{who.username} 已催办").resolved_by
+            )
         except Conflict:
             answers.append("conflict")
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from engine.deadlines import sla
+from engine.deadlines import supervision
 from engine.service import Engine
 from engine.storage.models import Case, CaseEvent, WorkItem
 from engine.time.clock import ManualClock
@@ -158,7 +158,7 @@ def test_onething_serve_runs_the_worker_on_sqlite(tmp_path: Path) -> None:
     assert tasks(engine, case_id) == []
 
     def done() -> bool:
-        escalated = sla.queue_for(engine.db, ANALYST)
+        escalated = supervision.queue_for(engine.db, ANALYST)
         return tasks(engine, case_id) != [] and [e.subject_id for e in escalated] == [late_task.id]
 
     data_dir = tmp_path / "serve"

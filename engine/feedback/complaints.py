@@ -1,0 +1,224 @@
+"""Complaints (办不成事反映): an applicant reports they could not get it done; a supervisor answers.
+
+- ``complain``: on a case or without one; it becomes an entry in a supervisor queue (the
+  department named, else the one holding the case, else the government service centre) with
+  a deadline for the answer (``COMPLAINT_DAYS`` working days), and counts in the analytics.
+- ``answer_complaint``: a supervisor of that department answers, which closes the entry; the
+  author (and the case's timeline) see the answer.
+
+May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
+``engine.analytics``, ``engine.deadlines``, ``engine.bpmn``, ``engine.cases``, ``engine.people``,
+``engine.storage``, ``engine.time``, ``engine.errors``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.analytics import recording as analytics
+from engine.bpmn.manifest import Manifest
+from engine.cases.states import OPEN_WORK_STATES
+from engine.deadlines.supervision import (
+    GENERAL_DEPARTMENT,
+    Level,
+    Subject,
+    close_entries,
+    may_supervise,
+    open_entry,
+)
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
+from engine.feedback.checks import (
+    audit,
+    lead_department,
+    locked_with_case,
+    manifest_of,
+    owned_case,
+    text_problems,
+)
+from engine.feedback.rows import Complaint, ComplaintState
+from engine.feedback.views import ComplaintView
+from engine.people.actors import Actor, Role
+from engine.storage.db import Database
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.storage.models import Case, Deployment, WorkItem
+from engine.time.calendar import WorkCalendar, default_calendar
+from engine.time.clock import Clock
+
+COMPLAINT_DAYS = 5.0  # working days a supervisor has to answer a complaint
+
+
+def _known_departments(session: Session) -> set[str]:
+    found = {GENERAL_DEPARTMENT}
+    for manifest in session.scalars(select(Deployment.manifest)):
+        found.update(str(i.get("department")) for i in manifest.get("items", []))
+    return found
+
+
+def _holding_department(session: Session, case: Case, manifest: Manifest) -> str:
+    """The department that has the case now: the open task due first, else the last task."""
+    row = session.scalars(
+        select(WorkItem)
+        .where(WorkItem.case_id == case.id, WorkItem.state.in_(OPEN_WORK_STATES))
+        .order_by(WorkItem.due_at, WorkItem.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        row = session.scalars(
+            select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id.desc()).limit(1)
+        ).first()
+    if row is not None:
+        return row.department
+    return lead_department(manifest)
+
+
+def complain(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    case_id: int | None,
+    text: str,
+    department: str | None = None,
+    *,
+    calendar: WorkCalendar | None = None,
+    answer_days: float = COMPLAINT_DAYS,
+    reservation: Reservation | None = None,
+) -> ComplaintView:
+    """An applicant reports that they could not get it done; it lands in a supervisor queue.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
+    """
+    calendar = calendar or default_calendar()
+    if actor.role is not Role.APPLICANT:
+        raise NotAllowed("只有申请人可以反映问题 (only applicants file complaints)")
+    problems = text_problems(text, "text", required=True)
+    department = (department or "").strip()
+    with db.write() as s:
+        case = owned_case(s, actor, case_id) if case_id is not None else None
+        manifest = manifest_of(s, case.deployment_id) if case is not None else None
+        if department:
+            known = set(manifest.departments) if manifest is not None else _known_departments(s)
+            if department not in known:
+                problems.append(
+                    Problem(
+                        f"未知的部门 {department}",
+                        where="department",
+                        rule="department",
+                        message_en="unknown department",
+                    )
+                )
+        if problems:
+            raise InvalidInput(f"反映有 {len(problems)} 处问题", problems)
+        if not department:
+            department = (
+                _holding_department(s, case, manifest)
+                if case is not None and manifest is not None
+                else GENERAL_DEPARTMENT
+            )
+        now = clock.now()
+        row = Complaint(
+            case_id=case.id if case is not None else None,
+            bundle_key=case.bundle_key if case is not None else "",
+            complainant=actor.username,
+            department=department,
+            text=text.strip(),
+            state=ComplaintState.OPEN,
+            created_at=now,
+            due_at=calendar.add_working_days(now, answer_days),
+        )
+        s.add(row)
+        s.flush()
+        open_entry(
+            s,
+            subject=Subject.COMPLAINT,
+            subject_id=row.id,
+            level=Level.FILED,
+            department=department,
+            now=now,
+            case_id=row.case_id,
+            bundle_key=row.bundle_key,
+            due_at=row.due_at,
+            detail={"complainant": actor.username},
+        )
+        if row.case_id is not None:
+            audit(
+                s,
+                row.case_id,
+                now,
+                actor.username,
+                "complaint",
+                {"complaint_id": row.id, "department": department, "text": row.text},
+            )
+        analytics.record_complaint(s, row.bundle_key, department, now, calendar)
+        record_outcome(s, reservation, outcome_ref("complaint", row.id))
+        s.flush()
+        return ComplaintView.of(row)
+
+
+def answer_complaint(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    complaint_id: int,
+    reply: str,
+    *,
+    reservation: Reservation | None = None,
+) -> ComplaintView:
+    """A supervisor of the department answers a complaint; the author (and the case) see the answer.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
+    """
+    problems = text_problems(reply, "reply", required=True)
+    if problems:
+        raise InvalidInput("答复有问题", problems)
+    with db.write() as s:
+        row = locked_with_case(s, Complaint, complaint_id)
+        if row is None or not may_supervise(actor, row.department):
+            raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
+        if row.state != ComplaintState.OPEN:
+            raise Conflict("已经答复 (already answered)")
+        now = clock.now()
+        row.state = ComplaintState.ANSWERED
+        row.reply = reply.strip()
+        row.replied_by = actor.username
+        row.replied_at = now
+        close_entries(s, Subject.COMPLAINT, row.id, actor.username, now, row.reply)
+        if row.case_id is not None:
+            audit(
+                s,
+                row.case_id,
+                now,
+                actor.username,
+                "complaint_answered",
+                {"complaint_id": row.id, "department": row.department, "reply": row.reply},
+            )
+        record_outcome(s, reservation, outcome_ref("complaint", row.id))
+        s.flush()
+        return ComplaintView.of(row)
+
+
+def supervised_complaint(db: Database, actor: Actor, complaint_id: int) -> ComplaintView:
+    """One complaint as the supervisors of its department see it (an answered one too)."""
+    with db.read() as s:
+        row = s.get(Complaint, complaint_id)
+        if row is None or not may_supervise(actor, row.department):
+            raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
+        return ComplaintView.of(row)
+
+
+def complaint_of(db: Database, actor: Actor, complaint_id: int) -> ComplaintView:
+    """One of an applicant's own complaints (as ``complaints_of`` shows it)."""
+    with db.read() as s:
+        row = s.get(Complaint, complaint_id)
+        if row is None or row.complainant != actor.username:
+            raise NotFound(f"没有这条反映 (no complaint {complaint_id})")
+        return ComplaintView.of(row)
+
+
+def complaints_of(db: Database, actor: Actor) -> list[ComplaintView]:
+    """An applicant's own complaints, newest first, with the answers."""
+    with db.read() as s:
+        rows = s.scalars(
+            select(Complaint).where(Complaint.complainant == actor.username).order_by(Complaint.id.desc())
+        )
+        return [ComplaintView.of(r) for r in rows]

@@ -1,0 +1,179 @@
+"""Rectification of bad ratings (差评整改): the responsible department answers, on time or late.
+
+- ``reply_rectification``: a clerk of that department answers; the reply appears on the
+  case's timeline (``rectification_replied``), which is how the applicant is told.
+- A rectification not answered by its deadline goes to the supervisor queue
+  (``sweep_rectifications``, run by the worker).
+
+Rectifications are opened by ``engine.feedback.ratings.rate``.
+
+May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
+``engine.deadlines``, ``engine.people``, ``engine.storage``, ``engine.time``, ``engine.errors``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from engine.deadlines.supervision import Level, Subject, close_entries, lock_cases, open_entry
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from engine.feedback.checks import audit, locked_with_case, text_problems
+from engine.feedback.rows import Rectification, RectificationState
+from engine.feedback.views import RectificationView
+from engine.people.actors import Actor, Role
+from engine.storage.db import Database
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.time.clock import Clock
+
+
+def reply_rectification(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    rectification_id: int,
+    reply: str,
+    *,
+    reservation: Reservation | None = None,
+) -> RectificationView:
+    """The responsible department answers a bad rating; the reply shows on the case's timeline.
+
+    ``reservation`` (an ``Idempotency-Key``'s) learns the rectification in the same transaction.
+    """
+    problems = text_problems(reply, "reply", required=True)
+    if problems:
+        raise InvalidInput("答复有问题", problems)
+    with db.write() as s:
+        row = locked_with_case(s, Rectification, rectification_id)
+        if row is None or not _may_reply(actor, row):
+            raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
+        if row.state != RectificationState.OPEN:
+            raise Conflict("整改已答复 (already answered)")
+        now = clock.now()
+        row.state = RectificationState.REPLIED
+        row.reply = reply.strip()
+        row.replied_by = actor.username
+        row.replied_at = now
+        close_entries(s, Subject.RECTIFICATION, row.id, actor.username, now, "已答复 (answered)")
+        audit(
+            s,
+            row.case_id,
+            now,
+            actor.username,
+            "rectification_replied",
+            {
+                "rectification_id": row.id,
+                "department": row.department,
+                "reply": row.reply,
+                "on_time": now <= row.due_at,
+            },
+        )
+        record_outcome(s, reservation, outcome_ref("rectification", row.id))
+        s.flush()
+        return RectificationView.of(row)
+
+
+def _may_reply(actor: Actor, row: Rectification) -> bool:
+    """Whether the actor answers for a rectification: its department's clerks, admins."""
+    return actor.role is Role.ADMIN or actor.in_department(row.department)
+
+
+def rectification_of(db: Database, actor: Actor, rectification_id: int) -> RectificationView:
+    """One rectification as those who may answer it see it (a replied one too)."""
+    with db.read() as s:
+        row = s.get(Rectification, rectification_id)
+        if row is None or not _may_reply(actor, row):
+            raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
+        return RectificationView.of(row)
+
+
+def rectifications_for(db: Database, actor: Actor, department: str | None = None) -> list[RectificationView]:
+    """The open rectification tasks an actor may work: a clerk's departments (or one of them)."""
+    if actor.role in (Role.ADMIN, Role.ANALYST):
+        wanted = [department] if department else None
+    elif actor.role is Role.CLERK:
+        wanted = [department] if department else sorted(actor.departments)
+        if any(d not in actor.departments for d in wanted):
+            raise NotAllowed("不是本部门的整改任务 (not your department)")
+    else:
+        raise NotAllowed("只有窗口人员可以查看整改任务 (only clerks see rectification tasks)")
+    query = select(Rectification).where(Rectification.state == RectificationState.OPEN)
+    if wanted is not None:
+        query = query.where(Rectification.department.in_(wanted))
+    with db.read() as s:
+        rows = s.scalars(query.order_by(Rectification.due_at, Rectification.id))
+        return [RectificationView.of(r) for r in rows]
+
+
+def _late_rectifications(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Open rectifications past their deadline, not yet sent to the supervisors."""
+    return (
+        Rectification.state == RectificationState.OPEN,
+        Rectification.overdue.is_(False),
+        Rectification.due_at <= now,
+    )
+
+
+def sweep_rectifications(session: Session, now: datetime, *, limit: int = 200) -> int:
+    """Send rectifications past their deadline to the supervisor queue, once each."""
+    candidates = session.execute(
+        select(Rectification.id, Rectification.case_id)
+        .where(*_late_rectifications(now))
+        .order_by(Rectification.due_at)
+        .limit(limit)
+    ).all()
+    if not candidates:
+        return 0
+    locked = lock_cases(session, (c.case_id for c in candidates))
+    done = 0
+    for c in candidates:
+        if c.case_id not in locked:
+            continue
+        row = session.scalars(
+            select(Rectification).where(Rectification.id == c.id).execution_options(populate_existing=True)
+        ).one()
+        if row.state != RectificationState.OPEN or row.overdue or row.due_at > now:
+            continue
+        row.overdue = True
+        open_entry(
+            session,
+            subject=Subject.RECTIFICATION,
+            subject_id=row.id,
+            level=Level.ESCALATED,
+            department=row.department,
+            now=now,
+            case_id=row.case_id,
+            bundle_key=row.bundle_key,
+            due_at=row.due_at,
+            detail={"rating_id": row.rating_id},
+        )
+        audit(
+            session,
+            row.case_id,
+            now,
+            "system",
+            "rectification_overdue",
+            {"rectification_id": row.id, "department": row.department, "due_at": row.due_at.isoformat()},
+        )
+        done += 1
+    session.flush()
+    return done
+
+
+def run_rectification_sweep(db: Database, clock: Clock, *, batch: int = 200) -> int:
+    """Escalate overdue rectifications in short write transactions (only when there is any)."""
+    total = 0
+    for _ in range(50):
+        now = clock.now()
+        with db.read() as s:
+            pending = s.scalar(select(Rectification.id).where(*_late_rectifications(now)).limit(1))
+        if pending is None:
+            break
+        with db.write() as s:
+            done = sweep_rectifications(s, now, limit=batch)
+        total += done
+        if done < batch:
+            break
+    return total
