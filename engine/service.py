@@ -58,6 +58,7 @@ from engine.storage.db import Database, rowcount
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, CaseEvent, Deployment, Material, WorkItem, table_of
 from engine.storage.settings import Settings
+from engine.subscribers import subscribe_followers
 from engine.time.calendar import WorkCalendar
 from engine.time.clock import Clock, SystemClock
 from forms.catalog import load_catalog
@@ -155,6 +156,7 @@ class Engine:
         self.store = CaseStore(
             self.deployments, self.runner, self.clock, self.calendar.due_for, settings.workflow_cache_size
         )
+        subscribe_followers(self.db.spine, self.calendar)
 
     # -- lifecycle ---------------------------------------------------------------------
     def upgrade(self) -> None:

@@ -1,0 +1,91 @@
+"""Who follows cases: the one place that subscribes the followers of cases to the event spine.
+
+The case path (``engine.cases``), the SLA clock and feedback emit typed events
+(``engine.cases.events``) and know nothing of who listens; this module is where the
+listeners are named. Each runs inside the transaction of the change it follows, so what it
+writes (analytics aggregates, shifted due dates) commits or rolls back with the case:
+
+- analytics counts completed tasks, finished cases, ratings, complaints and tasks that went
+  overdue (``engine.analytics.recording``);
+- the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
+  case waited for the applicant, when the supplement resumes it.
+
+Every subscriber has a stable name, so subscribing again (a second ``Engine`` on the same
+``Database``) replaces it instead of counting everything twice.
+
+May import: ``engine.analytics``, ``engine.deadlines``, ``engine.feedback``, ``engine.cases``,
+``engine.storage``, ``engine.time``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from engine.analytics.recording import (
+    record_case_finished,
+    record_complaint,
+    record_completion,
+    record_rating,
+    record_went_overdue,
+)
+from engine.cases.events import (
+    CaseFinished,
+    ComplaintFiled,
+    Rated,
+    Supplemented,
+    TaskApproved,
+    TaskOverdue,
+    TaskReturned,
+    Withdrawn,
+)
+from engine.deadlines.pauses import shift_due_dates
+from engine.storage.models import Case, WorkItem
+from engine.storage.spine import Spine
+from engine.time.calendar import WorkCalendar
+
+
+def _case(session: Session, case_id: int | None) -> Case:
+    """The case an event names (an identity-map hit inside the facade's transaction)."""
+    case = session.get(Case, case_id) if case_id is not None else None
+    if case is None:
+        raise LookupError(f"the event names no case that exists (case {case_id})")
+    return case
+
+
+def subscribe_followers(spine: Spine, calendar: WorkCalendar) -> None:
+    """Subscribe analytics and the SLA clock to the events of cases (again: replaces them)."""
+
+    def count_completion(session: Session, event: TaskApproved | TaskReturned) -> None:
+        # Emitted right after the task row got its outcome: the row and case are the ones
+        # the facade holds, so both ``get``s are identity-map hits.
+        item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
+        if item is None:
+            raise LookupError(f"the event names no task that exists (task {event.work_item_id})")
+        record_completion(session, item, calendar, case=_case(session, event.case_id))
+
+    def count_finished_case(session: Session, event: CaseFinished | Withdrawn) -> None:
+        record_case_finished(session, _case(session, event.case_id), calendar)
+
+    def count_rating(session: Session, event: Rated) -> None:
+        case = _case(session, event.case_id)
+        record_rating(
+            session, case.bundle_key, case.version, event.department, event.score, event.at, calendar
+        )
+
+    def count_complaint(session: Session, event: ComplaintFiled) -> None:
+        record_complaint(session, event.bundle or "", event.department, event.at, calendar)
+
+    def count_went_overdue(session: Session, event: TaskOverdue) -> None:
+        record_went_overdue(session, event.bundle, event.department, event.at, calendar)
+
+    def stop_clocks_while_waiting(session: Session, event: Supplemented) -> None:
+        # Emitted before the new round's rows are synced: only the rows that waited move.
+        if event.waited_from is not None and event.case_id is not None:
+            shift_due_dates(session, event.case_id, event.waited_from, event.at, calendar)
+
+    spine.subscribe("deadlines.pause", stop_clocks_while_waiting, Supplemented)
+    spine.subscribe("analytics.completion", count_completion, TaskApproved, TaskReturned)
+    spine.subscribe("analytics.case_finished", count_finished_case, CaseFinished, Withdrawn)
+    spine.subscribe("analytics.rating", count_rating, Rated)
+    spine.subscribe("analytics.complaint", count_complaint, ComplaintFiled)
+    spine.subscribe("analytics.went_overdue", count_went_overdue, TaskOverdue)
