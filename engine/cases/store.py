@@ -2,12 +2,17 @@
 
 One transaction holds the case row lock (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
 ``BEGIN IMMEDIATE`` serializes writers), the workflow state, the work-item rows and the
-audit events, so they always agree. ``state_version`` is SQLAlchemy's version counter:
+audit lines of the events emitted on the way (``engine.storage.spine``), so they always
+agree. ``save`` announces new task rows (``TaskCreated``) once they have ids and writes the
+action's audit lines in one statement. ``state_version`` is SQLAlchemy's version counter:
 an update that lost a race fails instead of overwriting.
 
 Restoring a workflow costs more than running a task, so each process keeps recently used
 workflows deserialized, keyed by case id and ``state_version``; an entry is used only while
 the database still holds that version, and is taken out while a transaction mutates it.
+
+May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.bpmn``, ``engine.storage``,
+``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -20,21 +25,20 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from engine.bpmn.definitions import BundleDefinition
 from engine.bpmn.deployments import Deployments
 from engine.bpmn.runtime import Runner
 from engine.bpmn.serialization import WorkflowCodec
+from engine.cases.events import TaskCancelled, TaskCreated
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 from engine.errors import CaseNotFound
-from engine.storage.models import Case, CaseEvent, Deployment, WorkItem, table_of
-from engine.storage.spine import json_ready
+from engine.storage.models import Case, Deployment, WorkItem
+from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
 
-# The audit trail's insert, built once (Core, no ORM bulk machinery): every action writes lines.
-AUDIT_INSERT = insert(table_of(CaseEvent))
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
 
 
@@ -84,8 +88,6 @@ class OpenCase:
     created: list[WorkItem] = field(default_factory=list)
     # Every task row of the case, read once when the case was locked; new rows join it.
     rows: list[WorkItem] = field(default_factory=list)
-    # Audit lines of this action, inserted together by ``CaseStore.save``.
-    events: list[dict[str, Any]] = field(default_factory=list)
     synced: bool = False
     # Work that must wait until this transaction has committed (e.g. follow-on cases).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -166,46 +168,26 @@ class CaseStore:
         case.updated_at = oc.now
         oc.session.flush()  # one flush for the case and its task rows; new rows get their ids
         for row in oc.created:
-            self.event(
-                oc,
-                "system",
-                "task_created",
-                {"item": row.item_key, "department": row.department, "due_at": row.due_at},
-                work_item_id=row.id,
+            emit(
+                oc.session,
+                TaskCreated(
+                    case_id=case.id,
+                    at=oc.now,
+                    work_item_id=row.id,
+                    item=row.item_key,
+                    department=row.department,
+                    due_at=row.due_at,
+                ),
             )
         oc.created.clear()
-        if oc.events:
-            oc.session.execute(AUDIT_INSERT, oc.events)
-            oc.events.clear()
+        # The action's lines in one statement: an action emits several (approved, certificate
+        # issued, task created ...), and one round trip instead of one per line is a large
+        # part of a task action's cost.
+        write_pending(oc.session)
 
     def remember(self, oc: OpenCase) -> None:
         """After a successful commit: keep the workflow warm for the next action on this case."""
         self.cache.put(oc.case.id, oc.case.state_version, oc.workflow)
-
-    def event(
-        self,
-        oc: OpenCase,
-        actor: str,
-        kind: str,
-        detail: dict[str, Any] | None = None,
-        work_item_id: int | None = None,
-    ) -> None:
-        """Append one line to the case's audit trail (written by ``save``, in the same transaction).
-
-        The lines of one action are inserted together in one statement at save time: an
-        action writes several (approved, certificate issued, task created ...), and one
-        round trip instead of one per line is a large part of a task action's cost.
-        """
-        oc.events.append(
-            {
-                "case_id": oc.case.id,
-                "at": oc.now,
-                "actor": actor,
-                "kind": kind,
-                "work_item_id": work_item_id,
-                "detail": json_ready(detail or {}),
-            }
-        )
 
     def sync_work_items(self, oc: OpenCase) -> None:
         """Make the task rows match the workflow: new ready user tasks queue, vanished ones cancel.
@@ -248,4 +230,7 @@ class CaseStore:
             if spiff_id not in ready:
                 row.state = WorkItemState.CANCELLED
                 row.completed_at = oc.now
-                self.event(oc, "system", "task_cancelled", {"item": row.item_key}, work_item_id=row.id)
+                emit(
+                    oc.session,
+                    TaskCancelled(case_id=case.id, at=oc.now, work_item_id=row.id, item=row.item_key),
+                )

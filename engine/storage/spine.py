@@ -21,6 +21,7 @@ May import: ``engine.storage.models`` only.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -36,6 +37,7 @@ from engine.storage.models import CaseEvent, table_of
 AUDIT_INSERT = insert(table_of(CaseEvent))  # built once: every action writes lines
 _PENDING = "onething.pending_audit"
 _SPINE = "onething.spine"
+_DISPATCHING = "onething.dispatching"  # events emitted by subscribers, waiting their turn
 
 
 def json_ready(value: Any) -> Any:
@@ -146,11 +148,27 @@ class Spine:
         return found
 
     def emit(self, session: Session, event: Event) -> None:
-        """Record ``event`` in the session's transaction and run its subscribers now."""
+        """Record ``event`` in the session's transaction and run its subscribers now.
+
+        An event a subscriber emits (the SLA clock's pause, emitted while it follows a
+        supplement) is handed out once the event being handed out has reached every
+        subscriber: each subscriber sees a transaction's events in the order of their audit
+        lines, whichever order the subscribers were registered in.
+        """
         if event.case_id is not None:
             session.info.setdefault(_PENDING, []).append(event.audit_line())
-        for handler in self._handlers(type(event)):
-            handler(session, event)
+        waiting: deque[Event] | None = session.info.get(_DISPATCHING)
+        if waiting is not None:
+            waiting.append(event)
+            return
+        waiting = session.info[_DISPATCHING] = deque([event])
+        try:
+            while waiting:
+                current = waiting.popleft()
+                for handler in self._handlers(type(current)):
+                    handler(session, current)
+        finally:
+            del session.info[_DISPATCHING]
 
 
 def attach(session: Session, spine: Spine) -> None:

@@ -36,11 +36,12 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, text
 
 from engine.bpmn.definitions import load_definition, read_bundle_dir
+from engine.bpmn.manifest import outcome_key
 from engine.bpmn.serialization import WorkflowCodec
 from engine.cases.states import Outcome
 from engine.demo import demo_pdf
 from engine.people.actors import Actor, Role
-from engine.service import Engine, outcome_key
+from engine.service import Engine
 from engine.storage.settings import Settings, shipped_processes_dir
 from tests.support.engines import MONDAY
 

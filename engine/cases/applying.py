@@ -1,0 +1,330 @@
+"""The applicant's side of a case, and how a case moves on: apply, supplement, withdraw, finish.
+
+- ``start_case``: validate everything at once, start the workflow, queue the first tasks;
+- ``supplement``: answer the one correction notice (一次性告知) or deliver promised materials
+  (容缺受理); only what was asked may change, and the returned tasks run again;
+- ``withdraw``: end an unfinished case;
+- ``_after_progress`` (after any step of the workflow: an application, a task action, a
+  timer): finish the case, or gather the round's returns into one notice. A completed case
+  may start follow-on bundles without an application (免申即享), which is applying again,
+  so it lives here with ``start_case``.
+
+Each step says what happened by emitting a typed event at the moment the change is made
+(``Submitted``, ``Supplemented``, ``Withdrawn``, ``NoticeIssued``, ``Completed``/``Rejected``,
+``FollowOn*``): the subscribers (analytics, the SLA clock) see the case as the step left it.
+
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
+``engine.errors``, ``forms``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.bpmn.expressions import evaluate
+from engine.bpmn.model_metrics import promised_days
+from engine.cases import supplement_scope
+from engine.cases.core import form_materials, problems_from_form
+from engine.cases.events import (
+    Completed,
+    FollowOnDue,
+    FollowOnFailed,
+    FollowOnStarted,
+    NoticeIssued,
+    Rejected,
+    Submitted,
+    Supplemented,
+    Withdrawn,
+)
+from engine.cases.reading import CaseReading
+from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome
+from engine.cases.store import OpenCase
+from engine.cases.views import CaseView
+from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, NotAllowed, Problem
+from engine.people.actors import Actor, Role
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.storage.models import Material
+from engine.storage.spine import Event, emit
+
+
+class Applying(CaseReading):
+    """Applying, supplementing and withdrawing; finishing a case and its follow-ons."""
+
+    def _check_materials(self, session: Session, owner: str, materials: Mapping[str, str]) -> list[Problem]:
+        problems: list[Problem] = []
+        for kind, material_id in materials.items():
+            row = session.get(Material, material_id)
+            if row is None or row.owner != owner:
+                problems.append(
+                    Problem(
+                        f"材料不存在: {material_id}",
+                        where=kind,
+                        rule="material-unknown",
+                        message_en=f"unknown material {material_id}",
+                        extra={"kind": "material"},
+                    )
+                )
+            elif row.kind != kind:
+                problems.append(
+                    Problem(
+                        f"材料类型不符: 上传为 {row.kind}",
+                        where=kind,
+                        rule="material-kind",
+                        message_en=f"material was uploaded as {row.kind}",
+                        extra={"kind": "material"},
+                    )
+                )
+        return problems
+
+    def start_case(
+        self,
+        actor: Actor,
+        bundle: str,
+        data: Mapping[str, Any],
+        materials: Mapping[str, str],
+        promised: Collection[str] = (),
+        *,
+        origin_case_id: int | None = None,
+        reservation: Reservation | None = None,
+    ) -> CaseView:
+        """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the new case in the same transaction.
+        """
+        if actor.role is not Role.APPLICANT and actor.username != "system":
+            raise NotAllowed("只有申请人可以申请 (only applicants apply)")
+        applicant = actor.username
+        with self.db.read() as s:
+            row = self.deployments.latest(s, bundle)
+            problems = self._check_materials(s, applicant, materials)
+        form = self.deployments.form(row)
+        # Certificates the form takes, of the company (or child ...) applied for, never another one's.
+        held = self.materials.certificates_for(applicant, data, form_materials(form))
+        attached = {**held, **materials}
+        problems += problems_from_form(form.validate(data, attached.keys(), promised))
+        if problems:
+            raise InvalidInput(f"申请有 {len(problems)} 处问题 ({len(problems)} problem(s))", problems)
+        definition = self.deployments.definition(row)
+        workflow = self.runner.start(definition, data)
+        with self.db.write() as session:
+            oc = self.store.create(session, row, applicant, dict(data), attached, workflow)
+            oc.case.origin_case_id = origin_case_id
+            # The promise (限时办结): the longest remaining route from where the answers led.
+            route_days = promised_days(definition, (t.name for t in self.runner.ready_tasks(workflow)))
+            oc.case.due_at = self.calendar.due_for(route_days, oc.now)
+            promises = {p.material: p.days for p in definition.manifest.accept_with_promise}
+            oc.case.pending_materials = {
+                kind: {
+                    "due": self.calendar.due_for(float(promises[kind]), oc.now).isoformat(),
+                    "promised_at": oc.now.isoformat(),
+                }
+                for kind in promised
+                if kind in promises and kind not in attached
+            }
+            emit(
+                session,
+                Submitted(
+                    case_id=oc.case.id,
+                    at=oc.now,
+                    actor=applicant,
+                    bundle=row.key,
+                    version=row.version,
+                    materials=sorted(attached),
+                    reused_certificates=sorted(k for k in attached if k not in materials),
+                    promised=sorted(oc.case.pending_materials),
+                    origin_case_id=origin_case_id,
+                ),
+            )
+            self._after_progress(oc, applicant)
+            self.store.save(oc)
+            case_id = oc.case.id
+            record_outcome(session, reservation, outcome_ref("case", case_id))
+        self.store.remember(oc)
+        for hook in oc.after_commit:
+            hook()
+        return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
+
+    def _after_progress(self, oc: OpenCase, actor: str) -> None:
+        """Status bookkeeping after the workflow moved: finish, or gather returns into one notice."""
+        case = oc.case
+        if self.runner.is_completed(oc.workflow):
+            rejected = self.runner.ended_in_rejection(oc.workflow)
+            case.status = CaseStatus.REJECTED if rejected else CaseStatus.COMPLETED
+            case.finished_at = oc.now
+            self.store.sync_work_items(oc)  # the open rows are cancelled; nothing the case counts changes
+            finished = Rejected if rejected else Completed
+            emit(oc.session, finished(case_id=case.id, at=oc.now, outputs=sorted(case.outputs)))
+            if not rejected:
+                self._follow_on(oc)
+            return
+        self.store.sync_work_items(oc)
+        open_count = sum(1 for r in oc.rows if r.state in OPEN_WORK_STATES)
+        returned = sorted(
+            (r for r in oc.rows if r.round == case.round and r.outcome == Outcome.RETURN), key=lambda r: r.id
+        )
+        if open_count == 0 and returned and case.status == CaseStatus.RUNNING:
+            case.status = CaseStatus.AWAITING_APPLICANT
+            case.notice = {
+                "round": case.round,
+                "issued_at": oc.now.isoformat(),
+                "items": [
+                    {
+                        "item": r.item_key,
+                        "department": r.department,
+                        "work_item_id": r.id,
+                        "comment": r.comment,
+                        "problems": list(r.problems),
+                    }
+                    for r in returned
+                ],
+                "problems": [
+                    {**p, "item": r.item_key, "department": r.department}
+                    for r in returned
+                    for p in r.problems
+                ],
+            }
+            emit(
+                oc.session,
+                NoticeIssued(
+                    case_id=case.id,
+                    at=oc.now,
+                    round=case.round,
+                    departments=sorted({r.department for r in returned}),
+                    problems=len(case.notice["problems"]),
+                ),
+            )
+
+    def _follow_on(self, oc: OpenCase) -> None:
+        """免申即享: start the follow-on bundles the manifest declares, without an application."""
+        manifest = oc.definition.manifest
+        if not manifest.follow_on:
+            return
+        names = {**oc.case.data, **self.runner.data(oc.workflow)}
+        for follow in manifest.follow_on:
+            try:
+                if not evaluate(follow.when, names):
+                    continue
+                data = {key: evaluate(expr, names) for key, expr in follow.data.items()}
+            except Exception as exc:  # an analyst's expression failing must not undo the finished case
+                emit(
+                    oc.session,
+                    FollowOnFailed(case_id=oc.case.id, at=oc.now, bundle=follow.bundle, error=str(exc)),
+                )
+                continue
+            emit(oc.session, FollowOnDue(case_id=oc.case.id, at=oc.now, bundle=follow.bundle, data=data))
+            oc.after_commit.append(
+                functools.partial(self._start_follow_on, oc.case.id, oc.case.applicant, follow.bundle, data)
+            )
+
+    def _start_follow_on(self, origin: int, applicant: str, bundle: str, data: dict[str, Any]) -> None:
+        """Start one follow-on case after the origin's completion committed (its own transaction)."""
+        outcome: Event
+        try:
+            started = self.start_case(
+                Actor(applicant, Role.APPLICANT), bundle, data, {}, origin_case_id=origin
+            )
+            outcome = FollowOnStarted(
+                case_id=origin, at=self.clock.now(), bundle=bundle, started_case_id=started.id
+            )
+        except Exception as exc:  # recorded on the origin case; the applicant can still apply by hand
+            outcome = FollowOnFailed(case_id=origin, at=self.clock.now(), bundle=bundle, error=str(exc))
+        with self.db.write() as session:
+            emit(session, outcome)  # its line is written as the transaction commits
+
+    def supplement(
+        self,
+        actor: Actor,
+        case_id: int,
+        data: Mapping[str, Any],
+        materials: Mapping[str, str],
+        reservation: Reservation | None = None,
+    ) -> CaseView:
+        """The applicant answers the correction notice; only the returned tasks run again.
+
+        Only what the notice asked may change, and materials owed on a promise may come
+        at any time (``engine.cases.supplement_scope``); anything else is refused, each named.
+        ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
+        """
+        with self.db.read() as s:
+            case = self._visible_case(s, actor, case_id)
+            if case.applicant != actor.username:
+                raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+            problems = self._check_materials(s, actor.username, materials)
+            row = self.deployments.row(s, case.deployment_id)
+        form = self.deployments.form(row)
+        scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)
+        problems += scope.refusals(data, materials)
+        # The form checks what was asked; a field not asked is refused above, whatever its value.
+        merged_data = {**case.data, **{k: v for k, v in data.items() if k in scope.fields}}
+        merged_materials = {**case.materials, **{k: v for k, v in materials.items() if k in scope.materials}}
+        pending = set(case.pending_materials) - set(materials)
+        problems += problems_from_form(form.validate(merged_data, merged_materials.keys(), pending))
+        if problems:
+            raise InvalidInput(f"补正有 {len(problems)} 处问题", problems)
+
+        def change(oc: OpenCase) -> None:
+            c = oc.case
+            # Checked again on the locked row: another supplement or a new notice may have come between.
+            late = supplement_scope.asked(c.status, c.notice, c.pending_materials).refusals(data, materials)
+            if late:
+                raise InvalidInput(f"补正有 {len(late)} 处问题", late)
+            supplied_promises = sorted(set(c.pending_materials) & set(materials))
+            if c.status != CaseStatus.AWAITING_APPLICANT and not supplied_promises:
+                raise CaseNotWaiting("办件当前不需要补正 (the case is not waiting for a supplement)")
+            record_outcome(oc.session, reservation, outcome_ref("case", c.id))
+            self.runner.update_data(oc.workflow, data)
+            c.data = {**c.data, **dict(data)}
+            c.materials = {**c.materials, **dict(materials)}
+            c.pending_materials = {k: v for k, v in c.pending_materials.items() if k not in materials}
+            resumes = c.status == CaseStatus.AWAITING_APPLICANT
+            issued_at = c.notice.get("issued_at") if resumes and c.notice else None
+            # A resumed case's departments' clocks stood still since the notice: the SLA clock
+            # follows this event and moves their due times, before the new round's rows exist.
+            emit(
+                oc.session,
+                Supplemented(
+                    case_id=c.id,
+                    at=oc.now,
+                    actor=actor.username,
+                    round=c.round,
+                    fields=sorted(data),
+                    materials=sorted(materials),
+                    promises_kept=supplied_promises,
+                    waited_from=datetime.fromisoformat(issued_at) if issued_at else None,
+                ),
+            )
+            if resumes:
+                c.notice = None
+                c.round += 1
+                c.status = CaseStatus.RUNNING
+                self.store.sync_work_items(oc)
+
+        self._mutate(case_id, change)
+        return self.get_case(actor, case_id)
+
+    def withdraw(self, actor: Actor, case_id: int, reservation: Reservation | None = None) -> CaseView:
+        """The applicant withdraws an unfinished case; open tasks are cancelled.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
+        """
+        with self.db.read() as s:
+            case = self._visible_case(s, actor, case_id)
+            if case.applicant != actor.username:
+                raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+
+        def change(oc: OpenCase) -> None:
+            if oc.case.status in FINISHED_CASE_STATES:
+                raise Conflict("办件已结束 (the case is finished)")
+            record_outcome(oc.session, reservation, outcome_ref("case", oc.case.id))
+            oc.workflow.cancel()
+            oc.case.status = CaseStatus.WITHDRAWN
+            oc.case.finished_at = oc.now
+            emit(oc.session, Withdrawn(case_id=oc.case.id, at=oc.now, actor=actor.username))
+
+        self._mutate(case_id, change)
+        return self.get_case(actor, case_id)

@@ -1,0 +1,32 @@
+"""The case facade: every operation on bundles, cases and tasks, as one class of mixins by concept.
+
+Each part is a mixin over one shared base (``engine.cases.core.CaseCore``, which holds the
+collaborators and the locked-case transaction), in its own module:
+
+- ``bundles``: deploying, listing, one bundle's detail;
+- ``reading``: one case and lists of cases, as their viewer may see them;
+- ``queues``: department queues and a task's department view;
+- ``applying``: apply, supplement, withdraw, and how a case moves on (finish, one notice,
+  follow-on cases);
+- ``task_actions``: claim, unclaim, approve or return, certificates;
+- ``timers``: BPMN timers that came due.
+
+Mixins rather than composed objects: the callers (API, pages, CLI, tests) see one object
+with every operation, the parts share one set of collaborators and helpers without passing
+them around, and each part reads on its own. The facade does not build its collaborators:
+``engine.service.Engine`` (the composition root) builds them and subscribes the followers
+of cases; nothing here imports analytics, deadlines or feedback.
+
+May import: ``engine.cases``.
+"""
+
+from __future__ import annotations
+
+from engine.cases.bundles import Bundles
+from engine.cases.queues import Queues
+from engine.cases.task_actions import TaskActions
+from engine.cases.timers import Timers
+
+
+class CaseFacade(Bundles, Queues, TaskActions, Timers):
+    """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""

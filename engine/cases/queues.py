@@ -1,0 +1,182 @@
+"""Department queues and a task as its department sees it.
+
+A queue is a query over work-item rows, not a class: the actor's departments' open tasks by
+due time, keyset-paged so that pages stay stable while tasks are added. The statements are
+built once per combination of filters, so reading a queue (every clerk's page) skips
+statement construction. A task's detail shows its department only its item's fields and
+materials.
+
+May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.errors``, ``forms``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, func, or_, select
+
+from engine.cases.core import CaseCore, with_decisions
+from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
+from engine.cases.states import OPEN_WORK_STATES, Outcome
+from engine.cases.views import Page, TaskDetail, WorkItemView
+from engine.errors import NotAllowed
+from engine.people.actors import Actor, Role
+from engine.storage.models import Case, WorkItem, table_of
+
+WORK_ITEMS = table_of(WorkItem)
+
+
+class Queues(CaseCore):
+    """Department queues, their counts, and a task's department view."""
+
+    def _queue_filter(
+        self,
+        actor: Actor,
+        department: str | None,
+        state: str | None,
+        bundle: str | None,
+        assignee: str | None,
+        overdue: bool | None,
+    ) -> dict[str, Any] | None:
+        """The parameters of a queue filter ``actor`` may see (None: a clerk asking for nothing of theirs).
+
+        Only the filters given are present; ``_queue_select`` builds the statement for them.
+        """
+        if actor.role is Role.CLERK:
+            departments = sorted(actor.departments)
+            if department is not None:
+                departments = [department] if department in actor.departments else []
+            if not departments:
+                return None
+        elif actor.role in (Role.ANALYST, Role.ADMIN):
+            departments = [department] if department else []
+        else:
+            raise NotAllowed("只有窗口人员可以查看任务队列 (only clerks see queues)")
+        found: dict[str, Any] = {
+            "departments": departments,
+            "state": state,
+            "bundle": bundle,
+            "assignee": actor.username if assignee == "me" else assignee,
+            "overdue": overdue,
+        }
+        return {name: value for name, value in found.items() if value not in (None, "", [])}
+
+    def list_tasks(
+        self,
+        actor: Actor,
+        *,
+        department: str | None = None,
+        state: str | None = None,
+        bundle: str | None = None,
+        assignee: str | None = None,
+        overdue: bool | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[WorkItemView]:
+        """A queue: the actor's departments' tasks by due time, keyset-paged (stable under inserts)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        if params is None:
+            return Page((), None)
+        if cursor:
+            after_due, after_id = decode_cursor(cursor, datetime, int)
+            params.update(after_due=after_due, after_id=after_id)
+        with self.db.read() as s:
+            # Plain rows, not ORM objects: a queue page is read often and never changed.
+            rows = s.execute(_queue_select(frozenset(params)), {**params, "limit": limit + 1}).all()
+            page = rows[:limit]
+            views = []
+            for w in page:
+                views.append(self._item_view(w, self.deployments.row(s, w.deployment_id)))
+        next_cursor = None
+        if len(rows) > limit and page[-1].due_at is not None:
+            next_cursor = encode_cursor([page[-1].due_at.isoformat(), page[-1].id])
+        return Page(tuple(views), next_cursor)
+
+    def count_tasks(
+        self,
+        actor: Actor,
+        *,
+        department: str | None = None,
+        state: str | None = None,
+        bundle: str | None = None,
+        assignee: str | None = None,
+        overdue: bool | None = None,
+        cap: int = 200,
+    ) -> tuple[int, bool]:
+        """How many tasks a queue filter holds, counted up to ``cap`` (and whether there are more).
+
+        One capped COUNT on the queue's index, where listing the tasks would build a view of each.
+        """
+        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        if params is None:
+            return 0, False
+        with self.db.read() as s:
+            found = int(s.scalar(_queue_count(frozenset(params)), {**params, "limit": cap + 1}) or 0)
+        return min(found, cap), found > cap
+
+    def get_task(self, actor: Actor, work_item_id: int) -> TaskDetail:
+        """A task with its department's view of the case: only its item's fields and materials."""
+        with self.db.read() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            case = s.get(Case, w.case_id)
+            assert case is not None
+            row = self.deployments.row(s, w.deployment_id)
+            decided = s.scalars(
+                select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.outcome == Outcome.APPROVE)
+            ).all()
+        manifest = self.deployments.definition(row).manifest
+        form = self.deployments.form(row)
+        data = with_decisions(case.data, decided)
+        materials = {**case.materials, **case.outputs}
+        view = form.department_view(w.item_key, data, materials)
+        example: dict[str, Any] = {}
+        for ex in manifest.examples:
+            if w.item_key in ex.decisions:
+                example = dict(ex.decisions[w.item_key])
+                break
+        return TaskDetail(
+            task=self._item_view(w, row),
+            fields=dict(view.fields),
+            materials=dict(view.materials),
+            decision_fields=form.decision_fields(w.item_key),
+            asked_decision_fields=tuple(n for n in form.decision_fields(w.item_key) if form.asked(n, data)),
+            example=example,
+            case_status=case.status,
+        )
+
+
+@functools.cache
+def _queue_select(filters: frozenset[str]) -> Select[Any]:
+    """A queue page's statement for the filters present (``_queue_filter``), built once per combination.
+
+    Queues are read on every clerk's page; a prebuilt statement with parameters skips
+    statement construction and hits the compiled cache. Order: by due time, then id.
+    """
+    c = WORK_ITEMS.c
+    query = select(*c)
+    if "departments" in filters:
+        query = query.where(c.department.in_(bindparam("departments", expanding=True)))
+    if "state" in filters:
+        query = query.where(c.state == bindparam("state"))
+    else:
+        query = query.where(c.state.in_(OPEN_WORK_STATES))
+    if "bundle" in filters:
+        query = query.where(c.bundle_key == bindparam("bundle"))
+    if "assignee" in filters:
+        query = query.where(c.assignee == bindparam("assignee"))
+    if "overdue" in filters:
+        query = query.where(c.overdue == bindparam("overdue"))
+    if "after_due" in filters:
+        due, last = bindparam("after_due", type_=c.due_at.type), bindparam("after_id", type_=c.id.type)
+        query = query.where(or_(c.due_at > due, and_(c.due_at == due, c.id > last)))
+    return query.order_by(c.due_at, c.id).limit(bindparam("limit"))
+
+
+@functools.cache
+def _queue_count(filters: frozenset[str]) -> Select[Any]:
+    """The capped COUNT of a queue filter (``count_tasks``), built once per combination."""
+    capped = _queue_select(filters).with_only_columns(WORK_ITEMS.c.id).subquery()
+    return select(func.count()).select_from(capped)

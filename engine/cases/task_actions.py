@@ -1,0 +1,241 @@
+"""What a clerk does with a task: claim it, put it back, decide it (approve or return).
+
+A claim is one conditional ``UPDATE ... RETURNING`` (exactly one of many concurrent
+claimers wins) and its audit line, with no ORM unit of work: it is half of every task
+action. A decision runs in the case's transaction with the case row locked: the task row
+gets its outcome, the event that says so (``TaskApproved``/``TaskReturned``) is emitted at
+once (analytics counts the completion there, in the same transaction), the workflow runs on,
+and an approved item issues its electronic certificates (电子证照) to the case.
+
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
+``engine.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from engine.bpmn.manifest import outcome_key
+from engine.cases.applying import Applying
+from engine.cases.core import problems_from_form, with_decisions
+from engine.cases.events import CertificateIssued, TaskApproved, TaskClaimed, TaskReturned, TaskUnclaimed
+from engine.cases.states import Outcome, WorkItemState
+from engine.cases.store import OpenCase
+from engine.cases.views import WorkItemView
+from engine.cases.visibility import may_see_task
+from engine.errors import AlreadyClaimed, InvalidInput, NotAllowed, Problem, TaskNotReady, WorkItemNotFound
+from engine.people.actors import Actor, Role
+from engine.storage.db import rowcount
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.storage.models import WorkItem, table_of
+from engine.storage.spine import emit, write_pending
+
+WORK_ITEMS = table_of(WorkItem)
+# Built once: statements of every task action skip construction and hit the compiled cache.
+_CLAIM = (
+    update(WORK_ITEMS)
+    .where(
+        WORK_ITEMS.c.id == bindparam("task"),
+        WORK_ITEMS.c.state == WorkItemState.READY,
+        WORK_ITEMS.c.department.in_(bindparam("departments", expanding=True)),
+    )
+    .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
+    .returning(*WORK_ITEMS.c)
+)
+_TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department).where(WORK_ITEMS.c.id == bindparam("task"))
+
+
+class TaskActions(Applying):
+    """Claiming, unclaiming and deciding tasks."""
+
+    def claim(self, actor: Actor, work_item_id: int) -> WorkItemView:
+        """Take a task from the queue; exactly one of many concurrent claimers wins.
+
+        The claim is one conditional ``UPDATE ... RETURNING`` and one audit ``INSERT`` on the
+        tables (no ORM unit of work): it is half of every task action. Only a claim that did
+        not win reads the row, to say why.
+        """
+        if actor.role is not Role.CLERK:
+            with self.db.read() as s:
+                self._visible_item(s, actor, work_item_id)  # who may not see it learns nothing
+            raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
+        now = self.clock.now()
+        with self.db.write() as s:
+            won = s.execute(
+                _CLAIM,
+                {
+                    "task": work_item_id,
+                    "departments": sorted(actor.departments),
+                    "clerk": actor.username,
+                    "now": now,
+                },
+            ).one_or_none()
+            if won is None:
+                w = self._visible_item(s, actor, work_item_id)
+                if w.state != WorkItemState.CLAIMED:
+                    raise TaskNotReady(f"任务已{w.state} (task is {w.state})")
+                if w.assignee != actor.username:
+                    raise AlreadyClaimed(f"任务已被 {w.assignee} 认领 (claimed by someone else)")
+                return self._item_view(w, self.deployments.row(s, w.deployment_id))  # already theirs
+            emit(
+                s,
+                TaskClaimed(
+                    case_id=won.case_id, at=now, actor=actor.username, work_item_id=won.id, item=won.item_key
+                ),
+            )
+            write_pending(s)
+            return self._item_view(won, self.deployments.row(s, won.deployment_id))
+
+    def unclaim(
+        self, actor: Actor, work_item_id: int, reservation: Reservation | None = None
+    ) -> WorkItemView:
+        """Put a claimed task back in the queue (only its assignee).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the task in the same transaction.
+        """
+        with self.db.write() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            now = self.clock.now()
+            released = rowcount(
+                s.execute(
+                    update(WorkItem)
+                    .where(
+                        WorkItem.id == work_item_id,
+                        WorkItem.state == WorkItemState.CLAIMED,
+                        WorkItem.assignee == actor.username,
+                    )
+                    .values(state=WorkItemState.READY, assignee=None, claimed_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if not released:
+                raise TaskNotReady("只有认领人可以退回队列 (only the assignee can unclaim)")
+            record_outcome(s, reservation, outcome_ref("task", w.id))
+            s.refresh(w)  # the row as released, for the view and for the event's subscribers
+            emit(
+                s,
+                TaskUnclaimed(
+                    case_id=w.case_id, at=now, actor=actor.username, work_item_id=w.id, item=w.item_key
+                ),
+            )
+            write_pending(s)
+            return self._item_view(w, self.deployments.row(s, w.deployment_id))
+
+    def complete(
+        self,
+        actor: Actor,
+        work_item_id: int,
+        outcome: Outcome | str,
+        data: Mapping[str, Any],
+        comment: str = "",
+        problems: list[dict[str, Any]] | None = None,
+        *,
+        reservation: Reservation | None = None,
+    ) -> WorkItemView:
+        """Decide a task: approve (the workflow runs on) or return (gathered into one notice).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the decision in the same transaction.
+        """
+        outcome = Outcome(outcome)
+        problems = list(problems or [])
+        if outcome is Outcome.RETURN and not problems and not comment.strip():
+            raise InvalidInput(
+                "退回须说明原因",
+                [
+                    Problem(
+                        "退回时须列出问题或填写说明",
+                        where="problems",
+                        rule="return-reason",
+                        message_en="a return needs problems or a comment",
+                    )
+                ],
+            )
+
+        def locate(session: Session) -> int:
+            found = session.execute(_TASK_CASE, {"task": work_item_id}).one_or_none()
+            if found is None or not may_see_task(actor, found.department):
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            return int(found.case_id)
+
+        def change(oc: OpenCase) -> WorkItemView:
+            # The case row is locked now and its task rows were read after the lock, so a
+            # decision made before the lock was taken is seen.
+            item = next((r for r in oc.rows if r.id == work_item_id), None)
+            if item is None:
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
+                raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
+            form = self.deployments.form(oc.deployment)
+            if outcome is Outcome.APPROVE:
+                # A decision field's condition may name any answer of the case, or an earlier decision.
+                approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
+                case_data = with_decisions(oc.case.data, approved)
+                found = problems_from_form(form.validate_decision(item.item_key, data, case_data))
+                if found:
+                    raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
+            item.state = WorkItemState.COMPLETED
+            item.outcome = outcome
+            item.completed_at = oc.now
+            item.comment = comment
+            item.problems = problems
+            # The event follows the outcome at once: its subscribers (analytics counts the
+            # completion) see the row decided, before the workflow runs on.
+            if outcome is Outcome.APPROVE:
+                decision = {k: v for k, v in data.items() if k in form.decision_fields(item.item_key)}
+                item.decision = decision
+                emit(
+                    oc.session,
+                    TaskApproved(
+                        case_id=oc.case.id,
+                        at=oc.now,
+                        actor=actor.username,
+                        work_item_id=item.id,
+                        item=item.item_key,
+                        comment=comment,
+                    ),
+                )
+                self.runner.complete(
+                    oc.workflow, item.spiff_id, {**decision, outcome_key(item.item_key): "approve"}
+                )
+                self._issue_outputs(oc, item, decision)
+            else:
+                emit(
+                    oc.session,
+                    TaskReturned(
+                        case_id=oc.case.id,
+                        at=oc.now,
+                        actor=actor.username,
+                        work_item_id=item.id,
+                        item=item.item_key,
+                        comment=comment,
+                        problems=problems,
+                    ),
+                )
+            self._after_progress(oc, actor.username)
+            record_outcome(oc.session, reservation, outcome_ref("task", item.id))
+            return self._item_view(item, oc.deployment)
+
+        return self._mutate(locate, change)
+
+    def _issue_outputs(self, oc: OpenCase, item: WorkItem, decision: Mapping[str, Any]) -> None:
+        """Issue the item's electronic certificates (电子证照) as materials of the case."""
+        manifest_item = oc.definition.manifest.item(item.item_key)
+        if not manifest_item.outputs:
+            return
+        content = {**oc.case.data, **self.runner.data(oc.workflow), **decision}
+        outputs = dict(oc.case.outputs)
+        for kind in manifest_item.outputs:
+            info = self.materials.issue_certificate(oc.session, oc.case.id, oc.case.applicant, kind, content)
+            outputs[kind] = info.id
+            emit(
+                oc.session,
+                CertificateIssued(
+                    case_id=oc.case.id, at=oc.now, kind=kind, material_id=info.id, item=item.item_key
+                ),
+            )
+        oc.case.outputs = outputs
+        oc.case.materials = {**oc.case.materials, **outputs}
