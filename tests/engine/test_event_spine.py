@@ -260,3 +260,10 @@ def test_events_are_emitted_only_on_sessions_of_database_write(engine: Engine, c
     with Session(engine.db.engine) as s, pytest.raises(RuntimeError, match=r"Database\.write"):
         emit(s, withdrawn)
     assert "withdrawn" not in [line[0] for line in trail(engine, case_id)]
+
+
+def test_an_event_without_detail_has_an_empty_one_on_the_trail(engine: Engine) -> None:
+    case_id, _example = apply(engine)
+    engine.withdraw(APPLICANT, case_id)
+    [line] = [line for line in trail(engine, case_id) if line[0] == "withdrawn"]
+    assert line == ("withdrawn", APPLICANT.username, None, {})
