@@ -3,11 +3,11 @@
 The SLA sweep leaves cases in ``awaiting_applicant`` alone, and ``shift_due_dates`` (run in
 the transaction that resumes the case) pushes the due times of its open tasks, their
 scheduled supervision entries, and the case's promised date by the working time the case
-waited; the pause is recorded on the timeline (``sla_paused``) so analytics leaves it out of
-the departments' times too.
+waited; the pause is recorded on the timeline (``sla_paused``, the event ``ClocksPaused``) so
+analytics leaves it out of the departments' times too.
 
-May import: ``engine.deadlines.supervision``, ``engine.deadlines.schedule``, ``engine.analytics``,
-``engine.cases``, ``engine.storage``, ``engine.time``.
+May import: ``engine.deadlines.supervision``, ``engine.deadlines.schedule``, ``engine.cases``,
+``engine.storage``, ``engine.time``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.analytics import recording as analytics
+from engine.cases.events import ClocksPaused
 from engine.cases.states import OPEN_WORK_STATES
 from engine.deadlines.schedule import reschedule
 from engine.deadlines.supervision import EntryState, Escalation, Subject
-from engine.storage.models import Case, CaseEvent, WorkItem
+from engine.storage.models import Case, WorkItem
+from engine.storage.spine import emit
 from engine.time.calendar import WorkCalendar, default_calendar
 
 
@@ -78,20 +79,17 @@ def shift_due_dates(
     if case is not None and case.due_at is not None and case.due_at > suspended_from:
         case.due_at = moved(case.due_at)
         case_due = case.due_at.isoformat()
-    session.add(
-        CaseEvent(
+    emit(
+        session,
+        ClocksPaused(
             case_id=case_id,
             at=resumed_at,
-            actor="system",
-            kind=analytics.PAUSE_EVENT,
-            detail={
-                "from": suspended_from.isoformat(),
-                "to": resumed_at.isoformat(),
-                "working_seconds": paused.total_seconds(),
-                "items": shifted,
-                "case_due_at": case_due,
-            },
-        )
+            paused_from=suspended_from.isoformat(),
+            paused_to=resumed_at.isoformat(),
+            working_seconds=paused.total_seconds(),
+            items=shifted,
+            case_due_at=case_due,
+        ),
     )
     session.flush()
     return paused

@@ -24,13 +24,15 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from engine.cases.events import EscalationResolved
 from engine.cases.states import OPEN_WORK_STATES
 from engine.cases.views import Label
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.people.actors import Actor, Role
 from engine.storage.db import Database, rowcount, upsert_insert
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
-from engine.storage.models import Base, BigId, Case, CaseEvent, UtcDateTime, WorkItem, utcnow
+from engine.storage.models import Base, BigId, Case, UtcDateTime, WorkItem, utcnow
+from engine.storage.spine import emit
 from engine.time.clock import Clock
 
 # Complaints that name no department, and tasks of no known department, are answered by
@@ -346,17 +348,18 @@ def resolve(
         row.resolved_at = now
         row.resolved_by = actor.username
         row.note = note.strip()
-        if row.case_id is not None:
-            s.add(
-                CaseEvent(
-                    case_id=row.case_id,
-                    at=now,
-                    actor=actor.username,
-                    kind="escalation_resolved",
-                    work_item_id=row.subject_id if row.subject == Subject.WORK_ITEM else None,
-                    detail={"escalation_id": row.id, "department": row.department, "note": row.note},
-                )
-            )
+        emit(
+            s,
+            EscalationResolved(
+                case_id=row.case_id,
+                at=now,
+                actor=actor.username,
+                work_item_id=row.subject_id if row.subject == Subject.WORK_ITEM else None,
+                escalation_id=row.id,
+                department=row.department,
+                note=row.note,
+            ),
+        )
         record_outcome(s, reservation, outcome_ref("escalation", row.id))
         s.flush()
         return SupervisorEntry.of(row)

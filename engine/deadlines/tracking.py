@@ -19,8 +19,11 @@ transaction (``BEGIN IMMEDIATE`` via ``Database.write()``) already serializes sw
 The sweep leaves cases waiting for the applicant alone (only running cases are swept): their
 clocks stand still (``engine.deadlines.pauses``).
 
-May import: ``engine.deadlines.supervision``, ``engine.deadlines.schedule``, ``engine.analytics``,
-``engine.cases``, ``engine.storage``, ``engine.time``.
+Each ``overdue`` and ``escalated`` line is a typed event (``TaskOverdue``, ``Escalated``) emitted
+on the spine, so whoever follows the clock (analytics counts tasks gone overdue) subscribes.
+
+May import: ``engine.deadlines.supervision``, ``engine.deadlines.schedule``, ``engine.cases``,
+``engine.storage``, ``engine.time``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
-from engine.analytics import recording as analytics
+from engine.cases.events import Escalated, TaskOverdue
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus
 from engine.deadlines.schedule import DEFAULT_POLICY, load_policies, moments, reschedule
 from engine.deadlines.supervision import (
@@ -45,7 +48,8 @@ from engine.deadlines.supervision import (
     lock_cases,
 )
 from engine.storage.db import Database, rowcount
-from engine.storage.models import Case, CaseEvent, WorkItem
+from engine.storage.models import Case, WorkItem
+from engine.storage.spine import emit
 from engine.time.calendar import WorkCalendar, default_calendar
 from engine.time.clock import Clock
 
@@ -168,7 +172,7 @@ def _track(session: Session, now: datetime, calendar: WorkCalendar, limit: int) 
     return len(items)
 
 
-def _mark_overdue(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -> tuple[int, bool]:
+def _mark_overdue(session: Session, now: datetime, limit: int) -> tuple[int, bool]:
     """Mark running cases' open tasks past their due time as overdue, once each."""
     candidates = session.execute(
         select(
@@ -206,22 +210,19 @@ def _mark_overdue(session: Session, now: datetime, calendar: WorkCalendar, limit
         if not changed:
             continue
         marked += 1
-        session.add(
-            CaseEvent(
+        emit(
+            session,
+            TaskOverdue(
                 case_id=c.case_id,
                 at=now,
-                actor="system",
-                kind="overdue",
                 work_item_id=c.id,
-                detail={
-                    "item": c.item_key,
-                    "department": c.department,
-                    "due_at": c.due_at.isoformat(),
-                    "assignee": c.assignee,
-                },
-            )
+                item=c.item_key,
+                department=c.department,
+                due_at=c.due_at.isoformat(),
+                assignee=c.assignee,
+                bundle=c.bundle_key,
+            ),
         )
-        analytics.record_went_overdue(session, c.bundle_key, c.department, now, calendar)
     return marked, len(candidates) >= limit and marked > 0
 
 
@@ -279,20 +280,17 @@ def _fire(session: Session, now: datetime, calendar: WorkCalendar, limit: int) -
             warned += 1
             continue
         escalated += 1
-        session.add(
-            CaseEvent(
+        emit(
+            session,
+            Escalated(
                 case_id=item.case_id,
                 at=now,
-                actor="system",
-                kind="escalated",
                 work_item_id=item.id,
-                detail={
-                    "item": item.item_key,
-                    "department": item.department,
-                    "due_at": item.due_at.isoformat(),
-                    "escalation_id": entry.id,
-                },
-            )
+                item=item.item_key,
+                department=item.department,
+                due_at=item.due_at.isoformat(),
+                escalation_id=entry.id,
+            ),
         )
     result = SweepResult(warned=warned, escalated=escalated, voided=voided, rescheduled=rescheduled)
     return result, len(candidates) >= limit and result.total > 0
@@ -307,7 +305,7 @@ def sweep(
     """
     calendar = calendar or default_calendar()
     tracked = _track(session, now, calendar, limit)
-    overdue, more_overdue = _mark_overdue(session, now, calendar, limit)
+    overdue, more_overdue = _mark_overdue(session, now, limit)
     session.flush()
     fired, more_fired = _fire(session, now, calendar, limit)
     session.flush()

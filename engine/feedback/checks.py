@@ -9,8 +9,7 @@ May import: ``engine.feedback.rows``, ``engine.deadlines``, ``engine.bpmn``, ``e
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +19,7 @@ from engine.deadlines.supervision import GENERAL_DEPARTMENT
 from engine.errors import CaseNotFound, NotAllowed, Problem
 from engine.feedback.rows import Complaint, Rectification
 from engine.people.actors import Actor, Role
-from engine.storage.models import Case, CaseEvent, Deployment
+from engine.storage.models import Case, Deployment
 
 MAX_TEXT = 2000
 
@@ -78,10 +77,3 @@ def manifest_of(session: Session, deployment_id: int) -> Manifest:
 def lead_department(manifest: Manifest) -> str:
     """The first item's department, which answers for the bundle (首问负责)."""
     return manifest.items[0].department if manifest.items else GENERAL_DEPARTMENT
-
-
-def audit(
-    session: Session, case_id: int, at: datetime, actor: str, kind: str, detail: dict[str, Any]
-) -> None:
-    """Append a line to the case's timeline."""
-    session.add(CaseEvent(case_id=case_id, at=at, actor=actor, kind=kind, detail=detail))

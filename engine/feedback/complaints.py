@@ -2,13 +2,17 @@
 
 - ``complain``: on a case or without one; it becomes an entry in a supervisor queue (the
   department named, else the one holding the case, else the government service centre) with
-  a deadline for the answer (``COMPLAINT_DAYS`` working days), and counts in the analytics.
+  a deadline for the answer (``COMPLAINT_DAYS`` working days).
 - ``answer_complaint``: a supervisor of that department answers, which closes the entry; the
   author (and the case's timeline) see the answer.
 
+Both are typed events (``ComplaintFiled``, ``ComplaintAnswered``) emitted on the spine: a line on
+the case's timeline when there is a case, and always seen by subscribers (analytics counts
+complaints, those without a case too).
+
 May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
-``engine.analytics``, ``engine.deadlines``, ``engine.bpmn``, ``engine.cases``, ``engine.people``,
-``engine.storage``, ``engine.time``, ``engine.errors``.
+``engine.deadlines``, ``engine.bpmn``, ``engine.cases``, ``engine.people``, ``engine.storage``,
+``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.analytics import recording as analytics
 from engine.bpmn.manifest import Manifest
+from engine.cases.events import ComplaintAnswered, ComplaintFiled
 from engine.cases.states import OPEN_WORK_STATES
 from engine.deadlines.supervision import (
     GENERAL_DEPARTMENT,
@@ -29,7 +33,6 @@ from engine.deadlines.supervision import (
 )
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.feedback.checks import (
-    audit,
     lead_department,
     locked_with_case,
     manifest_of,
@@ -42,6 +45,7 @@ from engine.people.actors import Actor, Role
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, Deployment, WorkItem
+from engine.storage.spine import emit
 from engine.time.calendar import WorkCalendar, default_calendar
 from engine.time.clock import Clock
 
@@ -140,16 +144,19 @@ def complain(
             due_at=row.due_at,
             detail={"complainant": actor.username},
         )
-        if row.case_id is not None:
-            audit(
-                s,
-                row.case_id,
-                now,
-                actor.username,
-                "complaint",
-                {"complaint_id": row.id, "department": department, "text": row.text},
-            )
-        analytics.record_complaint(s, row.bundle_key, department, now, calendar)
+        # Without a case there is no timeline to write to; subscribers see the complaint all the same.
+        emit(
+            s,
+            ComplaintFiled(
+                case_id=row.case_id,
+                at=now,
+                actor=actor.username,
+                complaint_id=row.id,
+                department=department,
+                text=row.text,
+                bundle=row.bundle_key,
+            ),
+        )
         record_outcome(s, reservation, outcome_ref("complaint", row.id))
         s.flush()
         return ComplaintView.of(row)
@@ -183,15 +190,17 @@ def answer_complaint(
         row.replied_by = actor.username
         row.replied_at = now
         close_entries(s, Subject.COMPLAINT, row.id, actor.username, now, row.reply)
-        if row.case_id is not None:
-            audit(
-                s,
-                row.case_id,
-                now,
-                actor.username,
-                "complaint_answered",
-                {"complaint_id": row.id, "department": row.department, "reply": row.reply},
-            )
+        emit(
+            s,
+            ComplaintAnswered(
+                case_id=row.case_id,
+                at=now,
+                actor=actor.username,
+                complaint_id=row.id,
+                department=row.department,
+                reply=row.reply,
+            ),
+        )
         record_outcome(s, reservation, outcome_ref("complaint", row.id))
         s.flush()
         return ComplaintView.of(row)

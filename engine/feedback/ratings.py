@@ -10,11 +10,12 @@
   otherwise the bundle's lead department (the first item's department in bundle.yaml, which
   answers for the bundle as 首问负责).
 
-Every change appends to the case's timeline in the same transaction.
+Every change is a typed event (``Rated``, ``RectificationOpened``) emitted on the spine in the
+same transaction: a line on the case's timeline, and subscribers (analytics counts ratings) see it.
 
 May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
-``engine.analytics``, ``engine.bpmn``, ``engine.cases``, ``engine.people``, ``engine.storage``,
-``engine.time``, ``engine.errors``.
+``engine.bpmn``, ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.time``,
+``engine.errors``.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.analytics import recording as analytics
 from engine.bpmn.manifest import Manifest
+from engine.cases.events import Rated, RectificationOpened
 from engine.cases.states import FINISHED_CASE_STATES, Outcome
 from engine.errors import Conflict, InvalidInput, Problem
-from engine.feedback.checks import audit, lead_department, manifest_of, owned_case, text_problems
+from engine.feedback.checks import lead_department, manifest_of, owned_case, text_problems
 from engine.feedback.rows import Rating, Rectification, RectificationState
 from engine.feedback.views import LEVELS, RatingView, rating_view
 from engine.people.actors import Actor
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, WorkItem
+from engine.storage.spine import emit
 from engine.time.calendar import WorkCalendar, default_calendar
 from engine.time.clock import Clock
 
@@ -113,21 +115,19 @@ def rate(
         )
         s.add(rating)
         s.flush()
-        audit(
+        emit(
             s,
-            case.id,
-            now,
-            actor.username,
-            "rated",
-            {
-                "rating_id": rating.id,
-                "score": score,
-                "level": LEVELS[score].zh,
-                "comment": rating.comment,
-                "department": department,
-            },
+            Rated(
+                case_id=case.id,
+                at=now,
+                actor=actor.username,
+                rating_id=rating.id,
+                score=score,
+                level=LEVELS[score].zh,
+                comment=rating.comment,
+                department=department,
+            ),
         )
-        analytics.record_rating(s, case.bundle_key, case.version, department, score, now, calendar)
         record_outcome(s, reservation, outcome_ref("rating", rating.id))
         rectification = None
         if score <= 2:
@@ -145,18 +145,16 @@ def rate(
             )
             s.add(rectification)
             s.flush()
-            audit(
+            emit(
                 s,
-                case.id,
-                now,
-                "system",
-                "rectification_opened",
-                {
-                    "rectification_id": rectification.id,
-                    "rating_id": rating.id,
-                    "department": responsible,
-                    "due_at": rectification.due_at.isoformat(),
-                },
+                RectificationOpened(
+                    case_id=case.id,
+                    at=now,
+                    rectification_id=rectification.id,
+                    rating_id=rating.id,
+                    department=responsible,
+                    due_at=rectification.due_at.isoformat(),
+                ),
             )
         s.flush()
         return rating_view(rating, rectification)

@@ -5,7 +5,8 @@
 - A rectification not answered by its deadline goes to the supervisor queue
   (``sweep_rectifications``, run by the worker).
 
-Rectifications are opened by ``engine.feedback.ratings.rate``.
+Rectifications are opened by ``engine.feedback.ratings.rate``. The reply and a missed deadline
+are typed events (``RectificationReplied``, ``RectificationOverdue``) emitted on the spine.
 
 May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
 ``engine.deadlines``, ``engine.people``, ``engine.storage``, ``engine.time``, ``engine.errors``.
@@ -18,14 +19,16 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from engine.cases.events import RectificationOverdue, RectificationReplied
 from engine.deadlines.supervision import Level, Subject, close_entries, lock_cases, open_entry
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from engine.feedback.checks import audit, locked_with_case, text_problems
+from engine.feedback.checks import locked_with_case, text_problems
 from engine.feedback.rows import Rectification, RectificationState
 from engine.feedback.views import RectificationView
 from engine.people.actors import Actor, Role
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
+from engine.storage.spine import emit
 from engine.time.clock import Clock
 
 
@@ -57,18 +60,17 @@ def reply_rectification(
         row.replied_by = actor.username
         row.replied_at = now
         close_entries(s, Subject.RECTIFICATION, row.id, actor.username, now, "已答复 (answered)")
-        audit(
+        emit(
             s,
-            row.case_id,
-            now,
-            actor.username,
-            "rectification_replied",
-            {
-                "rectification_id": row.id,
-                "department": row.department,
-                "reply": row.reply,
-                "on_time": now <= row.due_at,
-            },
+            RectificationReplied(
+                case_id=row.case_id,
+                at=now,
+                actor=actor.username,
+                rectification_id=row.id,
+                department=row.department,
+                reply=row.reply,
+                on_time=now <= row.due_at,
+            ),
         )
         record_outcome(s, reservation, outcome_ref("rectification", row.id))
         s.flush()
@@ -149,13 +151,15 @@ def sweep_rectifications(session: Session, now: datetime, *, limit: int = 200) -
             due_at=row.due_at,
             detail={"rating_id": row.rating_id},
         )
-        audit(
+        emit(
             session,
-            row.case_id,
-            now,
-            "system",
-            "rectification_overdue",
-            {"rectification_id": row.id, "department": row.department, "due_at": row.due_at.isoformat()},
+            RectificationOverdue(
+                case_id=row.case_id,
+                at=now,
+                rectification_id=row.id,
+                department=row.department,
+                due_at=row.due_at.isoformat(),
+            ),
         )
         done += 1
     session.flush()
