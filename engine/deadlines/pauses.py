@@ -1,10 +1,11 @@
 """Suspended time: while a case waits for the applicant, its departments' clocks stop.
 
-The SLA sweep leaves cases in ``awaiting_applicant`` alone, and ``shift_due_dates`` (run in
-the transaction that resumes the case) pushes the due times of its open tasks, their
-scheduled supervision entries, and the case's promised date by the working time the case
-waited; the pause is recorded on the timeline (``sla_paused``, the event ``ClocksPaused``) so
-analytics leaves it out of the departments' times too.
+The SLA sweep leaves cases in ``awaiting_applicant`` alone, and ``shift_due_dates`` (run on
+``Supplemented`` by ``engine.subscribers``, in the transaction that resumes the case) pushes
+the due times of its open tasks, their scheduled supervision entries, and the case's promised
+date by the working time the case waited; the pause is recorded on the timeline
+(``sla_paused``, the event ``ClocksPaused``) so analytics leaves it out of the departments'
+times too.
 
 May import: ``engine.deadlines.supervision``, ``engine.deadlines.schedule``, ``engine.cases``,
 ``engine.storage``, ``engine.time``.
