@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.analytics.recording import BottleneckRow, DepartmentRow, ReductionRow
+from engine.analytics.views import BottleneckRow, DepartmentRow, ReductionRow
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.views import BundleDetail, CaseView, Label, TaskDetail
 from engine.deadlines.supervision import EntryState, Level, Subject

@@ -6,7 +6,7 @@
 - trends over time: the overdue rate and the mean rating per week.
 
 Every plot has a ``<title>`` and ``<desc>`` and the page lists the same numbers in a table,
-so a screen reader and a printed page lose nothing. The numbers come from ``engine.analytics.recording``.
+so a screen reader and a printed page lose nothing. The numbers come from ``engine.analytics.queries``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from api.pages.i18n import Words
-from engine.analytics.recording import DurationDistribution, HeatCell, TrendPoint
+from engine.analytics.views import DurationDistribution, HeatCell, TrendPoint
 
 HEAT_LEVELS = 5
 HOUR = 3600.0

@@ -54,6 +54,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.expression import Executable
 
+from engine.analytics.sketch import bucket_value, sketch_add, sketch_median, sketch_merge, sketch_quantile
+from engine.analytics.views import (
+    BottleneckRow,
+    DepartmentRow,
+    DurationDistribution,
+    Durations,
+    HeatCell,
+    Measures,
+    ProblemCount,
+    Ratings,
+    ReductionRow,
+    TrendPoint,
+)
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.errors import InvalidInput, Problem
 from engine.storage.db import Database, upsert_insert
@@ -63,77 +76,9 @@ from engine.time.calendar import SECONDS_PER_DAY, WorkCalendar, default_calendar
 if TYPE_CHECKING:
     from engine.bpmn.deployments import Deployments
 
-# -- the sketch ---------------------------------------------------------------------------
-
-RELATIVE_ACCURACY = 0.01
-_GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-_LOG_GAMMA = math.log(_GAMMA)
-_ZERO = "z"  # values under one second
 PAUSE_EVENT = "sla_paused"
 # The columns of PeriodStats that hold seconds; the others are counts (rebuild writes them as int).
 _FLOAT_PERIOD_FIELDS = frozenset({"wait_sum", "work_sum", "case_working_sum"})
-
-
-def sketch_add(sketch: dict[str, int], value: float, count: int = 1) -> None:
-    """Count ``value`` (seconds) into a sketch (a JSON-ready dict bucket -> count)."""
-    key = _ZERO if value < 1.0 else str(math.ceil(math.log(value) / _LOG_GAMMA))
-    sketch[key] = sketch.get(key, 0) + count
-
-
-def sketch_merge(into: dict[str, int], other: Mapping[str, int]) -> None:
-    """Add another sketch's counts (sketches of disjoint samples merge exactly)."""
-    for key, count in other.items():
-        into[key] = into.get(key, 0) + int(count)
-
-
-def _bucket_value(key: str) -> float:
-    if key == _ZERO:
-        return 0.0
-    return 2 * _GAMMA ** int(key) / (_GAMMA + 1)
-
-
-def _sorted_buckets(sketch: Mapping[str, int]) -> list[tuple[float, int]]:
-    return sorted((_bucket_value(k), int(c)) for k, c in sketch.items() if int(c) > 0)
-
-
-def sketch_count(sketch: Mapping[str, int]) -> int:
-    """How many values a sketch holds."""
-    return sum(int(c) for c in sketch.values())
-
-
-def _order_statistics(buckets: list[tuple[float, int]], ranks: Sequence[int]) -> list[float]:
-    """The k-th smallest values (1-based ranks, ascending) estimated from sorted buckets."""
-    out: list[float] = []
-    seen = 0
-    index = 0
-    for rank in ranks:
-        while seen + buckets[index][1] < rank:
-            seen += buckets[index][1]
-            index += 1
-        out.append(buckets[index][0])
-    return out
-
-
-def sketch_median(sketch: Mapping[str, int]) -> float | None:
-    """The sample median (mean of the two middle values for an even count); None when empty."""
-    n = sketch_count(sketch)
-    if n == 0:
-        return None
-    buckets = _sorted_buckets(sketch)
-    if n % 2:
-        return _order_statistics(buckets, [(n + 1) // 2])[0]
-    low, high = _order_statistics(buckets, [n // 2, n // 2 + 1])
-    return (low + high) / 2
-
-
-def sketch_quantile(sketch: Mapping[str, int], q: float) -> float | None:
-    """The nearest-rank ``q`` quantile: the ⌈q·n⌉-th smallest value; None when empty."""
-    if not 0 < q <= 1:
-        raise ValueError("q must be in (0, 1]")
-    n = sketch_count(sketch)
-    if n == 0:
-        return None
-    return _order_statistics(_sorted_buckets(sketch), [max(1, math.ceil(q * n))])[0]
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -214,167 +159,6 @@ class RatingStats(Base):
     s3: Mapped[int] = mapped_column(Integer, default=0)
     s4: Mapped[int] = mapped_column(Integer, default=0)
     s5: Mapped[int] = mapped_column(Integer, default=0)
-
-
-# -- views --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Median, p90 and mean of a set of durations, in seconds of working time."""
-
-    median: float | None
-    p90: float | None
-    mean: float | None
-
-    @classmethod
-    def of(cls, sketch: Mapping[str, int], total: float, count: int) -> Durations:
-        """Summarise a sketch and the exact sum of its values."""
-        return cls(sketch_median(sketch), sketch_quantile(sketch, 0.9), total / count if count else None)
-
-
-@dataclass(frozen=True)
-class ProblemCount:
-    """How often a field or material was the reason for a return, with a recent message."""
-
-    where: str
-    count: int
-    message: str
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """A rating distribution: counts per score 1..5."""
-
-    counts: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
-
-    @property
-    def total(self) -> int:
-        """Number of ratings."""
-        return sum(self.counts)
-
-    @property
-    def mean(self) -> float | None:
-        """The mean score, None without ratings."""
-        n = self.total
-        return None if n == 0 else sum((i + 1) * c for i, c in enumerate(self.counts)) / n
-
-    @property
-    def satisfied_rate(self) -> float | None:
-        """Share of ratings 4 or 5 (满意率)."""
-        n = self.total
-        return None if n == 0 else (self.counts[3] + self.counts[4]) / n
-
-    def add(self, other: Ratings) -> Ratings:
-        """The sum of two distributions."""
-        a, b = self.counts, other.counts
-        return Ratings((a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]))
-
-
-@dataclass(frozen=True)
-class BottleneckRow:
-    """One task of one bundle version: how long it waits and takes, how often it is late or returned."""
-
-    bundle: str
-    version: int
-    item: str
-    task: str
-    department: str
-    count: int
-    wait: Durations
-    work: Durations
-    overdue: int
-    overdue_rate: float
-    returns: int
-    return_rate: float
-    top_problems: tuple[ProblemCount, ...]
-    ratings: Ratings
-
-
-@dataclass(frozen=True)
-class DepartmentRow:
-    """One department across bundles: the same measures, plus complaints."""
-
-    department: str
-    count: int
-    wait: Durations
-    work: Durations
-    overdue: int
-    overdue_rate: float
-    returns: int
-    return_rate: float
-    top_problems: tuple[ProblemCount, ...]
-    ratings: Ratings
-    complaints: int
-
-
-@dataclass(frozen=True)
-class Measures:
-    """Steps, days, materials and trips of one way of getting the thing done."""
-
-    steps: float
-    days: float
-    materials: float
-    trips: float | None
-
-
-@dataclass(frozen=True)
-class ReductionRow:
-    """Before (baseline) and after (model, and real finished cases) for one bundle, in percent."""
-
-    bundle: str
-    version: int
-    name: dict[str, str]
-    before: Measures
-    model: Measures
-    real: Measures | None
-    cases: int
-    percent_model: dict[str, float | None]
-    percent_real: dict[str, float | None]
-    source: str = ""
-
-
-@dataclass(frozen=True)
-class DurationDistribution:
-    """Case durations (submission to completion) in working days, binned for a histogram."""
-
-    bundle: str
-    count: int
-    median_days: float | None
-    p90_days: float | None
-    mean_days: float | None
-    bin_days: float
-    bins: tuple[tuple[float, float, int], ...]
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """One period (day, week from Monday, or month) of a bundle's or department's history."""
-
-    start: date
-    tasks_completed: int
-    tasks_overdue: int
-    overdue_rate: float | None
-    went_overdue: int
-    returns: int
-    ratings: int
-    rating_mean: float | None
-    bad_ratings: int
-    complaints: int
-    cases_completed: int
-    case_days_mean: float | None
-
-
-@dataclass(frozen=True)
-class HeatCell:
-    """Median wait of one BPMN user task, for colouring the diagram."""
-
-    task: str
-    item: str
-    department: str
-    count: int
-    median_wait: float | None
-    p90_wait: float | None
 
 
 # -- accumulation (shared by the incremental hooks and rebuild) ---------------------------
@@ -973,13 +757,13 @@ def duration_distribution(
         return DurationDistribution(bundle, 0, None, None, None, 0.0, ())
     median = sketch_median(sketch)
     p90 = sketch_quantile(sketch, 0.9)
-    top = max((_bucket_value(k) for k in sketch), default=0.0) / day
+    top = max((bucket_value(k) for k in sketch), default=0.0) / day
     span = max(min(top, (p90 or 0.0) / day * 1.5), 0.25)
     width = _nice_width(span / max(1, bins))
     counts: dict[int, int] = defaultdict(int)
     last = math.ceil(span / width) - 1
     for key, n in sketch.items():
-        index = min(int((_bucket_value(key) / day) // width), last)
+        index = min(int((bucket_value(key) / day) // width), last)
         counts[index] += int(n)
     return DurationDistribution(
         bundle,
