@@ -6,7 +6,7 @@ schema test read ``metadata`` from here, so a new table module must be listed be
 
 from __future__ import annotations
 
-from engine.analytics import recording as analytics
+from engine.analytics import rows as analytics
 from engine.deadlines import supervision
 from engine.feedback import rows as feedback
 from engine.people import sign_in

@@ -13,7 +13,7 @@ from api.headers import untrusted_download
 from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from api.pages.params import BundleKey, PageVersion, VersionQuery
-from engine.analytics import recording as analytics
+from engine.analytics import queries
 from engine.bpmn.deployments import unzip_bundle
 from engine.bpmn.manifest import parse_manifest
 from engine.errors import DefinitionError, Problem, TooLarge
@@ -45,12 +45,12 @@ def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[dict[s
 def studio(ctx: Ctx) -> Response:
     """Deployed bundles with their versions and reductions, the slowest steps, and the upload form."""
     ctx.require(*ANALYSTS)
-    trend = analytics.trends(ctx.engine.db, period="week")
+    trend = queries.trends(ctx.engine.db, period="week")
     return ctx.render(
         "studio.html",
         bundles=ctx.svc.catalog.bundles(),
         versions=_versions(ctx),
-        bottlenecks=analytics.bottlenecks(ctx.engine.db)[:20],
+        bottlenecks=queries.bottlenecks(ctx.engine.db)[:20],
         departments=ctx.engine.deployments.departments,
         trend=trend,
         overdue_plot=plots.overdue_trend(trend, ctx.words),
@@ -65,8 +65,8 @@ def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Res
     detail = ctx.engine.bundle_detail(key, version)
     form = ctx.engine.form_for(key, detail.summary.version)
     shown = detail.summary.version
-    trend = analytics.trends(ctx.engine.db, key, period="week")
-    durations = analytics.duration_distribution(ctx.engine.db, key, shown)
+    trend = queries.trends(ctx.engine.db, key, period="week")
+    durations = queries.duration_distribution(ctx.engine.db, key, shown)
     return ctx.render(
         "studio_bundle.html",
         detail=detail,
@@ -74,9 +74,9 @@ def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Res
         groups=form_view(form, {}),
         checklist=form.checklist(),
         versions=_versions(ctx, key).get(key, []),
-        bottlenecks=analytics.bottlenecks(ctx.engine.db, key, shown),
+        bottlenecks=queries.bottlenecks(ctx.engine.db, key, shown),
         departments=ctx.engine.deployments.departments,
-        heat=plots.heat_map(analytics.median_waits(ctx.engine.db, key, shown), ctx.words),
+        heat=plots.heat_map(queries.median_waits(ctx.engine.db, key, shown), ctx.words),
         durations=durations,
         durations_plot=plots.duration_histogram(durations, ctx.words),
         trend=trend,

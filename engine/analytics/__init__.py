@@ -1,1 +1,32 @@
-"""Analytics: projections of case events into measures, and the queries analysts read."""
+"""Numbers that find bottlenecks (堵点): waits, work times, late steps, returns, ratings, reductions.
+
+Queries must stay fast as history grows, so nothing here scans the history per request:
+aggregates are kept up to date in the same transaction as the change they count.
+
+- ``sketch``: the quantile sketch (medians and p90s from log-sized buckets);
+- ``rows``: the four aggregate tables (per task, per case, per day, rating counts);
+- ``totals``: what one finished task or case adds to them (shared by recording and rebuild);
+- ``recording``: the projections of case events into the rows (``engine.subscribers``
+  subscribes them to the spine);
+- ``views`` and ``queries``: what analysts read, and the queries that build it;
+- ``rebuild``: recomputing every aggregate from the rows and the audit trail.
+
+Definitions:
+
+- **wait** = working time from a task's creation to its claim; **work** = working time from
+  the claim to completion (``engine.time.calendar``: 09:00-17:00 on working days), minus the time
+  the case's department clocks were stopped while it waited for the applicant. A task
+  completed without a claim has wait = creation to completion, work = 0.
+- **median** is the sample median (the mean of the two middle values for an even count, as
+  ``statistics.median``); **p90** is the nearest-rank 90th percentile: the ⌈0.9·n⌉-th smallest.
+  Both come from a log-bucket sketch (relative accuracy 1 %: every estimate is within 1 % of
+  the exact value, or within 1 second for values under a second), so their cost does not
+  grow with the number of tasks.
+- **overdue** = the task was marked overdue by the SLA clock, or completed after its due time.
+- **return** = the clerk's outcome was ``return``; problems are counted by what they name
+  (``field:<key>`` / ``material:<key>``).
+
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.feedback.rows``, ``engine.storage``,
+``engine.time``, ``engine.errors``; never ``engine.service``, ``engine.subscribers`` or
+``engine.deadlines``.
+"""

@@ -30,8 +30,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.analytics import recording as analytics
-from engine.analytics.recording import TaskAgg, store_aggregates
+from engine.analytics import queries, rebuild, views
+from engine.analytics.rebuild import store_aggregates
+from engine.analytics.totals import TaskAgg
 from engine.service import Engine
 from engine.storage.models import Deployment
 from engine.time.clock import ManualClock
@@ -186,10 +187,10 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
 
 def _queries(engine: Engine) -> None:
     """What the studio and ``/api/analytics/*`` ask for one analyst's page view."""
-    analytics.bottlenecks(engine.db)
-    analytics.by_department(engine.db)
-    analytics.trends(engine.db, BUNDLES[0], "week")
-    analytics.reductions(engine.db, engine.deployments)
+    queries.bottlenecks(engine.db)
+    queries.by_department(engine.db)
+    queries.trends(engine.db, BUNDLES[0], "week")
+    queries.reductions(engine.db, engine.deployments)
 
 
 def query_times(engines: list[Engine], runs: int = 15) -> list[float]:
@@ -211,12 +212,12 @@ def query_times(engines: list[Engine], runs: int = 15) -> list[float]:
 def check_rebuild_agrees(engine: Engine) -> None:
     """The filled aggregates equal what ``analytics.rebuild`` computes from the rows (the real arithmetic)."""
 
-    def without_ratings() -> list[analytics.BottleneckRow]:
+    def without_ratings() -> list[views.BottleneckRow]:
         # The bench counts ratings without rating rows; a rebuild counts rows, so leave them out.
-        return [replace(r, ratings=analytics.Ratings()) for r in analytics.bottlenecks(engine.db)]
+        return [replace(r, ratings=views.Ratings()) for r in queries.bottlenecks(engine.db)]
 
     filled = without_ratings()
-    analytics.rebuild(engine.db, engine.calendar)
+    rebuild.rebuild(engine.db, engine.calendar)
     if filled != without_ratings():
         raise AssertionError("bench aggregates differ from analytics.rebuild")
 

@@ -6,7 +6,7 @@ decided) and each applicant's correction time is drawn from a seeded generator i
 seconds, and the clock moves by exactly that much working time. The test keeps the drawn
 numbers and computes the expected medians, p90s, overdue counts, return rates with their
 problems, rating distributions and reductions itself (``statistics``), then compares them
-with what ``engine.analytics.recording`` reports.
+with what ``engine.analytics`` reports.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.analytics import recording as analytics
+from engine.analytics import queries, rebuild, views
 from engine.cases.states import Outcome
 from engine.feedback import complaints, ratings
 from engine.service import Engine
@@ -149,7 +149,7 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
     return known
 
 
-def check_durations(measured: analytics.Durations, values: list[int]) -> None:
+def check_durations(measured: views.Durations, values: list[int]) -> None:
     # The sketch keeps every value within 1 % (RELATIVE_ACCURACY); sums are exact.
     assert measured.median == pytest.approx(statistics.median(values), rel=0.011)
     assert measured.p90 == pytest.approx(nearest_rank(values, 0.9), rel=0.011)
@@ -180,7 +180,7 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
     # The generator gave both departments late tasks and returns, so every measure is exercised.
     assert all(known.overdue[i] > 0 and known.returns[i] > 0 for i in DEPARTMENT)
 
-    rebuilt = analytics.rebuild(engine.db, engine.calendar)
+    rebuilt = rebuild.rebuild(engine.db, engine.calendar)
     assert rebuilt.tasks == sum(len(v) for v in known.waits.values())
     assert (rebuilt.cases, rebuilt.ratings, rebuilt.complaints) == (
         cases,
@@ -188,7 +188,7 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
         known.complaints["tax"],
     )
 
-    rows = {r.item: r for r in analytics.bottlenecks(engine.db, "two-desks")}
+    rows = {r.item: r for r in queries.bottlenecks(engine.db, "two-desks")}
     assert set(rows) == set(DEPARTMENT)
     for item, row in rows.items():
         count = len(known.waits[item])
@@ -204,11 +204,11 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
         ratings = known.ratings[DEPARTMENT[item]]
         assert row.ratings.counts == tuple(ratings[s] for s in range(1, 6))
     # Sorted by median wait, slowest first: the review queue is the bottleneck here.
-    assert next(r.item for r in analytics.bottlenecks(engine.db, "two-desks")) == max(
+    assert next(r.item for r in queries.bottlenecks(engine.db, "two-desks")) == max(
         rows, key=lambda i: statistics.median(known.waits[i])
     )
 
-    departments = {d.department: d for d in analytics.by_department(engine.db, "two-desks")}
+    departments = {d.department: d for d in queries.by_department(engine.db, "two-desks")}
     for item, department in DEPARTMENT.items():
         d = departments[department]
         check_durations(d.wait, known.waits[item])
@@ -220,10 +220,10 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
         assert d.ratings.counts == tuple(known.ratings[department][s] for s in range(1, 6))
         assert d.complaints == known.complaints[department]
 
-    (reduction,) = analytics.reductions(engine.db, engine.deployments)
+    (reduction,) = queries.reductions(engine.db, engine.deployments)
     steps, days = statistics.fmean(known.case_steps), statistics.fmean(known.case_seconds) / DAY
     assert reduction.cases == cases
-    assert reduction.before == analytics.Measures(
+    assert reduction.before == views.Measures(
         *(float(BASELINE[k]) for k in ("steps", "days", "materials", "trips"))
     )
     assert reduction.real is not None
@@ -237,10 +237,10 @@ def check_simulation(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
         "trips": None,
     }
     # The model: one application, 2 + 1 promised working days, nothing to bring, no trips.
-    assert reduction.model == analytics.Measures(1.0, 3.0, 0.0, 0.0)
+    assert reduction.model == views.Measures(1.0, 3.0, 0.0, 0.0)
     assert reduction.percent_model == {"steps": 75.0, "days": 50.0, "materials": 100.0, "trips": 100.0}
 
-    distribution = analytics.duration_distribution(engine.db, "two-desks")
+    distribution = queries.duration_distribution(engine.db, "two-desks")
     assert distribution.count == cases
     assert distribution.median_days == pytest.approx(statistics.median(known.case_seconds) / DAY, rel=0.011)
     assert sum(n for _, _, n in distribution.bins) == cases
@@ -251,7 +251,7 @@ def test_the_aggregates_follow_every_completion_without_a_rebuild(sqlite_url: st
     clock = ManualClock(MONDAY)
     engine = bundle_engine(sqlite_url, tmp_path, "two-desks", clock)
     simulate(engine, clock, 12, seed=7)
-    live = (analytics.bottlenecks(engine.db), analytics.reductions(engine.db, engine.deployments))
-    analytics.rebuild(engine.db, engine.calendar)
-    assert live == (analytics.bottlenecks(engine.db), analytics.reductions(engine.db, engine.deployments))
+    live = (queries.bottlenecks(engine.db), queries.reductions(engine.db, engine.deployments))
+    rebuild.rebuild(engine.db, engine.calendar)
+    assert live == (queries.bottlenecks(engine.db), queries.reductions(engine.db, engine.deployments))
     engine.close()

@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine.analytics import recording as analytics
-from engine.analytics.recording import CaseStats, PeriodStats, TaskStats
+from engine.analytics import recording
+from engine.analytics.rows import CaseStats, PeriodStats, TaskStats
+from engine.analytics.sketch import sketch_count
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.service import Engine
 from engine.storage.models import Case, WorkItem
@@ -85,13 +86,13 @@ def test_a_completion_is_three_statements_and_leaves_the_session_unflushed(
     calendar = engine.calendar
     case = _case(CaseStatus.RUNNING)
     with engine.db.write() as s:  # the first completion creates the row
-        analytics.record_completion(s, _item(0), calendar, case=case)
+        recording.record_completion(s, _item(0), calendar, case=case)
     with engine.db.write() as s:
         s.connection()  # the transaction's BEGIN is not the hook's
         pending = Case(bundle_key="p", version=1, applicant="a", status="running", state="", deployment_id=1)
         s.add(pending)  # an ORM change the hook must not flush
         with _statements(engine) as seen:
-            analytics.record_completion(s, _item(1), calendar, case=case)
+            recording.record_completion(s, _item(1), calendar, case=case)
         assert len(seen) == 3, seen  # read (locked), update, upsert of the day's counters
         assert pending in s.new
         s.expunge(pending)
@@ -105,20 +106,20 @@ def test_a_completion_is_three_statements_and_leaves_the_session_unflushed(
 def test_a_finished_case_is_three_statements_and_a_withdrawal_one(db_url: str, tmp_path: Path) -> None:
     engine = make_engine(db_url, tmp_path)
     with engine.db.write() as s:
-        analytics.record_case_finished(s, _case(CaseStatus.COMPLETED), engine.calendar)
+        recording.record_case_finished(s, _case(CaseStatus.COMPLETED), engine.calendar)
     with engine.db.write() as s:
         s.connection()
         with _statements(engine) as seen:
-            analytics.record_case_finished(s, _case(CaseStatus.COMPLETED), engine.calendar)
+            recording.record_case_finished(s, _case(CaseStatus.COMPLETED), engine.calendar)
         assert len(seen) == 3, seen
         with _statements(engine) as seen:
-            analytics.record_case_finished(s, _case(CaseStatus.WITHDRAWN), engine.calendar)
-            analytics.record_case_finished(s, _case(CaseStatus.REJECTED), engine.calendar)
+            recording.record_case_finished(s, _case(CaseStatus.WITHDRAWN), engine.calendar)
+            recording.record_case_finished(s, _case(CaseStatus.REJECTED), engine.calendar)
         assert len(seen) == 2, seen
     with engine.db.read() as s:
         row = s.scalars(select(CaseStats)).one()
         assert (row.completed, row.rejected, row.withdrawn, row.steps_sum) == (2, 1, 1, 2)
-        assert analytics.sketch_count(row.duration_sketch) == 2
+        assert sketch_count(row.duration_sketch) == 2
     engine.close()
 
 
@@ -145,7 +146,7 @@ def test_racing_completions_of_one_item_are_all_counted(db_url: str, tmp_path: P
         item = _item(
             n, outcome=Outcome.RETURN if n % 2 else Outcome.APPROVE, problems=problem if n % 2 else []
         )
-        analytics.record_completion(s, item, engine.calendar, case=case)
+        recording.record_completion(s, item, engine.calendar, case=case)
 
     for _round in range(2):  # the first round races on creating the row, the second on updating it
         _race(engine, complete)
@@ -153,7 +154,7 @@ def test_racing_completions_of_one_item_are_all_counted(db_url: str, tmp_path: P
         row = s.scalars(select(TaskStats)).one()
         period = s.scalars(select(PeriodStats)).one()
     assert (row.finished, row.returned) == (2 * WRITERS, WRITERS)
-    assert analytics.sketch_count(row.wait_sketch) == analytics.sketch_count(row.work_sketch) == 2 * WRITERS
+    assert sketch_count(row.wait_sketch) == sketch_count(row.work_sketch) == 2 * WRITERS
     assert row.problems == {"field:name": {"count": WRITERS, "message": "wrong"}}
     assert row.wait_sum == 2 * WRITERS * 3600.0
     assert (period.tasks_completed, period.tasks_returned) == (2 * WRITERS, WRITERS)
@@ -165,7 +166,7 @@ def test_racing_case_ends_of_one_version_are_all_counted(db_url: str, tmp_path: 
     statuses = (CaseStatus.COMPLETED, CaseStatus.COMPLETED, CaseStatus.WITHDRAWN, CaseStatus.REJECTED)
 
     def finish(s: Session, n: int) -> None:
-        analytics.record_case_finished(s, _case(statuses[n % len(statuses)]), engine.calendar)
+        recording.record_case_finished(s, _case(statuses[n % len(statuses)]), engine.calendar)
 
     for _round in range(2):
         _race(engine, finish)
@@ -173,5 +174,5 @@ def test_racing_case_ends_of_one_version_are_all_counted(db_url: str, tmp_path: 
         row = s.scalars(select(CaseStats)).one()
     per_round = WRITERS // len(statuses)
     assert (row.completed, row.withdrawn, row.rejected) == (4 * per_round, 2 * per_round, 2 * per_round)
-    assert analytics.sketch_count(row.duration_sketch) == row.completed == row.steps_sum
+    assert sketch_count(row.duration_sketch) == row.completed == row.steps_sum
     engine.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.analytics import recording as analytics
+from engine.analytics import queries, rebuild
 from engine.cases.states import Outcome
 from engine.deadlines import supervision
 from engine.errors import CaseNotFound, Conflict, InvalidInput, NotAllowed, NotFound
@@ -96,14 +96,14 @@ def test_a_finished_case_is_rated_once_for_the_bundle_and_once_per_department(
     said = views.case_feedback(engine.db, APPLICANT, case_id)
     assert [(r.department, r.score) for r in said.ratings] == [("", 5), ("market-regulation", 4)]
     assert [e.kind for e in engine.get_case(APPLICANT, case_id).timeline].count("rated") == 2
-    departments = {d.department: d.ratings for d in analytics.by_department(engine.db, "two-desks")}
+    departments = {d.department: d.ratings for d in queries.by_department(engine.db, "two-desks")}
     assert departments["market-regulation"].counts == (0, 0, 0, 1, 0)
     # A rebuild from the rows counts the same ratings (and every department's tasks).
-    analytics.rebuild(engine.db, engine.calendar)
-    rebuilt = {d.department: d.ratings for d in analytics.by_department(engine.db, "two-desks")}
+    rebuild.rebuild(engine.db, engine.calendar)
+    rebuilt = {d.department: d.ratings for d in queries.by_department(engine.db, "two-desks")}
     assert rebuilt["market-regulation"] == departments["market-regulation"]
     assert rebuilt["tax"].total == 0
-    (review,) = [r for r in analytics.bottlenecks(engine.db, "two-desks") if r.item == "review"]
+    (review,) = [r for r in queries.bottlenecks(engine.db, "two-desks") if r.item == "review"]
     assert review.ratings.counts == (0, 0, 0, 1, 0)
 
 
@@ -150,7 +150,7 @@ def test_a_bad_rating_opens_a_rectification_with_a_deadline_in_the_responsible_q
         (2, "replied"),
         (1, "open"),
     ]
-    trend = analytics.trends(engine.db, "two-desks", "week")
+    trend = queries.trends(engine.db, "two-desks", "week")
     assert sum(p.bad_ratings for p in trend) == 2
 
 
@@ -206,9 +206,9 @@ def test_a_complaint_with_or_without_a_case_is_a_supervisor_task_and_counts(
     assert [e.subject_id for e in supervision.queue_for(engine.db, CENTER_SUPERVISOR)] == [alone.id]
     assert "complaint" in [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
 
-    counted = {d.department: d.complaints for d in analytics.by_department(engine.db)}
+    counted = {d.department: d.complaints for d in queries.by_department(engine.db)}
     assert counted["market-regulation"] == 1 and counted["service-center"] == 1
-    assert sum(p.complaints for p in analytics.trends(engine.db, period="month")) == 2
+    assert sum(p.complaints for p in queries.trends(engine.db, period="month")) == 2
 
     with pytest.raises(Conflict):
         supervision.resolve(engine.db, clock, MARKET_SUPERVISOR, market_queue[0].id, "关闭")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.analytics import recording as analytics
+from engine.analytics import queries, rebuild
+from engine.cases.events import ClocksPaused
 from engine.cases.states import Outcome
 from engine.deadlines import pauses, supervision
 from engine.errors import Conflict, NotAllowed
@@ -206,8 +207,8 @@ def test_the_applicants_correction_time_does_not_count_against_the_department(
     assert supervision.queue_for(engine.db, ANALYST) == []
 
     # The review's measured wait is its time in the queue after the supplement, not the week before.
-    analytics.rebuild(engine.db, engine.calendar)
-    (review,) = [r for r in analytics.bottlenecks(engine.db, "two-desks") if r.item == "review"]
+    rebuild.rebuild(engine.db, engine.calendar)
+    (review,) = [r for r in queries.bottlenecks(engine.db, "two-desks") if r.item == "review"]
     assert review.count == 2 and review.returns == 1 and review.overdue == 0
     waits = sorted(
         [
@@ -243,7 +244,7 @@ def test_stopped_clocks_move_open_due_times_escalations_and_the_promised_date(
     assert moved == beijing(2025, 3, 6, 17)  # Tuesday 17:00 plus two working days
     view = engine.get_case(ANALYST, case_id)
     assert view.due_at == beijing(2025, 3, 7, 17)
-    pause = [e for e in view.timeline if e.kind == analytics.PAUSE_EVENT]
+    pause = [e for e in view.timeline if e.kind == ClocksPaused.KIND]
     assert len(pause) == 1 and pause[0].detail["working_seconds"] == 16 * 3600
 
     # The old due time passes without an overdue mark; the warning moved by the pause too.
@@ -290,7 +291,7 @@ def test_a_supplement_moves_the_promised_date_by_the_applicants_waiting_time(
     view = engine.get_case(APPLICANT, case_id)
     left = engine.calendar.working_time_between(waited_from, promised)
     assert view.due_at == engine.calendar.add_working_time(clock.now(), left)
-    (pause,) = [e for e in view.timeline if e.kind == analytics.PAUSE_EVENT]
+    (pause,) = [e for e in view.timeline if e.kind == ClocksPaused.KIND]
     waited = engine.calendar.working_time_between(waited_from, clock.now())
     assert pause.detail["working_seconds"] == waited.total_seconds()
     engine.close()

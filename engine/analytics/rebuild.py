@@ -1,0 +1,156 @@
+"""Rebuilding the aggregate rows from the case rows and the audit trail, in one transaction.
+
+After an import or a repair, ``rebuild`` empties the tables and recomputes every aggregate
+with the arithmetic the recording hooks use (``engine.analytics.totals``), in bulk;
+``store_aggregates`` writes aggregates computed in bulk (``rebuild`` and the analytics
+benchmark fill the tables through it).
+
+May import: ``engine.analytics.sketch``, ``engine.analytics.rows``, ``engine.analytics.totals``,
+``engine.feedback.rows``, ``engine.cases``, ``engine.storage``, ``engine.time``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.analytics.rows import CaseStats, PeriodStats, RatingStats, TaskStats
+from engine.analytics.totals import TaskAgg, add_case, case_fact, case_values, pause_interval, task_fact
+from engine.cases.events import ClocksPaused
+from engine.cases.states import CaseStatus, WorkItemState
+from engine.feedback.rows import Complaint, Rating
+from engine.storage.db import Database
+from engine.storage.models import Case, CaseEvent, Material, WorkItem
+from engine.time.calendar import WorkCalendar, default_calendar
+
+# The columns of PeriodStats that hold seconds; the others are counts (rebuild writes them as int).
+_FLOAT_PERIOD_FIELDS = frozenset({"wait_sum", "work_sum", "case_working_sum"})
+
+
+def store_aggregates(
+    session: Session,
+    tasks: Mapping[tuple[str, int, str, str], TaskAgg],
+    cases: Mapping[tuple[str, int], Mapping[str, Any]],
+    ratings: Mapping[tuple[str, int, str], Sequence[int]],
+    periods: Mapping[tuple[date, str, str], Mapping[str, float]],
+) -> None:
+    """Write aggregates computed in bulk into the (emptied) tables.
+
+    Keys: tasks by (bundle, version, item, department); cases by (bundle, version), their
+    ``CaseStats`` columns as values; ratings by (bundle, version, department), the counts of
+    scores 1..5; periods by (local day, bundle, department), the counters present (the
+    others stay 0). ``rebuild`` and the analytics benchmark fill the tables through here.
+    """
+    for (bundle_key, version, item_key, department), agg in tasks.items():
+        stats = TaskStats(bundle_key=bundle_key, version=version, item_key=item_key, department=department)
+        agg.write(stats)
+        session.add(stats)
+    session.add_all(
+        CaseStats(bundle_key=bundle_key, version=version, **values)
+        for (bundle_key, version), values in cases.items()
+    )
+    for (bundle_key, version, department), counts in ratings.items():
+        session.add(
+            RatingStats(
+                bundle_key=bundle_key,
+                version=version,
+                department=department,
+                **{f"s{i + 1}": n for i, n in enumerate(counts)},
+            )
+        )
+    for (day_key, bundle_key, department), values in periods.items():
+        session.add(
+            PeriodStats(
+                day=day_key,
+                bundle_key=bundle_key,
+                department=department,
+                **{n: (v if n in _FLOAT_PERIOD_FIELDS else int(v)) for n, v in values.items()},
+            )
+        )
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    """What ``rebuild`` counted."""
+
+    tasks: int
+    cases: int
+    ratings: int
+    complaints: int
+
+
+def rebuild(db: Database, calendar: WorkCalendar | None = None, *, batch: int = 5000) -> RebuildResult:
+    """Recompute every aggregate from the rows (one transaction); the hooks' arithmetic, in bulk."""
+    calendar = calendar or default_calendar()
+    tasks: dict[tuple[str, int, str, str], TaskAgg] = defaultdict(TaskAgg)
+    periods: dict[tuple[date, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    cases: dict[tuple[str, int], dict[str, Any]] = {}
+    ratings: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    with db.write() as s:
+        for model in (TaskStats, CaseStats, PeriodStats, RatingStats):
+            s.execute(delete(model))
+        pauses: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for case_id, detail in s.execute(
+            select(CaseEvent.case_id, CaseEvent.detail).where(CaseEvent.kind == ClocksPaused.KIND)
+        ):
+            pauses[case_id].append(pause_interval(detail))
+        task_count = 0
+        rows = s.execute(
+            select(WorkItem, Case.version)
+            .join(Case, Case.id == WorkItem.case_id)
+            .where(WorkItem.state == WorkItemState.COMPLETED)
+            .execution_options(yield_per=batch)
+        )
+        for item, version in rows:
+            fact = task_fact(calendar, item, pauses.get(item.case_id, ()))
+            agg = tasks[(item.bundle_key, version, item.item_key, item.department)]
+            agg.task_name = item.task_name
+            agg.add(fact.wait, fact.work, fact.overdue, fact.returned, item.problems or ())
+            p = periods[(fact.day, item.bundle_key, item.department)]
+            p["tasks_completed"] += 1
+            p["tasks_overdue"] += int(fact.overdue)
+            p["tasks_returned"] += int(fact.returned)
+            p["wait_sum"] += fact.wait
+            p["work_sum"] += fact.work
+            task_count += 1
+            s.expunge(item)
+        issued = set(s.scalars(select(Material.id).where(Material.issued_by_case.is_not(None))))
+        case_count = 0
+        finished = (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN)
+        for case in s.scalars(
+            select(Case).where(Case.status.in_(finished)).execution_options(yield_per=batch)
+        ):
+            ids = [str(v) for v in (case.materials or {}).values()]
+            fact_c = case_fact(calendar, case, len([i for i in ids if i not in issued]))
+            key = (case.bundle_key, case.version)
+            values = cases.get(key)
+            if values is None:
+                values = cases[key] = case_values(None)
+            add_case(values, fact_c)
+            if fact_c.status == CaseStatus.COMPLETED:
+                p = periods[(fact_c.day, case.bundle_key, "")]
+                p["cases_completed"] += 1
+                p["case_working_sum"] += fact_c.working
+            case_count += 1
+            s.expunge(case)
+        rating_count = 0
+        for r in s.scalars(select(Rating)):
+            ratings[(r.bundle_key, r.version, r.department)][r.score - 1] += 1
+            p = periods[(calendar.local_date(r.created_at), r.bundle_key, r.department)]
+            p["ratings"] += 1
+            p["rating_sum"] += r.score
+            p["ratings_bad"] += int(r.score <= 2)
+            rating_count += 1
+        complaint_count = 0
+        for c in s.scalars(select(Complaint)):
+            p = periods[(calendar.local_date(c.created_at), c.bundle_key or "", c.department or "")]
+            p["complaints"] += 1
+            complaint_count += 1
+        store_aggregates(s, tasks, cases, ratings, periods)
+    return RebuildResult(task_count, case_count, rating_count, complaint_count)

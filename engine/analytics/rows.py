@@ -1,0 +1,96 @@
+"""The aggregate tables of analytics: per task, per case, per day, and rating counts.
+
+Four small tables, kept up to date by ``engine.analytics.recording`` in the transaction of
+the change they count and refilled by ``engine.analytics.rebuild``: per task (bundle,
+version, item, department), per case (bundle, version), per local day (day, bundle,
+department) for trends, and rating counts per (bundle, version, department).
+
+May import: ``engine.storage``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.storage.models import Base, utcnow
+
+
+class TaskStats(Base):
+    """Completed tasks of one item of one bundle version in one department."""
+
+    __tablename__ = "task_stats"
+
+    bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(128), default="")
+    finished: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    wait_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    work_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    wait_sketch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    work_sketch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    problems: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseStats(Base):
+    """Finished cases of one bundle version: durations and what the applicant had to do."""
+
+    __tablename__ = "case_stats"
+
+    bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0)
+    # Sums over completed cases (for the averages of the reductions).
+    working_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    steps_sum: Mapped[int] = mapped_column(Integer, default=0)
+    materials_sum: Mapped[int] = mapped_column(Integer, default=0)
+    duration_sketch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PeriodStats(Base):
+    """Counts per local day, bundle and department (department '' = the whole bundle)."""
+
+    __tablename__ = "period_stats"
+    __table_args__ = (Index("ix_period_stats_bundle", "bundle_key", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tasks_completed: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_overdue: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_returned: Mapped[int] = mapped_column(Integer, default=0)
+    went_overdue: Mapped[int] = mapped_column(Integer, default=0)
+    wait_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    work_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    cases_completed: Mapped[int] = mapped_column(Integer, default=0)
+    case_working_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    ratings_bad: Mapped[int] = mapped_column(Integer, default=0)
+    complaints: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RatingStats(Base):
+    """Ratings (好差评) per bundle version and department ('' = the bundle as a whole)."""
+
+    __tablename__ = "rating_stats"
+
+    bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    s1: Mapped[int] = mapped_column(Integer, default=0)
+    s2: Mapped[int] = mapped_column(Integer, default=0)
+    s3: Mapped[int] = mapped_column(Integer, default=0)
+    s4: Mapped[int] = mapped_column(Integer, default=0)
+    s5: Mapped[int] = mapped_column(Integer, default=0)
