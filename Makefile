@@ -22,13 +22,16 @@ $(STAMP_JS): package.json package-lock.json
 run: setup
 	$(BIN)/onething serve --host 127.0.0.1 --port 8000 --demo
 
+# lint-imports first: a broken dependency rule (pyproject's [tool.importlinter]) fails fast.
 test: setup
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check engine forms api tests examples
 	$(BIN)/ruff format --check engine forms api tests examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 bench: setup
 	$(BIN)/python -m tests.bench

@@ -1,0 +1,1 @@
+"""Tests of the dependency rules: the import-linter contracts bite, and no import circles."""
