@@ -39,7 +39,7 @@ from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import audit, begin_request
 from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
-from api.schemas import HealthPublic
+from api.schemas.common import HealthPublic
 from api.security import TokenService, signing_key
 from engine.bpmn.deployments import load_departments
 from engine.people.accounts import AccountService

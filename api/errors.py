@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.logs import current_request_id, note
-from api.schemas import ErrorPublic, ProblemsPublic
+from api.schemas.common import ErrorPublic, ProblemsPublic
 from engine.errors import (
     Conflict,
     DefinitionError,

@@ -11,7 +11,7 @@ from api.deps import AdminActor, IdempotencyKey, Services, ServicesDep, Username
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
-from api.schemas import AccountCreate, AccountPublic, AccountUpdate
+from api.schemas.accounts import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
 from engine.storage.idempotency import Reservation, outcome_id
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import BUNDLE_KEY, AnalystActor, EngineDep
 from api.errors import responses
-from api.schemas import BottleneckPublic, DepartmentStatsPublic, ReductionRowPublic
+from api.schemas.analytics import BottleneckPublic, DepartmentStatsPublic, ReductionRowPublic
 from engine.analytics import queries
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])

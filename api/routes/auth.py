@@ -16,7 +16,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.deps import CurrentAccount, ServicesDep
 from api.errors import NotAuthenticated, responses
 from api.logs import note
-from api.schemas import AccountPublic, TokenPublic
+from api.schemas.accounts import AccountPublic, TokenPublic
 from api.security import client_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

@@ -13,7 +13,7 @@ from api.errors import responses
 from api.headers import untrusted_download
 from api.idempotency import Reply, run_once
 from api.logs import note
-from api.schemas import BundleDetailPublic, BundlePublic, DeployedPublic
+from api.schemas.bundles import BundleDetailPublic, BundlePublic, DeployedPublic
 from engine.errors import TooLarge
 from engine.storage.idempotency import Reservation
 

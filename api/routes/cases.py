@@ -21,15 +21,8 @@ from api.deps import (
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
-from api.schemas import (
-    CaseCreate,
-    CaseListPublic,
-    CasePublic,
-    CaseSummaryPublic,
-    RatingCreate,
-    RatingPublic,
-    SupplementCreate,
-)
+from api.schemas.cases import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
+from api.schemas.feedback import RatingCreate, RatingPublic
 from engine.cases.states import CaseStatus
 from engine.feedback.ratings import rate
 from engine.feedback.views import case_feedback

@@ -36,7 +36,7 @@ from api.deps import (
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
-from api.schemas import (
+from api.schemas.feedback import (
     ComplaintCreate,
     ComplaintPublic,
     RectificationPublic,

@@ -19,7 +19,7 @@ from api.errors import responses
 from api.headers import UNTRUSTED_POLICY
 from api.idempotency import run_once
 from api.logs import note
-from api.schemas import MaterialPublic
+from api.schemas.materials import MaterialPublic
 from engine.cases.materials import MaterialInfo
 from engine.storage.idempotency import Reservation
 

@@ -26,7 +26,7 @@ from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
-from api.schemas import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
+from api.schemas.tasks import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
 from engine.cases.states import WorkItemState
 from engine.errors import MaterialNotFound
 from engine.people.actors import Actor

@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 
 from api.idempotency import REPLAYED_HEADER, run_once
-from api.schemas import CaseCreate, CasePublic, TaskComplete, TaskPublic
+from api.schemas.cases import CaseCreate, CasePublic
+from api.schemas.tasks import TaskComplete, TaskPublic
 from engine.cases.states import Outcome
 from engine.demo import demo_pdf
 from engine.errors import Conflict, KeyInUse

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from api.idempotency import run_once
-from api.schemas import CaseCreate, CasePublic
+from api.schemas.cases import CaseCreate, CasePublic
 from engine.service import Engine
 from engine.storage.idempotency import IdempotencyStore, Reservation
 from engine.storage.settings import Settings
