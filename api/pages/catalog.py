@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import func, select
-
 from engine.cases.views import BundleSummary, Label
 from engine.service import Engine
-from engine.storage.models import Deployment
 
 
 class BundleCatalog:
@@ -26,14 +23,9 @@ class BundleCatalog:
         self._token: tuple[int, int] | None = None
         self._bundles: tuple[BundleSummary, ...] = ()
 
-    def _current_token(self) -> tuple[int, int]:
-        with self._engine.db.read() as session:
-            count, newest = session.execute(select(func.count(Deployment.id), func.max(Deployment.id))).one()
-        return int(count or 0), int(newest or 0)
-
     def bundles(self) -> list[BundleSummary]:
         """The newest version of every deployed bundle (as ``Engine.list_bundles``)."""
-        token = self._current_token()
+        token = self._engine.deployments_marker()
         with self._lock:
             if token != self._token:
                 self._bundles = tuple(self._engine.list_bundles())

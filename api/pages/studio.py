@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from api.headers import untrusted_download
@@ -16,9 +13,9 @@ from api.pages.params import BundleKey, PageVersion, VersionQuery
 from engine.analytics import queries
 from engine.bpmn.deployments import unzip_bundle
 from engine.bpmn.manifest import parse_manifest
+from engine.cases.views import BundleVersion
 from engine.errors import DefinitionError, Problem, TooLarge
 from engine.people.actors import Role
-from engine.storage.models import Deployment
 from forms.render import form_view
 
 router = APIRouter(route_class=PageRoute)
@@ -26,18 +23,11 @@ router = APIRouter(route_class=PageRoute)
 ANALYSTS = (Role.ANALYST, Role.ADMIN)
 
 
-def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[BundleVersion]]:
     """Every deployed version of every bundle (or of one), newest first (analysts see them all)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    query = select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by)
-    if key is not None:
-        query = query.where(Deployment.key == key)
-    with ctx.engine.db.read() as session:
-        rows = session.execute(query.order_by(Deployment.key, Deployment.version.desc())).all()
-    for bundle, version, created_at, created_by in rows:
-        out.setdefault(bundle, []).append(
-            {"version": version, "created_at": created_at, "created_by": created_by}
-        )
+    out: dict[str, list[BundleVersion]] = {}
+    for v in ctx.engine.versions(key):
+        out.setdefault(v.key, []).append(v)
     return out
 
 
@@ -152,13 +142,8 @@ def save_diagram(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Resp
     if not isinstance(xml, str) or not xml.strip():
         problem = Problem("流程图为空", where="xml", message_en="the diagram is empty")
         return JSONResponse({"problems": [problem.as_dict()]}, status_code=422)
-    with ctx.engine.db.read() as session:
-        row = ctx.engine.deployments.latest(session, key, version)
-    files = {name: str(text).encode("utf-8") for name, text in row.files.items()}
-    process = ctx.engine.deployments.definition(row).manifest.process
-    files[process] = xml.encode("utf-8")
     try:
-        deployed = ctx.engine.deploy_files(files, actor.username)
+        deployed = ctx.engine.deploy_diagram(key, version, xml, actor.username)
     except (DefinitionError, TooLarge) as exc:
         problems = getattr(exc, "problems", None) or [Problem(exc.message)]
         return JSONResponse({"problems": [p.as_dict() for p in problems]}, status_code=422)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
+
 from engine.bpmn.deployments import Deployed
 from engine.bpmn.model_metrics import model_reductions, promised_days
 from engine.cases.core import CaseCore
-from engine.cases.views import BundleDetail, BundleSummary, Label
+from engine.cases.views import BundleDetail, BundleSummary, BundleVersion, Label
 from engine.storage.models import Deployment
 from forms.merge import MergedForm
 
@@ -94,6 +96,32 @@ class Bundles(CaseCore):
         with self.db.read() as s:
             row = self.deployments.latest(s, key, version)
         return str(row.files[self.deployments.definition(row).manifest.process])
+
+    def versions(self, key: str | None = None) -> list[BundleVersion]:
+        """Every deployed version of every bundle (or of one), by key, newest version first."""
+        query = select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by)
+        if key is not None:
+            query = query.where(Deployment.key == key)
+        with self.db.read() as s:
+            rows = s.execute(query.order_by(Deployment.key, Deployment.version.desc())).all()
+        return [BundleVersion(*row) for row in rows]
+
+    def deployments_marker(self) -> tuple[int, int]:
+        """How many versions are deployed and the newest one's id: changes whenever one is deployed."""
+        with self.db.read() as s:
+            count, newest = s.execute(select(func.count(Deployment.id), func.max(Deployment.id))).one()
+        return int(count or 0), int(newest or 0)
+
+    def deploy_diagram(self, key: str, version: int | None, xml: str, by: str) -> Deployed:
+        """Deploy a bundle version's files with its diagram replaced: the next version (the modeller's save).
+
+        The whole bundle goes through the full validation again, as any deployment does.
+        """
+        with self.db.read() as s:
+            row = self.deployments.latest(s, key, version)
+        files = {name: str(text).encode("utf-8") for name, text in row.files.items()}
+        files[self.deployments.definition(row).manifest.process] = xml.encode("utf-8")
+        return self.deploy_files(files, by)
 
     def form_for(self, key: str, version: int | None = None) -> MergedForm:
         """The merged form of a bundle version (for rendering and prefill)."""

@@ -107,6 +107,16 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class BundleVersion:
+    """One deployed version of a bundle, as the analysts' studio lists it."""
+
+    key: str
+    version: int
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
 class BundleSummary:
     """A deployed bundle as the catalogue lists it (its newest version)."""
 
