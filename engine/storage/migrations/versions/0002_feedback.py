@@ -2,7 +2,7 @@
 
 Tables: escalations (department alerts and supervisor queues, scheduled by the SLA clock),
 ratings, rectifications, complaints, and the analytics aggregates task_stats, case_stats,
-period_stats, rating_stats (see engine/deadlines/sla.py, engine/feedback/ratings.py, engine/analytics/recording.py).
+period_stats, rating_stats (see engine/deadlines/supervision.py, engine/feedback/rows.py, engine/analytics/rows.py).
 
 Revision ID: 0002_feedback
 Revises: 0001_core
