@@ -22,6 +22,8 @@ class WorkItemState(StrEnum):
     CLAIMED = "claimed"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    # An external task whose retries reached 0: an incident, waiting for retries or a clerk.
+    FAILED = "failed"
 
 
 class Outcome(StrEnum):

@@ -1,7 +1,7 @@
 """Tables of the engine (SQLAlchemy 2 declarative, typed).
 
 A deployed bundle version is a spec (``Deployment``, immutable); a case is an instance
-(``Case`` with its serialized workflow); each ready user task is a ``WorkItem`` row, and a
+(``Case`` with its serialized workflow); each ready user or external task is a ``WorkItem`` row, and a
 department queue is a query over those rows. ``CaseEvent`` is the append-only audit trail,
 written in the same transaction as every change it records.
 """
@@ -118,6 +118,7 @@ class Case(Base):
         Index("ix_cases_status", "status", "id"),
         Index("ix_cases_bundle", "bundle_key", "status"),
         Index("ix_cases_next_timer", "next_timer_at"),
+        Index("ix_cases_code", "code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -146,10 +147,17 @@ class Case(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # 免申即享: the case that started this one by itself, if any.
     origin_case_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # 办件编码: assigned at submission from the configured pattern; the business key of messages.
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WorkItem(Base):
-    """A user task of a case in a department queue (never called ``Task``: Spiff owns it)."""
+    """A task of a case waiting on a department (never called ``Task``: Spiff owns it).
+
+    ``kind`` "human" is a user task in a clerk queue; "external" is a service task that the
+    department's own system fetches and locks through the Camunda-compatible API. The lock
+    and retry columns are Camunda 7's external task fields and stay empty for human tasks.
+    """
 
     __tablename__ = "work_items"
     __table_args__ = (
@@ -158,6 +166,7 @@ class WorkItem(Base):
         Index("ix_work_items_assignee", "assignee", "state", "due_at", "id"),
         Index("ix_work_items_due", "state", "due_at"),
         Index("ix_work_items_bundle", "bundle_key", "item_key", "state"),
+        Index("ix_work_items_topic", "kind", "topic", "state", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -183,6 +192,30 @@ class WorkItem(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     # Work handled by hand outside the system (人工兜底), with the reason recorded.
     manual_reason: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
+    topic: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The external worker holding the lock, and until when; a lock past its expiry is free.
+    worker_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # None until the first failure (Camunda's null); 0 is an incident (state "failed").
+    retries: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_details: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MessageWait(Base):
+    """A message name a case's workflow waits for, kept in step with the workflow on each save.
+
+    Correlation looks up waiting cases here by name instead of loading every workflow.
+    """
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_name", "name", "case_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    name: Mapped[str] = mapped_column(String(255))
 
 
 class CaseEvent(Base):
