@@ -154,3 +154,11 @@ class TooManyAttempts(EngineError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MessageNotCorrelated(Conflict):
+    """No waiting case and no message start event matches a message (Camunda's text in ``message``)."""
+
+
+class MessageAmbiguous(Conflict):
+    """Several waiting cases match a message that was to reach exactly one (Camunda's text in ``message``)."""

@@ -6,11 +6,61 @@ values they need.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from string import Formatter
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# 办件编码 placeholders: the China-local date of submission, the case id, the bundle key.
+CASE_CODE_FIELDS = frozenset({"date", "id", "bundle"})
+CASE_CODE_MAX = 64  # cases.code is String(64)
+# What a checked pattern is tried on: a long id and a bundle key of a usual length.
+_SAMPLE_BUNDLE = "enterprise-startup-x"
+
+
+def check_case_code_pattern(pattern: str) -> str:
+    """The pattern if it makes unique 办件编码 (codes) that fit their column; else ``ValueError`` saying why.
+
+    Checked when the settings load, so a typo stops the process at start instead of
+    failing the first application.
+    """
+    try:
+        parts = list(Formatter().parse(pattern))
+    except ValueError as exc:
+        raise ValueError(f"case_code_pattern {pattern!r} is not a format pattern: {exc}") from exc
+    names = [name for _text, name, _spec, _conversion in parts if name is not None]
+    unknown = sorted({name for name in names if name not in CASE_CODE_FIELDS})
+    if unknown:
+        raise ValueError(
+            f"case_code_pattern {pattern!r} names {', '.join(repr(n) for n in unknown)}; "
+            "only {date}, {id} and {bundle} are known"
+        )
+    if any(conversion for _text, name, _spec, conversion in parts if name is not None):
+        raise ValueError(f"case_code_pattern {pattern!r}: conversions such as !r are not allowed")
+    if "id" not in names:
+        raise ValueError(
+            f"case_code_pattern {pattern!r} must contain {{id}} (e.g. {{id:08d}}) so codes are unique"
+        )
+    day = date(2099, 12, 31)
+    try:
+        first = pattern.format(date=day, id=1, bundle=_SAMPLE_BUNDLE)
+        longest = pattern.format(date=day, id=10**12 - 1, bundle=_SAMPLE_BUNDLE)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"case_code_pattern {pattern!r} has a format that does not fit its value: {exc}"
+        ) from exc
+    if first == pattern.format(date=day, id=2, bundle=_SAMPLE_BUNDLE):
+        raise ValueError(f"case_code_pattern {pattern!r} gives the same code to different case ids")
+    if not first.strip() or len(longest) > CASE_CODE_MAX:
+        raise ValueError(
+            f"case_code_pattern {pattern!r} gives codes like {longest!r}: "
+            f"a code is 1 to {CASE_CODE_MAX} characters"
+        )
+    return pattern
 
 
 def shipped_processes_dir() -> Path:
@@ -55,6 +105,14 @@ class Settings(BaseSettings):
     sign_in_backoff_max_seconds: float = 900.0
     sign_in_account_backoff_max_seconds: float = 120.0
     sign_in_forget_seconds: float = 3600.0
+    # 办件编码 (case code), assigned at submission: {date:%Y%m%d} is the China-local date,
+    # {id:08d} the case id (required: it makes codes unique), {bundle} the bundle key.
+    case_code_pattern: str = "{date:%Y%m%d}{id:08d}"
+
+    @field_validator("case_code_pattern")
+    @classmethod
+    def _case_code_pattern(cls, value: str) -> str:
+        return check_case_code_pattern(value)
 
     @property
     def materials_dir(self) -> Path:
