@@ -11,13 +11,16 @@ The tree, so callers can catch at the depth they need::
     │   ├── BundleNotFound
     │   ├── CaseNotFound
     │   ├── WorkItemNotFound
-    │   └── MaterialNotFound
+    │   ├── MaterialNotFound
+    │   └── ExternalTaskNotFound
     ├── NotAllowed             the caller may see it but not do this
     ├── Conflict               the state forbids the action now
     │   ├── AlreadyClaimed
     │   ├── TaskNotReady
     │   ├── CaseNotWaiting
     │   ├── StaleCase          another writer changed the case first (retried internally)
+    │   ├── ExternalTaskLockLost   another worker holds the external task's lock
+    │   ├── ExternalTaskNotLocked  the lock to extend has expired or was never taken
     │   └── KeyInUse           a request with the same Idempotency-Key is still running
     ├── InvalidInput           input with a list of problems (all of them at once)
     ├── TooLarge               an upload or document above its size limit
@@ -104,6 +107,10 @@ class MaterialNotFound(NotFound):
     """No material with that id visible to the caller."""
 
 
+class ExternalTaskNotFound(NotFound):
+    """No external task with that id visible to the caller (or it is done, cancelled, handed over)."""
+
+
 class NotAllowed(EngineError):
     """The caller may see the resource but not perform this action on it."""
 
@@ -118,6 +125,18 @@ class AlreadyClaimed(Conflict):
 
 class TaskNotReady(Conflict):
     """The task is not in a state that allows the action (done, cancelled, not yours)."""
+
+
+class ExternalTaskLockLost(Conflict):
+    """The external task is locked by another worker (or by none): Camunda's BadUserRequestException.
+
+    A worker whose lock expired and was taken by another worker may no longer complete,
+    fail or throw on the task; the text names both workers as Camunda's does.
+    """
+
+
+class ExternalTaskNotLocked(Conflict):
+    """The external task's lock expired (or was never taken), so it cannot be extended."""
 
 
 class CaseNotWaiting(Conflict):
