@@ -4,6 +4,11 @@ This is one of the few modules that touch SpiffWorkflow. A definition is a *spec
 once per deployment digest and shared read-only by every case of that version (parsing
 costs milliseconds, far more than a task action should).
 
+Every ``bpmn:serviceTask`` becomes an ``ExternalTask``: a manual task spec that waits, as a
+user task does, until a department's own system completes it (Camunda 7's external-task
+pattern). SpiffWorkflow's own ``ServiceTask`` would run ``call_service`` on the script
+engine; this engine calls no service itself, so that path is never built.
+
 May import: ``engine.bpmn.manifest``, ``engine.bpmn.xmlsafe``, ``engine.errors``, lxml, SpiffWorkflow.
 """
 
@@ -21,6 +26,8 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -45,11 +52,26 @@ class BundleDefinition:
     bpmn: etree._Element
     spec: Any
     subprocess_specs: Mapping[str, Any]
+    # Message names whose arrival starts a case (message start events of the process).
+    message_starts: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
         """The bundle key (also the executable process id)."""
         return self.manifest.key
+
+    def external_topic(self, task_id: str) -> str | None:
+        """The topic a department system fetches an external task by; None for no external task.
+
+        The diagram's ``camunda:topic`` first, else the binding item's ``topic``, else that
+        item's department key (``Manifest.system_topic``); set on the spec at loading.
+        """
+        spec = external_spec(self, task_id)
+        return None if spec is None else spec.topic
+
+    def is_external(self, task_id: str) -> bool:
+        """Whether a BPMN task id is an external task (a service task) of this bundle."""
+        return external_spec(self, task_id) is not None
 
 
 def digest_files(files: Mapping[str, bytes]) -> str:
@@ -108,12 +130,74 @@ def decision_ref_of(node: etree._Element) -> str:
     return text.strip()
 
 
+class ExternalTask(ManualTask):  # type: ignore[misc]  # SpiffWorkflow is untyped
+    """A service task done by a department's own system: waits like a user task (``manual``).
+
+    ``topic`` is ``camunda:topic`` (None when the diagram names none: the manifest's item
+    then gives it); ``priority`` is ``camunda:taskPriority`` (0 when absent). Both are
+    attributes of the spec, which is never serialized (cases store the instance only).
+    """
+
+    def __init__(
+        self, wf_spec: Any, bpmn_id: str, topic: str | None = None, priority: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+        self.priority = priority
+
+
+class ExternalTaskParser(TaskParser):  # type: ignore[misc]  # SpiffWorkflow is untyped
+    """Reads a ``bpmn:serviceTask`` as an ``ExternalTask`` with its Camunda topic and priority."""
+
+    def create_task(self) -> Any:
+        topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or None
+        priority = task_priority(self.node)
+        if priority is None:
+            self.raise_validation_exception(
+                "camunda:taskPriority 须为整数 / camunda:taskPriority must be an integer"
+            )
+            priority = 0  # not reached: the call above raises
+        return ExternalTask(self.spec, self.bpmn_id, topic=topic, priority=priority, **self.bpmn_attributes)
+
+
+def task_priority(node: etree._Element) -> int | None:
+    """A service task's ``camunda:taskPriority`` (0 when absent); None when it is no integer."""
+    text = (node.get(f"{{{CAMUNDA_NS}}}taskPriority") or "").strip()
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def external_spec(definition: BundleDefinition, task_id: str) -> ExternalTask | None:
+    """The external task spec with this BPMN id in the process or its sub-processes, if any."""
+    for spec in (definition.spec, *definition.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, ExternalTask) and task_spec.bpmn_id == task_id:
+                return task_spec
+    return None
+
+
+def _message_starts(spec: Any) -> frozenset[str]:
+    """Names of the messages whose start events start the process."""
+    return frozenset(
+        str(task_spec.event_definition.name)
+        for task_spec in spec.task_specs.values()
+        if isinstance(task_spec, StartEvent)
+        and isinstance(task_spec.event_definition, MessageEventDefinition)
+        and task_spec.event_definition.name
+    )
+
+
 class OneThingParser(BpmnDmnParser):  # type: ignore[misc]  # SpiffWorkflow is untyped
     """SpiffWorkflow's BPMN+DMN parser with business rule tasks bound to the bundle's DMN files."""
 
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
         **BpmnDmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (BusinessRuleTaskParser, BusinessRuleTask),
+        full_tag("serviceTask"): (ExternalTaskParser, ExternalTask),
     }
 
 
@@ -156,8 +240,14 @@ def load_definition(files: Mapping[str, bytes], max_bytes: int = DEFAULT_MAX_BYT
                 )
             ],
         ) from exc
+    for each in (spec, *subprocess_specs.values()):
+        for task_spec in each.task_specs.values():
+            if isinstance(task_spec, ExternalTask) and task_spec.topic is None:
+                task_spec.topic = manifest.system_topic(task_spec.bpmn_id)
     texts = {name: data.decode("utf-8") for name, data in files.items()}
-    return BundleDefinition(manifest, texts, digest_files(files), bpmn, spec, subprocess_specs)
+    return BundleDefinition(
+        manifest, texts, digest_files(files), bpmn, spec, subprocess_specs, _message_starts(spec)
+    )
 
 
 class DefinitionCache:

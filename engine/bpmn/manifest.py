@@ -9,7 +9,7 @@ May import: ``engine.bpmn.yaml_bounds``, ``engine.errors``, ``forms.spec``, pyda
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -36,7 +36,13 @@ class Text(Frozen):
 
 
 class Item(Frozen):
-    """One administrative item (事项) of the bundle, owned by one department."""
+    """One administrative item (事项) of the bundle, owned by one department.
+
+    ``handled_by: system`` means the department's own back-office system decides the item:
+    ``task`` then names a BPMN service task, which becomes an external task fetched by
+    ``topic`` (the department key when not given). ``clerk`` (the default) is a user task
+    in the department's queue.
+    """
 
     key: str
     name: Text
@@ -49,6 +55,15 @@ class Item(Frozen):
     # Data the clerk enters when deciding (e.g. the credit code assigned at registration).
     decision_fields: tuple[str, ...] = ()
     legal_basis: str = ""
+    handled_by: Literal["clerk", "system"] = "clerk"
+    topic: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @property
+    def system_topic(self) -> str | None:
+        """The topic the department's system fetches this item by; None when a clerk handles it."""
+        if self.handled_by != "system":
+            return None
+        return self.topic or self.department
 
 
 class Baseline(Frozen):
@@ -137,11 +152,20 @@ class Manifest(Frozen):
         raise KeyError(key)
 
     def item_for_task(self, task_name: str) -> Item | None:
-        """The item a BPMN user task performs, if any."""
+        """The item a BPMN user (or service) task performs, if any."""
         for item in self.items:
             if item.task == task_name:
                 return item
         return None
+
+    def system_topic(self, task_name: str) -> str | None:
+        """The topic of the item that binds this task with ``handled_by: system``; None otherwise.
+
+        The diagram's ``camunda:topic`` comes first: ``BundleDefinition.external_topic``
+        gives the effective topic of a task.
+        """
+        item = self.item_for_task(task_name)
+        return item.system_topic if item is not None else None
 
     @property
     def departments(self) -> tuple[str, ...]:

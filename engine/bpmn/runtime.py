@@ -1,4 +1,4 @@
-"""The SpiffWorkflow facade for running cases: start, find ready user tasks, complete, timers.
+"""The SpiffWorkflow facade for running cases: start, ready tasks, complete, timers, errors, messages.
 
 Everything outside this module (and ``definitions``/``serialization``) sees onething's own
 values: ``ReadyTask`` instead of Spiff's Task, ``EngineError`` subclasses instead of
@@ -10,6 +10,17 @@ Two SpiffWorkflow behaviours are handled here:
 - timers read ``datetime.now`` inside Spiff's timer module; the engine's clock is
   injectable, so while a workflow runs under ``clocked(clock)`` that module sees the
   engine's time (tests and the demo move time; production passes the system clock).
+
+Department systems take part in three ways:
+- an external task (a service task, ``definitions.ExternalTask``) waits like a user task and
+  is completed by ``complete``; ``throw_error`` routes a BPMN error from it to an error
+  boundary event attached to *that* task only (Spiff's own routing would let any waiting
+  error catcher take it);
+- ``correlate`` delivers a message to the workflow's waiting message catchers (catch events,
+  receive tasks, boundary events, event-based gateways); ``start_by_message`` starts a
+  case at a message start event;
+- ``outbound`` hands over the messages the workflow threw that it did not catch itself
+  (send tasks, message throw and end events): names and element ids only, never case data.
 
 May import: ``engine.bpmn`` (definitions, expressions), ``engine.time``, ``engine.errors``, ``forms``,
 SpiffWorkflow.
@@ -23,17 +34,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.definitions import BundleDefinition
+from engine.bpmn.definitions import BundleDefinition, ExternalTask
 from engine.bpmn.expressions import make_script_engine
-from engine.errors import EngineError, ExpressionFailed, ExpressionRefused, TaskNotReady
+from engine.errors import CaseNotWaiting, EngineError, ExpressionFailed, ExpressionRefused, TaskNotReady
 from engine.time.clock import Clock
 from forms.checks import china_today
 
@@ -64,14 +84,36 @@ def clocked(clock: Clock) -> Iterator[None]:
         _current_clock.reset(token)
 
 
+class TaskKind(StrEnum):
+    """Who does a ready task: a person (user/manual task) or a department's system (service task)."""
+
+    HUMAN = "human"
+    EXTERNAL = "external"
+
+
 @dataclass(frozen=True)
 class ReadyTask:
-    """A user task waiting for a person: its Spiff id, BPMN id and lane (department)."""
+    """A task waiting for a person or a department system: Spiff id, BPMN id, lane (department).
+
+    For an external task, ``topic`` is the effective topic (the diagram's ``camunda:topic``,
+    else the binding item's) and ``priority`` its ``camunda:taskPriority``.
+    """
 
     spiff_id: str
     name: str
     lane: str | None
     label: str
+    kind: TaskKind = TaskKind.HUMAN
+    topic: str | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message the workflow threw for the outside world: its name and the throwing element's id."""
+
+    name: str
+    element_id: str
 
 
 def _translate(exc: Exception) -> EngineError:
@@ -89,6 +131,47 @@ def _engine_steps(workflow: BpmnWorkflow) -> None:
         workflow.do_engine_steps()
     except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
         raise _translate(exc) from exc
+
+
+def _ready_task(task: Task) -> ReadyTask:
+    spec = task.task_spec
+    external = isinstance(spec, ExternalTask)
+    return ReadyTask(
+        str(task.id),
+        spec.bpmn_id or spec.name,
+        spec.lane,
+        spec.bpmn_name or spec.name,
+        TaskKind.EXTERNAL if external else TaskKind.HUMAN,
+        spec.topic if external else None,
+        spec.priority if external else 0,
+    )
+
+
+def _message_names(task: Task) -> list[str]:
+    """The message names a waiting catcher (event, receive task, boundary, event-based gateway) takes."""
+    definition = task.task_spec.event_definition
+    inner = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    return [str(d.name) for d in inner if isinstance(d, MessageEventDefinition) and d.name]
+
+
+def _error_boundary(task: Task, code: str) -> Task | None:
+    """The waiting error boundary event on ``task`` that catches ``code``: exact code, else a catch-all."""
+    parent = task.parent
+    if parent is None:
+        return None
+    catch_all: Task | None = None
+    for sibling in parent.children:
+        spec = sibling.task_spec
+        if sibling is task or not isinstance(spec, BoundaryEvent) or sibling.state != TaskState.WAITING:
+            continue
+        definition = spec.event_definition
+        if not isinstance(definition, ErrorEventDefinition):
+            continue
+        if definition.code == code:
+            return sibling
+        if definition.code is None and catch_all is None:
+            catch_all = sibling
+    return catch_all
 
 
 class Runner:
@@ -115,21 +198,55 @@ class Runner:
         workflow.script_engine = self.script_engine
         return workflow
 
+    def start_by_message(
+        self, definition: BundleDefinition, name: str, data: Mapping[str, Any]
+    ) -> BpmnWorkflow:
+        """A new workflow started at the message start event for ``name``, run until it waits.
+
+        ``data`` (the message's variables) becomes the case's top-level data. A none start
+        event beside the message start is not taken: the case starts where the message says.
+        """
+        if name not in definition.message_starts:
+            raise CaseNotWaiting(f"流程没有以消息 {name!r} 开始的事件 (no message start event for {name!r})")
+        workflow = BpmnWorkflow(
+            definition.spec, dict(definition.subprocess_specs), script_engine=self.script_engine
+        )
+        with clocked(self.clock):
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(copy.deepcopy(dict(data)))
+            try:
+                self._run_to_start_events(workflow)
+                event = BpmnEvent(MessageEventDefinition(name), payload=copy.deepcopy(dict(data)))
+                caught = workflow.event_manager.catch(event, internal=False)
+            except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
+                raise _translate(exc) from exc
+            if not caught:
+                raise CaseNotWaiting(f"消息 {name!r} 未能开始流程 (the message started no process)")
+            _engine_steps(workflow)
+        return workflow
+
+    @staticmethod
+    def _run_to_start_events(workflow: BpmnWorkflow) -> None:
+        """Run the workflow's opening steps until its start events wait; none start events are cancelled."""
+        while True:
+            ready = [t for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual]
+            if not ready:
+                return
+            for task in ready:
+                spec = task.task_spec
+                if isinstance(spec, StartEvent) and isinstance(spec.event_definition, NoneEventDefinition):
+                    task.cancel()
+                elif isinstance(spec, StartEvent):
+                    return  # a start event about to fire without the message (a timer): leave it
+                else:
+                    task.run()
+
     def ready_tasks(self, workflow: BpmnWorkflow) -> list[ReadyTask]:
-        """User tasks waiting for a person, in a stable order."""
-        tasks = workflow.get_tasks(state=TaskState.READY, manual=True)
-        return [
-            ReadyTask(
-                str(t.id),
-                t.task_spec.bpmn_id or t.task_spec.name,
-                t.task_spec.lane,
-                t.task_spec.bpmn_name or t.task_spec.name,
-            )
-            for t in tasks
-        ]
+        """Tasks waiting for a person (kind human) or a department system (kind external), stably ordered."""
+        return [_ready_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
 
     def complete(self, workflow: BpmnWorkflow, spiff_id: str, updates: Mapping[str, Any]) -> None:
-        """Complete a ready user task with the clerk's data, then run on until the next wait."""
+        """Complete a ready user or external task with the clerk's (system's) data, then run on."""
         task = workflow.get_task_from_id(UUID(spiff_id))
         if task is None or task.state != TaskState.READY:
             raise TaskNotReady("任务不在可办理状态 (task is not ready in the workflow)")
@@ -140,6 +257,99 @@ class Runner:
             except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
                 raise _translate(exc) from exc
             _engine_steps(workflow)
+
+    def throw_error(
+        self,
+        workflow: BpmnWorkflow,
+        spiff_id: str,
+        code: str,
+        message: str,
+        variables: Mapping[str, Any],
+    ) -> bool:
+        """A BPMN error from a ready external task, caught only by an error boundary event on that task.
+
+        True when one caught it: the task is cancelled, ``variables`` (only they) become
+        top-level data on the boundary route, and the workflow runs on. False, with the
+        workflow unchanged, when no boundary event on the task catches ``code``. ``message``
+        is the system's text for the caller's record; it never enters the case data.
+        """
+        task = workflow.get_task_from_id(UUID(spiff_id))
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, ExternalTask):
+            raise TaskNotReady("外部任务不在可办理状态 (the external task is not ready in the workflow)")
+        boundary = _error_boundary(task, code)
+        if boundary is None:
+            return False
+        payload = copy.deepcopy(dict(variables))
+        definition = boundary.task_spec.event_definition
+        event = BpmnEvent(ErrorEventDefinition(definition.name, code), payload=payload)
+        with clocked(self.clock):
+            try:
+                boundary.task_spec.catch(boundary, event)
+                boundary.task_spec._update(boundary)
+            except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
+                raise _translate(exc) from exc
+            _engine_steps(workflow)
+        return True
+
+    @staticmethod
+    def waiting_messages(workflow: BpmnWorkflow) -> list[str]:
+        """Names of the messages the workflow waits for, sorted, each once."""
+        names: set[str] = set()
+        for task in workflow.event_manager.tasks.values():
+            if task.state == TaskState.WAITING:
+                names.update(_message_names(task))
+        return sorted(names)
+
+    def correlate(self, workflow: BpmnWorkflow, name: str, variables: Mapping[str, Any]) -> bool:
+        """Deliver a message; its variables become top-level data and the workflow runs on.
+
+        False, with the workflow unchanged, when the workflow does not wait for ``name``.
+        """
+        if name not in self.waiting_messages(workflow):
+            return False
+        event = BpmnEvent(MessageEventDefinition(name), payload=copy.deepcopy(dict(variables)))
+        with clocked(self.clock):
+            try:
+                caught = workflow.event_manager.catch(event, internal=False)
+            except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
+                raise _translate(exc) from exc
+            if caught:
+                _engine_steps(workflow)
+        return bool(caught)
+
+    @staticmethod
+    def outbound(workflow: BpmnWorkflow) -> list[OutboundMessage]:
+        """Messages thrown since the last call that the workflow did not catch itself, in throw order.
+
+        Spiff keeps each such event (with a copy of the thrower's data) until it is taken;
+        only the name and the throwing element's id leave here. The element is the most
+        recently completed send task, message throw or end event throwing that name.
+        """
+        events = [e for e in workflow.get_events() if isinstance(e.event_definition, MessageEventDefinition)]
+        if not events:
+            return []
+        throwers: dict[str, list[Task]] = {}
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            spec = task.task_spec
+            if isinstance(spec, ThrowingEvent | EndEvent) and isinstance(
+                getattr(spec, "event_definition", None), MessageEventDefinition
+            ):
+                throwers.setdefault(str(spec.event_definition.name), []).append(task)
+        for tasks in throwers.values():
+            tasks.sort(key=lambda t: t.last_state_change, reverse=True)
+        counts: dict[str, int] = {}
+        for event in events:
+            counts[str(event.event_definition.name)] = counts.get(str(event.event_definition.name), 0) + 1
+        used: dict[str, list[Task]] = {
+            name: list(reversed(throwers.get(name, [])[:count])) for name, count in counts.items()
+        }
+        messages: list[OutboundMessage] = []
+        for event in events:
+            name = str(event.event_definition.name)
+            task = used[name].pop(0) if used[name] else None
+            element = str(task.task_spec.bpmn_id) if task is not None and task.task_spec.bpmn_id else ""
+            messages.append(OutboundMessage(name, element))
+        return messages
 
     def update_data(self, workflow: BpmnWorkflow, updates: Mapping[str, Any]) -> None:
         """Replace top-level keys in every task still to run (the applicant's supplement)."""
