@@ -286,7 +286,9 @@ class AccountService:
         """Create the design's demo accounts (password ``demo``) that do not exist yet; their names.
 
         Per department: ``clerk.<department>`` works its queue, ``supervisor.<department>``
-        (a clerk with the supervisor flag) answers its complaints and escalations (督办).
+        (a clerk with the supervisor flag) answers its complaints and escalations (督办), and
+        ``system.<department>`` is the department's own system, which works its external tasks
+        through /engine-rest (the example worker and ``onething demo`` sign in with it).
         """
         wanted: list[tuple[str, Role, list[str], str, bool]] = [
             (name, role, [], label, False) for name, role, label in DEMO_ACCOUNTS
@@ -302,6 +304,15 @@ class AccountService:
                     [department],
                     f"{department} 督办人 (supervisor)",
                     True,
+                )
+            )
+            wanted.append(
+                (
+                    f"system.{department}",
+                    Role.SYSTEM,
+                    [department],
+                    f"{department} 部门系统 (department system)",
+                    False,
                 )
             )
         created: list[str] = []
@@ -390,13 +401,22 @@ class AccountService:
                     message_en="a clerk needs at least one department",
                 )
             )
-        if role_value is not Role.CLERK and departments_value:
+        if role_value is Role.SYSTEM and len(departments_value) != 1:
             problems.append(
                 Problem(
-                    "只有窗口人员属于部门",
+                    "部门系统账户须恰好属于一个部门",
+                    where="departments",
+                    rule="exactly-one",
+                    message_en="a system account belongs to exactly one department",
+                )
+            )
+        if role_value not in (Role.CLERK, Role.SYSTEM) and departments_value:
+            problems.append(
+                Problem(
+                    "只有窗口人员和部门系统属于部门",
                     where="departments",
                     rule="clerk-only",
-                    message_en="only clerks belong to departments",
+                    message_en="only clerks and system accounts belong to departments",
                 )
             )
         if supervisor and role_value is not Role.CLERK:
