@@ -11,6 +11,7 @@ sharing a server never see each other's tasks.
 from __future__ import annotations
 
 import io
+import re
 import signal
 import subprocess
 import sys
@@ -51,12 +52,22 @@ def eventually(check: Callable[[], T | None], timeout: float, what: str, every: 
         time.sleep(every)
 
 
-def bundle_zip(key: str, topic: str, message: str) -> bytes:
-    """The bank bundle folder zipped, with its key, topic and message name filled in."""
+def bundle_zip(key: str, topic: str, message: str, *, human: bool = False) -> bytes:
+    """The bank bundle folder zipped, with its key, topic and message name filled in.
+
+    ``human`` makes the account opening an ordinary user task in the bank clerks' queue: the
+    same case shape with a person in place of the system, the baseline of the benchmarks.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(BUNDLE_DIR.iterdir()):
             text = path.read_text(encoding="utf-8")
+            if human:
+                text = re.sub(
+                    r'<bpmn:serviceTask ([^>]*?) camunda:type="external"[^>]*>', r"<bpmn:userTask \1>", text
+                )
+                text = text.replace("</bpmn:serviceTask>", "</bpmn:userTask>")
+                text = text.replace("    handled_by: system\n    topic: __TOPIC__\n", "")
             text = text.replace("__KEY__", key).replace("__TOPIC__", topic).replace("__MESSAGE__", message)
             archive.writestr(path.name, text)
     return buffer.getvalue()
@@ -97,13 +108,12 @@ class Onething:
         headers = {"Authorization": f"Bearer {self.token(username)}"}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
-    def deploy(self) -> Bundle:
-        """A fresh copy of the bank bundle: its own key, topic and message name."""
+    def deploy(self, *, human: bool = False) -> Bundle:
+        """A fresh copy of the bank bundle: its own key, topic and message name (see ``bundle_zip``)."""
         suffix = uuid.uuid4().hex[:8]
         bundle = Bundle(f"bank-test-{suffix}", f"bank-{suffix}", f"licence-issued-{suffix}")
-        upload = {
-            "file": ("bundle.zip", bundle_zip(bundle.key, bundle.topic, bundle.message), "application/zip")
-        }
+        archive = bundle_zip(bundle.key, bundle.topic, bundle.message, human=human)
+        upload = {"file": ("bundle.zip", archive, "application/zip")}
         with self.client("analyst") as analyst:
             answer = analyst.post("/api/bundles", files=upload)
         assert answer.status_code in (200, 201), answer.text
