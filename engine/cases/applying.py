@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.expressions import evaluate
 from engine.bpmn.model_metrics import promised_days
 from engine.cases import supplement_scope
+from engine.cases.codes import assign_code
 from engine.cases.core import form_materials, problems_from_form
 from engine.cases.events import (
     Completed,
@@ -41,6 +43,7 @@ from engine.cases.events import (
     Supplemented,
     Withdrawn,
 )
+from engine.cases.message_events import CaseStartedByMessage, MessageSent
 from engine.cases.reading import CaseReading
 from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome
 from engine.cases.store import OpenCase
@@ -48,8 +51,16 @@ from engine.cases.views import CaseView
 from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, NotAllowed, Problem
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
-from engine.storage.models import Material
+from engine.storage.models import Deployment, Material
 from engine.storage.spine import Event, emit
+
+
+@dataclass(frozen=True)
+class StartMessage:
+    """A message that starts a case at its message start event, and the account that sent it."""
+
+    name: str
+    sender: str
 
 
 class Applying(CaseReading):
@@ -98,9 +109,38 @@ class Applying(CaseReading):
         """
         if actor.role is not Role.APPLICANT and actor.username != "system":
             raise NotAllowed("只有申请人可以申请 (only applicants apply)")
-        applicant = actor.username
         with self.db.read() as s:
             row = self.deployments.latest(s, bundle)
+        case_id = self._start(
+            row,
+            actor.username,
+            data,
+            materials,
+            promised,
+            origin_case_id=origin_case_id,
+            reservation=reservation,
+        )
+        return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
+
+    def _start(
+        self,
+        row: Deployment,
+        applicant: str,
+        data: Mapping[str, Any],
+        materials: Mapping[str, str],
+        promised: Collection[str] = (),
+        *,
+        origin_case_id: int | None = None,
+        reservation: Reservation | None = None,
+        message: StartMessage | None = None,
+    ) -> int:
+        """Validate an application to a deployed version, start its workflow and save the new case.
+
+        The one way a case begins: an applicant's application, a follow-on case (免申即享),
+        or a department system's message (``message``: its start event runs instead of the
+        plain start, and ``CaseStartedByMessage`` follows ``Submitted``). Returns the case id.
+        """
+        with self.db.read() as s:
             problems = self._check_materials(s, applicant, materials)
         form = self.deployments.form(row)
         # Certificates the form takes, of the company (or child ...) applied for, never another one's.
@@ -110,10 +150,14 @@ class Applying(CaseReading):
         if problems:
             raise InvalidInput(f"申请有 {len(problems)} 处问题 ({len(problems)} problem(s))", problems)
         definition = self.deployments.definition(row)
-        workflow = self.runner.start(definition, data)
+        if message is None:
+            workflow = self.runner.start(definition, data)
+        else:
+            workflow = self.runner.start_by_message(definition, message.name, data)
         with self.db.write() as session:
             oc = self.store.create(session, row, applicant, dict(data), attached, workflow)
             oc.case.origin_case_id = origin_case_id
+            assign_code(oc.case, self.settings.case_code_pattern, self.calendar)
             # The promise (限时办结): the longest remaining route from where the answers led.
             route_days = promised_days(definition, (t.name for t in self.runner.ready_tasks(workflow)))
             oc.case.due_at = self.calendar.due_for(route_days, oc.now)
@@ -140,6 +184,17 @@ class Applying(CaseReading):
                     origin_case_id=origin_case_id,
                 ),
             )
+            if message is not None:
+                emit(
+                    session,
+                    CaseStartedByMessage(
+                        case_id=oc.case.id,
+                        at=oc.now,
+                        actor=message.sender,
+                        name=message.name,
+                        applicant=applicant,
+                    ),
+                )
             self._after_progress(oc, applicant)
             self.store.save(oc)
             case_id = oc.case.id
@@ -147,11 +202,22 @@ class Applying(CaseReading):
         self.store.remember(oc)
         for hook in oc.after_commit:
             hook()
-        return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
+        return case_id
 
     def _after_progress(self, oc: OpenCase, actor: str) -> None:
-        """Status bookkeeping after the workflow moved: finish, or gather returns into one notice."""
+        """Bookkeeping after the workflow moved: its outbound messages, then finish or one notice.
+
+        Every run of a workflow (an application, a task action, a timer, a message, an
+        external task's result) ends here, so this is where the messages it threw (send
+        tasks, message throw and end events) go onto the spine as ``MessageSent``, for the
+        outbox to deliver.
+        """
         case = oc.case
+        for message in self.runner.outbound(oc.workflow):
+            emit(
+                oc.session,
+                MessageSent(case_id=case.id, at=oc.now, name=message.name, element_id=message.element_id),
+            )
         if self.runner.is_completed(oc.workflow):
             rejected = self.runner.ended_in_rejection(oc.workflow)
             case.status = CaseStatus.REJECTED if rejected else CaseStatus.COMPLETED

@@ -136,6 +136,9 @@ class CaseCore:
             comment="" if private else w.comment,
             problems=() if private else tuple(w.problems),
             overdue=w.overdue,
+            kind=w.kind,
+            error_message=None if private else w.error_message,
+            retries=w.retries,
         )
 
 

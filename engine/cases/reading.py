@@ -10,19 +10,29 @@ May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.er
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
-from engine.cases.views import CaseView, Page, TimelineEntry
+from engine.cases.views import CaseView, Page, TimelineEntry, WorkItemView
 from engine.people.actors import Actor, Role
 from engine.storage.models import Case, CaseEvent, Deployment, WorkItem
 
 # Timeline details any involved clerk may read: where the case is, never what others wrote.
 CLERK_EVENT_KEYS = frozenset({"item", "department", "departments", "due_at", "round", "bundle", "version"})
+# A department system's troubles (failures, incidents, BPMN errors): an applicant's timeline
+# keeps the line (the step is at work) with no detail but the item, never an error text.
+# (The kinds of ``engine.cases.events``: ExternalTaskFailed, IncidentRaised, IncidentResolved,
+# BpmnErrorThrown, HandedToClerk.)
+SYSTEM_TROUBLE_KINDS = frozenset(
+    {"external_task_failed", "incident_raised", "incident_resolved", "bpmn_error", "handed_to_clerk"}
+)
+APPLICANT_TROUBLE_KEYS = frozenset({"item"})
 
 
 class CaseReading(CaseCore):
@@ -38,7 +48,13 @@ class CaseReading(CaseCore):
             ).all()
             row = self.deployments.row(s, case.deployment_id)
         return self._case_view(
-            case, items, events, row, full=actor.role is not Role.CLERK, viewer_departments=actor.departments
+            case,
+            items,
+            events,
+            row,
+            full=actor.role is not Role.CLERK,
+            viewer_departments=actor.departments,
+            applicant=actor.role is Role.APPLICANT,
         )
 
     def _case_view(
@@ -50,17 +66,21 @@ class CaseReading(CaseCore):
         *,
         full: bool,
         viewer_departments: Collection[str] = (),
+        applicant: bool = False,
     ) -> CaseView:
         """A case for its owner and analysts (``full``) or for an involved clerk.
 
         A clerk follows the case's progress but reads only their own departments' comments
-        and problems, and the timeline without the details other departments wrote.
+        and problems, and the timeline without the details other departments wrote. The
+        ``applicant`` sees a department system's steps only as at work (see ``for_applicant``).
         """
         manifest = self.deployments.definition(row).manifest
         views = tuple(
             self._item_view(w, row, private=not full and w.department not in viewer_departments)
             for w in items
         )
+        if applicant:
+            views = tuple(for_applicant(v) for v in views)
         now = self.clock.now()
         done_items = {
             w.item_key for w in items if w.state == WorkItemState.COMPLETED and w.outcome == Outcome.APPROVE
@@ -78,14 +98,7 @@ class CaseReading(CaseCore):
             total=max(total, len(done_items)),
             tasks=views,
             timeline=tuple(
-                TimelineEntry(
-                    e.id,
-                    e.at,
-                    e.actor,
-                    e.kind,
-                    dict(e.detail) if full else {k: v for k, v in e.detail.items() if k in CLERK_EVENT_KEYS},
-                    e.work_item_id,
-                )
+                TimelineEntry(e.id, e.at, e.actor, e.kind, _detail(e, full, applicant), e.work_item_id)
                 for e in events
             ),
             notice=case.notice if full else None,
@@ -101,6 +114,7 @@ class CaseReading(CaseCore):
             },
             outputs=dict(case.outputs),
             origin_case_id=case.origin_case_id,
+            code=case.code,
         )
 
     def list_cases(
@@ -133,6 +147,36 @@ class CaseReading(CaseCore):
                 items = s.scalars(
                     select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)
                 ).all()
-                views.append(self._case_view(case, items, (), row, full=actor.role is not Role.CLERK))
+                views.append(
+                    self._case_view(
+                        case,
+                        items,
+                        (),
+                        row,
+                        full=actor.role is not Role.CLERK,
+                        applicant=actor.role is Role.APPLICANT,
+                    )
+                )
         next_cursor = encode_cursor([page[-1].id]) if len(cases) > limit else None
         return Page(tuple(views), next_cursor)
+
+
+def for_applicant(task: WorkItemView) -> WorkItemView:
+    """A task as its applicant sees it: a department system's step is at work, whatever befell it.
+
+    An incident (``failed``) still reads as at work (the department resolves it); the error
+    text, the retries left and which worker holds it stay with the staff.
+    """
+    if not task.by_system:
+        return task
+    state = WorkItemState.READY if task.state == WorkItemState.FAILED else task.state
+    return replace(task, state=state, error_message=None, retries=None)
+
+
+def _detail(event: CaseEvent, full: bool, applicant: bool) -> dict[str, Any]:
+    """A timeline line's detail as the viewer may read it."""
+    if not full:
+        return {k: v for k, v in event.detail.items() if k in CLERK_EVENT_KEYS}
+    if applicant and event.kind in SYSTEM_TROUBLE_KINDS:
+        return {k: v for k, v in event.detail.items() if k in APPLICANT_TROUBLE_KEYS}
+    return dict(event.detail)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+HUMAN = "human"  # the kind of a clerk's task row (``WorkItem.kind``)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,18 @@ class WorkItemView:
     comment: str = ""
     problems: tuple[dict[str, Any], ...] = ()
     overdue: bool = False
+    # "human" (a clerk's task), "external" (a department system's external task) or
+    # "message" (a step a department system finishes by a message): the last two are
+    # system steps, which an applicant sees only as "部门系统处理中" (department system at work).
+    kind: str = "human"
+    # A system step's last failure and the retries left (None: never failed); staff only.
+    error_message: str | None = None
+    retries: int | None = None
+
+    @property
+    def by_system(self) -> bool:
+        """Whether a department's own system does this step (an external task or a message)."""
+        return self.kind != HUMAN
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class CaseView:
     pending_materials: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     origin_case_id: int | None = None
+    # 办件编码: assigned at submission (None only for cases from before codes existed).
+    code: str | None = None
 
 
 @dataclass(frozen=True)
