@@ -8,13 +8,15 @@ writes (analytics aggregates, shifted due dates) commits or rolls back with the 
 - analytics counts completed tasks, finished cases, ratings, complaints and tasks that went
   overdue (``engine.analytics.recording``);
 - the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
-  case waited for the applicant, when the supplement resumes it.
+  case waited for the applicant, when the supplement resumes it;
+- the outbox (``engine.integration.outbox``) takes every event, and its webhook deliveries,
+  in the same transaction; the worker sends them afterwards.
 
 Every subscriber has a stable name, so subscribing again (a second ``Engine`` on the same
 ``Database``) replaces it instead of counting everything twice.
 
-May import: ``engine.analytics``, ``engine.deadlines``, ``engine.feedback``, ``engine.cases``,
-``engine.storage``, ``engine.time``.
+May import: ``engine.analytics``, ``engine.integration``, ``engine.deadlines``, ``engine.feedback``,
+``engine.cases``, ``engine.storage``, ``engine.time``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from engine.cases.events import (
     Withdrawn,
 )
 from engine.deadlines.pauses import shift_due_dates
+from engine.integration import outbox
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import Spine
 from engine.time.calendar import WorkCalendar
@@ -89,3 +92,4 @@ def subscribe_followers(spine: Spine, calendar: WorkCalendar) -> None:
     spine.subscribe("analytics.rating", count_rating, Rated)
     spine.subscribe("analytics.complaint", count_complaint, ComplaintFiled)
     spine.subscribe("analytics.went_overdue", count_went_overdue, TaskOverdue)
+    spine.subscribe("integration.outbox", outbox.record)  # every kind, present and future

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from string import Formatter
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     # 办件编码 (case code), assigned at submission: {date:%Y%m%d} is the China-local date,
     # {id:08d} the case id (required: it makes codes unique), {bundle} the bundle key.
     case_code_pattern: str = "{date:%Y%m%d}{id:08d}"
+    # Webhooks (engine.integration.delivery): whether this process's worker delivers; tries
+    # before a delivery is dead-lettered; the HTTP timeout; the first retry's wait, doubled
+    # per failure (with jitter) up to the cap; deliveries sent at once; the idle poll.
+    webhook_delivery: bool = True
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
 
     @field_validator("case_code_pattern")
     @classmethod

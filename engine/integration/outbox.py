@@ -1,0 +1,312 @@
+"""The transactional outbox: every event of the spine, and its deliveries, in the change's transaction.
+
+``record`` is a spine subscriber of every kind (``engine.subscribers`` registers it). It
+only notes the event on the session; just before the commit (a ``before_commit``
+listener, like the spine's audit lines) the transaction's events are written in one
+INSERT into ``outbox_events``, and for each event one ``webhook_deliveries`` row per
+active subscription whose filters take it, in one more INSERT. A rollback drops them with
+the change: what is in the outbox happened, and everything that happened is in it.
+
+Writing at the commit rather than at each ``emit`` batches the rows and reads the case as
+the transaction leaves it (the case code assigned after ``Submitted`` is emitted is in
+the row). Each event gets a fresh uuid, the id receivers de-duplicate by.
+
+What an event row says: the kind, the time, the case id and code, the bundle, the
+department and item where the event has them (a task's event names its item; its
+department comes from the task row when the event does not carry it), the actor and
+the audited detail (``Event.detail()``: never a field marked UNAUDITED).
+
+After a commit that wrote deliveries, ``wakeup`` is set, so a delivery loop in this
+process sends at once instead of at its next poll.
+
+May import: ``engine.storage``, ``engine.integration``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from engine.integration import banjian
+from engine.storage.models import Case, Deployment, WorkItem, table_of
+from engine.storage.outbox_tables import OutboxEvent, WebhookDelivery, WebhookSubscription
+from engine.storage.spine import Event, json_ready
+
+_PENDING = "onething.outbox"
+_WROTE = "onething.outbox_wrote"
+EVENTS = table_of(OutboxEvent)
+DELIVERIES = table_of(WebhookDelivery)
+SUBSCRIPTIONS = table_of(WebhookSubscription)
+EVENT_INSERT = insert(EVENTS)
+EVENT_INSERT_RETURNING = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
+DELIVERY_INSERT = insert(DELIVERIES)
+EVENTS_FORMAT = "events"
+FORMATS = (EVENTS_FORMAT, banjian.FORMAT)
+PENDING = "pending"
+
+# Set after a commit that queued deliveries (see the module docstring).
+wakeup = threading.Event()
+
+
+def record(session: Session, event: Event) -> None:
+    """The spine subscriber: note ``event`` for the outbox of this transaction."""
+    session.info.setdefault(_PENDING, []).append(event)
+
+
+@dataclass(frozen=True)
+class BundleFacts:
+    """What the outbox needs of a deployed bundle version (deployments never change: cached)."""
+
+    key: str
+    name: str
+    audience: str
+    items: tuple[banjian.BundleItem, ...]
+
+    @property
+    def departments(self) -> frozenset[str]:
+        """Every department with an item in the bundle."""
+        return frozenset(item.department for item in self.items)
+
+
+_BUNDLES: OrderedDict[int, BundleFacts] = OrderedDict()
+_BUNDLES_KEPT = 512
+_BUNDLES_LOCK = threading.Lock()
+
+
+def _bundle(session: Session, deployment_id: int) -> BundleFacts | None:
+    with _BUNDLES_LOCK:
+        found = _BUNDLES.get(deployment_id)
+    if found is not None:
+        return found
+    row = session.get(Deployment, deployment_id)
+    if row is None:
+        return None
+    manifest = row.manifest
+    items = tuple(
+        banjian.BundleItem(
+            key=str(item["key"]),
+            code=str(item.get("code") or item["key"]),
+            name=str((item.get("name") or {}).get("zh", item["key"])),
+            department=str(item["department"]),
+            time_limit_days=float(item.get("time_limit_days", 0)),
+        )
+        for item in manifest.get("items", ())
+    )
+    found = BundleFacts(
+        key=row.key,
+        name=str((manifest.get("name") or {}).get("zh", row.key)),
+        audience=str(manifest.get("audience", "enterprise")),
+        items=items,
+    )
+    with _BUNDLES_LOCK:
+        _BUNDLES[deployment_id] = found
+        while len(_BUNDLES) > _BUNDLES_KEPT:
+            _BUNDLES.popitem(last=False)
+    return found
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    id: int
+    kinds: frozenset[str]
+    bundles: frozenset[str]
+    departments: frozenset[str]
+    format: str
+
+    def takes(self, kind: str, bundle: str | None, departments: frozenset[str]) -> bool:
+        if self.format == banjian.FORMAT and kind not in banjian.KINDS:
+            return False
+        if self.kinds and kind not in self.kinds:
+            return False
+        if self.bundles and bundle not in self.bundles:
+            return False
+        return not self.departments or bool(self.departments & departments)
+
+
+def _subscriptions(session: Session) -> list[_Subscription]:
+    s = SUBSCRIPTIONS.c
+    rows = session.execute(
+        select(s.id, s.kinds, s.bundles, s.departments, s.format).where(s.active.is_(True)).order_by(s.id)
+    ).all()
+    return [
+        _Subscription(
+            row.id, frozenset(row.kinds), frozenset(row.bundles), frozenset(row.departments), row.format
+        )
+        for row in rows
+    ]
+
+
+def _field(event: Event, name: str) -> str | None:
+    value = getattr(event, name, None)
+    return value if isinstance(value, str) else None
+
+
+@dataclass
+class _Pending:
+    event: Event
+    row: dict[str, Any]
+    case: Case | None
+    bundle: BundleFacts | None
+    departments: frozenset[str]
+
+
+def _prepare(session: Session, event: Event) -> _Pending:
+    case = session.get(Case, event.case_id) if event.case_id is not None else None
+    bundle = _bundle(session, case.deployment_id) if case is not None else None
+    department = _field(event, "department")
+    item = _field(event, "item")
+    if department is None and event.work_item_id is not None:
+        task = session.get(WorkItem, event.work_item_id)
+        if task is not None:
+            department = task.department
+            item = item or task.item_key
+    bundle_key = case.bundle_key if case is not None else _field(event, "bundle")
+    event_id = str(uuid.uuid4())
+    payload = {
+        "id": event_id,
+        "kind": event.KIND,
+        "at": event.at.isoformat(),
+        "case_id": event.case_id,
+        "case_code": case.code if case is not None else None,
+        "bundle": bundle_key,
+        "version": case.version if case is not None else None,
+        "department": department,
+        "item": item,
+        "actor": event.actor,
+        "task_id": event.work_item_id,
+        "detail": json_ready(event.detail()),
+    }
+    row = {
+        "event_id": event_id,
+        "kind": event.KIND,
+        "at": event.at,
+        "case_id": event.case_id,
+        "case_code": payload["case_code"],
+        "bundle": bundle_key,
+        "department": department,
+        "item": item,
+        "payload": payload,
+        "created_at": event.at,
+    }
+    # A department's subscription takes its own tasks' events, and the case-wide events
+    # (submitted, completed, ...) of the bundles it has an item in.
+    if department is not None:
+        departments = frozenset({department})
+    else:
+        departments = bundle.departments if bundle is not None else frozenset()
+    return _Pending(event, row, case, bundle, departments)
+
+
+def _finished_items(session: Session, case_id: int) -> dict[str, dict[str, Any]]:
+    """The items a case finished, with the clerks' (or systems') decisions (the credit code ...)."""
+    w = table_of(WorkItem).c
+    rows = session.execute(
+        select(w.item_key, w.decision).where(w.case_id == case_id, w.state == "completed").order_by(w.id)
+    ).all()
+    return {row.item_key: dict(row.decision or {}) for row in rows}
+
+
+def _banjian_body(session: Session, pending: _Pending) -> dict[str, Any] | None:
+    case, bundle = pending.case, pending.bundle
+    if case is None or bundle is None:
+        return None
+    items: Sequence[banjian.BundleItem] = bundle.items
+    data: dict[str, Any] = dict(case.data)
+    if pending.event.KIND != banjian.ACCEPTED:  # 办结: the items done, and what they decided
+        done = _finished_items(session, case.id)
+        items = [item for item in bundle.items if item.key in done] or bundle.items
+        for decision in done.values():
+            data.update(decision)
+    facts = banjian.CaseFacts(
+        case_id=case.id,
+        code=case.code,
+        bundle=bundle.key,
+        bundle_name=bundle.name,
+        audience=bundle.audience,
+        items=items,
+        data=data,
+        created_at=case.created_at,
+        finished_at=case.finished_at,
+        due_at=case.due_at,
+    )
+    return banjian.record(pending.row["event_id"], pending.event.KIND, pending.event.at, facts)
+
+
+def write(session: Session, events: Iterable[Event]) -> int:
+    """Write ``events`` to the outbox with their deliveries; how many deliveries were queued."""
+    prepared = [_prepare(session, event) for event in events]
+    if not prepared:
+        return 0
+    subscriptions = _subscriptions(session)
+    wanted: list[tuple[int, _Subscription]] = [
+        (index, subscription)
+        for index, pending in enumerate(prepared)
+        for subscription in subscriptions
+        if subscription.takes(pending.event.KIND, pending.row["bundle"], pending.departments)
+    ]
+    rows = [pending.row for pending in prepared]
+    if not wanted:
+        session.execute(EVENT_INSERT, rows)
+        return 0
+    ids: list[int] = list(session.scalars(EVENT_INSERT_RETURNING, rows))
+    deliveries: list[dict[str, Any]] = []
+    for index, subscription in wanted:
+        pending = prepared[index]
+        body = _banjian_body(session, pending) if subscription.format == banjian.FORMAT else None
+        if subscription.format == banjian.FORMAT and body is None:
+            continue
+        deliveries.append(
+            {
+                "subscription_id": subscription.id,
+                "event_row_id": ids[index],
+                "case_id": pending.event.case_id,
+                "state": PENDING,
+                "body": body,
+                "attempts": 0,
+                "next_attempt_at": pending.event.at,
+                "last_error": "",
+                "created_at": pending.event.at,
+                "replays": 0,
+            }
+        )
+    if deliveries:
+        session.execute(DELIVERY_INSERT, deliveries)
+    return len(deliveries)
+
+
+def _before_commit(session: Session) -> None:
+    events: list[Event] | None = session.info.pop(_PENDING, None)
+    if events:
+        session.flush()  # a new case (or task) an event names must be readable first
+        if write(session, events):
+            session.info[_WROTE] = True
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        wakeup.set()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_WROTE, None)
+
+
+sa_event.listen(Session, "before_commit", _before_commit)
+sa_event.listen(Session, "after_commit", _after_commit)
+sa_event.listen(Session, "after_rollback", _after_rollback)
+
+
+def event_times(session: Session, event_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each of these outbox events happened (tests and the lag figures read it)."""
+    e = EVENTS.c
+    return dict(session.execute(select(e.event_id, e.at).where(e.event_id.in_(event_ids))).tuples().all())
