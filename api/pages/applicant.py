@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from api.pages import i18n
 from api.pages import materials as docs
 from api.pages.answers import (
     MATERIAL_PREFIX,
@@ -37,6 +38,27 @@ from forms.render import form_view
 from forms.validate import FieldProblem
 
 router = APIRouter(route_class=PageRoute)
+
+# Timeline words for the kinds of the departments' own systems, as staff read them ...
+SYSTEM_EVENTS: dict[str, tuple[str, str]] = {
+    "message_correlated": ("收到部门系统消息", "Message from a department system"),
+    "message_sent": ("向部门系统发送消息", "Message sent to department systems"),
+    "started_by_message": ("由部门系统发起（免申即享）", "Started by a department system"),
+    "external_task_failed": ("部门系统报错，将重试", "Department system failed; it retries"),
+    "incident_raised": ("部门系统故障（待处理）", "Incident: the department system failed"),
+    "incident_resolved": ("部门系统故障已处理", "Incident resolved"),
+    "bpmn_error": ("部门系统回传业务错误", "Department system reported a business error"),
+    "handed_to_clerk": ("转人工办理", "Handed to a clerk"),
+}
+# ... and as the applicant reads them: a system at work, never its troubles.
+APPLICANT_SYSTEM_EVENTS: dict[str, tuple[str, str]] = {
+    **SYSTEM_EVENTS,
+    "external_task_failed": ("部门系统处理中", "Department system at work"),
+    "incident_raised": ("部门系统处理中", "Department system at work"),
+    "incident_resolved": ("部门系统处理中", "Department system at work"),
+    "bpmn_error": ("部门系统已回传办理结果", "The department system reported back"),
+    "handed_to_clerk": ("转窗口人员办理", "Passed to a clerk"),
+}
 
 PREFILL_CASES = 5
 
@@ -267,6 +289,7 @@ def _case_page(
         "case.html",
         status=status,
         case=case,
+        events={**i18n.EVENT, **(APPLICANT_SYSTEM_EVENTS if actor.role is Role.APPLICANT else SYSTEM_EVENTS)},
         bundle=detail.summary,
         marks=marks,
         diagram=diagram_state(marks),

@@ -2,7 +2,10 @@
 
 Each user task of the case gets one state from its newest work item: ``done`` (approved),
 ``returned`` (sent back for correction), ``active`` (in a queue or claimed) or ``late``
-(open past its due time). Every mark carries a text (department, due time, "逾期 late"),
+(open past its due time). A step a department's own system does (an external task or a
+message) is marked ``system`` as well and, while open, reads "部门系统处理中" (an incident
+reads so too for the applicant, whose view never shows it; staff see "部门系统故障").
+Every mark carries a text (department, due time, "逾期 late"),
 so the picture never relies on colour alone, and the table lists the same steps.
 """
 
@@ -27,6 +30,11 @@ class StepMark:
     text: str
 
     @property
+    def system(self) -> bool:
+        """Whether a department's own system does this step."""
+        return self.task.by_system
+
+    @property
     def state_words(self) -> tuple[str, str]:
         """The state in both languages (for the table beside the diagram)."""
         return STATE_WORDS[self.state]
@@ -42,7 +50,7 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
 
 def step_state(task: WorkItemView, now: datetime) -> str:
     """The state of one work item as the diagram shows it."""
-    if task.state in (WorkItemState.READY, WorkItemState.CLAIMED):
+    if task.state in (WorkItemState.READY, WorkItemState.CLAIMED, WorkItemState.FAILED):
         late = task.overdue or (task.due_at is not None and task.due_at < now)
         return "late" if late else "active"
     if task.outcome == Outcome.RETURN:
@@ -66,6 +74,12 @@ def case_marks(case: CaseView, words: Words, departments: dict[str, Any], now: d
             text = f"{department} · " + (words.tr(f"时限 {due}", f"due {due}") if due else "")
             if state == "late":
                 text = words.tr("⚠ 逾期 · ", "⚠ LATE · ") + text
+            elif task.state == WorkItemState.FAILED:
+                text = (
+                    words.tr("⚠ 部门系统故障（待处理） · ", "⚠ department system failed (incident) · ") + text
+                )
+            elif task.by_system:
+                text = words.tr("⚙ 部门系统处理中 · ", "⚙ department system at work · ") + text
             elif task.state == WorkItemState.CLAIMED:
                 text = words.tr("● 办理中 · ", "● working · ") + text
             else:
@@ -81,6 +95,6 @@ def case_marks(case: CaseView, words: Words, departments: dict[str, Any], now: d
 def diagram_state(marks: list[StepMark], focus: str | None = None) -> dict[str, Any]:
     """The JSON the diagram script reads."""
     return {
-        "elements": {m.element: {"state": m.state, "text": m.text} for m in marks},
+        "elements": {m.element: {"state": m.state, "text": m.text, "system": m.system} for m in marks},
         "focus": focus,
     }

@@ -51,6 +51,7 @@ class CaseSummaryPublic(BaseModel):
     model_config = with_examples(
         {
             "id": 5,
+            "code": "2025030300000005",
             "bundle": "enterprise-startup",
             "version": 1,
             "applicant": "applicant1",
@@ -66,6 +67,10 @@ class CaseSummaryPublic(BaseModel):
     )
 
     id: int
+    code: str | None = Field(
+        default=None,
+        description="办件编码 (case code, assigned at submission; the business key of messages)",
+    )
     bundle: str
     version: int
     applicant: str

@@ -35,9 +35,10 @@
       var element = registry.get(id);
       if (!element) return;
       canvas.addMarker(id, "ot-" + info.state);
+      if (info.system) canvas.addMarker(id, "ot-system");
       if (info.text) {
         var note = document.createElement("div");
-        note.className = "ot-overlay " + info.state;
+        note.className = "ot-overlay " + info.state + (info.system ? " system" : "");
         note.textContent = info.text;
         var position = element.waypoints ? { top: -10, left: 0 } : { bottom: -4, left: 0 };
         overlays.add(id, "ot-state", { position: position, html: note });
