@@ -3,9 +3,13 @@
 Simulated clerks of each department claim and approve their tasks with the example's
 decision data, on a throwaway SQLite database and a simulated clock (each decision takes a
 couple of working hours; a case waiting on a timer, such as a public-notice period, has the
-clock moved past it). Follow-on cases (免申即享) the example starts are worked to their end too.
-A newcomer sees every example's route, who did what, the final status and what the bundle
-saves (减环节/减时间/减材料/减跑动), without setting anything up.
+clock moved past it). Steps a department's own system does (the tax system's external task,
+the hospital's message that the birth certificate is issued) are done by an in-process
+worker signed in as ``system.<department>``, through the same engine calls that
+``/engine-rest`` makes (``department_systems_work``; the tests that walk cases reuse it).
+Follow-on cases (免申即享) the example starts are worked to their end too. A newcomer sees
+every example's route, who did what, the final status and what the bundle saves
+(减环节/减时间/减材料/减跑动), without setting anything up.
 """
 
 from __future__ import annotations
@@ -21,17 +25,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.cases.states import Outcome, WorkItemState
+from sqlalchemy import select
+
+from engine.cases.states import OPEN_WORK_STATES, Outcome, WorkItemState
 from engine.errors import EngineError
 from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.storage.models import Case
+from engine.storage.models import Case, WorkItem
 from engine.storage.settings import Settings
 from engine.time.clock import ManualClock
 
 DEMO_START = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)  # a Monday, 09:30 in Beijing
 WORK_TIME = timedelta(hours=2)
 TIMER_STEP = timedelta(seconds=1)
+# The in-process department-system worker: its Camunda worker id and how long it locks a task.
+SYSTEM_WORKER = "onething-demo-worker"
+SYSTEM_LOCK_MS = 60_000
 
 
 def demo_pdf(label: str) -> bytes:
@@ -88,6 +97,8 @@ class Step:
     clerk: str
     outcome: str
     at: str
+    # "clerk" (claimed and approved in the department's queue) or "system" (the department's own system).
+    by: str = "clerk"
 
 
 @dataclass
@@ -130,6 +141,83 @@ def _next_timer(engine: Engine, case_id: int) -> datetime | None:
         return None if case is None else case.next_timer_at
 
 
+def system_actor(department: str) -> Actor:
+    """The department's own system as the engine sees its account ``system.<department>``."""
+    return Actor(f"system.{department}", Role.SYSTEM, frozenset({department}))
+
+
+def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[tuple[int, str, str, str | None]]]:
+    """The case's business key and its open system steps: (row id, kind, department, topic)."""
+    with engine.db.read() as session:
+        case = session.get(Case, case_id)
+        key = str(case_id) if case is None or not case.code else case.code
+        rows = session.execute(
+            select(WorkItem.id, WorkItem.kind, WorkItem.department, WorkItem.topic)
+            .where(
+                WorkItem.case_id == case_id,
+                WorkItem.kind != "human",
+                WorkItem.state.in_(OPEN_WORK_STATES),
+            )
+            .order_by(WorkItem.id)
+        ).all()
+    return key, [(r.id, r.kind, r.department, r.topic) for r in rows]
+
+
+def department_systems_work(
+    engine: Engine,
+    case_id: int,
+    decisions: Mapping[str, Mapping[str, Any]],
+    clock: ManualClock | None = None,
+) -> list[Step]:
+    """Let the departments' own systems do the case's open system steps; the steps they did.
+
+    An external task is fetched and locked by ``system.<department>`` on its topic and
+    completed with the example's decision for its item (a task of another case that the
+    fetch also locked is unlocked again, untouched); an item waiting for a department
+    system's message gets it, correlated by the case's code (办件编码), with the decision
+    as the message's variables. ``clock`` (when given) moves on by a decision's work time.
+    """
+    steps: list[Step] = []
+    business_key, rows = _open_system_rows(engine, case_id)
+    labels = {t.id: t for t in engine.get_case(Actor.system(), case_id).tasks}
+    for row_id, kind, department, topic in rows:
+        actor = system_actor(department)
+        if clock is not None:
+            clock.advance(WORK_TIME)
+        if kind == "external" and topic is not None:
+            from engine.cases.external import TopicRequest  # H7 TEMP: top-level once H2's module lands
+
+            request = TopicRequest(topic, SYSTEM_LOCK_MS, None)
+            for task in engine.fetch_and_lock(actor, SYSTEM_WORKER, 10, [request], False):
+                if task.case_id != case_id:
+                    engine.unlock(actor, task.id)
+                    continue
+                engine.complete_external(
+                    actor, task.id, SYSTEM_WORKER, dict(decisions.get(task.item, {})), {}
+                )
+        elif kind == "message" and topic is not None:
+            item = labels[row_id].item
+            engine.correlate_message(
+                actor, topic, business_key=business_key, process_variables=dict(decisions.get(item, {}))
+            )
+        else:
+            continue
+        label = labels[row_id]
+        steps.append(
+            Step(
+                label.item,
+                label.item_name.zh,
+                department,
+                engine.deployments.department_label(department)["zh"],
+                actor.username,
+                "approve",
+                engine.clock.now().isoformat(),
+                "system",
+            )
+        )
+    return steps
+
+
 def work_case(
     engine: Engine,
     applicant: Actor,
@@ -138,16 +226,26 @@ def work_case(
     clock: ManualClock,
     steps: list[Step],
 ) -> tuple[str, int]:
-    """Let simulated clerks approve every task, and the clock run to each timer; (final status, timers fired).
+    """Let simulated clerks and department systems do every task, and the clock run to each timer.
 
-    A case waiting only on a timer (a public-notice period, say) has the clock moved to the
-    timer's due time, so a demo of a bundle with a 45-day notice still ends in seconds.
+    Returns (final status, timers fired). A case waiting only on a timer (a public-notice
+    period, say) has the clock moved to the timer's due time, so a demo of a bundle with a
+    45-day notice still ends in seconds.
     """
     fired = 0
     for _round in range(100):
+        by_systems = department_systems_work(engine, case_id, decisions, clock)
+        steps.extend(by_systems)
         view = engine.get_case(applicant, case_id)
-        open_items = [t for t in view.tasks if t.state in (WorkItemState.READY, WorkItemState.CLAIMED)]
+        system_ids = {row_id for row_id, *_ in _open_system_rows(engine, case_id)[1]}
+        open_items = [
+            t
+            for t in view.tasks
+            if t.state in (WorkItemState.READY, WorkItemState.CLAIMED) and t.id not in system_ids
+        ]
         if not open_items:
+            if by_systems or system_ids:
+                continue
             due = _next_timer(engine, case_id) if view.status == "running" else None
             if due is None:
                 return view.status, fired
@@ -311,9 +409,12 @@ def _print_text(report: list[dict[str, Any]], out: TextIO) -> None:
                 f"  {mark} 示例 example: {ex['name']} — 办件 case #{ex['case_id']} → {ex['status']}", file=out
             )
             for n, step in enumerate(ex["steps"], start=1):
+                done = (
+                    "系统办结 (done by the department's system)" if step["by"] == "system" else "通过 approve"
+                )
                 print(
                     f"      {n}. {step['item_name']} ({step['item']}) — {step['department_name']} "
-                    f"[{step['department']}] — {step['clerk']} 通过 approve",
+                    f"[{step['department']}] — {step['clerk']} {done}",
                     file=out,
                 )
             if ex["timers_fired"]:

@@ -1,8 +1,13 @@
-"""Walking cases over HTTP: apply with a bundle's example, and work queues as the department clerks."""
+"""Walking cases over HTTP: apply with a bundle's example, and work queues as the department clerks.
+
+Steps a department's own system does (external tasks, items waiting for a system's message)
+are done through ``/engine-rest`` as the department's system account (``systems_work``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 
@@ -69,12 +74,14 @@ def work_case(
     decisions: dict[str, Any],
     max_rounds: int = 20,
 ) -> list[str]:
-    """Every department's demo clerk approves its own tasks of the case until none is open; items done."""
+    """Each department's clerk (or its system) does its tasks of the case until none is open; items done."""
     clients = {d: server.as_user(f"clerk.{d}") for d in departments}
     done: list[str] = []
     try:
         for _ in range(max_rounds):
-            progressed = False
+            by_systems = systems_work(server, case_id, bundle, decisions)
+            done.extend(by_systems)
+            progressed = bool(by_systems)
             for department, client in clients.items():
                 for task in open_tasks_of(client, case_id, bundle):
                     assert task["department"] == department
@@ -87,3 +94,68 @@ def work_case(
     finally:
         for client in clients.values():
             client.close()
+
+
+# -- the departments' own systems, through /engine-rest as their system accounts -----------
+BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+SYSTEM_WORKER = "walking-worker"
+
+
+def typed(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Plain values as Camunda 7's typed variables (``{"name": {"value": ..., "type": ...}}``)."""
+    names = {bool: "Boolean", int: "Long", float: "Double", str: "String"}
+    return {k: {"value": v, "type": names.get(type(v), "Json")} for k, v in values.items()}
+
+
+def system_steps(diagram: str) -> dict[str, str | None]:
+    """BPMN id -> message name of a receive task, or None for a service (external) task."""
+    root = ElementTree.fromstring(diagram)
+    messages = {m.get("id"): m.get("name") for m in root.iter(f"{BPMN_NS}message")}
+    steps: dict[str, str | None] = {str(t.get("id")): None for t in root.iter(f"{BPMN_NS}serviceTask")}
+    for task in root.iter(f"{BPMN_NS}receiveTask"):
+        steps[str(task.get("id"))] = messages.get(task.get("messageRef"))
+    return steps
+
+
+def systems_work(server: LiveServer, case_id: int, bundle: str, decisions: dict[str, Any]) -> list[str]:
+    """The departments' systems do the case's open system steps over /engine-rest; the items done.
+
+    An external task is fetched and locked on its topic by ``system.<department>`` and
+    completed with the example's decision (tasks of other cases that the fetch locked are
+    unlocked again); an item waiting for a system's message gets it, by the case's code.
+    """
+    with server.as_user("analyst") as analyst:
+        case = analyst.get(f"/api/cases/{case_id}").json()
+        steps = system_steps(analyst.get(f"/api/bundles/{bundle}/diagram").text)
+    done: list[str] = []
+    for task in case["tasks"]:
+        if task["state"] != "ready" or task["task_name"] not in steps:
+            continue
+        variables = typed(decisions.get(task["item"], {}))
+        with server.as_user(f"system.{task['department']}") as system:
+            message = steps[task["task_name"]]
+            if message is not None:
+                body = {"messageName": message, "businessKey": case["code"], "processVariables": variables}
+                r = system.post("/engine-rest/message", json=body)
+                assert r.status_code in (200, 204), r.text
+                done.append(task["item"])
+                continue
+            listed = system.get("/engine-rest/external-task", params={"processInstanceId": str(case_id)})
+            assert listed.status_code == 200, listed.text
+            topics = sorted({t["topicName"] for t in listed.json() if t["activityId"] == task["task_name"]})
+            fetch = {
+                "workerId": SYSTEM_WORKER,
+                "maxTasks": 10,
+                "topics": [{"topicName": topic, "lockDuration": 60_000} for topic in topics],
+            }
+            r = system.post("/engine-rest/external-task/fetchAndLock", json=fetch)
+            assert r.status_code == 200, r.text
+            for locked in r.json():
+                if locked["processInstanceId"] != str(case_id) or locked["activityId"] != task["task_name"]:
+                    assert system.post(f"/engine-rest/external-task/{locked['id']}/unlock").status_code == 204
+                    continue
+                answer = {"workerId": SYSTEM_WORKER, "variables": variables}
+                r = system.post(f"/engine-rest/external-task/{locked['id']}/complete", json=answer)
+                assert r.status_code == 204, r.text
+                done.append(task["item"])
+    return done

@@ -39,7 +39,7 @@ from engine.bpmn.definitions import load_definition, read_bundle_dir
 from engine.bpmn.manifest import outcome_key
 from engine.bpmn.serialization import WorkflowCodec
 from engine.cases.states import Outcome
-from engine.demo import demo_pdf
+from engine.demo import demo_pdf, department_systems_work
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.settings import Settings, shipped_processes_dir
@@ -148,6 +148,7 @@ def _run_case(
     applicant = Actor(f"bench-{n % 50}", Role.APPLICANT)
     case = engine.start_case(applicant, BUNDLE, example["data"], materials[applicant.username])
     while True:
+        department_systems_work(engine, case.id, example["decisions"])  # the tax system's step
         open_items = engine.list_tasks(ANALYST, bundle=BUNDLE, limit=50).items
         mine = [t for t in open_items if t.case_id == case.id]
         if not mine:
@@ -236,6 +237,7 @@ def phase_times(
             data, attached = example["data"], materials[applicant.username]
             case = timed("apply", partial(engine.start_case, applicant, BUNDLE, data, attached))
             while True:
+                timed("system", partial(department_systems_work, engine, case.id, example["decisions"]))
                 queue = timed("queue", lambda: engine.list_tasks(ANALYST, bundle=BUNDLE, limit=50).items)
                 mine = [t for t in queue if t.case_id == case.id]
                 if not mine:

@@ -28,7 +28,7 @@ def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> 
         assert case.status == "completed"
         assert len(times) == len(case.tasks) >= 6
         phases = bench_engine.phase_times(engine, example, materials, cases=1)
-        assert set(phases.calls) == {"apply", "queue", "claim", "complete", "certificate"}
+        assert set(phases.calls) == {"apply", "system", "queue", "claim", "complete", "certificate"}
         assert phases.statements > 0 and phases.cases == 1
         # Each certificate is timed inside its completion, and the engine gets its method back.
         assert 0 < sum(phases.calls["certificate"]) < sum(phases.calls["complete"])

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import events
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
+from engine.demo import department_systems_work
 from engine.feedback import ratings
 from engine.service import Engine
 from engine.storage.models import Case, CaseEvent, Material, WorkItem
@@ -152,6 +153,8 @@ def test_a_subscriber_of_every_kind_sees_the_cases_trail_exactly_inside_each_tra
     hour = timedelta(hours=1)
     returned = unclaimed = False
     for _ in range(50):
+        if department_systems_work(engine, case_id, example["decisions"], clock):
+            continue  # the tax registration is the tax system's external task
         tasks = open_tasks(engine, case_id)
         if not tasks:
             break

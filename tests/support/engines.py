@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cases.states import Outcome
+from engine.demo import department_systems_work
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.settings import Settings
@@ -75,9 +76,18 @@ def start_mini_startup(engine: Engine, data: dict[str, Any] | None = None) -> in
 
 
 def work_all(engine: Engine, case_id: int, decisions: dict[str, dict[str, Any]] | None = None) -> list[str]:
-    """Claim and approve every open task of a case, round after round; returns the items done in order."""
+    """Approve every open task of a case, round after round; returns the items done in order.
+
+    Clerks claim and approve their departments' tasks; steps a department's own system does
+    (external tasks, items waiting for a system's message) are done by the demo's in-process
+    department-system worker with the same decisions.
+    """
     done: list[str] = []
     for _ in range(50):
+        by_systems = department_systems_work(engine, case_id, decisions or {})
+        done.extend(step.item for step in by_systems)
+        if by_systems:
+            continue  # their results may open further system steps before any clerk's
         view = engine.get_case(ANALYST, case_id)
         open_items = [t for t in view.tasks if t.state in ("ready", "claimed")]
         if not open_items:
