@@ -237,7 +237,8 @@ def _describe(business_key: str | None, keys: Mapping[str, Any]) -> str:
     """Camunda's ``CorrelationSet`` as its error texts print it."""
     shown = "{" + ", ".join(f"{k}={v}" for k, v in keys.items()) + "}" if keys else "null"
     return (
-        f"CorrelationSet [businessKey={business_key}, processInstanceId=null, processDefinitionId=null, "
+        f"CorrelationSet [businessKey={'null' if business_key is None else business_key}, "
+        "processInstanceId=null, processDefinitionId=null, "
         f"correlationKeys={shown}, localCorrelationKeys=null, tenantId=null, isTenantIdSet=false, "
         "isExecutionsOnly=false]"
     )
