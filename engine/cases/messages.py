@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from engine.cases.applying import StartMessage
 from engine.cases.core import with_decisions
 from engine.cases.message_events import MessageCorrelated
+from engine.cases.message_items import complete_message_items
 from engine.cases.states import CaseStatus, Outcome
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
@@ -166,6 +167,8 @@ class Messages(TaskActions):
             if oc.case.status not in _LIVE or not self.runner.correlate(oc.workflow, name, variables):
                 raise MessageNotCorrelated(_none_matches(name))
             emit_correlated(oc, actor, name, variables)
+            # A receive task bound to an item (a department's step done by message) is approved.
+            complete_message_items(oc, name, variables, actor.username, self._issue_outputs)
             self._after_progress(oc, actor.username)
 
         self._mutate(case_id, change)
