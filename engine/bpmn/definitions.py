@@ -26,7 +26,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import ManualTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, ReceiveTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
@@ -72,6 +72,19 @@ class BundleDefinition:
     def is_external(self, task_id: str) -> bool:
         """Whether a BPMN task id is an external task (a service task) of this bundle."""
         return external_spec(self, task_id) is not None
+
+    def receive_message(self, task_id: str) -> str | None:
+        """The message name a receive task of this bundle waits for; None for no such receive task."""
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                definition = getattr(task_spec, "event_definition", None)
+                if (
+                    isinstance(task_spec, ReceiveTask)
+                    and task_spec.bpmn_id == task_id
+                    and isinstance(definition, MessageEventDefinition)
+                ):
+                    return str(definition.name)
+        return None
 
 
 def digest_files(files: Mapping[str, bytes]) -> str:

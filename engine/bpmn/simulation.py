@@ -3,8 +3,10 @@
 The manifest says which route each example takes and asks some fields and materials only
 under conditions (``conditions``); the diagram's gateways decide the route the engine
 really takes. Nothing but running them shows whether the two agree, so ``validate`` (and
-with it every deployment) runs each example here: approved by every department with the
-example's decisions, timers fired as their time comes, no database. It reports:
+with it every deployment) runs each example here: approved by every department (clerk or
+system) with the example's decisions, a message delivered (without variables, the first
+by name) whenever the case waits for one and nothing else is to do, timers fired as their
+time comes, no database. It reports:
 
 - an example whose diagram route differs from the route it declares;
 - an example that never reaches an end (stuck with nothing to do, a loop, a failing expression);
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from engine.bpmn.definitions import MANIFEST_NAME, BundleDefinition
 from engine.bpmn.manifest import Example, Item, outcome_key
@@ -34,7 +37,7 @@ from forms.merge import MergedForm
 
 # More tasks than any real route: an example still running after this many is looping.
 MAX_TASKS = 200
-# Timers fired in a row without a person's task between them: more means a timer loop.
+# Timers fired (or messages delivered) in a row without a task between them: more means a loop.
 MAX_TIMERS = 50
 TIMER_STEP = timedelta(seconds=1)
 
@@ -42,6 +45,7 @@ TIMER_STEP = timedelta(seconds=1)
 # Why an example stopped short of an end: (Chinese, English).
 STUCK = ("流程停住：没有可办理的任务，也没有等待的定时器", "stuck: no task to do and no timer")
 TIMER_LOOP = ("定时器反复触发，流程不前进", "timers keep firing and the process does not move on")
+MESSAGE_LOOP = ("消息反复到达，流程不前进", "messages keep arriving and the process does not move on")
 TASK_LOOP = (f"超过 {MAX_TASKS} 个任务仍未结束 (循环?)", f"still running after {MAX_TASKS} tasks (a loop?)")
 
 
@@ -55,7 +59,7 @@ class ExampleRun:
 
 
 def run_example(definition: BundleDefinition, example: Example) -> ExampleRun:
-    """Run one example to the end: every user task approved with the example's decisions."""
+    """Run one example to the end: every clerk's or system's task approved with the example's decisions."""
     manifest = definition.manifest
     # Today, as the examples' own form checks see it (a birth date is judged against today).
     clock = ManualClock(datetime.now(UTC))
@@ -63,19 +67,32 @@ def run_example(definition: BundleDefinition, example: Example) -> ExampleRun:
     run = ExampleRun()
     try:
         workflow = runner.start(definition, example.data)
-        timers = 0
+        timers = messages = 0
         while not runner.is_completed(workflow):
             ready = runner.ready_tasks(workflow)
             if ready and len(run.items) >= MAX_TASKS:
                 run.stopped = TASK_LOOP
                 return run
             if ready:
-                timers = 0
+                timers = messages = 0
                 item = manifest.item_for_task(ready[0].name)
                 key = item.key if item else ready[0].name
                 decision = dict(example.decisions.get(key, {}))
                 runner.complete(workflow, ready[0].spiff_id, {**decision, outcome_key(key): "approve"})
                 run.items.append(key)
+                continue
+            waiting = runner.waiting_messages(workflow)
+            if waiting:
+                messages += 1
+                if messages > MAX_TIMERS:
+                    run.stopped = MESSAGE_LOOP
+                    return run
+                name, variables, item = _next_message(
+                    definition, example, waiting, runner.waiting_at(workflow)
+                )
+                runner.correlate(workflow, name, variables)
+                if item is not None:
+                    run.items.append(item.key)
                 continue
             due = runner.next_timer(workflow)
             timers += 1
@@ -92,6 +109,21 @@ def run_example(definition: BundleDefinition, example: Example) -> ExampleRun:
     except EngineError as exc:
         run.stopped = (f"运行失败: {exc.message}", f"failed: {exc.message}")
     return run
+
+
+def _next_message(
+    definition: BundleDefinition, example: Example, waiting: list[str], waiting_at: list[str]
+) -> tuple[str, dict[str, Any], Item | None]:
+    """The message to deliver next: first one a system item's receive task waits for, with the
+    example's decision for that item (as the department's system would send it), else the
+    first waiting message without variables."""
+    for task_id in waiting_at:
+        item = definition.manifest.item_for_task(task_id)
+        name = definition.receive_message(task_id)
+        if item is not None and item.handled_by == "system" and name in waiting:
+            decision = dict(example.decisions.get(item.key, {}))
+            return str(name), {**decision, outcome_key(item.key): "approve"}, item
+    return waiting[0], {}, None
 
 
 def example_problems(

@@ -138,28 +138,19 @@ def test_lone_file_with_camunda_and_spiff_extensions_is_runnable() -> None:
     assert report.checked == ("files", "xml", "diagram", "load")  # no manifest checks for a lone file
 
 
-def test_lone_file_with_services_and_messages_names_every_element_it_cannot_run() -> None:
+def test_lone_file_with_services_and_messages_runs_them_and_names_the_signal_it_cannot() -> None:
+    # External service tasks, send and receive tasks and message events run; a signal does not.
     report = validate_bpmn_file(LONE / "services_and_messages.bpmn")
     assert not report.runnable
-    assert set(report.unsupported) == {
-        "Start_paid (messageEventDefinition)",
-        "Task_lookup (serviceTask)",
-        "Task_bill (sendTask)",
-        "Catch_receipt (messageEventDefinition)",
-        "Task_wait_bank (receiveTask)",
-        "End_notify (signalEventDefinition)",
-    }
-    assert {p.element for p in report.problems if p.rule == "bpmn-unsupported"} == {
-        "Start_paid",
-        "Task_lookup",
-        "Task_bill",
-        "Catch_receipt",
-        "Task_wait_bank",
-        "End_notify",
-    }
+    assert report.unsupported == ("End_notify (signalEventDefinition)",)
+    assert {p.element for p in report.problems if p.rule == "bpmn-unsupported"} == {"End_notify"}
     code, text = cli(LONE / "services_and_messages.bpmn")
     assert code == 1
-    assert "不可运行 not runnable — 不支持 unsupported: " in text and "Task_lookup (serviceTask)" in text
+    assert (
+        "不可运行 not runnable — 不支持 unsupported: " in text
+        and "End_notify (signalEventDefinition)" in text
+    )
+    assert "Task_lookup" not in text
 
 
 def test_interrupting_timer_that_leaves_a_parallel_branch_is_a_deadlock() -> None:
@@ -395,8 +386,17 @@ MUTATIONS: dict[str, tuple[Callable[[Files], Files], set[tuple[str, str, str]]]]
         edit(BPMN, '<bpmn:endEvent id="end"', '<bpmn:frobnicate id="odd"/><bpmn:endEvent id="end"'),
         {(BPMN, "odd", "schema")},
     ),
-    "service task": (
+    "service task no system item binds": (
         replace_element(BPMN, "derive", '<bpmn:serviceTask id="derive"/>'),
+        {(BPMN, "derive", "service-unbound")},
+    ),
+    "service task calling a Java class": (
+        replace_element(
+            BPMN,
+            "derive",
+            '<bpmn:serviceTask id="derive" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+            'camunda:class="org.example.Derive"/>',
+        ),
         {(BPMN, "derive", "bpmn-unsupported")},
     ),
     "vendor pre-script the engine would skip": (
@@ -470,10 +470,10 @@ def test_examples_run_only_on_a_diagram_without_problems() -> None:
 
 
 def test_unsupported_element_makes_the_bundle_not_runnable_and_is_named() -> None:
-    mutate, _ = MUTATIONS["service task"]
+    mutate, _ = MUTATIONS["service task calling a Java class"]
     report = validate_bundle_files(mutate(valid_files()), "upload")
     assert not report.runnable
-    assert report.unsupported == ("derive (serviceTask)",)
+    assert report.unsupported == ("derive (serviceTask camunda:class)",)
 
 
 def test_a_crashing_check_becomes_a_problem_and_the_others_still_run() -> None:

@@ -4,19 +4,24 @@
 modeller: ``diagram.check_diagram`` and ``dmn.check_dmn`` are the entry points. Each check
 appends ``Problem``s carrying the file and the element id and never stops the others. On
 the way it gathers the facts the manifest checks need (``facts``): the human tasks and
-their lanes, the names the diagram gives values to, and the names its expressions read.
+their lanes, the service tasks, the names the diagram gives values to, and the names its
+expressions read.
 
 What this engine runs (SpiffWorkflow 3.2 parses more; this is what the engine drives):
 
-- events: the process's none start event; none, terminate and error end events; timer
-  intermediate catch events; none intermediate throw events; timer and error boundary
-  events (interrupting or not);
+- events: the process's none start event and message start events; none, terminate,
+  error and message end events; timer and message intermediate catch events; none and
+  message intermediate throw events; timer, error and message boundary events
+  (interrupting or not); every message event names a ``bpmn:message`` with a name;
 - activities: user and manual tasks (both are a department's work item, so both need a
-  lane and an item), none tasks, script tasks in the restricted expression language,
+  lane and an item), service tasks as external tasks for a department's own system
+  (``camunda:type="external"`` with a topic, or bound by a ``handled_by: system`` item),
+  send and receive tasks, none tasks, script tasks in the restricted expression language,
   business rule tasks (DMN) when the engine's parser reads their decision reference,
   embedded sub-processes, call activities to an executable process of the same file,
   standard and multi-instance loops;
-- gateways: exclusive, parallel, inclusive, event-based (followed by timer catch events);
+- gateways: exclusive, parallel, inclusive, event-based (followed by timer or message
+  catch events or receive tasks);
 - lanes (a lane is a department queue), pools, data objects, text annotations, groups.
 
 Everything else is refused, each with its reason (``elements``).

@@ -1,9 +1,9 @@
 """The entry point of the diagram checks: every check of a parsed BPMN document that needs no manifest.
 
 The order is the order problems are reported in: the root, the XSD, the processes, the
-elements the engine cannot run (``elements``), the lanes (``lanes``), then each executable
-process scope by scope: its nodes (``activities``), flows and gateways (``gateways``) and
-shape (``shape``), sub-processes inside their parent.
+elements the engine cannot run and the messages' references (``elements``), the lanes
+(``lanes``), then each executable process scope by scope: its nodes (``activities``), flows
+and gateways (``gateways``) and shape (``shape``), sub-processes inside their parent.
 
 May import: ``engine.bpmn.checks`` (its modules), ``engine.bpmn.definitions``, lxml.
 """
@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from lxml import etree
 
 from engine.bpmn.checks.activities import check_node
-from engine.bpmn.checks.elements import check_elements, check_extensions, refuse_top_level
+from engine.bpmn.checks.elements import check_elements, check_extensions, check_messages, refuse_top_level
 from engine.bpmn.checks.facts import FLOW_NODES, DiagramFacts, local_name, q
 from engine.bpmn.checks.gateways import check_flows
 from engine.bpmn.checks.lanes import lanes_by_node, record_human_task
@@ -66,6 +66,7 @@ def _check_processes(root: etree._Element, facts: DiagramFacts, departments: Col
     for process in executable.values():
         check_elements(facts, process)
         check_extensions(facts, process)
+        check_messages(facts, root, process)
     lanes = lanes_by_node(facts, root, executable.values(), departments)
     for process_id, process in executable.items():
         _check_scope(facts, process, process_id, None, lanes)

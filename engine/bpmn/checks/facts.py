@@ -1,8 +1,9 @@
 """What every diagram check shares: BPMN names, the kinds of flow node, and the facts gathered.
 
 Each check reports ``Problem``s in one shape (file, element id, rule, Chinese and English)
-and records what the manifest checks in ``engine.bpmn.validation`` build on: the human
-tasks and their lanes, the names the diagram gives values to, and the expressions it reads.
+and records what the manifest checks in ``engine.bpmn.validation`` build on: the human,
+service and receive tasks and their lanes, the names the diagram gives values to, and the
+expressions it reads.
 
 May import: ``engine.bpmn.definitions`` (the namespaces), ``engine.errors``, lxml.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from engine.bpmn.definitions import BPMN_NS
+from engine.bpmn.definitions import BPMN_NS, CAMUNDA_NS
 from engine.errors import Problem
 
 
@@ -45,6 +46,7 @@ def problem(file: str, element: str, rule: str, zh: str, en: str) -> Problem:
     return Problem(zh, file=file, element=element, rule=rule, message_en=en)
 
 
+CAMUNDA_TOPIC = f"{{{CAMUNDA_NS}}}topic"
 HUMAN_TASKS = frozenset({"userTask", "manualTask"})
 ACTIVITIES = frozenset(
     {
@@ -83,6 +85,25 @@ class HumanTask:
 
 
 @dataclass(frozen=True)
+class SystemTask:
+    """A service or receive task: a step a department's own system may do once the case reaches it.
+
+    A service task is an external task the system fetches by ``topic`` (``camunda:topic``,
+    None when absent); ``plain`` when it has no ``camunda:type``, so only a ``handled_by:
+    system`` item can make it one. A receive task bound by such an item is finished by the
+    system's message.
+    """
+
+    id: str
+    tag: str
+    name: str
+    lane: str | None
+    process: str
+    topic: str | None
+    plain: bool
+
+
+@dataclass(frozen=True)
 class Expression:
     """An expression or script of the diagram that passed vetting, and the case-data names it reads."""
 
@@ -103,6 +124,9 @@ class DiagramFacts:
     processes: dict[str, etree._Element] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     human_tasks: dict[str, HumanTask] = field(default_factory=dict)
+    system_tasks: dict[str, SystemTask] = field(default_factory=dict)
+    # Service tasks without camunda:type (no other way of calling a service): a system item must bind them.
+    plain_service_tasks: set[str] = field(default_factory=set)
     expressions: list[Expression] = field(default_factory=list)
     # Names the diagram gives values to: script assignments, loop items, data objects, DMN results.
     assigned: set[str] = field(default_factory=set)

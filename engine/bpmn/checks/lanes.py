@@ -2,7 +2,9 @@
 
 A lane without child lanes is a department's queue, so its name must be a key of
 ``processes/departments.yaml``; a user or manual task is that department's work item, so
-it must sit in a lane (directly or through its sub-process).
+it must sit in a lane (directly or through its sub-process). Service and receive tasks are
+noted with their lanes too: when an item binds one (``handled_by: system``) the manifest
+checks want it in that item's department lane, as for a user task.
 
 May import: ``engine.bpmn.checks.facts``, lxml.
 """
@@ -13,7 +15,7 @@ from collections.abc import Collection, Iterable
 
 from lxml import etree
 
-from engine.bpmn.checks.facts import HUMAN_TASKS, DiagramFacts, HumanTask, q
+from engine.bpmn.checks.facts import CAMUNDA_TOPIC, HUMAN_TASKS, DiagramFacts, HumanTask, SystemTask, q
 
 
 def lanes_by_node(
@@ -77,8 +79,11 @@ def record_human_task(
 ) -> None:
     """Note a user or manual task with its lane (the manifest binds it to an item).
 
-    A human task in no lane is a problem: no department's queue would show it.
+    A human task in no lane is a problem: no department's queue would show it. A service
+    or receive task is noted with its lane (``record_system_task``).
     """
+    if local in ("serviceTask", "receiveTask"):
+        record_system_task(facts, node, local, lane, process_id)
     if local not in HUMAN_TASKS:
         return
     node_id = node.get("id", "")
@@ -90,3 +95,15 @@ def record_human_task(
             "用户任务不在任何泳道中(泳道即部门队列)",
             "the user task is in no lane (a lane is a department's queue)",
         )
+
+
+def record_system_task(
+    facts: DiagramFacts, node: etree._Element, local: str, lane: str | None, process_id: str
+) -> None:
+    """Note a service or receive task with its lane (an item may bind it with ``handled_by: system``)."""
+    node_id = node.get("id", "")
+    topic = (node.get(CAMUNDA_TOPIC) or "").strip() or None
+    plain = node_id in facts.plain_service_tasks
+    facts.system_tasks[node_id] = SystemTask(
+        node_id, local, node.get("name", ""), lane, process_id, topic, plain
+    )

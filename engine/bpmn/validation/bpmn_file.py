@@ -1,7 +1,9 @@
 """Validating a lone ``.bpmn`` file from any modeller: every check that needs no manifest.
 
 The file is read (bounded), parsed safely, checked by ``engine.bpmn.checks`` and, when
-nothing in it is unsupported, loaded by SpiffWorkflow for a runnable verdict.
+nothing in it is unsupported, loaded by SpiffWorkflow for a runnable verdict. Without a
+manifest no item can bind a plain service task, so there it must say
+``camunda:type="external"`` with a topic.
 
 May import: ``engine.bpmn.checks``, ``engine.bpmn.xmlsafe``, ``engine.bpmn.validation``
 (report, xml_files, loading, departments), lxml.
@@ -61,6 +63,18 @@ def validate_bpmn_file(
                 facts = check_diagram(root, name, known_departments)
                 run.problems.extend(facts.problems)
                 run.unsupported.extend(facts.unsupported)
+                run.problems.extend(
+                    problem(
+                        name,
+                        task_id,
+                        "service-unbound",
+                        '服务任务没有 camunda:type="external" 与 camunda:topic；'
+                        "只有事项包中 handled_by: system 的事项才能绑定它",
+                        'the service task has no camunda:type="external" with camunda:topic; '
+                        "only an item with handled_by: system in a bundle can bind it",
+                    )
+                    for task_id in sorted(facts.plain_service_tasks)
+                )
     runnable = False
     if root is not None and facts is not None and facts.executable and not run.unsupported:
         with run.check(CHECK_LOAD, name):

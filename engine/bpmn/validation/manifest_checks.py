@@ -1,7 +1,8 @@
 """The checks that need the manifest, over the facts the diagram and DMN checks gathered.
 
 In order: the manifest's own rules (item keys, departments, one item per task), its items
-bound to the diagram's user tasks in their department's lane, the merged form (``forms``),
+bound to the diagram's user tasks (``handled_by: clerk``) or service and receive tasks
+(``handled_by: system``) in their department's lane, the merged form (``forms``),
 the examples as real applications, and the names every expression reads (fields, decision
 fields, ``<item>_outcome``, names the diagram sets) with the analyst's texts.
 
@@ -18,7 +19,7 @@ from engine.bpmn.analyst_texts import text_problems
 from engine.bpmn.checks.facts import DiagramFacts, DmnFacts, Expression, problem
 from engine.bpmn.checks.vet import kind_label, vet
 from engine.bpmn.definitions import MANIFEST_NAME
-from engine.bpmn.manifest import KEY_PATTERN, Manifest, form_request, outcome_key
+from engine.bpmn.manifest import KEY_PATTERN, Item, Manifest, form_request, outcome_key
 from engine.bpmn.validation.report import (
     CHECK_BINDINGS,
     CHECK_EXAMPLES,
@@ -151,6 +152,13 @@ class _BundleChecker:
                     f"task {item.task!r} is already bound to item {tasks[item.task]}",
                 )
             tasks.setdefault(item.task, item.key)
+            if item.topic is not None and item.handled_by != "system":
+                self.add(
+                    f"{where}.topic",
+                    "item-topic",
+                    "只有 handled_by: system 的事项才有 topic (部门系统按主题领取任务)",
+                    "only an item with handled_by: system has a topic (department systems fetch by topic)",
+                )
             for kind in sorted(set(item.materials) & set(item.outputs)):
                 self.add(
                     where,
@@ -178,8 +186,20 @@ class _BundleChecker:
         bound = {item.task for item in manifest.items}
         for item in manifest.items:
             where = f"items[{item.key}]"
+            if item.handled_by == "system":
+                self._check_system_binding(facts, item, where)
+                continue
             task = facts.human_tasks.get(item.task)
-            if task is None:
+            system_task = facts.system_tasks.get(item.task)
+            if task is None and system_task is not None:
+                self.add(
+                    where,
+                    "item-task-system",
+                    f"任务 {item.task!r} 是 {system_task.tag}，由部门系统办理；请为事项写 handled_by: system",
+                    f"task {item.task!r} is a {system_task.tag}, done by the department's system; "
+                    "give the item handled_by: system",
+                )
+            elif task is None:
                 tag = facts.tags.get(item.task)
                 self.add(
                     where,
@@ -205,6 +225,16 @@ class _BundleChecker:
                     f"the {task.tag} is bound to no item (bundle.yaml items[].task)",
                     facts.file,
                 )
+        for task_id in sorted(facts.plain_service_tasks - bound):
+            self.add(
+                task_id,
+                "service-unbound",
+                '服务任务既不是外部任务 (camunda:type="external" 与 camunda:topic)，'
+                "也没有 handled_by: system 的事项绑定它",
+                'the service task is neither an external task (camunda:type="external" with '
+                "camunda:topic) nor bound by an item with handled_by: system",
+                facts.file,
+            )
         for task_id, ref in facts.decision_refs.items():
             if not any(ref in dmn.outputs for dmn in self.dmns.values()):
                 self.add(
@@ -214,6 +244,45 @@ class _BundleChecker:
                     f"no decision (DMN) with id {ref!r} in the bundle",
                     facts.file,
                 )
+
+    def _check_system_binding(self, facts: DiagramFacts, item: Item, where: str) -> None:
+        """An item a department's system handles: a service or receive task in the department's lane."""
+        task = facts.system_tasks.get(item.task)
+        if task is None:
+            tag = facts.tags.get(item.task)
+            self.add(
+                where,
+                "item-task-missing",
+                f"handled_by: system 的事项须绑定服务任务或接收任务，{item.task!r} 不是"
+                + (f" (它是 {tag})" if tag else ""),
+                f"an item with handled_by: system binds a service or receive task; {item.task!r} is neither"
+                + (f" (it is a {tag})" if tag else ""),
+            )
+            return
+        if task.lane is None:
+            self.add(
+                item.task,
+                "lane-missing",
+                f"由部门系统办理的 {task.tag} 不在任何泳道中(泳道即部门)",
+                f"the {task.tag} its department's system does is in no lane (a lane is a department)",
+                facts.file,
+            )
+        elif task.lane != item.department:
+            self.add(
+                where,
+                "item-lane",
+                f"事项部门 {item.department!r} 与任务 {item.task} 所在泳道 {task.lane!r} 不一致",
+                f"the item's department {item.department!r} differs from "
+                f"the lane {task.lane!r} of {item.task}",
+            )
+        if task.topic is not None and item.topic is not None and task.topic != item.topic:
+            self.add(
+                f"{where}.topic",
+                "item-topic",
+                f"事项的 topic {item.topic!r} 与流程图中 {item.task} 的 camunda:topic {task.topic!r} 不一致",
+                f"the item's topic {item.topic!r} differs from "
+                f"the camunda:topic {task.topic!r} of {item.task}",
+            )
 
     def check_form(self, catalog: Catalog) -> MergedForm | None:
         """Merge the items into one form; on conflicts, report them and merge what is known.
