@@ -309,3 +309,64 @@ class ComplaintAnswered(Event):
     complaint_id: int
     department: str
     reply: str
+
+
+# -- departments' own systems (external tasks) ---------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalTaskFailed(Event):
+    """A department system reported that it could not do an external task; ``retries`` are left.
+
+    The error text is for the department and its supervisors (on the task row); the audit
+    line, which the applicant's timeline shows, leaves it out.
+    """
+
+    KIND = "external_task_failed"
+    item: str
+    retries: int
+    error_message: str = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentRaised(Event):
+    """An external task ran out of retries: an incident for the department's supervisors."""
+
+    KIND = "incident_raised"
+    item: str
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentResolved(Event):
+    """An incident ended: ``how`` is "retries" (the system tries again) or "handed_to_clerk"."""
+
+    KIND = "incident_resolved"
+    item: str
+    department: str
+    how: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BpmnErrorThrown(Event):
+    """A department system reported a business error (BPMN error) on an external task.
+
+    ``caught``: an error boundary event took the case on its route; otherwise the task
+    became an incident.
+    """
+
+    KIND = "bpmn_error"
+    item: str
+    error_code: str
+    caught: bool
+    error_message: str = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandedToClerk(Event):
+    """A supervisor gave a department system's task to the department's clerks (人工兜底)."""
+
+    KIND = "handed_to_clerk"
+    item: str
+    department: str
+    reason: str

@@ -9,6 +9,8 @@ collaborators and the locked-case transaction), in its own module:
 - ``applying``: apply, supplement, withdraw, and how a case moves on (finish, one notice,
   follow-on cases);
 - ``task_actions``: claim, unclaim, approve or return, certificates;
+- ``external``: external tasks of departments' own systems (fetch and lock, complete, fail,
+  BPMN errors, retries and incidents, hand-over to clerks);
 - ``timers``: BPMN timers that came due;
 - ``messages``: messages from department systems, correlated to a waiting case or starting one.
 
@@ -24,11 +26,12 @@ May import: ``engine.cases``.
 from __future__ import annotations
 
 from engine.cases.bundles import Bundles
+from engine.cases.external import ExternalTasks
 from engine.cases.messages import Messages
 from engine.cases.queues import Queues
 from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(Bundles, Queues, Messages, TaskActions, Timers):
+class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""

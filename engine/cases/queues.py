@@ -1,7 +1,8 @@
 """Department queues and a task as its department sees it.
 
 A queue is a query over work-item rows, not a class: the actor's departments' open tasks by
-due time, keyset-paged so that pages stay stable while tasks are added. The statements are
+due time, keyset-paged so that pages stay stable while tasks are added (human tasks only:
+external tasks wait for the department's system, ``engine.cases.external``). The statements are
 built once per combination of filters, so reading a queue (every clerk's page) skips
 statement construction. A task's detail shows its department only its item's fields and
 materials.
@@ -16,14 +17,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session
 
+from engine.bpmn.runtime import TaskKind
 from engine.cases.core import CaseCore, with_decisions
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import OPEN_WORK_STATES, Outcome
 from engine.cases.views import Page, TaskDetail, WorkItemView
-from engine.errors import NotAllowed
+from engine.cases.visibility import may_see_as_system
+from engine.errors import NotAllowed, WorkItemNotFound
 from engine.people.actors import Actor, Role
-from engine.storage.models import Case, WorkItem, table_of
+from engine.storage.models import Case, Deployment, WorkItem, table_of
+from forms.views import DepartmentView
 
 WORK_ITEMS = table_of(WorkItem)
 
@@ -118,20 +123,19 @@ class Queues(CaseCore):
         return min(found, cap), found > cap
 
     def get_task(self, actor: Actor, work_item_id: int) -> TaskDetail:
-        """A task with its department's view of the case: only its item's fields and materials."""
+        """A task with its department's view of the case: only its item's fields and materials.
+
+        A system account reads only its department's external tasks this way (their
+        materials download through this view); a clerk may read an external task too.
+        """
         with self.db.read() as s:
             w = self._visible_item(s, actor, work_item_id)
-            case = s.get(Case, w.case_id)
-            assert case is not None
-            row = self.deployments.row(s, w.deployment_id)
-            decided = s.scalars(
-                select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.outcome == Outcome.APPROVE)
-            ).all()
+            if actor.role is Role.SYSTEM and not may_see_as_system(actor, w.department, w.kind):
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            case, row, data = self._department_data(s, w)
         manifest = self.deployments.definition(row).manifest
         form = self.deployments.form(row)
-        data = with_decisions(case.data, decided)
-        materials = {**case.materials, **case.outputs}
-        view = form.department_view(w.item_key, data, materials)
+        view = self._department_view(w, case, row, data)
         example: dict[str, Any] = {}
         for ex in manifest.examples:
             if w.item_key in ex.decisions:
@@ -147,6 +151,27 @@ class Queues(CaseCore):
             case_status=case.status,
         )
 
+    def _department_data(self, s: Session, w: WorkItem) -> tuple[Case, Deployment, dict[str, Any]]:
+        """A task's case, deployment, and the case data with the decisions made so far."""
+        case = s.get(Case, w.case_id)
+        assert case is not None
+        row = self.deployments.row(s, w.deployment_id)
+        decided = s.scalars(
+            select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.outcome == Outcome.APPROVE)
+        ).all()
+        return case, row, with_decisions(case.data, decided)
+
+    def _department_view(
+        self, w: WorkItem, case: Case, row: Deployment, data: dict[str, Any]
+    ) -> DepartmentView:
+        """What the task's department may see of the case (data minimisation): its item's data.
+
+        The one place a department's view is built: a clerk's task detail and the variables
+        and materials a department system fetches with an external task both come from here.
+        """
+        materials = {**case.materials, **case.outputs}
+        return self.deployments.form(row).department_view(w.item_key, data, materials)
+
 
 @functools.cache
 def _queue_select(filters: frozenset[str]) -> Select[Any]:
@@ -154,9 +179,11 @@ def _queue_select(filters: frozenset[str]) -> Select[Any]:
 
     Queues are read on every clerk's page; a prebuilt statement with parameters skips
     statement construction and hits the compiled cache. Order: by due time, then id.
+    Only human tasks queue: a department system's external tasks are fetched, not claimed
+    (until a supervisor hands one to the clerks, which makes it human).
     """
     c = WORK_ITEMS.c
-    query = select(*c)
+    query = select(*c).where(c.kind == TaskKind.HUMAN.value)
     if "departments" in filters:
         query = query.where(c.department.in_(bindparam("departments", expanding=True)))
     if "state" in filters:

@@ -16,7 +16,7 @@ class CaseStatus(StrEnum):
 
 
 class WorkItemState(StrEnum):
-    """Where a department task stands in its queue."""
+    """Where a department task stands in its queue (or, for an external task, with its system)."""
 
     READY = "ready"
     CLAIMED = "claimed"
@@ -33,5 +33,7 @@ class Outcome(StrEnum):
     RETURN = "return"
 
 
-OPEN_WORK_STATES = (WorkItemState.READY, WorkItemState.CLAIMED)
+# An incident (FAILED) is still open: the workflow waits on it, its clock runs, and the
+# case store must not queue it again.
+OPEN_WORK_STATES = (WorkItemState.READY, WorkItemState.CLAIMED, WorkItemState.FAILED)
 FINISHED_CASE_STATES = (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN)

@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session, defer
 
 from engine.bpmn.definitions import BundleDefinition
 from engine.bpmn.deployments import Deployments
-from engine.bpmn.runtime import Runner
+from engine.bpmn.runtime import Runner, TaskKind
 from engine.bpmn.serialization import WorkflowCodec
-from engine.cases.events import TaskCancelled, TaskCreated
+from engine.cases.events import IncidentResolved, TaskCancelled, TaskCreated
+from engine.cases.message_waits import sync_message_waits
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 from engine.errors import CaseNotFound
 from engine.storage.models import Case, Deployment, WorkItem
@@ -91,6 +92,8 @@ class OpenCase:
     synced: bool = False
     # Work that must wait until this transaction has committed (e.g. follow-on cases).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # The message names the workflow waited for when opened (what ``message_waits`` holds).
+    waits: frozenset[str] = frozenset()
 
 
 class CaseStore:
@@ -105,6 +108,14 @@ class CaseStore:
         self.due_for = due_for
         self.codec = WorkflowCodec()
         self.cache = WorkflowCache(cache_size)
+        # Notified after a commit that made an external task fetchable in this process:
+        # long-polling fetches wait on it instead of asking the database in a tight loop.
+        self.external_signal = threading.Condition()
+
+    def notify_external(self) -> None:
+        """Wake the fetches waiting for external tasks (call after the commit that made one fetchable)."""
+        with self.external_signal:
+            self.external_signal.notify_all()
 
     def open(self, session: Session, case_id: int) -> OpenCase:
         """Lock the case row and restore its workflow (from the cache when still current)."""
@@ -129,7 +140,10 @@ class CaseStore:
             .order_by(WorkItem.id)
             .execution_options(populate_existing=True)
         ).all()
-        return OpenCase(session, case, deployment, definition, workflow, self.clock.now(), rows=list(rows))
+        waits = frozenset(self.runner.waiting_messages(workflow))
+        return OpenCase(
+            session, case, deployment, definition, workflow, self.clock.now(), rows=list(rows), waits=waits
+        )
 
     def create(
         self,
@@ -166,6 +180,9 @@ class CaseStore:
         case.state = self.codec.dumps(oc.workflow)
         case.next_timer_at = self.runner.next_timer(oc.workflow)
         case.updated_at = oc.now
+        oc.waits = sync_message_waits(
+            oc.session, case.id, oc.waits, self.runner.waiting_messages(oc.workflow)
+        )
         oc.session.flush()  # one flush for the case and its task rows; new rows get their ids
         for row in oc.created:
             emit(
@@ -190,10 +207,12 @@ class CaseStore:
         self.cache.put(oc.case.id, oc.case.state_version, oc.workflow)
 
     def sync_work_items(self, oc: OpenCase) -> None:
-        """Make the task rows match the workflow: new ready user tasks queue, vanished ones cancel.
+        """Make the task rows match the workflow: new ready tasks get rows, vanished ones cancel.
 
-        A task a clerk returned stays ready in the workflow but gets no new row until the
-        applicant's supplement starts the next round.
+        A ready user task queues for its department's clerks; a ready external (service)
+        task waits for the department's system, by its topic and priority, with the same
+        time limit as a clerk's task. A task a clerk returned stays ready in the workflow
+        but gets no new row until the applicant's supplement starts the next round.
         """
         case = oc.case
         rows = oc.rows
@@ -208,6 +227,8 @@ class CaseStore:
                     continue
                 item = manifest.item_for_task(task.name)
                 limit = item.time_limit_days if item else 1.0
+                department = (item.department if item else None) or task.lane or "service-center"
+                external = task.kind == TaskKind.EXTERNAL
                 row = WorkItem(
                     case_id=case.id,
                     deployment_id=case.deployment_id,
@@ -215,22 +236,40 @@ class CaseStore:
                     item_key=item.key if item else task.name,
                     task_name=task.name,
                     spiff_id=spiff_id,
-                    department=(item.department if item else None) or task.lane or "service-center",
+                    department=department,
                     state=WorkItemState.READY,
+                    kind=task.kind.value,
+                    topic=(task.topic or department) if external else None,
+                    priority=task.priority if external else 0,
                     round=case.round,
                     created_at=oc.now,
                     due_at=self.due_for(limit, oc.now),
                 )
                 oc.session.add(row)
                 created.append(row)
+                if external and self.notify_external not in oc.after_commit:
+                    oc.after_commit.append(self.notify_external)
         oc.created.extend(created)
         oc.rows = [*rows, *created]
         oc.synced = True
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready:
+                was_incident = row.state == WorkItemState.FAILED
                 row.state = WorkItemState.CANCELLED
                 row.completed_at = oc.now
                 emit(
                     oc.session,
                     TaskCancelled(case_id=case.id, at=oc.now, work_item_id=row.id, item=row.item_key),
                 )
+                if was_incident:  # the case no longer waits for it: the supervisors' entry closes
+                    emit(
+                        oc.session,
+                        IncidentResolved(
+                            case_id=case.id,
+                            at=oc.now,
+                            work_item_id=row.id,
+                            item=row.item_key,
+                            department=row.department,
+                            how="cancelled",
+                        ),
+                    )

@@ -1,11 +1,13 @@
 """What a clerk does with a task: claim it, put it back, decide it (approve or return).
 
 A claim is one conditional ``UPDATE ... RETURNING`` (exactly one of many concurrent
-claimers wins) and its audit line, with no ORM unit of work: it is half of every task
-action. A decision runs in the case's transaction with the case row locked: the task row
-gets its outcome, the event that says so (``TaskApproved``/``TaskReturned``) is emitted at
-once (analytics counts the completion there, in the same transaction), the workflow runs on,
-and an approved item issues its electronic certificates (电子证照) to the case.
+claimers wins; a department system's external task is never claimed) and its audit line,
+with no ORM unit of work: it is half of every task action. A decision runs in the case's
+transaction with the case row locked: the task row gets its outcome, the event that says
+so (``TaskApproved``/``TaskReturned``) is emitted at once (analytics counts the completion
+there, in the same transaction), the workflow runs on, and an approved item issues its
+electronic certificates (电子证照) to the case. A department system's completion of an
+external task takes the same approval path (``engine.cases.external``).
 
 May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
 ``engine.errors``.
@@ -20,6 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.manifest import outcome_key
+from engine.bpmn.runtime import TaskKind
 from engine.cases.applying import Applying
 from engine.cases.core import problems_from_form, with_decisions
 from engine.cases.events import CertificateIssued, TaskApproved, TaskClaimed, TaskReturned, TaskUnclaimed
@@ -41,6 +44,7 @@ _CLAIM = (
     .where(
         WORK_ITEMS.c.id == bindparam("task"),
         WORK_ITEMS.c.state == WorkItemState.READY,
+        WORK_ITEMS.c.kind == TaskKind.HUMAN.value,
         WORK_ITEMS.c.department.in_(bindparam("departments", expanding=True)),
     )
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
@@ -76,6 +80,8 @@ class TaskActions(Applying):
             ).one_or_none()
             if won is None:
                 w = self._visible_item(s, actor, work_item_id)
+                if w.kind != TaskKind.HUMAN:
+                    raise TaskNotReady("部门系统办理中的任务不能认领 (a department system does this task)")
                 if w.state != WorkItemState.CLAIMED:
                     raise TaskNotReady(f"任务已{w.state} (task is {w.state})")
                 if w.assignee != actor.username:
@@ -169,40 +175,15 @@ class TaskActions(Applying):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
-            form = self.deployments.form(oc.deployment)
             if outcome is Outcome.APPROVE:
-                # A decision field's condition may name any answer of the case, or an earlier decision.
-                approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
-                case_data = with_decisions(oc.case.data, approved)
-                found = problems_from_form(form.validate_decision(item.item_key, data, case_data))
-                if found:
-                    raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
-            item.state = WorkItemState.COMPLETED
-            item.outcome = outcome
-            item.completed_at = oc.now
-            item.comment = comment
-            item.problems = problems
-            # The event follows the outcome at once: its subscribers (analytics counts the
-            # completion) see the row decided, before the workflow runs on.
-            if outcome is Outcome.APPROVE:
-                decision = {k: v for k, v in data.items() if k in form.decision_fields(item.item_key)}
-                item.decision = decision
-                emit(
-                    oc.session,
-                    TaskApproved(
-                        case_id=oc.case.id,
-                        at=oc.now,
-                        actor=actor.username,
-                        work_item_id=item.id,
-                        item=item.item_key,
-                        comment=comment,
-                    ),
-                )
-                self.runner.complete(
-                    oc.workflow, item.spiff_id, {**decision, outcome_key(item.item_key): "approve"}
-                )
-                self._issue_outputs(oc, item, decision)
+                decision = self._checked_decision(oc, item, data)
+                self._approve(oc, item, actor.username, decision, comment)
             else:
+                item.state = WorkItemState.COMPLETED
+                item.outcome = outcome
+                item.completed_at = oc.now
+                item.comment = comment
+                item.problems = problems
                 emit(
                     oc.session,
                     TaskReturned(
@@ -220,6 +201,56 @@ class TaskActions(Applying):
             return self._item_view(item, oc.deployment)
 
         return self._mutate(locate, change)
+
+    def _checked_decision(self, oc: OpenCase, item: WorkItem, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The item's decision fields from ``data``, refused with every problem when invalid."""
+        form = self.deployments.form(oc.deployment)
+        names = form.decision_fields(item.item_key)
+        decision = {k: v for k, v in data.items() if k in names}
+        # A decision field's condition may name any answer of the case, or an earlier decision.
+        approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
+        case_data = with_decisions(oc.case.data, approved)
+        found = problems_from_form(form.validate_decision(item.item_key, decision, case_data))
+        if found:
+            raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
+        return decision
+
+    def _approve(
+        self,
+        oc: OpenCase,
+        item: WorkItem,
+        actor: str,
+        decision: dict[str, Any],
+        comment: str = "",
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Approve a task and run the workflow on: a clerk's approval, or a department system's completion.
+
+        ``variables`` (a system's, Camunda's process variables) go to the workflow besides the
+        decision; a clerk's workflow gets the decision alone.
+        """
+        item.state = WorkItemState.COMPLETED
+        item.outcome = Outcome.APPROVE
+        item.completed_at = oc.now
+        item.comment = comment
+        item.problems = []
+        item.decision = decision
+        # The event follows the outcome at once: its subscribers (analytics counts the
+        # completion) see the row decided, before the workflow runs on.
+        emit(
+            oc.session,
+            TaskApproved(
+                case_id=oc.case.id,
+                at=oc.now,
+                actor=actor,
+                work_item_id=item.id,
+                item=item.item_key,
+                comment=comment,
+            ),
+        )
+        updates = {**(variables or {}), **decision, outcome_key(item.item_key): "approve"}
+        self.runner.complete(oc.workflow, item.spiff_id, updates)
+        self._issue_outputs(oc, item, decision)
 
     def _issue_outputs(self, oc: OpenCase, item: WorkItem, decision: Mapping[str, Any]) -> None:
         """Issue the item's electronic certificates (电子证照) as materials of the case."""
