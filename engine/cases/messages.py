@@ -110,8 +110,8 @@ class Messages(TaskActions):
             results.append(
                 Correlation("Execution", target.case_id, target.code, target.bundle, target.version)
             )
-        if results or (waiting and not all):
-            return results
+        if waiting and not all:
+            return results  # Camunda tries start events only when no execution matched
         starts = self._starting_bundles(actor, name)
         if len(starts) > 1 and not all:
             raise MessageAmbiguous(

@@ -40,9 +40,9 @@ def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
     eng.close()
 
 
-def apply(engine: Engine, actor: Actor = APPLICANT, **changes: Any) -> int:
-    """A case of ``birth-wait``, now waiting for the hospital's certificate."""
-    return engine.start_case(actor, "birth-wait", {**BIRTH, **changes}, {}).id
+def apply(engine: Engine, actor: Actor = APPLICANT, bundle: str = "birth-wait", **changes: Any) -> int:
+    """A case of ``birth-wait`` (now waiting for the hospital's certificate), or of ``bundle``."""
+    return engine.start_case(actor, bundle, {**BIRTH, **changes}, {}).id
 
 
 def waits(engine: Engine, case_id: int) -> list[str]:
@@ -213,3 +213,30 @@ def test_two_racing_messages_reach_one_waiting_case_once(engine: Engine) -> None
     case = engine.get_case(ANALYST, case_id)
     assert [e.kind for e in case.timeline].count("message_correlated") == 1
     assert len(case.tasks) == 1
+
+
+def test_all_reaches_every_waiting_case_and_every_start_event(engine: Engine) -> None:
+    """Camunda's correlateAll: the waiting executions and the process definitions with that start."""
+    engine.deployments.deploy_dir(BUNDLE.parent / "birth-wait-and-start")
+    waiting = apply(engine, bundle="birth-wait-and-start")
+    result = engine.correlate_message(POLICE_SYSTEM, "birth-record", all=True, process_variables=BIRTH)
+    assert [(r.kind, r.bundle) for r in result] == [
+        ("Execution", "birth-wait-and-start"),
+        ("ProcessDefinition", "birth-wait"),
+        ("ProcessDefinition", "birth-wait-and-start"),
+    ]
+    assert result[0].case_id == waiting
+
+
+def test_two_bundles_started_by_one_message_are_ambiguous_without_all(engine: Engine) -> None:
+    engine.deployments.deploy_dir(BUNDLE.parent / "birth-wait-and-start")
+    with pytest.raises(MessageAmbiguous) as caught:
+        engine.correlate_message(POLICE_SYSTEM, "birth-record", process_variables=BIRTH)
+    assert caught.value.message.startswith(
+        "ENGINE-13030 Cannot correlate a message with name 'birth-record' to a single process definition. "
+        "2 process definitions match the correlations keys: CorrelationSet [businessKey=null"
+    )
+    # One waiting case takes the message: Camunda tries start events only when none waits.
+    waiting = apply(engine, bundle="birth-wait-and-start")
+    result = engine.correlate_message(POLICE_SYSTEM, "birth-record", process_variables=BIRTH)
+    assert [(r.kind, r.case_id) for r in result] == [("Execution", waiting)]
