@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from engine.cases.external_views import TopicRequest
 from engine.cases.states import OPEN_WORK_STATES, Outcome, WorkItemState
 from engine.errors import EngineError
 from engine.people.actors import Actor, Role
@@ -185,8 +186,6 @@ def department_systems_work(
         if clock is not None:
             clock.advance(WORK_TIME)
         if kind == "external" and topic is not None:
-            from engine.cases.external import TopicRequest  # H7 TEMP: top-level once H2's module lands
-
             request = TopicRequest(topic, SYSTEM_LOCK_MS, None)
             for task in engine.fetch_and_lock(actor, SYSTEM_WORKER, 10, [request], False):
                 if task.case_id != case_id:

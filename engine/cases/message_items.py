@@ -16,31 +16,48 @@ item's outputs (电子证照) are issued by the same code as a clerk's approval.
 ``complete_message_items`` by the message correlation, inside the locked case transaction,
 after the workflow caught the message and before the case is saved.
 
-May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.cases.store``,
-``engine.bpmn``, ``engine.storage``.
+The store imports this module, so it sees the locked case through ``LockedCase`` (the
+fields of ``engine.cases.store.OpenCase`` it uses) rather than importing the store.
+
+May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.bpmn``, ``engine.storage``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy.orm import Session
+
+from engine.bpmn.definitions import BundleDefinition
 from engine.bpmn.receive_tasks import waiting_receive_tasks
 from engine.cases.events import TaskApproved
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
-from engine.cases.store import OpenCase
-from engine.storage.models import WorkItem
+from engine.storage.models import Case, WorkItem
 from engine.storage.spine import emit
 
 MESSAGE_KIND = "message"
 
-# Issues an approved item's outputs: ``TaskActions._issue_outputs`` (one implementation).
-IssueOutputs = Callable[[OpenCase, WorkItem, Mapping[str, Any]], None]
+
+class LockedCase(Protocol):
+    """A case locked in its write transaction with its workflow and task rows (``OpenCase``)."""
+
+    session: Session
+    case: Case
+    definition: BundleDefinition
+    workflow: BpmnWorkflow
+    now: datetime
+    created: list[WorkItem]
+    rows: list[WorkItem]
+
+
+C = TypeVar("C", bound=LockedCase)
 DueFor = Callable[[float, datetime], datetime]
 
 
-def sync_message_items(oc: OpenCase, due_for: DueFor) -> set[str]:
+def sync_message_items(oc: LockedCase, due_for: DueFor) -> set[str]:
     """Queue a row for each newly waiting receive task bound to an item; the Spiff ids still waiting.
 
     The caller keeps open rows whose Spiff id is in the answer (they are not "vanished"); a
@@ -84,13 +101,18 @@ def sync_message_items(oc: OpenCase, due_for: DueFor) -> set[str]:
 
 
 def complete_message_items(
-    oc: OpenCase, name: str, variables: Mapping[str, Any], actor: str, issue_outputs: IssueOutputs
+    oc: C,
+    name: str,
+    variables: Mapping[str, Any],
+    actor: str,
+    issue_outputs: Callable[[C, WorkItem, Mapping[str, Any]], None],
 ) -> list[WorkItem]:
     """Complete, as approvals by ``actor``, the open rows whose receive task caught message ``name``.
 
     Call after the workflow caught the message: a row for ``name`` whose task no longer
     waits was finished by it. Its decision is the message's variables named by the item's
-    ``decision_fields``; the item's outputs are issued as on a clerk's approval.
+    ``decision_fields``; the item's outputs are issued by ``issue_outputs`` (the clerk's
+    approval's own ``TaskActions._issue_outputs``).
     """
     still = {t.spiff_id for t in waiting_receive_tasks(oc.workflow)}
     manifest = oc.definition.manifest
