@@ -1,4 +1,5 @@
-"""The worker of ``onething serve`` and ``onething worker``: timers, SLA escalation, old idempotency keys.
+"""The worker of ``onething serve`` and ``onething worker``: timers, SLA escalation, old idempotency keys,
+and the webhooks of the outbox.
 
 Each tick runs ``engine.worker.Worker.run_once`` (fire due BPMN timers, run the SLA clock,
 send late rectifications to the supervisors), then forgets idempotency keys past their
@@ -6,6 +7,11 @@ retention. ``onething serve`` runs the loop in a thread beside the web app; ``on
 worker`` runs it alone. Any number of workers may share one database: each timer fires
 exactly once (in the case's own locked transaction) and each escalation is a conditional
 update, so extra workers only share the load.
+
+Beside the tick loop, a second thread delivers the outbox's webhooks
+(``engine.integration.delivery``) unless ``webhook_delivery`` is off: it sends whatever is
+due, then waits for a commit in this process that queued deliveries (``outbox.wakeup``) or
+for the poll interval, whichever comes first. Its HTTP waits never hold up a timer.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import logging
 import threading
 from datetime import timedelta
 
+from engine.integration import outbox
+from engine.integration.delivery import Deliverer, DeliveryPolicy
 from engine.service import Engine
 from engine.storage.idempotency import DEFAULT_RETENTION, IdempotencyStore
 from engine.worker import Worker, WorkerTick
@@ -23,8 +31,33 @@ BATCH = 100
 PURGE_EVERY = timedelta(minutes=10)
 
 
+class DeliveryWorker:
+    """Sends due webhook deliveries until stopped (see the module docstring)."""
+
+    def __init__(self, engine: Engine, stop: threading.Event) -> None:
+        settings = engine.settings
+        self.deliverer = Deliverer(engine.db, engine.clock, DeliveryPolicy.from_settings(settings))
+        self.poll = settings.webhook_poll_seconds
+        self.stop_event = stop
+
+    def run_forever(self) -> None:
+        """Deliver, and wait for new deliveries when none is due; a failing round is logged."""
+        try:
+            while not self.stop_event.is_set():
+                claimed = 0
+                try:
+                    claimed = self.deliverer.run_once().claimed
+                except Exception:
+                    log.exception("webhook delivery round failed; retrying in %ss", self.poll)
+                if not claimed:
+                    outbox.wakeup.wait(self.poll)
+                    outbox.wakeup.clear()
+        finally:
+            self.deliverer.close()
+
+
 class TimerWorker:
-    """A loop that runs a worker tick every ``interval`` seconds until stopped."""
+    """A loop that runs a worker tick every ``interval`` seconds until stopped (and, beside it, delivery)."""
 
     def __init__(self, engine: Engine, interval: float, stop: threading.Event | None = None) -> None:
         if interval <= 0:
@@ -36,6 +69,8 @@ class TimerWorker:
         self._idempotency = IdempotencyStore(engine.db)
         self._last_purge = engine.clock.now() - PURGE_EVERY
         self._thread: threading.Thread | None = None
+        self.delivery = DeliveryWorker(engine, self.stop_event) if engine.settings.webhook_delivery else None
+        self._delivery_thread: threading.Thread | None = None
 
     def run_once(self) -> WorkerTick:
         """One tick: timers, SLA sweep, late rectifications; now and then, housekeeping:
@@ -78,17 +113,30 @@ class TimerWorker:
         return tick
 
     def run_forever(self) -> None:
-        """Tick until ``stop()``; a failing tick is logged and retried on the next one."""
+        """Tick until ``stop()``; a failing tick is logged and retried on the next one.
+
+        The webhook delivery thread runs as long as this loop does.
+        """
         log.info("timer worker started (every %ss)", self.interval)
-        while not self.stop_event.is_set():
-            busy = False
-            try:
-                tick = self.run_once()
-                busy = tick.busy and not tick.errors
-            except Exception:
-                log.exception("worker tick failed; retrying in %ss", self.interval)
-            if not busy:
-                self.stop_event.wait(self.interval)
+        if self.delivery is not None:
+            self._delivery_thread = threading.Thread(
+                target=self.delivery.run_forever, name="onething-webhooks", daemon=True
+            )
+            self._delivery_thread.start()
+        try:
+            while not self.stop_event.is_set():
+                busy = False
+                try:
+                    tick = self.run_once()
+                    busy = tick.busy and not tick.errors
+                except Exception:
+                    log.exception("worker tick failed; retrying in %ss", self.interval)
+                if not busy:
+                    self.stop_event.wait(self.interval)
+        finally:
+            outbox.wakeup.set()  # the delivery thread sees the stop at once
+            if self._delivery_thread is not None:
+                self._delivery_thread.join(self.engine.settings.webhook_timeout_seconds + 5)
         log.info("timer worker stopped")
 
     def start(self) -> threading.Thread:

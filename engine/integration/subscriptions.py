@@ -35,6 +35,7 @@ from engine.integration.delivery import DEAD, STATES
 from engine.integration.outbox import DELIVERIES, EVENTS, FORMATS, PENDING, SUBSCRIPTIONS
 from engine.people.actors import Actor, Role
 from engine.storage.db import Database, rowcount
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.time.clock import Clock
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -44,6 +45,7 @@ SECRET_MAX = 255
 URL_MAX = 2048
 NAME_MAX = 128
 FILTER_MAX = 100
+OUTCOME = "webhook"  # what a creation records for its Idempotency-Key (``webhook:3``)
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,12 @@ class Webhooks:
         format: str = "events",
         secret: str | None = None,
         active: bool = True,
+        reservation: Reservation | None = None,
     ) -> CreatedSubscription:
-        """Register a receiver; its secret (given or generated) is answered this once."""
+        """Register a receiver; its secret (given or generated) is answered this once.
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the new id in the same transaction.
+        """
         _admin(actor)
         now = self.clock.now()
         chosen = _secret(secret)
@@ -224,6 +230,7 @@ class Webhooks:
             new_id = session.execute(
                 SUBSCRIPTIONS.insert().values(**row).returning(SUBSCRIPTIONS.c.id)
             ).scalar_one()
+            record_outcome(session, reservation, outcome_ref(OUTCOME, new_id))
             view = self._one(session, new_id)
         return CreatedSubscription(view, chosen)
 
