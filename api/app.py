@@ -38,7 +38,7 @@ from api.errors import database_unavailable, internal_error_body, unavailable_an
 from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import audit, begin_request
-from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks
+from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks, webhooks
 from api.schemas.common import HealthPublic
 from api.security import TokenService, signing_key
 from engine.bpmn.deployments import load_departments
@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "feedback", "description": "投诉、整改与督办 (complaints, rectifications, supervision)"},
             {"name": "analytics", "description": "运行分析 (how well bundles run)"},
             {"name": "accounts", "description": "账户管理 (accounts, for admins)"},
+            {"name": "webhooks", "description": "Webhook 订阅与投递 (webhooks, for admins)"},
         ],
     )
     install_error_handlers(app)
@@ -247,6 +248,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for module in (auth, bundles, materials, cases, feedback, tasks, analytics, accounts):
         app.include_router(module.router)
+    app.include_router(webhooks.router)
     app.include_router(pages.router, include_in_schema=False)
     pages.mount_static(app)
     return app
