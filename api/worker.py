@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from engine.integration import outbox
 from engine.integration.delivery import Deliverer, DeliveryPolicy
+from engine.integration.delivery import purge as purge_outbox
 from engine.service import Engine
 from engine.storage.idempotency import DEFAULT_RETENTION, IdempotencyStore
 from engine.worker import Worker, WorkerTick
@@ -74,7 +75,8 @@ class TimerWorker:
 
     def run_once(self) -> WorkerTick:
         """One tick: timers, SLA sweep, late rectifications; now and then, housekeeping:
-        temporary files of uploads a crash cut short, and expired idempotency keys."""
+        temporary files of uploads a crash cut short, expired idempotency keys, and outbox
+        events delivered longer ago than ``webhook_retention_days``."""
         tick = self.worker.run_once()
         now = self.engine.clock.now()
         if now - self._last_purge >= PURGE_EVERY:
@@ -92,6 +94,14 @@ class TimerWorker:
                     "forgot %d idempotency keys",
                     purged,
                     extra={"event": {"event": "worker.purge", "count": purged}},
+                )
+            retention = timedelta(days=self.engine.settings.webhook_retention_days)
+            forgotten = purge_outbox(self.engine.db, now - retention)
+            if forgotten:
+                log.info(
+                    "forgot %d delivered outbox events",
+                    forgotten,
+                    extra={"event": {"event": "worker.purge_outbox", "count": forgotten}},
                 )
         if tick.timers_fired or tick.sla.total or tick.rectifications_overdue:
             log.info(

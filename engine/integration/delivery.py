@@ -34,11 +34,11 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.integration.outbox import DELIVERIES, EVENTS, PENDING, SUBSCRIPTIONS
@@ -325,3 +325,27 @@ class Deliverer:
                 tick.retried += 1
                 tick.errors.append(answer.error)
         return tick
+
+
+def delivery_lags(db: Database, since: datetime) -> list[float]:
+    """Seconds from each event to its delivery, for deliveries made since ``since`` (the bench's lag)."""
+    d = DELIVERIES.c
+    with db.read() as session:
+        rows = session.execute(
+            select(d.created_at, d.delivered_at).where(d.state == DELIVERED, d.delivered_at >= since)
+        ).all()
+    return sorted((row.delivered_at - row.created_at).total_seconds() for row in rows)
+
+
+def purge(db: Database, before: datetime) -> int:
+    """Forget deliveries delivered before ``before``, then outbox events older than it that no delivery
+    still names (pending and dead ones stay: they are still owed). How many events went.
+
+    The audit trail (``case_events``) keeps the record of what happened; the outbox only
+    has to hold what is still to be sent, and what was sent for a while (replays).
+    """
+    d, e = DELIVERIES.c, EVENTS.c
+    with db.write() as session:
+        session.execute(delete(DELIVERIES).where(d.state == DELIVERED, d.delivered_at < before))
+        named = exists().where(d.event_row_id == e.id)
+        return rowcount(session.execute(delete(EVENTS).where(e.created_at < before, ~named)))

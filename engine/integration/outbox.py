@@ -29,7 +29,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -304,9 +303,3 @@ def _after_rollback(session: Session) -> None:
 sa_event.listen(Session, "before_commit", _before_commit)
 sa_event.listen(Session, "after_commit", _after_commit)
 sa_event.listen(Session, "after_rollback", _after_rollback)
-
-
-def event_times(session: Session, event_ids: Sequence[str]) -> dict[str, datetime]:
-    """When each of these outbox events happened (tests and the lag figures read it)."""
-    e = EVENTS.c
-    return dict(session.execute(select(e.event_id, e.at).where(e.event_id.in_(event_ids))).tuples().all())

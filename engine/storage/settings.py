@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_concurrency: int = Field(default=4, ge=1, le=64)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Delivered webhooks (and outbox events no delivery still owes) are forgotten after this.
+    webhook_retention_days: float = Field(default=30.0, gt=0)
 
     @field_validator("case_code_pattern")
     @classmethod

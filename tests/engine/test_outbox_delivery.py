@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.integration.delivery import DEAD, DELIVERED, Deliverer, DeliveryPolicy
+from engine.integration.delivery import DEAD, DELIVERED, Deliverer, DeliveryPolicy, delivery_lags, purge
 from engine.integration.signing import verify
 from engine.integration.subscriptions import Webhooks
 from engine.people.actors import Actor, Role
@@ -93,6 +93,14 @@ def test_the_receiver_sees_each_event_once_in_case_order_and_every_signature_ver
         body = one.json()
         assert body["id"] == one.event_id and body["case_code"] and body["kind"]
         assert not verify("another secret of 16+ chars", one.timestamp, one.body, one.signature)
+    lags = delivery_lags(engine.db, MONDAY - timedelta(days=1))
+    assert len(lags) == len(received) and all(lag >= 0 for lag in lags)
+
+    # Housekeeping forgets what was delivered before the retention, and only that.
+    assert purge(engine.db, MONDAY - timedelta(days=1)) == 0
+    assert purge(engine.db, MONDAY + timedelta(days=1)) == len(received)
+    assert all(outbox_ids(engine, case_id) == [] for case_id in cases)
+    assert delivery_lags(engine.db, MONDAY - timedelta(days=1)) == []
 
 
 def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered_and_replay_delivers(
@@ -150,6 +158,10 @@ def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered_and_repla
         assert webhooks.deliveries(ADMIN, subscription_id)[0].state == DELIVERED
         again = webhooks.replay(ADMIN, subscription_id, head.id)  # a delivered one can be sent again
         assert again.state == "pending" and again.replays == 2
+        # A delivery still owed keeps its event through the housekeeping.
+        purge(engine.db, clock.now() + timedelta(days=1))
+        assert head.event_id in outbox_ids(engine, case_id)
+        assert [d.id for d in webhooks.deliveries(ADMIN, subscription_id)] == [head.id]
     assert case_id
 
 
