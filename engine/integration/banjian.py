@@ -54,8 +54,15 @@ PERSON_ID_FIELDS: tuple[tuple[str, tuple[str, str]], ...] = (
     ("father_id", ID_RESIDENT),
     ("card_holder_id", ID_RESIDENT),
 )
-ENTERPRISE_NAME_FIELDS = ("company_name", "legal_rep_name")
-PERSON_NAME_FIELDS = ("applicant_name", "guardian_name", "mother_name", "father_name", "card_holder_name")
+ENTERPRISE_NAME_FIELDS = ("company_name",)
+PERSON_NAME_FIELDS = (
+    "applicant_name",
+    "legal_rep_name",
+    "guardian_name",
+    "mother_name",
+    "father_name",
+    "card_holder_name",
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def _applicant(facts: CaseFacts) -> dict[str, Any]:
             break
     if id_type == ID_RESIDENT and enterprise:
         kind = APPLICANT_PERSON  # not registered yet: the legal representative applies
-    name = _first(facts.data, ENTERPRISE_NAME_FIELDS if enterprise else PERSON_NAME_FIELDS)
+    name = _first(facts.data, ENTERPRISE_NAME_FIELDS if kind == APPLICANT_LEGAL else PERSON_NAME_FIELDS)
     return {
         "applicant_type": kind[0],
         "applicant_type_name": kind[1],
