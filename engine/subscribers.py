@@ -9,6 +9,8 @@ writes (analytics aggregates, shifted due dates) commits or rolls back with the 
   overdue (``engine.analytics.recording``);
 - the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
   case waited for the applicant, when the supplement resumes it;
+- supervision (``engine.deadlines.supervision``) puts a department system's incident in the
+  department's supervisor queue and closes it when the incident is resolved;
 - the outbox (``engine.integration.outbox``) takes every event, and its webhook deliveries,
   in the same transaction; the worker sends them afterwards.
 
@@ -33,6 +35,8 @@ from engine.analytics.recording import (
 from engine.cases.events import (
     CaseFinished,
     ComplaintFiled,
+    IncidentRaised,
+    IncidentResolved,
     Rated,
     Supplemented,
     TaskApproved,
@@ -41,6 +45,7 @@ from engine.cases.events import (
     Withdrawn,
 )
 from engine.deadlines.pauses import shift_due_dates
+from engine.deadlines.supervision import close_incident, open_incident
 from engine.integration import outbox
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import Spine
@@ -92,4 +97,6 @@ def subscribe_followers(spine: Spine, calendar: WorkCalendar) -> None:
     spine.subscribe("analytics.rating", count_rating, Rated)
     spine.subscribe("analytics.complaint", count_complaint, ComplaintFiled)
     spine.subscribe("analytics.went_overdue", count_went_overdue, TaskOverdue)
+    spine.subscribe("deadlines.incident_opened", open_incident, IncidentRaised)
+    spine.subscribe("deadlines.incident_closed", close_incident, IncidentResolved)
     spine.subscribe("integration.outbox", outbox.record)  # every kind, present and future

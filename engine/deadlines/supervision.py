@@ -6,7 +6,9 @@ supervisors), unique on ``(subject, subject_id, level)`` so an entry is made onc
 many writers try. The SLA clock (``engine.deadlines.tracking``) schedules and opens the
 entries of tasks; feedback opens and closes those of rectifications and complaints with
 ``open_entry`` and ``close_entries``. Supervisors read their queue (``queue_for``) and close
-an overdue-task entry with a note (``resolve``).
+an overdue-task entry with a note (``resolve``). A department system's incident (an external
+task out of retries) is an entry too (``open_incident``/``close_incident``, subscribed to
+its events); it closes when retries are set or a clerk takes the task over, not by a note.
 
 Also here: ``lock_cases``, the case lock every sweep takes first, and ``GENERAL_DEPARTMENT``.
 
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.cases.events import EscalationResolved
+from engine.cases.events import EscalationResolved, IncidentRaised, IncidentResolved
 from engine.cases.states import OPEN_WORK_STATES
 from engine.cases.views import Label
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
@@ -46,6 +48,7 @@ class Subject(StrEnum):
     WORK_ITEM = "work_item"
     RECTIFICATION = "rectification"
     COMPLAINT = "complaint"
+    INCIDENT = "incident"  # a department system's task out of retries
 
 
 class Level(StrEnum):
@@ -54,6 +57,7 @@ class Level(StrEnum):
     WARNING = "warning"  # due soon: the department is told
     ESCALATED = "escalated"  # late: the supervisor is told
     FILED = "filed"  # a complaint waiting for a supervisor's answer
+    INCIDENT = "incident"  # an external task failed for good: retries, or a clerk, must follow
 
 
 class Audience(StrEnum):
@@ -108,6 +112,7 @@ _TITLES: dict[tuple[str, str], Label] = {
     (Subject.WORK_ITEM, Level.ESCALATED): Label("任务超期督办", "Task overdue"),
     (Subject.RECTIFICATION, Level.ESCALATED): Label("差评整改超期", "Rectification overdue"),
     (Subject.COMPLAINT, Level.FILED): Label("办不成事反映", "Complaint"),
+    (Subject.INCIDENT, Level.INCIDENT): Label("部门系统故障", "Department system incident"),
 }
 
 
@@ -246,6 +251,59 @@ def close_entries(
     )
 
 
+def open_incident(session: Session, event: IncidentRaised) -> None:
+    """Put an incident in its department's supervisor queue (the entry reopens if it was resolved).
+
+    Subscribed to ``IncidentRaised`` (``engine.subscribers``): it runs in the transaction
+    that made the incident, so the entry and the failed task commit together. The error
+    text is for supervisors and admins: it is on the entry, never on the case timeline.
+    """
+    if event.work_item_id is None:
+        return
+    task = session.get(WorkItem, event.work_item_id)
+    detail = {"error_message": task.error_message if task is not None else None}
+    reopened = rowcount(
+        session.execute(
+            update(Escalation)
+            .where(
+                Escalation.subject == Subject.INCIDENT,
+                Escalation.subject_id == event.work_item_id,
+                Escalation.level == Level.INCIDENT,
+            )
+            .values(
+                state=EntryState.OPEN,
+                opened_at=event.at,
+                resolved_at=None,
+                resolved_by="",
+                note="",
+                detail=detail,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if reopened:
+        return
+    open_entry(
+        session,
+        subject=Subject.INCIDENT,
+        subject_id=event.work_item_id,
+        level=Level.INCIDENT,
+        department=event.department,
+        now=event.at,
+        case_id=event.case_id,
+        bundle_key=task.bundle_key if task is not None else "",
+        item_key=event.item,
+        due_at=task.due_at if task is not None else None,
+        detail=detail,
+    )
+
+
+def close_incident(session: Session, event: IncidentResolved) -> None:
+    """Resolve an incident's entry: retries were set, a clerk took the task, or the case moved on."""
+    if event.work_item_id is not None:
+        close_entries(session, Subject.INCIDENT, event.work_item_id, event.actor, event.at, event.how)
+
+
 def supervisor_queue(
     session: Session, department: str | None, *, include_resolved: bool = False, limit: int = 200
 ) -> list[SupervisorEntry]:
@@ -341,6 +399,10 @@ def resolve(
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
         if row.subject == Subject.COMPLAINT:
             raise Conflict("投诉须答复后办结 (answer the complaint to close it)")
+        if row.subject == Subject.INCIDENT:
+            raise Conflict(
+                "设置重试次数或转人工办理后自动办结 (set retries or hand the task to a clerk to close it)"
+            )
         if row.state != EntryState.OPEN:
             raise Conflict("督办事项已办结 (the entry is already resolved)")
         now = clock.now()
