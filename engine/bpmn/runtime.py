@@ -44,6 +44,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -147,11 +148,17 @@ def _ready_task(task: Task) -> ReadyTask:
     )
 
 
+def _catches(task: Task) -> list[Any]:
+    """The event definitions a waiting catcher takes (an event-based gateway holds its events' ones)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
 def _message_names(task: Task) -> list[str]:
     """The message names a waiting catcher (event, receive task, boundary, event-based gateway) takes."""
-    definition = task.task_spec.event_definition
-    inner = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-    return [str(d.name) for d in inner if isinstance(d, MessageEventDefinition) and d.name]
+    return [str(d.name) for d in _catches(task) if isinstance(d, MessageEventDefinition) and d.name]
 
 
 def _error_boundary(task: Task, code: str) -> Task | None:
@@ -368,12 +375,16 @@ class Runner:
             _engine_steps(workflow)
 
     def next_timer(self, workflow: BpmnWorkflow) -> datetime | None:
-        """The earliest due time among the workflow's waiting timer events."""
+        """The earliest due time among the workflow's waiting timers (event-based gateways' too).
+
+        A timer keeps its due time in its task's ``event_value`` (a cycle: ``next`` in it);
+        Spiff's ``waiting_events`` does not show it for a timer behind an event-based gateway.
+        """
         due: list[datetime] = []
-        for event in workflow.waiting_events():
-            if "Timer" not in event.event_type or event.value is None:
+        for task in workflow.event_manager.tasks.values():
+            if not any(isinstance(d, TimerEventDefinition) for d in _catches(task)):
                 continue
-            value = event.value
+            value = task.internal_data.get("event_value")
             text = value if isinstance(value, str) else value.get("next") if isinstance(value, dict) else None
             if text:
                 moment = datetime.fromisoformat(str(text))

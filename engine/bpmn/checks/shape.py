@@ -1,5 +1,6 @@
 """The shape of one process or sub-process as a graph: start and end, dead ends, reachability,
-boundary events, and parallel joins a boundary timer would leave waiting forever.
+boundary events, and parallel joins a boundary event would leave waiting forever (unless its
+path terminates the case).
 
 May import: ``engine.bpmn.checks.facts``, lxml.
 """
@@ -89,15 +90,15 @@ def check_parallel_timers(
         for host, events in boundaries.items():
             if host not in nodes:
                 continue
-            branch, _ = _flows_into(host, join, nodes, outgoing)
+            branch, _, _ = _flows_into(host, join, nodes, outgoing)
             if not branch or branch == all_in:
                 continue
             for event_id in events:
                 event = nodes[event_id]
                 interrupting = event.get("cancelActivity", "true") != "false"
-                other, escapes = _flows_into(event_id, join, nodes, outgoing)
+                other, escapes, terminates = _flows_into(event_id, join, nodes, outgoing)
                 stray = other - branch
-                if stray or (interrupting and (escapes or not other)):
+                if stray or (interrupting and (escapes or not (other or terminates))):
                     what = "中断式" if interrupting else "非中断式"
                     what_en = "interrupting" if interrupting else "non-interrupting"
                     facts.add(
@@ -139,10 +140,11 @@ def _reach(
 
 def _flows_into(
     start: str, join: str, nodes: Mapping[str, etree._Element], outgoing: Mapping[str, list[etree._Element]]
-) -> tuple[set[str], bool]:
-    """The join's incoming flows reachable from ``start`` along normal flow, and whether a path ends first."""
+) -> tuple[set[str], bool, bool]:
+    """The join's incoming flows reachable from ``start`` along normal flow, whether a path ends
+    first, and whether one terminates the case (a terminate end: then nothing waits at the join)."""
     into: set[str] = set()
-    escapes = False
+    escapes = terminates = False
     seen: set[str] = set()
     queue = deque([start])
     while queue:
@@ -152,11 +154,19 @@ def _flows_into(
         seen.add(node_id)
         flows = outgoing.get(node_id, [])
         if not flows and node_id in nodes:
-            escapes = True
+            if _terminates(nodes[node_id]):
+                terminates = True
+            else:
+                escapes = True
         for flow in flows:
             target = flow.get("targetRef", "")
             if target == join:
                 into.add(flow.get("id", ""))
             else:
                 queue.append(target)
-    return into, escapes
+    return into, escapes, terminates
+
+
+def _terminates(node: etree._Element) -> bool:
+    """Whether a node is an end event that terminates the process (``terminateEventDefinition``)."""
+    return local_name(node) == "endEvent" and any(local_name(c) == "terminateEventDefinition" for c in node)
