@@ -14,7 +14,7 @@ import httpx
 
 from engine.people.accounts import DEMO_PASSWORD
 from tests.api.support import LiveServer, pdf, upload
-from tests.api.walking import apply, approve, bundle_example, open_tasks_of
+from tests.api.walking import apply, approve, bundle_example, open_tasks_of, systems_work
 
 BUNDLE = "enterprise-startup"
 ASKED = "premises_proof"
@@ -29,6 +29,7 @@ def returned_for_one_material(server: LiveServer, applicant: httpx.Client) -> tu
     case_id = started.json()["id"]
     departments = applicant.get(f"/api/bundles/{BUNDLE}").json()["departments"]
     for _ in range(10):
+        systems_work(server, case_id, BUNDLE, example["decisions"])  # the tax system's step
         for department in departments:
             with server.as_user(f"clerk.{department}") as clerk:
                 for task in open_tasks_of(clerk, case_id, BUNDLE):
