@@ -38,7 +38,19 @@ from api.errors import database_unavailable, internal_error_body, unavailable_an
 from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import audit, begin_request
-from api.routes import accounts, analytics, auth, bundles, cases, feedback, materials, tasks, webhooks
+from api.routes import (
+    accounts,
+    analytics,
+    auth,
+    bundles,
+    cases,
+    engine_rest,
+    feedback,
+    incidents,
+    materials,
+    tasks,
+    webhooks,
+)
 from api.schemas.common import HealthPublic
 from api.security import TokenService, signing_key
 from engine.bpmn.deployments import load_departments
@@ -66,7 +78,9 @@ Errors are `{"detail": ...}`: 401 unauthenticated, 403 not allowed for your role
 not visible to you, 409 conflict, 413 too large, 422 invalid with every problem listed.
 Every call that changes something (POST, PUT, PATCH, DELETE under `/api`, but the sign-in) accepts an
 `Idempotency-Key` header: a repeat with the same key is done once and answered with the first answer
-(`Idempotent-Replayed: true`). A database outage is a 503 with `Retry-After`: send the same request again.
+(`Idempotent-Replayed: true`). Department systems use `/engine-rest`, Camunda 7.20's external
+task and message API, with Camunda's status codes and error bodies `{"type", "message", "code"}`.
+A database outage is a 503 with `Retry-After`: send the same request again.
 """
 
 
@@ -234,6 +248,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "analytics", "description": "运行分析 (how well bundles run)"},
             {"name": "accounts", "description": "账户管理 (accounts, for admins)"},
             {"name": "webhooks", "description": "Webhook 订阅与投递 (webhooks, for admins)"},
+            {
+                "name": "engine-rest",
+                "description": "部门系统接口，兼容 Camunda 7.20 REST (department systems: Camunda 7.20's "
+                "external task and message API; errors are Camunda's {type, message, code})",
+            },
         ],
     )
     install_error_handlers(app)
@@ -246,9 +265,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Liveness: the process answers."""
         return HealthPublic(status="ok")
 
-    for module in (auth, bundles, materials, cases, feedback, tasks, analytics, accounts):
+    for module in (auth, bundles, materials, cases, feedback, tasks, incidents, analytics, accounts):
         app.include_router(module.router)
     app.include_router(webhooks.router)
+    engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
     pages.mount_static(app)
     return app

@@ -1,7 +1,9 @@
 """Dependencies of the routes: the engine, the caller, and who may call what.
 
 Each route states in its signature who may call it (``ApplicantActor``, ``ClerkActor``,
-``AnalystActor``, ...): the role check lives here, once. What a caller may *see* is the
+``AnalystActor``, ``SystemActor``, ...): the role check lives here, once. A department's
+system account (``Role.SYSTEM``) passes only the gates that name it: ``/engine-rest``, and the
+task material download for its department's external tasks. What a caller may *see* is the
 engine's business (it takes the ``Actor``): an id outside the caller's view is answered
 404 by the engine, never 403, so ids cannot be probed. A 403 only ever says "your role
 may not do this", which is the same for every id.
@@ -109,8 +111,18 @@ ApplicantActor = Annotated[Actor, Depends(RoleGate(Role.APPLICANT))]
 ClerkActor = Annotated[Actor, Depends(RoleGate(Role.CLERK))]
 # Reading queues and tasks: clerks (their departments), analysts and admins (all, read-only).
 StaffActor = Annotated[Actor, Depends(RoleGate(Role.CLERK, Role.ANALYST, Role.ADMIN))]
+# A task's documents: the staff, and the department's system for its external tasks (the engine
+# answers 404 for any other task).
+TaskMaterialActor = Annotated[Actor, Depends(RoleGate(Role.CLERK, Role.ANALYST, Role.ADMIN, Role.SYSTEM))]
 AnalystActor = Annotated[Actor, Depends(RoleGate(Role.ANALYST, Role.ADMIN))]
 AdminActor = Annotated[Actor, Depends(RoleGate(Role.ADMIN))]
+# /engine-rest: a department's system works its external tasks; an admin may look and repair
+# (list, read, set retries, unlock) but never works a task as a worker.
+SystemActor = Annotated[Actor, Depends(RoleGate(Role.SYSTEM))]
+SystemOrAdminActor = Annotated[Actor, Depends(RoleGate(Role.SYSTEM, Role.ADMIN))]
+# Incidents and handing an external task to a clerk: supervisors (the engine checks the flag and
+# the department) and admins.
+SupervisorActor = Annotated[Actor, Depends(RoleGate(Role.CLERK, Role.ADMIN))]
 
 IdempotencyKey = Annotated[
     str | None,

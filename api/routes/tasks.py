@@ -21,6 +21,7 @@ from api.deps import (
     ServicesDep,
     StaffActor,
     TaskId,
+    TaskMaterialActor,
 )
 from api.errors import responses
 from api.idempotency import run_once
@@ -160,10 +161,14 @@ def _task_of(services: Services, actor: Actor) -> Callable[[str], TaskPublic]:
 def task_material(
     task_id: TaskId,
     kind: Annotated[str, Path(pattern=MATERIAL_KIND, description="材料类型 (material kind)")],
-    actor: StaffActor,
+    actor: TaskMaterialActor,
     engine: EngineDep,
 ) -> StreamingResponse:
-    """A document of the task's case, when the task's department view holds it (404 otherwise)."""
+    """A document of the task's case, when the task's department view holds it (404 otherwise).
+
+    A department's system account downloads here the materials of its external tasks (the
+    ``materials`` of a fetched task link here); any other task is a 404 for it.
+    """
     detail = engine.get_task(actor, task_id)
     material_id = detail.materials.get(kind)
     if material_id is None:

@@ -3,7 +3,9 @@
 The resources belong to ``applicant2`` (a school-enrollment case, its open public-security task,
 an uploaded material, and on a second, finished case: a complaint, its supervisor-queue entry and
 the rectification a bad rating of public security opened); the callers are another applicant, a
-clerk (not a supervisor) of a department the cases never touch, an analyst, an admin and nobody.
+clerk (not a supervisor) of a department the cases never touch, an analyst, an admin, the system
+account of that department and nobody. Under ``/engine-rest`` the refusals are Camunda's error
+bodies (``{"type", "message", "code"}``), everywhere else ``{"detail": ...}``.
 ``MATRIX`` says, per route and role, the one status the design allows: 401 for nobody, 403 only
 where the role may never do this (the same for every id), 404 for a resource the caller may not
 see (the same answer as for an id that does not exist), and no answer of a caller without the
@@ -28,12 +30,13 @@ from api.pages.base import PageRoute
 from tests.api.support import LiveServer, pdf, sqlite_server, upload
 from tests.api.walking import apply, bundle_example, open_tasks_of, work_case
 
-ROLES = ("anonymous", "applicant", "clerk", "analyst", "admin")
+ROLES = ("anonymous", "applicant", "clerk", "analyst", "admin", "system")
 ACCOUNTS = {
     "applicant": "applicant1",
     "clerk": "clerk.market-regulation",  # school enrolment never reaches market regulation
     "analyst": "analyst",
     "admin": "admin",
+    "system": "system.market-regulation",  # the department's own system: only /engine-rest
 }
 MISSING_ID = 987654321
 
@@ -122,6 +125,11 @@ def post(path: str, body: Any = None) -> Caller:
     return lambda v, _role: Call("POST", path.format(v=v, missing=MISSING_ID), json=body)
 
 
+def put(path: str, body: Any = None) -> Caller:
+    """A JSON PUT of a path template filled from the victim."""
+    return lambda v, _role: Call("PUT", path.format(v=v, missing=MISSING_ID), json=body)
+
+
 COMPLETE = {"outcome": "approve", "data": {"household_verified": True}, "comment": "x"}
 RATING = {"score": 1, "comment": "x"}
 SUPPLEMENT = {"data": {"guardian_phone": "13900000000"}, "materials": {}}
@@ -130,13 +138,32 @@ COMPLAINT_TEXT = (
 )
 REPLY = {"reply": "已督促办理"}
 RESOLVE = {"note": "已约谈经办人"}
+ET = "/engine-rest/external-task"
+# A fetch of the victim's department's topic: a system of another department gets nothing.
+FETCH = {
+    "workerId": "matrix",
+    "maxTasks": 10,
+    "topics": [{"topicName": "public-security", "lockDuration": 60000}],
+}
+WORKER = {"workerId": "matrix"}
+# /engine-rest: the worker's calls are the system account's alone; an admin may look and repair.
+# The victim's task is a clerk's, not an external task: it does not exist for /engine-rest.
+SYSTEM_WORKS = {"applicant": 403, "clerk": 403, "analyst": 403, "admin": 403, "system": 404}
+SYSTEM_OR_ADMIN = {"applicant": 403, "clerk": 403, "analyst": 403, "admin": 404, "system": 404}
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row(get("/healthz"), {"anonymous": 200, **{r: 200 for r in ACCOUNTS}}),
     ("POST", "/api/auth/token"): Row(
-        # Signing in as the victim with a wrong password: refused alike for every caller.
-        lambda v, _r: Call(
-            "POST", "/api/auth/token", data={"username": "applicant2", "password": "wrong-one"}
+        # Signing in as the victim with a wrong password: refused alike for every caller (the
+        # system tries the victim department's system account: five tries of one account are
+        # all the sign-in throttle lets through before it answers 429).
+        lambda v, r: Call(
+            "POST",
+            "/api/auth/token",
+            data={
+                "username": "system.public-security" if r == "system" else "applicant2",
+                "password": "wrong-one",
+            },
         ),
         {"anonymous": 401, **{r: 401 for r in ACCOUNTS}},
     ),
@@ -146,7 +173,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/bundles/{key}/diagram"): Row(get("/api/bundles/school-enrollment/diagram"), everyone(200)),
     ("POST", "/api/bundles"): Row(
         lambda v, _r: Call("POST", "/api/bundles", files=zip_file()),
-        roles(applicant=403, clerk=403, analyst=422, admin=422),
+        roles(applicant=403, clerk=403, analyst=422, admin=422, system=403),
     ),
     ("POST", "/api/materials"): Row(
         lambda v, r: Call(
@@ -155,16 +182,16 @@ MATRIX: dict[tuple[str, str], Row] = {
             data={"kind": "birth_certificate"},
             files={"file": ("b.pdf", io.BytesIO(pdf(f"matrix:{r}")), "application/pdf")},
         ),
-        roles(applicant=201, clerk=403, analyst=403, admin=403),
+        roles(applicant=201, clerk=403, analyst=403, admin=403, system=403),
     ),
     ("GET", "/api/materials/{material_id}"): Row(
         get("/api/materials/{v.material_id}"),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=get("/api/materials/mat_missing"),
     ),
     ("GET", "/api/materials/{material_id}/content"): Row(
         get("/api/materials/{v.material_id}/content"),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=get("/api/materials/mat_missing/content"),
     ),
     ("POST", "/api/cases"): Row(
@@ -178,106 +205,106 @@ MATRIX: dict[tuple[str, str], Row] = {
                 "materials": {"birth_certificate": v.material_id},
             },
         ),
-        roles(applicant=422, clerk=403, analyst=403, admin=403),
+        roles(applicant=422, clerk=403, analyst=403, admin=403, system=403),
     ),
     ("GET", "/api/cases"): Row(get("/api/cases?limit=200"), everyone(200), leaked=case_listed),
     ("GET", "/api/cases/{case_id}"): Row(
         get("/api/cases/{v.case_id}"),
-        roles(applicant=404, clerk=404, analyst=200, admin=200),
+        roles(applicant=404, clerk=404, analyst=200, admin=200, system=404),
         missing=get("/api/cases/{missing}"),
     ),
     ("POST", "/api/cases/{case_id}/supplement"): Row(
         post("/api/cases/{v.case_id}/supplement", SUPPLEMENT),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=post("/api/cases/{missing}/supplement", SUPPLEMENT),
     ),
     ("POST", "/api/cases/{case_id}/withdraw"): Row(
         post("/api/cases/{v.case_id}/withdraw"),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=post("/api/cases/{missing}/withdraw"),
     ),
     ("POST", "/api/cases/{case_id}/rating"): Row(
         post("/api/cases/{v.case_id}/rating", RATING),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=post("/api/cases/{missing}/rating", RATING),
     ),
     ("POST", "/api/complaints"): Row(
         # A complaint on the victim's case: not the caller's case to complain about.
         lambda v, _r: Call("POST", "/api/complaints", json={"case_id": v.case_id, "text": "x"}),
-        roles(applicant=404, clerk=403, analyst=403, admin=403),
+        roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=post("/api/complaints", {"case_id": MISSING_ID, "text": "x"}),
     ),
     ("GET", "/api/complaints"): Row(
         get("/api/complaints"),
-        roles(applicant=200, clerk=403, analyst=403, admin=403),
+        roles(applicant=200, clerk=403, analyst=403, admin=403, system=403),
         leaked=complaint_listed,
     ),
     ("POST", "/api/complaints/{complaint_id}/answer"): Row(
         # Only supervisors of its department answer it; an admin may answer any.
         post("/api/complaints/{v.complaint_id}/answer", REPLY),
-        roles(applicant=403, clerk=403, analyst=403, admin=200),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
         missing=post("/api/complaints/{missing}/answer", REPLY),
     ),
     ("GET", "/api/rectifications"): Row(
         get("/api/rectifications"),
-        roles(applicant=403, clerk=200, analyst=200, admin=200),
+        roles(applicant=403, clerk=200, analyst=200, admin=200, system=403),
         leaked=rectification_listed,
     ),
     ("POST", "/api/rectifications/{rectification_id}/reply"): Row(
         post("/api/rectifications/{v.rectification_id}/reply", REPLY),
-        roles(applicant=403, clerk=404, analyst=403, admin=200),
+        roles(applicant=403, clerk=404, analyst=403, admin=200, system=403),
         missing=post("/api/rectifications/{missing}/reply", REPLY),
     ),
     ("GET", "/api/supervision"): Row(
-        get("/api/supervision"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+        get("/api/supervision"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
     ("POST", "/api/supervision/{entry_id}/resolve"): Row(
         # The entry is the complaint's: an admin may see it, but a complaint closes by its answer.
         post("/api/supervision/{v.entry_id}/resolve", RESOLVE),
-        roles(applicant=403, clerk=403, analyst=403, admin=409),
+        roles(applicant=403, clerk=403, analyst=403, admin=409, system=403),
         missing=post("/api/supervision/{missing}/resolve", RESOLVE),
     ),
     ("GET", "/api/tasks"): Row(
         get("/api/tasks?limit=200"),
-        roles(applicant=403, clerk=200, analyst=200, admin=200),
+        roles(applicant=403, clerk=200, analyst=200, admin=200, system=403),
         leaked=task_listed,
     ),
     ("GET", "/api/tasks/{task_id}"): Row(
         get("/api/tasks/{v.task_id}"),
-        roles(applicant=403, clerk=404, analyst=200, admin=200),
+        roles(applicant=403, clerk=404, analyst=200, admin=200, system=403),
         missing=get("/api/tasks/{missing}"),
     ),
     ("GET", "/api/tasks/{task_id}/materials/{kind}"): Row(
         get("/api/tasks/{v.task_id}/materials/birth_certificate"),
-        roles(applicant=403, clerk=404, analyst=200, admin=200),
+        roles(applicant=403, clerk=404, analyst=200, admin=200, system=404),
         missing=get("/api/tasks/{missing}/materials/birth_certificate"),
     ),
     ("POST", "/api/tasks/{task_id}/claim"): Row(
         post("/api/tasks/{v.task_id}/claim"),
-        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
         missing=post("/api/tasks/{missing}/claim"),
     ),
     ("POST", "/api/tasks/{task_id}/unclaim"): Row(
         post("/api/tasks/{v.task_id}/unclaim"),
-        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
         missing=post("/api/tasks/{missing}/unclaim"),
     ),
     ("POST", "/api/tasks/{task_id}/complete"): Row(
         post("/api/tasks/{v.task_id}/complete", COMPLETE),
-        roles(applicant=403, clerk=404, analyst=403, admin=403),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
         missing=post("/api/tasks/{missing}/complete", COMPLETE),
     ),
     ("GET", "/api/analytics/bottlenecks"): Row(
-        get("/api/analytics/bottlenecks"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+        get("/api/analytics/bottlenecks"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
     ("GET", "/api/analytics/departments"): Row(
-        get("/api/analytics/departments"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+        get("/api/analytics/departments"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
     ("GET", "/api/analytics/reductions"): Row(
-        get("/api/analytics/reductions"), roles(applicant=403, clerk=403, analyst=200, admin=200)
+        get("/api/analytics/reductions"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
     ("GET", "/api/accounts"): Row(
-        get("/api/accounts"), roles(applicant=403, clerk=403, analyst=403, admin=200)
+        get("/api/accounts"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=403)
     ),
     ("POST", "/api/accounts"): Row(
         lambda v, r: Call(
@@ -289,15 +316,78 @@ MATRIX: dict[tuple[str, str], Row] = {
                 "role": "applicant",
             },
         ),
-        roles(applicant=403, clerk=403, analyst=403, admin=201),
+        roles(applicant=403, clerk=403, analyst=403, admin=201, system=403),
     ),
     ("GET", "/api/accounts/{username}"): Row(
         get("/api/accounts/{v.target_account}"),
-        roles(applicant=403, clerk=403, analyst=403, admin=200),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
     ),
     ("PATCH", "/api/accounts/{username}"): Row(
         lambda v, _r: Call("PATCH", f"/api/accounts/{v.target_account}", json={"display_name": "改名"}),
-        roles(applicant=403, clerk=403, analyst=403, admin=200),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
+    ),
+    ("GET", "/api/incidents"): Row(
+        get("/api/incidents"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=403)
+    ),
+    ("POST", "/api/tasks/{task_id}/handover"): Row(
+        # Only an external task is handed to a clerk: the victim's clerk task is none.
+        post("/api/tasks/{v.task_id}/handover", {"reason": "x"}),
+        roles(applicant=403, clerk=404, analyst=403, admin=404, system=403),
+        missing=post("/api/tasks/{missing}/handover", {"reason": "x"}),
+    ),
+    ("POST", "/engine-rest/external-task/fetchAndLock"): Row(
+        post(f"{ET}/fetchAndLock", FETCH),
+        roles(applicant=403, clerk=403, analyst=403, admin=403, system=200),
+        leaked=lambda v, body: bool(body),
+    ),
+    ("GET", "/engine-rest/external-task"): Row(
+        get(ET),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=200),
+        leaked=lambda v, body: any(t["id"] == str(v.task_id) for t in body),
+    ),
+    ("GET", "/engine-rest/external-task/count"): Row(
+        get(f"{ET}/count"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=200)
+    ),
+    ("GET", "/engine-rest/external-task/{task_id}"): Row(
+        get(ET + "/{v.task_id}"), roles(**SYSTEM_OR_ADMIN), missing=get(ET + "/{missing}")
+    ),
+    ("GET", "/engine-rest/external-task/{task_id}/errorDetails"): Row(
+        get(ET + "/{v.task_id}/errorDetails"),
+        roles(**SYSTEM_OR_ADMIN),
+        missing=get(ET + "/{missing}/errorDetails"),
+    ),
+    ("POST", "/engine-rest/external-task/{task_id}/complete"): Row(
+        post(ET + "/{v.task_id}/complete", WORKER),
+        roles(**SYSTEM_WORKS),
+        missing=post(ET + "/{missing}/complete", WORKER),
+    ),
+    ("POST", "/engine-rest/external-task/{task_id}/failure"): Row(
+        post(ET + "/{v.task_id}/failure", WORKER),
+        roles(**SYSTEM_WORKS),
+        missing=post(ET + "/{missing}/failure", WORKER),
+    ),
+    ("POST", "/engine-rest/external-task/{task_id}/bpmnError"): Row(
+        post(ET + "/{v.task_id}/bpmnError", {**WORKER, "errorCode": "X"}),
+        roles(**SYSTEM_WORKS),
+        missing=post(ET + "/{missing}/bpmnError", {**WORKER, "errorCode": "X"}),
+    ),
+    ("POST", "/engine-rest/external-task/{task_id}/extendLock"): Row(
+        post(ET + "/{v.task_id}/extendLock", {**WORKER, "newDuration": 1000}),
+        roles(**SYSTEM_WORKS),
+        missing=post(ET + "/{missing}/extendLock", {**WORKER, "newDuration": 1000}),
+    ),
+    ("POST", "/engine-rest/external-task/{task_id}/unlock"): Row(
+        post(ET + "/{v.task_id}/unlock"), roles(**SYSTEM_OR_ADMIN), missing=post(ET + "/{missing}/unlock")
+    ),
+    ("PUT", "/engine-rest/external-task/{task_id}/retries"): Row(
+        put(ET + "/{v.task_id}/retries", {"retries": 3}),
+        roles(**SYSTEM_OR_ADMIN),
+        missing=put(ET + "/{missing}/retries", {"retries": 3}),
+    ),
+    ("POST", "/engine-rest/message"): Row(
+        # A message nothing waits for: Camunda's 400, the same for every id.
+        post("/engine-rest/message", {"messageName": "matrix-nothing-waits"}),
+        roles(applicant=403, clerk=403, analyst=403, admin=400, system=400),
     ),
 }
 
@@ -431,7 +521,9 @@ def test_no_role_sees_or_changes_what_is_not_its_own(matrix_server: LiveServer, 
                 listed = answer.status_code < 300 and row.leaked is not None and role not in entitled
                 if listed and row.leaked is not None and row.leaked(victim, answer.json()):
                     wrong.append(f"{label}: lists applicant2's resource")
-                if answer.status_code >= 400:
+                if answer.status_code >= 400 and path.startswith("/engine-rest"):
+                    assert set(answer.json()) == {"type", "message", "code"}, label  # Camunda's
+                elif answer.status_code >= 400:
                     detail = answer.json()["detail"]
                     assert isinstance(detail, str | list), label
                 if answer.status_code in (403, 404) and row.missing is not None:
