@@ -20,7 +20,7 @@ from engine.bpmn.checks.diagram import check_diagram
 from engine.bpmn.checks.dmn import dmn_namespace
 from engine.bpmn.checks.facts import DiagramFacts, problem
 from engine.bpmn.validation.departments import shipped_departments
-from engine.bpmn.validation.loading import spiff_load
+from engine.bpmn.validation.loading import new_problems, spiff_load
 from engine.bpmn.validation.report import CHECK_DIAGRAM, CHECK_FILES, CHECK_LOAD, CHECK_XML, Report, Run
 from engine.bpmn.validation.xml_files import parse_file
 from engine.bpmn.xmlsafe import DEFAULT_MAX_BYTES
@@ -79,6 +79,6 @@ def validate_bpmn_file(
     if root is not None and facts is not None and facts.executable and not run.unsupported:
         with run.check(CHECK_LOAD, name):
             load_problems = spiff_load(root, name, {}, facts.executable)
-            run.problems.extend(load_problems)
+            run.problems.extend(new_problems(load_problems, facts))
             runnable = not load_problems
     return run.report(name, runnable)

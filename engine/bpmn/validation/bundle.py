@@ -27,7 +27,7 @@ from engine.bpmn.definitions import MANIFEST_NAME, BundleDefinition, read_bundle
 from engine.bpmn.manifest import Manifest, parse_manifest
 from engine.bpmn.simulation import example_problems
 from engine.bpmn.validation.departments import shipped_departments
-from engine.bpmn.validation.loading import load_as_deployed
+from engine.bpmn.validation.loading import load_as_deployed, new_problems
 from engine.bpmn.validation.manifest_checks import check_with_manifest
 from engine.bpmn.validation.report import (
     CHECK_DIAGRAM,
@@ -134,7 +134,7 @@ def validate_bundle_files(
             load_problems, definition = load_as_deployed(
                 files, manifest, facts, root, process_name, dmn_roots, max_bytes
             )
-            run.problems.extend(load_problems)
+            run.problems.extend(new_problems(load_problems, facts))
             runnable = not load_problems and bool(facts.executable)
     # Examples run only on a diagram without problems: a broken one says nothing about routes.
     diagram_ok = not any(p.file == process_name or p.file in dmn_roots for p in run.problems)

@@ -79,3 +79,14 @@ def load_as_deployed(
         return found, None
     except Exception as exc:  # SpiffWorkflow raises more than load_definition translates
         return [load_problem(process_name, exc)], None
+
+
+def new_problems(load_problems: Sequence[Problem], facts: DiagramFacts) -> list[Problem]:
+    """The load problems at elements the diagram checks have not already named.
+
+    SpiffWorkflow refuses some diagrams the checks already explained (a message reference
+    to no message, a task priority that is no integer): its terser words would only repeat
+    them. The verdict still counts every load problem.
+    """
+    named = {(p.file, p.element) for p in facts.problems if p.element}
+    return [p for p in load_problems if (p.file, p.element) not in named]
