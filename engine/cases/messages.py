@@ -166,7 +166,7 @@ class Messages(TaskActions):
             # Checked again under the lock: another message may have taken this one's place.
             if oc.case.status not in _LIVE or not self.runner.correlate(oc.workflow, name, variables):
                 raise MessageNotCorrelated(_none_matches(name))
-            emit_correlated(oc, actor, name, variables)
+            _emit_correlated(oc, actor, name, variables)
             # A receive task bound to an item (a department's step done by message) is approved.
             complete_message_items(oc, name, variables, actor.username, self._issue_outputs)
             self._after_progress(oc, actor.username)
@@ -208,7 +208,7 @@ class Messages(TaskActions):
         return _Target(case_id, code, row.key, row.version)
 
 
-def emit_correlated(oc: OpenCase, actor: Actor, name: str, variables: Mapping[str, Any]) -> None:
+def _emit_correlated(oc: OpenCase, actor: Actor, name: str, variables: Mapping[str, Any]) -> None:
     """Say on the spine that a message reached the case (its variables by name only)."""
     emit(
         oc.session,
