@@ -162,14 +162,21 @@ def _message_names(task: Task) -> list[str]:
 
 
 def _error_boundary(task: Task, code: str) -> Task | None:
-    """The waiting error boundary event on ``task`` that catches ``code``: exact code, else a catch-all."""
-    parent = task.parent
+    """The waiting error boundary event on ``task`` that catches ``code``: exact code, else a catch-all.
+
+    Boundary events are siblings of the activity under its boundary split; an instance of a
+    multi-instance or loop activity sits one level further down, under the activity itself.
+    """
+    activity = task
+    while activity.parent is not None and activity.parent.task_spec.bpmn_id == task.task_spec.bpmn_id:
+        activity = activity.parent
+    parent = activity.parent
     if parent is None:
         return None
     catch_all: Task | None = None
     for sibling in parent.children:
         spec = sibling.task_spec
-        if sibling is task or not isinstance(spec, BoundaryEvent) or sibling.state != TaskState.WAITING:
+        if not isinstance(spec, BoundaryEvent) or sibling.state != TaskState.WAITING:
             continue
         definition = spec.event_definition
         if not isinstance(definition, ErrorEventDefinition):

@@ -156,3 +156,29 @@ def test_a_task_priority_that_is_no_integer_is_a_definition_error() -> None:
     )
     with pytest.raises(DefinitionError, match="taskPriority"):
         load_definition(files)
+
+
+def test_multi_instance_service_task_instances_are_external_and_errors_reach_the_activity_boundary() -> None:
+    files = bundle_files("external-tax")
+    looped = (
+        '<bpmn:serviceTask id="register_tax" name="涉税事项" camunda:taskPriority="5">'
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2</bpmn:loopCardinality>"
+        "</bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
+    )
+    files["process.bpmn"] = (
+        files["process.bpmn"]
+        .decode()
+        .replace('<bpmn:serviceTask id="register_tax" name="涉税事项" camunda:taskPriority="5"/>', looped)
+        .encode()
+    )
+    bundle = load_definition(files)
+    run = runner()
+    workflow = run.start(bundle, APPLICATION)
+    run.complete(workflow, only(run.ready_tasks(workflow), "register_business").spiff_id, {})
+    instances = run.ready_tasks(workflow)
+    assert [(t.name, t.kind, t.topic, t.priority) for t in instances] == [
+        ("register_tax", TaskKind.EXTERNAL, "tax", 5)
+    ] * 2
+    run.complete(workflow, instances[0].spiff_id, {})
+    assert run.throw_error(workflow, instances[1].spiff_id, "TAX_REFUSED", "", {})
+    assert run.ready_tasks(workflow) == [] and run.ended_in_rejection(workflow)
