@@ -34,11 +34,12 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.integration import banjian
 from engine.storage.models import Case, Deployment, WorkItem, table_of
 from engine.storage.outbox_tables import OutboxEvent, WebhookDelivery, WebhookSubscription
-from engine.storage.spine import Event, json_ready
+from engine.storage.spine import Event
 
 _PENDING = "onething.outbox"
 _WROTE = "onething.outbox_wrote"
@@ -149,25 +150,72 @@ def _field(event: Event, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True)
+class _CaseFacts:
+    """The case columns every outbox row needs (not the workflow state: that is large)."""
+
+    id: int
+    code: str | None
+    bundle_key: str
+    version: int
+    deployment_id: int
+
+
 @dataclass
 class _Pending:
     event: Event
     row: dict[str, Any]
-    case: Case | None
+    case: _CaseFacts | None
     bundle: BundleFacts | None
     departments: frozenset[str]
 
 
-def _prepare(session: Session, event: Event) -> _Pending:
-    case = session.get(Case, event.case_id) if event.case_id is not None else None
+def _loaded(session: Session, model: type[Any], ids: Iterable[int]) -> tuple[dict[int, Any], list[int]]:
+    """The rows of ``ids`` already in the session (no query), and the ids that are not."""
+    found: dict[int, Any] = {}
+    missing: list[int] = []
+    for ident in ids:
+        row = session.identity_map.get(identity_key(model, ident))
+        if row is not None:
+            found[ident] = row
+        else:
+            missing.append(ident)
+    return found, missing
+
+
+def _cases(session: Session, ids: set[int]) -> dict[int, _CaseFacts]:
+    """The facts of these cases: from the session's loaded rows, the others in one narrow query."""
+    loaded, missing = _loaded(session, Case, ids)
+    facts = {i: _CaseFacts(c.id, c.code, c.bundle_key, c.version, c.deployment_id) for i, c in loaded.items()}
+    if missing:
+        c = table_of(Case).c
+        query = select(c.id, c.code, c.bundle_key, c.version, c.deployment_id).where(c.id.in_(missing))
+        for row in session.execute(query):
+            facts[row.id] = _CaseFacts(row.id, row.code, row.bundle_key, row.version, row.deployment_id)
+    return facts
+
+
+def _tasks(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
+    """(department, item) of these tasks, loaded rows first, the others in one narrow query."""
+    loaded, missing = _loaded(session, WorkItem, ids)
+    tasks = {i: (w.department, w.item_key) for i, w in loaded.items()}
+    if missing:
+        w = table_of(WorkItem).c
+        for row in session.execute(select(w.id, w.department, w.item_key).where(w.id.in_(missing))):
+            tasks[row.id] = (row.department, row.item_key)
+    return tasks
+
+
+def _prepare(
+    session: Session, event: Event, cases: dict[int, _CaseFacts], tasks: dict[int, tuple[str, str]]
+) -> _Pending:
+    case = cases.get(event.case_id) if event.case_id is not None else None
     bundle = _bundle(session, case.deployment_id) if case is not None else None
     department = _field(event, "department")
     item = _field(event, "item")
-    if department is None and event.work_item_id is not None:
-        task = session.get(WorkItem, event.work_item_id)
-        if task is not None:
-            department = task.department
-            item = item or task.item_key
+    if department is None and event.work_item_id is not None and event.work_item_id in tasks:
+        department, task_item = tasks[event.work_item_id]
+        item = item or task_item
     bundle_key = case.bundle_key if case is not None else _field(event, "bundle")
     event_id = str(uuid.uuid4())
     payload = {
@@ -182,7 +230,7 @@ def _prepare(session: Session, event: Event) -> _Pending:
         "item": item,
         "actor": event.actor,
         "task_id": event.work_item_id,
-        "detail": json_ready(event.detail()),
+        "detail": event.detail(),
     }
     row = {
         "event_id": event_id,
@@ -215,7 +263,8 @@ def _finished_items(session: Session, case_id: int) -> dict[str, dict[str, Any]]
 
 
 def _banjian_body(session: Session, pending: _Pending) -> dict[str, Any] | None:
-    case, bundle = pending.case, pending.bundle
+    facts_of, bundle = pending.case, pending.bundle
+    case = session.get(Case, facts_of.id) if facts_of is not None else None
     if case is None or bundle is None:
         return None
     items: Sequence[banjian.BundleItem] = bundle.items
@@ -242,9 +291,15 @@ def _banjian_body(session: Session, pending: _Pending) -> dict[str, Any] | None:
 
 def write(session: Session, events: Iterable[Event]) -> int:
     """Write ``events`` to the outbox with their deliveries; how many deliveries were queued."""
-    prepared = [_prepare(session, event) for event in events]
-    if not prepared:
+    events = list(events)
+    if not events:
         return 0
+    cases = _cases(session, {e.case_id for e in events if e.case_id is not None})
+    wanting_task = {
+        e.work_item_id for e in events if e.work_item_id is not None and _field(e, "department") is None
+    }
+    tasks = _tasks(session, wanting_task) if wanting_task else {}
+    prepared = [_prepare(session, event, cases, tasks) for event in events]
     subscriptions = _subscriptions(session)
     wanted: list[tuple[int, _Subscription]] = [
         (index, subscription)
