@@ -261,7 +261,10 @@ class ExternalTasks(Queues, TaskActions):
             if item.worker_id != worker_id:
                 raise _lock_lost(task_id, _COMPLETE, worker_id, item.worker_id)
             was_incident = item.state == WorkItemState.FAILED
-            decision = self._checked_decision(oc, item, given)
+            # The item's decision fields are checked as a clerk's; other variables are the
+            # system's process variables (Camunda's), for the workflow only.
+            names = self.deployments.form(oc.deployment).decision_fields(item.item_key)
+            decision = self._checked_decision(oc, item, {k: v for k, v in given.items() if k in names})
             self._approve(oc, item, actor.username, decision, variables=given)
             if was_incident:
                 self._emit_resolved(oc, item, actor.username, "completed")

@@ -177,7 +177,7 @@ class TaskActions(Applying):
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             if outcome is Outcome.APPROVE:
                 decision = self._checked_decision(oc, item, data)
-                self._approve(oc, item, actor.username, decision, comment)
+                self._approve(oc, item, actor.username, decision, comment, problems=problems)
             else:
                 item.state = WorkItemState.COMPLETED
                 item.outcome = outcome
@@ -203,17 +203,16 @@ class TaskActions(Applying):
         return self._mutate(locate, change)
 
     def _checked_decision(self, oc: OpenCase, item: WorkItem, data: Mapping[str, Any]) -> dict[str, Any]:
-        """The item's decision fields from ``data``, refused with every problem when invalid."""
+        """``data`` checked as the item's decision (every problem at once); its decision fields."""
         form = self.deployments.form(oc.deployment)
-        names = form.decision_fields(item.item_key)
-        decision = {k: v for k, v in data.items() if k in names}
         # A decision field's condition may name any answer of the case, or an earlier decision.
         approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
         case_data = with_decisions(oc.case.data, approved)
-        found = problems_from_form(form.validate_decision(item.item_key, decision, case_data))
+        found = problems_from_form(form.validate_decision(item.item_key, data, case_data))
         if found:
             raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
-        return decision
+        names = form.decision_fields(item.item_key)
+        return {k: v for k, v in data.items() if k in names}
 
     def _approve(
         self,
@@ -223,6 +222,7 @@ class TaskActions(Applying):
         decision: dict[str, Any],
         comment: str = "",
         variables: Mapping[str, Any] | None = None,
+        problems: list[dict[str, Any]] | None = None,
     ) -> None:
         """Approve a task and run the workflow on: a clerk's approval, or a department system's completion.
 
@@ -233,7 +233,7 @@ class TaskActions(Applying):
         item.outcome = Outcome.APPROVE
         item.completed_at = oc.now
         item.comment = comment
-        item.problems = []
+        item.problems = list(problems or [])
         item.decision = decision
         # The event follows the outcome at once: its subscribers (analytics counts the
         # completion) see the row decided, before the workflow runs on.
