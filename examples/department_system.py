@@ -43,7 +43,7 @@ import httpx
 
 # A typed variable as Camunda writes it: {"value": ..., "type": "String", "valueInfo": {}}.
 Variables = dict[str, dict[str, Any]]
-LONG_POLL_MS = 30_000  # how long the server may hold an empty fetchAndLock open
+LONG_POLL_MS = 30_000  # how long the server may hold an empty fetchAndLock open (default)
 
 
 class WorkFailed(Exception):
@@ -97,18 +97,19 @@ def open_bank_account(task: dict[str, Any]) -> Variables:
 
 
 def acknowledge(_task: dict[str, Any]) -> Variables:
-    """Any other topic: the system has taken the item over; nothing to report back."""
+    """Any other department: the system has taken the item over; nothing to report back."""
     return {}
 
 
 @dataclass(frozen=True)
 class Work:
-    """What a topic's worker reads from the case and the function that does the work."""
+    """What a department's system reads from the case and the function that does the work."""
 
     reads: tuple[str, ...]
     do: Callable[[dict[str, Any]], Variables]
 
 
+# By department key (a department's topics default to its key; ``--topic`` picks another).
 WORK: dict[str, Work] = {
     "tax": Work(("company_name", "uscc", "company_type", "legal_rep_name"), register_taxpayer),
     "bank": Work(("company_name", "legal_rep_name", "bank_name"), open_bank_account),
@@ -132,6 +133,7 @@ class Options:
     fail_rate: float
     refuse: str | None
     work_ms: int
+    long_poll_ms: int
     once: bool
     max_seconds: float | None
     password: str
@@ -148,14 +150,14 @@ def sign_in(options: Options) -> httpx.Client:
     return httpx.Client(
         base_url=f"{options.base_url}/engine-rest",
         headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
-        # a long poll is held open up to LONG_POLL_MS: read longer than that
-        timeout=httpx.Timeout(30, read=LONG_POLL_MS / 1000 + 30),
+        # a long poll is held open up to --long-poll-ms: read longer than that
+        timeout=httpx.Timeout(30, read=options.long_poll_ms / 1000 + 30),
     )
 
 
 def fetch_and_lock(client: httpx.Client, options: Options, wait_ms: int) -> list[dict[str, Any]]:
     """Lock up to ``max_tasks`` tasks of the topic, waiting up to ``wait_ms`` for one to appear."""
-    work = WORK.get(options.topic)
+    work = WORK.get(options.department)
     body = {
         "workerId": options.worker_id,
         "maxTasks": options.max_tasks,
@@ -202,7 +204,7 @@ def handle(client: httpx.Client, options: Options, task: dict[str, Any], attempt
             raise Refused(options.refuse, f"{options.department} refuses the item")
         if attempts.should_fail():
             raise WorkFailed("the back-office system is unavailable (simulated)")
-        work = WORK.get(options.topic)
+        work = WORK.get(options.department)
         result = (work.do if work else acknowledge)(task)
     except Refused as refusal:
         answer = client.post(
@@ -242,11 +244,11 @@ def run(options: Options) -> int:
     client = sign_in(options)
     try:
         while True:
-            left_ms = int((deadline - time.monotonic()) * 1000) if deadline else LONG_POLL_MS
+            left_ms = int((deadline - time.monotonic()) * 1000) if deadline else options.long_poll_ms
             if left_ms <= 0:
                 return 0
             try:
-                tasks = fetch_and_lock(client, options, min(LONG_POLL_MS, left_ms))
+                tasks = fetch_and_lock(client, options, min(options.long_poll_ms, left_ms))
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code != 401:
                     raise
@@ -280,6 +282,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--fail-rate", type=float, default=0.0, help="fail this share of attempts (tests)")
     parser.add_argument("--refuse", metavar="CODE", help="answer every task with this BPMN error code")
     parser.add_argument("--work-ms", type=int, default=0, help="how long the work takes (demos, tests)")
+    parser.add_argument(
+        "--long-poll-ms", type=int, default=LONG_POLL_MS, help="asyncResponseTimeout of each fetchAndLock"
+    )
     parser.add_argument("--once", action="store_true", help="one fetchAndLock round, then exit")
     parser.add_argument("--max-seconds", type=float, help="stop after this long")
     parser.add_argument("--password", default="demo")
@@ -297,6 +302,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         fail_rate=args.fail_rate,
         refuse=args.refuse,
         work_ms=args.work_ms,
+        long_poll_ms=args.long_poll_ms,
         once=args.once,
         max_seconds=args.max_seconds,
         password=args.password,

@@ -28,7 +28,7 @@ def deploy_and_submit(server: LiveServer) -> tuple[str, dict[str, Any]]:
         return "bank-example", dict(submitted.json())
 
 
-def test_the_worker_completes_a_bank_task_and_its_account_number_reaches_the_case(
+def test_the_worker_completes_a_bank_task_and_the_case_records_the_systems_approval(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with sqlite_server(tmp_path) as server:
@@ -38,11 +38,13 @@ def test_the_worker_completes_a_bank_task_and_its_account_number_reaches_the_cas
         )
         assert department_system.run(options) == 0
         (line,) = capsys.readouterr().out.splitlines()
-        kind, _task_id, key, result = line.split()
-        assert kind == "completed" and key == case["code"]
+        kind, task_id, key, result = line.split()
+        assert kind == "completed" and key == case["code"] and result.startswith("bank_account_no=6222")
         with server.as_user("applicant1") as applicant:
-            data = applicant.get(f"/api/cases/{case['id']}").json()["data"]
-        assert f"bank_account_no={data['bank_account_no']}" == result
+            timeline = applicant.get(f"/api/cases/{case['id']}").json()["timeline"]
+        assert [e["actor"] for e in timeline if e["kind"] == "approved"] == ["system.bank"]
+        with server.as_user("system.bank") as system:
+            assert system.get(f"/engine-rest/external-task/{task_id}").status_code == 404  # done
 
 
 def test_the_worker_runs_as_a_script_and_fails_with_retries_counting_down(tmp_path: Path) -> None:

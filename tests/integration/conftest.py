@@ -188,13 +188,17 @@ class Worker:
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """``start_worker(onething, bundle, *options)`` starts a worker process; all are stopped after."""
+    """``start_worker(onething, bundle, *options)`` starts a worker process; all are stopped after.
+
+    Workers long-poll for 2 s at a time: a stopped worker's poll left waiting in the server
+    ends soon, so the server's graceful shutdown does not wait for it.
+    """
     started: list[Worker] = []
 
     def start(onething: Onething, bundle: Bundle, *options: str) -> Worker:
         out = tmp_path / f"worker-{len(started)}.out"
         command = [sys.executable, str(WORKER), "--base-url", onething.base_url]
-        command += ["--department", DEPARTMENT, "--topic", bundle.topic, *options]
+        command += ["--department", DEPARTMENT, "--topic", bundle.topic, "--long-poll-ms", "2000", *options]
         with out.open("wb") as handle, (tmp_path / f"worker-{len(started)}.err").open("wb") as err:
             process = subprocess.Popen(command, stdout=handle, stderr=err, cwd=ROOT)
         worker = Worker(process, out)
