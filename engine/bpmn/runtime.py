@@ -317,19 +317,29 @@ class Runner:
     def correlate(self, workflow: BpmnWorkflow, name: str, variables: Mapping[str, Any]) -> bool:
         """Deliver a message; its variables become top-level data and the workflow runs on.
 
-        False, with the workflow unchanged, when the workflow does not wait for ``name``.
+        Every catcher waiting for ``name`` takes it (as Spiff's event manager delivers), each
+        its own copy of the variables: Spiff would hand them all one payload, whose nested
+        values the tasks' data would then share (notes, pitfall 1). False, with the workflow
+        unchanged, when the workflow does not wait for ``name``.
         """
-        if name not in self.waiting_messages(workflow):
+        probe = BpmnEvent(MessageEventDefinition(name))
+        catchers = [
+            task
+            for task in list(workflow.event_manager.tasks.values())
+            if task.state == TaskState.WAITING and task.task_spec.catches(task, probe)
+        ]
+        if not catchers:
             return False
-        event = BpmnEvent(MessageEventDefinition(name), payload=copy.deepcopy(dict(variables)))
         with clocked(self.clock):
             try:
-                caught = workflow.event_manager.catch(event, internal=False)
+                for task in catchers:
+                    event = BpmnEvent(MessageEventDefinition(name), payload=copy.deepcopy(dict(variables)))
+                    task.task_spec.catch(task, event)
+                    task.task_spec._update(task)
             except (SpiffWorkflowException, WorkflowException, EngineError) as exc:
                 raise _translate(exc) from exc
-            if caught:
-                _engine_steps(workflow)
-        return bool(caught)
+            _engine_steps(workflow)
+        return True
 
     @staticmethod
     def outbound(workflow: BpmnWorkflow) -> list[OutboundMessage]:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.runtime import OutboundMessage, Runner
 from engine.errors import CaseNotWaiting
@@ -149,3 +150,17 @@ def test_a_message_no_start_event_takes_starts_nothing() -> None:
         runner().start_by_message(definition("birth-messages"), "fee-paid", {})
     with pytest.raises(CaseNotWaiting):
         runner().start_by_message(definition("external-tax"), "birth-record", {})
+
+
+def test_every_catcher_of_a_message_gets_its_own_copy_of_the_variables() -> None:
+    bundle = definition("same-message")
+    run = runner()
+    workflow = run.start(bundle, {"company_name": "上海一件事科技有限公司"})
+    assert run.waiting_messages(workflow) == ["go-ahead"]
+    assert run.correlate(workflow, "go-ahead", {"permit": {"no": "P-1"}})
+    assert {t.name for t in run.ready_tasks(workflow)} == {"first", "second"}
+    # Spiff's own delivery hands both catch events one payload, so their data share its nested values.
+    catchers = {t.task_spec.bpmn_id: t for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+    first, second = catchers["wait_first"].data["permit"], catchers["wait_second"].data["permit"]
+    assert first == second == {"no": "P-1"}
+    assert first is not second

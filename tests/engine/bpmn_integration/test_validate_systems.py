@@ -33,7 +33,7 @@ def edit(bundle: str, *changes: tuple[str, str, str]) -> Files:
     return files
 
 
-@pytest.mark.parametrize("bundle", ["external-tax", "birth-messages", "error-routing"])
+@pytest.mark.parametrize("bundle", ["external-tax", "birth-messages", "error-routing", "same-message"])
 def test_bundles_with_external_tasks_and_messages_pass_and_run(bundle: str) -> None:
     report = validate_bundle_dir(BUNDLES / bundle)
     assert report.problems == () and report.unsupported == ()
