@@ -156,7 +156,8 @@ class Deliverer:
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(self.policy.timeout_seconds),
             follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
+            # The worker in the agent, so a receiver's log tells which worker sent what.
+            headers={"User-Agent": f"{USER_AGENT} ({self.worker_id})"},
         )
         self._rng = rng or random.Random()
         self._pool = ThreadPoolExecutor(max_workers=self.policy.concurrency, thread_name_prefix="webhook")

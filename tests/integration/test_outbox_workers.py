@@ -21,9 +21,9 @@ from engine.integration.subscriptions import Webhooks
 from engine.people.actors import Actor, Role
 from engine.storage.outbox_tables import OutboxEvent, WebhookDelivery
 from engine.storage.settings import shipped_processes_dir
-from engine.time.clock import SystemClock
+from engine.time.clock import ManualClock
 from tests.api.support import onething_command
-from tests.support.engines import APPLICANT, make_engine, upload, work_all
+from tests.support.engines import APPLICANT, MONDAY, make_engine, upload, work_all
 from tests.support.webhook_receiver import receiving
 
 BUNDLE = "enterprise-startup"
@@ -34,7 +34,7 @@ ADMIN = Actor("admin", Role.ADMIN)
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_worker_processes_deliver_each_event_once_in_case_order(pg_url: str, tmp_path: Path) -> None:
-    engine = make_engine(pg_url, tmp_path, SystemClock())
+    engine = make_engine(pg_url, tmp_path, ManualClock(MONDAY))  # events in the past: due at once
     engine.deployments.deploy_dir(shipped_processes_dir() / BUNDLE)
     example = dict(engine.bundle_detail(BUNDLE).examples[0])
     with receiving(SECRET) as receiver:
@@ -49,8 +49,9 @@ def test_two_worker_processes_deliver_each_event_once_in_case_order(pg_url: str,
         with engine.db.read() as s:
             rows = s.execute(select(OutboxEvent.case_id, OutboxEvent.event_id).order_by(OutboxEvent.id)).all()
         expected: dict[int, list[str]] = {case_id: [] for case_id in cases}
-        for case_id, event_id in rows:
-            expected[case_id].append(event_id)
+        for of_case, event_id in rows:
+            assert of_case is not None
+            expected[of_case].append(event_id)
         total = len(rows)
 
         environment = {

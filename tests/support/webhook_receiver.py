@@ -31,6 +31,7 @@ class Received:
     verified: bool
     status: int  # what the receiver answered
     at: float
+    user_agent: str
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -85,6 +86,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                         verified=verify(receiver.secret, timestamp, body, signature),
                         status=status,
                         at=time.monotonic(),
+                        user_agent=self.headers.get("User-Agent", ""),
                     )
                 )
             self.send_response(status)
