@@ -29,6 +29,7 @@ SpiffWorkflow.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -355,22 +356,18 @@ class Runner:
         throwers: dict[str, list[Task]] = {}
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
-            if isinstance(spec, ThrowingEvent | EndEvent) and isinstance(
-                getattr(spec, "event_definition", None), MessageEventDefinition
-            ):
+            # Send tasks, intermediate throw and end events are all Spiff ThrowingEvents.
+            if isinstance(spec, ThrowingEvent) and isinstance(spec.event_definition, MessageEventDefinition):
                 throwers.setdefault(str(spec.event_definition.name), []).append(task)
-        for tasks in throwers.values():
-            tasks.sort(key=lambda t: t.last_state_change, reverse=True)
-        counts: dict[str, int] = {}
-        for event in events:
-            counts[str(event.event_definition.name)] = counts.get(str(event.event_definition.name), 0) + 1
-        used: dict[str, list[Task]] = {
-            name: list(reversed(throwers.get(name, [])[:count])) for name, count in counts.items()
+        names = [str(e.event_definition.name) for e in events]
+        # The n latest throwers of a name threw its n events, oldest first.
+        latest = {
+            name: sorted(throwers.get(name, []), key=lambda t: t.last_state_change)[-count:]
+            for name, count in Counter(names).items()
         }
         messages: list[OutboundMessage] = []
-        for event in events:
-            name = str(event.event_definition.name)
-            task = used[name].pop(0) if used[name] else None
+        for name in names:
+            task = latest[name].pop(0) if latest[name] else None
             element = str(task.task_spec.bpmn_id) if task is not None and task.task_spec.bpmn_id else ""
             messages.append(OutboundMessage(name, element))
         return messages

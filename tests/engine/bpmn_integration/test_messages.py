@@ -164,3 +164,17 @@ def test_every_catcher_of_a_message_gets_its_own_copy_of_the_variables() -> None
     first, second = catchers["wait_first"].data["permit"], catchers["wait_second"].data["permit"]
     assert first == second == {"no": "P-1"}
     assert first is not second
+
+
+def test_the_direct_save_writes_what_spiffs_own_serializer_writes_for_waits_and_pending_messages() -> None:
+    # The codec writes task text itself (engine.bpmn.serialization); external tasks, message
+    # catchers, an event-based gateway's seen events and outbound events not yet taken must
+    # come out as Spiff's generic path writes them.
+    run = runner()
+    workflow = at_household(run)
+    run.complete(workflow, only(run.ready_tasks(workflow), "register_household").spiff_id, {"hukou": "H1"})
+    assert workflow.bpmn_events  # two outbound messages not yet taken
+    assert CODEC._fast_dumps(workflow) == CODEC._generic_dumps(workflow)
+    errors = definition("error-routing")
+    waiting = run.start(errors, {"company_name": "x"})
+    assert CODEC._fast_dumps(waiting) == CODEC._generic_dumps(waiting)
