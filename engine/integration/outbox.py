@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,14 +78,17 @@ class BundleFacts:
         return frozenset(item.department for item in self.items)
 
 
-_BUNDLES: OrderedDict[int, BundleFacts] = OrderedDict()
+# Per database (keyed by its connection pool: ids are only unique within one database).
+_BUNDLES: weakref.WeakKeyDictionary[Any, OrderedDict[int, BundleFacts]] = weakref.WeakKeyDictionary()
 _BUNDLES_KEPT = 512
 _BUNDLES_LOCK = threading.Lock()
 
 
 def _bundle(session: Session, deployment_id: int) -> BundleFacts | None:
+    pool = session.connection().engine.pool
     with _BUNDLES_LOCK:
-        found = _BUNDLES.get(deployment_id)
+        cache = _BUNDLES.setdefault(pool, OrderedDict())
+        found = cache.get(deployment_id)
     if found is not None:
         return found
     row = session.get(Deployment, deployment_id)
@@ -108,9 +112,9 @@ def _bundle(session: Session, deployment_id: int) -> BundleFacts | None:
         items=items,
     )
     with _BUNDLES_LOCK:
-        _BUNDLES[deployment_id] = found
-        while len(_BUNDLES) > _BUNDLES_KEPT:
-            _BUNDLES.popitem(last=False)
+        cache[deployment_id] = found
+        while len(cache) > _BUNDLES_KEPT:
+            cache.popitem(last=False)
     return found
 
 

@@ -144,3 +144,22 @@ def test_a_rolled_back_change_leaves_no_outbox_row_and_no_delivery(engine: Engin
     assert count(engine, OutboxEvent) == after_claim
     assert count(engine, WebhookDelivery) == before_deliveries + 1
     assert [r.kind for r in outbox_rows(engine, case_id)][-1] == "claimed"
+
+
+def test_two_databases_in_one_process_keep_their_bundles_apart(tmp_path: Path) -> None:
+    """Deployment ids repeat across databases: the outbox's bundle cache is per database."""
+    facts = []
+    for bundle in (STARTUP, "newborn-birth"):
+        folder = tmp_path / bundle
+        eng = make_engine(f"sqlite:///{folder / 'onething.db'}", folder, ManualClock(MONDAY))
+        try:
+            eng.deployments.deploy_dir(shipped_processes_dir() / bundle)
+            subscription = Webhooks(eng.db, eng.clock).create(ADMIN, URL, format="banjian").subscription
+            example = dict(eng.bundle_detail(bundle).examples[0])
+            materials = {kind: upload(eng, APPLICANT, kind) for kind in example["materials"]}
+            eng.start_case(APPLICANT, bundle, example["data"], materials)
+            (record, _event), *_ = deliveries(eng, subscription.id)
+            facts.append((record.body or {}).get("bundle"))
+        finally:
+            eng.close()
+    assert facts == [STARTUP, "newborn-birth"]
