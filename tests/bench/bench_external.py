@@ -186,7 +186,9 @@ def external_cell(onething: Onething, bundle: Bundle, clients: int) -> dict[str,
 def subscribe(onething: Onething, url: str) -> bool:
     """A webhook subscription of every event to ``url``; False when the server refuses it."""
     with onething.client("admin") as admin:
-        answer = admin.post("/api/webhooks", json={"name": "bench", "url": url, "secret": "bench-secret"})
+        answer = admin.post(
+            "/api/webhooks", json={"name": "bench", "url": url, "secret": "bench-secret-0123456789"}
+        )
     if answer.status_code not in (200, 201):
         print(
             f"  (outbox lag skipped: POST /api/webhooks answered {answer.status_code}: {answer.text[:200]})"
@@ -216,7 +218,7 @@ def measure(backend: str, db_url: str, root: Path, report: Report) -> None:
             for n in CLIENTS:
                 got = cell(onething, bundle, n)
                 rates[(kind, n)] = got["rate"]
-                label = "clerks" if kind.startswith("human") else "workers"
+                label = ("clerk" if kind.startswith("human") else "worker") + ("s" if n > 1 else "")
                 report(f"{backend} {kind}, {n} {label}: tasks/s", got["rate"], "tasks/s")
                 report(f"{backend} {kind}, {n} {label}: p50", got["p50"], "ms")
                 if got["errors"]:
