@@ -200,6 +200,11 @@ class Deliverer:
         """Lease the due deliveries that head their chains (see the module docstring)."""
         limit = limit or self.policy.batch
         now = self.clock.now()
+        if self.db.is_sqlite:
+            # Look before taking SQLite's one write lock: an idle worker never queues for it.
+            with self.db.read() as session:
+                if not self._due_ids(session, 1):
+                    return []
         with self.db.write() as session:
             ids = self._due_ids(session, limit)
             if not ids:
