@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.bpmn.definitions import MANIFEST_NAME, BundleDefinition
 from engine.bpmn.manifest import Example, Item, outcome_key
-from engine.bpmn.runtime import Runner
+from engine.bpmn.runtime import Runner, TaskKind
 from engine.errors import EngineError, Problem
 from engine.time.clock import ManualClock
 from forms.merge import MergedForm
@@ -67,10 +67,10 @@ def run_example(definition: BundleDefinition, example: Example) -> ExampleRun:
     run = ExampleRun()
     try:
         workflow = runner.start(definition, example.data)
-        timers = messages = 0
+        timers = messages = done = 0
         while not runner.is_completed(workflow):
             ready = runner.ready_tasks(workflow)
-            if ready and len(run.items) >= MAX_TASKS:
+            if ready and done >= MAX_TASKS:
                 run.stopped = TASK_LOOP
                 return run
             if ready:
@@ -79,7 +79,10 @@ def run_example(definition: BundleDefinition, example: Example) -> ExampleRun:
                 key = item.key if item else ready[0].name
                 decision = dict(example.decisions.get(key, {}))
                 runner.complete(workflow, ready[0].spiff_id, {**decision, outcome_key(key): "approve"})
-                run.items.append(key)
+                done += 1
+                # A route is items; an external task no item binds (a system's own step) is none.
+                if item is not None or ready[0].kind == TaskKind.HUMAN:
+                    run.items.append(key)
                 continue
             waiting = runner.waiting_messages(workflow)
             if waiting:

@@ -130,6 +130,27 @@ MUTATIONS: dict[str, tuple[Callable[[], Files], set[tuple[str, str, str]]]] = {
 }
 
 
+def test_an_external_task_no_item_binds_runs_and_is_no_step_of_a_route() -> None:
+    files = edit(
+        "error-routing",
+        (
+            YAML,
+            """  - key: credit-check
+    name: {zh: 征信核查, en: Credit check}
+    department: development-reform
+    task: check_credit
+    time_limit_days: 1
+    fields: [company_name]
+    handled_by: system
+""",
+            "",
+        ),
+        (YAML, "route: [credit-check, review, registry-lookup]", "route: [review, registry-lookup]"),
+    )
+    report = validate_bundle_files(files, "upload")
+    assert report.problems == () and report.runnable and "routes" in report.checked
+
+
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_one_change_is_named_exactly(name: str) -> None:
     make, expected = MUTATIONS[name]
