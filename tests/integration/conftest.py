@@ -195,10 +195,10 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """
     started: list[Worker] = []
 
-    def start(onething: Onething, bundle: Bundle, *options: str) -> Worker:
+    def start(onething: Onething, bundle: Bundle, *options: str, department: str = DEPARTMENT) -> Worker:
         out = tmp_path / f"worker-{len(started)}.out"
         command = [sys.executable, str(WORKER), "--base-url", onething.base_url]
-        command += ["--department", DEPARTMENT, "--topic", bundle.topic, "--long-poll-ms", "2000", *options]
+        command += ["--department", department, "--topic", bundle.topic, "--long-poll-ms", "2000", *options]
         with out.open("wb") as handle, (tmp_path / f"worker-{len(started)}.err").open("wb") as err:
             process = subprocess.Popen(command, stdout=handle, stderr=err, cwd=ROOT)
         worker = Worker(process, out)

@@ -9,6 +9,7 @@ message before it finishes.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.support import pdf, upload
 from tests.integration.conftest import COMPANY, Bundle, Onething, Worker, eventually
 
 ITEM = "bank-account-opening"
@@ -294,3 +296,38 @@ def test_long_polling_returns_as_soon_as_a_task_appears(onething: Onething) -> N
         f"returned {answered['at'] - submitted:.2f} s after the task appeared"
     )
     assert answered["at"] - polling_since < 5
+
+
+def test_the_tax_system_registers_the_taxpayer_of_a_shipped_enterprise_startup_case(
+    onething: Onething, start_worker: Callable[..., Worker]
+) -> None:
+    with onething.client("applicant1") as applicant:
+        example = applicant.get("/api/bundles/enterprise-startup").json()["examples"][0]
+        materials = {
+            kind: upload(applicant, kind, pdf(f"integration-{kind}"))["id"] for kind in example["materials"]
+        }
+        body = {"bundle": "enterprise-startup", "data": example["data"], "materials": materials}
+        submitted = applicant.post("/api/cases", json=body)
+    assert submitted.status_code == 201, submitted.text
+    case = submitted.json()
+    with onething.client("clerk.market-regulation") as clerk:
+        (registration,) = [t for t in onething.case(case["id"])["tasks"] if t["state"] == "ready"]
+        assert clerk.post(f"/api/tasks/{registration['id']}/claim").status_code == 200
+        decision = {
+            "outcome": "approve",
+            "data": example["decisions"]["business-registration"],
+            "comment": "同意",
+        }
+        assert clerk.post(f"/api/tasks/{registration['id']}/complete", json=decision).status_code == 200
+
+    # the tax registration waits for the tax system: not in any tax clerk's queue
+    with onething.client("clerk.tax") as tax_clerk:
+        queue = tax_clerk.get("/api/tasks", params={"department": "tax"}).json()["items"]
+    assert [t["item"] for t in queue if t["case_id"] == case["id"]] == []
+    shipped = Bundle("enterprise-startup", "tax", "")
+    worker = start_worker(onething, shipped, "--once", "--max-seconds", "20", department="tax")
+    assert worker.wait(30) == 0, worker.lines()
+    (done,) = worker.outcomes("completed")
+    assert done[2] == case["code"] and re.fullmatch(r"tax_registration_no=[0-9A-Z]{15,20}", done[3])
+    (approval,) = completions(onething.case(case["id"]), "tax-registration")
+    assert approval["actor"] == "system.tax"
