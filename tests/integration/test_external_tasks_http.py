@@ -87,7 +87,7 @@ def test_two_workers_on_one_topic_never_hold_the_same_task(
     open_tasks = eventually(lambda: [t for t in [tasks_of(server, bundle)] if len(t) == 16], 15, "16 tasks")[
         0
     ]
-    options = ("--max-tasks", "2", "--work-ms", "60", "--lock-ms", "20000", "--max-seconds", "40")
+    options = ("--max-tasks", "2", "--work-ms", "150", "--lock-ms", "20000", "--max-seconds", "40")
     workers = [start_worker(server, bundle, "--worker-id", name, *options) for name in ("w1", "w2")]
 
     def all_done() -> bool:
