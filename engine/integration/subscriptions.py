@@ -107,9 +107,14 @@ def _invalid(where: str, message: str, message_en: str) -> InvalidInput:
 
 
 def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host, at most 2048 characters."""
-    parts = urlsplit(url)
-    if len(url) > URL_MAX or parts.scheme not in ("http", "https") or not parts.hostname:
+    """An absolute http(s) URL with a host (and a valid port, if any), at most 2048 characters."""
+    try:
+        parts = urlsplit(url)
+        _port = parts.port  # raises on a port out of range
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority ("http://[::1")
+        valid = False
+    if not valid or len(url) > URL_MAX or any(c.isspace() for c in url):
         raise _invalid(
             "url", "地址须为 http 或 https 的完整网址", "the URL must be an absolute http or https URL"
         )

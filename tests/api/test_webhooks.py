@@ -50,6 +50,9 @@ def test_only_admins_manage_webhooks_and_urls_formats_and_secrets_are_checked(se
         for body in (
             {"url": "ftp://example.org/x"},
             {"url": "https:///no-host"},
+            {"url": "http://[::1/broken"},
+            {"url": "http://example.org:99999/port"},
+            {"url": "https://example.org/a space"},
             {"url": "https://example.org/x", "format": "xml"},
             {"url": "https://example.org/x", "secret": "short"},
             {"url": "https://example.org/x", "kinds": ["Not A Kind"]},
