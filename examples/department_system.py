@@ -18,13 +18,20 @@ REST reference under ``/engine-rest``. Any Camunda 7 worker runs unchanged; this
    supervisor hands to a clerk), or ``/bpmnError`` when the department refuses the item (the
    diagram's error boundary event takes over).
 
+A system also tells a waiting case that something happened in its own world (the hospital
+issued the 出生医学证明): ``POST /engine-rest/message`` with the message name and the case's
+code (办件编码) as business key, its data as typed process variables (``--send-message``).
+
 Start the app (``make run``), then for example::
 
     .venv/bin/python examples/department_system.py --department tax --max-seconds 60
+    .venv/bin/python examples/department_system.py --department health \
+        --send-message birth_certificate_issued --business-key CODE --set birth_certificate_no=N440123456
 
 Test options: ``--fail-first N`` fails the first N attempts, ``--fail-rate`` fails at random,
 ``--refuse CODE`` answers every task with a BPMN error, ``--work-ms`` makes the work take time.
-Each outcome is printed as one line: ``completed|failed|bpmn-error|refused <task id> ...``.
+Each outcome is printed as one line: ``completed|failed|bpmn-error|refused <task id> ...``,
+or ``correlated|not-correlated <message> <business key> ...``.
 """
 
 from __future__ import annotations
@@ -137,6 +144,9 @@ class Options:
     once: bool
     max_seconds: float | None
     password: str
+    message: str | None
+    business_key: str | None
+    values: dict[str, str]
 
 
 def sign_in(options: Options) -> httpx.Client:
@@ -237,8 +247,35 @@ def handle(client: httpx.Client, options: Options, task: dict[str, Any], attempt
     return outcome
 
 
+def send_message(client: httpx.Client, options: Options) -> tuple[bool, str]:
+    """Deliver ``--send-message`` to the one case waiting for it; whether it was taken, and the line.
+
+    Camunda's answer when no case (or more than one) waits for the message: 400 with
+    ``{"type": "RestException", "message": "Cannot correlate message ..."}``.
+    """
+    body = {
+        "messageName": options.message,
+        "businessKey": options.business_key,
+        "processVariables": {name: string(value) for name, value in options.values.items()},
+        "resultEnabled": True,
+    }
+    answer = client.post("/message", json=body)
+    if answer.status_code != 200:
+        return (
+            False,
+            f"not-correlated {options.message} {options.business_key} {answer.status_code} {answer.text}",
+        )
+    kinds = ",".join(result["resultType"] for result in answer.json())
+    return True, f"correlated {options.message} {options.business_key} {kinds}"
+
+
 def run(options: Options) -> int:
-    """Fetch, work, report, until ``--once`` is done or ``--max-seconds`` have passed."""
+    """Send ``--send-message``; else fetch, work and report until ``--once`` or ``--max-seconds`` end it."""
+    if options.message:
+        with sign_in(options) as client:
+            taken, line = send_message(client, options)
+        print(line, flush=True)
+        return 0 if taken else 1
     deadline = time.monotonic() + options.max_seconds if options.max_seconds else None
     attempts = Attempts(options.fail_first, options.fail_rate)
     client = sign_in(options)
@@ -288,6 +325,17 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--once", action="store_true", help="one fetchAndLock round, then exit")
     parser.add_argument("--max-seconds", type=float, help="stop after this long")
     parser.add_argument("--password", default="demo")
+    parser.add_argument(
+        "--send-message", metavar="NAME", help="correlate this message instead of working tasks"
+    )
+    parser.add_argument("--business-key", help="the waiting case's code (办件编码) for --send-message")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a String process variable of the message",
+    )
     args = parser.parse_args(argv)
     return Options(
         base_url=args.base_url.rstrip("/"),
@@ -306,6 +354,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         once=args.once,
         max_seconds=args.max_seconds,
         password=args.password,
+        message=args.send_message,
+        business_key=args.business_key,
+        values=dict(pair.split("=", 1) for pair in args.set),
     )
 
 

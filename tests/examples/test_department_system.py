@@ -28,7 +28,7 @@ def deploy_and_submit(server: LiveServer) -> tuple[str, dict[str, Any]]:
         return "bank-example", dict(submitted.json())
 
 
-def test_the_worker_completes_a_bank_task_and_the_case_records_the_systems_approval(
+def test_the_worker_completes_a_bank_task_then_its_message_finishes_the_case(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with sqlite_server(tmp_path) as server:
@@ -45,6 +45,23 @@ def test_the_worker_completes_a_bank_task_and_the_case_records_the_systems_appro
         assert [e["actor"] for e in timeline if e["kind"] == "approved"] == ["system.bank"]
         with server.as_user("system.bank") as system:
             assert system.get(f"/engine-rest/external-task/{task_id}").status_code == 404  # done
+
+        # the case now waits for the licence message: the system tells it, once
+        message = ["--base-url", server.base_url, "--department", "bank"]
+        message += ["--send-message", "licence-issued-example", "--business-key", case["code"]]
+        assert department_system.run(department_system.parse(message)) == 0
+        assert capsys.readouterr().out.split() == [
+            "correlated",
+            "licence-issued-example",
+            case["code"],
+            "Execution",
+        ]
+        with server.as_user("applicant1") as applicant:
+            assert applicant.get(f"/api/cases/{case['id']}").json()["status"] == "completed"
+        assert department_system.run(department_system.parse(message)) == 1
+        assert capsys.readouterr().out.startswith(
+            f"not-correlated licence-issued-example {case['code']} 400 "
+        )
 
 
 def test_the_worker_runs_as_a_script_and_fails_with_retries_counting_down(tmp_path: Path) -> None:
