@@ -70,7 +70,6 @@ class TimerWorker:
         self._idempotency = IdempotencyStore(engine.db)
         self._last_purge = engine.clock.now() - PURGE_EVERY
         self._thread: threading.Thread | None = None
-        self.delivery = DeliveryWorker(engine, self.stop_event) if engine.settings.webhook_delivery else None
         self._delivery_thread: threading.Thread | None = None
 
     def run_once(self) -> WorkerTick:
@@ -128,9 +127,10 @@ class TimerWorker:
         The webhook delivery thread runs as long as this loop does.
         """
         log.info("timer worker started (every %ss)", self.interval)
-        if self.delivery is not None:
+        if self.engine.settings.webhook_delivery:
+            delivery = DeliveryWorker(self.engine, self.stop_event)
             self._delivery_thread = threading.Thread(
-                target=self.delivery.run_forever, name="onething-webhooks", daemon=True
+                target=delivery.run_forever, name="onething-webhooks", daemon=True
             )
             self._delivery_thread.start()
         try:
