@@ -25,6 +25,7 @@ rest of the app keeps ``{"detail": ...}``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar, cast
@@ -77,7 +78,10 @@ from engine.people.actors import Actor
 from engine.service import Engine
 
 T = TypeVar("T")
+V = TypeVar("V")
 PREFIX = "/engine-rest"
+# Ids are ASCII digits that fit a 64-bit column (not "１２３", "1e3" or "-1").
+ID_TEXT = re.compile(r"[0-9]{1,18}")
 router = APIRouter(prefix=PREFIX, tags=["engine-rest"])
 
 # How often a long poll queries again when no signal came (tasks made by other processes).
@@ -121,11 +125,17 @@ def task_missing(task_id: str) -> CamundaError:
     return CamundaError(404, "RestException", f"External task with id {task_id} does not exist")
 
 
+def plain_number(text: str) -> int | None:
+    """An id as onething writes them (ASCII digits, within a 64-bit column), else None."""
+    return int(text) if ID_TEXT.fullmatch(text) else None
+
+
 def task_number(task_id: str) -> int:
     """The numeric id of an external task; an id that is not one is a task that does not exist."""
-    if not task_id.isdigit() or len(task_id) > 18:
+    number = plain_number(task_id)
+    if number is None:
         raise task_missing(task_id)
-    return int(task_id)
+    return number
 
 
 def on_task(task_id: str, work: Callable[[], T]) -> T:
@@ -136,6 +146,25 @@ def on_task(task_id: str, work: Callable[[], T]) -> T:
         raise task_missing(task_id) from exc
     except Conflict as exc:  # BadUserRequestException: another worker's lock, an expired lock
         raise CamundaError(400, "RestException", exc.message) from exc
+
+
+def required(value: V | None, name: str) -> V:
+    """A value Camunda's engine insists on (``ensureNotNull``): 400 ``<name> is null`` without it."""
+    if value is None or value == "":
+        raise CamundaError(400, "RestException", f"{name} is null")
+    return value
+
+
+def worker_of(engine: Engine, actor: Actor, task_id: str, worker_id: str | None) -> str:
+    """The worker of a worker's call; without one, 404 for a task that is not there, else 400.
+
+    An unknown id is answered as unknown whatever the body says (ids cannot be probed by
+    leaving fields out); a known task without ``workerId`` is Camunda's ``workerId is null``.
+    """
+    if not worker_id:
+        number = task_number(task_id)
+        on_task(task_id, lambda: engine.external_task(actor, number))
+    return required(worker_id, "workerId")
 
 
 def variables_of(variables: Variables | None) -> dict[str, Any]:
@@ -305,10 +334,11 @@ async def fetch_and_lock(
 def complete(task_id: str, body: CompleteExternalTask, actor: SystemActor, engine: EngineDep) -> Response:
     """Complete a task the worker holds, with variables for the case (local ones join them)."""
     number = task_number(task_id)
+    worker = worker_of(engine, actor, task_id, body.worker_id)
     variables = variables_of(body.variables)
     local = variables_of(body.local_variables)
-    note(task_id=number, worker=body.worker_id)
-    on_task(task_id, lambda: engine.complete_external(actor, number, body.worker_id, variables, local))
+    note(task_id=number, worker=worker)
+    on_task(task_id, lambda: engine.complete_external(actor, number, worker, variables, local))
     return Response(status_code=204)
 
 
@@ -316,13 +346,14 @@ def complete(task_id: str, body: CompleteExternalTask, actor: SystemActor, engin
 def failure(task_id: str, body: ExternalTaskFailure, actor: SystemActor, engine: EngineDep) -> Response:
     """Report a failure: retries left and when to retry; 0 retries raises an incident."""
     number = task_number(task_id)
-    note(task_id=number, worker=body.worker_id, retries=body.retries)
+    worker = worker_of(engine, actor, task_id, body.worker_id)
+    note(task_id=number, worker=worker, retries=body.retries)
     on_task(
         task_id,
         lambda: engine.fail_external(
             actor,
             number,
-            body.worker_id,
+            worker,
             body.error_message or "",
             body.error_details,
             body.retries,
@@ -336,13 +367,13 @@ def failure(task_id: str, body: ExternalTaskFailure, actor: SystemActor, engine:
 def bpmn_error(task_id: str, body: ExternalTaskBpmnError, actor: SystemActor, engine: EngineDep) -> Response:
     """Throw a BPMN error from the task: an error boundary event on it takes the case on."""
     number = task_number(task_id)
+    worker = worker_of(engine, actor, task_id, body.worker_id)
+    code = required(body.error_code, "errorCode")
     variables = variables_of(body.variables)
-    note(task_id=number, worker=body.worker_id, error_code=body.error_code)
+    note(task_id=number, worker=worker, error_code=code)
     on_task(
         task_id,
-        lambda: engine.bpmn_error_external(
-            actor, number, body.worker_id, body.error_code, body.error_message or "", variables
-        ),
+        lambda: engine.bpmn_error_external(actor, number, worker, code, body.error_message or "", variables),
     )
     return Response(status_code=204)
 
@@ -351,7 +382,11 @@ def bpmn_error(task_id: str, body: ExternalTaskBpmnError, actor: SystemActor, en
 def extend_lock(task_id: str, body: ExtendLock, actor: SystemActor, engine: EngineDep) -> Response:
     """Extend the worker's lock by ``newDuration`` milliseconds from now."""
     number = task_number(task_id)
-    on_task(task_id, lambda: engine.extend_lock(actor, number, body.worker_id, body.new_duration))
+    worker = worker_of(engine, actor, task_id, body.worker_id)
+    duration = required(body.new_duration, "newDuration")
+    if duration <= 0:
+        raise CamundaError(400, "InvalidRequestException", "newDuration must be greater than 0")
+    on_task(task_id, lambda: engine.extend_lock(actor, number, worker, duration))
     return Response(status_code=204)
 
 
@@ -369,6 +404,7 @@ def set_retries(task_id: str, body: Retries, actor: SystemOrAdminActor, engine: 
     number = task_number(task_id)
     retries = body.retries
     if retries is None:
+        on_task(task_id, lambda: engine.external_task(actor, number))  # an unknown id stays a 404
         raise CamundaError(400, "InvalidRequestException", "The number of retries cannot be null.")
     on_task(task_id, lambda: engine.set_retries(actor, number, retries))
     return Response(status_code=204)
@@ -410,13 +446,15 @@ def queried_tasks(
         raise CamundaError(
             400, "InvalidRequestException", f"Cannot set query parameter 'sortOrder' to value '{sort_order}'"
         )
-    if process_instance_id is not None and not process_instance_id.isdigit():
+    case_number = None if process_instance_id is None else plain_number(process_instance_id)
+    if process_instance_id is not None and case_number is None:
         return []  # case ids are numbers: no case has this id
     if external_task_id is not None:
-        if not external_task_id.isdigit() or len(external_task_id) > 18:
+        number = plain_number(external_task_id)
+        if number is None:
             return []
         try:
-            tasks = [engine.external_task(actor, int(external_task_id))]
+            tasks = [engine.external_task(actor, number)]
         except NotFound:
             return []
     else:
@@ -428,7 +466,7 @@ def queried_tasks(
             not_locked=not_locked,
             with_retries_left=with_retries_left,
             no_retries_left=no_retries_left,
-            process_instance_id=int(process_instance_id) if process_instance_id else None,
+            process_instance_id=case_number,
         )
     checks: list[Callable[[ExternalTaskView], bool]] = []
     if external_task_id is not None:
@@ -584,6 +622,11 @@ def deliver_message(body: CorrelationMessage, actor: SystemOrAdminActor, engine:
                     400,
                     "InvalidRequestException",
                     "onething correlates by businessKey or by processInstanceId, not both",
+                )
+            if plain_number(body.process_instance_id) is None:
+                raise MessageNotCorrelated(
+                    f"Cannot correlate message '{body.message_name}': "
+                    "No process definition or execution matches the parameters"
                 )
             business_key = body.process_instance_id
         results = engine.correlate_message(

@@ -91,9 +91,9 @@ class FetchAndLock(CamundaModel):
 
 
 class CompleteExternalTask(CamundaModel):
-    """Camunda's CompleteExternalTaskDto."""
+    """Camunda's CompleteExternalTaskDto (a missing workerId is the route's 400, after the task id)."""
 
-    worker_id: str = Field(min_length=1, max_length=255)
+    worker_id: str | None = Field(default=None, max_length=255)
     variables: Variables | None = None
     local_variables: Variables | None = None
 
@@ -101,7 +101,7 @@ class CompleteExternalTask(CamundaModel):
 class ExternalTaskFailure(CamundaModel):
     """Camunda's ExternalTaskFailureDto."""
 
-    worker_id: str = Field(min_length=1, max_length=255)
+    worker_id: str | None = Field(default=None, max_length=255)
     error_message: str | None = Field(default=None, max_length=4000)
     error_details: str | None = Field(default=None, max_length=1_000_000)
     retries: int = Field(default=0, ge=0, le=2**31 - 1)
@@ -113,8 +113,8 @@ class ExternalTaskFailure(CamundaModel):
 class ExternalTaskBpmnError(CamundaModel):
     """Camunda's ExternalTaskBpmnError."""
 
-    worker_id: str = Field(min_length=1, max_length=255)
-    error_code: str = Field(min_length=1, max_length=255)
+    worker_id: str | None = Field(default=None, max_length=255)
+    error_code: str | None = Field(default=None, max_length=255)
     error_message: str | None = Field(default=None, max_length=4000)
     variables: Variables | None = None
 
@@ -122,8 +122,8 @@ class ExternalTaskBpmnError(CamundaModel):
 class ExtendLock(CamundaModel):
     """Camunda's ExtendLockOnExternalTaskDto."""
 
-    worker_id: str = Field(min_length=1, max_length=255)
-    new_duration: int = Field(gt=0, le=2**62, description="毫秒 (milliseconds)")
+    worker_id: str | None = Field(default=None, max_length=255)
+    new_duration: int | None = Field(default=None, le=2**62, description="毫秒 (milliseconds)")
 
 
 class Retries(CamundaModel):

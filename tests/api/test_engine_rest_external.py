@@ -394,6 +394,12 @@ def test_bad_requests_answer_camunda_bodies_and_api_keeps_its_own(rest: Rest) ->
             "system.bank", "POST", url, json={"workerId": "worker-1", "variables": {"v": typed}}
         )
         camunda_error(refused, 400, kind)
+    no_worker = rest.call("system.bank", "POST", url, json={})
+    camunda_error(no_worker, 400, "RestException", "workerId is null")
+    no_code = rest.call("system.bank", "POST", f"{ET}/{task['id']}/bpmnError", json={"workerId": "worker-1"})
+    camunda_error(no_code, 400, "RestException", "errorCode is null")
+    unknown = rest.call("system.bank", "POST", f"{ET}/987654321/complete", json={})
+    camunda_error(unknown, 404, "RestException", "External task with id 987654321 does not exist")
     malformed = rest.call(
         "system.bank", "POST", url, content=b"{not json", headers={"Content-Type": "application/json"}
     )

@@ -41,6 +41,7 @@ CALLERS: dict[str, str | None] = {
     "supervisor": "supervisor.market-regulation",
     "analyst": "analyst",
     "admin": "admin",
+    "system": "system.market-regulation",  # the department's own system (/engine-rest)
 }
 OWNER = "applicant2"
 FORGED_TOKEN = (

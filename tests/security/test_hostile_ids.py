@@ -36,7 +36,7 @@ from tests.security.corpus import (
 )
 
 PAGE_CALLERS = ("applicant", "clerk", "analyst")
-SIGNED_IN = ("admin", "analyst", "clerk", "supervisor", "applicant")
+SIGNED_IN = ("admin", "analyst", "clerk", "supervisor", "applicant", "system")
 API_REFUSALS = frozenset({400, 403, 404, 405, 409, 413, 422})
 PAGE_REFUSALS = frozenset({303, 403, 404, 405, 409, 413, 422})
 INT_TYPES = frozenset({"case_id", "task_id", "complaint_id", "entry_id", "rectification_id", "version"})
