@@ -7,6 +7,7 @@ is in ``docs/webhooks.md``.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -43,6 +44,14 @@ def get_webhooks(engine: EngineDep) -> Webhooks:
 WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
 
 
+def _host(url: str) -> str | None:
+    """The host of a receiver's URL, for the log: the URL itself may carry a token in its query."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None  # malformed: the engine refuses it
+
+
 @router.get("", response_model=list[WebhookPublic], responses=responses(403))
 def list_webhooks(admin: AdminActor, webhooks: WebhooksDep) -> list[WebhookPublic]:
     """Every subscription, with its delivery counts."""
@@ -64,7 +73,7 @@ def create_webhook(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Register a receiver; the answer holds its signing secret, shown this once."""
-    note(webhook=body.url)
+    note(webhook_host=_host(body.url))
 
     def work(reservation: Reservation | None) -> WebhookCreatedPublic:
         created = webhooks.create(
