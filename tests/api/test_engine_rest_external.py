@@ -7,6 +7,7 @@ ExceptionDto), and every refusal by its status, exception type and text.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.api.engine_rest_support import (
     Rest,
     rest_app,
 )
+from tests.api.walking import apply, approve, bundle_example, open_tasks_of
 
 ET = "/engine-rest/external-task"
 
@@ -456,3 +458,42 @@ def test_long_polling_answers_as_soon_as_a_task_appears(rest: Rest) -> None:
     }
     assert rest.call("system.bank", "POST", f"{ET}/fetchAndLock", json=empty).json() == []
     assert 0.5 <= time.monotonic() - started < 5
+
+
+def test_a_system_downloads_the_materials_of_its_task_and_no_others(rest: Rest) -> None:
+    server = rest.server
+    with server.as_user("applicant1") as applicant:
+        example = bundle_example(applicant, "enterprise-startup", 0)
+        started = apply(applicant, "enterprise-startup", example, "engine-rest-materials")
+        assert started.status_code == 201, started.text
+        case_id = int(started.json()["id"])
+        departments = applicant.get("/api/bundles/enterprise-startup").json()["departments"]
+    # The clerks work until the tax system's step (it needs the business licence) waits.
+    task = None
+    for _ in range(10):
+        fetched = rest.fetch("system.tax", topic_name="tax", worker="tax-1")
+        task = next((t for t in fetched if t["processInstanceId"] == str(case_id)), None)
+        for other in fetched:
+            if other is not task:
+                rest.call("system.tax", "POST", f"{ET}/{other['id']}/unlock")
+        if task is not None:
+            break
+        for department in departments:
+            if department == "tax":
+                continue
+            with server.as_user(f"clerk.{department}") as clerk:
+                for open_task in open_tasks_of(clerk, case_id, "enterprise-startup"):
+                    approve(clerk, open_task, example["decisions"])
+    assert task is not None, "the tax system's step never became fetchable"
+    (licence,) = [m for m in task["materials"] if m["kind"] == "business_licence"]
+    assert licence["href"] == f"/api/tasks/{task['id']}/materials/business_licence"
+    assert set(licence) == {"kind", "name", "id", "sha256", "size", "mime", "href"}
+    got = rest.call("system.tax", "GET", licence["href"])
+    assert got.status_code == 200, got.text
+    assert hashlib.sha256(got.content).hexdigest() == licence["sha256"]
+    # Another department's system, and a material the task's view does not hold: 404.
+    assert rest.call("system.bank", "GET", licence["href"]).status_code == 404
+    assert (
+        rest.call("system.tax", "GET", f"/api/tasks/{task['id']}/materials/lease_contract").status_code == 404
+    )
+    rest.call("system.tax", "POST", f"{ET}/{task['id']}/unlock")
