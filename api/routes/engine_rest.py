@@ -44,6 +44,7 @@ from api.errors import NotAuthenticated
 from api.logs import note
 from api.schemas.camunda import (
     MAX_ASYNC_RESPONSE_TIMEOUT,
+    MAX_TASKS,
     CamundaErrorOut,
     CompleteExternalTask,
     CorrelationMessage,
@@ -320,7 +321,8 @@ async def fetch_and_lock(
         return []
 
     def fetch() -> list[ExternalTaskView]:
-        return engine.fetch_and_lock(actor, body.worker_id, body.max_tasks, topics, body.use_priority)
+        wanted = min(body.max_tasks, MAX_TASKS)  # "at most": fewer is always a Camunda answer
+        return engine.fetch_and_lock(actor, body.worker_id, wanted, topics, body.use_priority)
 
     tasks = await long_poll(engine, fetch, timeout)
     extensions = {t.topic_name for t in body.topics if t.include_extension_properties}
@@ -548,8 +550,14 @@ def get_external_task(task_id: str, actor: SystemOrAdminActor, engine: EngineDep
 
 @router.get(
     "/external-task/{task_id}/errorDetails",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}}, **CAMUNDA_ERROR_DOCS},
+    response_model=None,
+    responses={
+        200: {
+            "description": "the error details, as text",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **CAMUNDA_ERROR_DOCS,
+    },
 )
 def error_details(task_id: str, actor: SystemOrAdminActor, engine: EngineDep) -> PlainTextResponse:
     """The error details of the task's last failure, as text (empty when there were none)."""

@@ -84,7 +84,9 @@ class FetchAndLock(CamundaModel):
     )
 
     worker_id: str = Field(min_length=1, max_length=255)
-    max_tasks: int = Field(ge=0, le=MAX_TASKS)
+    max_tasks: int = Field(
+        ge=0, le=2**31 - 1, description=f"至多返回 {MAX_TASKS} 个 (at most {MAX_TASKS} are handed out)"
+    )
     use_priority: bool = False
     async_response_timeout: int | None = Field(default=None, ge=0, le=2**62)
     topics: list[TopicRequest] = Field(default_factory=list, max_length=64)
