@@ -87,8 +87,8 @@ router = APIRouter(prefix=PREFIX, tags=["engine-rest"])
 
 # How often a long poll queries again when no signal came (tasks made by other processes).
 POLL_SECONDS = 0.2
-# Threads that may sit in a long poll's wait at once; beyond that a poll sleeps instead.
-WAITERS = anyio.CapacityLimiter(256)
+# Threads that may sit in a long poll's wait at once (per app); beyond that a poll sleeps instead.
+WAITING_THREADS = 256
 # The Java class Camunda names for a mismatching message (its REST layer prints the cause).
 MISMATCH = "org.camunda.bpm.engine.MismatchingMessageCorrelationException"
 SORT_KEYS: dict[str, Callable[[ExternalTaskView], Any]] = {
@@ -279,21 +279,37 @@ def wait_for_signal(engine: Engine, seconds: float) -> None:
         signal.wait(seconds)
 
 
+def waiters(request: Request) -> anyio.CapacityLimiter:
+    """The app's limiter of long-poll waits, made in its event loop on first use."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "engine_rest_waiters", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(WAITING_THREADS)
+        request.app.state.engine_rest_waiters = limiter
+    return limiter
+
+
 async def long_poll(
-    engine: Engine, fetch: Callable[[], list[ExternalTaskView]], timeout_ms: int
+    request: Request, engine: Engine, fetch: Callable[[], list[ExternalTaskView]], timeout_ms: int
 ) -> list[ExternalTaskView]:
-    """Fetch now; while nothing came and time is left, wait for a signal (or a poll) and fetch again."""
+    """Fetch now; while nothing came and time is left, wait for a signal (or a poll) and fetch again.
+
+    A worker that hangs up stops its poll: it would otherwise lock a task nobody receives
+    (until the lock expires).
+    """
     deadline = time.monotonic() + timeout_ms / 1000
+    limiter = waiters(request)
     while True:
         tasks = await run_in_threadpool(fetch)
         left = deadline - time.monotonic()
         if tasks or left <= 0:
             return tasks
         pause = min(POLL_SECONDS, left)
-        if WAITERS.available_tokens >= 1:
-            await anyio.to_thread.run_sync(wait_for_signal, engine, pause, limiter=WAITERS)
+        if limiter.available_tokens >= 1:
+            await anyio.to_thread.run_sync(wait_for_signal, engine, pause, limiter=limiter)
         else:
             await anyio.sleep(pause)
+        if await request.is_disconnected():  # before fetching (and locking) again
+            return []
 
 
 @router.post(
@@ -302,7 +318,7 @@ async def long_poll(
     responses=CAMUNDA_ERROR_DOCS,
 )
 async def fetch_and_lock(
-    body: FetchAndLock, actor: SystemActor, engine: EngineDep
+    body: FetchAndLock, actor: SystemActor, engine: EngineDep, request: Request
 ) -> list[LockedExternalTaskOut]:
     """Lock up to ``maxTasks`` of the department's tasks on its topics; long-polls (asyncResponseTimeout)."""
     timeout = body.async_response_timeout or 0
@@ -324,7 +340,7 @@ async def fetch_and_lock(
         wanted = min(body.max_tasks, MAX_TASKS)  # "at most": fewer is always a Camunda answer
         return engine.fetch_and_lock(actor, body.worker_id, wanted, topics, body.use_priority)
 
-    tasks = await long_poll(engine, fetch, timeout)
+    tasks = await long_poll(request, engine, fetch, timeout)
     extensions = {t.topic_name for t in body.topics if t.include_extension_properties}
     return [locked_out(t, t.topic in extensions) for t in tasks]
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from api.camunda_values import parse_date
@@ -497,3 +498,22 @@ def test_a_system_downloads_the_materials_of_its_task_and_no_others(rest: Rest) 
         rest.call("system.tax", "GET", f"/api/tasks/{task['id']}/materials/lease_contract").status_code == 404
     )
     rest.call("system.tax", "POST", f"{ET}/{task['id']}/unlock")
+
+
+def test_a_poll_whose_worker_hung_up_locks_nothing(rest: Rest) -> None:
+    held = rest.fetch("system.bank", worker="drainer", lock=600_000)
+    body = {
+        "workerId": "gone",
+        "maxTasks": 1,
+        "asyncResponseTimeout": 30_000,
+        "topics": [{"topicName": BANK_TOPIC, "lockDuration": 600_000}],
+    }
+    hasty = httpx.Client(base_url=rest.server.base_url, headers=rest.auth("system.bank"), timeout=1.0)
+    with hasty, pytest.raises(httpx.ReadTimeout):
+        hasty.post(f"{ET}/fetchAndLock", json=body)  # the worker gives up after a second
+    case_id = rest.apply()
+    time.sleep(1.0)  # the abandoned poll would have taken it by now
+    task = rest.lock_task_of(case_id, worker="worker-3")
+    assert task["workerId"] == "worker-3"
+    for other in [*held, task]:
+        rest.call("system.bank", "POST", f"{ET}/{other['id']}/unlock")
