@@ -17,7 +17,10 @@ hundred waiting workers never take the threads the other requests need.
 
 Where onething differs, it says so rather than pretending: no tenants (a tenant filter
 matches nothing), no process-definition filters on a topic (refused with 400), local
-variables are the case's variables (a case has one scope), and the task ids are numbers.
+variables are the case's variables (a case has one scope), the task ids are numbers, a
+message's ``processInstanceId`` is matched as the case id (the engine's business keys are
+a case's code or id; both at once are refused), and ``variablesInResultEnabled`` shows the
+variables the message carried (a system never reads a whole case).
 
 The error answers of this API are Camunda's only under ``/engine-rest`` (``install``): the
 rest of the app keeps ``{"detail": ...}``.
@@ -40,7 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.camunda_values import VariableRefused, decode_variables, encode_variables, format_date
 from api.deps import EngineDep, SystemActor, SystemOrAdminActor
-from api.errors import NotAuthenticated
+from api.errors import ERROR_DOCS, NotAuthenticated
 from api.logs import note
 from api.schemas.camunda import (
     MAX_ASYNC_RESPONSE_TIMEOUT,
@@ -107,6 +110,7 @@ CAMUNDA_ERROR_DOCS: dict[int | str, dict[str, Any]] = {
     403: {"model": CamundaErrorOut, "description": "无权执行此操作 (not a system account)"},
     404: {"model": CamundaErrorOut, "description": "External task with id ... does not exist"},
     500: {"model": CamundaErrorOut, "description": "Camunda's ProcessEngineException"},
+    503: ERROR_DOCS[503],  # a database outage is the app's 503 with Retry-After everywhere
 }
 
 
