@@ -10,6 +10,7 @@ from engine.errors import InvalidInput
 from engine.people.accounts import DEMO_PASSWORD, AccountService
 from engine.people.actors import Role
 from engine.storage.db import Database
+from tests.api.support import LiveServer
 
 PASSWORD = "a-long-passphrase"
 
@@ -72,3 +73,33 @@ def test_demo_accounts_include_each_departments_system(accounts: AccountService)
     assert system is not None
     assert (system.role, system.departments) == (Role.SYSTEM, ("tax",))
     assert accounts.ensure_demo_accounts(["tax"]) == []  # made once
+
+
+def test_a_system_account_is_made_by_an_admin_and_signs_in_like_any(server: LiveServer) -> None:
+    with server.as_user("admin") as admin:
+        two = admin.post(
+            "/api/accounts",
+            json={
+                "username": "customs.system",
+                "password": PASSWORD,
+                "role": "system",
+                "departments": ["tax", "market-regulation"],
+            },
+        )
+        assert two.status_code == 422, two.text
+        assert [p["rule"] for p in two.json()["detail"]] == ["exactly-one"]
+        made = admin.post(
+            "/api/accounts",
+            json={"username": "tax.core", "password": PASSWORD, "role": "system", "departments": ["tax"]},
+        )
+        assert made.status_code == 201, made.text
+        assert (made.json()["role"], made.json()["departments"]) == ("system", ["tax"])
+    token = server.token("tax.core", PASSWORD)
+    with server.client(token) as system:
+        me = system.get("/api/auth/me").json()
+        assert (me["username"], me["role"], me["departments"]) == ("tax.core", "system", ["tax"])
+        assert system.get("/engine-rest/external-task/count").status_code == 200
+        assert system.get("/api/tasks").status_code == 403
+    # The demo system accounts sign in with the demo password.
+    with server.as_user("system.tax") as demo:
+        assert demo.get("/api/auth/me").json()["role"] == "system"
