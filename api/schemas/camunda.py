@@ -11,7 +11,7 @@ holds, with the path to download each (Camunda clients ignore fields they do not
 Variables travel in Camunda's typed form ``{"name": {"value": ..., "type": "String"}}``;
 ``api.camunda_values`` decodes and encodes them.
 
-May import: pydantic.
+May import: pydantic, api.schemas.common.
 """
 
 from __future__ import annotations
@@ -21,18 +21,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from api.schemas.common import RequestBody
+
 # Camunda's cap on asyncResponseTimeout (30 minutes).
 MAX_ASYNC_RESPONSE_TIMEOUT = 1_800_000
 MAX_TASKS = 100
 
 
+CAMUNDA_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
 class CamundaModel(BaseModel):
-    """camelCase on the wire; unknown keys ignored as Camunda's newer clients may send some."""
+    """An answer: camelCase on the wire."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = CAMUNDA_CONFIG
 
 
-class VariableValue(CamundaModel):
+class CamundaRequest(RequestBody):
+    """A request body: camelCase, unknown keys ignored (newer clients send some), and text no
+    database can store (NUL, lone surrogates, NaN) refused as every request body's is."""
+
+    model_config = CAMUNDA_CONFIG
+
+
+class VariableValue(CamundaRequest):
     """A typed value: Camunda's VariableValueDto."""
 
     value: Any = None
@@ -43,7 +55,7 @@ class VariableValue(CamundaModel):
 Variables = dict[str, VariableValue]
 
 
-class TopicRequest(CamundaModel):
+class TopicRequest(CamundaRequest):
     """One topic of a fetch: its name, how long to lock, which variables to return."""
 
     topic_name: str = Field(min_length=1, max_length=128)
@@ -63,13 +75,11 @@ class TopicRequest(CamundaModel):
     include_extension_properties: bool = False
 
 
-class FetchAndLock(CamundaModel):
+class FetchAndLock(CamundaRequest):
     """Camunda's FetchExternalTasksExtendedDto."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",
+        **CAMUNDA_CONFIG,
         json_schema_extra={
             "examples": [
                 {
@@ -92,7 +102,7 @@ class FetchAndLock(CamundaModel):
     topics: list[TopicRequest] = Field(default_factory=list, max_length=64)
 
 
-class CompleteExternalTask(CamundaModel):
+class CompleteExternalTask(CamundaRequest):
     """Camunda's CompleteExternalTaskDto (a missing workerId is the route's 400, after the task id)."""
 
     worker_id: str | None = Field(default=None, max_length=255)
@@ -100,7 +110,7 @@ class CompleteExternalTask(CamundaModel):
     local_variables: Variables | None = None
 
 
-class ExternalTaskFailure(CamundaModel):
+class ExternalTaskFailure(CamundaRequest):
     """Camunda's ExternalTaskFailureDto."""
 
     worker_id: str | None = Field(default=None, max_length=255)
@@ -112,7 +122,7 @@ class ExternalTaskFailure(CamundaModel):
     local_variables: Variables | None = None
 
 
-class ExternalTaskBpmnError(CamundaModel):
+class ExternalTaskBpmnError(CamundaRequest):
     """Camunda's ExternalTaskBpmnError."""
 
     worker_id: str | None = Field(default=None, max_length=255)
@@ -121,26 +131,24 @@ class ExternalTaskBpmnError(CamundaModel):
     variables: Variables | None = None
 
 
-class ExtendLock(CamundaModel):
+class ExtendLock(CamundaRequest):
     """Camunda's ExtendLockOnExternalTaskDto."""
 
     worker_id: str | None = Field(default=None, max_length=255)
     new_duration: int | None = Field(default=None, le=2**62, description="毫秒 (milliseconds)")
 
 
-class Retries(CamundaModel):
+class Retries(CamundaRequest):
     """Camunda's RetriesDto."""
 
     retries: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
-class CorrelationMessage(CamundaModel):
+class CorrelationMessage(CamundaRequest):
     """Camunda's CorrelationMessageDto."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",
+        **CAMUNDA_CONFIG,
         json_schema_extra={
             "examples": [
                 {

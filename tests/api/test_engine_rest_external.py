@@ -397,6 +397,8 @@ def test_bad_requests_answer_camunda_bodies_and_api_keeps_its_own(rest: Rest) ->
             "system.bank", "POST", url, json={"workerId": "worker-1", "variables": {"v": typed}}
         )
         camunda_error(refused, 400, kind)
+    nul = {"workerId": "worker-1", "variables": {"v": {"type": "String", "value": "a\x00b"}}}
+    camunda_error(rest.call("system.bank", "POST", url, json=nul), 400, "InvalidRequestException")
     no_worker = rest.call("system.bank", "POST", url, json={})
     camunda_error(no_worker, 400, "RestException", "workerId is null")
     no_code = rest.call("system.bank", "POST", f"{ET}/{task['id']}/bpmnError", json={"workerId": "worker-1"})
