@@ -150,9 +150,11 @@ class Rest:
 
 
 @contextmanager
-def rest_app(root: Path) -> Iterator[Rest]:
-    """A server on a fresh SQLite file with the shipped bundles, the three test bundles and demo accounts."""
-    settings = Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "var")
+def rest_app(root: Path, database_url: str | None = None) -> Iterator[Rest]:
+    """A server on a fresh database (a SQLite file under ``root`` unless a URL is given) with the
+    shipped bundles, the three test bundles and the demo accounts."""
+    url = database_url or f"sqlite:///{root / 'onething.db'}"
+    settings = Settings(database_url=url, data_dir=root / "var")
     with live_server(settings) as server:
         engine = server.engine
         engine.deploy_files(bank_files(), "admin")

@@ -30,14 +30,19 @@ from tests.api.engine_rest_support import (
     rest_app,
 )
 from tests.api.walking import apply, approve, bundle_example, open_tasks_of
+from tests.support.pg import PgCluster
 
 ET = "/engine-rest/external-task"
 
 
-@pytest.fixture(scope="module")
-def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rest]:
-    """The app with the test bundles on a fresh SQLite file."""
-    with rest_app(tmp_path_factory.mktemp("engine-rest")) as running:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def rest(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rest]:
+    """The app with the test bundles on a fresh database, once on SQLite and once on PostgreSQL."""
+    url = None
+    if request.param == "postgres":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database()
+    with rest_app(tmp_path_factory.mktemp("engine-rest"), url) as running:
         yield running
 
 
