@@ -232,7 +232,8 @@ def locked_out(task: ExternalTaskView, extension_properties: bool) -> LockedExte
         properties = {
             "department": task.department,
             "item": task.item,
-            "itemName": str(task.item_name),
+            "itemName": task.item_name.zh,
+            "itemNameEn": task.item_name.en,
             "caseCode": task.case_code or "",
         }
     return LockedExternalTaskOut(

@@ -85,7 +85,13 @@ def test_fetch_lock_complete_in_camunda_shapes(rest: Rest) -> None:
         "value": COMPANY["company_name"],
         "valueInfo": {},
     }
-    assert task["extensionProperties"]["department"] == "bank"
+    assert task["extensionProperties"] == {
+        "department": "bank",
+        "item": "bank-account-opening",
+        "itemName": "银行基本存款账户开立",
+        "itemNameEn": "Basic bank account",
+        "caseCode": code,
+    }
     assert task["materials"] == []
 
     # Locked: nobody fetches it again while the lock holds.
