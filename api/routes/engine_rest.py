@@ -189,7 +189,8 @@ def task_fields(task: ExternalTaskView) -> dict[str, Any]:
     return {
         "activity_id": task.activity_id,
         "activity_instance_id": f"{task.activity_id}:{task.spiff_id}",
-        "error_message": task.error_message,
+        # A failure reported without a message is Camunda's null (the engine stores "").
+        "error_message": task.error_message or None,
         "execution_id": str(task.spiff_id),
         "id": str(task.id),
         "lock_expiration_time": format_date(task.lock_expires_at) if task.lock_expires_at else None,

@@ -241,6 +241,11 @@ def test_failures_count_down_to_an_incident_set_retries_and_hand_over(rest: Rest
     assert rest.call("applicant1", "GET", "/api/incidents").status_code == 403
     assert rest.call("system.bank", "GET", "/api/incidents").status_code == 403
 
+    # A failure without a message: Camunda's null, not an empty text.
+    silent = rest.call("system.bank", "POST", f"{url}/failure", json={"workerId": "worker-1", "retries": 0})
+    assert silent.status_code == 204, silent.text
+    assert rest.call("system.bank", "GET", url).json()["errorMessage"] is None
+
     # Setting retries resolves the incident: fetchable again.
     null = rest.call("admin", "PUT", f"{url}/retries", json={"retries": None})
     camunda_error(null, 400, "InvalidRequestException", "The number of retries cannot be null.")
