@@ -33,6 +33,7 @@ from engine.bpmn.deployments import Deployments
 from engine.bpmn.runtime import Runner, TaskKind
 from engine.bpmn.serialization import WorkflowCodec
 from engine.cases.events import IncidentResolved, TaskCancelled, TaskCreated
+from engine.cases.message_items import sync_message_items
 from engine.cases.message_waits import sync_message_waits
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 from engine.errors import CaseNotFound
@@ -212,9 +213,12 @@ class CaseStore:
         A ready user task queues for its department's clerks; a ready external (service)
         task waits for the department's system, by its topic and priority, with the same
         time limit as a clerk's task. A task a clerk returned stays ready in the workflow
-        but gets no new row until the applicant's supplement starts the next round.
+        but gets no new row until the applicant's supplement starts the next round. A
+        receive task bound to an item that a department system finishes by a message keeps
+        a row of kind "message" while it waits (``engine.cases.message_items``).
         """
         case = oc.case
+        waiting = sync_message_items(oc, self.due_for)  # may add rows to ``oc.rows``
         rows = oc.rows
         open_rows = {r.spiff_id: r for r in rows if r.state in OPEN_WORK_STATES}
         held = {r.spiff_id for r in rows if r.outcome == Outcome.RETURN and r.round == case.round}
@@ -253,7 +257,7 @@ class CaseStore:
         oc.rows = [*rows, *created]
         oc.synced = True
         for spiff_id, row in open_rows.items():
-            if spiff_id not in ready:
+            if spiff_id not in ready and spiff_id not in waiting:
                 was_incident = row.state == WorkItemState.FAILED
                 row.state = WorkItemState.CANCELLED
                 row.completed_at = oc.now
