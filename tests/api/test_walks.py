@@ -192,6 +192,39 @@ def test_school_enrollment_return_and_supplement_runs_only_the_returned_tasks_ag
     applicant.close()
 
 
+def test_newborn_birth_waits_for_the_hospital_systems_message_then_the_clerks_finish(
+    server: LiveServer,
+) -> None:
+    applicant = server.as_user("applicant1")
+    example = bundle_example(applicant, "newborn-birth", 0)
+    owners = bundle_departments(applicant, "newborn-birth")
+    started = apply(applicant, "newborn-birth", example, "walk-newborn")
+    assert started.status_code == 201, started.text
+    case = started.json()
+    # The hospital's system issues the certificate: no clerk of the health department has it.
+    (waiting,) = case["tasks"]
+    assert (waiting["item"], waiting["department"], waiting["state"]) == (
+        "birth-certificate",
+        "health",
+        "ready",
+    )
+    with server.as_user("clerk.health") as health:
+        assert open_tasks_of(health, case["id"], "newborn-birth") == []
+        assert health.post(f"/api/tasks/{waiting['id']}/claim").status_code in (403, 404, 409)
+
+    done = work_case(server, case["id"], "newborn-birth", sorted(set(owners.values())), example["decisions"])
+    assert sorted(done) == sorted(example["route"])
+    final = applicant.get(f"/api/cases/{case['id']}").json()
+    assert final["status"] == "completed"
+    certificate = applicant.get(f"/api/materials/{final['outputs']['birth_certificate']}/content").json()
+    assert certificate["type"] == "electronic-certificate" and certificate["number"]
+    assert certificate["fields"]["child_name"] == example["data"]["child_name"]
+    approvals = {e["detail"]["item"]: e["actor"] for e in final["timeline"] if e["kind"] == "approved"}
+    assert approvals["birth-certificate"] == "system.health"
+    assert approvals["vaccination-record"] == "clerk.health"
+    applicant.close()
+
+
 def test_every_answer_carries_a_request_id_and_echoes_a_well_formed_one(server: LiveServer) -> None:
     with server.client() as anonymous:
         for method, path in [("GET", "/healthz"), ("GET", "/api/cases"), ("GET", "/api/nowhere")]:

@@ -30,6 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.definitions import BundleDefinition, load_definition, read_bundle_dir
 from engine.bpmn.manifest import Example, outcome_key, parse_manifest
+from engine.bpmn.receive_tasks import waiting_receive_tasks
 from engine.bpmn.runtime import Runner
 from engine.bpmn.serialization import WorkflowCodec, _registry
 from engine.demo import DEMO_START, TIMER_STEP, WORK_TIME
@@ -86,6 +87,11 @@ class Run:
                 decision = {**self.example.decisions.get(item, {}), outcome_key(item): "approve"}
                 self.runner.complete(self.workflow, ready[0].spiff_id, decision)
                 yield item
+            elif waiting := waiting_receive_tasks(self.workflow):  # a system's message (the hospital's)
+                item = self.item(waiting[0].name)
+                self.clock.advance(WORK_TIME)
+                self.runner.correlate(self.workflow, waiting[0].message, self.example.decisions.get(item, {}))
+                yield item
             else:
                 due = self.runner.next_timer(self.workflow)
                 assert due is not None, "waiting on neither a person nor a timer"
@@ -95,9 +101,10 @@ class Run:
         raise AssertionError("the example did not finish in 200 steps")
 
     def approved(self) -> set[str]:
-        """The items whose user tasks completed."""
-        done = self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
-        return {self.item(t.task_spec.bpmn_id) for t in done}
+        """The items whose tasks (a clerk's, or a system's by a message) completed."""
+        tasks = {i.task for i in self.definition.manifest.items}
+        done = self.workflow.get_tasks(state=TaskState.COMPLETED)
+        return {self.item(t.task_spec.bpmn_id) for t in done if t.task_spec.bpmn_id in tasks}
 
     def restored(self, codec: WorkflowCodec, text: str) -> Run:
         """This run continued from ``text`` on a restored workflow, with a clock of its own."""
