@@ -326,6 +326,41 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda v, _r: Call("PATCH", f"/api/accounts/{v.target_account}", json={"display_name": "改名"}),
         roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
     ),
+    # Webhooks: admins only. No webhook of the victim's: the admin's calls find nothing (404).
+    ("GET", "/api/webhooks"): Row(
+        get("/api/webhooks"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=403)
+    ),
+    ("POST", "/api/webhooks"): Row(
+        post("/api/webhooks", {"url": "https://example.org/matrix", "active": False}),
+        roles(applicant=403, clerk=403, analyst=403, admin=201, system=403),
+    ),
+    ("GET", "/api/webhooks/{webhook_id}"): Row(
+        get("/api/webhooks/{missing}"), roles(applicant=403, clerk=403, analyst=403, admin=404, system=403)
+    ),
+    ("PATCH", "/api/webhooks/{webhook_id}"): Row(
+        lambda _v, _r: Call("PATCH", f"/api/webhooks/{MISSING_ID}", json={"active": False}),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    ("DELETE", "/api/webhooks/{webhook_id}"): Row(
+        lambda _v, _r: Call("DELETE", f"/api/webhooks/{MISSING_ID}"),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    ("POST", "/api/webhooks/{webhook_id}/secret"): Row(
+        post("/api/webhooks/{missing}/secret", {}),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"): Row(
+        get("/api/webhooks/{missing}/deliveries"),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    ("POST", "/api/webhooks/{webhook_id}/deliveries/replay-dead"): Row(
+        post("/api/webhooks/{missing}/deliveries/replay-dead"),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    ("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Row(
+        post("/api/webhooks/{missing}/deliveries/{missing}/replay"),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
     ("GET", "/api/incidents"): Row(
         get("/api/incidents"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=403)
     ),
