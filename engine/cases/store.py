@@ -1,6 +1,6 @@
 """Durable case state: lock a case, restore its workflow, save it with its task rows and events.
 
-One transaction holds the case row lock (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+One transaction holds the case row lock (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL; SQLite's
 ``BEGIN IMMEDIATE`` serializes writers), the workflow state, the work-item rows and the
 audit lines of the events emitted on the way (``engine.storage.spine``), so they always
 agree. ``save`` announces new task rows (``TaskCreated``) once they have ids and writes the
@@ -122,7 +122,7 @@ class CaseStore:
         """Lock the case row and restore its workflow (from the cache when still current)."""
         # The state text (the largest column) is read only when the cache cannot serve it.
         case = session.scalars(
-            select(Case).where(Case.id == case_id).options(defer(Case.state)).with_for_update()
+            select(Case).where(Case.id == case_id).options(defer(Case.state)).with_for_update(key_share=True)
         ).one_or_none()
         if case is None:
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")

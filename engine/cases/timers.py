@@ -40,7 +40,9 @@ class Timers(Applying):
             def locate(session: Session, case_id: int = case_id) -> int:
                 # Another worker holding this case is firing it: take the next one, don't queue.
                 held = session.scalar(
-                    select(Case.id).where(Case.id == case_id).with_for_update(skip_locked=True)
+                    select(Case.id)
+                    .where(Case.id == case_id)
+                    .with_for_update(skip_locked=True, key_share=True)
                 )
                 if held is None:
                     raise _HeldElsewhere

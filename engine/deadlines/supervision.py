@@ -171,13 +171,21 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def lock_cases(session: Session, case_ids: Iterable[int]) -> set[int]:
-    """Lock these cases for this transaction, skipping those another transaction holds."""
+    """Lock these cases for this transaction, skipping those another transaction holds.
+
+    ``FOR NO KEY UPDATE``, as every case lock: a claim updates its task row and then inserts
+    its audit line, whose foreign key takes a key-share lock on the case; a sweep holding
+    ``FOR UPDATE`` on the case while updating that task row deadlocked with it on PostgreSQL.
+    """
     ids = sorted(set(case_ids))
     if not ids:
         return set()
     return set(
         session.scalars(
-            select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update(skip_locked=True)
+            select(Case.id)
+            .where(Case.id.in_(ids))
+            .order_by(Case.id)
+            .with_for_update(skip_locked=True, key_share=True)
         )
     )
 
@@ -366,7 +374,7 @@ def _locked_entry(session: Session, escalation_id: int) -> Escalation | None:
     """
     case_id = session.scalar(select(Escalation.case_id).where(Escalation.id == escalation_id))
     if case_id is not None:
-        session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+        session.execute(select(Case.id).where(Case.id == case_id).with_for_update(key_share=True))
     return session.scalars(
         select(Escalation)
         .where(Escalation.id == escalation_id)

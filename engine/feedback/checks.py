@@ -42,7 +42,9 @@ def text_problems(text: str, where: str, *, required: bool) -> list[Problem]:
 
 def locked_case(session: Session, case_id: int) -> Case | None:
     """The case row, locked for this transaction (the order every writer of a case follows)."""
-    return session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one_or_none()
+    return session.scalars(
+        select(Case).where(Case.id == case_id).with_for_update(key_share=True)
+    ).one_or_none()
 
 
 Answerable = TypeVar("Answerable", Rectification, Complaint)
