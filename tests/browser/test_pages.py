@@ -332,3 +332,29 @@ def test_every_page_has_one_main_heading_and_every_control_a_label(
             ".map(h => Number(h.tagName[1]))"
         )
         assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), f"heading levels skip on {path}"
+
+
+def test_applicant_sees_the_tax_system_s_step_marked_as_a_system_step_on_the_diagram(
+    page: Any, server: LiveServer
+) -> None:
+    engine = server.engine
+    example = engine.bundle_detail(BUNDLE).examples[0]
+    materials = {
+        kind: engine.materials.upload(APPLICANT.username, kind, f"{kind}.pdf", io.BytesIO(demo_pdf(kind))).id
+        for kind in example["materials"]
+    }
+    case_id = engine.start_case(APPLICANT, BUNDLE, example["data"], materials).id
+    clerk = Actor("clerk.market-regulation", Role.CLERK, frozenset({"market-regulation"}))
+    registration = _task_of(server, case_id)
+    engine.claim(clerk, registration)
+    engine.complete(clerk, registration, "approve", example["decisions"]["business-registration"])
+    sign_in(page, "applicant1")
+    page.goto(f"/cases/{case_id}")
+    wait_diagram(page)
+    assert "ot-system" in element_classes(page, "Task_tax_registration")
+    assert "ot-system" not in element_classes(page, "Task_engrave_seal")  # a clerk's step
+    note = page.locator(".ot-overlay.system").first.inner_text()
+    assert note.strip(), "the system step carries its words on the diagram"
+    row = page.locator("#steps-table tr[data-element='Task_tax_registration']")
+    expect(row).to_contain_text("部门系统处理中")
+    expect(page.locator(".diagram-legend")).to_contain_text("部门系统办理的环节")
