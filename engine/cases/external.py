@@ -162,6 +162,21 @@ class ExternalTasks(Queues, TaskActions):
             raise _not_found(task_id)  # handed to a clerk: no longer the system's
         return item
 
+    @staticmethod
+    def _live(item: WorkItem) -> WorkItem:
+        """A task its system may still act on (ready, or an incident); finished ones are gone."""
+        if item.state not in LIVE_STATES:
+            raise _not_found(item.id)
+        return item
+
+    @classmethod
+    def _owned(cls, item: WorkItem, worker_id: str, action: str) -> WorkItem:
+        """A live task whose lock ``worker_id`` holds; another's lock refuses ``action``."""
+        cls._live(item)
+        if item.worker_id != worker_id:
+            raise _lock_lost(item.id, action, worker_id, item.worker_id)
+        return item
+
     # -- fetch and lock -------------------------------------------------------------------
 
     def fetch_and_lock(
@@ -256,10 +271,7 @@ class ExternalTasks(Queues, TaskActions):
                 if item.worker_id == worker_id:
                     return  # completed twice with the same lock: harmless
                 raise _not_found(task_id)
-            if item.state not in LIVE_STATES:
-                raise _not_found(task_id)
-            if item.worker_id != worker_id:
-                raise _lock_lost(task_id, _COMPLETE, worker_id, item.worker_id)
+            self._owned(item, worker_id, _COMPLETE)
             was_incident = item.state == WorkItemState.FAILED
             # The item's decision fields are checked as a clerk's; other variables are the
             # system's process variables (Camunda's), for the workflow only.
@@ -295,11 +307,7 @@ class ExternalTasks(Queues, TaskActions):
             raise _invalid("retryTimeout", "重试等待不能为负", "retryTimeout must not be negative")
 
         def change(oc: OpenCase) -> None:
-            item = self._held_row(oc, task_id)
-            if item.state not in LIVE_STATES:
-                raise _not_found(task_id)
-            if item.worker_id != worker_id:
-                raise _lock_lost(task_id, _FAILURE, worker_id, item.worker_id)
+            item = self._owned(self._held_row(oc, task_id), worker_id, _FAILURE)
             item.error_message = error_message
             item.error_details = error_details
             item.lock_expires_at = oc.now + timedelta(milliseconds=retry_timeout_ms)
@@ -339,11 +347,7 @@ class ExternalTasks(Queues, TaskActions):
         given = json_ready(dict(variables or {}))
 
         def change(oc: OpenCase) -> None:
-            item = self._held_row(oc, task_id)
-            if item.state not in LIVE_STATES:
-                raise _not_found(task_id)
-            if item.worker_id != worker_id:
-                raise _lock_lost(task_id, _BPMN_ERROR, worker_id, item.worker_id)
+            item = self._owned(self._held_row(oc, task_id), worker_id, _BPMN_ERROR)
             caught = self.runner.throw_error(oc.workflow, item.spiff_id, error_code, error_message, given)
             emit(
                 oc.session,
@@ -434,9 +438,7 @@ class ExternalTasks(Queues, TaskActions):
             raise _invalid("retries", "重试次数不能为负", "retries must not be negative")
 
         def change(oc: OpenCase) -> None:
-            item = self._held_row(oc, task_id)
-            if item.state not in LIVE_STATES:
-                raise _not_found(task_id)
+            item = self._live(self._held_row(oc, task_id))
             self._apply_retries(oc, item, retries, actor.username)
 
         self._mutate(
@@ -455,9 +457,7 @@ class ExternalTasks(Queues, TaskActions):
             raise NotAllowed("只有督办人员和管理员可以转人工办理 (only supervisors hand tasks to clerks)")
 
         def change(oc: OpenCase) -> WorkItemView:
-            item = self._held_row(oc, task_id)
-            if item.state not in LIVE_STATES:
-                raise _not_found(task_id)
+            item = self._live(self._held_row(oc, task_id))
             was_incident = item.state == WorkItemState.FAILED
             item.kind = TaskKind.HUMAN.value
             item.state = WorkItemState.READY
