@@ -9,16 +9,20 @@ May import: ``engine.bpmn.yaml_bounds``, ``engine.errors``, ``forms.spec``, pyda
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.bpmn.yaml_bounds import YamlRefused, load_bounded
 from engine.errors import DefinitionError, Problem
 from forms.spec import FormItem, FormRequest
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+# A GB/T 2260 division code: 6 digits (province, city, county), 9 (township) or 12 (village).
+DIVISION_PATTERN = r"^(\d{6}|\d{9}|\d{12})$"
+DIVISION_FORMAT = "division-code"  # the catalog format of a field holding a division code
 MAX_VERSION = 2**31 - 1  # versions live in INTEGER columns (4 bytes on PostgreSQL)
 
 
@@ -35,6 +39,24 @@ class Text(Frozen):
     en: str = ""
 
 
+class DivisionSource(Frozen):
+    """Where an item is decided when not in the case's own division: a field's value or a fixed code.
+
+    多地联办: ``field`` names another division field (e.g. the new address of a company that
+    moves), so one bundle's items run in two divisions; ``fixed`` pins an item to one office
+    (a province-level item whatever the applicant's district). Exactly one of the two.
+    """
+
+    field: str | None = Field(default=None, min_length=1, max_length=64)
+    fixed: str | None = Field(default=None, pattern=DIVISION_PATTERN)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DivisionSource:
+        if (self.field is None) == (self.fixed is None):
+            raise ValueError("give exactly one of field and fixed")
+        return self
+
+
 class Item(Frozen):
     """One administrative item (事项) of the bundle, owned by one department.
 
@@ -42,6 +64,10 @@ class Item(Frozen):
     ``task`` then names a BPMN service task, which becomes an external task fetched by
     ``topic`` (the department key when not given). ``clerk`` (the default) is a user task
     in the department's queue.
+
+    ``decided_at`` is the level whose office decides the item (区县, 地市 or 省级); the task
+    goes up from the item's division to that level (``engine.regions`` routes it).
+    ``division`` says where that division comes from when not the case's own.
     """
 
     key: str
@@ -57,6 +83,8 @@ class Item(Frozen):
     legal_basis: str = ""
     handled_by: Literal["clerk", "system"] = "clerk"
     topic: str | None = Field(default=None, min_length=1, max_length=128)
+    decided_at: Literal["county", "city", "province"] = "county"
+    division: DivisionSource | None = None
 
     @property
     def system_topic(self) -> str | None:
@@ -136,6 +164,10 @@ class Manifest(Frozen):
     examples: tuple[Example, ...] = ()
     escalation: Escalation = Escalation()
     audience: str = "enterprise"
+    # The field holding the applicant's division; None: the first division-code field of the form.
+    division_field: str | None = Field(default=None, min_length=1, max_length=64)
+    # Whether a region's variant may add local items (it then brings its own diagram).
+    extensible: bool = False
 
     @field_validator("key")
     @classmethod
@@ -166,6 +198,21 @@ class Manifest(Frozen):
         """
         item = self.item_for_task(task_name)
         return item.system_topic if item is not None else None
+
+    def item_division(self, item: Item, data: Mapping[str, Any], case_division: str | None) -> str | None:
+        """The division an item is decided in: its fixed code, its field's value, else the case's.
+
+        A division field left empty (an optional field not asked on this route) falls back to
+        the case's division; None when none is known (routing then uses the default).
+        """
+        source = item.division
+        if source is not None and source.fixed is not None:
+            return source.fixed
+        if source is not None and source.field is not None:
+            value = data.get(source.field)
+            if isinstance(value, str) and re.match(DIVISION_PATTERN, value):
+                return value
+        return case_division
 
     @property
     def departments(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from engine.bpmn.analyst_texts import text_problems
 from engine.bpmn.checks.facts import DiagramFacts, DmnFacts, Expression, problem
 from engine.bpmn.checks.vet import kind_label, vet
 from engine.bpmn.definitions import MANIFEST_NAME
-from engine.bpmn.manifest import KEY_PATTERN, Item, Manifest, form_request, outcome_key
+from engine.bpmn.manifest import DIVISION_FORMAT, KEY_PATTERN, Item, Manifest, form_request, outcome_key
 from engine.bpmn.validation.report import (
     CHECK_BINDINGS,
     CHECK_EXAMPLES,
@@ -52,7 +52,9 @@ def check_with_manifest(
     form: MergedForm | None = None
     with run.check(CHECK_FORM, MANIFEST_NAME):
         try:
-            form = checker.check_form(catalog if catalog is not None else load_catalog())
+            known = catalog if catalog is not None else load_catalog()
+            checker.check_divisions(known)
+            form = checker.check_form(known)
         except CatalogError as exc:
             run.problems.extend(
                 Problem(
@@ -283,6 +285,39 @@ class _BundleChecker:
                 f"the item's topic {item.topic!r} differs from "
                 f"the camunda:topic {task.topic!r} of {item.task}",
             )
+
+    def check_divisions(self, catalog: Catalog) -> None:
+        """Division sources name a division-code field the item or the bundle asks (or a fixed code).
+
+        The schema already refuses both or neither of ``field`` and ``fixed`` and a malformed
+        fixed code; here the field must be asked and hold a division code, or routing would
+        read a company name as a 行政区划.
+        """
+        asked = set(self.manifest.fields)
+        sources = [
+            (f"items[{item.key}].division.field", item.division.field)
+            for item in self.manifest.items
+            if item.division is not None and item.division.field is not None
+        ]
+        if self.manifest.division_field is not None:
+            sources.append(("division_field", self.manifest.division_field))
+        for where, name in sources:
+            if name not in asked:
+                self.add(
+                    where,
+                    "division-field",
+                    f"字段 {name!r} 不是本事项包询问的字段",
+                    f"field {name!r} is not a field this bundle asks",
+                )
+                continue
+            element = catalog.elements.get(name)
+            if element is not None and element.format != DIVISION_FORMAT:
+                self.add(
+                    where,
+                    "division-field",
+                    f"字段 {name!r} 不是行政区划代码 (format: {DIVISION_FORMAT})",
+                    f"field {name!r} is not a division code (format: {DIVISION_FORMAT})",
+                )
 
     def check_form(self, catalog: Catalog) -> MergedForm | None:
         """Merge the items into one form; on conflicts, report them and merge what is known.
