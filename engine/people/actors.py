@@ -34,6 +34,10 @@ class Actor:
     role: Role
     departments: frozenset[str] = field(default_factory=frozenset)
     supervisor: bool = False
+    # The account's division (行政区划 code): a clerk's office, a supervisor's or system's
+    # subtree, an analyst's or admin's scope; None is the default division (clerks, systems)
+    # or the whole platform (analysts, admins). Read through engine.regions, never here.
+    division: str | None = None
 
     @classmethod
     def system(cls) -> Actor:

@@ -88,6 +88,50 @@ class Account(Base):
     # a cookie or token recorded at sign-in must still match (see engine.accounts).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The office's division (行政区划 code) of a clerk, supervisor or system account, or the
+    # subtree an analyst or admin is limited to (分级授权); None: the default division for
+    # clerks and systems, the whole platform for analysts and admins.
+    division: Mapped[str | None] = mapped_column(String(12), nullable=True)
+
+
+class Division(Base):
+    """One 行政区划 (GB/T 2260 code): a province-level area, city, county/district or township.
+
+    The tree is shipped (``processes/divisions``) and editable by admins; routing walks it
+    upwards from a case's division to the nearest office of a department.
+    """
+
+    __tablename__ = "divisions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    level: Mapped[str] = mapped_column(String(16))
+    parent: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Office(Base):
+    """A department's office in a division (besides the implicit ones at the default division).
+
+    Tasks routed to (department, division) wait in this office's queue; the names are
+    optional (derived from the division's full name and the department when empty).
+    """
+
+    __tablename__ = "offices"
+    __table_args__ = (UniqueConstraint("department", "division", name="uq_offices_department_division"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(64))
+    division: Mapped[str] = mapped_column(String(12))
+    name_zh: Mapped[str] = mapped_column(String(128), default="")
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    hours: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Deployment(Base):
@@ -107,6 +151,10 @@ class Deployment(Base):
     files: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="system")
+    # A variant for this division's subtree (None: the base bundle); it shares the key's
+    # version sequence and records the base version it overlays.
+    division: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    base_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
 class Case(Base):
@@ -119,6 +167,7 @@ class Case(Base):
         Index("ix_cases_bundle", "bundle_key", "status"),
         Index("ix_cases_next_timer", "next_timer_at"),
         Index("ix_cases_code", "code", unique=True),
+        Index("ix_cases_division", "division", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -149,6 +198,12 @@ class Case(Base):
     origin_case_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # 办件编码: assigned at submission from the configured pattern; the business key of messages.
     code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Where the case is decided (行政区划 code; None on cases from before regions: the default).
+    division: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    # 异地代收: the office that received the application for another division, and its clerk.
+    received_division: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    received_department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WorkItem(Base):
@@ -162,6 +217,7 @@ class WorkItem(Base):
     __tablename__ = "work_items"
     __table_args__ = (
         Index("ix_work_items_queue", "department", "state", "due_at", "id"),
+        Index("ix_work_items_office", "department", "division", "state", "due_at", "id"),
         Index("ix_work_items_case", "case_id", "state"),
         Index("ix_work_items_assignee", "assignee", "state", "due_at", "id"),
         Index("ix_work_items_due", "state", "due_at"),
@@ -177,6 +233,8 @@ class WorkItem(Base):
     task_name: Mapped[str] = mapped_column(String(128))
     spiff_id: Mapped[str] = mapped_column(String(36))
     department: Mapped[str] = mapped_column(String(64))
+    # The office's division the task was routed to (engine.regions); always set by routing.
+    division: Mapped[str] = mapped_column(String(12))
     state: Mapped[str] = mapped_column(String(16))
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     round: Mapped[int] = mapped_column(Integer, default=1)

@@ -6,6 +6,7 @@ values they need.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from string import Formatter
@@ -61,6 +62,13 @@ def check_case_code_pattern(pattern: str) -> str:
             f"a code is 1 to {CASE_CODE_MAX} characters"
         )
     return pattern
+
+
+def check_division_code(code: str) -> str:
+    """The code if it is a GB/T 2260 division code (6 digits; 9 or 12 for 乡镇/街道), else ``ValueError``."""
+    if not re.fullmatch(r"[0-9]{6}|[0-9]{9}|[0-9]{12}", code):
+        raise ValueError(f"division code {code!r} must be 6, 9 or 12 digits (GB/T 2260)")
+    return code
 
 
 def shipped_processes_dir() -> Path:
@@ -120,11 +128,19 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Delivered webhooks (and outbox events no delivery still owes) are forgotten after this.
     webhook_retention_days: float = Field(default=30.0, gt=0)
+    # 行政区划 where cases of an unknown or absent division are handled: every department
+    # implicitly has an office there, and accounts without a division belong to it.
+    default_division: str = "310000"
 
     @field_validator("case_code_pattern")
     @classmethod
     def _case_code_pattern(cls, value: str) -> str:
         return check_case_code_pattern(value)
+
+    @field_validator("default_division")
+    @classmethod
+    def _default_division(cls, value: str) -> str:
+        return check_division_code(value.strip())
 
     @property
     def materials_dir(self) -> Path:
