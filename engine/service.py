@@ -20,6 +20,7 @@ from engine.bpmn.runtime import Runner
 from engine.cases.facade import CaseFacade
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.cases.store import CaseStore
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.settings import Settings
 from engine.subscribers import subscribe_followers
@@ -38,6 +39,8 @@ class Engine(CaseFacade):
         calendar = WorkCalendar.load(settings)
         deployments = Deployments(db, settings, catalog)
         runner = Runner(clock, calendar.local_date)
+        # The division tree and offices: routing, visibility and admin scopes read them.
+        regions = Regions(db, settings)
         super().__init__(
             settings,
             db=db,
@@ -49,7 +52,10 @@ class Engine(CaseFacade):
                 db, FileBlobStore(settings.materials_dir), catalog, max_bytes=settings.max_upload_bytes
             ),
             runner=runner,
-            store=CaseStore(deployments, runner, clock, calendar.due_for, settings.workflow_cache_size),
+            store=CaseStore(
+                deployments, runner, clock, calendar.due_for, settings.workflow_cache_size, regions=regions
+            ),
+            regions=regions,
         )
         subscribe_followers(db.spine, calendar)
 

@@ -25,7 +25,8 @@ class Bundles(CaseCore):
     """Deploying bundles and reading what is deployed."""
 
     def deploy_shipped(self) -> list[Deployed]:
-        """Deploy the bundles shipped in ``processes/`` (only those whose content changed)."""
+        """Load the shipped divisions (new codes only), then deploy the shipped bundles that changed."""
+        self.regions.load_shipped(self.settings.processes_dir / "divisions")
         return self.deployments.deploy_shipped()
 
     def deploy_files(self, files: Mapping[str, bytes], by: str) -> Deployed:

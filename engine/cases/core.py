@@ -32,6 +32,7 @@ from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import may_see_case, may_see_task
 from engine.errors import CaseNotFound, Problem, StaleCase, WorkItemNotFound
 from engine.people.actors import Actor
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.models import Case, Deployment, WorkItem
 from engine.storage.settings import Settings
@@ -59,6 +60,7 @@ class CaseCore:
         materials: MaterialService,
         runner: Runner,
         store: CaseStore,
+        regions: Regions,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -69,6 +71,7 @@ class CaseCore:
         self.materials = materials
         self.runner = runner
         self.store = store
+        self.regions = regions
 
     def _mutate(self, case: int | Callable[[Session], int], change: Callable[[OpenCase], T]) -> T:
         """Run ``change`` on a locked case and save it, retrying when another writer won a race.
