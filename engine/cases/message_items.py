@@ -4,7 +4,8 @@ An item with ``handled_by: system`` whose task is a ``bpmn:receiveTask`` (the ho
 system issuing the 出生医学证明, say) is a department step like any other: while the
 workflow waits at the receive task, the case has a task row of ``kind`` "message" in that
 department, with ``topic`` holding the message name and a due time from the item's time
-limit, so the applicant, the department's supervisor, the SLA clock and analytics see it as
+limit, routed to the item's office like a clerk's task (``route``, the store's router), so
+the applicant, the department's supervisor, the SLA clock and analytics see it as
 they see a clerk's task. Nobody claims it (the queues and claims take human rows only).
 
 When the message is correlated to the case (``POST /engine-rest/message``), the row is
@@ -32,6 +33,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import BundleDefinition
+from engine.bpmn.manifest import Item
 from engine.bpmn.receive_tasks import waiting_receive_tasks
 from engine.cases.events import TaskApproved
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
@@ -55,9 +57,10 @@ class LockedCase(Protocol):
 
 C = TypeVar("C", bound=LockedCase)
 DueFor = Callable[[float, datetime], datetime]
+Route = Callable[[Item], str]  # the office division a task of the item goes to
 
 
-def sync_message_items(oc: LockedCase, due_for: DueFor) -> set[str]:
+def sync_message_items(oc: LockedCase, due_for: DueFor, route: Route) -> set[str]:
     """Queue a row for each newly waiting receive task bound to an item; the Spiff ids still waiting.
 
     The caller keeps open rows whose Spiff id is in the answer (they are not "vanished"); a
@@ -86,6 +89,7 @@ def sync_message_items(oc: LockedCase, due_for: DueFor) -> set[str]:
             task_name=task.name,
             spiff_id=spiff_id,
             department=item.department,
+            division=route(item),
             state=WorkItemState.READY,
             round=case.round,
             created_at=oc.now,

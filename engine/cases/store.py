@@ -7,12 +7,17 @@ agree. ``save`` announces new task rows (``TaskCreated``) once they have ids and
 action's audit lines in one statement. ``state_version`` is SQLAlchemy's version counter:
 an update that lost a race fails instead of overwriting.
 
+Every new task row is routed to an office (``WorkItem.division``): from the item's division
+(its own field, a fixed code, or the case's division; ``Manifest.item_division``) up to the
+level the item is decided at, to the nearest division with an office of its department
+(``engine.regions``). So one bundle's items may run in two divisions (多地联办).
+
 Restoring a workflow costs more than running a task, so each process keeps recently used
 workflows deserialized, keyed by case id and ``state_version``; an entry is used only while
 the database still holds that version, and is taken out while a transaction mutates it.
 
-May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.bpmn``, ``engine.storage``,
-``engine.time``, ``engine.errors``.
+May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.bpmn``, ``engine.regions``,
+``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy.orm import Session, defer
 
 from engine.bpmn.definitions import BundleDefinition
 from engine.bpmn.deployments import Deployments
+from engine.bpmn.manifest import Item
 from engine.bpmn.runtime import Runner, TaskKind
 from engine.bpmn.serialization import WorkflowCodec
 from engine.cases.events import IncidentResolved, TaskCancelled, TaskCreated
@@ -37,6 +43,7 @@ from engine.cases.message_items import sync_message_items
 from engine.cases.message_waits import sync_message_waits
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 from engine.errors import CaseNotFound
+from engine.regions.service import Regions
 from engine.storage.models import Case, Deployment, WorkItem
 from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
@@ -101,9 +108,17 @@ class CaseStore:
     """Loads, saves and syncs cases; the only place that writes workflow state."""
 
     def __init__(
-        self, deployments: Deployments, runner: Runner, clock: Clock, due_for: DueFor, cache_size: int
+        self,
+        deployments: Deployments,
+        runner: Runner,
+        clock: Clock,
+        due_for: DueFor,
+        cache_size: int,
+        *,
+        regions: Regions,
     ) -> None:
         self.deployments = deployments
+        self.regions = regions
         self.runner = runner
         self.clock = clock
         self.due_for = due_for
@@ -154,11 +169,14 @@ class CaseStore:
         data: dict[str, Any],
         materials: dict[str, str],
         workflow: BpmnWorkflow,
+        *,
+        division: str | None = None,
     ) -> OpenCase:
-        """Insert a new case for a workflow that has just started."""
+        """Insert a new case for a workflow that has just started, decided in ``division``."""
         now = self.clock.now()
         case = Case(
             deployment_id=deployment.id,
+            division=division,
             bundle_key=deployment.key,
             version=deployment.version,
             applicant=applicant,
@@ -218,7 +236,8 @@ class CaseStore:
         a row of kind "message" while it waits (``engine.cases.message_items``).
         """
         case = oc.case
-        waiting = sync_message_items(oc, self.due_for)  # may add rows to ``oc.rows``
+        route = _Router(self.regions, oc)
+        waiting = sync_message_items(oc, self.due_for, route.item)  # may add rows to ``oc.rows``
         rows = oc.rows
         open_rows = {r.spiff_id: r for r in rows if r.state in OPEN_WORK_STATES}
         held = {r.spiff_id for r in rows if r.outcome == Outcome.RETURN and r.round == case.round}
@@ -241,6 +260,7 @@ class CaseStore:
                     task_name=task.name,
                     spiff_id=spiff_id,
                     department=department,
+                    division=route(item, department),
                     state=WorkItemState.READY,
                     kind=task.kind.value,
                     topic=(task.topic or department) if external else None,
@@ -277,3 +297,41 @@ class CaseStore:
                             how="cancelled",
                         ),
                     )
+
+
+class _Router:
+    """Routes the new task rows of one save to their offices (``Regions.route``).
+
+    The data an item's division field is read from is the application with the decisions
+    approved so far (a decision may name the division of a later item), built once and only
+    when an item takes its division from a field.
+    """
+
+    def __init__(self, regions: Regions, oc: OpenCase) -> None:
+        self.regions = regions
+        self.oc = oc
+        self._data: dict[str, Any] | None = None
+
+    def data(self) -> dict[str, Any]:
+        """The case's answers with the decisions of its approved tasks."""
+        if self._data is None:
+            data = dict(self.oc.case.data)
+            for row in self.oc.rows:
+                if row.outcome == Outcome.APPROVE:
+                    data.update(row.decision)
+            self._data = data
+        return self._data
+
+    def __call__(self, item: Item | None, department: str) -> str:
+        """The office division of a task of ``department`` performing ``item`` (None: no item binds it)."""
+        case_division = self.oc.case.division
+        if item is None:
+            return self.regions.route(department, case_division)
+        source = item.division
+        data = self.data() if source is not None and source.field is not None else {}
+        division = self.oc.definition.manifest.item_division(item, data, case_division)
+        return self.regions.route(department, division, item.decided_at)
+
+    def item(self, item: Item) -> str:
+        """The office division of a task performing ``item`` in its own department."""
+        return self(item, item.department)
