@@ -1,20 +1,21 @@
-"""Deployed bundle versions: deploy (immutable, N+1 on change), look up, describe.
+"""Deployed bundle versions: deploy (immutable, N+1 on change), look up, describe; regional variants.
 
 A deployment is a spec: its files are stored once; its parsed definition and merged form
 are cached in memory by digest, so a case action never parses a diagram.
 
-May import: ``engine.bpmn`` (definitions, manifest, validation), ``engine.storage``, ``engine.errors``,
-``forms``.
+May import: ``engine.bpmn`` (checks.facts, definitions, manifest, validation, variants),
+``engine.regions``, ``engine.storage``, ``engine.errors``, ``forms``.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import zipfile
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -22,27 +23,62 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.bpmn.definitions import BundleDefinition, DefinitionCache, digest_files, read_bundle_dir
-from engine.bpmn.manifest import MAX_VERSION, form_request
+from engine.bpmn.checks.facts import problem
+from engine.bpmn.definitions import (
+    MANIFEST_NAME,
+    BundleDefinition,
+    DefinitionCache,
+    digest_files,
+    read_bundle_dir,
+)
+from engine.bpmn.manifest import DIVISION_FORMAT, MAX_VERSION, form_request
 from engine.bpmn.validation.bundle import validate_bundle_files
-from engine.errors import BundleNotFound, DefinitionError, Problem, TooLarge
+from engine.bpmn.variants import (
+    OVERLAY_NAME,
+    VARIANTS_DIR,
+    VariantOverlay,
+    apply_variant,
+    overlay_text,
+    parse_variant,
+    variant_problems,
+)
+from engine.errors import BundleNotFound, DefinitionError, NotAllowed, Problem, TooLarge
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.models import Deployment
 from engine.storage.settings import Settings
 from forms.catalog import Catalog
 from forms.merge import MergedForm, merge_form
 
+log = logging.getLogger(__name__)
+
 ZIP_MAX_FILES = 64
 ZIP_MAX_RATIO = 50
 
 
 @dataclass(frozen=True)
+class SkippedVariant:
+    """A division's variant that no longer passes on a new base version: not re-applied, and why."""
+
+    division: str
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
 class Deployed:
-    """The result of a deployment: which version, and whether it is new."""
+    """The result of a deployment: which version, and whether it is new.
+
+    ``division`` is set for a variant. A new base version re-applies each division's newest
+    variant onto it: ``variants`` are those deployments, ``skipped`` the overlays that no
+    longer pass (the division keeps no variant on the new base until a fixed one is deployed).
+    """
 
     key: str
     version: int
     created: bool
+    division: str | None = None
+    variants: tuple[Deployed, ...] = ()
+    skipped: tuple[SkippedVariant, ...] = ()
 
 
 def load_departments(processes_dir: Path) -> dict[str, dict[str, str]]:
@@ -134,12 +170,20 @@ def unzip_bundle(data: bytes, max_bytes: int) -> dict[str, bytes]:
 
 
 class Deployments:
-    """Deploys bundles and serves their definitions and merged forms from caches."""
+    """Deploys bundles and their regional variants, and serves definitions and merged forms from caches.
 
-    def __init__(self, db: Database, settings: Settings, catalog: Catalog) -> None:
+    A variant is a row with ``division`` set: the base's files with the overlay merged in,
+    sharing the key's one version sequence (``(key, version)`` still names one deployment).
+    """
+
+    def __init__(
+        self, db: Database, settings: Settings, catalog: Catalog, *, regions: Regions | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.catalog = catalog
+        # The division tree a variant's division must be in, and an analyst's scope is checked against.
+        self.regions = regions if regions is not None else Regions(db, settings)
         self.departments = load_departments(settings.processes_dir)
         self._definitions = DefinitionCache()
         self._forms: dict[str, MergedForm] = {}
@@ -147,8 +191,45 @@ class Deployments:
         self._lock = threading.Lock()
 
     # -- deploying -------------------------------------------------------------------
-    def deploy_files(self, files: Mapping[str, bytes], by: str = "system") -> Deployed:
-        """Validate and store a bundle; unchanged content keeps its version, changes make N+1."""
+    def deploy_files(
+        self, files: Mapping[str, bytes], by: str = "system", *, scope: str | None = None
+    ) -> Deployed:
+        """Validate and store a bundle or a variant; unchanged content keeps its version, changes make N+1.
+
+        ``scope`` is the deploying analyst's division (None: the whole platform): a scoped
+        analyst deploys only variants for divisions inside its subtree. A new base version
+        re-applies each division's newest variant onto it (see ``Deployed``).
+        """
+        overlay = overlay_text(files)
+        if overlay is not None:
+            return self._deploy_variant(files, overlay, by, scope)
+        if OVERLAY_NAME in files:
+            raise DefinitionError(
+                f"{OVERLAY_NAME}: 这是变体部署生成的文件 (a file of a deployed variant)",
+                [
+                    problem(
+                        OVERLAY_NAME,
+                        "",
+                        "variant-file",
+                        f"{OVERLAY_NAME} 只出现在已部署的变体中：请部署变体文件夹",
+                        f"{OVERLAY_NAME} belongs to a deployed variant: deploy the variant folder "
+                        "(a bundle.yaml with variant_of) instead",
+                    )
+                ],
+            )
+        if scope is not None:
+            raise NotAllowed(
+                "分级授权：本级分析员只能部署本辖区的变体，不能部署基础事项包 "
+                "(a scoped analyst deploys variants inside its division only, never a base bundle)"
+            )
+        deployed = self._deploy_base(files, by)
+        if not deployed.created:
+            return deployed
+        variants, skipped = self._reapply_variants(deployed.key, by)
+        return replace(deployed, variants=variants, skipped=skipped)
+
+    def _deploy_base(self, files: Mapping[str, bytes], by: str) -> Deployed:
+        """A base bundle: validated in full, stored as N+1 unless its content is already deployed."""
         digest = digest_files(files)
         with self.db.read() as session:
             known = session.scalars(select(Deployment).where(Deployment.digest == digest)).first()
@@ -193,6 +274,139 @@ class Deployments:
                 continue  # another process deployed the same key at the same moment
         raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
 
+    # -- variants ----------------------------------------------------------------------
+    def _deploy_variant(
+        self, files: Mapping[str, bytes], overlay_bytes: bytes, by: str, scope: str | None
+    ) -> Deployed:
+        """A variant overlay: checked against the key's newest base and deployed merged onto it."""
+        overlay = parse_variant(overlay_bytes)
+        if not self.regions.in_scope(scope, overlay.division):
+            raise NotAllowed(
+                f"分级授权：行政区划 {overlay.division} 不在本辖区内 "
+                f"(division {overlay.division} is outside the analyst's division)"
+            )
+        with self.db.read() as session:
+            base = self._newest_base_id(session, overlay.variant_of)
+        if base is None:
+            raise DefinitionError(
+                f"{overlay.variant_of}: 基础事项包尚未部署 (the base bundle is not deployed)",
+                [
+                    problem(
+                        MANIFEST_NAME,
+                        "variant_of",
+                        "variant-base",
+                        f"基础事项包 {overlay.variant_of!r} 尚未部署，请先部署它",
+                        f"the base bundle {overlay.variant_of!r} is not deployed: deploy it first",
+                    )
+                ],
+            )
+        with self.db.read() as session:
+            base_row = self.row(session, base)
+        return self._deploy_on_base(base_row, overlay, files, by)
+
+    def _deploy_on_base(
+        self, base_row: Deployment, overlay: VariantOverlay, variant_files: Mapping[str, bytes], by: str
+    ) -> Deployed:
+        """The overlay merged onto one base version, validated in full and stored (N+1 on change)."""
+        base_manifest = self.definition(base_row).manifest
+        base_files = {name: str(text).encode("utf-8") for name, text in base_row.files.items()}
+        problems = variant_problems(
+            base_manifest, overlay, base_files, variant_files, known_division=self.regions.tree().known
+        )
+        if problems:
+            raise DefinitionError(f"{len(problems)} problem(s) in the variant", problems)
+        _manifest, merged = apply_variant(base_manifest, overlay, base_files, variant_files)
+        digest = digest_files(merged)
+        with self.db.read() as session:
+            known = session.scalars(select(Deployment).where(Deployment.digest == digest)).first()
+            if known is not None:  # this overlay on this base is deployed (every start deploys it)
+                return Deployed(known.key, known.version, created=False, division=known.division)
+        report = validate_bundle_files(merged, source="upload")
+        if report.problems:
+            raise DefinitionError(
+                f"{len(report.problems)} problem(s) in the merged variant", list(report.problems)
+            )
+        definition = self._definitions.get(
+            digest, {name: data.decode("utf-8") for name, data in merged.items()}
+        )
+        key = definition.key
+        for _attempt in range(3):
+            try:
+                with self.db.write() as session:
+                    same = session.scalars(
+                        select(Deployment).where(Deployment.key == key, Deployment.digest == digest)
+                    ).first()
+                    if same is not None:
+                        return Deployed(key, same.version, created=False, division=same.division)
+                    newest = session.scalar(select(func.max(Deployment.version)).where(Deployment.key == key))
+                    version = (newest or 0) + 1
+                    if version > MAX_VERSION:
+                        raise DefinitionError(
+                            f"{key}: 版本号已用尽 (no version left after {newest})",
+                            [Problem("版本号已用尽", file=MANIFEST_NAME, element="version", rule="version")],
+                        )
+                    session.add(
+                        Deployment(
+                            key=key,
+                            version=version,
+                            digest=digest,
+                            manifest=definition.manifest.model_dump(mode="json"),
+                            files=dict(definition.files),
+                            created_by=by,
+                            division=overlay.division,
+                            base_id=base_row.id,
+                        )
+                    )
+                return Deployed(key, version, created=True, division=overlay.division)
+            except IntegrityError:
+                continue  # another process deployed the same key at the same moment
+        raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
+
+    def _reapply_variants(self, key: str, by: str) -> tuple[tuple[Deployed, ...], tuple[SkippedVariant, ...]]:
+        """Each division's newest variant merged onto the key's new base; skipped (and logged) if it fails."""
+        with self.db.read() as session:
+            base_id = self._newest_base_id(session, key)
+            newest = (
+                select(Deployment.division, func.max(Deployment.version).label("v"))
+                .where(Deployment.key == key, Deployment.division.is_not(None))
+                .group_by(Deployment.division)
+                .subquery()
+            )
+            ids = session.scalars(
+                select(Deployment.id)
+                .join(
+                    newest,
+                    (Deployment.division == newest.c.division) & (Deployment.version == newest.c.v),
+                )
+                .where(Deployment.key == key)
+                .order_by(Deployment.division)
+            ).all()
+            if base_id is None or not ids:
+                return (), ()
+            base_row = self.row(session, base_id)
+            rows = [self.row(session, i) for i in ids]
+            old_bases = {r.base_id: self.row(session, r.base_id) for r in rows if r.base_id is not None}
+        deployed: list[Deployed] = []
+        skipped: list[SkippedVariant] = []
+        for variant in rows:
+            old_base = old_bases.get(variant.base_id) if variant.base_id is not None else None
+            variant_files = _variant_files_of(variant, old_base)
+            try:
+                overlay = parse_variant(variant_files[MANIFEST_NAME])
+                deployed.append(self._deploy_on_base(base_row, overlay, variant_files, by))
+            except DefinitionError as exc:
+                division = variant.division or ""
+                log.warning(
+                    "variant %s@%s no longer passes on %s v%s: not re-applied: %s",
+                    key,
+                    division,
+                    key,
+                    base_row.version,
+                    "; ".join(p.message_en or p.message for p in exc.problems),
+                )
+                skipped.append(SkippedVariant(division, tuple(exc.problems)))
+        return tuple(deployed), tuple(skipped)
+
     def deploy_dir(self, path: Path, by: str = "system") -> Deployed:
         """Deploy a bundle folder."""
         return self.deploy_files(read_bundle_dir(path), by)
@@ -202,13 +416,17 @@ class Deployments:
         return self.deploy_files(unzip_bundle(data, self.settings.max_bundle_bytes), by)
 
     def deploy_shipped(self) -> list[Deployed]:
-        """Deploy every bundle folder of ``processes/`` (new digests only)."""
+        """Deploy every bundle folder of ``processes/``, then their variants (new digests only)."""
         root = self.settings.processes_dir
-        return [
-            self.deploy_dir(child)
-            for child in sorted(root.iterdir())
-            if child.is_dir() and (child / "bundle.yaml").exists()
-        ]
+        bundles = [c for c in sorted(root.iterdir()) if c.is_dir() and (c / MANIFEST_NAME).exists()]
+        deployed = [self.deploy_dir(child) for child in bundles]
+        for child in bundles:
+            variants = child / VARIANTS_DIR
+            if variants.is_dir():
+                deployed.extend(
+                    self.deploy_dir(v) for v in sorted(variants.iterdir()) if (v / MANIFEST_NAME).is_file()
+                )
+        return deployed
 
     # -- looking up ------------------------------------------------------------------
     def row(self, session: Session, deployment_id: int) -> Deployment:
@@ -225,10 +443,12 @@ class Deployments:
         return row
 
     def latest(self, session: Session, key: str, version: int | None = None) -> Deployment:
-        """The newest (or the given) version of a bundle."""
+        """The newest base version of a bundle, or the given version (a base or a variant)."""
         query = select(Deployment.id).where(Deployment.key == key)
         if version is not None:
             query = query.where(Deployment.version == version)
+        else:
+            query = query.where(Deployment.division.is_(None))
         deployment_id = session.scalar(query.order_by(Deployment.version.desc()).limit(1))
         if deployment_id is None:
             raise BundleNotFound(
@@ -236,10 +456,57 @@ class Deployments:
             )
         return self.row(session, deployment_id)
 
+    def _newest_base_id(self, session: Session, key: str) -> int | None:
+        return session.scalar(
+            select(Deployment.id)
+            .where(Deployment.key == key, Deployment.division.is_(None))
+            .order_by(Deployment.version.desc())
+            .limit(1)
+        )
+
+    def for_division(self, session: Session, key: str, chain: Sequence[str]) -> Deployment:
+        """The version an applicant of a division gets: the variant of the nearest division in ``chain``.
+
+        ``chain`` is the applicant's division then its ancestors (``Regions.chain``). Only
+        variants on the key's newest base count: a variant left on an older base (its overlay no
+        longer passed) gives way to the base. None found: the newest base.
+        """
+        base = self.latest(session, key)
+        if not chain:
+            return base
+        found = session.execute(
+            select(Deployment.id, Deployment.division)
+            .where(Deployment.key == key, Deployment.base_id == base.id, Deployment.division.in_(list(chain)))
+            .order_by(Deployment.version.desc())
+        ).all()
+        newest: dict[str, int] = {}
+        for deployment_id, division in found:
+            newest.setdefault(str(division), deployment_id)
+        for code in chain:
+            if code in newest:
+                return self.row(session, newest[code])
+        return base
+
+    def variants(self, session: Session, key: str) -> list[Deployment]:
+        """The variants in force: each division's newest variant on the key's newest base, by division."""
+        base_id = self._newest_base_id(session, key)
+        if base_id is None:
+            return []
+        found = session.execute(
+            select(Deployment.id, Deployment.division)
+            .where(Deployment.key == key, Deployment.base_id == base_id, Deployment.division.is_not(None))
+            .order_by(Deployment.division, Deployment.version.desc())
+        ).all()
+        newest: dict[str, int] = {}
+        for deployment_id, division in found:
+            newest.setdefault(str(division), deployment_id)
+        return [self.row(session, i) for i in newest.values()]
+
     def latest_all(self, session: Session) -> list[Deployment]:
-        """The newest version of every bundle, by key."""
+        """The newest base version of every bundle, by key."""
         newest = (
             select(Deployment.key, func.max(Deployment.version).label("v"))
+            .where(Deployment.division.is_(None))
             .group_by(Deployment.key)
             .subquery()
         )
@@ -263,7 +530,29 @@ class Deployments:
                 self._forms[row.digest] = form
         return form
 
+    def division_field(self, row: Deployment) -> str | None:
+        """The field holding the applicant's division: the manifest's ``division_field``, else the
+        first field of the merged form whose format is a division code; None when the form has none."""
+        manifest = self.definition(row).manifest
+        if manifest.division_field is not None:
+            return manifest.division_field
+        form = self.form(row)
+        for name in form.fields:
+            if form.element(name).format == DIVISION_FORMAT:
+                return name
+        return None
+
     def department_label(self, key: str) -> dict[str, str]:
         """zh/en name of a department (its key when unknown)."""
         found = self.departments.get(key)
         return {"zh": found["zh"], "en": found.get("en", key)} if found else {"zh": key, "en": key}
+
+
+def _variant_files_of(variant: Deployment, old_base: Deployment | None) -> dict[str, bytes]:
+    """A deployed variant's own files again: its overlay, and its diagram when it brought one."""
+    files = {MANIFEST_NAME: str(variant.files[OVERLAY_NAME]).encode("utf-8")}
+    process = str(variant.manifest.get("process", "process.bpmn"))
+    own = variant.files.get(process)
+    if own is not None and (old_base is None or old_base.files.get(process) != own):
+        files[process] = str(own).encode("utf-8")
+    return files

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +24,9 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 DIVISION_PATTERN = r"^(\d{6}|\d{9}|\d{12})$"
 DIVISION_FORMAT = "division-code"  # the catalog format of a field holding a division code
 MAX_VERSION = 2**31 - 1  # versions live in INTEGER columns (4 bytes on PostgreSQL)
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Frozen(BaseModel):
@@ -137,6 +140,14 @@ class Example(Frozen):
     route: tuple[str, ...] = ()
 
 
+class OfficeContact(Frozen):
+    """How applicants reach a department's office (咨询电话、窗口地址、办公时间); a variant gives its own."""
+
+    phone: str = Field(default="", max_length=64)
+    address: str = Field(default="", max_length=255)
+    hours: str = Field(default="", max_length=128)
+
+
 class Escalation(Frozen):
     """When to warn and when to escalate, as fractions of an item's time limit."""
 
@@ -168,6 +179,8 @@ class Manifest(Frozen):
     division_field: str | None = Field(default=None, min_length=1, max_length=64)
     # Whether a region's variant may add local items (it then brings its own diagram).
     extensible: bool = False
+    # Office contacts per department (a variant's, merged over the base's).
+    offices: dict[str, OfficeContact] = {}
 
     @field_validator("key")
     @classmethod
@@ -288,6 +301,11 @@ def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest
     The YAML is read within bounds (engine.yaml_bounds): too large, too deep or with aliases,
     it is refused before any value is built.
     """
+    return parse_model(text, Manifest, filename)
+
+
+def parse_model(text: str | bytes, model: type[M], filename: str = "bundle.yaml") -> M:
+    """Read bounded YAML into ``model``; every YAML or schema problem reported with its location."""
     try:
         raw = load_bounded(text)
     except YamlRefused as exc:
@@ -324,7 +342,7 @@ def parse_manifest(text: str | bytes, filename: str = "bundle.yaml") -> Manifest
             ],
         )
     try:
-        return Manifest.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -27,6 +27,7 @@ CHECK_EXAMPLES = "examples"
 CHECK_NAMES = "names"
 CHECK_LOAD = "load"
 CHECK_ROUTES = "routes"
+CHECK_VARIANT = "variant"
 
 
 @dataclass(frozen=True)
