@@ -514,7 +514,7 @@ class Regions:
         ]
         now = utcnow()
         with self.db.write() as session:
-            existing = set(session.execute(select(OfficeRow.department, OfficeRow.division)).tuples())
+            existing = {(d, v) for d, v in session.execute(select(OfficeRow.department, OfficeRow.division))}
             missing = [key for key in wanted if key not in existing]
             if not missing:
                 return 0
