@@ -37,10 +37,10 @@ class Engine(CaseFacade):
         clock = clock or SystemClock()
         catalog = load_catalog()
         calendar = WorkCalendar.load(settings)
-        deployments = Deployments(db, settings, catalog)
-        runner = Runner(clock, calendar.local_date)
-        # The division tree and offices: routing, visibility and admin scopes read them.
+        # The division tree and offices: routing, visibility, admin scopes and variants read them.
         regions = Regions(db, settings)
+        deployments = Deployments(db, settings, catalog, regions=regions)
+        runner = Runner(clock, calendar.local_date)
         super().__init__(
             settings,
             db=db,
