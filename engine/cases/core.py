@@ -5,14 +5,15 @@ base: bundles, reading cases, queues, applying, task actions, timers. The base h
 collaborators (database, clock, calendar, deployments, materials, runner, case store),
 which the composition root (``engine.service.Engine``) builds and hands in, and what every
 part uses: ``_mutate`` (one transaction on a locked case, retried when another writer won
-a race), who may see a case or task, and a task row as a view.
+a race), who may see a case or task (``engine.cases.visibility``, with the regions), and a
+task row as a view (with its office's name).
 
 The facade changes cases and says what happened by emitting typed events
 (``engine.cases.events``) on the spine; it never calls the parts that follow cases
 (analytics, the SLA clock, feedback), which subscribe in ``engine.subscribers``.
 
-May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
-``engine.time``, ``engine.errors``, ``forms``.
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.regions``,
+``engine.storage``, ``engine.time``, ``engine.errors``, ``forms``.
 """
 
 from __future__ import annotations
@@ -102,15 +103,22 @@ class CaseCore:
 
     def _visible_case(self, session: Session, actor: Actor, case_id: int) -> Case:
         case = session.get(Case, case_id)
-        if case is None or not may_see_case(session, actor, case):
+        if case is None or not may_see_case(session, actor, case, self.regions):
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         return case
 
     def _visible_item(self, session: Session, actor: Actor, work_item_id: int) -> WorkItem:
         row = session.get(WorkItem, work_item_id)
-        if row is None or not may_see_task(actor, row.department):
+        if row is None or not may_see_task(actor, row.department, row.division, self.regions):
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
         return row
+
+    def _office(self, department: str, division: str) -> Label:
+        """The name of the office (department, division) in Chinese and English."""
+        return Label(
+            self.regions.office_name(department, division, "zh"),
+            self.regions.office_name(department, division, "en"),
+        )
 
     def _item_view(self, w: WorkItem | Row[Any], row: Deployment, *, private: bool = False) -> WorkItemView:
         """A task row as a view; ``private`` leaves out what its clerk wrote (for other departments)."""
@@ -128,6 +136,8 @@ class CaseCore:
             item_name=label,
             task_name=w.task_name,
             department=w.department,
+            division=w.division,
+            office=self._office(w.department, w.division),
             state=w.state,
             assignee=w.assignee,
             round=w.round,

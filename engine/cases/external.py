@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.runtime import TaskKind
@@ -50,7 +50,7 @@ from engine.cases.states import Outcome, WorkItemState
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
 from engine.cases.views import Label, WorkItemView
-from engine.cases.visibility import may_supervise_task
+from engine.cases.visibility import TaskReach, may_see_as_system, may_supervise_task, task_reach
 from engine.errors import (
     ExternalTaskLockLost,
     ExternalTaskNotFound,
@@ -82,6 +82,15 @@ def _fetchable(now: datetime) -> tuple[ColumnElement[bool], ...]:
         _free(now),
         or_(WorkItem.retries.is_(None), WorkItem.retries > 0),
     )
+
+
+def _within(query: Select[WorkItem], reach: TaskReach) -> Select[WorkItem]:
+    """Task rows of the offices within ``reach``."""
+    if reach.departments is not None:
+        query = query.where(WorkItem.department.in_(sorted(reach.departments)))
+    if reach.divisions is not None:
+        query = query.where(WorkItem.division.in_(sorted(reach.divisions)))
+    return query
 
 
 def _not_found(task_id: int) -> ExternalTaskNotFound:
@@ -125,26 +134,35 @@ class ExternalTasks(Queues, TaskActions):
         (department,) = actor.departments
         return department
 
-    @staticmethod
-    def _reading_departments(actor: Actor) -> list[str] | None:
-        """Departments whose external tasks the actor may read (None: all of them)."""
-        if actor.role in (Role.ADMIN, Role.ANALYST):
-            return None
-        if actor.role is Role.SYSTEM:
-            return sorted(actor.departments)
-        if actor.role is Role.CLERK and actor.supervisor:
-            return sorted(actor.departments)
+    def _reading_reach(self, actor: Actor) -> TaskReach:
+        """The offices whose external tasks the actor may read (``task_reach``).
+
+        Its system (its department in its division's subtree), supervisors (theirs and
+        below), analysts and admins (in their scope); clerks who supervise nothing may not.
+        """
+        if actor.role in (Role.ADMIN, Role.ANALYST, Role.SYSTEM) or (
+            actor.role is Role.CLERK and actor.supervisor
+        ):
+            return task_reach(actor, self.regions)
         raise NotAllowed("只有部门系统、督办人员和管理员可以查看外部任务 (not yours to read)")
 
+    def _system_may(self, actor: Actor) -> Callable[[str, str], bool]:
+        """Whether the system account may act on an external task of (department, division)."""
+        return lambda department, division: may_see_as_system(
+            actor, department, division, EXTERNAL, self.regions
+        )
+
     @staticmethod
-    def _locate_external(task_id: int, may: Callable[[str], bool]) -> Callable[[Session], int]:
-        """A ``locate`` for ``_mutate``: the task's case, if the task is external and ``may(department)``."""
+    def _locate_external(task_id: int, may: Callable[[str, str], bool]) -> Callable[[Session], int]:
+        """A ``locate`` for ``_mutate``: the case of an external task that ``may(department, division)``."""
 
         def locate(session: Session) -> int:
             found = session.execute(
-                select(WorkItem.case_id, WorkItem.department, WorkItem.kind).where(WorkItem.id == task_id)
+                select(WorkItem.case_id, WorkItem.department, WorkItem.division, WorkItem.kind).where(
+                    WorkItem.id == task_id
+                )
             ).one_or_none()
-            if found is None or found.kind != EXTERNAL or not may(found.department):
+            if found is None or found.kind != EXTERNAL or not may(found.department, found.division):
                 raise _not_found(task_id)
             return int(found.case_id)
 
@@ -189,11 +207,15 @@ class ExternalTasks(Queues, TaskActions):
     ) -> list[ExternalTaskView]:
         """Lock up to ``max_tasks`` fetchable tasks of the actor's department on the topics asked for.
 
+        Only tasks of its offices: its department in its division's subtree (a system account
+        without a division: the default division's subtree).
+
         Each task is locked for its topic's ``lock_duration_ms`` by ``worker_id`` and handed
         out with the item's department view of the case (variables limited to the names
         asked for) and its materials. Highest priority first when ``use_priority``, then oldest.
         """
         department = self._system_department(actor)
+        divisions = sorted(self.regions.tree().subtree(self.regions.own(actor.division)))
         if not worker_id:
             raise _invalid("workerId", "须提供 workerId", "workerId is required")
         for request in topics:
@@ -211,7 +233,10 @@ class ExternalTasks(Queues, TaskActions):
             candidates = s.execute(
                 select(WorkItem.id, WorkItem.topic)
                 .where(
-                    *_fetchable(now), WorkItem.department == department, WorkItem.topic.in_(sorted(wanted))
+                    *_fetchable(now),
+                    WorkItem.department == department,
+                    WorkItem.division.in_(divisions),
+                    WorkItem.topic.in_(sorted(wanted)),
                 )
                 .order_by(*order)
                 .limit(max_tasks)
@@ -262,7 +287,7 @@ class ExternalTasks(Queues, TaskActions):
         decision is); every variable reaches the workflow. The same worker completing again
         changes nothing.
         """
-        department = self._system_department(actor)
+        self._system_department(actor)
         given = json_ready({**(variables or {}), **(local_variables or {})})
 
         def change(oc: OpenCase) -> None:
@@ -282,7 +307,7 @@ class ExternalTasks(Queues, TaskActions):
                 self._emit_resolved(oc, item, actor.username, "completed")
             self._after_progress(oc, actor.username)
 
-        self._mutate(self._locate_external(task_id, lambda d: d == department), change)
+        self._mutate(self._locate_external(task_id, self._system_may(actor)), change)
 
     def fail_external(
         self,
@@ -300,7 +325,7 @@ class ExternalTasks(Queues, TaskActions):
         stays on the task row (for the system, its supervisors and admins), never on the
         applicant's timeline.
         """
-        department = self._system_department(actor)
+        self._system_department(actor)
         if retries < 0:
             raise _invalid("retries", "重试次数不能为负", "retries must not be negative")
         if retry_timeout_ms < 0:
@@ -325,7 +350,7 @@ class ExternalTasks(Queues, TaskActions):
             )
             self._apply_retries(oc, item, retries, actor.username)
 
-        self._mutate(self._locate_external(task_id, lambda d: d == department), change)
+        self._mutate(self._locate_external(task_id, self._system_may(actor)), change)
 
     def bpmn_error_external(
         self,
@@ -341,7 +366,7 @@ class ExternalTasks(Queues, TaskActions):
         When nothing on the task catches ``error_code`` the task becomes an incident (the
         case waits; the supervisors see it), with "BPMN error <code> not caught" as its error.
         """
-        department = self._system_department(actor)
+        self._system_department(actor)
         if not error_code:
             raise _invalid("errorCode", "须提供 errorCode", "errorCode is required")
         given = json_ready(dict(variables or {}))
@@ -371,11 +396,12 @@ class ExternalTasks(Queues, TaskActions):
             item.error_details = error_message or None
             self._apply_retries(oc, item, 0, actor.username)
 
-        self._mutate(self._locate_external(task_id, lambda d: d == department), change)
+        self._mutate(self._locate_external(task_id, self._system_may(actor)), change)
 
     def extend_lock(self, actor: Actor, task_id: int, worker_id: str, new_duration_ms: int) -> None:
         """The lock holder keeps the task ``new_duration_ms`` from now (only while its lock holds)."""
         department = self._system_department(actor)
+        divisions = sorted(self.regions.tree().subtree(self.regions.own(actor.division)))
         if new_duration_ms <= 0:
             raise _invalid("newDuration", "锁定时长须为正数", "newDuration must be positive")
         now = self.clock.now()
@@ -387,6 +413,7 @@ class ExternalTasks(Queues, TaskActions):
                         WorkItem.id == task_id,
                         WorkItem.kind == EXTERNAL,
                         WorkItem.department == department,
+                        WorkItem.division.in_(divisions),
                         WorkItem.state.in_(LIVE_STATES),
                         WorkItem.worker_id == worker_id,
                         WorkItem.lock_expires_at > now,
@@ -401,7 +428,7 @@ class ExternalTasks(Queues, TaskActions):
             if (
                 row is None
                 or row.kind != EXTERNAL
-                or row.department != department
+                or not may_see_as_system(actor, row.department, row.division, row.kind, self.regions)
                 or row.state not in LIVE_STATES
             ):
                 raise _not_found(task_id)
@@ -413,13 +440,15 @@ class ExternalTasks(Queues, TaskActions):
 
     def unlock(self, actor: Actor, task_id: int) -> None:
         """Clear the task's lock owner and expiry: any worker may fetch it at once."""
-        departments = self._managing_departments(actor)
+        reach = self._managing_reach(actor)
         with self.db.write() as s:
             query = update(WorkItem).where(
                 WorkItem.id == task_id, WorkItem.kind == EXTERNAL, WorkItem.state.in_(LIVE_STATES)
             )
-            if departments is not None:
-                query = query.where(WorkItem.department.in_(departments))
+            if reach.departments is not None:
+                query = query.where(WorkItem.department.in_(sorted(reach.departments)))
+            if reach.divisions is not None:
+                query = query.where(WorkItem.division.in_(sorted(reach.divisions)))
             done = rowcount(
                 s.execute(
                     query.values(worker_id=None, lock_expires_at=None).execution_options(
@@ -433,7 +462,7 @@ class ExternalTasks(Queues, TaskActions):
 
     def set_retries(self, actor: Actor, task_id: int, retries: int) -> None:
         """Set the retries left: above 0 an incident is resolved (fetchable again), 0 makes one."""
-        departments = self._managing_departments(actor)
+        reach = self._managing_reach(actor)
         if retries < 0:
             raise _invalid("retries", "重试次数不能为负", "retries must not be negative")
 
@@ -441,9 +470,7 @@ class ExternalTasks(Queues, TaskActions):
             item = self._live(self._held_row(oc, task_id))
             self._apply_retries(oc, item, retries, actor.username)
 
-        self._mutate(
-            self._locate_external(task_id, lambda d: departments is None or d in departments), change
-        )
+        self._mutate(self._locate_external(task_id, reach.holds), change)
 
     def hand_to_clerk(self, actor: Actor, task_id: int, reason: str) -> WorkItemView:
         """A supervisor (or an admin) gives a stuck or failed external task to the department's clerks.
@@ -479,15 +506,21 @@ class ExternalTasks(Queues, TaskActions):
                 self._emit_resolved(oc, item, actor.username, "handed_to_clerk")
             return self._item_view(item, oc.deployment)
 
-        return self._mutate(self._locate_external(task_id, lambda d: may_supervise_task(actor, d)), change)
+        return self._mutate(
+            self._locate_external(
+                task_id,
+                lambda department, division: may_supervise_task(actor, department, division, self.regions),
+            ),
+            change,
+        )
 
-    @staticmethod
-    def _managing_departments(actor: Actor) -> list[str] | None:
-        """Departments whose external tasks the actor may unlock and set retries on (None: all)."""
-        if actor.role is Role.ADMIN:
-            return None
-        if actor.role is Role.SYSTEM and len(actor.departments) == 1:
-            return sorted(actor.departments)
+    def _managing_reach(self, actor: Actor) -> TaskReach:
+        """The offices whose external tasks the actor may unlock and set retries on.
+
+        An admin's scope (none: all), or a system account's department in its subtree.
+        """
+        if actor.role is Role.ADMIN or (actor.role is Role.SYSTEM and len(actor.departments) == 1):
+            return task_reach(actor, self.regions)
         raise NotAllowed("只有部门系统账号和管理员可以操作外部任务 (only the system account or an admin)")
 
     def _apply_retries(self, oc: OpenCase, item: WorkItem, retries: int, actor: str) -> None:
@@ -545,11 +578,11 @@ class ExternalTasks(Queues, TaskActions):
         max_results: int | None = None,
     ) -> list[ExternalTaskView]:
         """The external tasks (ready or failed) the actor may read, oldest first, filtered as Camunda's."""
-        departments = self._reading_departments(actor)
+        reach = self._reading_reach(actor)
         now = self.clock.now()
-        query = select(WorkItem).where(WorkItem.kind == EXTERNAL, WorkItem.state.in_(LIVE_STATES))
-        if departments is not None:
-            query = query.where(WorkItem.department.in_(departments))
+        query = _within(
+            select(WorkItem).where(WorkItem.kind == EXTERNAL, WorkItem.state.in_(LIVE_STATES)), reach
+        )
         if topic is not None:
             query = query.where(WorkItem.topic == topic)
         if worker_id is not None:
@@ -579,29 +612,26 @@ class ExternalTasks(Queues, TaskActions):
 
     def external_task(self, actor: Actor, task_id: int) -> ExternalTaskView:
         """One external task (ready or failed) the actor may read."""
-        departments = self._reading_departments(actor)
+        reach = self._reading_reach(actor)
         with self.db.read() as s:
             w = s.get(WorkItem, task_id)
             if (
                 w is None
                 or w.kind != EXTERNAL
                 or w.state not in LIVE_STATES
-                or (departments is not None and w.department not in departments)
+                or not reach.holds(w.department, w.division)
             ):
                 raise _not_found(task_id)
             return self._external_view(s, w)
 
     def incidents(self, actor: Actor) -> list[ExternalTaskView]:
-        """External tasks out of retries: a supervisor's departments', or every one for an admin."""
-        if actor.role is Role.ADMIN:
-            departments: list[str] | None = None
-        elif actor.role is Role.CLERK and actor.supervisor:
-            departments = sorted(actor.departments)
-        else:
+        """External tasks out of retries: a supervisor's offices and those below, an admin's scope."""
+        if actor.role is not Role.ADMIN and not (actor.role is Role.CLERK and actor.supervisor):
             raise NotAllowed("只有督办人员和管理员可以查看故障 (only supervisors and admins see incidents)")
-        query = select(WorkItem).where(WorkItem.kind == EXTERNAL, WorkItem.state == WorkItemState.FAILED)
-        if departments is not None:
-            query = query.where(WorkItem.department.in_(departments))
+        query = _within(
+            select(WorkItem).where(WorkItem.kind == EXTERNAL, WorkItem.state == WorkItemState.FAILED),
+            task_reach(actor, self.regions),
+        )
         with self.db.read() as s:
             return [self._external_view(s, w) for w in s.scalars(query.order_by(WorkItem.id)).all()]
 
@@ -625,6 +655,7 @@ class ExternalTasks(Queues, TaskActions):
             id=w.id,
             topic=w.topic or w.department,
             department=w.department,
+            division=w.division,
             item=w.item_key,
             item_name=self._item_label(row, w.item_key),
             case_id=w.case_id,

@@ -43,6 +43,8 @@ class ExternalTaskView:
     id: int
     topic: str
     department: str
+    # The division of the task's office (routing's ``WorkItem.division``).
+    division: str
     item: str
     item_name: Label
     case_id: int

@@ -17,12 +17,14 @@ and ``correlateAll``), so that the systems' existing clients work unchanged:
   holds the lock and is answered as if none waited.
 
 Who may send: a department's system account, for cases and bundles its department takes
-part in (others are treated as not there), and admins (the engine itself included).
+part in and cases in its division's subtree (others are treated as not there), and admins
+in their scope (the engine itself included, everywhere).
 
 The error texts are Camunda's (its REST layer answers 400 with them), in English, as the
 clients that parse them expect.
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.errors``.
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
+``engine.errors``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from engine.cases.message_items import complete_message_items
 from engine.cases.states import CaseStatus, Outcome
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
+from engine.cases.visibility import may_see_case
 from engine.errors import MessageAmbiguous, MessageNotCorrelated, NotAllowed
 from engine.people.actors import Actor, Role
 from engine.storage.models import Account, Case, Deployment, MessageWait, WorkItem
@@ -134,6 +137,29 @@ class Messages(TaskActions):
         items = self.deployments.definition(row).manifest.items
         return any(item.department in actor.departments for item in items)
 
+    def _may_reach(self, s: Session, actor: Actor, case: Case) -> bool:
+        """Whether a message of the actor may reach the case: one in its division's subtree.
+
+        A system account reaches the cases decided in its division's subtree (none: the
+        default division's) and those with a step of its department there (多地联办); an
+        admin the cases of its scope (the engine itself: every case).
+        """
+        if actor.role is Role.ADMIN:
+            return may_see_case(s, actor, case, self.regions)
+        own = self.regions.own(actor.division)
+        if self.regions.in_scope(own, self.regions.own(case.division)):
+            return True
+        step = s.scalar(
+            select(WorkItem.id)
+            .where(
+                WorkItem.case_id == case.id,
+                WorkItem.department.in_(sorted(actor.departments)),
+                WorkItem.division.in_(sorted(self.regions.tree().subtree(own))),
+            )
+            .limit(1)
+        )
+        return step is not None
+
     def _waiting_for(
         self, actor: Actor, name: str, business_key: str | None, keys: Mapping[str, Any]
     ) -> list[_Target]:
@@ -153,6 +179,8 @@ class Messages(TaskActions):
         with self.db.read() as s:
             for case in s.scalars(query).unique():
                 if not self._may_use_bundle(actor, self.deployments.row(s, case.deployment_id)):
+                    continue
+                if not self._may_reach(s, actor, case):
                     continue
                 if keys and not _matches(keys, _case_names(s, case)):
                     continue

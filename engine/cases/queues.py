@@ -1,13 +1,15 @@
 """Department queues and a task as its department sees it.
 
-A queue is a query over work-item rows, not a class: the actor's departments' open tasks by
-due time, keyset-paged so that pages stay stable while tasks are added (human tasks only:
-external tasks wait for the department's system, ``engine.cases.external``). The statements are
-built once per combination of filters, so reading a queue (every clerk's page) skips
+A queue is a query over work-item rows, not a class: the open tasks of the actor's offices
+(departments at divisions, ``engine.cases.visibility.task_reach``) by due time, keyset-paged
+so that pages stay stable while tasks are added (human tasks only: external tasks wait for
+the department's system, ``engine.cases.external``). The statements are built once per
+combination of filters, so reading a queue (every clerk's page) skips
 statement construction. A task's detail shows its department only its item's fields and
 materials.
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.errors``, ``forms``.
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
+``engine.errors``, ``forms``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from engine.cases.core import CaseCore, with_decisions
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import OPEN_WORK_STATES, Outcome
 from engine.cases.views import Page, TaskDetail, WorkItemView
-from engine.cases.visibility import may_see_as_system
+from engine.cases.visibility import may_see_as_system, task_reach
 from engine.errors import NotAllowed, WorkItemNotFound
 from engine.people.actors import Actor, Role
 from engine.storage.models import Case, Deployment, WorkItem, table_of
@@ -40,27 +42,42 @@ class Queues(CaseCore):
         self,
         actor: Actor,
         department: str | None,
+        division: str | None,
         state: str | None,
         bundle: str | None,
         assignee: str | None,
         overdue: bool | None,
     ) -> dict[str, Any] | None:
-        """The parameters of a queue filter ``actor`` may see (None: a clerk asking for nothing of theirs).
+        """The parameters of a queue filter ``actor`` may see (None: asking for nothing of theirs).
 
-        Only the filters given are present; ``_queue_select`` builds the statement for them.
+        Clerks read their departments at their own office, supervisors in their division's
+        subtree, scoped analysts and admins in their scope (``task_reach``); ``department``
+        and ``division`` (that division's subtree) narrow it, and a filter outside it is an
+        empty queue, not an error. Only the filters given are present; ``_queue_select``
+        builds the statement for them: one division as ``division`` (a one-office queue, on
+        ``ix_work_items_office``), several as ``divisions``.
         """
-        if actor.role is Role.CLERK:
-            departments = sorted(actor.departments)
-            if department is not None:
-                departments = [department] if department in actor.departments else []
-            if not departments:
-                return None
-        elif actor.role in (Role.ANALYST, Role.ADMIN):
+        if actor.role not in (Role.CLERK, Role.ANALYST, Role.ADMIN):
+            raise NotAllowed("只有窗口人员可以查看任务队列 (only clerks see queues)")
+        reach = task_reach(actor, self.regions)
+        if reach.departments is None:
             departments = [department] if department else []
         else:
-            raise NotAllowed("只有窗口人员可以查看任务队列 (only clerks see queues)")
+            departments = sorted(reach.departments)
+            if department is not None:
+                departments = [department] if department in reach.departments else []
+            if not departments:
+                return None
+        divisions = reach.divisions
+        if division is not None:
+            below = self.regions.tree().subtree(division)
+            divisions = below if divisions is None else below & divisions
+            if not divisions:
+                return None
         found: dict[str, Any] = {
             "departments": departments,
+            "division": next(iter(divisions)) if divisions is not None and len(divisions) == 1 else None,
+            "divisions": sorted(divisions) if divisions is not None and len(divisions) > 1 else None,
             "state": state,
             "bundle": bundle,
             "assignee": actor.username if assignee == "me" else assignee,
@@ -73,6 +90,7 @@ class Queues(CaseCore):
         actor: Actor,
         *,
         department: str | None = None,
+        division: str | None = None,
         state: str | None = None,
         bundle: str | None = None,
         assignee: str | None = None,
@@ -80,9 +98,12 @@ class Queues(CaseCore):
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page[WorkItemView]:
-        """A queue: the actor's departments' tasks by due time, keyset-paged (stable under inserts)."""
+        """A queue: the actor's offices' tasks by due time, keyset-paged (stable under inserts).
+
+        ``division`` narrows it to that division's subtree (a supervisor's one office below).
+        """
         limit = max(1, min(limit, MAX_PAGE))
-        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        params = self._queue_filter(actor, department, division, state, bundle, assignee, overdue)
         if params is None:
             return Page((), None)
         if cursor:
@@ -105,6 +126,7 @@ class Queues(CaseCore):
         actor: Actor,
         *,
         department: str | None = None,
+        division: str | None = None,
         state: str | None = None,
         bundle: str | None = None,
         assignee: str | None = None,
@@ -115,7 +137,7 @@ class Queues(CaseCore):
 
         One capped COUNT on the queue's index, where listing the tasks would build a view of each.
         """
-        params = self._queue_filter(actor, department, state, bundle, assignee, overdue)
+        params = self._queue_filter(actor, department, division, state, bundle, assignee, overdue)
         if params is None:
             return 0, False
         with self.db.read() as s:
@@ -130,7 +152,9 @@ class Queues(CaseCore):
         """
         with self.db.read() as s:
             w = self._visible_item(s, actor, work_item_id)
-            if actor.role is Role.SYSTEM and not may_see_as_system(actor, w.department, w.kind):
+            if actor.role is Role.SYSTEM and not may_see_as_system(
+                actor, w.department, w.division, w.kind, self.regions
+            ):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             case, row, data = self._department_data(s, w)
         manifest = self.deployments.definition(row).manifest
@@ -186,6 +210,10 @@ def _queue_select(filters: frozenset[str]) -> Select[Any]:
     query = select(*c).where(c.kind == TaskKind.HUMAN.value)
     if "departments" in filters:
         query = query.where(c.department.in_(bindparam("departments", expanding=True)))
+    if "division" in filters:
+        query = query.where(c.division == bindparam("division"))
+    elif "divisions" in filters:
+        query = query.where(c.division.in_(bindparam("divisions", expanding=True)))
     if "state" in filters:
         query = query.where(c.state == bindparam("state"))
     else:

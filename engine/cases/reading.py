@@ -1,10 +1,12 @@
 """Reading cases: one case as its viewer may see it (with its timeline), and lists of cases.
 
-Owners and analysts read a case whole; a clerk whose department the case reached follows its
-progress but reads only their own departments' comments and problems, and the timeline
-without the details other departments wrote.
+Owners and analysts read a case whole; a clerk whose office the case reached (or whose office
+received it for another division) follows its progress but reads only the comments and
+problems of the tasks they may see, and the timeline without the details others wrote.
+Who may read which case is ``engine.cases.visibility``'s.
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.errors``.
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
+``engine.errors``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy import select
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
-from engine.cases.views import CaseView, Page, TimelineEntry, WorkItemView
+from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView
+from engine.cases.visibility import decided_within, may_see_task, visible_cases
 from engine.people.actors import Actor, Role
 from engine.storage.models import Case, CaseEvent, Deployment, WorkItem
 
@@ -53,7 +56,7 @@ class CaseReading(CaseCore):
             events,
             row,
             full=actor.role is not Role.CLERK,
-            viewer_departments=actor.departments,
+            viewer=actor,
             applicant=actor.role is Role.APPLICANT,
         )
 
@@ -65,19 +68,20 @@ class CaseReading(CaseCore):
         row: Deployment,
         *,
         full: bool,
-        viewer_departments: Collection[str] = (),
+        viewer: Actor | None = None,
         applicant: bool = False,
     ) -> CaseView:
         """A case for its owner and analysts (``full``) or for an involved clerk.
 
-        A clerk follows the case's progress but reads only their own departments' comments
-        and problems, and the timeline without the details other departments wrote. The
-        ``applicant`` sees a department system's steps only as at work (see ``for_applicant``).
+        A clerk follows the case's progress but reads only the comments and problems of the
+        tasks they may see (their office's; a supervisor's, the offices below too: none in a
+        list, where ``viewer`` is None), and the timeline without the details others wrote.
+        A receiving office (异地代收) sees the progress alone. The ``applicant`` sees a
+        department system's steps only as at work (see ``for_applicant``).
         """
         manifest = self.deployments.definition(row).manifest
         views = tuple(
-            self._item_view(w, row, private=not full and w.department not in viewer_departments)
-            for w in items
+            self._item_view(w, row, private=not full and not self._readable(viewer, w)) for w in items
         )
         if applicant:
             views = tuple(for_applicant(v) for v in views)
@@ -115,25 +119,43 @@ class CaseReading(CaseCore):
             outputs=dict(case.outputs),
             origin_case_id=case.origin_case_id,
             code=case.code,
+            division=case.division,
+            division_name=Label(
+                self.regions.full_name(self.regions.own(case.division), "zh"),
+                self.regions.full_name(self.regions.own(case.division), "en"),
+            ),
+            received=(
+                self._office(case.received_department, case.received_division)
+                if case.received_department is not None and case.received_division is not None
+                else None
+            ),
+            received_division=case.received_division,
+            received_department=case.received_department,
         )
 
+    def _readable(self, viewer: Actor | None, w: WorkItem) -> bool:
+        """Whether the viewer may read what was written on the task (its comment and problems)."""
+        return viewer is not None and may_see_task(viewer, w.department, w.division, self.regions)
+
     def list_cases(
-        self, actor: Actor, *, status: str | None = None, cursor: str | None = None, limit: int = 50
+        self,
+        actor: Actor,
+        *,
+        status: str | None = None,
+        division: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
     ) -> Page[CaseView]:
-        """Cases the actor may see, newest first, by keyset pages."""
+        """Cases the actor may see (``visible_cases``), newest first, by keyset pages.
+
+        ``division`` keeps the cases decided in that division's subtree (a case without a
+        division is the default division's).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         with self.db.read() as s:
-            query = select(Case)
-            if actor.role is Role.APPLICANT:
-                query = query.where(Case.applicant == actor.username)
-            elif actor.role is Role.CLERK:
-                query = query.where(
-                    Case.id.in_(
-                        select(WorkItem.case_id).where(WorkItem.department.in_(sorted(actor.departments)))
-                    )
-                )
-            elif actor.role not in (Role.ANALYST, Role.ADMIN):
-                return Page((), None)
+            query = select(Case).where(visible_cases(actor, self.regions))
+            if division is not None:
+                query = query.where(decided_within(self.regions, self.regions.subtree(division)))
             if status:
                 query = query.where(Case.status == status)
             if cursor:

@@ -1,5 +1,8 @@
 """What a clerk does with a task: claim it, put it back, decide it (approve or return).
 
+Only the clerks of the task's own office (its department at its division) work it
+(``may_work_task``): a supervisor above reads it and is refused, anyone else does not find it.
+
 A claim is one conditional ``UPDATE ... RETURNING`` (exactly one of many concurrent
 claimers wins; a department system's external task is never claimed) and its audit line,
 with no ORM unit of work: it is half of every task action. A decision runs in the case's
@@ -9,8 +12,8 @@ there, in the same transaction), the workflow runs on, and an approved item issu
 electronic certificates (电子证照) to the case. A department system's completion of an
 external task takes the same approval path (``engine.cases.external``).
 
-May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
-``engine.errors``.
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.regions``,
+``engine.storage``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from engine.cases.events import CertificateIssued, TaskApproved, TaskClaimed, Ta
 from engine.cases.states import Outcome, WorkItemState
 from engine.cases.store import OpenCase
 from engine.cases.views import WorkItemView
-from engine.cases.visibility import may_see_task
+from engine.cases.visibility import may_see_task, may_work_task
 from engine.errors import AlreadyClaimed, InvalidInput, NotAllowed, Problem, TaskNotReady, WorkItemNotFound
 from engine.people.actors import Actor, Role
 from engine.storage.db import rowcount
@@ -38,6 +41,7 @@ from engine.storage.models import WorkItem, table_of
 from engine.storage.spine import emit, write_pending
 
 WORK_ITEMS = table_of(WorkItem)
+NOT_YOUR_OFFICE = "只有本办理机构的窗口人员可以办理 (only the clerks of the task's own office work it)"
 # Built once: statements of every task action skip construction and hit the compiled cache.
 _CLAIM = (
     update(WORK_ITEMS)
@@ -46,11 +50,14 @@ _CLAIM = (
         WORK_ITEMS.c.state == WorkItemState.READY,
         WORK_ITEMS.c.kind == TaskKind.HUMAN.value,
         WORK_ITEMS.c.department.in_(bindparam("departments", expanding=True)),
+        WORK_ITEMS.c.division == bindparam("office_division"),
     )
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
     .returning(*WORK_ITEMS.c)
 )
-_TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department).where(WORK_ITEMS.c.id == bindparam("task"))
+_TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division).where(
+    WORK_ITEMS.c.id == bindparam("task")
+)
 
 
 class TaskActions(Applying):
@@ -74,12 +81,13 @@ class TaskActions(Applying):
                 {
                     "task": work_item_id,
                     "departments": sorted(actor.departments),
+                    "office_division": self.regions.own(actor.division),
                     "clerk": actor.username,
                     "now": now,
                 },
             ).one_or_none()
             if won is None:
-                w = self._visible_item(s, actor, work_item_id)
+                w = self._workable_item(s, actor, work_item_id)
                 if w.kind != TaskKind.HUMAN:
                     raise TaskNotReady("部门系统办理中的任务不能认领 (a department system does this task)")
                 if w.state != WorkItemState.CLAIMED:
@@ -104,7 +112,7 @@ class TaskActions(Applying):
         ``reservation`` (an ``Idempotency-Key``'s) learns the task in the same transaction.
         """
         with self.db.write() as s:
-            w = self._visible_item(s, actor, work_item_id)
+            w = self._workable_item(s, actor, work_item_id)
             now = self.clock.now()
             released = rowcount(
                 s.execute(
@@ -163,8 +171,10 @@ class TaskActions(Applying):
 
         def locate(session: Session) -> int:
             found = session.execute(_TASK_CASE, {"task": work_item_id}).one_or_none()
-            if found is None or not may_see_task(actor, found.department):
+            if found is None or not may_see_task(actor, found.department, found.division, self.regions):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            if not may_work_task(actor, found.department, found.division, self.regions):
+                raise NotAllowed(NOT_YOUR_OFFICE)
             return int(found.case_id)
 
         def change(oc: OpenCase) -> WorkItemView:
@@ -201,6 +211,16 @@ class TaskActions(Applying):
             return self._item_view(item, oc.deployment)
 
         return self._mutate(locate, change)
+
+    def _workable_item(self, s: Session, actor: Actor, work_item_id: int) -> WorkItem:
+        """A task the actor may see (else ``WorkItemNotFound``) and work (else ``NotAllowed``).
+
+        A supervisor reads the tasks of the offices below theirs but works only their own's.
+        """
+        w = self._visible_item(s, actor, work_item_id)
+        if not may_work_task(actor, w.department, w.division, self.regions):
+            raise NotAllowed(NOT_YOUR_OFFICE)
+        return w
 
     def _checked_decision(self, oc: OpenCase, item: WorkItem, data: Mapping[str, Any]) -> dict[str, Any]:
         """``data`` checked as the item's decision (every problem at once); its decision fields."""

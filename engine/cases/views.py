@@ -52,6 +52,10 @@ class WorkItemView:
     # A system step's last failure and the retries left (None: never failed); staff only.
     error_message: str | None = None
     retries: int | None = None
+    # The office that handles the task: its division (行政区划 code, set by routing) and its
+    # name ("上海市黄浦区市场监督管理局").
+    division: str = ""
+    office: Label = Label("", "")
 
     @property
     def by_system(self) -> bool:
@@ -96,6 +100,14 @@ class CaseView:
     origin_case_id: int | None = None
     # 办件编码: assigned at submission (None only for cases from before codes existed).
     code: str | None = None
+    # Where the case is decided (None on cases from before regions: the default division's)
+    # and that division's full name ("上海市黄浦区").
+    division: str | None = None
+    division_name: Label = Label("", "")
+    # 异地代收: the office that received the application for another division, and its division.
+    received: Label | None = None
+    received_division: str | None = None
+    received_department: str | None = None
 
 
 @dataclass(frozen=True)
