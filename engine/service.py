@@ -57,7 +57,7 @@ class Engine(CaseFacade):
             ),
             regions=regions,
         )
-        subscribe_followers(db.spine, calendar)
+        subscribe_followers(db.spine, calendar, settings.default_division)
 
     def upgrade(self) -> None:
         """Bring the database schema up to date."""

@@ -23,9 +23,12 @@ May import: ``engine.analytics``, ``engine.integration``, ``engine.deadlines``, 
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.analytics.recording import (
+    DEFAULT_DIVISION,
+    case_division,
     record_case_finished,
     record_complaint,
     record_completion,
@@ -60,8 +63,14 @@ def _case(session: Session, case_id: int | None) -> Case:
     return case
 
 
-def subscribe_followers(spine: Spine, calendar: WorkCalendar) -> None:
-    """Subscribe analytics and the SLA clock to the events of cases (again: replaces them)."""
+def subscribe_followers(
+    spine: Spine, calendar: WorkCalendar, default_division: str = DEFAULT_DIVISION
+) -> None:
+    """Subscribe analytics and the SLA clock to the events of cases (again: replaces them).
+
+    ``default_division`` is the settings' (``Settings.default_division``): analytics counts
+    cases from before regions, which name no division, for it.
+    """
 
     def count_completion(session: Session, event: TaskApproved | TaskReturned) -> None:
         # Emitted right after the task row got its outcome: the row and case are the ones
@@ -69,22 +78,42 @@ def subscribe_followers(spine: Spine, calendar: WorkCalendar) -> None:
         item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
         if item is None:
             raise LookupError(f"the event names no task that exists (task {event.work_item_id})")
-        record_completion(session, item, calendar, case=_case(session, event.case_id))
+        record_completion(
+            session, item, calendar, case=_case(session, event.case_id), default_division=default_division
+        )
 
     def count_finished_case(session: Session, event: CaseFinished | Withdrawn) -> None:
-        record_case_finished(session, _case(session, event.case_id), calendar)
+        record_case_finished(
+            session, _case(session, event.case_id), calendar, default_division=default_division
+        )
 
     def count_rating(session: Session, event: Rated) -> None:
-        case = _case(session, event.case_id)
         record_rating(
-            session, case.bundle_key, case.version, event.department, event.score, event.at, calendar
+            session,
+            _case(session, event.case_id),
+            event.department,
+            event.score,
+            event.at,
+            calendar,
+            default_division=default_division,
         )
 
     def count_complaint(session: Session, event: ComplaintFiled) -> None:
-        record_complaint(session, event.bundle or "", event.department, event.at, calendar)
+        division = default_division
+        if event.case_id is not None:
+            division = case_division(_case(session, event.case_id), default_division)
+        record_complaint(session, event.bundle or "", event.department, event.at, calendar, division=division)
 
     def count_went_overdue(session: Session, event: TaskOverdue) -> None:
-        record_went_overdue(session, event.bundle, event.department, event.at, calendar)
+        # The sweep emits from plain rows (no task object in the session): read the office's division.
+        division = (
+            session.connection()
+            .execute(select(WorkItem.division).where(WorkItem.id == event.work_item_id))
+            .scalar_one_or_none()
+        )
+        record_went_overdue(
+            session, event.bundle, event.department, event.at, calendar, division=division or default_division
+        )
 
     def stop_clocks_while_waiting(session: Session, event: Supplemented) -> None:
         # Emitted before the new round's rows are synced: only the rows that waited move.

@@ -4,11 +4,14 @@ Queries must stay fast as history grows, so nothing here scans the history per r
 aggregates are kept up to date in the same transaction as the change they count.
 
 - ``sketch``: the quantile sketch (medians and p90s from log-sized buckets);
-- ``rows``: the four aggregate tables (per task, per case, per day, rating counts);
+- ``rows``: the five aggregate tables (per task, per case, per day, rating counts, rating
+  counts per office), each keyed by division too;
 - ``totals``: what one finished task or case adds to them (shared by recording and rebuild);
 - ``recording``: the projections of case events into the rows (``engine.subscribers``
   subscribes them to the spine);
 - ``views`` and ``queries``: what analysts read, and the queries that build it;
+- ``grouping``: which divisions a query reads (a division's subtree) and how it groups them
+  (per division, or rolled up to the ancestor at a level);
 - ``rebuild``: recomputing every aggregate from the rows and the audit trail.
 
 Definitions:
@@ -26,7 +29,11 @@ Definitions:
 - **return** = the clerk's outcome was ``return``; problems are counted by what they name
   (``field:<key>`` / ``material:<key>``).
 
-May import: ``engine.cases``, ``engine.bpmn``, ``engine.feedback.rows``, ``engine.storage``,
-``engine.time``, ``engine.errors``; never ``engine.service``, ``engine.subscribers`` or
+- **division**: a task counts for the division of the office that handled it, a case (its
+  duration, ratings, complaints) for the division that decided it; the office ranking
+  attributes a case's rating to the offices that served it (``rows.OfficeRatingStats``).
+
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.feedback.rows``, ``engine.regions``,
+``engine.storage``, ``engine.time``, ``engine.errors``; never ``engine.service``, ``engine.subscribers`` or
 ``engine.deadlines``.
 """

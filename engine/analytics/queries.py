@@ -3,49 +3,92 @@
 Each reads the aggregate rows (``engine.analytics.rows``), never the history, so its cost
 does not grow with the number of cases; the results are the values of ``engine.analytics.views``.
 
+By division: each query takes the division tree (``tree``) and ``division`` (read that
+division's subtree only; None = everywhere). Bottlenecks, departments, reductions and the
+office ranking also group: ``group_by_division`` gives one row per division, ``level`` one
+row per ancestor at that level (``engine.analytics.grouping``). Which division a figure
+counts for: a task's is the office that handled it, a case's (its duration, steps,
+ratings, complaints) the division that decided it.
+
 May import: ``engine.analytics.sketch``, ``engine.analytics.views``, ``engine.analytics.rows``,
-``engine.analytics.totals``, ``engine.bpmn``, ``engine.storage``, ``engine.time``, ``engine.errors``.
+``engine.analytics.totals``, ``engine.analytics.grouping``, ``engine.bpmn``, ``engine.cases.views``,
+``engine.regions``, ``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from engine.analytics.rows import CaseStats, PeriodStats, RatingStats, TaskStats
+from engine.analytics.grouping import DivisionScope, division_scope
+from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.sketch import bucket_value, sketch_median, sketch_merge, sketch_quantile
 from engine.analytics.totals import TaskAgg
 from engine.analytics.views import (
     BottleneckRow,
     DepartmentRow,
     DurationDistribution,
+    Durations,
     HeatCell,
     Measures,
+    OfficeRow,
     Ratings,
     ReductionRow,
     TrendPoint,
 )
 from engine.bpmn.deployments import Deployments
 from engine.bpmn.model_metrics import model_reductions
+from engine.cases.views import Label
 from engine.errors import InvalidInput, Problem
+from engine.regions.tree import DivisionTree
 from engine.storage.db import Database
 from engine.time.calendar import SECONDS_PER_DAY
 
+Ts = TypeVarTuple("Ts")
+# ``Regions.office_name``: (department, division, lang) -> the office's name.
+OfficeNamer = Callable[[str, str, str], str]
 
-def _ratings_of(row: RatingStats | None) -> Ratings:
+
+def _ratings_of(row: RatingStats | OfficeRatingStats | None) -> Ratings:
     if row is None:
         return Ratings()
     return Ratings((row.s1, row.s2, row.s3, row.s4, row.s5))
 
 
-def bottlenecks(db: Database, bundle: str | None = None, version: int | None = None) -> list[BottleneckRow]:
-    """Per task (bundle, version, item, department), the slowest median wait first within a version."""
+def _within(query: Select[*Ts], column: Any, scope: DivisionScope) -> Select[*Ts]:
+    """The query limited to the scope's divisions (an IN over the subtree's codes)."""
+    if scope.codes is None:
+        return query
+    return query.where(column.in_(sorted(scope.codes)))
+
+
+def _label(scope: DivisionScope, code: str | None) -> Label | None:
+    return None if code is None else Label(scope.name(code, "zh"), scope.name(code, "en"))
+
+
+def bottlenecks(
+    db: Database,
+    bundle: str | None = None,
+    version: int | None = None,
+    *,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
+    level: str | None = None,
+    group_by_division: bool = False,
+) -> list[BottleneckRow]:
+    """Per task (bundle, version, item, department[, division]): slowest median wait first in a version.
+
+    A row's ratings are those of its department by the cases decided in its divisions.
+    """
+    scope = division_scope(tree, division, level, group_by_division)
     with db.read() as s:
-        query = select(TaskStats)
-        rating_query = select(RatingStats)
+        query = _within(select(TaskStats), TaskStats.division, scope)
+        rating_query = _within(select(RatingStats), RatingStats.division, scope)
         if bundle is not None:
             query = query.where(TaskStats.bundle_key == bundle)
             rating_query = rating_query.where(RatingStats.bundle_key == bundle)
@@ -53,30 +96,59 @@ def bottlenecks(db: Database, bundle: str | None = None, version: int | None = N
             query = query.where(TaskStats.version == version)
             rating_query = rating_query.where(RatingStats.version == version)
         stats = s.scalars(query).all()
-        ratings = {(r.bundle_key, r.version, r.department): r for r in s.scalars(rating_query)}
+        rating_rows = s.scalars(rating_query).all()
+    merged: dict[tuple[str, int, str, str, str | None], TaskAgg] = defaultdict(TaskAgg)
+    for t in stats:
+        agg = merged[(t.bundle_key, t.version, t.item_key, t.department, scope.group(t.division))]
+        agg.task_name = agg.task_name or t.task_name
+        agg.merge(t)
+    ratings: dict[tuple[str, int, str, str | None], Ratings] = defaultdict(Ratings)
+    for r in rating_rows:
+        key = (r.bundle_key, r.version, r.department, scope.group(r.division))
+        ratings[key] = ratings[key].add(_ratings_of(r))
     rows = [
         BottleneckRow(
-            bundle=t.bundle_key,
-            version=t.version,
-            item=t.item_key,
-            task=t.task_name,
-            department=t.department,
-            ratings=_ratings_of(ratings.get((t.bundle_key, t.version, t.department))),
-            **TaskAgg.from_row(t).measures(),
+            bundle=bundle_key,
+            version=row_version,
+            item=item,
+            task=agg.task_name,
+            department=department,
+            ratings=ratings.get((bundle_key, row_version, department, group), Ratings()),
+            division=group,
+            division_name=_label(scope, group),
+            **agg.measures(),
         )
-        for t in stats
+        for (bundle_key, row_version, item, department, group), agg in merged.items()
     ]
-    rows.sort(key=lambda r: (r.bundle, -r.version, -(r.wait.median or 0.0), r.item))
+    rows.sort(key=lambda r: (r.bundle, -r.version, -(r.wait.median or 0.0), r.item, r.division or ""))
     return rows
 
 
-def by_department(db: Database, bundle: str | None = None) -> list[DepartmentRow]:
-    """The same measures per department, over all its tasks (of one bundle, or of all)."""
+def by_department(
+    db: Database,
+    bundle: str | None = None,
+    *,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
+    level: str | None = None,
+    group_by_division: bool = False,
+) -> list[DepartmentRow]:
+    """The same measures per department[, division], over all its tasks (of one bundle, or of all).
+
+    Ratings and complaints are those of the cases decided in the row's divisions.
+    """
+    scope = division_scope(tree, division, level, group_by_division)
     with db.read() as s:
-        query = select(TaskStats)
-        rating_query = select(RatingStats).where(RatingStats.department != "")
-        complaint_query = select(PeriodStats.department, PeriodStats.complaints).where(
-            PeriodStats.complaints > 0
+        query = _within(select(TaskStats), TaskStats.division, scope)
+        rating_query = _within(
+            select(RatingStats).where(RatingStats.department != ""), RatingStats.division, scope
+        )
+        complaint_query = _within(
+            select(PeriodStats.department, PeriodStats.division, PeriodStats.complaints).where(
+                PeriodStats.complaints > 0
+            ),
+            PeriodStats.division,
+            scope,
         )
         if bundle is not None:
             query = query.where(TaskStats.bundle_key == bundle)
@@ -85,26 +157,44 @@ def by_department(db: Database, bundle: str | None = None) -> list[DepartmentRow
         stats = s.scalars(query).all()
         rating_rows = s.scalars(rating_query).all()
         complaint_rows = s.execute(complaint_query).all()
-    merged: dict[str, TaskAgg] = defaultdict(TaskAgg)
+    merged: dict[tuple[str, str | None], TaskAgg] = defaultdict(TaskAgg)
     for t in stats:
-        merged[t.department].merge(t)
-    ratings: dict[str, Ratings] = defaultdict(Ratings)
+        merged[(t.department, scope.group(t.division))].merge(t)
+    ratings: dict[tuple[str, str | None], Ratings] = defaultdict(Ratings)
     for r in rating_rows:
-        ratings[r.department] = ratings[r.department].add(_ratings_of(r))
-    complaints: dict[str, int] = defaultdict(int)
-    for department, count in complaint_rows:
-        complaints[department] += int(count)
-    departments = sorted(set(merged) | set(ratings) | {d for d in complaints if d})
+        key = (r.department, scope.group(r.division))
+        ratings[key] = ratings[key].add(_ratings_of(r))
+    complaints: dict[tuple[str, str | None], int] = defaultdict(int)
+    for department, row_division, count in complaint_rows:
+        complaints[(department, scope.group(row_division))] += int(count)
+    keys = sorted(
+        set(merged) | set(ratings) | {k for k in complaints if k[0]}, key=lambda k: (k[0], k[1] or "")
+    )
     return [
-        DepartmentRow(department=d, ratings=ratings[d], complaints=complaints[d], **merged[d].measures())
-        for d in departments
+        DepartmentRow(
+            department=d,
+            ratings=ratings[(d, group)],
+            complaints=complaints[(d, group)],
+            division=group,
+            division_name=_label(scope, group),
+            **merged[(d, group)].measures(),
+        )
+        for d, group in keys
     ]
 
 
-def median_waits(db: Database, bundle: str, version: int | None = None) -> list[HeatCell]:
-    """Per BPMN user task of a bundle (all versions, or one): median and p90 wait, for the heat map."""
+def median_waits(
+    db: Database,
+    bundle: str,
+    version: int | None = None,
+    *,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
+) -> list[HeatCell]:
+    """Per BPMN user task of a bundle (all versions, or one; a division's subtree): median and p90 wait."""
+    scope = division_scope(tree, division)
     with db.read() as s:
-        query = select(TaskStats).where(TaskStats.bundle_key == bundle)
+        query = _within(select(TaskStats).where(TaskStats.bundle_key == bundle), TaskStats.division, scope)
         if version is not None:
             query = query.where(TaskStats.version == version)
         stats = s.scalars(query).all()
@@ -121,11 +211,18 @@ def median_waits(db: Database, bundle: str, version: int | None = None) -> list[
 
 
 def duration_distribution(
-    db: Database, bundle: str, version: int | None = None, bins: int = 12
+    db: Database,
+    bundle: str,
+    version: int | None = None,
+    bins: int = 12,
+    *,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
 ) -> DurationDistribution:
     """Completed cases' durations in working days, in about ``bins`` equal bins up to the p90 x 1.5."""
+    scope = division_scope(tree, division)
     with db.read() as s:
-        query = select(CaseStats).where(CaseStats.bundle_key == bundle)
+        query = _within(select(CaseStats).where(CaseStats.bundle_key == bundle), CaseStats.division, scope)
         if version is not None:
             query = query.where(CaseStats.version == version)
         rows = s.scalars(query).all()
@@ -192,10 +289,12 @@ def trends(
     department: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
 ) -> list[TrendPoint]:
-    """Overdue, rating, complaint and throughput counts per period, oldest first."""
+    """Overdue, rating, complaint and throughput counts per period, oldest first (a division's subtree)."""
     _period_start(date(2000, 1, 3), period)  # a bad period fails even when there are no rows
-    query = select(PeriodStats)
+    query = _within(select(PeriodStats), PeriodStats.division, division_scope(tree, division))
     if bundle is not None:
         query = query.where(PeriodStats.bundle_key == bundle)
     if department is not None:
@@ -252,22 +351,33 @@ def _percent(before: float, after: float | None) -> float | None:
     return round(100.0 * (before - after) / before, 1)
 
 
-def reductions(db: Database, deployments: Deployments) -> list[ReductionRow]:
-    """Per bundle (newest version): before (baseline), after by the model, and after in real cases.
+def reductions(
+    db: Database,
+    deployments: Deployments,
+    *,
+    tree: DivisionTree | None = None,
+    division: str | None = None,
+    level: str | None = None,
+    group_by_division: bool = False,
+) -> list[ReductionRow]:
+    """Per bundle (newest base version): before (baseline), after by the model, and after in real cases.
 
     The model side is ``engine.bpmn.model_metrics.model_reductions`` (one application, promised
     working days along the longest route, materials asked after exemptions, no trips online).
-    The real side averages every completed case of the bundle (all versions): steps the
-    applicant took, working days from submission to completion, materials supplied. Trips are
-    not recorded per case (every step here is online), so the real side leaves them out.
+    The real side averages every completed case of the bundle (all versions, variants too)
+    decided in the scope: steps the applicant took, working days from submission to
+    completion, materials supplied. Trips are not recorded per case (every step here is
+    online), so the real side leaves them out. Grouped, a bundle has one row per division
+    group with completed cases, or a single row (``division`` None, ``real`` None) when
+    none has any.
     """
+    scope = division_scope(tree, division, level, group_by_division)
     with db.read() as s:
         latest = deployments.latest_all(s)
-        case_rows = s.scalars(select(CaseStats)).all()
-    by_bundle: dict[str, list[CaseStats]] = defaultdict(list)
+        case_rows = s.scalars(_within(select(CaseStats), CaseStats.division, scope)).all()
+    by_group: dict[str, dict[str | None, list[CaseStats]]] = defaultdict(lambda: defaultdict(list))
     for row in case_rows:
-        by_bundle[row.bundle_key].append(row)
-    day = SECONDS_PER_DAY
+        by_group[row.bundle_key][scope.group(row.division)].append(row)
     out = []
     for deployment in latest:
         definition = deployments.definition(deployment)
@@ -279,30 +389,131 @@ def reductions(db: Database, deployments: Deployments) -> list[ReductionRow]:
             float(model["after"]["materials"]),
             float(model["after"]["trips"]),
         )
-        completed = sum(r.completed for r in by_bundle[deployment.key])
-        real = None
-        if completed:
-            real = Measures(
-                sum(r.steps_sum for r in by_bundle[deployment.key]) / completed,
-                sum(r.working_sum for r in by_bundle[deployment.key]) / completed / day,
-                sum(r.materials_sum for r in by_bundle[deployment.key]) / completed,
-                None,
+        groups = {g: rows for g, rows in by_group[deployment.key].items() if sum(r.completed for r in rows)}
+        if not scope.grouped:
+            groups = {None: by_group[deployment.key].get(None, [])}
+        for group in sorted(groups, key=lambda g: g or "") or [None]:
+            real, completed = _real_measures(groups.get(group, []))
+            names = ("steps", "days", "materials", "trips")
+            out.append(
+                ReductionRow(
+                    bundle=deployment.key,
+                    version=deployment.version,
+                    name={"zh": definition.manifest.name.zh, "en": definition.manifest.name.en},
+                    before=before,
+                    model=after_model,
+                    real=real,
+                    cases=completed,
+                    percent_model=dict(model["percent"]),
+                    percent_real={
+                        n: _percent(getattr(before, n), getattr(real, n) if real else None) for n in names
+                    },
+                    source=str(model.get("source", "")),
+                    division=group,
+                    division_name=_label(scope, group),
+                )
             )
-        names = ("steps", "days", "materials", "trips")
-        out.append(
-            ReductionRow(
-                bundle=deployment.key,
-                version=deployment.version,
-                name={"zh": definition.manifest.name.zh, "en": definition.manifest.name.en},
-                before=before,
-                model=after_model,
-                real=real,
-                cases=completed,
-                percent_model=dict(model["percent"]),
-                percent_real={
-                    n: _percent(getattr(before, n), getattr(real, n) if real else None) for n in names
-                },
-                source=str(model.get("source", "")),
+    return out
+
+
+def _real_measures(rows: list[CaseStats]) -> tuple[Measures | None, int]:
+    """The average completed case of these rows (None without one), and how many completed."""
+    completed = sum(r.completed for r in rows)
+    if not completed:
+        return None, 0
+    day = SECONDS_PER_DAY
+    return (
+        Measures(
+            sum(r.steps_sum for r in rows) / completed,
+            sum(r.working_sum for r in rows) / completed / day,
+            sum(r.materials_sum for r in rows) / completed,
+            None,
+        ),
+        completed,
+    )
+
+
+def office_ranking(
+    db: Database,
+    tree: DivisionTree,
+    division: str | None = None,
+    level: str | None = None,
+    bundle: str | None = None,
+    *,
+    names: OfficeNamer | None = None,
+) -> list[OfficeRow]:
+    """Offices (department, division) ranked by on-time rate, then mean rating: the table supervisors publish.
+
+    Per office in ``division``'s subtree (None = everywhere): tasks finished, on time
+    (finished and not overdue), the on-time rate, returns, waits and work times, and the
+    ratings of the cases its tasks served. ``level`` rolls offices up to their division's
+    ancestor at that level (all market-regulation offices of a city as one). Ranked by
+    on-time rate, then mean rating (unrated last), then tasks finished, then code; an office
+    with ratings but no finished task in the scope (only cancelled ones) is not listed.
+    ``names`` is ``Regions.office_name``; without it a name is the division's full name
+    followed by the department key.
+    """
+    scope = division_scope(tree, division, level, group_by_division=True)
+    with db.read() as s:
+        task_query = _within(select(TaskStats), TaskStats.division, scope)
+        rating_query = _within(select(OfficeRatingStats), OfficeRatingStats.division, scope)
+        if bundle is not None:
+            task_query = task_query.where(TaskStats.bundle_key == bundle)
+            rating_query = rating_query.where(OfficeRatingStats.bundle_key == bundle)
+        stats = s.scalars(task_query).all()
+        rating_rows = s.scalars(rating_query).all()
+    merged: dict[tuple[str, str], TaskAgg] = defaultdict(TaskAgg)
+    for t in stats:
+        merged[(t.department, scope.group(t.division) or t.division)].merge(t)
+    ratings: dict[tuple[str, str], Ratings] = defaultdict(Ratings)
+    for r in rating_rows:
+        key = (r.department, scope.group(r.division) or r.division)
+        ratings[key] = ratings[key].add(_ratings_of(r))
+
+    def name(department: str, code: str) -> Label:
+        if names is not None:
+            return Label(names(department, code, "zh"), names(department, code, "en"))
+        return Label(
+            f"{tree.full_name(code, 'zh')}{department}", f"{department}, {tree.full_name(code, 'en')}"
+        )
+
+    unranked = []
+    for (department, code), agg in merged.items():
+        on_time = agg.finished - agg.overdue
+        unranked.append(
+            (
+                department,
+                code,
+                agg,
+                on_time,
+                on_time / agg.finished if agg.finished else None,
+                ratings.get((department, code), Ratings()),
             )
         )
-    return out
+    unranked.sort(
+        key=lambda o: (
+            -(o[4] or 0.0),
+            -(o[5].mean if o[5].mean is not None else -1.0),
+            -o[2].finished,
+            o[1],
+            o[0],
+        )
+    )
+    return [
+        OfficeRow(
+            rank=n,
+            department=department,
+            division=code,
+            name=name(department, code),
+            division_name=Label(tree.full_name(code, "zh"), tree.full_name(code, "en")),
+            finished=agg.finished,
+            on_time=on_time,
+            on_time_rate=rate,
+            overdue=agg.overdue,
+            returns=agg.returned,
+            wait=Durations.of(agg.wait_sketch, agg.wait_sum, agg.finished),
+            work=Durations.of(agg.work_sketch, agg.work_sum, agg.finished),
+            ratings=office_ratings,
+        )
+        for n, (department, code, agg, on_time, rate, office_ratings) in enumerate(unranked, start=1)
+    ]

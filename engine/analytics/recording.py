@@ -9,7 +9,10 @@ of the transaction that made the change, so a rollback undoes the count with the
   and a task that has just passed its due time.
 
 Each runs once per task action, so it costs a handful of Core statements (see below) and
-never a scan of the history.
+never a scan of the history. Every count keeps its division (``engine.analytics.rows``): a
+task's is the office's it was routed to, a case's (and its ratings' and complaints') the
+division that decided it; what has none (rows from before regions) counts for
+``default_division``, where it was handled.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.rows``, ``engine.analytics.totals``,
 ``engine.cases``, ``engine.storage``, ``engine.time``.
@@ -25,7 +28,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
-from engine.analytics.rows import CaseStats, PeriodStats, RatingStats, TaskStats
+from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.totals import (
     CASE_COLUMNS,
     TASK_COLUMNS,
@@ -40,7 +43,12 @@ from engine.cases.events import ClocksPaused
 from engine.cases.states import CaseStatus, WorkItemState
 from engine.storage.db import upsert_insert
 from engine.storage.models import Case, CaseEvent, Material, WorkItem, table_of, utcnow
+from engine.storage.settings import Settings
 from engine.time.calendar import WorkCalendar, default_calendar
+
+# The division of rows that name none, when the caller passes no ``default_division``: the
+# settings' own default, so there is one source for it.
+DEFAULT_DIVISION = str(Settings.model_fields["default_division"].default)
 
 # -- statements ---------------------------------------------------------------------------
 
@@ -152,18 +160,25 @@ def _case_version(session: Session, case_id: int) -> int:
 # -- hooks --------------------------------------------------------------------------------
 
 
+def case_division(case: Case, default_division: str = DEFAULT_DIVISION) -> str:
+    """The division a case counts for: where it is decided, or the default for a case from before regions."""
+    return case.division or default_division
+
+
 def record_completion(
     session: Session,
     work_item: WorkItem,
     calendar: WorkCalendar | None = None,
     *,
     case: Case | None = None,
+    default_division: str = DEFAULT_DIVISION,
 ) -> None:
     """Count a task the runtime has just completed (call in the same transaction, once per task).
 
     Cancelled tasks are not counted: nobody finished them. The runtime passes the locked
     ``case`` it holds: its version, and whether it ever waited for the applicant (a pause
-    is only recorded when a supplement starts a new round), then cost no queries.
+    is only recorded when a supplement starts a new round), then cost no queries. The task
+    counts for the division of the office that handled it.
     """
     if work_item.state != WorkItemState.COMPLETED:
         return
@@ -173,11 +188,13 @@ def record_completion(
     never_paused = case is not None and (case.round or 1) <= 1
     fact = task_fact(calendar, work_item, [] if never_paused else _pauses(session, work_item.case_id))
     version = case.version if case is not None else _case_version(session, work_item.case_id)
+    division = work_item.division or default_division
     keys = {
         "bundle_key": work_item.bundle_key,
         "version": version,
         "item_key": work_item.item_key,
         "department": work_item.department,
+        "division": division,
     }
     conn, table = session.connection(), table_of(TaskStats)
     agg = TaskAgg.from_row(_locked_row(session, conn, table, keys, TASK_COLUMNS))
@@ -187,7 +204,12 @@ def record_completion(
     _bump(
         session,
         table_of(PeriodStats),
-        {"day": fact.day, "bundle_key": work_item.bundle_key, "department": work_item.department},
+        {
+            "day": fact.day,
+            "bundle_key": work_item.bundle_key,
+            "department": work_item.department,
+            "division": division,
+        },
         {
             "tasks_completed": 1,
             "tasks_overdue": int(fact.overdue),
@@ -215,19 +237,26 @@ def _applicant_materials(session: Session, case: Case) -> int:
     return len([i for i in ids if i not in issued])
 
 
-def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | None = None) -> None:
+def record_case_finished(
+    session: Session,
+    case: Case,
+    calendar: WorkCalendar | None = None,
+    *,
+    default_division: str = DEFAULT_DIVISION,
+) -> None:
     """Count a case that has just ended (completed, rejected or withdrawn); same transaction, once.
 
     For completed cases: the duration (working time from submission to completion, the
     applicant's own correction time included: it is what the applicant lived), the steps the
     applicant took (the application and one supplement per correction round) and the
-    materials they supplied.
+    materials they supplied; all for the division that decided the case.
     """
     if case.status not in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
         return
     calendar = calendar or default_calendar()
     conn, table = session.connection(), table_of(CaseStats)
-    keys = {"bundle_key": case.bundle_key, "version": case.version}
+    division = case_division(case, default_division)
+    keys = {"bundle_key": case.bundle_key, "version": case.version, "division": division}
     updated_at = case.finished_at or utcnow()
     if case.status != CaseStatus.COMPLETED:
         # A rejection or withdrawal only counts: one atomic upsert, no row to read.
@@ -242,62 +271,132 @@ def record_case_finished(session: Session, case: Case, calendar: WorkCalendar | 
     _bump(
         session,
         table_of(PeriodStats),
-        {"day": fact.day, "bundle_key": case.bundle_key, "department": ""},
+        {"day": fact.day, "bundle_key": case.bundle_key, "department": "", "division": division},
         {"cases_completed": 1, "case_working_sum": fact.working},
     )
 
 
+_ITEMS = table_of(WorkItem)
+_SERVED_BY = (
+    select(_ITEMS.c.department, _ITEMS.c.division)
+    .where(_ITEMS.c.case_id == bindparam("case_id"), _ITEMS.c.state == WorkItemState.COMPLETED)
+    .distinct()
+)
+
+
+def offices_served(
+    session: Session, case_id: int, department: str, default_division: str = DEFAULT_DIVISION
+) -> list[tuple[str, str]]:
+    """The offices (department, division) a rating of ``department`` ('' = the bundle) is attributed to.
+
+    The offices that completed a task of the case; of ``department`` only, when the rating
+    names one (``OfficeRatingStats`` says why). Sorted, so rebuild and recording agree.
+    """
+    rows = session.connection().execute(_SERVED_BY, {"case_id": case_id}).all()
+    offices = {(d, v or default_division) for d, v in rows if not department or d == department}
+    return sorted(offices)
+
+
 def record_rating(
     session: Session,
-    bundle_key: str,
-    version: int,
+    case: Case,
     department: str,
     score: int,
     at: datetime,
     calendar: WorkCalendar | None = None,
+    *,
+    default_division: str = DEFAULT_DIVISION,
 ) -> None:
-    """Count one rating (department '' for the bundle as a whole)."""
+    """Count one rating of a case (department '' for the bundle as a whole).
+
+    Counted for the case's division (``RatingStats``) and for each office that served the
+    case (``OfficeRatingStats``; see ``offices_served``).
+    """
     calendar = calendar or default_calendar()
     if not 1 <= score <= 5:
         raise ValueError("score must be 1..5")
+    division = case_division(case, default_division)
+    bundle_key, version = case.bundle_key, case.version
     _bump(
         session,
         table_of(RatingStats),
-        {"bundle_key": bundle_key, "version": version, "department": department},
+        {"bundle_key": bundle_key, "version": version, "department": department, "division": division},
         {f"s{score}": 1},
     )
+    for office_department, office_division in offices_served(session, case.id, department, default_division):
+        _bump(
+            session,
+            table_of(OfficeRatingStats),
+            {
+                "bundle_key": bundle_key,
+                "version": version,
+                "department": office_department,
+                "division": office_division,
+            },
+            {f"s{score}": 1},
+        )
     _bump(
         session,
         table_of(PeriodStats),
-        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
+        {
+            "day": calendar.local_date(at),
+            "bundle_key": bundle_key,
+            "department": department,
+            "division": division,
+        },
         {"ratings": 1, "rating_sum": score, "ratings_bad": int(score <= 2)},
     )
 
 
 def record_complaint(
-    session: Session, bundle_key: str, department: str, at: datetime, calendar: WorkCalendar | None = None
+    session: Session,
+    bundle_key: str,
+    department: str,
+    at: datetime,
+    calendar: WorkCalendar | None = None,
+    *,
+    division: str = DEFAULT_DIVISION,
 ) -> None:
-    """Count one complaint (办不成事反映); '' for an unknown bundle or department."""
-    calendar = calendar or default_calendar()
-    _bump(
-        session,
-        table_of(PeriodStats),
-        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
-        {"complaints": 1},
-    )
+    """Count one complaint (办不成事反映); '' for an unknown bundle or department.
 
-
-def record_went_overdue(
-    session: Session, bundle_key: str, department: str, at: datetime, calendar: WorkCalendar | None = None
-) -> None:
-    """Count a task of a bundle and department that has just passed its due time.
-
-    Once per task, with the keys the SLA sweep's ``TaskOverdue`` carries (no task row needed).
+    ``division``: the case's (``case_division``), the default division for a complaint without a case.
     """
     calendar = calendar or default_calendar()
     _bump(
         session,
         table_of(PeriodStats),
-        {"day": calendar.local_date(at), "bundle_key": bundle_key, "department": department},
+        {
+            "day": calendar.local_date(at),
+            "bundle_key": bundle_key,
+            "department": department,
+            "division": division,
+        },
+        {"complaints": 1},
+    )
+
+
+def record_went_overdue(
+    session: Session,
+    bundle_key: str,
+    department: str,
+    at: datetime,
+    calendar: WorkCalendar | None = None,
+    *,
+    division: str = DEFAULT_DIVISION,
+) -> None:
+    """Count a task of a bundle and office (department, division) that has just passed its due time.
+
+    Once per task, with the keys the SLA sweep's ``TaskOverdue`` carries and the task's division.
+    """
+    calendar = calendar or default_calendar()
+    _bump(
+        session,
+        table_of(PeriodStats),
+        {
+            "day": calendar.local_date(at),
+            "bundle_key": bundle_key,
+            "department": department,
+            "division": division,
+        },
         {"went_overdue": 1},
     )

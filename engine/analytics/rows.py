@@ -1,9 +1,17 @@
 """The aggregate tables of analytics: per task, per case, per day, and rating counts.
 
-Four small tables, kept up to date by ``engine.analytics.recording`` in the transaction of
+Five small tables, kept up to date by ``engine.analytics.recording`` in the transaction of
 the change they count and refilled by ``engine.analytics.rebuild``: per task (bundle,
-version, item, department), per case (bundle, version), per local day (day, bundle,
-department) for trends, and rating counts per (bundle, version, department).
+version, item, department, division), per case (bundle, version, division), per local day
+(day, bundle, department, division) for trends, rating counts per (bundle, version,
+department, division of the case) and rating counts per office (bundle, version,
+department, division of the office).
+
+Every row keeps the division (行政区划 code) it counts for, so the queries filter a
+division's subtree and roll rows up to a level without going back to the history: a task
+counts for the division of the office that handled it (``WorkItem.division``), a case for
+the division that decided it (``Case.division``; a case without one, from before regions,
+for the default division, where it was handled).
 
 May import: ``engine.storage``.
 """
@@ -20,7 +28,7 @@ from engine.storage.models import Base, utcnow
 
 
 class TaskStats(Base):
-    """Completed tasks of one item of one bundle version in one department."""
+    """Completed tasks of one item of one bundle version at one office (department, division)."""
 
     __tablename__ = "task_stats"
 
@@ -28,6 +36,7 @@ class TaskStats(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division: Mapped[str] = mapped_column(String(12), primary_key=True)
     task_name: Mapped[str] = mapped_column(String(128), default="")
     finished: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
@@ -41,12 +50,13 @@ class TaskStats(Base):
 
 
 class CaseStats(Base):
-    """Finished cases of one bundle version: durations and what the applicant had to do."""
+    """Finished cases of one bundle version decided in one division: durations, what the applicant did."""
 
     __tablename__ = "case_stats"
 
     bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(12), primary_key=True)
     completed: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     withdrawn: Mapped[int] = mapped_column(Integer, default=0)
@@ -59,7 +69,11 @@ class CaseStats(Base):
 
 
 class PeriodStats(Base):
-    """Counts per local day, bundle and department (department '' = the whole bundle)."""
+    """Counts per local day, bundle, department ('' = the whole bundle) and division.
+
+    Task counts are the handling office's division; case, rating and complaint counts the
+    case's (the default division for a complaint without a case).
+    """
 
     __tablename__ = "period_stats"
     __table_args__ = (Index("ix_period_stats_bundle", "bundle_key", "day"),)
@@ -67,6 +81,7 @@ class PeriodStats(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division: Mapped[str] = mapped_column(String(12), primary_key=True)
     tasks_completed: Mapped[int] = mapped_column(Integer, default=0)
     tasks_overdue: Mapped[int] = mapped_column(Integer, default=0)
     tasks_returned: Mapped[int] = mapped_column(Integer, default=0)
@@ -82,13 +97,37 @@ class PeriodStats(Base):
 
 
 class RatingStats(Base):
-    """Ratings (好差评) per bundle version and department ('' = the bundle as a whole)."""
+    """Ratings (好差评) per bundle version, department ('' = the whole bundle) and the case's division."""
 
     __tablename__ = "rating_stats"
 
     bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division: Mapped[str] = mapped_column(String(12), primary_key=True)
+    s1: Mapped[int] = mapped_column(Integer, default=0)
+    s2: Mapped[int] = mapped_column(Integer, default=0)
+    s3: Mapped[int] = mapped_column(Integer, default=0)
+    s4: Mapped[int] = mapped_column(Integer, default=0)
+    s5: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OfficeRatingStats(Base):
+    """Ratings per office (department, division) of the cases its tasks served.
+
+    How a rating is attributed: a rating of the whole bundle (department '') counts once for
+    every office whose task of the rated case was completed (one case may pass through
+    several divisions: 多地联办, province-level items); a rating of one department counts
+    once for each office of that department that completed a task of the case (usually one).
+    Offices whose tasks were all cancelled served nothing and get nothing.
+    """
+
+    __tablename__ = "office_rating_stats"
+
+    bundle_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division: Mapped[str] = mapped_column(String(12), primary_key=True)
     s1: Mapped[int] = mapped_column(Integer, default=0)
     s2: Mapped[int] = mapped_column(Integer, default=0)
     s3: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,7 +4,10 @@
 its response schemas and the studio pages draw them. Durations are seconds of working time
 unless a field says days.
 
-May import: ``engine.analytics.sketch``.
+Rows of a query grouped by division (``engine.analytics.grouping``) carry the group's code
+and full name in ``division`` and ``division_name``; ungrouped rows leave them None.
+
+May import: ``engine.analytics.sketch``, ``engine.cases.views`` (``Label``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.analytics.sketch import sketch_median, sketch_quantile
+from engine.cases.views import Label
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class BottleneckRow:
     return_rate: float
     top_problems: tuple[ProblemCount, ...]
     ratings: Ratings
+    division: str | None = None
+    division_name: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,8 @@ class DepartmentRow:
     top_problems: tuple[ProblemCount, ...]
     ratings: Ratings
     complaints: int
+    division: str | None = None
+    division_name: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,32 @@ class ReductionRow:
     percent_model: dict[str, float | None]
     percent_real: dict[str, float | None]
     source: str = ""
+    division: str | None = None
+    division_name: Label | None = None
+
+
+@dataclass(frozen=True)
+class OfficeRow:
+    """One office (department, division) in the ranking supervisors publish: on time, then rated.
+
+    ``on_time_rate`` = tasks finished not overdue / tasks finished; ``ratings`` are those of
+    the cases its tasks served (``engine.analytics.rows.OfficeRatingStats`` says how a
+    rating is attributed). ``rank`` is 1-based; offices with equal figures share none.
+    """
+
+    rank: int
+    department: str
+    division: str
+    name: Label
+    division_name: Label
+    finished: int
+    on_time: int
+    on_time_rate: float | None
+    overdue: int
+    returns: int
+    wait: Durations
+    work: Durations
+    ratings: Ratings
 
 
 @dataclass(frozen=True)

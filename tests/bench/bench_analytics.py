@@ -51,9 +51,11 @@ CASE_SQL = (
 )
 ITEM_SQL = (
     "INSERT INTO work_items (case_id, deployment_id, bundle_key, item_key, task_name, spiff_id, department,"
-    " state, round, created_at, claimed_at, completed_at, due_at, outcome, decision, comment, problems,"
-    " overdue, manual_reason) VALUES (?, ?, ?, ?, ?, ?, ?, 'completed', 1, ?, ?, ?, ?, ?, '{}', '', ?, 0, '')"
+    " division, state, round, created_at, claimed_at, completed_at, due_at, outcome, decision, comment,"
+    " problems, overdue, manual_reason)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, '310000', 'completed', 1, ?, ?, ?, ?, ?, '{}', '', ?, 0, '')"
 )
+DIVISION = "310000"  # every bench task and case is at the default division (Settings.default_division)
 
 
 def _sql_time(moment: datetime) -> str:
@@ -89,7 +91,7 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
     # The same 480 working days at every size: only the number of tasks differs between runs.
     days = _working_days(engine, MONDAY - timedelta(days=720), 480)
     aggs: dict[tuple[str, str], TaskAgg] = defaultdict(TaskAgg)
-    periods: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    periods: dict[tuple[Any, str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     case_stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     ratings: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 5)
     case_rows: list[tuple[Any, ...]] = []
@@ -137,7 +139,7 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
                 )
             )
             aggs[(bundle, item)].add(wait, work, late, returned, problems if returned else ())
-            p = periods[((completed + BEIJING).date(), bundle, department)]
+            p = periods[((completed + BEIJING).date(), bundle, department, DIVISION)]
             p["tasks_completed"] += 1
             p["tasks_overdue"] += int(late)
             p["tasks_returned"] += int(returned)
@@ -167,9 +169,9 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
     with engine.db.write() as s:
         store_aggregates(
             s,
-            {(bundle, 1, item, ITEMS[item]): agg for (bundle, item), agg in aggs.items()},
+            {(bundle, 1, item, ITEMS[item], DIVISION): agg for (bundle, item), agg in aggs.items()},
             {
-                (bundle, 1): {
+                (bundle, 1, DIVISION): {
                     "completed": int(count),
                     "rejected": 0,
                     "withdrawn": 0,
@@ -180,7 +182,7 @@ def fill(engine: Engine, tasks: int, seed: int = 6) -> None:
                 }
                 for bundle, (count, working) in case_stats.items()
             },
-            {(bundle, 1, department): counts for (bundle, department), counts in ratings.items()},
+            {(bundle, 1, department, DIVISION): counts for (bundle, department), counts in ratings.items()},
             periods,
         )
 
