@@ -34,6 +34,8 @@ from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+# A GB/T 2260 division code: 6 digits, 9 or 12 for 乡镇/街道.
+DIVISION_CODE = r"^(\d{6}|\d{9}|\d{12})$"
 
 
 @router.get("", response_model=TaskListPublic, responses=responses(403, 422))
@@ -42,6 +44,14 @@ def list_tasks(
     engine: EngineDep,
     department: Annotated[
         str | None, Query(pattern=DEPARTMENT_KEY, description="部门 (department key)")
+    ] = None,
+    division: Annotated[
+        str | None,
+        Query(
+            pattern=DIVISION_CODE,
+            description="行政区划：该区划及其下级的任务，限于本人可见范围 "
+            "(division code: tasks of it and below, within what the caller may see)",
+        ),
     ] = None,
     state: Annotated[
         WorkItemState | None, Query(description="状态；缺省为待办和已认领 (default: open tasks)")
@@ -56,10 +66,15 @@ def list_tasks(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> TaskListPublic:
-    """A department queue, by due time, in stable cursor pages."""
+    """A department queue, by due time, in stable cursor pages.
+
+    A clerk's default queue is their own office's; a supervisor's, their departments' offices
+    in their division's subtree. ``division`` narrows it (outside the caller's reach: empty).
+    """
     page = engine.list_tasks(
         actor,
         department=department,
+        division=division,
         state=state,
         bundle=bundle,
         assignee=assignee,

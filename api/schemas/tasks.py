@@ -65,6 +65,11 @@ class TaskPublic(FromView):
             "item_name": {"zh": "设立登记", "en": "Business registration"},
             "task_name": "register_business",
             "department": "market-regulation",
+            "division": "310101",
+            "office": {
+                "zh": "上海市黄浦区市场监督管理局",
+                "en": "Market Regulation, Huangpu District, Shanghai",
+            },
             "state": "ready",
             "assignee": None,
             "round": 1,
@@ -87,6 +92,8 @@ class TaskPublic(FromView):
     item_name: LabelPublic
     task_name: str
     department: str
+    division: str = Field(description="办理机构所在行政区划 (the division of the task's office)")
+    office: LabelPublic = Field(description="办理机构 (the office that handles the task)")
     state: WorkItemState
     assignee: str | None
     round: int
