@@ -67,11 +67,19 @@ def list_cases(
     status_: Annotated[
         CaseStatus | None, Query(alias="status", description="按状态筛选 (filter by status)")
     ] = None,
+    division: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(\d{6}|\d{9}|\d{12})$",
+            description="在该行政区划及其下级办理的办件，限于本人可见范围 "
+            "(division code: cases decided in it or below, within what the caller may see)",
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CaseListPublic:
-    """Cases the caller may see, newest first: applicants their own, clerks their departments'."""
-    page = engine.list_cases(actor, status=status_, cursor=cursor, limit=limit)
+    """Cases the caller may see, newest first: applicants their own, clerks their offices' (and received)."""
+    page = engine.list_cases(actor, status=status_, division=division, cursor=cursor, limit=limit)
     return CaseListPublic(items=[CaseSummaryPublic.from_view(c) for c in page.items], next=page.next)
 
 
