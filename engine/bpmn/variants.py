@@ -310,6 +310,8 @@ def apply_variant(
     raw["items"] = [
         {**item, "time_limit_days": limits.get(item["key"], item["time_limit_days"])} for item in raw["items"]
     ] + [item.model_dump(mode="json", exclude_defaults=True) for item in overlay.add_items]
+    if overlay.add_items:  # the base's declared routes cannot name the local items: not checked
+        raw["examples"] = [{**example, "route": []} for example in raw.get("examples", [])]
     raw["exemptions"] = [e.model_dump(mode="json") for e in (*base.exemptions, *overlay.exemptions)]
     offices = {**base.offices, **overlay.offices}
     if offices:
