@@ -1,6 +1,10 @@
 """The applicant's side of a case, and how a case moves on: apply, supplement, withdraw, finish.
 
 - ``start_case``: validate everything at once, start the workflow, queue the first tasks;
+  the case's division (where it is decided) is the one asked for, else the applicant's
+  division field, else the default, and picks the bundle's regional variant; a clerk at a
+  window may receive an application for an applicant (异地代收: any division, the receiving
+  office recorded);
 - ``supplement``: answer the one correction notice (一次性告知) or deliver promised materials
   (容缺受理); only what was asked may change, and the returned tasks run again;
 - ``withdraw``: end an unfinished case;
@@ -10,10 +14,11 @@
   so it lives here with ``start_case``.
 
 Each step says what happened by emitting a typed event at the moment the change is made
-(``Submitted``, ``Supplemented``, ``Withdrawn``, ``NoticeIssued``, ``Completed``/``Rejected``,
-``FollowOn*``): the subscribers (analytics, the SLA clock) see the case as the step left it.
+(``Submitted``, ``ReceivedAtWindow``, ``Supplemented``, ``Withdrawn``, ``NoticeIssued``,
+``Completed``/``Rejected``, ``FollowOn*``): the subscribers (analytics, the SLA clock) see the
+case as the step left it.
 
-May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.storage``,
+May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.regions``, ``engine.storage``,
 ``engine.errors``, ``forms``.
 """
 
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.expressions import evaluate
@@ -38,11 +44,13 @@ from engine.cases.events import (
     FollowOnFailed,
     FollowOnStarted,
     NoticeIssued,
+    ReceivedAtWindow,
     Rejected,
     Submitted,
     Supplemented,
     Withdrawn,
 )
+from engine.cases.materials import material_id
 from engine.cases.message_events import CaseStartedByMessage, MessageSent
 from engine.cases.reading import CaseReading
 from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome
@@ -50,9 +58,11 @@ from engine.cases.store import OpenCase
 from engine.cases.views import CaseView
 from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, NotAllowed, Problem
 from engine.people.actors import Actor, Role
+from engine.storage.db import upsert_insert
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
-from engine.storage.models import Deployment, Material
+from engine.storage.models import Account, Deployment, Material
 from engine.storage.spine import Event, emit
+from forms.checks import Format
 
 
 @dataclass(frozen=True)
@@ -63,20 +73,65 @@ class StartMessage:
     sender: str
 
 
+@dataclass(frozen=True)
+class Received:
+    """An application a clerk received at a window for an applicant (异地代收), and where."""
+
+    clerk: str
+    applicant: str
+    department: str  # the receiving office: the clerk's department ...
+    division: str  # ... at the clerk's division
+
+
+def _hand_over(session: Session, clerk: str, applicant: str, materials: Mapping[str, str]) -> dict[str, str]:
+    """The materials a clerk uploaded for an applicant become the applicant's (kind -> new id).
+
+    Each becomes the material the applicant's own upload of the same bytes would be (its id
+    is of the owner, kind and content), and the clerk's copy goes: the applicant and the
+    deciding offices see it as any of the applicant's materials, the window keeps nothing.
+    """
+    handed = dict(materials)
+    for kind, old_id in materials.items():
+        row = session.get(Material, old_id)
+        if row is None or row.owner != clerk:
+            continue
+        new_id = material_id(applicant, row.kind, row.sha256)
+        values = {
+            "id": new_id,
+            "sha256": row.sha256,
+            "kind": row.kind,
+            "size": row.size,
+            "mime": row.mime,
+            "owner": applicant,
+            "filename": row.filename,
+            "issued_by_case": None,
+            "created_at": row.created_at,
+        }
+        session.execute(
+            upsert_insert(session, Material).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        )
+        session.execute(delete(Material).where(Material.id == old_id))
+        handed[kind] = new_id
+    return handed
+
+
 class Applying(CaseReading):
     """Applying, supplementing and withdrawing; finishing a case and its follow-ons."""
 
-    def _check_materials(self, session: Session, owner: str, materials: Mapping[str, str]) -> list[Problem]:
+    def _check_materials(
+        self, session: Session, owners: Collection[str], materials: Mapping[str, str]
+    ) -> list[Problem]:
+        """Each material exists, belongs to one of ``owners`` and is of the kind it is given as."""
         problems: list[Problem] = []
-        for kind, material_id in materials.items():
-            row = session.get(Material, material_id)
-            if row is None or row.owner != owner:
+        for kind, material_id_ in materials.items():
+            row = session.get(Material, material_id_)
+            if row is None or row.owner not in owners:
                 problems.append(
                     Problem(
-                        f"材料不存在: {material_id}",
+                        f"材料不存在: {material_id_}",
                         where=kind,
                         rule="material-unknown",
-                        message_en=f"unknown material {material_id}",
+                        message_en=f"unknown material {material_id_}",
                         extra={"kind": "material"},
                     )
                 )
@@ -100,27 +155,124 @@ class Applying(CaseReading):
         materials: Mapping[str, str],
         promised: Collection[str] = (),
         *,
+        division: str | None = None,
+        applicant: str | None = None,
+        received_department: str | None = None,
         origin_case_id: int | None = None,
         reservation: Reservation | None = None,
     ) -> CaseView:
         """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks.
 
-        ``reservation`` (an ``Idempotency-Key``'s) learns the new case in the same transaction.
+        ``division`` is where the case is decided (a known code; else the applicant's
+        division field decides, else the default division), and it picks the bundle's
+        regional variant. A clerk applies only for an applicant (``applicant``, 异地代收): the
+        receiving office (``received_department``, needed when the clerk has several, and the
+        clerk's division) is recorded and the materials the clerk uploaded become the
+        applicant's. ``reservation`` (an ``Idempotency-Key``'s) learns the new case in the
+        same transaction.
         """
-        if actor.role is not Role.APPLICANT and actor.username != "system":
-            raise NotAllowed("只有申请人可以申请 (only applicants apply)")
+        problems: list[Problem] = []
+        received = self._window(actor, applicant, received_department, problems)
+        if division is not None and not self.regions.tree().known(division):
+            problems.append(
+                Problem(
+                    f"未知的行政区划代码: {division}",
+                    where="division",
+                    rule="division-unknown",
+                    message_en=f"unknown division code {division}",
+                    extra={"kind": "field"},
+                )
+            )
+            division = None
         with self.db.read() as s:
-            row = self.deployments.latest(s, bundle)
+            base = self.deployments.latest(s, bundle)
+            case_division = self._case_division(base, data, division)
+            row = self.deployments.for_division(s, bundle, self.regions.chain(case_division))
         case_id = self._start(
             row,
-            actor.username,
+            received.applicant if received else actor.username,
             data,
             materials,
             promised,
+            division=case_division,
+            received=received,
+            problems=problems,
             origin_case_id=origin_case_id,
             reservation=reservation,
         )
         return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
+
+    def _window(
+        self, actor: Actor, applicant: str | None, department: str | None, problems: list[Problem]
+    ) -> Received | None:
+        """Who applies: the applicant themself, or an applicant received by a clerk at a window.
+
+        Applicants apply for themselves only (naming anyone else, or a receiving department, is
+        refused); a clerk must name an active applicant's account and, when in several
+        departments, the receiving one. What is missing or wrong joins ``problems``.
+        """
+        if actor.role is Role.APPLICANT or actor.username == "system":
+            if (applicant is not None and applicant != actor.username) or department is not None:
+                raise NotAllowed("申请人只能为自己申请 (applicants apply for themselves only)")
+            return None
+        if actor.role is not Role.CLERK:
+            raise NotAllowed("只有申请人或窗口人员可以申请 (only applicants and window clerks apply)")
+        if department is None and len(actor.departments) == 1:
+            (department,) = actor.departments
+        if department is None or department not in actor.departments:
+            problems.append(
+                Problem(
+                    "请选择受理部门(您所在的部门之一)",
+                    where="received_department",
+                    rule="received-department",
+                    message_en="name the receiving department (one of yours)",
+                    extra={"kind": "field"},
+                )
+            )
+        known = None
+        if applicant:
+            with self.db.read() as s:
+                known = s.scalar(
+                    select(Account.username).where(
+                        Account.username == applicant,
+                        Account.role == Role.APPLICANT,
+                        Account.active.is_(True),
+                    )
+                )
+        if known is None:
+            problems.append(
+                Problem(
+                    "请填写申请人的账号" if not applicant else f"没有这个申请人账号: {applicant}",
+                    where="applicant",
+                    rule="applicant-unknown",
+                    message_en="name the applicant's account"
+                    if not applicant
+                    else f"no applicant {applicant}",
+                    extra={"kind": "field"},
+                )
+            )
+        return Received(
+            clerk=actor.username,
+            applicant=known or "",
+            department=department or "",
+            division=self.regions.own(actor.division),
+        )
+
+    def _case_division(self, row: Deployment, data: Mapping[str, Any], asked: str | None) -> str:
+        """Where a case is decided: the division asked for, else the division field's value, else the default.
+
+        The division field is the manifest's ``division_field``, else the form's first field
+        holding a division code. An unknown code is the default's; the data keeps what the
+        applicant wrote.
+        """
+        if asked is not None:
+            return self.regions.home(asked)
+        name = self.deployments.definition(row).manifest.division_field
+        if name is None:
+            form = self.deployments.form(row)
+            name = next((f for f in form.fields if form.element(f).format == Format.DIVISION_CODE), None)
+        value = data.get(name) if name is not None else None
+        return self.regions.home(value if isinstance(value, str) else None)
 
     def _start(
         self,
@@ -130,33 +282,49 @@ class Applying(CaseReading):
         materials: Mapping[str, str],
         promised: Collection[str] = (),
         *,
+        division: str | None = None,
+        received: Received | None = None,
+        problems: Collection[Problem] = (),
         origin_case_id: int | None = None,
         reservation: Reservation | None = None,
         message: StartMessage | None = None,
     ) -> int:
         """Validate an application to a deployed version, start its workflow and save the new case.
 
-        The one way a case begins: an applicant's application, a follow-on case (免申即享),
-        or a department system's message (``message``: its start event runs instead of the
-        plain start, and ``CaseStartedByMessage`` follows ``Submitted``). Returns the case id.
+        The one way a case begins: an applicant's application (perhaps received by a clerk:
+        ``received``), a follow-on case (免申即享), or a department system's message
+        (``message``: its start event runs instead of the plain start, and
+        ``CaseStartedByMessage`` follows ``Submitted``). ``division`` is where the case is
+        decided (None: from the data, as ``_case_division``); ``problems`` found by the
+        caller are listed with the application's. Returns the case id.
         """
+        owners = (applicant, received.clerk) if received else (applicant,)
+        found = list(problems)
         with self.db.read() as s:
-            problems = self._check_materials(s, applicant, materials)
+            found += self._check_materials(s, owners, materials)
         form = self.deployments.form(row)
         # Certificates the form takes, of the company (or child ...) applied for, never another one's.
-        held = self.materials.certificates_for(applicant, data, form_materials(form))
+        held = self.materials.certificates_for(applicant, data, form_materials(form)) if applicant else {}
         attached = {**held, **materials}
-        problems += problems_from_form(form.validate(data, attached.keys(), promised))
-        if problems:
-            raise InvalidInput(f"申请有 {len(problems)} 处问题 ({len(problems)} problem(s))", problems)
+        found += problems_from_form(form.validate(data, attached.keys(), promised))
+        if found:
+            raise InvalidInput(f"申请有 {len(found)} 处问题 ({len(found)} problem(s))", found)
+        if division is None:
+            division = self._case_division(row, data, None)
         definition = self.deployments.definition(row)
         if message is None:
             workflow = self.runner.start(definition, data)
         else:
             workflow = self.runner.start_by_message(definition, message.name, data)
         with self.db.write() as session:
-            oc = self.store.create(session, row, applicant, dict(data), attached, workflow)
+            if received is not None:
+                attached = _hand_over(session, received.clerk, applicant, attached)
+            oc = self.store.create(session, row, applicant, dict(data), attached, workflow, division=division)
             oc.case.origin_case_id = origin_case_id
+            if received is not None:
+                oc.case.received_by = received.clerk
+                oc.case.received_department = received.department
+                oc.case.received_division = received.division
             assign_code(oc.case, self.settings.case_code_pattern, self.calendar)
             # The promise (限时办结): the longest remaining route from where the answers led.
             route_days = promised_days(definition, (t.name for t in self.runner.ready_tasks(workflow)))
@@ -184,6 +352,19 @@ class Applying(CaseReading):
                     origin_case_id=origin_case_id,
                 ),
             )
+            if received is not None:
+                emit(
+                    session,
+                    ReceivedAtWindow(
+                        case_id=oc.case.id,
+                        at=oc.now,
+                        actor=received.clerk,
+                        applicant=applicant,
+                        department=received.department,
+                        division=received.division,
+                        decided_in=division,
+                    ),
+                )
             if message is not None:
                 emit(
                     session,
@@ -320,7 +501,7 @@ class Applying(CaseReading):
             case = self._visible_case(s, actor, case_id)
             if case.applicant != actor.username:
                 raise CaseNotFound(f"没有这个办件 (no case {case_id})")
-            problems = self._check_materials(s, actor.username, materials)
+            problems = self._check_materials(s, (actor.username,), materials)
             row = self.deployments.row(s, case.deployment_id)
         form = self.deployments.form(row)
         scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)

@@ -37,6 +37,21 @@ class Submitted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReceivedAtWindow(Event):
+    """A clerk received the application at a window for the applicant (异地代收 when ``decided_in`` differs).
+
+    ``department`` at ``division`` is the receiving office (it follows the case's progress);
+    ``decided_in`` is the case's division, whose offices decide it. The actor is the clerk.
+    """
+
+    KIND = "received_at_window"
+    applicant: str
+    department: str
+    division: str
+    decided_in: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class NoticeIssued(Event):
     """Every department's returns of a round gathered into one correction notice (一次性告知)."""
 
