@@ -44,6 +44,7 @@ from api.routes import (
     auth,
     bundles,
     cases,
+    divisions,
     engine_rest,
     feedback,
     incidents,
@@ -205,6 +206,7 @@ def build_services(settings: Settings, engine: Engine) -> Services:
             engine.db,
             departments=load_departments(settings.processes_dir),
             throttle=SignInThrottle(engine.db, ThrottlePolicy.from_settings(settings)),
+            regions=engine.regions,
         ),
         tokens=TokenService(signing_key(settings), settings.token_minutes),
         idempotency=IdempotencyStore(engine.db),
@@ -247,6 +249,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"name": "feedback", "description": "投诉、整改与督办 (complaints, rectifications, supervision)"},
             {"name": "analytics", "description": "运行分析 (how well bundles run)"},
             {"name": "accounts", "description": "账户管理 (accounts, for admins)"},
+            {"name": "divisions", "description": "行政区划与办理机构 (divisions and offices)"},
             {"name": "webhooks", "description": "Webhook 订阅与投递 (webhooks, for admins)"},
             {
                 "name": "engine-rest",
@@ -265,7 +268,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Liveness: the process answers."""
         return HealthPublic(status="ok")
 
-    for module in (auth, bundles, materials, cases, feedback, tasks, incidents, analytics, accounts):
+    for module in (
+        auth,
+        bundles,
+        materials,
+        cases,
+        feedback,
+        tasks,
+        incidents,
+        analytics,
+        accounts,
+        divisions,
+    ):
         app.include_router(module.router)
     app.include_router(webhooks.router)
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only

@@ -1,4 +1,4 @@
-"""The ``onething`` command: serve, worker, validate, demo, and account management.
+"""The ``onething`` command: serve, worker, validate, demo, account management, the division tree.
 
 The database is ``--db URL`` or ``ONETHING_DATABASE_URL`` (default: an SQLite file in the
 working directory); every other setting comes from the ``ONETHING_*`` environment.
@@ -19,6 +19,7 @@ from engine.bpmn.deployments import load_departments
 from engine.errors import EngineError
 from engine.people.accounts import AccountService
 from engine.people.actors import Role
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.settings import Settings
 
@@ -55,8 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine.deploy_shipped()
         if args.demo:
             departments = {d for bundle in engine.list_bundles() for d in bundle.departments}
-            accounts = AccountService(engine.db, departments=load_departments(settings.processes_dir))
-            created = accounts.ensure_demo_accounts(departments)
+            accounts = AccountService(
+                engine.db, departments=load_departments(settings.processes_dir), regions=engine.regions
+            )
+            created = accounts.ensure_demo_accounts(departments)  # the demo offices' accounts too
             if created:
                 print(f"演示账户 (demo accounts, password 'demo'): {', '.join(created)}", file=sys.stderr)
         worker = start_timer_worker(engine)
@@ -118,11 +121,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- accounts ------------------------------------------------------------------------------
-def _accounts(args: argparse.Namespace) -> AccountService:
-    settings = _settings(args.db)
+def _regions(settings: Settings) -> Regions:
+    """The division tree of the database, with the shipped divisions loaded (new codes only)."""
     db = Database(settings.database_url)
     db.upgrade()
-    return AccountService(db, departments=load_departments(settings.processes_dir))
+    regions = Regions(db, settings)
+    regions.load_shipped(settings.processes_dir / "divisions")
+    return regions
+
+
+def _accounts(args: argparse.Namespace) -> AccountService:
+    settings = _settings(args.db)
+    regions = _regions(settings)
+    return AccountService(regions.db, departments=load_departments(settings.processes_dir), regions=regions)
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
@@ -157,14 +168,21 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     service = _accounts(args)
     try:
         view = service.create(
-            args.name, password, args.role, args.department or (), args.display_name or "", args.supervisor
+            args.name,
+            password,
+            args.role,
+            args.department or (),
+            args.display_name or "",
+            args.supervisor,
+            division=args.division,
         )
     except EngineError as exc:
         return _fail(exc, sys.stderr)
     finally:
         service.db.dispose()
     departments = f" [{', '.join(view.departments)}]" if view.departments else ""
-    print(f"已创建 (created): {view.username} ({view.role.value}){departments}")
+    division = f" @{view.division}" if view.division else ""
+    print(f"已创建 (created): {view.username} ({view.role.value}){departments}{division}")
     return 0
 
 
@@ -184,6 +202,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
                 "display_name": v.display_name,
                 "supervisor": v.supervisor,
                 "active": v.active,
+                "division": v.division,
             }
             for v in views
         ]
@@ -193,7 +212,8 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     for v in views:
         flags = "" if v.active else "  (已停用 disabled)"
         departments = ",".join(v.departments) or "-"
-        print(f"{v.username:<40} {v.role.value:<10} {departments:<40} {v.display_name}{flags}")
+        division = v.division or "-"
+        print(f"{v.username:<40} {v.role.value:<10} {departments:<32} {division:<12} {v.display_name}{flags}")
     return 0
 
 
@@ -233,6 +253,45 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
         service.db.dispose()
     print(f"{'已启用 (enabled)' if active else '已停用 (disabled)'}: {args.name}")
     return 0
+
+
+def cmd_divisions(args: argparse.Namespace) -> int:
+    """Print the division tree (or one division's subtree), indented by depth."""
+    regions = _regions(_settings(args.db))
+    try:
+        tree = regions.tree()
+        if args.root is not None and not tree.known(args.root):
+            print(f"错误 (error): 没有该行政区划 (no division {args.root})", file=sys.stderr)
+            return 1
+        roots = (args.root,) if args.root is not None else tree.roots()
+        rows: list[tuple[int, str]] = []
+
+        def walk(code: str, depth: int) -> None:
+            rows.append((depth, code))
+            for child in sorted(tree.children(code)):
+                walk(child, depth + 1)
+
+        for root in sorted(roots):
+            walk(root, 0)
+        found = [(depth, division) for depth, code in rows if (division := tree.get(code)) is not None]
+        if args.json:
+            listed = [
+                {
+                    "code": d.code,
+                    "name": {"zh": d.name_zh, "en": d.name_en},
+                    "level": d.level.value,
+                    "parent": d.parent,
+                }
+                for _, d in found
+            ]
+            json.dump(listed, sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+            return 0
+        for depth, d in found:
+            print(f"{'  ' * depth}{d.code:<12} {d.level.value:<9} {d.name_zh} ({d.name_en})")
+        return 0
+    finally:
+        regions.db.dispose()
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -275,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department", action="append", metavar="D", help="a department key (repeat for more)")
     add.add_argument("--display-name")
     add.add_argument("--supervisor", action="store_true", help="a clerk who handles complaints (督办)")
+    add.add_argument(
+        "--division",
+        metavar="CODE",
+        help="行政区划代码 (division code: a clerk's or system's office, an analyst's or admin's reach)",
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     add.add_argument("--password", help=password_help)
     add.set_defaults(handler=cmd_user_add)
@@ -294,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     enable = users.add_parser("enable", help="enable a disabled account")
     enable.add_argument("name")
     enable.set_defaults(handler=cmd_user_enable)
+
+    divisions = commands.add_parser("divisions", help="list the division tree (行政区划)")
+    divisions.add_argument("--db", help=db_help)
+    divisions.add_argument("root", nargs="?", metavar="CODE", help="only this division and below")
+    divisions.add_argument("--json", action="store_true")
+    divisions.set_defaults(handler=cmd_divisions)
     return parser
 
 

@@ -19,6 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.errors import NotAuthenticated
 from api.logs import note
+from api.schemas.accounts import DIVISION_CODE
 from api.security import TokenService
 from engine.errors import NotAllowed
 from engine.people.accounts import AccountService, AccountView
@@ -86,7 +87,7 @@ CurrentAccount = Annotated[AccountView, Depends(current_account)]
 
 
 def current_actor(account: CurrentAccount) -> Actor:
-    """The signed-in person as the engine sees them."""
+    """The signed-in person as the engine sees them, with the account's division (office or reach)."""
     return account.actor()
 
 
@@ -145,5 +146,8 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="任务 id (task id)")
 BUNDLE_KEY = r"^[a-z][a-z0-9-]{1,62}$"
 DEPARTMENT_KEY = r"^[a-z][a-z0-9-]{0,63}$"
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+DIVISION = DIVISION_CODE
 BundleKey = Annotated[str, Path(pattern=BUNDLE_KEY, description="事项包 key (bundle key)")]
 Username = Annotated[str, Path(pattern=USERNAME, description="用户名 (username)")]
+DivisionCode = Annotated[str, Path(pattern=DIVISION, description="行政区划代码 (GB/T 2260 division code)")]
+OfficeId = Annotated[int, Path(ge=1, le=MAX_ID, description="办理机构 id (office id)")]

@@ -1,4 +1,9 @@
-"""Account management for admins (the CLI's ``onething user`` does the same from a shell)."""
+"""Account management for admins (the CLI's ``onething user`` does the same from a shell).
+
+分级授权: an admin with a division manages the accounts inside its subtree only (the engine
+decides, with the admin's division as the scope): others are not listed and answer 404, and
+giving an account a division outside the subtree is refused with 403.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,16 @@ from api.idempotency import run_once
 from api.logs import note
 from api.schemas.accounts import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
+from engine.people.accounts import KEEP
 from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
 
 @router.get("", response_model=list[AccountPublic], responses=responses(403))
-def list_accounts(_admin: AdminActor, services: ServicesDep) -> list[AccountPublic]:
-    """Every account."""
-    return [AccountPublic.from_view(a) for a in services.accounts.list_accounts()]
+def list_accounts(admin: AdminActor, services: ServicesDep) -> list[AccountPublic]:
+    """Every account inside the admin's division (all of them for an admin without one)."""
+    return [AccountPublic.from_view(a) for a in services.accounts.list_accounts(scope=admin.division)]
 
 
 @router.post(
@@ -34,7 +40,7 @@ def create_account(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Create an account (clerks need at least one department)."""
+    """Create an account (clerks need at least one department; the division must lie in the admin's)."""
     note(account=body.username)
 
     def work(reservation: Reservation | None) -> AccountPublic:
@@ -45,6 +51,8 @@ def create_account(
             body.departments,
             body.display_name,
             body.supervisor,
+            division=body.division,
+            scope=admin.division,
             reservation=reservation,
         )
         return AccountPublic.from_view(view)
@@ -55,9 +63,9 @@ def create_account(
 
 
 @router.get("/{username}", response_model=AccountPublic, responses=responses(403, 404, 422))
-def get_account(username: Username, _admin: AdminActor, services: ServicesDep) -> AccountPublic:
-    """One account."""
-    return AccountPublic.from_view(services.accounts.get(username))
+def get_account(username: Username, admin: AdminActor, services: ServicesDep) -> AccountPublic:
+    """One account (404 outside the admin's division)."""
+    return AccountPublic.from_view(services.accounts.get(username, scope=admin.division))
 
 
 @router.patch("/{username}", response_model=AccountPublic, responses=responses(403, 404, 409, 422))
@@ -69,10 +77,14 @@ def update_account(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Change role, departments, name, supervisor flag, active flag or password (all or nothing)."""
+    """Change role, departments, name, supervisor or active flag, division or password (all or nothing).
+
+    ``division`` absent leaves it, null clears it; an account outside the admin's division is 404.
+    """
     note(account=username, changed=sorted(body.model_fields_set))
     if username == admin.username and (body.active is False or body.role not in (None, admin.role)):
         raise NotAllowed("不能停用自己或撤销自己的管理员角色 (you cannot disable or demote yourself)")
+    division = body.division if "division" in body.model_fields_set else KEEP
 
     def work(reservation: Reservation | None) -> AccountPublic:
         view = services.accounts.update(
@@ -83,6 +95,8 @@ def update_account(
             supervisor=body.supervisor,
             active=body.active,
             password=body.password,
+            division=division,
+            scope=admin.division,
             reservation=reservation,
         )
         return AccountPublic.from_view(view)

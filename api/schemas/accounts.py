@@ -13,6 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas.common import EXAMPLE_AT, FromView, RequestBody, with_examples
 from engine.people.actors import Role
 
+# A GB/T 2260 行政区划 code: 6 digits, 9 or 12 for townships and below.
+DIVISION_CODE = r"^[0-9]{6,12}$"
+DIVISION_HELP = (
+    "行政区划代码：窗口人员与部门系统为其办理机构所在地（空：默认区划），分析员与管理员为其管辖范围"
+    "（空：全平台），申请人无 (GB/T 2260 code: the office of a clerk or system, none = the default "
+    "division; the reach of an analyst or admin, none = the whole platform; applicants have none)"
+)
+
 
 class TokenPublic(BaseModel):
     """A bearer token (OAuth2 password flow) and its lifetime in seconds."""
@@ -38,7 +46,18 @@ class AccountPublic(FromView):
             "supervisor": False,
             "active": True,
             "created_at": EXAMPLE_AT,
-        }
+            "division": None,
+        },
+        {
+            "username": "clerk.market-regulation@310101",
+            "role": "clerk",
+            "departments": ["market-regulation"],
+            "display_name": "李四",
+            "supervisor": False,
+            "active": True,
+            "created_at": EXAMPLE_AT,
+            "division": "310101",
+        },
     )
 
     username: str
@@ -48,6 +67,7 @@ class AccountPublic(FromView):
     supervisor: bool
     active: bool
     created_at: datetime
+    division: str | None = Field(default=None, description=DIVISION_HELP)
 
 
 class AccountCreate(RequestBody):
@@ -63,6 +83,7 @@ class AccountCreate(RequestBody):
                     "role": "clerk",
                     "departments": ["tax"],
                     "display_name": "李四",
+                    "division": "310115",
                 }
             ]
         },
@@ -74,6 +95,7 @@ class AccountCreate(RequestBody):
     departments: list[str] = Field(default_factory=list, max_length=64)
     display_name: str = Field(default="", max_length=128)
     supervisor: bool = False
+    division: str | None = Field(default=None, pattern=DIVISION_CODE, description=DIVISION_HELP)
 
 
 class AccountUpdate(RequestBody):
@@ -81,7 +103,9 @@ class AccountUpdate(RequestBody):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"active": False}, {"departments": ["tax", "customs"]}]},
+        json_schema_extra={
+            "examples": [{"active": False}, {"departments": ["tax", "customs"]}, {"division": "310104"}]
+        },
     )
 
     role: Role | None = None
@@ -90,3 +114,5 @@ class AccountUpdate(RequestBody):
     supervisor: bool | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
+    # Absent: unchanged; null: none (the default division, or the whole platform).
+    division: str | None = Field(default=None, pattern=DIVISION_CODE, description=DIVISION_HELP)

@@ -14,6 +14,15 @@ moves on. The account row is read on every request anyway (a disabled account st
 once), so the check costs nothing more. A page sign-out ends every page session of the
 account (on a shared counter terminal that is the safe reading of "sign out");
 ``sign_out_everywhere`` and a password change end its bearer tokens as well.
+
+Divisions (分级授权): a clerk, supervisor or system account belongs to the office of its
+division (None: the default division); an analyst or admin with a division reaches that
+subtree only (None: the whole platform); an applicant has none. Every change takes the
+acting admin's ``scope`` (its division; None: the whole platform, as the CLI acts): a scoped
+admin manages only accounts inside its subtree and gives only divisions inside it, so a
+district admin can neither create an account in another district nor make an account
+that reaches beyond its own district (an unscoped analyst or admin, or an applicant, who
+belongs to no district). Accounts outside the scope are not listed and read as unknown.
 """
 
 from __future__ import annotations
@@ -23,17 +32,20 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.errors import Conflict, InvalidInput, NotFound, Problem
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.people.actors import Actor, Role
 from engine.people.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from engine.people.passwords import password_problems
 from engine.people.sign_in import SignInThrottle
+from engine.regions.service import DEMO_OFFICE_DIVISIONS, Regions
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Account
@@ -46,6 +58,44 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "业务分析员 (Analyst)"),
     ("admin", Role.ADMIN, "系统管理员 (Administrator)"),
 )
+# Scoped demo analysts and admins (分级授权): a district of 上海市 and a city of 浙江省.
+DEMO_SCOPED_DIVISIONS = ("310101", "330100")
+# The demo department systems of a province besides the default division's (system.<d>@330000).
+DEMO_SYSTEM_DIVISION = "330000"
+
+
+class _Keep(Enum):
+    """The marker of an update argument left as it is (None is a value: no division)."""
+
+    KEEP = "keep"
+
+
+KEEP: Literal[_Keep.KEEP] = _Keep.KEEP
+
+
+@dataclass(frozen=True)
+class _Demo:
+    """One demo account to make."""
+
+    username: str
+    role: Role
+    departments: tuple[str, ...]
+    label: str
+    division: str | None = None
+    supervisor: bool = False
+
+    def row(self, password_hash: str) -> Account:
+        """Its new ``accounts`` row."""
+        return Account(
+            username=self.username,
+            password_hash=password_hash,
+            role=self.role.value,
+            departments=list(self.departments),
+            display_name=self.label[:128],
+            supervisor=self.supervisor,
+            active=True,
+            division=self.division,
+        )
 
 
 class AccountNotFound(NotFound):
@@ -68,6 +118,8 @@ class AccountView:
     # Bumped by sign-out (pages) and sign-out-everywhere (tokens too); see the module docstring.
     session_generation: int = 0
     token_generation: int = 0
+    # The office's division (clerks, systems) or the reach (analysts, admins); see the module docstring.
+    division: str | None = None
 
     @property
     def session_version(self) -> str:
@@ -76,7 +128,9 @@ class AccountView:
 
     def actor(self) -> Actor:
         """The engine's view of this person (visibility and rights are checked against it)."""
-        return Actor(self.username, self.role, frozenset(self.departments), self.supervisor)
+        return Actor(
+            self.username, self.role, frozenset(self.departments), self.supervisor, division=self.division
+        )
 
 
 def _view(row: Account) -> AccountView:
@@ -91,6 +145,7 @@ def _view(row: Account) -> AccountView:
         password_version=hashlib.sha256(row.password_hash.encode()).hexdigest()[:16],
         session_generation=row.session_generation or 0,
         token_generation=row.token_generation or 0,
+        division=row.division,
     )
 
 
@@ -111,8 +166,12 @@ class AccountService:
         departments: Collection[str] | None = None,
         hasher: PasswordHasher | None = None,
         throttle: SignInThrottle | None = None,
+        regions: Regions | None = None,
     ) -> None:
         self.db = db
+        # The division tree for codes and scopes; None knows no division (every code is
+        # refused and a scoped admin reaches nothing), as on a bare database in tests.
+        self.regions = regions
         self.throttle = throttle or SignInThrottle(db)
         # Known department keys; None accepts any key (a database without processes/ at hand).
         self.departments = frozenset(departments) if departments is not None else None
@@ -120,11 +179,11 @@ class AccountService:
         self._dummy_hash = self.hasher.hash("onething-timing-equaliser")
 
     # -- reading ---------------------------------------------------------------------
-    def get(self, username: str) -> AccountView:
-        """One account by username (active or not); AccountNotFound when there is none."""
+    def get(self, username: str, *, scope: str | None = None) -> AccountView:
+        """One account by username (active or not); AccountNotFound when there is none in ``scope``."""
         with self.db.read() as session:
             row = session.scalar(select(Account).where(Account.username == username))
-            if row is None:
+            if row is None or not self.within(scope, row.role, row.division):
                 raise AccountNotFound(f"没有此账户 (no account {username!r})")
             return _view(row)
 
@@ -142,10 +201,26 @@ class AccountService:
             row = session.scalar(select(Account).where(Account.username == username, Account.active))
             return None if row is None else _view(row)
 
-    def list_accounts(self) -> list[AccountView]:
-        """Every account, by username."""
+    def list_accounts(self, *, scope: str | None = None) -> list[AccountView]:
+        """Every account inside ``scope`` (None: all), by username."""
         with self.db.read() as session:
-            return [_view(row) for row in session.scalars(select(Account).order_by(Account.username))]
+            rows = session.scalars(select(Account).order_by(Account.username))
+            return [_view(row) for row in rows if self.within(scope, row.role, row.division)]
+
+    def within(self, scope: str | None, role: Role | str, division: str | None) -> bool:
+        """Whether an admin scoped to ``scope`` (None: the whole platform) manages such an account.
+
+        Clerks and systems sit at their office (no division: the default one); analysts and
+        admins reach their division's subtree, or everything without one; applicants belong to
+        no division, so only an unscoped admin manages them.
+        """
+        if scope is None:
+            return True
+        if self.regions is None or role == Role.APPLICANT:
+            return False
+        if role in (Role.CLERK, Role.SYSTEM):
+            return self.regions.in_scope(scope, self.regions.own(division))
+        return division is not None and self.regions.in_scope(scope, division)
 
     # -- signing in ------------------------------------------------------------------
     def sign_in(self, username: str, password: str, client: str) -> AccountView | None:
@@ -202,17 +277,22 @@ class AccountService:
         display_name: str = "",
         supervisor: bool = False,
         *,
+        division: str | None = None,
+        scope: str | None = None,
         reservation: Reservation | None = None,
     ) -> AccountView:
         """A new account; InvalidInput lists every problem, Conflict when the username is taken.
 
-        ``reservation`` (an ``Idempotency-Key``'s) learns the account in the same transaction.
+        ``scope`` is the acting admin's division (None: the whole platform): NotAllowed when the
+        account would lie outside it. ``reservation`` (an ``Idempotency-Key``'s) learns the
+        account in the same transaction.
         """
         problems = self._check_username(username) + password_problems(password, username)
         role_value, departments_value, more = self._check_role(role, departments, supervisor)
-        problems += more
+        problems += more + self._check_division(role_value, division)
         if problems:
             raise InvalidInput("账户信息有误 (invalid account)", problems)
+        self._check_scope(scope, role_value, division)
         return self._insert(
             username,
             self.hasher.hash(password),
@@ -220,6 +300,7 @@ class AccountService:
             departments_value,
             display_name,
             supervisor,
+            division=division,
             reservation=reservation,
         )
 
@@ -233,12 +314,17 @@ class AccountService:
         supervisor: bool | None = None,
         active: bool | None = None,
         password: str | None = None,
+        division: str | Literal[_Keep.KEEP] | None = KEEP,
+        scope: str | None = None,
         reservation: Reservation | None = None,
     ) -> AccountView:
-        """Change role, departments, name, supervisor or active flag, or password: all or nothing.
+        """Change role, departments, name, supervisor or active flag, division or password: all or nothing.
 
-        ``reservation`` (an ``Idempotency-Key``'s) learns the account in the same transaction, so
-        a retry after a crash does not change the password (and end the sessions) a second time.
+        ``division`` None clears it (``KEEP`` leaves it). ``scope`` is the acting admin's
+        division: an account outside it is unknown to it (AccountNotFound), and a change that
+        would move the account outside it is NotAllowed. ``reservation`` (an
+        ``Idempotency-Key``'s) learns the account in the same transaction, so a retry after a
+        crash does not change the password (and end the sessions) a second time.
         """
         new_hash = None
         if password is not None:
@@ -248,19 +334,25 @@ class AccountService:
             new_hash = self.hasher.hash(password)
         with self.db.write() as session:
             row = session.scalar(select(Account).where(Account.username == username))
-            if row is None:
+            if row is None or not self.within(scope, row.role, row.division):
                 raise AccountNotFound(f"没有此账户 (no account {username!r})")
             new_role = row.role if role is None else role
             new_departments = row.departments if departments is None else list(departments)
             new_supervisor = row.supervisor if supervisor is None else supervisor
+            new_division = row.division if division is KEEP else division
             role_value, departments_value, problems = self._check_role(
                 new_role, new_departments, new_supervisor
             )
+            # An unchanged division that has since gone from the tree does not block other changes.
+            if division is not KEEP or role is not None:
+                problems += self._check_division(role_value, new_division)
             if problems:
                 raise InvalidInput("账户信息有误 (invalid account)", problems)
+            self._check_scope(scope, role_value, new_division)
             row.role = role_value.value
             row.departments = list(departments_value)
             row.supervisor = new_supervisor
+            row.division = new_division
             if display_name is not None:
                 row.display_name = display_name[:128]
             if active is not None:
@@ -274,13 +366,13 @@ class AccountService:
             session.flush()
             return _view(row)
 
-    def set_password(self, username: str, password: str) -> AccountView:
+    def set_password(self, username: str, password: str, *, scope: str | None = None) -> AccountView:
         """Replace an account's password (tokens issued before stop working)."""
-        return self.update(username, password=password)
+        return self.update(username, password=password, scope=scope)
 
-    def disable(self, username: str) -> AccountView:
+    def disable(self, username: str, *, scope: str | None = None) -> AccountView:
         """Deactivate an account: it can no longer sign in, and its tokens stop working."""
-        return self.update(username, active=False)
+        return self.update(username, active=False, scope=scope)
 
     def ensure_demo_accounts(self, departments: Iterable[str]) -> list[str]:
         """Create the design's demo accounts (password ``demo``) that do not exist yet; their names.
@@ -288,51 +380,103 @@ class AccountService:
         Per department: ``clerk.<department>`` works its queue, ``supervisor.<department>``
         (a clerk with the supervisor flag) answers its complaints and escalations (督办), and
         ``system.<department>`` is the department's own system, which works its external tasks
-        through /engine-rest (the example worker and ``onething demo`` sign in with it).
+        through /engine-rest (the example worker and ``onething demo`` sign in with it); all
+        three at the default division. With the division tree at hand, also the demo offices'
+        ``clerk.<department>@<division>`` and ``supervisor.<department>@<division>``, each
+        department's ``system.<department>@330000``, and the scoped ``admin@<division>`` and
+        ``analyst@<division>`` of a district (310101) and a city (330100).
         """
-        wanted: list[tuple[str, Role, list[str], str, bool]] = [
-            (name, role, [], label, False) for name, role, label in DEMO_ACCOUNTS
-        ]
-        for department in sorted(set(departments)):
-            wanted.append(
-                (f"clerk.{department}", Role.CLERK, [department], f"{department} 窗口人员 (clerk)", False)
-            )
-            wanted.append(
-                (
-                    f"supervisor.{department}",
-                    Role.CLERK,
-                    [department],
-                    f"{department} 督办人 (supervisor)",
-                    True,
-                )
-            )
-            wanted.append(
-                (
-                    f"system.{department}",
-                    Role.SYSTEM,
-                    [department],
-                    f"{department} 部门系统 (department system)",
-                    False,
-                )
-            )
+        wanted = self._demo_wanted(sorted(set(departments)))
+        with self.db.read() as session:
+            names = [w.username for w in wanted]
+            existing = set(session.scalars(select(Account.username).where(Account.username.in_(names))))
+        missing = [demo for demo in wanted if demo.username not in existing]
+        if not missing:
+            return []
+        demo_hash = self.hasher.hash(DEMO_PASSWORD)  # one hash for the one password: a blink to start
+        try:
+            with self.db.write() as session:  # hundreds of office accounts: one transaction
+                session.add_all(demo.row(demo_hash) for demo in missing)
+            return [demo.username for demo in missing]
+        except IntegrityError:
+            pass  # another process made some at the same moment: one by one, skipping those
         created: list[str] = []
-        demo_hash = ""  # one hash for the one documented password: a server starts in a blink
-        for username, role, depts, label, supervisor in wanted:
-            if self._exists(username):
-                continue
-            demo_hash = demo_hash or self.hasher.hash(DEMO_PASSWORD)
+        for demo in missing:
             try:
-                self._insert(username, demo_hash, role, tuple(depts), label, supervisor)
-            except Conflict:
-                continue  # another process created it at the same moment
-            created.append(username)
+                with self.db.write() as session:
+                    session.add(demo.row(demo_hash))
+            except IntegrityError:
+                continue
+            created.append(demo.username)
         return created
 
-    # -- helpers ---------------------------------------------------------------------
-    def _exists(self, username: str) -> bool:
-        with self.db.read() as session:
-            return session.scalar(select(Account.id).where(Account.username == username)) is not None
+    def _demo_wanted(self, departments: list[str]) -> list[_Demo]:
+        """Every demo account for these departments (the office ones only with the tree at hand)."""
+        wanted = [_Demo(name, role, (), label) for name, role, label in DEMO_ACCOUNTS]
+        for department in departments:
+            wanted += [
+                _Demo(f"clerk.{department}", Role.CLERK, (department,), f"{department} 窗口人员 (clerk)"),
+                _Demo(
+                    f"supervisor.{department}",
+                    Role.CLERK,
+                    (department,),
+                    f"{department} 督办人 (supervisor)",
+                    supervisor=True,
+                ),
+                _Demo(
+                    f"system.{department}",
+                    Role.SYSTEM,
+                    (department,),
+                    f"{department} 部门系统 (department system)",
+                ),
+            ]
+        if self.regions is None:
+            return wanted
+        self.regions.ensure_demo_offices()
+        for office in self.regions.offices():
+            if office.division not in DEMO_OFFICE_DIVISIONS or office.department not in departments:
+                continue
+            dept, div = office.department, office.division
+            wanted += [
+                _Demo(f"clerk.{dept}@{div}", Role.CLERK, (dept,), f"{dept}@{div} 窗口人员 (clerk)", div),
+                _Demo(
+                    f"supervisor.{dept}@{div}",
+                    Role.CLERK,
+                    (dept,),
+                    f"{dept}@{div} 督办人 (supervisor)",
+                    div,
+                    supervisor=True,
+                ),
+            ]
+        if self.regions.tree().known(DEMO_SYSTEM_DIVISION):
+            for department in departments:
+                label = f"{department}@{DEMO_SYSTEM_DIVISION} 部门系统 (department system)"
+                wanted.append(
+                    _Demo(
+                        f"system.{department}@{DEMO_SYSTEM_DIVISION}",
+                        Role.SYSTEM,
+                        (department,),
+                        label,
+                        DEMO_SYSTEM_DIVISION,
+                    )
+                )
+        for division in DEMO_SCOPED_DIVISIONS:
+            if self.regions.tree().known(division):
+                wanted += [
+                    _Demo(
+                        f"admin@{division}",
+                        Role.ADMIN,
+                        (),
+                        f"{division} 辖区管理员 (administrator)",
+                        division,
+                    ),
+                    _Demo(
+                        f"analyst@{division}", Role.ANALYST, (), f"{division} 辖区分析员 (analyst)", division
+                    ),
+                ]
+        return wanted
 
+    # -- helpers ---------------------------------------------------------------------
     def _insert(
         self,
         username: str,
@@ -342,6 +486,7 @@ class AccountService:
         display_name: str,
         supervisor: bool,
         *,
+        division: str | None = None,
         reservation: Reservation | None = None,
     ) -> AccountView:
         try:
@@ -354,6 +499,7 @@ class AccountService:
                     display_name=display_name[:128],
                     supervisor=supervisor,
                     active=True,
+                    division=division,
                 )
                 session.add(row)
                 session.flush()
@@ -374,6 +520,46 @@ class AccountService:
                 message_en="username: 1-64 letters, digits or . _ @ -, starting with a letter or digit",
             )
         ]
+
+    def _check_division(self, role: Role, division: str | None) -> list[Problem]:
+        """A division must be a known code, and applicants have none."""
+        if division is None:
+            return []
+        if role is Role.APPLICANT:
+            return [
+                Problem(
+                    "申请人不属于行政区划",
+                    where="division",
+                    rule="no-division",
+                    message_en="applicants belong to no division",
+                )
+            ]
+        if self.regions is None or not self.regions.tree().known(division):
+            return [
+                Problem(
+                    f"未知行政区划 {division!r}",
+                    where="division",
+                    rule="known-division",
+                    message_en=f"unknown division {division!r}",
+                )
+            ]
+        return []
+
+    def _check_scope(self, scope: str | None, role: Role, division: str | None) -> None:
+        """NotAllowed when the account would lie outside the acting admin's subtree."""
+        if self.within(scope, role, division):
+            return
+        if role in (Role.CLERK, Role.SYSTEM) or (role is not Role.APPLICANT and division is not None):
+            where = division or "默认行政区划 (the default division)"
+            raise NotAllowed(
+                f"只能管理本辖区 {scope} 内的账户，{where} 不在其内 "
+                f"(you manage accounts of division {scope} and below only; {where} is outside it)"
+            )
+        raise NotAllowed(
+            f"只能管理本辖区 {scope} 内的账户：申请人及不限辖区的分析员、管理员须由全平台管理员管理 "
+            f"(you manage accounts of division {scope} and below only; applicants and analysts or "
+            "admins reaching beyond it are managed by a platform-wide admin)"
+        )
 
     def _check_role(
         self, role: Role | str, departments: Iterable[str], supervisor: bool

@@ -75,7 +75,8 @@ def prepare_engine(settings: Settings) -> Engine:
     engine.upgrade()
     engine.deploy_shipped()
     departments = {d for b in engine.list_bundles() for d in b.departments}
-    AccountService(engine.db, load_departments(settings.processes_dir)).ensure_demo_accounts(departments)
+    accounts = AccountService(engine.db, load_departments(settings.processes_dir), regions=engine.regions)
+    accounts.ensure_demo_accounts(departments)  # the demo offices' accounts too (clerk.<d>@<division>)
     return engine
 
 
