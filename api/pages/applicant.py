@@ -278,7 +278,7 @@ def _case_page(
         with suppress(CaseNotWaiting):
             scope = supplement_scope.asked(case.status, case.notice, case.pending_materials)
     problems = problems or []
-    said = case_feedback(engine.db, actor, case.id)
+    said = case_feedback(engine.db, actor, case.id, regions=engine.regions)
     rated = {r.department for r in said.ratings}
     values = case.data or {}
     groups = form_view(form, values, problems)

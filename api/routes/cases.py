@@ -164,7 +164,7 @@ def rate_case(
 
     def recover(outcome: str) -> RatingPublic:
         rating_id = outcome_id(outcome, "rating")
-        ratings = case_feedback(engine.db, actor, case_id).ratings
+        ratings = case_feedback(engine.db, actor, case_id, regions=engine.regions).ratings
         return RatingPublic.from_view(next(r for r in ratings if r.id == rating_id))
 
     asked = ("POST", request.url.path, body)

@@ -145,13 +145,21 @@ def answer_complaint(
 
     def work(reservation: Reservation | None) -> ComplaintPublic:
         view = complaints.answer_complaint(
-            engine.db, engine.clock, actor, complaint_id, body.reply, reservation=reservation
+            engine.db,
+            engine.clock,
+            actor,
+            complaint_id,
+            body.reply,
+            regions=engine.regions,
+            reservation=reservation,
         )
         note(case_id=view.case_id, department=view.department)
         return ComplaintPublic.from_view(view)
 
     def recover(outcome: str) -> ComplaintPublic:
-        complaint = complaints.supervised_complaint(engine.db, actor, outcome_id(outcome, "complaint"))
+        complaint = complaints.supervised_complaint(
+            engine.db, actor, outcome_id(outcome, "complaint"), regions=engine.regions
+        )
         return ComplaintPublic.from_view(complaint)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
@@ -163,7 +171,7 @@ def list_rectifications(
     actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
 ) -> list[RectificationPublic]:
     """Open rectification tasks, soonest deadline first: a clerk's departments, or all for analysts."""
-    views = rectification.rectifications_for(engine.db, actor, department)
+    views = rectification.rectifications_for(engine.db, actor, department, regions=engine.regions)
     return [RectificationPublic.from_view(v) for v in views]
 
 
@@ -186,13 +194,21 @@ def reply_rectification(
 
     def work(reservation: Reservation | None) -> RectificationPublic:
         view = rectification.reply_rectification(
-            engine.db, engine.clock, actor, rectification_id, body.reply, reservation=reservation
+            engine.db,
+            engine.clock,
+            actor,
+            rectification_id,
+            body.reply,
+            regions=engine.regions,
+            reservation=reservation,
         )
         note(case_id=view.case_id, department=view.department)
         return RectificationPublic.from_view(view)
 
     def recover(outcome: str) -> RectificationPublic:
-        view = rectification.rectification_of(engine.db, actor, outcome_id(outcome, "rectification"))
+        view = rectification.rectification_of(
+            engine.db, actor, outcome_id(outcome, "rectification"), regions=engine.regions
+        )
         return RectificationPublic.from_view(view)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)
@@ -204,7 +220,8 @@ def supervision_queue(
     actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
 ) -> list[SupervisionEntryPublic]:
     """Open entries of the supervisor queue, oldest first: overdue tasks, late rectifications, complaints."""
-    return [SupervisionEntryPublic.from_view(e) for e in supervision.queue_for(engine.db, actor, department)]
+    entries = supervision.queue_for(engine.db, actor, department, regions=engine.regions)
+    return [SupervisionEntryPublic.from_view(e) for e in entries]
 
 
 @router.post(
@@ -226,13 +243,21 @@ def resolve_entry(
 
     def work(reservation: Reservation | None) -> SupervisionEntryPublic:
         view = supervision.resolve(
-            engine.db, engine.clock, actor, entry_id, body.note, reservation=reservation
+            engine.db,
+            engine.clock,
+            actor,
+            entry_id,
+            body.note,
+            regions=engine.regions,
+            reservation=reservation,
         )
         note(case_id=view.case_id, department=view.department)
         return SupervisionEntryPublic.from_view(view)
 
     def recover(outcome: str) -> SupervisionEntryPublic:
-        view = supervision.entry_of(engine.db, actor, outcome_id(outcome, "escalation"))
+        view = supervision.entry_of(
+            engine.db, actor, outcome_id(outcome, "escalation"), regions=engine.regions
+        )
         return SupervisionEntryPublic.from_view(view)
 
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work, recover)

@@ -5,6 +5,7 @@
 ``pauses`` (clocks stopped while a case waits for the applicant). Their timeline lines are
 typed events emitted on the spine (``engine.cases.events``).
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.time``, ``engine.errors``;
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``, ``engine.time``,
+``engine.errors``;
 never ``engine.feedback`` or ``engine.analytics``.
 """

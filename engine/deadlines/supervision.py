@@ -10,27 +10,52 @@ an overdue-task entry with a note (``resolve``). A department system's incident 
 task out of retries) is an entry too (``open_incident``/``close_incident``, subscribed to
 its events); it closes when retries are set or a clerk takes the task over, not by a note.
 
+An entry belongs to an office (department, division): a late task's or an incident's to its
+task's office; a rectification's or complaint's to the office that handled the department's
+part of the case (its newest task there), else the default division's office
+(``entry_division``: a join, so entries need no column of their own). A supervisor
+reads and works the entries of their departments in their division's subtree (a city
+supervisor both districts, a district supervisor only its own); admins and analysts those in
+their scope (none: all). ``engine.cases.visibility`` decides one entry
+(``may_supervise_task``) and gives the list form (``task_reach``).
+
 Also here: ``lock_cases``, the case lock every sweep takes first, and ``GENERAL_DEPARTMENT``.
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.time``, ``engine.errors``.
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
+``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    SQLColumnExpression,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.cases.events import EscalationResolved, IncidentRaised, IncidentResolved
 from engine.cases.states import OPEN_WORK_STATES
 from engine.cases.views import Label
+from engine.cases.visibility import TaskReach, may_supervise_task, task_reach
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.people.actors import Actor, Role
+from engine.regions.service import Regions
 from engine.storage.db import Database, rowcount, upsert_insert
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Base, BigId, Case, UtcDateTime, WorkItem, utcnow
@@ -136,10 +161,11 @@ class SupervisorEntry:
     resolved_by: str = ""
     note: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    division: str = ""  # the division of the office the entry belongs to (``entry_division``)
 
     @classmethod
-    def of(cls, row: Escalation) -> SupervisorEntry:
-        """The view of a row."""
+    def of(cls, row: Escalation, division: str = "") -> SupervisorEntry:
+        """The view of a row (``division``: its office's, as ``entry_division`` finds it)."""
         return cls(
             id=row.id,
             subject=row.subject,
@@ -157,7 +183,74 @@ class SupervisorEntry:
             resolved_by=row.resolved_by,
             note=row.note,
             detail=dict(row.detail),
+            division=division,
         )
+
+
+# Subjects whose ``subject_id`` is a work item: the entry is in that task's office.
+TASK_SUBJECTS = (Subject.WORK_ITEM.value, Subject.INCIDENT.value)
+
+
+def responsible_division(
+    case_id: SQLColumnExpression[int | None], department: SQLColumnExpression[str], default: str
+) -> ColumnElement[str]:
+    """The division of the office answering for a department's part of a case, as SQL.
+
+    The division of the department's newest task in the case (the office that worked it);
+    when the department has no task in the case (or there is no case), the default
+    division's office, which every department has (首问负责). Rectifications and complaints
+    are answered there.
+    """
+    newest = (
+        select(WorkItem.division)
+        .where(WorkItem.case_id == case_id, WorkItem.department == department)
+        .order_by(WorkItem.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest, literal(default))
+
+
+def entry_division(default: str) -> ColumnElement[str]:
+    """The division of the office an entry belongs to, as SQL over ``Escalation``.
+
+    A late task's or an incident's entry: its task's division. Any other: the office that
+    answers for the department's part of the entry's case (``responsible_division``).
+    """
+    task = select(WorkItem.division).where(WorkItem.id == Escalation.subject_id).scalar_subquery()
+    return case(
+        (Escalation.subject.in_(TASK_SUBJECTS), func.coalesce(task, literal(default))),
+        else_=responsible_division(Escalation.case_id, Escalation.department, default),
+    )
+
+
+def reach_of(actor: Actor, regions: Regions) -> TaskReach:
+    """Whose entries an actor reads: the offices whose tasks a supervisor, admin or analyst reads.
+
+    A supervisor: their departments in their division's subtree; admins and analysts: every
+    department in their scope (no division: the whole platform); anyone else is refused.
+    """
+    if actor.role in (Role.ADMIN, Role.ANALYST) or (actor.role is Role.CLERK and actor.supervisor):
+        return task_reach(actor, regions)
+    raise NotAllowed("只有督办人员可以查看督办队列 (only supervisors see the supervisor queue)")
+
+
+def narrowed(
+    reach: TaskReach, regions: Regions, department: str | None = None, division: str | None = None
+) -> TaskReach:
+    """A reach narrowed to one department and one division's subtree (NotAllowed outside it)."""
+    departments = reach.departments
+    if department is not None:
+        if departments is not None and department not in departments:
+            raise NotAllowed("不是本部门的督办队列 (not your department's supervisor queue)")
+        departments = frozenset({department})
+    divisions = reach.divisions
+    if division is not None:
+        if divisions is not None and division not in divisions:
+            raise NotAllowed("不在您的督办范围内 (outside your division)")
+        below = regions.subtree(division)
+        divisions = below if divisions is None or below is None else below & divisions
+    return TaskReach(departments, divisions)
 
 
 def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -313,22 +406,38 @@ def close_incident(session: Session, event: IncidentResolved) -> None:
 
 
 def supervisor_queue(
-    session: Session, department: str | None, *, include_resolved: bool = False, limit: int = 200
+    session: Session,
+    reach: TaskReach,
+    default: str,
+    *,
+    include_resolved: bool = False,
+    limit: int = 200,
 ) -> list[SupervisorEntry]:
-    """A department's supervisor queue (all departments when None), oldest first."""
-    query = select(Escalation).where(Escalation.audience == Audience.SUPERVISOR)
-    if department is not None:
-        query = query.where(Escalation.department == department)
+    """The supervisor-queue entries of the offices in ``reach``, oldest first.
+
+    ``default`` is the default division (entries of no known office belong to it).
+    """
+    division = entry_division(default).label("division")
+    query = select(Escalation, division).where(Escalation.audience == Audience.SUPERVISOR)
+    if reach.departments is not None:
+        query = query.where(Escalation.department.in_(sorted(reach.departments)))
     states = [EntryState.OPEN, EntryState.RESOLVED] if include_resolved else [EntryState.OPEN]
     query = query.where(Escalation.state.in_(states))
-    rows = session.scalars(query.order_by(Escalation.opened_at, Escalation.id).limit(limit)).all()
-    return [SupervisorEntry.of(r) for r in rows]
+    if reach.divisions is not None:
+        query = query.where(division.in_(sorted(reach.divisions)))
+    rows = session.execute(query.order_by(Escalation.opened_at, Escalation.id).limit(limit)).all()
+    return [SupervisorEntry.of(row, code) for row, code in rows]
 
 
-def department_alerts(session: Session, department: str, *, limit: int = 200) -> list[SupervisorEntry]:
-    """Open 'due soon' notices of a department's tasks that are still open, soonest due first."""
-    rows = session.scalars(
-        select(Escalation)
+def department_alerts(
+    session: Session, department: str, division: str | None = None, *, limit: int = 200
+) -> list[SupervisorEntry]:
+    """Open 'due soon' notices of an office's tasks that are still open, soonest due first.
+
+    ``division`` is the office's (None: the department's offices everywhere).
+    """
+    query = (
+        select(Escalation, WorkItem.division)
         .join(WorkItem, WorkItem.id == Escalation.subject_id)
         .where(
             Escalation.subject == Subject.WORK_ITEM,
@@ -337,32 +446,29 @@ def department_alerts(session: Session, department: str, *, limit: int = 200) ->
             Escalation.state == EntryState.OPEN,
             WorkItem.state.in_(OPEN_WORK_STATES),
         )
-        .order_by(Escalation.due_at, Escalation.id)
-        .limit(limit)
-    ).all()
-    return [SupervisorEntry.of(r) for r in rows]
+    )
+    if division is not None:
+        query = query.where(WorkItem.division == division)
+    rows = session.execute(query.order_by(Escalation.due_at, Escalation.id).limit(limit)).all()
+    return [SupervisorEntry.of(row, code) for row, code in rows]
 
 
-def may_supervise(actor: Actor, department: str) -> bool:
-    """Whether the actor answers for a department's supervisor queue (its supervisors, admins)."""
-    if actor.role is Role.ADMIN:
-        return True
-    return actor.role is Role.CLERK and actor.supervisor and department in actor.departments
+def queue_for(
+    db: Database,
+    actor: Actor,
+    department: str | None = None,
+    *,
+    regions: Regions,
+    division: str | None = None,
+) -> list[SupervisorEntry]:
+    """The supervisor queue an actor may read, oldest first (``reach_of`` says whose).
 
-
-def queue_for(db: Database, actor: Actor, department: str | None = None) -> list[SupervisorEntry]:
-    """The supervisor queue an actor may read: supervisors their departments', admins and analysts any."""
-    if actor.role in (Role.ADMIN, Role.ANALYST):
-        with db.read() as s:
-            return supervisor_queue(s, department)
-    if actor.role is not Role.CLERK or not actor.supervisor:
-        raise NotAllowed("只有督办人员可以查看督办队列 (only supervisors see the supervisor queue)")
-    wanted = [department] if department is not None else sorted(actor.departments)
-    if any(d not in actor.departments for d in wanted):
-        raise NotAllowed("不是本部门的督办队列 (not your department's supervisor queue)")
+    ``department`` and ``division`` narrow it (to one department, to a division's subtree);
+    either outside the actor's reach is refused.
+    """
+    reach = narrowed(reach_of(actor, regions), regions, department, division)
     with db.read() as s:
-        entries = [e for d in wanted for e in supervisor_queue(s, d)]
-    return sorted(entries, key=lambda e: (e.opened_at or datetime.min.replace(tzinfo=UTC), e.id))
+        return supervisor_queue(s, reach, regions.default)
 
 
 def _locked_entry(session: Session, escalation_id: int) -> Escalation | None:
@@ -390,9 +496,10 @@ def resolve(
     escalation_id: int,
     note: str,
     *,
+    regions: Regions,
     reservation: Reservation | None = None,
 ) -> SupervisorEntry:
-    """A supervisor closes an overdue-task entry with a note of what was done.
+    """A supervisor of the entry's office (or above it) closes an overdue-task entry with a note.
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the entry in the same transaction.
     """
@@ -403,7 +510,8 @@ def resolve(
         )
     with db.write() as s:
         row = _locked_entry(s, escalation_id)
-        if row is None or not _may_work(actor, row):
+        division = _division_of(s, row, regions) if row is not None else ""
+        if row is None or not _may_work(actor, row, division, regions):
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
         if row.subject == Subject.COMPLAINT:
             raise Conflict("投诉须答复后办结 (answer the complaint to close it)")
@@ -432,18 +540,27 @@ def resolve(
         )
         record_outcome(s, reservation, outcome_ref("escalation", row.id))
         s.flush()
-        return SupervisorEntry.of(row)
+        return SupervisorEntry.of(row, division)
 
 
-def _may_work(actor: Actor, row: Escalation) -> bool:
-    """Whether the actor works a supervisor-queue entry: its department's supervisors, admins."""
-    return row.audience == Audience.SUPERVISOR and may_supervise(actor, row.department)
+def _division_of(session: Session, row: Escalation, regions: Regions) -> str:
+    """The division of the office an entry belongs to (``entry_division`` for one row)."""
+    found = session.scalar(select(entry_division(regions.default)).where(Escalation.id == row.id))
+    return found or regions.default
 
 
-def entry_of(db: Database, actor: Actor, escalation_id: int) -> SupervisorEntry:
+def _may_work(actor: Actor, row: Escalation, division: str, regions: Regions) -> bool:
+    """Whether the actor works a supervisor-queue entry: supervisors of its office or above, admins."""
+    return row.audience == Audience.SUPERVISOR and may_supervise_task(
+        actor, row.department, division, regions
+    )
+
+
+def entry_of(db: Database, actor: Actor, escalation_id: int, *, regions: Regions) -> SupervisorEntry:
     """One supervisor-queue entry as those who work it see it (a resolved one too)."""
     with db.read() as s:
         row = s.get(Escalation, escalation_id)
-        if row is None or not _may_work(actor, row):
+        division = _division_of(s, row, regions) if row is not None else ""
+        if row is None or not _may_work(actor, row, division, regions):
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
-        return SupervisorEntry.of(row)
+        return SupervisorEntry.of(row, division)

@@ -5,5 +5,6 @@
 Their timeline lines are typed events emitted on the spine (``engine.cases.events``).
 
 May import: ``engine.deadlines``, ``engine.cases``, ``engine.bpmn``, ``engine.people``,
-``engine.storage``, ``engine.time``, ``engine.errors``; never ``engine.analytics`` or ``engine.service``.
+``engine.regions``, ``engine.storage``, ``engine.time``, ``engine.errors``; never
+``engine.analytics`` or ``engine.service``.
 """

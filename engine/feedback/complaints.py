@@ -4,15 +4,18 @@
   department named, else the one holding the case, else the government service centre) with
   a deadline for the answer (``COMPLAINT_DAYS`` working days).
 - ``answer_complaint``: a supervisor of that department answers, which closes the entry; the
-  author (and the case's timeline) see the answer.
+  author (and the case's timeline) see the answer. The complaint belongs to the office that
+  handled the department's part of the case (``responsible_division``; without a case or a
+  task of the department in it, the default division's): its supervisors, those of the
+  divisions above it, and admins in scope answer it.
 
 Both are typed events (``ComplaintFiled``, ``ComplaintAnswered``) emitted on the spine: a line on
 the case's timeline when there is a case, and always seen by subscribers (analytics counts
 complaints, those without a case too).
 
 May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
-``engine.deadlines``, ``engine.bpmn``, ``engine.cases``, ``engine.people``, ``engine.storage``,
-``engine.time``, ``engine.errors``.
+``engine.deadlines``, ``engine.bpmn``, ``engine.cases``, ``engine.people``, ``engine.regions``,
+``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from sqlalchemy.orm import Session
 from engine.bpmn.manifest import Manifest
 from engine.cases.events import ComplaintAnswered, ComplaintFiled
 from engine.cases.states import OPEN_WORK_STATES
+from engine.cases.visibility import may_supervise_task
 from engine.deadlines.supervision import (
     GENERAL_DEPARTMENT,
     Level,
     Subject,
     close_entries,
-    may_supervise,
     open_entry,
+    responsible_division,
 )
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.feedback.checks import (
@@ -42,6 +46,7 @@ from engine.feedback.checks import (
 from engine.feedback.rows import Complaint, ComplaintState
 from engine.feedback.views import ComplaintView
 from engine.people.actors import Actor, Role
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, Deployment, WorkItem
@@ -169,9 +174,10 @@ def answer_complaint(
     complaint_id: int,
     reply: str,
     *,
+    regions: Regions,
     reservation: Reservation | None = None,
 ) -> ComplaintView:
-    """A supervisor of the department answers a complaint; the author (and the case) see the answer.
+    """A supervisor of the complaint's office answers it; the author (and the case) see the answer.
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
     """
@@ -180,7 +186,7 @@ def answer_complaint(
         raise InvalidInput("答复有问题", problems)
     with db.write() as s:
         row = locked_with_case(s, Complaint, complaint_id)
-        if row is None or not may_supervise(actor, row.department):
+        if row is None or not _may_answer(s, actor, row, regions):
             raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
         if row.state != ComplaintState.OPEN:
             raise Conflict("已经答复 (already answered)")
@@ -206,11 +212,21 @@ def answer_complaint(
         return ComplaintView.of(row)
 
 
-def supervised_complaint(db: Database, actor: Actor, complaint_id: int) -> ComplaintView:
-    """One complaint as the supervisors of its department see it (an answered one too)."""
+def _may_answer(session: Session, actor: Actor, row: Complaint, regions: Regions) -> bool:
+    """Whether the actor answers a complaint: supervisors of its office or above it, admins in scope."""
+    division = session.scalar(
+        select(responsible_division(Complaint.case_id, Complaint.department, regions.default)).where(
+            Complaint.id == row.id
+        )
+    )
+    return may_supervise_task(actor, row.department, division or regions.default, regions)
+
+
+def supervised_complaint(db: Database, actor: Actor, complaint_id: int, *, regions: Regions) -> ComplaintView:
+    """One complaint as the supervisors of its office see it (an answered one too)."""
     with db.read() as s:
         row = s.get(Complaint, complaint_id)
-        if row is None or not may_supervise(actor, row.department):
+        if row is None or not _may_answer(s, actor, row, regions):
             raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
         return ComplaintView.of(row)
 

@@ -1,7 +1,8 @@
 """Rectification of bad ratings (差评整改): the responsible department answers, on time or late.
 
-- ``reply_rectification``: a clerk of that department answers; the reply appears on the
-  case's timeline (``rectification_replied``), which is how the applicant is told.
+- ``reply_rectification``: a clerk of the responsible office answers (the department's
+  office that handled the case: ``responsible_division``); the reply appears on the case's
+  timeline (``rectification_replied``), which is how the applicant is told.
 - A rectification not answered by its deadline goes to the supervisor queue
   (``sweep_rectifications``, run by the worker).
 
@@ -9,7 +10,8 @@ Rectifications are opened by ``engine.feedback.ratings.rate``. The reply and a m
 are typed events (``RectificationReplied``, ``RectificationOverdue``) emitted on the spine.
 
 May import: ``engine.feedback.rows``, ``engine.feedback.views``, ``engine.feedback.checks``,
-``engine.deadlines``, ``engine.people``, ``engine.storage``, ``engine.time``, ``engine.errors``.
+``engine.deadlines``, ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
+``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from engine.cases.events import RectificationOverdue, RectificationReplied
-from engine.deadlines.supervision import Level, Subject, close_entries, lock_cases, open_entry
+from engine.cases.visibility import may_work_task
+from engine.deadlines.supervision import (
+    Level,
+    Subject,
+    close_entries,
+    lock_cases,
+    open_entry,
+    responsible_division,
+)
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.feedback.checks import locked_with_case, text_problems
 from engine.feedback.rows import Rectification, RectificationState
 from engine.feedback.views import RectificationView
 from engine.people.actors import Actor, Role
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.spine import emit
@@ -39,9 +50,10 @@ def reply_rectification(
     rectification_id: int,
     reply: str,
     *,
+    regions: Regions,
     reservation: Reservation | None = None,
 ) -> RectificationView:
-    """The responsible department answers a bad rating; the reply shows on the case's timeline.
+    """The responsible office answers a bad rating; the reply shows on the case's timeline.
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the rectification in the same transaction.
     """
@@ -50,7 +62,8 @@ def reply_rectification(
         raise InvalidInput("答复有问题", problems)
     with db.write() as s:
         row = locked_with_case(s, Rectification, rectification_id)
-        if row is None or not _may_reply(actor, row):
+        division = _division_of(s, row.id, regions) if row is not None else ""
+        if row is None or not _may_reply(actor, row, division, regions):
             raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
         if row.state != RectificationState.OPEN:
             raise Conflict("整改已答复 (already answered)")
@@ -74,39 +87,67 @@ def reply_rectification(
         )
         record_outcome(s, reservation, outcome_ref("rectification", row.id))
         s.flush()
-        return RectificationView.of(row)
+        return RectificationView.of(row, division)
 
 
-def _may_reply(actor: Actor, row: Rectification) -> bool:
-    """Whether the actor answers for a rectification: its department's clerks, admins."""
-    return actor.role is Role.ADMIN or actor.in_department(row.department)
+def _office_division(regions: Regions) -> ColumnElement[str]:
+    """The division of a rectification's responsible office, as SQL over ``Rectification``."""
+    return responsible_division(Rectification.case_id, Rectification.department, regions.default)
 
 
-def rectification_of(db: Database, actor: Actor, rectification_id: int) -> RectificationView:
+def _division_of(session: Session, rectification_id: int, regions: Regions) -> str:
+    """The division of one rectification's responsible office."""
+    found = session.scalar(select(_office_division(regions)).where(Rectification.id == rectification_id))
+    return found or regions.default
+
+
+def _may_reply(actor: Actor, row: Rectification, division: str, regions: Regions) -> bool:
+    """Whether the actor answers for a rectification: the responsible office's clerks, admins in scope."""
+    if actor.role is Role.ADMIN:
+        return regions.in_scope(actor.division, division)
+    return may_work_task(actor, row.department, division, regions)
+
+
+def rectification_of(
+    db: Database, actor: Actor, rectification_id: int, *, regions: Regions
+) -> RectificationView:
     """One rectification as those who may answer it see it (a replied one too)."""
     with db.read() as s:
         row = s.get(Rectification, rectification_id)
-        if row is None or not _may_reply(actor, row):
+        division = _division_of(s, row.id, regions) if row is not None else ""
+        if row is None or not _may_reply(actor, row, division, regions):
             raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
-        return RectificationView.of(row)
+        return RectificationView.of(row, division)
 
 
-def rectifications_for(db: Database, actor: Actor, department: str | None = None) -> list[RectificationView]:
-    """The open rectification tasks an actor may work: a clerk's departments (or one of them)."""
+def rectifications_for(
+    db: Database, actor: Actor, department: str | None = None, *, regions: Regions
+) -> list[RectificationView]:
+    """The open rectification tasks an actor may work or read, soonest due first.
+
+    A clerk: those of their office (their departments, or one of them, at their division);
+    admins and analysts: every department's in their scope (no division: all).
+    """
+    divisions: frozenset[str] | None
     if actor.role in (Role.ADMIN, Role.ANALYST):
         wanted = [department] if department else None
+        divisions = regions.subtree(actor.division)
     elif actor.role is Role.CLERK:
         wanted = [department] if department else sorted(actor.departments)
         if any(d not in actor.departments for d in wanted):
             raise NotAllowed("不是本部门的整改任务 (not your department)")
+        divisions = frozenset({regions.own(actor.division)})
     else:
         raise NotAllowed("只有窗口人员可以查看整改任务 (only clerks see rectification tasks)")
-    query = select(Rectification).where(Rectification.state == RectificationState.OPEN)
+    division = _office_division(regions).label("division")
+    query = select(Rectification, division).where(Rectification.state == RectificationState.OPEN)
     if wanted is not None:
         query = query.where(Rectification.department.in_(wanted))
+    if divisions is not None:
+        query = query.where(division.in_(sorted(divisions)))
     with db.read() as s:
-        rows = s.scalars(query.order_by(Rectification.due_at, Rectification.id))
-        return [RectificationView.of(r) for r in rows]
+        rows = s.execute(query.order_by(Rectification.due_at, Rectification.id)).all()
+        return [RectificationView.of(r, code) for r, code in rows]
 
 
 def _late_rectifications(now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -3,8 +3,8 @@
 The views of the rows (``engine.feedback.rows``), the rating levels, and ``case_feedback``:
 everything said about one case after the fact, for those who may see the case.
 
-May import: ``engine.feedback.rows``, ``engine.cases``, ``engine.people``, ``engine.storage``,
-``engine.errors``.
+May import: ``engine.feedback.rows``, ``engine.cases``, ``engine.people``, ``engine.regions``,
+``engine.storage``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from engine.cases.visibility import may_see_case
 from engine.errors import CaseNotFound
 from engine.feedback.rows import Complaint, Rating, Rectification
 from engine.people.actors import Actor
+from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.models import Case
 
@@ -47,10 +48,11 @@ class RectificationView:
     reply: str
     replied_by: str
     replied_at: datetime | None
+    division: str = ""  # the responsible office's division, where the lists found it
 
     @classmethod
-    def of(cls, row: Rectification) -> RectificationView:
-        """The view of a row."""
+    def of(cls, row: Rectification, division: str = "") -> RectificationView:
+        """The view of a row (``division``: its office's, when the caller looked it up)."""
         return cls(
             row.id,
             row.case_id,
@@ -64,6 +66,7 @@ class RectificationView:
             row.reply,
             row.replied_by,
             row.replied_at,
+            division,
         )
 
 
@@ -144,11 +147,11 @@ def rating_view(row: Rating, rectification: Rectification | None) -> RatingView:
     )
 
 
-def case_feedback(db: Database, actor: Actor, case_id: int) -> CaseFeedback:
+def case_feedback(db: Database, actor: Actor, case_id: int, *, regions: Regions) -> CaseFeedback:
     """Ratings, rectifications (with replies) and complaints of a case, for those who may see the case."""
     with db.read() as s:
         case = s.get(Case, case_id)
-        if case is None or not may_see_case(s, actor, case):
+        if case is None or not may_see_case(s, actor, case, regions):
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         ratings = s.scalars(select(Rating).where(Rating.case_id == case_id).order_by(Rating.id)).all()
         rectifications = s.scalars(

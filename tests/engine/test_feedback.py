@@ -93,7 +93,7 @@ def test_a_finished_case_is_rated_once_for_the_bundle_and_once_per_department(
     with pytest.raises(NotAllowed):
         ratings.rate(engine.db, clock, MARKET, case_id, 1)
 
-    said = views.case_feedback(engine.db, APPLICANT, case_id)
+    said = views.case_feedback(engine.db, APPLICANT, case_id, regions=engine.regions)
     assert [(r.department, r.score) for r in said.ratings] == [("", 5), ("market-regulation", 4)]
     assert [e.kind for e in engine.get_case(APPLICANT, case_id).timeline].count("rated") == 2
     departments = {d.department: d.ratings for d in queries.by_department(engine.db, "two-desks")}
@@ -118,25 +118,29 @@ def test_a_bad_rating_opens_a_rectification_with_a_deadline_in_the_responsible_q
     # No department named: the one that returned the case answers for it.
     assert (rect.department, rect.state, rect.overdue) == ("tax", "open", False)
     assert rect.due_at == engine.calendar.add_working_days(rated_at, ratings.RECTIFICATION_DAYS)
-    assert [r.id for r in rectification.rectifications_for(engine.db, TAX)] == [rect.id]
-    assert rectification.rectifications_for(engine.db, MARKET) == []
+    assert [r.id for r in rectification.rectifications_for(engine.db, TAX, regions=engine.regions)] == [
+        rect.id
+    ]
+    assert rectification.rectifications_for(engine.db, MARKET, regions=engine.regions) == []
     with pytest.raises(NotAllowed):
-        rectification.rectifications_for(engine.db, APPLICANT)
+        rectification.rectifications_for(engine.db, APPLICANT, regions=engine.regions)
 
     named = ratings.rate(engine.db, clock, APPLICANT, case_id, 1, department="market-regulation")
     assert named.rectification is not None and named.rectification.department == "market-regulation"
 
     with pytest.raises(NotFound):
-        rectification.reply_rectification(engine.db, clock, MARKET, rect.id, "我们来答复")
+        rectification.reply_rectification(
+            engine.db, clock, MARKET, rect.id, "我们来答复", regions=engine.regions
+        )
     with pytest.raises(InvalidInput):
-        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "  ")
+        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "  ", regions=engine.regions)
     clock.advance(timedelta(hours=3))
     replied = rectification.reply_rectification(
-        engine.db, clock, TAX, rect.id, "已优化退回说明，并致电申请人致歉"
+        engine.db, clock, TAX, rect.id, "已优化退回说明，并致电申请人致歉", regions=engine.regions
     )
     assert (replied.state, replied.replied_by) == ("replied", "clerk.tax")
     with pytest.raises(Conflict):
-        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "再答一次")
+        rectification.reply_rectification(engine.db, clock, TAX, rect.id, "再答一次", regions=engine.regions)
 
     # The applicant is told: the reply is on their case and in their feedback view.
     timeline = engine.get_case(APPLICANT, case_id).timeline
@@ -145,7 +149,7 @@ def test_a_bad_rating_opens_a_rectification_with_a_deadline_in_the_responsible_q
     assert [e.detail["department"] for e in opened] == ["tax", "market-regulation"]
     assert answered[0].detail["reply"] == "已优化退回说明，并致电申请人致歉"
     assert answered[0].detail["on_time"] is True
-    said = views.case_feedback(engine.db, APPLICANT, case_id)
+    said = views.case_feedback(engine.db, APPLICANT, case_id, regions=engine.regions)
     assert [(r.score, r.rectification.state if r.rectification else None) for r in said.ratings] == [
         (2, "replied"),
         (1, "open"),
@@ -166,15 +170,15 @@ def test_a_rectification_left_unanswered_past_its_deadline_goes_to_the_superviso
     clock.set(rect.due_at + timedelta(minutes=1))
     assert worker.run_once().rectifications_overdue == 1
     assert worker.run_once().rectifications_overdue == 0
-    queue = supervision.queue_for(engine.db, TAX_SUPERVISOR)
+    queue = supervision.queue_for(engine.db, TAX_SUPERVISOR, regions=engine.regions)
     assert [(e.subject, e.subject_id, e.title.zh) for e in queue] == [
         ("rectification", rect.id, "差评整改超期")
     ]
     assert "rectification_overdue" in [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
 
-    late = rectification.reply_rectification(engine.db, clock, TAX, rect.id, "已整改")
+    late = rectification.reply_rectification(engine.db, clock, TAX, rect.id, "已整改", regions=engine.regions)
     assert late.overdue is True
-    assert supervision.queue_for(engine.db, TAX_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, TAX_SUPERVISOR, regions=engine.regions) == []
     timeline = engine.get_case(APPLICANT, case_id).timeline
     assert [e.detail["on_time"] for e in timeline if e.kind == "rectification_replied"] == [False]
 
@@ -199,11 +203,13 @@ def test_a_complaint_with_or_without_a_case_is_a_supervisor_task_and_counts(
     with pytest.raises(CaseNotFound):
         complaints.complain(engine.db, clock, OTHER_APPLICANT, case_id, "别人的办件")
 
-    market_queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
+    market_queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions)
     assert [(e.subject, e.subject_id, e.level, e.case_id) for e in market_queue] == [
         ("complaint", on_case.id, "filed", case_id)
     ]
-    assert [e.subject_id for e in supervision.queue_for(engine.db, CENTER_SUPERVISOR)] == [alone.id]
+    assert [
+        e.subject_id for e in supervision.queue_for(engine.db, CENTER_SUPERVISOR, regions=engine.regions)
+    ] == [alone.id]
     assert "complaint" in [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
 
     counted = {d.department: d.complaints for d in queries.by_department(engine.db)}
@@ -211,14 +217,18 @@ def test_a_complaint_with_or_without_a_case_is_a_supervisor_task_and_counts(
     assert sum(p.complaints for p in queries.trends(engine.db, period="month")) == 2
 
     with pytest.raises(Conflict):
-        supervision.resolve(engine.db, clock, MARKET_SUPERVISOR, market_queue[0].id, "关闭")
+        supervision.resolve(
+            engine.db, clock, MARKET_SUPERVISOR, market_queue[0].id, "关闭", regions=engine.regions
+        )
     with pytest.raises(NotFound):
-        complaints.answer_complaint(engine.db, clock, CENTER_SUPERVISOR, on_case.id, "不归我管")
+        complaints.answer_complaint(
+            engine.db, clock, CENTER_SUPERVISOR, on_case.id, "不归我管", regions=engine.regions
+        )
     answer = complaints.answer_complaint(
-        engine.db, clock, MARKET_SUPERVISOR, on_case.id, "已一次性告知所缺材料并致歉"
+        engine.db, clock, MARKET_SUPERVISOR, on_case.id, "已一次性告知所缺材料并致歉", regions=engine.regions
     )
     assert answer.state == "answered"
-    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions) == []
     mine = complaints.complaints_of(engine.db, APPLICANT)
     assert [(c.id, c.reply) for c in mine] == [(on_case.id, "已一次性告知所缺材料并致歉")]
     assert engine.get_case(APPLICANT, case_id).timeline[-1].kind == "complaint_answered"

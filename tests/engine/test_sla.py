@@ -111,7 +111,7 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     with engine.db.read() as s:
         alerts = supervision.department_alerts(s, "market-regulation")
     assert [(a.subject_id, a.level, a.title.zh) for a in alerts] == [(task_id, "warning", "任务即将到期")]
-    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions) == []
 
     clock.set(due + timedelta(minutes=1))
     tick = worker.run_once()
@@ -119,18 +119,19 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     again = worker.run_once()
     assert (again.sla.overdue, again.sla.escalated, again.sla.warned) == (0, 0, 0)
 
-    queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
+    queue = supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions)
     assert [(e.subject, e.subject_id, e.level, e.case_id, e.title.zh) for e in queue] == [
         ("work_item", task_id, "escalated", case_id, "任务超期督办")
     ]
-    assert supervision.queue_for(engine.db, ANALYST) == queue
+    assert supervision.queue_for(engine.db, ANALYST, regions=engine.regions) == queue
     with pytest.raises(NotAllowed):
-        supervision.queue_for(engine.db, MARKET)  # a clerk who is not a supervisor
+        supervision.queue_for(engine.db, MARKET, regions=engine.regions)  # a clerk who is not a supervisor
     with pytest.raises(NotAllowed):
         supervision.queue_for(
             engine.db,
             Actor("chief.tax", Role.CLERK, frozenset({"tax"}), supervisor=True),
             "market-regulation",
+            regions=engine.regions,
         )
 
     view = engine.get_case(APPLICANT, case_id)
@@ -140,9 +141,11 @@ def test_an_overdue_task_is_escalated_to_the_supervisor_queue_and_the_timeline(
     late = engine.list_tasks(MARKET, overdue=True)
     assert [t.id for t in late.items] == [task_id]
 
-    resolved = supervision.resolve(engine.db, clock, MARKET_SUPERVISOR, queue[0].id, "已催办 (chased)")
+    resolved = supervision.resolve(
+        engine.db, clock, MARKET_SUPERVISOR, queue[0].id, "已催办 (chased)", regions=engine.regions
+    )
     assert resolved.state == "resolved" and resolved.resolved_by == "chief.market"
-    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR) == []
+    assert supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions) == []
     assert engine.get_case(APPLICANT, case_id).timeline[-1].kind == "escalation_resolved"
     engine.close()
 
@@ -168,12 +171,14 @@ def test_a_bundle_sets_its_own_escalation_steps(sqlite_url: str, tmp_path: Path)
     clock.set(due + timedelta(minutes=1))
     tick = worker.run_once()
     assert (tick.sla.overdue, tick.sla.escalated) == (1, 0)  # late, but not yet the supervisor's
-    assert supervision.queue_for(engine.db, ANALYST) == []
+    assert supervision.queue_for(engine.db, ANALYST, regions=engine.regions) == []
     clock.set(beijing(2025, 3, 5, 16, 59))
     assert worker.run_once().sla.escalated == 0
     clock.set(beijing(2025, 3, 5, 17, 1))
     assert worker.run_once().sla.escalated == 1
-    assert [e.subject_id for e in supervision.queue_for(engine.db, ANALYST)] == [task_id]
+    assert [e.subject_id for e in supervision.queue_for(engine.db, ANALYST, regions=engine.regions)] == [
+        task_id
+    ]
     engine.close()
 
 
@@ -204,7 +209,7 @@ def test_the_applicants_correction_time_does_not_count_against_the_department(
     decide(engine, case_id)
     decide(engine, case_id)
     assert engine.get_case(APPLICANT, case_id).status == "completed"
-    assert supervision.queue_for(engine.db, ANALYST) == []
+    assert supervision.queue_for(engine.db, ANALYST, regions=engine.regions) == []
 
     # The review's measured wait is its time in the queue after the supplement, not the week before.
     rebuild.rebuild(engine.db, engine.calendar)
@@ -304,7 +309,7 @@ def test_two_supervisors_resolving_one_entry_at_once_resolve_it_once(db_url: str
     _, _, due = open_task(engine, case_id)
     clock.set(due + timedelta(minutes=1))
     Worker(engine).run_once()
-    (entry,) = supervision.queue_for(engine.db, MARKET_SUPERVISOR)
+    (entry,) = supervision.queue_for(engine.db, MARKET_SUPERVISOR, regions=engine.regions)
     deputy = Actor("deputy.market", Role.CLERK, frozenset({"market-regulation"}), supervisor=True)
     answers: list[str] = []
     holding = threading.Event()
@@ -321,7 +326,9 @@ def test_two_supervisors_resolving_one_entry_at_once_resolve_it_once(db_url: str
     def resolve_as(who: Actor) -> None:
         try:
             answers.append(
-                supervision.resolve(engine.db, clock, who, entry.id, f"{who.username} 已催办").resolved_by
+                supervision.resolve(
+                    engine.db, clock, who, entry.id, f"{who.username} 已催办", regions=engine.regions
+                ).resolved_by
             )
         except Conflict:
             answers.append("conflict")

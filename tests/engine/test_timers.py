@@ -158,7 +158,7 @@ def test_onething_serve_runs_the_worker_on_sqlite(tmp_path: Path) -> None:
     assert tasks(engine, case_id) == []
 
     def done() -> bool:
-        escalated = supervision.queue_for(engine.db, ANALYST)
+        escalated = supervision.queue_for(engine.db, ANALYST, regions=engine.regions)
         return tasks(engine, case_id) != [] and [e.subject_id for e in escalated] == [late_task.id]
 
     data_dir = tmp_path / "serve"

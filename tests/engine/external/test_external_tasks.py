@@ -234,7 +234,11 @@ def test_failures_count_retries_down_to_an_incident_that_retries_resolve(db_url:
     assert engine.incidents(MARKET_SUPERVISOR) == []
     with pytest.raises(NotAllowed):
         engine.incidents(TAX_CLERK)
-    entries = [e for e in supervision.queue_for(engine.db, TAX_SUPERVISOR) if e.subject == "incident"]
+    entries = [
+        e
+        for e in supervision.queue_for(engine.db, TAX_SUPERVISOR, regions=engine.regions)
+        if e.subject == "incident"
+    ]
     assert [(e.subject_id, e.state, e.detail["error_message"]) for e in entries] == [
         (task.id, "open", "税务系统超时 timeout")
     ]
@@ -251,7 +255,11 @@ def test_failures_count_retries_down_to_an_incident_that_retries_resolve(db_url:
         engine.set_retries(TAX_SUPERVISOR, task.id, 2)  # the system account or an admin
     engine.set_retries(ADMIN, task.id, 2)
     assert engine.external_task(TAX_SYSTEM, task.id).state == WorkItemState.READY
-    assert not [e for e in supervision.queue_for(engine.db, TAX_SUPERVISOR) if e.subject == "incident"]
+    assert not [
+        e
+        for e in supervision.queue_for(engine.db, TAX_SUPERVISOR, regions=engine.regions)
+        if e.subject == "incident"
+    ]
     (back,) = fetch_tax(engine, worker="C")
     engine.complete_external(TAX_SYSTEM, back.id, "C", {"tax_violations": 0}, {})
     resolved = [e for e in engine.get_case(ANALYST, case_id).timeline if e.kind == "incident_resolved"]
@@ -285,7 +293,9 @@ def test_an_incident_handed_to_a_clerk_is_finished_by_the_clerk(db_url: str, tmp
     assert "handed_to_clerk" in kinds
     how = [e.detail["how"] for e in view.timeline if e.kind == "incident_resolved"]
     assert how == ["handed_to_clerk"]
-    assert not [e for e in supervision.queue_for(engine.db, ADMIN) if e.subject == "incident"]
+    assert not [
+        e for e in supervision.queue_for(engine.db, ADMIN, regions=engine.regions) if e.subject == "incident"
+    ]
 
 
 def test_a_bpmn_error_takes_the_boundary_route(db_url: str, tmp_path: Path) -> None:
@@ -354,7 +364,7 @@ def test_an_overdue_external_task_is_marked_and_escalated(db_url: str, tmp_path:
     assert engine.external_task(ADMIN, task.id).overdue
     kinds = [e.kind for e in engine.get_case(ANALYST, case_id).timeline if e.work_item_id == task.id]
     assert "overdue" in kinds and "escalated" in kinds
-    entries = supervision.queue_for(engine.db, TAX_SUPERVISOR)
+    entries = supervision.queue_for(engine.db, TAX_SUPERVISOR, regions=engine.regions)
     assert [(e.subject, e.subject_id) for e in entries] == [("work_item", task.id)]
 
 
