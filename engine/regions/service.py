@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -61,6 +61,8 @@ class _Snapshot:
     tree: DivisionTree
     offices: dict[tuple[str, str], OfficeRow]
     loaded_at: float
+    # (department, division, lang) -> office name: every task view names its office.
+    names: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def _row_division(row: DivisionRow) -> Division:
@@ -215,12 +217,15 @@ class Regions:
 
     def office_name(self, department: str, division: str, lang: str = "zh") -> str:
         """The office's name ("上海市黄浦区市场监督管理局" unless the office row names it)."""
-        row = self._current().offices.get((department, division))
-        if row is not None:
-            explicit = row.name_zh if lang == "zh" else row.name_en
-            if explicit:
-                return explicit
-        return self._derived_name(department, division, lang)
+        snapshot = self._current()
+        key = (department, division, lang)
+        name = snapshot.names.get(key)
+        if name is None:
+            row = snapshot.offices.get((department, division))
+            explicit = "" if row is None else row.name_zh if lang == "zh" else row.name_en
+            name = explicit or self._derived_name(department, division, lang)
+            snapshot.names[key] = name
+        return name
 
     def office(self, department: str, division: str) -> OfficeView:
         """The office of the department in the division; ``NotFound`` when there is none."""
