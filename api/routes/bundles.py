@@ -19,6 +19,14 @@ from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]
+Division = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(\d{6}|\d{9}|\d{12})$",
+        description="申请人所在行政区划：返回适用于该地的地区变体 "
+        "(the applicant's division: the variant that applies there)",
+    ),
+]
 
 
 @router.get("", response_model=list[BundlePublic], responses=responses())
@@ -29,10 +37,15 @@ def list_bundles(_actor: CurrentActor, engine: EngineDep) -> list[BundlePublic]:
 
 @router.get("/{key}", response_model=BundleDetailPublic, responses=responses(404, 422))
 def bundle_detail(
-    key: BundleKey, _actor: CurrentActor, engine: EngineDep, version: Version = None
+    key: BundleKey,
+    _actor: CurrentActor,
+    engine: EngineDep,
+    version: Version = None,
+    division: Division = None,
 ) -> BundleDetailPublic:
-    """A bundle with its merged form (JSON Schema), materials checklist, reductions and an example."""
-    return BundleDetailPublic.from_detail(engine.bundle_detail(key, version))
+    """A bundle with its merged form (JSON Schema), materials checklist, reductions, an example and office
+    contacts; with ``division``, the regional variant that applies there (the nearest up the tree)."""
+    return BundleDetailPublic.from_detail(engine.bundle_detail(key, version, division))
 
 
 @router.get(
@@ -67,7 +80,10 @@ def deploy_bundle(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Validate and deploy a bundle: a new version when its content changed, the same one otherwise."""
+    """Validate and deploy a bundle or a regional variant: a new version when its content changed.
+
+    An analyst with a division (分级授权) deploys only variants for divisions inside it (403 otherwise).
+    """
     engine = services.engine
     limit = engine.settings.max_bundle_bytes
     data = file.file.read(limit + 1)
@@ -75,9 +91,14 @@ def deploy_bundle(
         raise TooLarge(f"压缩包超过 {limit} 字节 (zip over {limit} bytes)")
 
     def work(_reservation: Reservation | None) -> Reply:
-        deployed = engine.deploy_zip(data, by=actor.username)
-        note(bundle=deployed.key, version=deployed.version, created=deployed.created)
-        public = DeployedPublic(key=deployed.key, version=deployed.version, created=deployed.created)
+        deployed = engine.deploy_zip(data, by=actor.username, scope=actor.division)
+        note(
+            bundle=deployed.key,
+            version=deployed.version,
+            created=deployed.created,
+            division=deployed.division,
+        )
+        public = DeployedPublic.from_deployed(deployed)
         return Reply(public, status.HTTP_201_CREATED if deployed.created else status.HTTP_200_OK)
 
     asked = {"sha256": hashlib.sha256(data).hexdigest()}

@@ -1,6 +1,6 @@
 """Bundles (一件事) over REST: the catalogue entry, its reductions, checklist and merged form, deployments.
 
-May import: api.schemas.common, engine.cases.views.
+May import: api.schemas.common, engine.bpmn.deployments (the ``Deployed`` result), engine.cases.views.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import FromView, LabelPublic, fields_of, with_examples
+from engine.bpmn.deployments import Deployed
 from engine.cases.views import BundleDetail
 
 
@@ -68,6 +69,30 @@ class ReductionsPublic(BaseModel):
     source: str = ""
 
 
+class BundleVariantPublic(BaseModel):
+    """A regional variant in force: the division it serves (its subtree), its version, the division's name."""
+
+    model_config = with_examples(
+        {"division": "310104", "version": 2, "name": {"zh": "上海市徐汇区", "en": "Shanghai Xuhui District"}}
+    )
+
+    division: str
+    version: int
+    name: LabelPublic
+
+
+class OfficeContactPublic(BaseModel):
+    """How applicants reach a department's office: phone, address, opening hours (empty when not given)."""
+
+    model_config = with_examples(
+        {"phone": "021-64872222", "address": "上海市徐汇区漕溪北路336号", "hours": "周一至周五 9:00-17:00"}
+    )
+
+    phone: str = ""
+    address: str = ""
+    hours: str = ""
+
+
 class BundlePublic(FromView):
     """A deployed bundle (its newest version) as the catalogue lists it."""
 
@@ -102,6 +127,12 @@ class BundlePublic(FromView):
     items: list[BundleItemPublic]
     time_limit_days: float
     reductions: ReductionsPublic
+    division: str | None = Field(
+        default=None, description="地区变体所适用的行政区划 (the division a variant serves; null: the base)"
+    )
+    variants: list[BundleVariantPublic] = Field(
+        default_factory=list, description="现行的地区变体 (the regional variants in force, on a base)"
+    )
 
 
 class ChecklistEntryPublic(BaseModel):
@@ -156,6 +187,9 @@ class BundleDetailPublic(BundlePublic):
     materials: list[ChecklistEntryPublic]
     example: ApplicationExamplePublic
     examples: list[ApplicationExamplePublic]
+    offices: dict[str, OfficeContactPublic] = Field(
+        default_factory=dict, description="各部门窗口联系方式 (office contacts by department)"
+    )
 
     @classmethod
     def from_detail(cls, detail: BundleDetail) -> BundleDetailPublic:
@@ -163,11 +197,60 @@ class BundleDetailPublic(BundlePublic):
         return cls.model_validate({**fields_of(detail.summary), **fields_of(detail)}, from_attributes=True)
 
 
-class DeployedPublic(BaseModel):
-    """A deployment: which bundle, which version, and whether this upload made a new version."""
+class RedeployedVariantPublic(BaseModel):
+    """A division's variant re-applied onto a new base version: its new version (or the same one)."""
 
-    model_config = with_examples({"key": "enterprise-startup", "version": 2, "created": True})
+    division: str
+    version: int
+    created: bool
+
+
+class SkippedVariantPublic(BaseModel):
+    """A division's variant that no longer passes on the new base: not re-applied, and why."""
+
+    division: str
+    problems: list[dict[str, Any]]
+
+
+class DeployedPublic(BaseModel):
+    """A deployment: which bundle, which version, and whether this upload made a new version.
+
+    A variant says its ``division``. A new base version re-applies each division's variant:
+    ``variants`` lists the versions made, ``skipped`` the variants that no longer pass.
+    """
+
+    model_config = with_examples(
+        {
+            "key": "enterprise-startup",
+            "version": 2,
+            "created": True,
+            "division": None,
+            "variants": [],
+            "skipped": [],
+        }
+    )
 
     key: str
     version: int
     created: bool
+    division: str | None = None
+    variants: list[RedeployedVariantPublic] = Field(default_factory=list)
+    skipped: list[SkippedVariantPublic] = Field(default_factory=list)
+
+    @classmethod
+    def from_deployed(cls, deployed: Deployed) -> DeployedPublic:
+        """From the engine's deployment result."""
+        return cls(
+            key=deployed.key,
+            version=deployed.version,
+            created=deployed.created,
+            division=deployed.division,
+            variants=[
+                RedeployedVariantPublic(division=v.division or "", version=v.version, created=v.created)
+                for v in deployed.variants
+            ],
+            skipped=[
+                SkippedVariantPublic(division=s.division, problems=[p.as_dict() for p in s.problems])
+                for s in deployed.skipped
+            ],
+        )

@@ -411,9 +411,9 @@ class Deployments:
         """Deploy a bundle folder."""
         return self.deploy_files(read_bundle_dir(path), by)
 
-    def deploy_zip(self, data: bytes, by: str) -> Deployed:
-        """Deploy an uploaded zip of a bundle folder."""
-        return self.deploy_files(unzip_bundle(data, self.settings.max_bundle_bytes), by)
+    def deploy_zip(self, data: bytes, by: str, *, scope: str | None = None) -> Deployed:
+        """Deploy an uploaded zip of a bundle or variant folder (``scope`` as for ``deploy_files``)."""
+        return self.deploy_files(unzip_bundle(data, self.settings.max_bundle_bytes), by, scope=scope)
 
     def deploy_shipped(self) -> list[Deployed]:
         """Deploy every bundle folder of ``processes/``, then their variants (new digests only)."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.bpmn.deployments import Deployed
 from engine.bpmn.model_metrics import model_reductions, promised_days
@@ -29,15 +30,39 @@ class Bundles(CaseCore):
         self.regions.load_shipped(self.settings.processes_dir / "divisions")
         return self.deployments.deploy_shipped()
 
-    def deploy_files(self, files: Mapping[str, bytes], by: str) -> Deployed:
-        """Validate and deploy a bundle given as files."""
-        return self.deployments.deploy_files(files, by)
+    def deploy_files(self, files: Mapping[str, bytes], by: str, scope: str | None = None) -> Deployed:
+        """Validate and deploy a bundle or a regional variant given as files.
 
-    def deploy_zip(self, data: bytes, by: str) -> Deployed:
-        """Validate and deploy a bundle uploaded as a zip."""
-        return self.deployments.deploy_zip(data, by)
+        ``scope`` is the deploying analyst's division (None: the whole platform); a scoped
+        analyst deploys variants inside its subtree only (``NotAllowed`` otherwise).
+        """
+        return self.deployments.deploy_files(files, by, scope=scope)
 
-    def _summary(self, row: Deployment) -> BundleSummary:
+    def deploy_zip(self, data: bytes, by: str, scope: str | None = None) -> Deployed:
+        """Validate and deploy a bundle or a regional variant uploaded as a zip (``scope`` as above)."""
+        return self.deployments.deploy_zip(data, by, scope=scope)
+
+    def _pick(self, s: Session, key: str, version: int | None, division: str | None) -> Deployment:
+        """The given version; else the variant that applies in the division; else the newest base."""
+        if version is None and division is not None:
+            return self.deployments.for_division(s, key, self.regions.chain(division))
+        return self.deployments.latest(s, key, version)
+
+    def _variants(self, s: Session, key: str) -> tuple[dict[str, Any], ...]:
+        """The variants in force for a bundle, as the catalogue lists them."""
+        return tuple(
+            {
+                "division": row.division,
+                "version": row.version,
+                "name": {
+                    "zh": self.regions.full_name(str(row.division)),
+                    "en": self.regions.full_name(str(row.division), "en"),
+                },
+            }
+            for row in self.deployments.variants(s, key)
+        )
+
+    def _summary(self, row: Deployment, variants: tuple[dict[str, Any], ...] = ()) -> BundleSummary:
         definition = self.deployments.definition(row)
         manifest = definition.manifest
         form = self.deployments.form(row)
@@ -58,17 +83,26 @@ class Bundles(CaseCore):
             ),
             time_limit_days=promised_days(definition),
             reductions=model_reductions(definition, form),
+            division=row.division,
+            variants=variants,
         )
 
     def list_bundles(self) -> list[BundleSummary]:
-        """The newest version of every deployed bundle."""
+        """The newest base version of every deployed bundle, with the regional variants in force."""
         with self.db.read() as s:
-            return [self._summary(row) for row in self.deployments.latest_all(s)]
+            return [self._summary(row, self._variants(s, row.key)) for row in self.deployments.latest_all(s)]
 
-    def bundle_detail(self, key: str, version: int | None = None) -> BundleDetail:
-        """A bundle with its merged form, materials checklist, reductions and examples."""
+    def bundle_detail(
+        self, key: str, version: int | None = None, division: str | None = None
+    ) -> BundleDetail:
+        """A bundle with its merged form, materials checklist, reductions, examples and office contacts.
+
+        ``division`` (the applicant's 行政区划) picks the regional variant that applies there;
+        a given ``version`` wins over it.
+        """
         with self.db.read() as s:
-            row = self.deployments.latest(s, key, version)
+            row = self._pick(s, key, version, division)
+            variants = self._variants(s, key) if row.division is None else ()
         manifest = self.deployments.definition(row).manifest
         form = self.deployments.form(row)
         examples = tuple(
@@ -83,19 +117,20 @@ class Bundles(CaseCore):
         )
         first = examples[0] if examples else {"data": {}, "materials": []}
         return BundleDetail(
-            summary=self._summary(row),
+            summary=self._summary(row, variants),
             form=form.json_schema,
             layout=tuple(form.layout),
             materials=tuple(_checklist_json(form)),
             example={"data": first["data"], "materials": first["materials"]},
             examples=examples,
             manifest=dict(row.manifest),
+            offices={department: c.model_dump() for department, c in manifest.offices.items()},
         )
 
-    def diagram(self, key: str, version: int | None = None) -> str:
-        """The BPMN XML of a bundle version."""
+    def diagram(self, key: str, version: int | None = None, division: str | None = None) -> str:
+        """The BPMN XML of a bundle version (or of the variant that applies in ``division``)."""
         with self.db.read() as s:
-            row = self.deployments.latest(s, key, version)
+            row = self._pick(s, key, version, division)
         return str(row.files[self.deployments.definition(row).manifest.process])
 
     def versions(self, key: str | None = None) -> list[BundleVersion]:
@@ -113,21 +148,25 @@ class Bundles(CaseCore):
             count, newest = s.execute(select(func.count(Deployment.id), func.max(Deployment.id))).one()
         return int(count or 0), int(newest or 0)
 
-    def deploy_diagram(self, key: str, version: int | None, xml: str, by: str) -> Deployed:
+    def deploy_diagram(
+        self, key: str, version: int | None, xml: str, by: str, scope: str | None = None
+    ) -> Deployed:
         """Deploy a bundle version's files with its diagram replaced: the next version (the modeller's save).
 
-        The whole bundle goes through the full validation again, as any deployment does.
+        The whole bundle goes through the full validation again, as any deployment does (a
+        variant's deployed files are refused: its folder is what gets deployed). ``scope`` is
+        the analyst's division: a scoped analyst saves no base bundle.
         """
         with self.db.read() as s:
             row = self.deployments.latest(s, key, version)
         files = {name: str(text).encode("utf-8") for name, text in row.files.items()}
         files[self.deployments.definition(row).manifest.process] = xml.encode("utf-8")
-        return self.deploy_files(files, by)
+        return self.deploy_files(files, by, scope)
 
-    def form_for(self, key: str, version: int | None = None) -> MergedForm:
-        """The merged form of a bundle version (for rendering and prefill)."""
+    def form_for(self, key: str, version: int | None = None, division: str | None = None) -> MergedForm:
+        """The merged form of a bundle version, or of the variant that applies in ``division``."""
         with self.db.read() as s:
-            row = self.deployments.latest(s, key, version)
+            row = self._pick(s, key, version, division)
         return self.deployments.form(row)
 
 

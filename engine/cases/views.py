@@ -154,6 +154,10 @@ class BundleSummary:
     items: tuple[dict[str, Any], ...]
     time_limit_days: float
     reductions: dict[str, Any]
+    # A regional variant's division (None: the base bundle); on a base, the variants in force
+    # as {division, version, name: {zh, en}} (the division's full name).
+    division: str | None = None
+    variants: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,3 +171,5 @@ class BundleDetail:
     example: dict[str, Any]
     examples: tuple[dict[str, Any], ...]
     manifest: dict[str, Any]
+    # Office contacts per department ({phone, address, hours}; a variant's own).
+    offices: dict[str, dict[str, str]] = field(default_factory=dict)
