@@ -53,39 +53,39 @@ class DivisionScope:
 EVERYWHERE = DivisionScope()
 
 
-def _refuse(where: str, zh: str, en: str) -> InvalidInput:
-    return InvalidInput(en, [Problem(zh, where=where, message_en=en)])
-
-
 def division_scope(
     tree: DivisionTree | None,
     division: str | None = None,
     level: str | None = None,
     group_by_division: bool = False,
+    *,
+    reach: str | None = None,
 ) -> DivisionScope:
     """The scope of a query: ``division``'s subtree (None = all), rolled up to ``level`` or per division.
 
-    An unknown division or level is refused (``InvalidInput``) rather than answered with
-    nothing, so a typo is not mistaken for a quiet district. Without a tree (a database
-    with no regions yet) only the ungrouped, unfiltered scope exists.
+    ``reach`` is the asking person's own division (an analyst scoped to a subtree, 分级授权;
+    None = the whole platform): the scope is the part of ``division``'s subtree inside it,
+    so asking outside it reads nothing, as the scoped queues and case lists answer an empty
+    page. An unknown division is its own subtree only (it reads nothing either). An unknown
+    level is refused (``InvalidInput``). Without a tree (a database with no regions yet)
+    only the unfiltered, ungrouped scope exists.
     """
-    if division is None and level is None and not group_by_division:
+    if division is None and reach is None and level is None and not group_by_division:
         return DivisionScope(tree=tree)
     if tree is None:
         raise ValueError("grouping or filtering by division needs the division tree")
     codes = None
-    if division is not None:
-        if not tree.known(division):
-            raise _refuse("division", f"未知的行政区划 {division}", f"unknown division {division}")
-        codes = tree.subtree(division)
+    for code in (division, reach):
+        if code is not None:
+            below = tree.subtree(code)
+            codes = below if codes is None else codes & below
     parsed = None
     if level is not None:
         try:
             parsed = Level(level)
         except ValueError:
-            raise _refuse(
-                "level",
-                "层级须为 province、city、county 或 township",
-                "level must be province, city, county or township",
+            en = "level must be province, city, county or township"
+            raise InvalidInput(
+                en, [Problem("层级须为 province、city、county 或 township", where="level", message_en=en)]
             ) from None
     return DivisionScope(codes, parsed, group_by_division, tree)

@@ -3,12 +3,13 @@
 Each reads the aggregate rows (``engine.analytics.rows``), never the history, so its cost
 does not grow with the number of cases; the results are the values of ``engine.analytics.views``.
 
-By division: each query takes the division tree (``tree``) and ``division`` (read that
-division's subtree only; None = everywhere). Bottlenecks, departments, reductions and the
-office ranking also group: ``group_by_division`` gives one row per division, ``level`` one
-row per ancestor at that level (``engine.analytics.grouping``). Which division a figure
-counts for: a task's is the office that handled it, a case's (its duration, steps,
-ratings, complaints) the division that decided it.
+By division: each query takes the division tree (``tree``), ``division`` (read that
+division's subtree only; None = everywhere) and ``reach`` (the asking analyst's own
+division: nothing outside its subtree is read; None = the whole platform). Bottlenecks,
+departments, reductions and the office ranking also group: ``group_by_division`` gives one
+row per division, ``level`` one row per ancestor at that level (``engine.analytics.grouping``).
+Which division a figure counts for: a task's is the office that handled it, a case's (its
+duration, steps, ratings, complaints) the division that decided it.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.views``, ``engine.analytics.rows``,
 ``engine.analytics.totals``, ``engine.analytics.grouping``, ``engine.bpmn``, ``engine.cases.views``,
@@ -80,12 +81,13 @@ def bottlenecks(
     division: str | None = None,
     level: str | None = None,
     group_by_division: bool = False,
+    reach: str | None = None,
 ) -> list[BottleneckRow]:
     """Per task (bundle, version, item, department[, division]): slowest median wait first in a version.
 
     A row's ratings are those of its department by the cases decided in its divisions.
     """
-    scope = division_scope(tree, division, level, group_by_division)
+    scope = division_scope(tree, division, level, group_by_division, reach=reach)
     with db.read() as s:
         query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(select(RatingStats), RatingStats.division, scope)
@@ -132,12 +134,13 @@ def by_department(
     division: str | None = None,
     level: str | None = None,
     group_by_division: bool = False,
+    reach: str | None = None,
 ) -> list[DepartmentRow]:
     """The same measures per department[, division], over all its tasks (of one bundle, or of all).
 
     Ratings and complaints are those of the cases decided in the row's divisions.
     """
-    scope = division_scope(tree, division, level, group_by_division)
+    scope = division_scope(tree, division, level, group_by_division, reach=reach)
     with db.read() as s:
         query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(
@@ -190,9 +193,10 @@ def median_waits(
     *,
     tree: DivisionTree | None = None,
     division: str | None = None,
+    reach: str | None = None,
 ) -> list[HeatCell]:
     """Per BPMN user task of a bundle (all versions, or one; a division's subtree): median and p90 wait."""
-    scope = division_scope(tree, division)
+    scope = division_scope(tree, division, reach=reach)
     with db.read() as s:
         query = _within(select(TaskStats).where(TaskStats.bundle_key == bundle), TaskStats.division, scope)
         if version is not None:
@@ -218,9 +222,10 @@ def duration_distribution(
     *,
     tree: DivisionTree | None = None,
     division: str | None = None,
+    reach: str | None = None,
 ) -> DurationDistribution:
     """Completed cases' durations in working days, in about ``bins`` equal bins up to the p90 x 1.5."""
-    scope = division_scope(tree, division)
+    scope = division_scope(tree, division, reach=reach)
     with db.read() as s:
         query = _within(select(CaseStats).where(CaseStats.bundle_key == bundle), CaseStats.division, scope)
         if version is not None:
@@ -291,10 +296,11 @@ def trends(
     until: date | None = None,
     tree: DivisionTree | None = None,
     division: str | None = None,
+    reach: str | None = None,
 ) -> list[TrendPoint]:
     """Overdue, rating, complaint and throughput counts per period, oldest first (a division's subtree)."""
     _period_start(date(2000, 1, 3), period)  # a bad period fails even when there are no rows
-    query = _within(select(PeriodStats), PeriodStats.division, division_scope(tree, division))
+    query = _within(select(PeriodStats), PeriodStats.division, division_scope(tree, division, reach=reach))
     if bundle is not None:
         query = query.where(PeriodStats.bundle_key == bundle)
     if department is not None:
@@ -359,6 +365,7 @@ def reductions(
     division: str | None = None,
     level: str | None = None,
     group_by_division: bool = False,
+    reach: str | None = None,
 ) -> list[ReductionRow]:
     """Per bundle (newest base version): before (baseline), after by the model, and after in real cases.
 
@@ -371,7 +378,7 @@ def reductions(
     group with completed cases, or a single row (``division`` None, ``real`` None) when
     none has any.
     """
-    scope = division_scope(tree, division, level, group_by_division)
+    scope = division_scope(tree, division, level, group_by_division, reach=reach)
     with db.read() as s:
         latest = deployments.latest_all(s)
         case_rows = s.scalars(_within(select(CaseStats), CaseStats.division, scope)).all()
@@ -441,6 +448,7 @@ def office_ranking(
     bundle: str | None = None,
     *,
     names: OfficeNamer | None = None,
+    reach: str | None = None,
 ) -> list[OfficeRow]:
     """Offices (department, division) ranked by on-time rate, then mean rating: the table supervisors publish.
 
@@ -453,7 +461,7 @@ def office_ranking(
     ``names`` is ``Regions.office_name``; without it a name is the division's full name
     followed by the department key.
     """
-    scope = division_scope(tree, division, level, group_by_division=True)
+    scope = division_scope(tree, division, level, group_by_division=True, reach=reach)
     with db.read() as s:
         task_query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(select(OfficeRatingStats), OfficeRatingStats.division, scope)

@@ -299,6 +299,13 @@ def check_population(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
     check_office_ranking(engine, tree, raw)
     check_trends(engine, tree, raw)
 
+    # An analyst scoped to 杭州市 reads Hangzhou only, whatever it asks for; outside, nothing.
+    assert queries.bottlenecks(
+        engine.db, tree=tree, division="330000", reach="330100"
+    ) == queries.bottlenecks(engine.db, tree=tree, division="330100")
+    assert queries.office_ranking(engine.db, tree, division="310000", reach="330100") == []
+    assert queries.by_department(engine.db, tree=tree, division="999999") == []
+
     live = every_answer(engine, tree)
     rebuilt = rebuild.rebuild(engine.db, engine.calendar)
     assert rebuilt.tasks == len(raw.tasks)
@@ -552,10 +559,17 @@ def test_a_scope_reads_a_subtree_and_rolls_codes_up_to_a_level(shipped: Division
     assert division_scope(shipped, level=Level.CITY).level is Level.CITY
 
 
-def test_unknown_divisions_and_levels_are_refused(shipped: DivisionTree) -> None:
-    with pytest.raises(InvalidInput) as unknown:
-        division_scope(shipped, "999999")
-    assert unknown.value.problems[0].where == "division"
+def test_a_scope_stays_inside_the_askers_reach(shipped: DivisionTree) -> None:
+    hangzhou = shipped.subtree("330100")
+    assert division_scope(shipped, reach="330100").codes == hangzhou
+    assert division_scope(shipped, "330000", "county", reach="330100").codes == hangzhou
+    assert division_scope(shipped, "330102", reach="330100").codes == {"330102"}
+    # Outside the reach, or an unknown code: nothing is read (as the scoped queues answer).
+    assert division_scope(shipped, "310000", reach="330100").codes == frozenset()
+    assert division_scope(shipped, "999999").codes == {"999999"}
+
+
+def test_unknown_levels_are_refused(shipped: DivisionTree) -> None:
     with pytest.raises(InvalidInput) as level:
         division_scope(shipped, level="street")
     assert level.value.problems[0].where == "level"
