@@ -134,8 +134,15 @@ class Bundles(CaseCore):
         return str(row.files[self.deployments.definition(row).manifest.process])
 
     def versions(self, key: str | None = None) -> list[BundleVersion]:
-        """Every deployed version of every bundle (or of one), by key, newest version first."""
-        query = select(Deployment.key, Deployment.version, Deployment.created_at, Deployment.created_by)
+        """Every deployed version of every bundle (or of one), by key, newest version first (variants say
+        their division)."""
+        query = select(
+            Deployment.key,
+            Deployment.version,
+            Deployment.created_at,
+            Deployment.created_by,
+            Deployment.division,
+        )
         if key is not None:
             query = query.where(Deployment.key == key)
         with self.db.read() as s:

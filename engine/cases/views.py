@@ -141,6 +141,8 @@ class BundleVersion:
     version: int
     created_at: datetime
     created_by: str
+    # A regional variant's division (None: a base version).
+    division: str | None = None
 
 
 @dataclass(frozen=True)
