@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import (
@@ -16,6 +16,7 @@ from api.deps import (
     EngineDep,
     IdempotencyKey,
     Limit,
+    RoleGate,
     ServicesDep,
 )
 from api.errors import responses
@@ -26,11 +27,14 @@ from api.schemas.feedback import RatingCreate, RatingPublic
 from engine.cases.states import CaseStatus
 from engine.feedback.ratings import rate
 from engine.feedback.views import case_feedback
-from engine.people.actors import Actor
+from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+# Applying: applicants for themselves, clerks at a window for an applicant (代收).
+ApplyingActor = Annotated[Actor, Depends(RoleGate(Role.APPLICANT, Role.CLERK))]
 
 
 @router.post(
@@ -41,17 +45,31 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 )
 def start_case(
     body: CaseCreate,
-    actor: ApplicantActor,
+    actor: ApplyingActor,
     services: ServicesDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Apply for a bundle with one form and one set of materials; every problem comes back at once."""
-    note(bundle=body.bundle)
+    """Apply for a bundle with one form and one set of materials; every problem comes back at once.
+
+    ``division`` says where the case is decided. A clerk receives an application for an
+    applicant (``applicant``; 异地代收 when ``division`` is another's): the receiving office is
+    recorded and follows the case, and the deciding division's offices decide it.
+    Applicants apply only for themselves (403 when naming another applicant).
+    """
+    note(bundle=body.bundle, division=body.division)
 
     def work(reservation: Reservation | None) -> CasePublic:
         view = services.engine.start_case(
-            actor, body.bundle, body.data, body.materials, body.promised, reservation=reservation
+            actor,
+            body.bundle,
+            body.data,
+            body.materials,
+            body.promised,
+            division=body.division,
+            applicant=body.applicant,
+            received_department=body.received_department,
+            reservation=reservation,
         )
         note(case_id=view.id)
         return CasePublic.from_case(view)

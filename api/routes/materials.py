@@ -1,7 +1,9 @@
 """Materials: upload once (stored by content: same bytes, same id), read back by their owner.
 
 Clerks read a case's documents through their task (``GET /api/tasks/{id}/materials/{kind}``),
-so they only ever see what their item's department view holds.
+so they only ever see what their item's department view holds. A clerk at a window uploads
+what an applicant brings (代收): the upload is the clerk's until the application names it,
+and then becomes the applicant's (``engine.cases.applying``).
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ from collections.abc import Iterator
 from typing import Annotated, BinaryIO
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.deps import ApplicantActor, EngineDep, IdempotencyKey, ServicesDep
+from api.deps import ApplicantActor, EngineDep, IdempotencyKey, RoleGate, ServicesDep
 from api.errors import responses
 from api.headers import UNTRUSTED_POLICY
 from api.idempotency import run_once
 from api.logs import note
 from api.schemas.materials import MaterialPublic
 from engine.cases.materials import MaterialInfo
+from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/materials", tags=["materials"])
 MATERIAL_KIND = r"^[a-z][a-z0-9_]{0,63}$"
 MaterialId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="材料 id (material id)")]
 CHUNK = 64 * 1024
+# Uploading: applicants, and clerks at a window for the applicant they receive (代收).
+UploaderActor = Annotated[Actor, Depends(RoleGate(Role.APPLICANT, Role.CLERK))]
 CONTENT_DOC: dict[int | str, dict[str, object]] = {
     200: {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
@@ -63,7 +68,7 @@ def stream_material(info: MaterialInfo, stream: BinaryIO) -> StreamingResponse:
 def upload_material(
     file: Annotated[UploadFile, File(description="材料文件 (the document)")],
     kind: Annotated[str, Form(pattern=MATERIAL_KIND, description="材料类型 (material kind of the catalog)")],
-    actor: ApplicantActor,
+    actor: UploaderActor,
     services: ServicesDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,

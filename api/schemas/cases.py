@@ -10,7 +10,15 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import EXAMPLE_AT, EXAMPLE_DUE, FromView, RequestBody, fields_of, with_examples
+from api.schemas.common import (
+    EXAMPLE_AT,
+    EXAMPLE_DUE,
+    FromView,
+    LabelPublic,
+    RequestBody,
+    fields_of,
+    with_examples,
+)
 from api.schemas.tasks import TaskPublic
 from engine.cases.states import CaseStatus
 from engine.cases.views import CaseView
@@ -45,6 +53,18 @@ class NoticePublic(BaseModel):
     problems: list[dict[str, Any]]
 
 
+class ReceivedPublic(BaseModel):
+    """异地代收: the office (department at a division) whose window received the application."""
+
+    division: str = Field(description="受理窗口所在行政区划代码 (division code of the receiving window)")
+    department: str = Field(description="受理部门 (the receiving department)")
+    office: LabelPublic = Field(description="受理机构名称 (name of the receiving office)")
+
+
+# A GB/T 2260 division code: 6 digits (province, city, county), 9 (township) or 12 (village).
+DIVISION_CODE = r"^(\d{6}|\d{9}|\d{12})$"
+
+
 class CaseSummaryPublic(BaseModel):
     """A case as a listing shows it."""
 
@@ -63,6 +83,16 @@ class CaseSummaryPublic(BaseModel):
             "updated_at": EXAMPLE_AT,
             "finished_at": None,
             "due_at": EXAMPLE_DUE,
+            "division": "310101",
+            "division_name": {"zh": "上海市黄浦区", "en": "Huangpu District, Shanghai"},
+            "received": {
+                "division": "310104",
+                "department": "market-regulation",
+                "office": {
+                    "zh": "上海市徐汇区市场监督管理局",
+                    "en": "Xuhui District Market Regulation, Shanghai",
+                },
+            },
         }
     )
 
@@ -82,12 +112,32 @@ class CaseSummaryPublic(BaseModel):
     updated_at: datetime
     finished_at: datetime | None = None
     due_at: datetime | None = None
+    division: str | None = Field(
+        default=None,
+        description="办件的办理地行政区划代码 (division code where the case is decided; null: the default's)",
+    )
+    division_name: LabelPublic = Field(description="办理地名称 (full name of that division)")
+    received: ReceivedPublic | None = Field(
+        default=None,
+        description=(
+            "代收: 受理窗口 (the office that received the application for the applicant; "
+            "null: the applicant applied)"
+        ),
+    )
 
     @classmethod
     def from_view(cls, view: CaseView) -> Self:
         """From the engine's case view (a subclass takes the further fields it declares)."""
         progress = {"done": view.done, "total": view.total}
-        return cls.model_validate({**fields_of(view), "progress": progress}, from_attributes=True)
+        received = None
+        if view.received is not None:
+            received = {
+                "division": view.received_division or "",
+                "department": view.received_department or "",
+                "office": view.received,
+            }
+        fields = {**fields_of(view), "progress": progress, "received": received}
+        return cls.model_validate(fields, from_attributes=True)
 
 
 class CasePublic(CaseSummaryPublic):
@@ -116,7 +166,12 @@ class CaseListPublic(BaseModel):
 
 
 class CaseCreate(RequestBody):
-    """An application: one merged form, one set of materials (kind -> material id)."""
+    """An application: one merged form, one set of materials (kind -> material id).
+
+    An applicant applies for themself. A clerk at a window receives an application for an
+    applicant (异地代收: ``applicant`` names the account, ``division`` where it is decided,
+    ``received_department`` the clerk's receiving department when the clerk has several).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -127,7 +182,15 @@ class CaseCreate(RequestBody):
                     "data": {"company_name": "福州一件事科技有限公司", "legal_rep_name": "王五"},
                     "materials": {"lease_contract": "m_3f2a9c..."},
                     "promised": [],
-                }
+                },
+                {
+                    "bundle": "enterprise-startup",
+                    "data": {"company_name": "上海一件事科技有限公司", "address_division": "310101"},
+                    "materials": {"articles_of_association": "mat_9c1e..."},
+                    "division": "310101",
+                    "applicant": "applicant1",
+                    "received_department": "market-regulation",
+                },
             ]
         },
     )
@@ -139,6 +202,26 @@ class CaseCreate(RequestBody):
         default_factory=list,
         max_length=64,
         description="容缺受理: 承诺后补的材料类型 (material kinds promised for later)",
+    )
+    division: str | None = Field(
+        default=None,
+        pattern=DIVISION_CODE,
+        description=(
+            "办理地行政区划代码 (division code where the case is decided); "
+            "absent: the form's division field, else the default division"
+        ),
+    )
+    applicant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="代收: 申请人账号 (clerks only: the applicant's account the case is for)",
+    )
+    received_department: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="代收: 受理部门 (clerks only: the receiving department, when the clerk has several)",
     )
 
 
