@@ -285,7 +285,9 @@ def check_population(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
     task_divisions = {t.division for t in raw.tasks}
     assert {"310000", "310101", "310104", "330100", "330102", "330200", "330203"} <= task_divisions
     assert any(late(t) for t in raw.tasks) and any(t.outcome == Outcome.RETURN for t in raw.tasks)
-    # Each review went to its home district's office, or up to the nearest one; each tax check to the city's.
+    # Each case is decided in its applicant's home (the bundle's division field) ...
+    assert all(raw.case_division[case_id] == home for case_id, home in known.home.items())
+    # ... each review went to the home district's office or the nearest above; each tax check to the city's.
     for t in raw.tasks:
         home = known.home[t.case_id]
         if t.department == TAX:
