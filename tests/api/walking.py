@@ -66,6 +66,19 @@ def approve(client: httpx.Client, task: dict[str, Any], decisions: dict[str, Any
     return done
 
 
+def office_account(server: LiveServer, role: str, department: str, division: str) -> str:
+    """An office's demo account: ``<role>.<department>`` at the default division, else ``…@<division>``."""
+    if division == server.settings.default_division:
+        return f"{role}.{department}"
+    return f"{role}.{department}@{division}"
+
+
+def system_account(server: LiveServer, department: str, division: str) -> str:
+    """The demo system account whose reach holds the division: its province-level root's."""
+    root = server.engine.regions.tree().ancestors(division)[-1:] or (server.settings.default_division,)
+    return office_account(server, "system", department, root[0])
+
+
 def work_case(
     server: LiveServer,
     case_id: int,
@@ -74,26 +87,36 @@ def work_case(
     decisions: dict[str, Any],
     max_rounds: int = 20,
 ) -> list[str]:
-    """Each department's clerk (or its system) does its tasks of the case until none is open; items done."""
-    clients = {d: server.as_user(f"clerk.{d}") for d in departments}
+    """Each office's clerk (or its system) does its tasks of the case until none is open; items done.
+
+    A task goes to the office of its department in its division (``clerk.<department>`` at
+    the default division, ``clerk.<department>@<division>`` at a demo office), found from the
+    case's open tasks; the clerk takes it from their own queue.
+    """
     done: list[str] = []
-    try:
-        for _ in range(max_rounds):
-            by_systems = systems_work(server, case_id, bundle, decisions)
-            done.extend(by_systems)
-            progressed = bool(by_systems)
-            for department, client in clients.items():
+    for _ in range(max_rounds):
+        by_systems = systems_work(server, case_id, bundle, decisions)
+        done.extend(by_systems)
+        progressed = bool(by_systems)
+        with server.as_user("analyst") as analyst:
+            tasks = analyst.get(f"/api/cases/{case_id}").json()["tasks"]
+        offices = sorted(
+            {
+                (t["department"], t["division"])
+                for t in tasks
+                if t["state"] in ("ready", "claimed") and t["department"] in departments
+            }
+        )
+        for department, division in offices:
+            with server.as_user(office_account(server, "clerk", department, division)) as client:
                 for task in open_tasks_of(client, case_id, bundle):
                     assert task["department"] == department
                     approve(client, task, decisions)
                     done.append(task["item"])
                     progressed = True
-            if not progressed:
-                return done
-        raise AssertionError(f"case {case_id} still had open tasks after {max_rounds} rounds")
-    finally:
-        for client in clients.values():
-            client.close()
+        if not progressed:
+            return done
+    raise AssertionError(f"case {case_id} still had open tasks after {max_rounds} rounds")
 
 
 # -- the departments' own systems, through /engine-rest as their system accounts -----------
@@ -132,7 +155,7 @@ def systems_work(server: LiveServer, case_id: int, bundle: str, decisions: dict[
         if task["state"] != "ready" or task["task_name"] not in steps:
             continue
         variables = typed(decisions.get(task["item"], {}))
-        with server.as_user(f"system.{task['department']}") as system:
+        with server.as_user(system_account(server, task["department"], task["division"])) as system:
             message = steps[task["task_name"]]
             if message is not None:
                 body = {"messageName": message, "businessKey": case["code"], "processVariables": variables}
