@@ -1,4 +1,7 @@
-"""Analytics over REST: bottlenecks per task, departments, reductions (减环节、减时间、减材料、减跑动).
+"""Analytics over REST: bottlenecks, departments, reductions (减环节、减时间、减材料、减跑动), offices ranked.
+
+Rows grouped by division (``by=division`` or ``level=``) carry the group's ``division`` code
+and full ``division_name``; ungrouped rows leave both null.
 
 May import: api.schemas.common, engine.analytics.
 """
@@ -8,7 +11,12 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from api.schemas.common import FromView, LabelPublic, with_examples
-from engine.analytics.views import BottleneckRow, DepartmentRow, ReductionRow
+from engine.analytics.views import BottleneckRow, DepartmentRow, OfficeRow, ReductionRow
+
+DIVISION_FIELD = Field(
+    default=None, description="行政区划代码，按区划分组时 (division code of the group; null when ungrouped)"
+)
+DIVISION_NAME_FIELD = Field(default=None, description="行政区划全称 (full name of the group's division)")
 
 
 class DurationsPublic(BaseModel):
@@ -57,6 +65,8 @@ class BottleneckPublic(BaseModel):
                 {"where": "material:premises_proof", "count": 6, "message": "租赁合同缺少出租方签章"}
             ],
             "ratings": {"counts": [0, 1, 2, 30, 80], "total": 113, "mean": 4.68, "satisfied_rate": 0.97},
+            "division": "310101",
+            "division_name": {"zh": "上海市黄浦区", "en": "Huangpu District, Shanghai"},
         }
     )
 
@@ -74,6 +84,8 @@ class BottleneckPublic(BaseModel):
     return_rate: float
     top_problems: list[ProblemCountPublic]
     ratings: RatingsPublic
+    division: str | None = DIVISION_FIELD
+    division_name: LabelPublic | None = DIVISION_NAME_FIELD
 
     @classmethod
     def from_row(cls, row: BottleneckRow) -> BottleneckPublic:
@@ -95,6 +107,8 @@ class DepartmentStatsPublic(BaseModel):
     top_problems: list[ProblemCountPublic]
     ratings: RatingsPublic
     complaints: int
+    division: str | None = DIVISION_FIELD
+    division_name: LabelPublic | None = DIVISION_NAME_FIELD
 
     @classmethod
     def from_row(cls, row: DepartmentRow) -> DepartmentStatsPublic:
@@ -126,6 +140,8 @@ class ReductionRowPublic(BaseModel):
             "percent_model": {"steps": 87.5, "days": 91.3, "materials": 83.3, "trips": 100.0},
             "percent_real": {"steps": 86.3, "days": 93.0, "materials": 81.7, "trips": None},
             "source": "",
+            "division": None,
+            "division_name": None,
         }
     )
 
@@ -139,8 +155,59 @@ class ReductionRowPublic(BaseModel):
     percent_model: dict[str, float | None]
     percent_real: dict[str, float | None]
     source: str = ""
+    division: str | None = DIVISION_FIELD
+    division_name: LabelPublic | None = DIVISION_NAME_FIELD
 
     @classmethod
     def from_row(cls, row: ReductionRow) -> ReductionRowPublic:
+        """From an analytics row."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class OfficeRankPublic(BaseModel):
+    """One office (department at a division) in the ranking by on-time rate, then mean rating.
+
+    ``on_time_rate`` = tasks finished not overdue / tasks finished. ``ratings`` are those of
+    the cases its tasks served: a rating of the whole case counts for every office that
+    completed one of its tasks, a rating of one department for that department's offices.
+    """
+
+    model_config = with_examples(
+        {
+            "rank": 1,
+            "department": "market-regulation",
+            "division": "310101",
+            "name": {
+                "zh": "上海市黄浦区市场监督管理局",
+                "en": "Market Regulation, Huangpu District, Shanghai",
+            },
+            "division_name": {"zh": "上海市黄浦区", "en": "Huangpu District, Shanghai"},
+            "finished": 120,
+            "on_time": 117,
+            "on_time_rate": 0.975,
+            "overdue": 3,
+            "returns": 9,
+            "wait": {"median": 5400.0, "p90": 14400.0, "mean": 6100.5},
+            "work": {"median": 1800.0, "p90": 3600.0, "mean": 2000.0},
+            "ratings": {"counts": [0, 1, 2, 30, 80], "total": 113, "mean": 4.68, "satisfied_rate": 0.97},
+        }
+    )
+
+    rank: int = Field(description="名次，从 1 起 (1-based rank)")
+    department: str
+    division: str = Field(description="办理机构所在行政区划 (the office's division code)")
+    name: LabelPublic = Field(description="办理机构名称 (office name)")
+    division_name: LabelPublic
+    finished: int = Field(description="办结任务数 (tasks finished)")
+    on_time: int = Field(description="按时办结数 (finished not overdue)")
+    on_time_rate: float | None = Field(description="按时办结率 (on time / finished)")
+    overdue: int
+    returns: int
+    wait: DurationsPublic
+    work: DurationsPublic
+    ratings: RatingsPublic
+
+    @classmethod
+    def from_row(cls, row: OfficeRow) -> OfficeRankPublic:
         """From an analytics row."""
         return cls.model_validate(row, from_attributes=True)
