@@ -31,7 +31,7 @@ from engine.bpmn.definitions import (
     digest_files,
     read_bundle_dir,
 )
-from engine.bpmn.manifest import DIVISION_FORMAT, MAX_VERSION, form_request
+from engine.bpmn.manifest import MAX_VERSION, form_request
 from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.bpmn.variants import (
     OVERLAY_NAME,
@@ -529,18 +529,6 @@ class Deployments:
             with self._lock:
                 self._forms[row.digest] = form
         return form
-
-    def division_field(self, row: Deployment) -> str | None:
-        """The field holding the applicant's division: the manifest's ``division_field``, else the
-        first field of the merged form whose format is a division code; None when the form has none."""
-        manifest = self.definition(row).manifest
-        if manifest.division_field is not None:
-            return manifest.division_field
-        form = self.form(row)
-        for name in form.fields:
-            if form.element(name).format == DIVISION_FORMAT:
-                return name
-        return None
 
     def department_label(self, key: str) -> dict[str, str]:
         """zh/en name of a department (its key when unknown)."""

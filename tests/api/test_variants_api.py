@@ -122,3 +122,21 @@ def test_a_scoped_analyst_deploys_only_inside_its_division(server: LiveServer) -
     assert base.status_code == 403, base.text
     assert inside.status_code == 201, inside.text
     assert inside.json()["division"] == "310101"
+
+
+def test_a_new_base_version_answers_with_the_variants_it_re_applied(server: LiveServer) -> None:
+    files = {p.name: p.read_bytes() for p in Path(STARTUP).iterdir() if p.is_file()}
+    raw = yaml.safe_load(files["bundle.yaml"])
+    raw["description"] = {"zh": "新版说明", "en": "New description"}
+    files["bundle.yaml"] = yaml.safe_dump(raw, allow_unicode=True).encode("utf-8")
+    with server.as_user("analyst") as c:
+        r = _deploy(c, _zip(files))
+        detail = c.get("/api/bundles/enterprise-startup", params={"division": "310104"}).json()
+    assert r.status_code == 201, r.text
+    body = r.json()
+    redeployed = {v["division"]: v for v in body["variants"]}
+    assert "310104" in redeployed and all(v["created"] for v in redeployed.values())
+    assert all(v["version"] > body["version"] for v in redeployed.values())
+    assert body["skipped"] == [] and body["division"] is None
+    assert detail["version"] == redeployed["310104"]["version"]
+    assert {i["key"]: i["time_limit_days"] for i in detail["items"]}["business-registration"] == 0.5
