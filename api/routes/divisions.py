@@ -37,7 +37,7 @@ from api.schemas.divisions import (
     OfficeUpdate,
 )
 from engine.errors import NotFound
-from engine.storage.idempotency import Reservation
+from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(tags=["divisions"])
 
@@ -49,9 +49,14 @@ def list_divisions(
     parent: Annotated[
         str | None, Query(pattern=DIVISION, description="只列其下一级 (only the children of this division)")
     ] = None,
+    withdrawn: Annotated[
+        bool, Query(description="只列已撤销的区划 (only the withdrawn divisions, outside the tree)")
+    ] = False,
 ) -> list[DivisionPublic]:
-    """The whole tree as a list by code (each names its parent), or one division's children."""
+    """The whole tree as a list by code (each names its parent), one division's children, or the withdrawn."""
     regions = engine.regions
+    if withdrawn:
+        return [DivisionPublic.of(d, regions, active=False) for d in regions.withdrawn()]
     tree = regions.tree()
     if parent is None:
         codes = sorted(code for root in tree.roots() for code in tree.subtree(root))
@@ -88,17 +93,31 @@ def create_division(
     note(division=body.code)
     regions = services.engine.regions
 
-    def work(_reservation: Reservation | None) -> DivisionPublic:
+    def work(reservation: Reservation | None) -> DivisionPublic:
         added = regions.add_division(
-            admin.division, body.code, body.name.zh, body.name.en, body.level.value, body.parent
+            admin.division,
+            body.code,
+            body.name.zh,
+            body.name.en,
+            body.level.value,
+            body.parent,
+            reservation=reservation,
         )
         return DivisionPublic.of(added, regions)
 
+    def recover(outcome: str) -> DivisionPublic:
+        regions.invalidate()  # it may have been added by another process moments ago
+        code = str(outcome_id(outcome, "division"))
+        division = regions.tree().get(code)
+        if division is None:
+            raise NotFound(f"没有该行政区划 (no division {code})")
+        return DivisionPublic.of(division, regions)
+
     asked = ("POST", request.url.path, body.model_dump(mode="json"))
-    return run_once(services, admin, idempotency_key, asked, 201, work)
+    return run_once(services, admin, idempotency_key, asked, 201, work, recover)
 
 
-@router.patch("/api/divisions/{code}", response_model=DivisionPublic, responses=responses(403, 404, 422))
+@router.patch("/api/divisions/{code}", response_model=DivisionPublic, responses=responses(403, 404, 409, 422))
 def update_division(
     code: DivisionCode,
     body: DivisionUpdate,
@@ -107,13 +126,28 @@ def update_division(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Rename a division inside the admin's division (absent names stay)."""
-    note(division=code, changed=sorted(body.name.model_fields_set))
+    """Rename, withdraw or bring back a division inside the admin's division (absent keys stay).
+
+    A withdrawn division leaves the tree: nothing routes to it and no account or office is
+    made in it; its offices and accounts stay for its return. 409 for the default division
+    or one with divisions in force below it.
+    """
+    note(division=code, changed=sorted(body.model_fields_set))
     regions = services.engine.regions
 
     def work(_reservation: Reservation | None) -> DivisionPublic:
-        renamed = regions.rename_division(admin.division, code, body.name.zh, body.name.en)
-        return DivisionPublic.of(renamed, regions)
+        if body.active is not None:
+            changed = regions.set_active(admin.division, code, body.active)
+            if not body.active:
+                return DivisionPublic.of(changed, regions, active=False)
+        if body.name is not None:
+            return DivisionPublic.of(
+                regions.rename_division(admin.division, code, body.name.zh, body.name.en), regions
+            )
+        division = regions.tree().get(code)
+        if division is None:
+            raise NotFound(f"没有该行政区划 (no division {code})")
+        return DivisionPublic.of(division, regions)
 
     asked = ("PATCH", request.url.path, body.model_dump(mode="json", exclude_unset=True))
     return run_once(services, admin, idempotency_key, asked, 200, work)
@@ -152,7 +186,7 @@ def create_office(
     note(department=body.department, division=body.division)
     regions = services.engine.regions
 
-    def work(_reservation: Reservation | None) -> OfficePublic:
+    def work(reservation: Reservation | None) -> OfficePublic:
         name_zh = body.name.zh if body.name is not None else None
         name_en = body.name.en if body.name is not None else None
         office = regions.add_office(
@@ -164,11 +198,20 @@ def create_office(
             phone=body.phone,
             address=body.address,
             hours=body.hours,
+            reservation=reservation,
         )
         return OfficePublic.of(office, regions)
 
+    def recover(outcome: str) -> OfficePublic:
+        regions.invalidate()  # it may have been opened by another process moments ago
+        office_id = outcome_id(outcome, "office")
+        for office in regions.offices(division=body.division, department=body.department):
+            if office.id == office_id:
+                return OfficePublic.of(office, regions)
+        raise NotFound(f"没有该办理机构 (no office {office_id})")
+
     asked = ("POST", request.url.path, body.model_dump(mode="json"))
-    return run_once(services, admin, idempotency_key, asked, 201, work)
+    return run_once(services, admin, idempotency_key, asked, 201, work, recover)
 
 
 @router.patch("/api/offices/{office_id}", response_model=OfficePublic, responses=responses(403, 404, 422))

@@ -5,7 +5,9 @@ May import: api.schemas.common, api.schemas.accounts (the code pattern), engine.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.accounts import DIVISION_CODE
 from api.schemas.common import LabelPublic, RequestBody, with_examples
@@ -22,6 +24,7 @@ class DivisionPublic(BaseModel):
             "level": "county",
             "parent": "310000",
             "full_name": {"zh": "上海市黄浦区", "en": "Huangpu District, Shanghai"},
+            "active": True,
         }
     )
 
@@ -30,18 +33,21 @@ class DivisionPublic(BaseModel):
     level: Level
     parent: str | None
     full_name: LabelPublic
+    active: bool = Field(default=True, description="false: 已撤销 (withdrawn from the tree)")
 
     @classmethod
-    def of(cls, division: Division, regions: Regions) -> DivisionPublic:
-        """From the tree's division, with its full name from the tree."""
+    def of(cls, division: Division, regions: Regions, *, active: bool = True) -> DivisionPublic:
+        """From the tree's division, with its full name from the tree (a withdrawn one: its own name)."""
         return cls(
             code=division.code,
             name=LabelPublic(zh=division.name_zh, en=division.name_en),
             level=division.level,
             parent=division.parent,
             full_name=LabelPublic(
-                zh=regions.full_name(division.code, "zh"), en=regions.full_name(division.code, "en")
+                zh=regions.full_name(division.code, "zh") if active else division.name_zh,
+                en=regions.full_name(division.code, "en") if active else division.name_en,
             ),
+            active=active,
         )
 
 
@@ -90,13 +96,25 @@ class DivisionCreate(RequestBody):
 
 
 class DivisionUpdate(RequestBody):
-    """A division's new names (admins, inside their division)."""
+    """A division's new names, or its withdrawal or return (admins, inside their division)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name": {"zh": "黄浦区", "en": "Huangpu"}}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": {"zh": "黄浦区", "en": "Huangpu"}}, {"active": False}]},
     )
 
-    name: NameUpdate
+    name: NameUpdate | None = None
+    active: bool | None = Field(
+        default=None,
+        description="false 撤销（其下须无在用区划），true 恢复；不可与改名同时撤销 "
+        "(false withdraws it, once nothing in force is below it; true brings it back; not with a rename)",
+    )
+
+    @model_validator(mode="after")
+    def _rename_or_withdraw(self) -> Self:
+        if self.active is False and self.name is not None:
+            raise ValueError("撤销时不能同时改名 (withdraw or rename, not both at once)")
+        return self
 
 
 class OfficePublic(BaseModel):

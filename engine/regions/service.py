@@ -26,6 +26,7 @@ from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.regions.loading import read_department_names, read_divisions_dir, valid_code
 from engine.regions.tree import Division, DivisionTree, Level
 from engine.storage.db import Database, upsert_insert
+from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Division as DivisionRow
 from engine.storage.models import Office as OfficeRow
 from engine.storage.models import table_of, utcnow
@@ -286,8 +287,12 @@ class Regions:
         phone: str = "",
         address: str = "",
         hours: str = "",
+        reservation: Reservation | None = None,
     ) -> OfficeView:
-        """Open an office of the department in the division (inside the admin's scope)."""
+        """Open an office of the department in the division (inside the admin's scope).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the office in the same transaction.
+        """
         self._require_known(division)
         self._require_scope(scope, division)
         if department not in self.departments():
@@ -309,6 +314,7 @@ class Regions:
                 row = OfficeRow(department=department, division=division, **texts)
                 session.add(row)
                 session.flush()
+                record_outcome(session, reservation, outcome_ref("office", row.id))
         except IntegrityError as exc:
             raise Conflict(f"该办理机构已存在 (office of {department} at {division} exists)") from exc
         finally:
@@ -348,8 +354,13 @@ class Regions:
         name_en: str,
         level: str,
         parent: str | None,
+        *,
+        reservation: Reservation | None = None,
     ) -> Division:
-        """Add a division below ``parent`` (a root only for a whole-platform admin)."""
+        """Add a division below ``parent`` (a root only for a whole-platform admin).
+
+        ``reservation`` (an ``Idempotency-Key``'s) learns the code in the same transaction.
+        """
         problems: list[Problem] = []
         if not valid_code(code):
             problems.append(
@@ -423,6 +434,8 @@ class Regions:
                         updated_at=now,
                     )
                 )
+                session.flush()
+                record_outcome(session, reservation, outcome_ref("division", int(code)))
         except IntegrityError as exc:
             raise Conflict(f"行政区划 {code} 已存在 (division {code} exists)") from exc
         finally:
@@ -468,6 +481,45 @@ class Regions:
             renamed = _row_division(row)
         self.invalidate()
         return renamed
+
+    def set_active(self, scope: str | None, code: str, active: bool) -> Division:
+        """Withdraw a division from the tree (撤销: nothing routes to it, no account or office is
+        made in it) or bring it back; its row, offices and accounts stay.
+
+        A withdrawn division is outside the tree, so its scope is its parent's. The default
+        division and a division with divisions in force below it cannot be withdrawn
+        (Conflict), nor can an admin withdraw its own division (NotAllowed).
+        """
+        tree = self.tree()  # read before the write transaction opens
+        with self.db.write() as session:
+            row = session.get(DivisionRow, code, with_for_update=True)
+            if row is None:
+                raise NotFound(f"没有该行政区划 (no division {code})")
+            anchor = code if row.active else row.parent
+            reach = tree.subtree(scope) if scope is not None else None
+            if reach is not None and (anchor not in reach or code == scope):
+                raise NotAllowed(
+                    f"行政区划 {code} 不在管理范围内 (division {code} is outside your scope {scope})"
+                )
+            if not active and code == self.default:
+                raise Conflict(f"默认行政区划 {code} 不能撤销 (the default division cannot be withdrawn)")
+            if not active and tree.children(code):
+                raise Conflict(
+                    f"行政区划 {code} 下仍有下级区划，先撤销下级 (withdraw those below {code} first)"
+                )
+            row.active = active
+            row.updated_at = utcnow()
+            changed = _row_division(row)
+        self.invalidate()
+        return changed
+
+    def withdrawn(self) -> list[Division]:
+        """The withdrawn divisions (outside the tree), by code."""
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(DivisionRow).where(DivisionRow.active.is_(False)).order_by(DivisionRow.code)
+            ).all()
+            return [_row_division(r) for r in rows]
 
     # -- shipped data -------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import httpx
 
+from api.idempotency import fingerprint
+from engine.storage.idempotency import IdempotencyStore, Reservation
 from tests.api.support import LiveServer
 
 HUANGPU, XUHUI = "310101", "310104"
@@ -27,6 +29,7 @@ def test_everyone_signed_in_reads_the_tree_with_full_names(server: LiveServer) -
             "level": "county",
             "parent": "310000",
             "full_name": {"zh": "上海市黄浦区", "en": by_code["310101"]["full_name"]["en"]},
+            "active": True,
         }
         assert by_code["310000"]["parent"] is None and by_code["310000"]["level"] == "province"
         assert by_code["330106"]["full_name"]["zh"] == "浙江省杭州市西湖区"
@@ -141,3 +144,70 @@ def office_id(client: httpx.Client, department: str, division: str) -> int:
     """The id of a demo office (read over REST)."""
     [office] = client.get("/api/offices", params={"division": division, "department": department}).json()
     return int(office["id"])
+
+
+def test_a_division_is_withdrawn_and_brought_back_by_an_admin_in_scope(server: LiveServer) -> None:
+    with server.as_user("admin@330100") as city:
+        new = {"code": "330102001", "name": {"zh": "清波街道"}, "level": "township", "parent": "330102"}
+        assert city.post("/api/divisions", json=new).status_code == 201
+        both = city.patch("/api/divisions/330102001", json={"active": False, "name": {"en": "Qingbo"}})
+        assert both.status_code == 422, both.text  # withdraw or rename, not both
+        # Not while a division in force is below it; never its own division.
+        assert city.patch("/api/divisions/330102", json={"active": False}).status_code == 409
+        assert city.patch("/api/divisions/330100", json={"active": False}).status_code == 403
+
+        gone = city.patch("/api/divisions/330102001", json={"active": False})
+        assert gone.status_code == 200, gone.text
+        assert (gone.json()["active"], gone.json()["name"]["zh"]) == (False, "清波街道")
+        assert city.get("/api/divisions/330102001").status_code == 404
+        assert "330102001" not in {
+            d["code"] for d in city.get("/api/divisions", params={"parent": "330102"}).json()
+        }
+        withdrawn = city.get("/api/divisions", params={"withdrawn": True}).json()
+        assert [(d["code"], d["active"]) for d in withdrawn] == [("330102001", False)]
+        # Nothing is made in a withdrawn division.
+        office = {"department": "tax", "division": "330102001"}
+        assert city.post("/api/offices", json=office).status_code == 404
+        clerk = {"username": "clerk.qb", "password": "a-long-passphrase-1", "role": "clerk",
+                 "departments": ["tax"], "division": "330102001"}  # fmt: skip
+        assert city.post("/api/accounts", json=clerk).status_code == 422
+
+        back = city.patch("/api/divisions/330102001", json={"active": True, "name": {"en": "Qingbo"}})
+        assert back.status_code == 200, back.text
+        assert back.json()["active"] and back.json()["full_name"]["zh"] == "浙江省杭州市上城区清波街道"
+        assert city.post("/api/accounts", json=clerk).status_code == 201
+    with server.as_user("admin@310101") as district:
+        assert district.patch("/api/divisions/330102001", json={"active": False}).status_code == 403
+    with server.as_user("admin") as platform:
+        assert platform.patch("/api/divisions/310000", json={"active": False}).status_code == 409  # default
+
+
+def test_a_key_whose_division_or_office_was_made_before_the_answer_was_stored_answers_with_it(
+    server: LiveServer,
+) -> None:
+    """The work committed (and recorded its outcome) but the answer never got stored: a retry
+    rebuilds the answer from the outcome instead of making it again (409)."""
+    regions = server.engine.regions
+    store = IdempotencyStore(server.engine.db)
+    new = {
+        "code": "310101006",
+        "name": {"zh": "半淞园路街道", "en": ""},
+        "level": "township",
+        "parent": HUANGPU,
+    }
+    reserved = store.reserve("admin@310101", "lost-1", fingerprint("POST", "/api/divisions", new))
+    assert isinstance(reserved, Reservation)
+    regions.add_division(HUANGPU, "310101006", "半淞园路街道", "", "township", HUANGPU, reservation=reserved)
+    office = {"department": "tax", "division": "310101006", "name": None, "phone": "", "address": "",
+              "hours": ""}  # fmt: skip
+    opened = store.reserve("admin@310101", "lost-2", fingerprint("POST", "/api/offices", office))
+    assert isinstance(opened, Reservation)
+    made = regions.add_office(HUANGPU, "tax", "310101006", reservation=opened)
+
+    with server.as_user("admin@310101") as admin:
+        again = admin.post("/api/divisions", json=new, headers={"Idempotency-Key": "lost-1"})
+        assert again.status_code == 201, again.text
+        assert again.json()["full_name"]["zh"] == "上海市黄浦区半淞园路街道"
+        reopened = admin.post("/api/offices", json=office, headers={"Idempotency-Key": "lost-2"})
+        assert reopened.status_code == 201, reopened.text
+        assert reopened.json()["id"] == made.id
