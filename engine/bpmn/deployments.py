@@ -31,7 +31,7 @@ from engine.bpmn.definitions import (
     digest_files,
     read_bundle_dir,
 )
-from engine.bpmn.manifest import MAX_VERSION, form_request
+from engine.bpmn.manifest import MAX_VERSION, Manifest, form_request
 from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.bpmn.variants import (
     OVERLAY_NAME,
@@ -241,6 +241,7 @@ class Deployments:
         definition = self._definitions.get(
             digest, {name: data.decode("utf-8") for name, data in files.items()}
         )
+        self._check_fixed_divisions(definition.manifest)
         key = definition.key
         for _attempt in range(3):
             try:
@@ -273,6 +274,28 @@ class Deployments:
             except IntegrityError:
                 continue  # another process deployed the same key at the same moment
         raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
+
+    def _check_fixed_divisions(self, manifest: Manifest) -> None:
+        """Items pinned to a division (``division: {fixed: ...}``) name one the division tree knows.
+
+        Checked at deployment, not by ``validate``: admins add divisions at run time.
+        """
+        tree = self.regions.tree()
+        problems = [
+            problem(
+                MANIFEST_NAME,
+                f"items[{item.key}].division.fixed",
+                "division-unknown",
+                f"行政区划代码 {item.division.fixed} 不在区划表中",
+                f"division {item.division.fixed} is not in the division table",
+            )
+            for item in manifest.items
+            if item.division is not None
+            and item.division.fixed is not None
+            and not tree.known(item.division.fixed)
+        ]
+        if problems:
+            raise DefinitionError(f"{len(problems)} unknown division(s) in the bundle", problems)
 
     # -- variants ----------------------------------------------------------------------
     def _deploy_variant(
@@ -329,6 +352,7 @@ class Deployments:
         definition = self._definitions.get(
             digest, {name: data.decode("utf-8") for name, data in merged.items()}
         )
+        self._check_fixed_divisions(definition.manifest)
         key = definition.key
         for _attempt in range(3):
             try:

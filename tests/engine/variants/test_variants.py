@@ -358,3 +358,16 @@ def test_an_extensible_base_takes_local_items_with_a_diagram_keeping_its_tasks(
         row = engine.deployments.for_division(s, "valid-minimal", engine.regions.chain("330106"))
     assert [i.key for i in engine.deployments.definition(row).manifest.items][-1] == "local-check"
     assert 'id="local_check"' in row.files["process.bpmn"]
+
+
+def test_an_item_pinned_to_a_division_the_tree_does_not_know_is_refused(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = _engine(sqlite_url, tmp_path)
+    with pytest.raises(DefinitionError) as caught:
+        engine.deployments.deploy_files(_base(division={"fixed": "310199"}))
+    assert ("bundle.yaml", "items[business-registration].division.fixed", "division-unknown") in _rules(
+        caught
+    )
+    pinned = engine.deployments.deploy_files(_base(division={"fixed": "310000"}, decided_at="province"))
+    assert (pinned.version, pinned.created) == (2, True)
