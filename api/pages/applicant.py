@@ -25,13 +25,15 @@ from api.pages.answers import (
 )
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from api.pages.offices import division_groups, division_label
 from api.pages.params import BundleKey, CaseId
 from engine.cases import supplement_scope
-from engine.cases.views import CaseView
+from engine.cases.views import BundleDetail, CaseView
 from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
 from engine.feedback import ratings
 from engine.feedback.views import case_feedback
 from engine.people.actors import Actor, Role
+from forms.checks import Format
 from forms.merge import MergedForm
 from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
 from forms.render import form_view
@@ -61,6 +63,7 @@ APPLICANT_SYSTEM_EVENTS: dict[str, tuple[str, str]] = {
 }
 
 PREFILL_CASES = 5
+DIVISION_FIELD = "division"  # the 办理地区 select of a bundle whose form asks no division
 
 
 @router.get("/")
@@ -99,6 +102,29 @@ def _held(ctx: PageContext, actor: Actor, values: dict[str, Any]) -> set[str]:
     return set(ctx.engine.materials.certificates_for(actor.username, values))
 
 
+def _asks_division(detail: BundleDetail, form: MergedForm) -> bool:
+    """Whether the bundle's own form says where the applicant is (a division-code field).
+
+    Those bundles are decided where that field says; the others get a 办理地区 select.
+    """
+    if detail.manifest.get("division_field"):
+        return True
+    return any(form.element(name).format == Format.DIVISION_CODE for name in form.fields)
+
+
+def _posted_division(ctx: PageContext, posted: FormData) -> tuple[str, list[FieldProblem]]:
+    """The 办理地区 posted (a known division code, or "" for none) and its problem, if any."""
+    value = posted.get(DIVISION_FIELD)
+    code = value.strip() if isinstance(value, str) else ""
+    if code and not ctx.engine.regions.tree().known(code):
+        return "", [
+            FieldProblem(
+                DIVISION_FIELD, "请从列表中选择办理地区", "Choose a division from the list", "division"
+            )
+        ]
+    return code, []
+
+
 def _apply_page(
     ctx: PageContext,
     key: str,
@@ -110,6 +136,7 @@ def _apply_page(
     status: int = 200,
     filled: dict[str, Prefilled] | None = None,
     held: set[str] | None = None,
+    division: str = "",
 ) -> Response:
     actor = ctx.actor
     detail = ctx.engine.bundle_detail(key)
@@ -133,10 +160,13 @@ def _apply_page(
         promised=promised,
         problems=problems,
         problems_by=by_where(problems),
-        labels=form_labels(form, form.fields),
+        labels=form_labels(form, form.fields) | {DIVISION_FIELD: {"zh": "办理地区", "en": "Division"}},
         material_prefix=MATERIAL_PREFIX,
         promise_field=PROMISE_FIELD,
         departments=ctx.engine.deployments.departments,
+        division_field=DIVISION_FIELD,
+        division_groups=[] if _asks_division(detail, form) else division_groups(ctx.engine.regions),
+        division=division,
     )
 
 
@@ -179,20 +209,25 @@ def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
     form = ctx.engine.form_for(key)
     posted = ctx.posted
     data, materials, promised, upload_problems = _read_application(ctx, actor, form, posted)
+    division, division_problems = _posted_division(ctx, posted)
+    upload_problems += division_problems
     step = posted.get("step")
     if step == "edit":
-        return _apply_page(ctx, key, form, data, materials, promised)
+        return _apply_page(ctx, key, form, data, materials, promised, division=division)
     if step == "submit" and not upload_problems:
         try:
-            case = ctx.engine.start_case(actor, key, data, materials, promised)
+            case = ctx.engine.start_case(actor, key, data, materials, promised, division=division or None)
         except InvalidInput as exc:
-            return _apply_page(ctx, key, form, data, materials, promised, field_problems(exc.problems), 422)
+            problems = field_problems(exc.problems)
+            return _apply_page(ctx, key, form, data, materials, promised, problems, 422, division=division)
         return redirect(f"/cases/{case.id}?msg=submitted")
     held = _held(ctx, actor, data)
     problems = upload_problems + form.validate(data, materials.keys() | held, promised)
     problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
     if problems:
-        return _apply_page(ctx, key, form, data, materials, promised, problems, 422, held=held)
+        return _apply_page(
+            ctx, key, form, data, materials, promised, problems, 422, held=held, division=division
+        )
     detail = ctx.engine.bundle_detail(key)
     lang = ctx.words.lang
     return ctx.render(
@@ -208,6 +243,9 @@ def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
         promised=promised,
         material_prefix=MATERIAL_PREFIX,
         promise_field=PROMISE_FIELD,
+        division_field=DIVISION_FIELD,
+        division=division,
+        division_name=division_label(ctx.engine.regions, division) if division else None,
     )
 
 

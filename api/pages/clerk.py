@@ -1,4 +1,9 @@
-"""Clerk pages: the department's queue, and one task with only what its item may see."""
+"""Clerk pages: the office's queue, and one task with only what its item may see.
+
+The inbox names the clerk's office (department at division); a supervisor, who reads the
+offices of their division's subtree, sees each task's office and may narrow the queue to one
+division below.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ from api.pages import materials as docs
 from api.pages.answers import by_where, display_value, field_problems, form_labels
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
 from engine.cases.states import Outcome, WorkItemState
 from engine.cases.views import TaskDetail
+from engine.cases.visibility import may_work_task, task_reach
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
 from engine.people.actors import Role
 from forms.coerce import coerce_value
@@ -29,9 +36,9 @@ PAGE_SIZE = 50
 COUNT_LIMIT = 200
 
 
-def _query(flt: str, bundle: str | None, department: str | None) -> dict[str, Any]:
+def _query(flt: str, bundle: str | None, department: str | None, division: str | None) -> dict[str, Any]:
     """The engine's queue filter for one of the page's filters."""
-    query: dict[str, Any] = {"bundle": bundle or None, "department": department or None}
+    query: dict[str, Any] = {"bundle": bundle or None, "department": department or None, "division": division}
     if flt == "ready":
         query["state"] = WorkItemState.READY.value
     elif flt == "mine":
@@ -48,20 +55,32 @@ def inbox(
     filter: str = "ready",
     bundle: str = "",
     department: str = "",
+    division: str = "",
     cursor: str | None = None,
 ) -> Response:
-    """The queue of the clerk's departments, by due time, with filters and counts."""
+    """The queue of the clerk's office (a supervisor's: the offices below too), by due time."""
     actor = ctx.require(Role.CLERK, Role.ADMIN)
+    engine = ctx.engine
+    regions = engine.regions
     flt = filter if filter in FILTERS else "ready"
-    page = ctx.engine.list_tasks(actor, cursor=cursor, limit=PAGE_SIZE, **_query(flt, bundle, department))
+    reach = task_reach(actor, regions)
+    several = several_divisions(reach)
+    choices = reach_divisions(regions, reach) if several else []
+    # Only a division the select offers narrows the queue; anything else shows the whole reach.
+    narrowed = division if division in {c.code for c in choices} else ""
+    page = engine.list_tasks(
+        actor, cursor=cursor, limit=PAGE_SIZE, **_query(flt, bundle, department, narrowed or None)
+    )
     counts: dict[str, str] = {}
     for name in FILTERS:
-        count, more = ctx.engine.count_tasks(actor, cap=COUNT_LIMIT, **_query(name, bundle, department))
+        count, more = engine.count_tasks(
+            actor, cap=COUNT_LIMIT, **_query(name, bundle, department, narrowed or None)
+        )
         counts[name] = f"{count}{'+' if more else ''}"
     bundles = ctx.svc.catalog.bundles()
-    departments = ctx.engine.deployments.departments
+    departments = engine.deployments.departments
     mine = sorted(actor.departments) if actor.role is Role.CLERK else sorted(departments)
-    base = {"filter": flt, "bundle": bundle, "department": department}
+    base = {"filter": flt, "bundle": bundle, "department": department, "division": narrowed}
     return ctx.render(
         "inbox.html",
         tasks=page.items,
@@ -70,13 +89,22 @@ def inbox(
         counts=counts,
         bundle=bundle,
         department=department,
+        division=narrowed,
         bundles=bundles,
         names={b.key: b.name for b in bundles},
         departments=departments,
         my_departments=mine,
+        offices=own_offices(regions, actor.departments, actor.division) if actor.role is Role.CLERK else [],
+        scope=division_label(regions, regions.own(actor.division))
+        if actor.role is Role.CLERK or actor.division is not None
+        else None,
+        supervisor=actor.role is Role.CLERK and actor.supervisor,
+        several=several,
+        division_choices=choices,
+        own_division=regions.own(actor.division),  # a supervisor claims only in their own office
         filter_url=lambda name: "/inbox?" + urlencode({**base, "filter": name}),
         here="/inbox?" + urlencode(base),
-        now=ctx.engine.clock.now(),
+        now=engine.clock.now(),
     )
 
 
@@ -124,7 +152,8 @@ def _task_page(
         problems=problems,
         problems_by=by_where(problems),
         mine=task.state == WorkItemState.CLAIMED and task.assignee == actor.username,
-        may_claim=actor.role is Role.CLERK and task.state == WorkItemState.READY,
+        may_claim=task.state == WorkItemState.READY
+        and may_work_task(actor, task.department, task.division, engine.regions),
         example=detail.example,
     )
 

@@ -5,7 +5,8 @@ Each user task of the case gets one state from its newest work item: ``done`` (a
 (open past its due time). A step a department's own system does (an external task or a
 message) is marked ``system`` as well and, while open, reads "部门系统处理中" (an incident
 reads so too for the applicant, whose view never shows it; staff see "部门系统故障").
-Every mark carries a text (department, due time, "逾期 late"),
+Every mark carries a text (the office that handles the step: "上海市黄浦区市场监督管理局",
+never a code; due time; "逾期 late"),
 so the picture never relies on colour alone, and the table lists the same steps.
 """
 
@@ -68,10 +69,10 @@ def case_marks(case: CaseView, words: Words, departments: dict[str, Any], now: d
     marks: list[StepMark] = []
     for element, task in newest.items():
         state = step_state(task, now)
-        department = words.label(departments.get(task.department), task.department)
+        office = words.label(task.office) or words.label(departments.get(task.department), task.department)
         if state in ("active", "late"):
             due = words.when(task.due_at)
-            text = f"{department} · " + (words.tr(f"时限 {due}", f"due {due}") if due else "")
+            text = f"{office} · " + (words.tr(f"时限 {due}", f"due {due}") if due else "")
             if state == "late":
                 text = words.tr("⚠ 逾期 · ", "⚠ LATE · ") + text
             elif task.state == WorkItemState.FAILED:

@@ -1,6 +1,13 @@
-"""Analyst pages: deployed bundles and versions, a bundle's model, uploads and the modeler."""
+"""Analyst pages: deployed bundles and versions, a bundle's model, uploads and the modeler.
+
+Regions: each bundle lists its regional variants by division, versions say which division a
+variant serves, the offices are ranked by on-time rate and rating, and an analyst with a
+division reads the figures of its subtree only (分级授权).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -9,13 +16,14 @@ from starlette.datastructures import UploadFile
 from api.headers import untrusted_download
 from api.pages import plots
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
+from api.pages.offices import division_label
 from api.pages.params import BundleKey, PageVersion, VersionQuery
 from engine.analytics import queries
 from engine.bpmn.deployments import unzip_bundle
 from engine.bpmn.manifest import parse_manifest
 from engine.cases.views import BundleVersion
 from engine.errors import DefinitionError, Problem, TooLarge
-from engine.people.actors import Role
+from engine.people.actors import Actor, Role
 from forms.render import form_view
 
 router = APIRouter(route_class=PageRoute)
@@ -31,32 +39,58 @@ def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[Bundle
     return out
 
 
+RANKED_OFFICES = 20
+
+
+def _regions_view(ctx: PageContext, actor: Actor) -> dict[str, Any]:
+    """What every studio page shows of regions: the analyst's scope and how to name divisions."""
+    regions = ctx.engine.regions
+    return {
+        "scope": division_label(regions, actor.division) if actor.division is not None else None,
+        "division_name": lambda code: division_label(regions, code) if code else None,
+    }
+
+
 @router.get("/studio")
 def studio(ctx: Ctx) -> Response:
-    """Deployed bundles with their versions and reductions, the slowest steps, and the upload form."""
-    ctx.require(*ANALYSTS)
-    trend = queries.trends(ctx.engine.db, period="week")
+    """Bundles with their versions, variants and reductions, the slowest steps, the offices ranked."""
+    actor = ctx.require(*ANALYSTS)
+    engine = ctx.engine
+    tree = engine.regions.tree()
+    trend = queries.trends(engine.db, period="week", tree=tree, reach=actor.division)
+    ranking = queries.office_ranking(engine.db, tree, names=engine.regions.office_name, reach=actor.division)
     return ctx.render(
         "studio.html",
         bundles=ctx.svc.catalog.bundles(),
         versions=_versions(ctx),
-        bottlenecks=queries.bottlenecks(ctx.engine.db)[:20],
-        departments=ctx.engine.deployments.departments,
+        bottlenecks=queries.bottlenecks(engine.db, tree=tree, reach=actor.division)[:20],
+        ranking=ranking[:RANKED_OFFICES],
+        departments=engine.deployments.departments,
         trend=trend,
         overdue_plot=plots.overdue_trend(trend, ctx.words),
         rating_plot=plots.rating_trend(trend, ctx.words),
+        **_regions_view(ctx, actor),
     )
 
 
 @router.get("/studio/{key}")
 def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
-    """One bundle version: diagram with the wait heat map, form preview, checklist, reductions, plots."""
-    ctx.require(*ANALYSTS)
-    detail = ctx.engine.bundle_detail(key, version)
-    form = ctx.engine.form_for(key, detail.summary.version)
+    """One bundle version: diagram with the wait heat map, form preview, checklist, reductions, plots.
+
+    Also its regional variants by division and the offices that worked it, ranked.
+    """
+    actor = ctx.require(*ANALYSTS)
+    engine = ctx.engine
+    tree = engine.regions.tree()
+    detail = engine.bundle_detail(key, version)
+    form = engine.form_for(key, detail.summary.version)
     shown = detail.summary.version
-    trend = queries.trends(ctx.engine.db, key, period="week")
-    durations = queries.duration_distribution(ctx.engine.db, key, shown)
+    trend = queries.trends(engine.db, key, period="week", tree=tree, reach=actor.division)
+    durations = queries.duration_distribution(engine.db, key, shown, tree=tree, reach=actor.division)
+    waits = queries.median_waits(engine.db, key, shown, tree=tree, reach=actor.division)
+    ranking = queries.office_ranking(
+        engine.db, tree, bundle=key, names=engine.regions.office_name, reach=actor.division
+    )
     return ctx.render(
         "studio_bundle.html",
         detail=detail,
@@ -64,15 +98,28 @@ def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Res
         groups=form_view(form, {}),
         checklist=form.checklist(),
         versions=_versions(ctx, key).get(key, []),
-        bottlenecks=queries.bottlenecks(ctx.engine.db, key, shown),
-        departments=ctx.engine.deployments.departments,
-        heat=plots.heat_map(queries.median_waits(ctx.engine.db, key, shown), ctx.words),
+        variants=_variants(ctx, key),
+        bottlenecks=queries.bottlenecks(engine.db, key, shown, tree=tree, reach=actor.division),
+        ranking=ranking[:RANKED_OFFICES],
+        departments=engine.deployments.departments,
+        heat=plots.heat_map(waits, ctx.words),
         durations=durations,
         durations_plot=plots.duration_histogram(durations, ctx.words),
         trend=trend,
         overdue_plot=plots.overdue_trend(trend, ctx.words),
         rating_plot=plots.rating_trend(trend, ctx.words),
+        **_regions_view(ctx, actor),
     )
+
+
+def _variants(ctx: PageContext, key: str) -> list[dict[str, Any]]:
+    """The regional variants in force on the newest base version, by division code."""
+    regions = ctx.engine.regions
+    found = ctx.engine.bundle_detail(key).summary.variants
+    return [
+        {"division": v["division"], "version": v["version"], "name": division_label(regions, v["division"])}
+        for v in sorted(found, key=lambda v: str(v["division"]))
+    ]
 
 
 def _diagram_of(files: dict[str, bytes]) -> str | None:
