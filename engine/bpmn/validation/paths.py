@@ -46,6 +46,9 @@ def _validate_folder_of_bundles(folders: Sequence[Path]) -> list[Report]:
     reports: list[Report] = []
     seen: dict[str, Path] = {}
     for folder in folders:
+        if _is_variant(folder):  # processes/<key>/variants/ given itself: its folders are variants
+            reports.append(validate_variant_dir(folder))
+            continue
         report = validate_bundle_dir(folder)
         key = _bundle_key(folder)
         if key is not None and key in seen:

@@ -98,3 +98,13 @@ def test_a_variant_that_adds_items_to_a_closed_base_fails_validate(tmp_path: Pat
     out = io.StringIO()
     assert run_validate([str(variant)], out) == 1
     assert "add_items: " in out.getvalue() and "(variant-not-extensible)" in out.getvalue()
+
+
+def test_the_variants_folder_and_a_variant_manifest_are_validated_as_variants(tmp_path: Path) -> None:
+    variant = _copy(tmp_path, items={"seal-engraving": {"time_limit_days": 1}})
+    for given in (variant.parent, variant / "bundle.yaml"):
+        (report,) = validate_paths([given])
+        assert report.path == str(variant)
+        assert {(p.element, p.rule) for p in report.problems} == {
+            ("items[seal-engraving].time_limit_days", "variant-time-limit")
+        }
