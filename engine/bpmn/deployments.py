@@ -176,14 +176,12 @@ class Deployments:
     sharing the key's one version sequence (``(key, version)`` still names one deployment).
     """
 
-    def __init__(
-        self, db: Database, settings: Settings, catalog: Catalog, *, regions: Regions | None = None
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings, catalog: Catalog, *, regions: Regions) -> None:
         self.db = db
         self.settings = settings
         self.catalog = catalog
         # The division tree a variant's division must be in, and an analyst's scope is checked against.
-        self.regions = regions if regions is not None else Regions(db, settings)
+        self.regions = regions
         self.departments = load_departments(settings.processes_dir)
         self._definitions = DefinitionCache()
         self._forms: dict[str, MergedForm] = {}
