@@ -5,8 +5,8 @@ with the arithmetic the recording hooks use (``engine.analytics.totals``), in bu
 ``store_aggregates`` writes aggregates computed in bulk (``rebuild`` and the analytics
 benchmark fill the tables through it). Divisions are attributed as the hooks do
 (``engine.analytics.recording``): a task's office, a case's deciding division, the default
-for rows that name none. Tasks gone overdue (``went_overdue``) are the SLA sweep's live
-count and are not recomputed.
+for rows that name none. Tasks gone overdue (``went_overdue``) are counted from the SLA
+clock's ``overdue`` audit lines, at the office of the task each names.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.rows``, ``engine.analytics.totals``,
 ``engine.feedback.rows``, ``engine.cases``, ``engine.storage``, ``engine.time``.
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from engine.analytics.recording import DEFAULT_DIVISION
 from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.totals import TaskAgg, add_case, case_fact, case_values, pause_interval, task_fact
-from engine.cases.events import ClocksPaused
+from engine.cases.events import ClocksPaused, TaskOverdue
 from engine.cases.states import CaseStatus, WorkItemState
 from engine.feedback.rows import Complaint, Rating
 from engine.storage.db import Database
@@ -195,5 +195,12 @@ def rebuild(
             p = periods[(calendar.local_date(c.created_at), c.bundle_key or "", c.department or "", division)]
             p["complaints"] += 1
             complaint_count += 1
+        for at, bundle_key, department, division in s.execute(
+            select(CaseEvent.at, WorkItem.bundle_key, WorkItem.department, WorkItem.division)
+            .join(WorkItem, WorkItem.id == CaseEvent.work_item_id)
+            .where(CaseEvent.kind == TaskOverdue.KIND)
+        ):
+            p = periods[(calendar.local_date(at), bundle_key, department, division or default_division)]
+            p["went_overdue"] += 1
         store_aggregates(s, tasks, cases, ratings, periods, offices)
     return RebuildResult(task_count, case_count, rating_count, complaint_count)

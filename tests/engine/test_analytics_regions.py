@@ -6,7 +6,8 @@ and worked through the engine with a moved clock: the review is decided by the d
 market-regulation office (or the nearest one above: 浦东新区 has none, so 上海市's default
 office; 西湖区 has none, so 杭州市's), the tax check by the city's tax office
 (``decided_at: city``). Waits and work times are drawn (some tasks late), some reviews are
-returned and supplemented, and the applicants rate 1..5, the whole case or one department.
+returned and supplemented, the SLA clock runs now and then (marking open tasks overdue), and
+the applicants rate 1..5, the whole case or one department.
 
 The test then reads the raw ``work_items``, ``cases``, ``ratings`` and ``complaints`` rows and
 computes the expected figures per division, per level (with its own parent table, not the
@@ -44,6 +45,7 @@ from engine.service import Engine
 from engine.storage.db import alembic_config
 from engine.storage.models import Case, WorkItem
 from engine.time.clock import ManualClock
+from engine.worker import Worker
 from tests.support.engines import ANALYST, APPLICANT, MONDAY, TEST_BUNDLES, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +169,7 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
     rng = random.Random(seed)
     known = Known()
     calendar = engine.calendar
+    worker = Worker(engine)
 
     def move(seconds: int) -> None:
         clock.set(calendar.add_working_time(clock.now(), timedelta(seconds=seconds)))
@@ -186,6 +189,8 @@ def simulate(engine: Engine, clock: ManualClock, cases: int, seed: int) -> Known
             wait = rng.randint(10 * 60, 20 * HOUR if task.item == "review" else 7 * HOUR)
             work = rng.randint(5 * 60, 3 * HOUR)
             move(wait)
+            if rng.random() < 0.3:
+                worker.run_once()  # the SLA clock marks the task overdue if its time is up (went_overdue)
             engine.claim(actor, task.id)
             move(work)
             seconds += wait + work
@@ -285,6 +290,7 @@ def check_population(db_url: str, tmp_path: Path, cases: int, seed: int) -> None
     task_divisions = {t.division for t in raw.tasks}
     assert {"310000", "310101", "310104", "330100", "330102", "330200", "330203"} <= task_divisions
     assert any(late(t) for t in raw.tasks) and any(t.outcome == Outcome.RETURN for t in raw.tasks)
+    assert any(t.overdue for t in raw.tasks) and any(late(t) and not t.overdue for t in raw.tasks)
     # Each case is decided in its applicant's home (the bundle's division field) ...
     assert all(raw.case_division[case_id] == home for case_id, home in known.home.items())
     # ... each review went to the home district's office or the nearest above; each tax check to the city's.
@@ -325,7 +331,6 @@ def every_answer(engine: Engine, tree: DivisionTree) -> list[Any]:
         queries.reductions(engine.db, engine.deployments, tree=tree, level="city"),
         queries.office_ranking(engine.db, tree),
         queries.office_ranking(engine.db, tree, level="city"),
-        # went_overdue is the SLA sweep's live count, which a rebuild does not recompute: none here.
         queries.trends(engine.db, KEY, "week", tree=tree, division="330100"),
         queries.median_waits(engine.db, KEY, tree=tree, division="330200"),
         queries.duration_distribution(engine.db, KEY, tree=tree, division="330000"),
@@ -474,6 +479,10 @@ def check_trends(engine: Engine, tree: DivisionTree, raw: Raw) -> None:
         assert sum(p.tasks_completed for p in points) == sum(t.division in inside for t in raw.tasks)
         assert sum(p.ratings for p in points) == sum(
             raw.case_division[x.case_id] in inside for x in raw.ratings
+        )
+        # Tasks the SLA clock marked overdue while open, at their office's division.
+        assert sum(p.went_overdue for p in points) == sum(
+            t.overdue and t.division in inside for t in raw.tasks
         )
 
 
