@@ -33,10 +33,6 @@ class DivisionScope:
         """Whether each row carries a division (one figure per group) instead of one over all."""
         return self.by_division or self.level is not None
 
-    def admits(self, code: str) -> bool:
-        """Whether a row of this division is read."""
-        return self.codes is None or code in self.codes
-
     def group(self, code: str) -> str | None:
         """The division a row of ``code`` counts for: itself, its ancestor at the level, or None."""
         if self.level is not None and self.tree is not None:
@@ -48,9 +44,6 @@ class DivisionScope:
         if code is None:
             return ""
         return self.tree.full_name(code, lang) if self.tree is not None else code
-
-
-EVERYWHERE = DivisionScope()
 
 
 def division_scope(
