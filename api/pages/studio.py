@@ -150,7 +150,7 @@ def studio_upload(ctx: Ctx) -> Response:
         )
     data = upload.file.read(ctx.engine.settings.max_bundle_bytes + 1)
     try:
-        deployed = ctx.engine.deploy_zip(data, actor.username)
+        deployed = ctx.engine.deploy_zip(data, actor.username, scope=actor.division)
     except DefinitionError as exc:
         try:
             xml = _diagram_of(unzip_bundle(data, ctx.engine.settings.max_bundle_bytes))
@@ -190,7 +190,7 @@ def save_diagram(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Resp
         problem = Problem("流程图为空", where="xml", message_en="the diagram is empty")
         return JSONResponse({"problems": [problem.as_dict()]}, status_code=422)
     try:
-        deployed = ctx.engine.deploy_diagram(key, version, xml, actor.username)
+        deployed = ctx.engine.deploy_diagram(key, version, xml, actor.username, scope=actor.division)
     except (DefinitionError, TooLarge) as exc:
         problems = getattr(exc, "problems", None) or [Problem(exc.message)]
         return JSONResponse({"problems": [p.as_dict() for p in problems]}, status_code=422)
