@@ -219,3 +219,17 @@ def test_a_case_runs_on_the_variant_of_its_division(engine: Engine) -> None:
         APPLICANT, "enterprise-startup", {**data, "address_division": "310101"}, materials
     )
     assert huangpu.version == base_version
+
+
+def test_a_step_a_department_system_finishes_by_message_waits_at_the_routed_office(engine: Engine) -> None:
+    """The hospital's system issues the 出生医学证明 by message: its row waits at 黄浦区's health office."""
+    engine.regions.add_office(None, "health", "310101")
+    engine.deployments.deploy_dir(PROCESSES / "newborn-birth")
+    example = engine.bundle_detail("newborn-birth").examples[0]
+    materials = {kind: upload(engine, APPLICANT, kind) for kind in example["materials"]}
+    case = engine.start_case(APPLICANT, "newborn-birth", example["data"], materials, division="310101")
+    waiting = open_row(engine, case.id, "birth-certificate")
+    assert (waiting.kind, waiting.department, waiting.division) == ("message", "health", "310101")
+    # Departments without an office at 黄浦区 wait at 上海市's.
+    others = {r.division for r in rows_of(engine, case.id) if r.department != "health"}
+    assert others <= {"310000"}
