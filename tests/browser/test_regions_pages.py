@@ -1,7 +1,8 @@
 """The pages by office: a district clerk's inbox, a supervisor's division filter, the applicant's
 case naming the office of each step, the studio's variants and office ranking, 办理地区 on apply.
 
-One server per module with the demo offices (黄浦区 310101, 徐汇区 310104, ...). Three
+One server per module; the module opens the demo offices (黄浦区 310101, 徐汇区 310104, ...)
+and makes their demo accounts, as ``onething serve --demo`` does. Three
 enterprise-startup cases of applicant1 are started through the engine, at 黄浦区, at 徐汇区
 and at 浦东新区 (310115: no office there, so the default division's office handles it).
 """
@@ -16,7 +17,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from engine.bpmn.deployments import load_departments
 from engine.demo import demo_pdf
+from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
 from tests.browser.conftest import LiveServer, csrf_of, shot, sign_in
 
@@ -41,7 +44,18 @@ def _start(server: LiveServer, division: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def cases(server: LiveServer) -> dict[str, int]:
+def offices(server: LiveServer) -> None:
+    """The demo offices open, and their clerks', supervisors', admins' and analysts' accounts."""
+    engine = server.engine
+    engine.regions.ensure_demo_offices()
+    accounts = AccountService(
+        engine.db, departments=load_departments(engine.settings.processes_dir), regions=engine.regions
+    )
+    accounts.ensure_demo_accounts({d for bundle in engine.list_bundles() for d in bundle.departments})
+
+
+@pytest.fixture(scope="module")
+def cases(server: LiveServer, offices: None) -> dict[str, int]:
     """A case at 黄浦区, one at 徐汇区 and one at 浦东新区 (handled at the default division)."""
     return {division: _start(server, division) for division in (HUANGPU, XUHUI, PUDONG)}
 
