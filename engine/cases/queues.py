@@ -4,9 +4,8 @@ A queue is a query over work-item rows, not a class: the open tasks of the actor
 (departments at divisions, ``engine.cases.visibility.task_reach``) by due time, keyset-paged
 so that pages stay stable while tasks are added (human tasks only: external tasks wait for
 the department's system, ``engine.cases.external``). The statements are built once per
-combination of filters, so reading a queue (every clerk's page) skips
-statement construction. A task's detail shows its department only its item's fields and
-materials.
+combination of filters, so reading a queue (every clerk's page) skips statement
+construction. A task's detail shows its department only its item's fields and materials.
 
 May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``,
 ``engine.errors``, ``forms``.
