@@ -59,7 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             accounts = AccountService(
                 engine.db, departments=load_departments(settings.processes_dir), regions=engine.regions
             )
-            created = accounts.ensure_demo_accounts(departments)  # the demo offices' accounts too
+            engine.regions.ensure_demo_offices()  # two districts of 上海市, 浙江省 at three levels
+            created = accounts.ensure_demo_accounts(departments)  # with those offices' accounts
             if created:
                 print(f"演示账户 (demo accounts, password 'demo'): {', '.join(created)}", file=sys.stderr)
         worker = start_timer_worker(engine)

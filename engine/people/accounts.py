@@ -381,8 +381,9 @@ class AccountService:
         (a clerk with the supervisor flag) answers its complaints and escalations (督办), and
         ``system.<department>`` is the department's own system, which works its external tasks
         through /engine-rest (the example worker and ``onething demo`` sign in with it); all
-        three at the default division. With the division tree at hand, also the demo offices'
-        ``clerk.<department>@<division>`` and ``supervisor.<department>@<division>``, each
+        three at the default division. With the division tree at hand, also
+        ``clerk.<department>@<division>`` and ``supervisor.<department>@<division>`` for each
+        demo office that is open (``Regions.ensure_demo_offices`` opens them), each
         department's ``system.<department>@330000``, and the scoped ``admin@<division>`` and
         ``analyst@<division>`` of a district (310101) and a city (330100).
         """
@@ -432,7 +433,8 @@ class AccountService:
             ]
         if self.regions is None:
             return wanted
-        self.regions.ensure_demo_offices()
+        # Only offices already open: opening the demo offices changes where tasks go, so that
+        # is the caller's choice (``onething serve --demo`` does, before this).
         for office in self.regions.offices():
             if office.division not in DEMO_OFFICE_DIVISIONS or office.department not in departments:
                 continue

@@ -76,7 +76,7 @@ def prepare_engine(settings: Settings) -> Engine:
     engine.deploy_shipped()
     departments = {d for b in engine.list_bundles() for d in b.departments}
     accounts = AccountService(engine.db, load_departments(settings.processes_dir), regions=engine.regions)
-    accounts.ensure_demo_accounts(departments)  # the demo offices' accounts too (clerk.<d>@<division>)
+    accounts.ensure_demo_accounts(departments)  # and those of open offices (none until a test opens them)
     return engine
 
 

@@ -144,8 +144,16 @@ def test_a_scoped_admin_neither_sees_nor_changes_accounts_outside_its_division(
     assert accounts.update("clerk.hp", division=None).division is None
 
 
-def test_demo_accounts_include_the_offices_systems_and_scoped_admins(accounts: AccountService) -> None:
-    created = set(accounts.ensure_demo_accounts(["market-regulation", "tax"]))
+def test_demo_accounts_include_the_offices_systems_and_scoped_admins(
+    accounts: AccountService, regions: Regions
+) -> None:
+    # Before the demo offices open, their clerks are not made (tasks still go to the default).
+    before = set(accounts.ensure_demo_accounts(["market-regulation", "tax"]))
+    assert {"clerk.market-regulation", "admin@310101", "system.tax@330000"} <= before
+    assert not any(name.startswith(("clerk.", "supervisor.")) and "@" in name for name in before)
+
+    assert regions.ensure_demo_offices() > 0
+    created = before | set(accounts.ensure_demo_accounts(["market-regulation", "tax"]))
     assert {
         "clerk.market-regulation",
         "supervisor.market-regulation",
