@@ -440,12 +440,12 @@ class AccountService:
                 continue
             dept, div = office.department, office.division
             wanted += [
-                _Demo(f"clerk.{dept}@{div}", Role.CLERK, (dept,), f"{dept}@{div} 窗口人员 (clerk)", div),
+                _Demo(f"clerk.{dept}@{div}", Role.CLERK, (dept,), f"{office.name_zh} 窗口人员 (clerk)", div),
                 _Demo(
                     f"supervisor.{dept}@{div}",
                     Role.CLERK,
                     (dept,),
-                    f"{dept}@{div} 督办人 (supervisor)",
+                    f"{office.name_zh} 督办人 (supervisor)",
                     div,
                     supervisor=True,
                 ),
