@@ -1,7 +1,7 @@
 """Queues per office over HTTP: GET /api/tasks and GET /api/cases with ``division=``, 404 across districts.
 
-A real server on a loopback port with the shipped bundles, the shipped divisions, the demo
-offices (黄浦区 310101 and 徐汇区 310104 among them) and the demo office accounts. The
+A real server on a loopback port with the shipped bundles and divisions; the module opens the
+demo offices (黄浦区 310101 and 徐汇区 310104 among them) and makes their accounts. The
 school-enrollment example is applied for twice, once living in each district
 (``residence_division``): its public-security check lands at that district's office.
 """
@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from engine.bpmn.deployments import load_departments
+from engine.people.accounts import AccountService
 from tests.api.support import LiveServer, sqlite_server
 from tests.api.walking import apply, bundle_example
 
@@ -28,7 +30,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def cases(server: LiveServer) -> dict[str, int]:
+def offices(server: LiveServer) -> None:
+    """The demo offices open and their accounts made, as ``onething serve --demo`` does."""
+    engine = server.engine
+    engine.regions.ensure_demo_offices()
+    accounts = AccountService(
+        engine.db, departments=load_departments(engine.settings.processes_dir), regions=engine.regions
+    )
+    accounts.ensure_demo_accounts({d for bundle in engine.list_bundles() for d in bundle.departments})
+
+
+@pytest.fixture(scope="module")
+def cases(server: LiveServer, offices: None) -> dict[str, int]:
     """One school-enrollment case per district: division -> case id."""
     found: dict[str, int] = {}
     with server.as_user("applicant1") as applicant:
