@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import (
     DEPARTMENT_KEY,
+    DIVISION,
     MAX_ID,
     ApplicantActor,
     CurrentActor,
@@ -217,10 +218,24 @@ def reply_rectification(
 # -- supervision ----------------------------------------------------------------------------
 @router.get("/supervision", response_model=list[SupervisionEntryPublic], responses=responses(403, 422))
 def supervision_queue(
-    actor: StaffActor, engine: EngineDep, department: DepartmentFilter = None
+    actor: StaffActor,
+    engine: EngineDep,
+    department: DepartmentFilter = None,
+    division: Annotated[
+        str | None,
+        Query(
+            pattern=DIVISION,
+            description="行政区划：该区划及其下级办理机构的督办事项，限于本人督办范围 "
+            "(division code: entries of the offices in it and below, within the caller's reach)",
+        ),
+    ] = None,
 ) -> list[SupervisionEntryPublic]:
-    """Open entries of the supervisor queue, oldest first: overdue tasks, late rectifications, complaints."""
-    entries = supervision.queue_for(engine.db, actor, department, regions=engine.regions)
+    """Open entries of the supervisor queue, oldest first: overdue tasks, late rectifications, complaints.
+
+    A supervisor reads their departments' offices in their division's subtree; admins and
+    analysts those in their scope.
+    """
+    entries = supervision.queue_for(engine.db, actor, department, regions=engine.regions, division=division)
     return [SupervisionEntryPublic.from_view(e) for e in entries]
 
 

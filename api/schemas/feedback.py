@@ -213,6 +213,7 @@ class SupervisionEntryPublic(FromView):
             "resolved_by": "",
             "note": "",
             "detail": {"complainant": "applicant1"},
+            "division": "310101",
         }
     )
 
@@ -232,3 +233,6 @@ class SupervisionEntryPublic(FromView):
     resolved_by: str
     note: str
     detail: dict[str, Any]
+    # The division of the office the entry belongs to (its task's; a rectification's or
+    # complaint's: the office that handled the department's part of the case).
+    division: str = ""

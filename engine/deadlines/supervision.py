@@ -238,7 +238,11 @@ def reach_of(actor: Actor, regions: Regions) -> TaskReach:
 def narrowed(
     reach: TaskReach, regions: Regions, department: str | None = None, division: str | None = None
 ) -> TaskReach:
-    """A reach narrowed to one department and one division's subtree (NotAllowed outside it)."""
+    """A reach narrowed to one department and one division's subtree.
+
+    A department outside the reach is refused (NotAllowed); a division outside it narrows to
+    nothing (an empty queue), as the task queues' ``division=`` does.
+    """
     departments = reach.departments
     if department is not None:
         if departments is not None and department not in departments:
@@ -246,10 +250,8 @@ def narrowed(
         departments = frozenset({department})
     divisions = reach.divisions
     if division is not None:
-        if divisions is not None and division not in divisions:
-            raise NotAllowed("不在您的督办范围内 (outside your division)")
-        below = regions.subtree(division)
-        divisions = below if divisions is None or below is None else below & divisions
+        below = regions.subtree(division) or frozenset()
+        divisions = below if divisions is None else below & divisions
     return TaskReach(departments, divisions)
 
 
@@ -463,8 +465,8 @@ def queue_for(
 ) -> list[SupervisorEntry]:
     """The supervisor queue an actor may read, oldest first (``reach_of`` says whose).
 
-    ``department`` and ``division`` narrow it (to one department, to a division's subtree);
-    either outside the actor's reach is refused.
+    ``department`` and ``division`` narrow it (to one department, to a division's subtree):
+    a department not the actor's is refused, a division outside their reach holds nothing.
     """
     reach = narrowed(reach_of(actor, regions), regions, department, division)
     with db.read() as s:
