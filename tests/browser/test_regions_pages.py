@@ -128,6 +128,22 @@ def test_the_applicants_case_names_the_office_of_each_step_never_a_code(
     expect(step).to_have_text("上海市市场监督管理局")  # no office in 浦东新区: the city's handles it
 
 
+def test_in_english_the_case_and_the_inbox_name_offices_in_english(
+    page: Any, server: LiveServer, cases: dict[str, int]
+) -> None:
+    page.context.add_cookies([{"name": "onething_lang", "value": "en", "url": server.url}])
+    page.goto("/login")
+    page.get_by_label("Username").fill("applicant1")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"msg=signed-in"))
+    page.goto(f"/cases/{cases[XUHUI]}")
+    expect(page.locator("#case-division")).to_have_text("Xuhui District, Shanghai")
+    office = page.locator(f"#steps-table tr[data-element='{REGISTER}'] td.office").inner_text()
+    assert "Xuhui District, Shanghai" in office and not re.search(r"[\u4e00-\u9fff]", office)
+    expect(page.locator("#steps-table thead")).to_contain_text("Office")
+
+
 def test_the_task_page_names_its_office(page: Any, server: LiveServer, cases: dict[str, int]) -> None:
     task_id, _ = _register_task(server, cases[HUANGPU])
     sign_in(page, "clerk.market-regulation@310101")
