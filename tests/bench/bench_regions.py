@@ -186,13 +186,21 @@ def office_backlog(engine: Engine, division: str = TIMED_DISTRICT) -> int:
 
 
 def query_plan(engine: Engine, division: str = TIMED_DISTRICT) -> str:
-    """The database's plan for the page's statement, on one line (which index it uses)."""
-    params = {"departments": [DEPARTMENT], "division": division}
-    statement = _queue_select(frozenset(params)).limit(PAGE + 1).params(**params)
+    """The database's plan for the page's statement with bound parameters, as the engine runs it.
+
+    Bound, not literal: SQLite can prove a partial index's WHERE only from literal values,
+    so a plan of the literal statement would not be the engine's plan.
+    """
+    params = {"departments": [DEPARTMENT], "division": division, "limit": PAGE + 1}
     with engine.db.read() as s:
-        sql = str(statement.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        connection = s.connection()
+        compiled = _queue_select(frozenset(params) - {"limit"}).compile(connection)
+        expanded = compiled.construct_expanded_state(params)
+        values: Any = expanded.parameters
+        if compiled.positional:
+            values = expanded.positional_parameters
         prefix = "EXPLAIN QUERY PLAN " if engine.db.is_sqlite else "EXPLAIN "
-        lines = s.execute(text(prefix + sql)).all()
+        lines = connection.exec_driver_sql(prefix + expanded.statement, values).all()
     return " | ".join(str(line[-1]).strip() for line in lines)
 
 

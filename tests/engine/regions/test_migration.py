@@ -15,7 +15,10 @@ from alembic import command
 from sqlalchemy import Connection, MetaData, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from engine.storage.db import Database, alembic_config
+from engine.bpmn.runtime import TaskKind
+from engine.cases.states import OPEN_WORK_STATES
+from engine.storage.db import MIGRATIONS_DIR, Database, alembic_config
+from engine.storage.models import OPEN_QUEUE_WHERE
 
 AT = datetime(2025, 3, 3, 1, 0, tzinfo=UTC).replace(tzinfo=None)
 
@@ -92,6 +95,7 @@ def test_existing_tasks_get_the_default_division(
     assert column["nullable"] is False and column["default"] is None
     indexes = {i["name"]: i["column_names"] for i in schema.get_indexes("work_items")}
     assert indexes["ix_work_items_office"] == ["department", "division", "state", "due_at", "id"]
+    assert indexes["ix_work_items_office_open"] == ["department", "division", "due_at", "id"]
     assert "ix_work_items_queue" in indexes
     assert {"divisions", "offices"} <= set(schema.get_table_names())
     assert "division" in {c["name"] for c in schema.get_columns("accounts")}
@@ -131,3 +135,11 @@ def test_downgrade_removes_what_0008_added(db_url: str) -> None:
     assert not {"divisions", "offices"} & set(schema.get_table_names())
     assert "division" not in {c["name"] for c in schema.get_columns("work_items")}
     db.dispose()
+
+
+def test_the_open_queue_index_holds_exactly_the_rows_a_queue_lists() -> None:
+    """``ix_work_items_office_open`` must follow the queue's states, or queues would miss it."""
+    states = ", ".join(f"'{state.value}'" for state in OPEN_WORK_STATES)
+    assert f"kind = '{TaskKind.HUMAN.value}' AND state IN ({states})" == OPEN_QUEUE_WHERE
+    migration = (MIGRATIONS_DIR / "versions" / "0008_regions.py").read_text(encoding="utf-8")
+    assert f'OPEN_QUEUE_WHERE = "{OPEN_QUEUE_WHERE}"' in migration
