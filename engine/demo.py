@@ -142,18 +142,25 @@ def _next_timer(engine: Engine, case_id: int) -> datetime | None:
         return None if case is None else case.next_timer_at
 
 
-def system_actor(department: str) -> Actor:
-    """The department's own system as the engine sees its account ``system.<department>``."""
-    return Actor(f"system.{department}", Role.SYSTEM, frozenset({department}))
+def system_actor(department: str, division: str | None = None) -> Actor:
+    """The department's own system as the engine sees its account.
+
+    ``system.<department>`` works at the default division; the system of another
+    province-level root (``division``) is the demo account ``system.<department>@<root>``.
+    """
+    name = f"system.{department}" if division is None else f"system.{department}@{division}"
+    return Actor(name, Role.SYSTEM, frozenset({department}), division=division)
 
 
-def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[tuple[int, str, str, str | None]]]:
-    """The case's business key and its open system steps: (row id, kind, department, topic)."""
+def _open_system_rows(
+    engine: Engine, case_id: int
+) -> tuple[str, list[tuple[int, str, str, str | None, str]]]:
+    """The case's business key and its open system steps: (row id, kind, department, topic, division)."""
     with engine.db.read() as session:
         case = session.get(Case, case_id)
         key = str(case_id) if case is None or not case.code else case.code
         rows = session.execute(
-            select(WorkItem.id, WorkItem.kind, WorkItem.department, WorkItem.topic)
+            select(WorkItem.id, WorkItem.kind, WorkItem.department, WorkItem.topic, WorkItem.division)
             .where(
                 WorkItem.case_id == case_id,
                 WorkItem.kind != "human",
@@ -161,7 +168,7 @@ def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[tuple[int
             )
             .order_by(WorkItem.id)
         ).all()
-    return key, [(r.id, r.kind, r.department, r.topic) for r in rows]
+    return key, [(r.id, r.kind, r.department, r.topic, r.division) for r in rows]
 
 
 def department_systems_work(
@@ -172,7 +179,9 @@ def department_systems_work(
 ) -> list[Step]:
     """Let the departments' own systems do the case's open system steps; the steps they did.
 
-    An external task is fetched and locked by ``system.<department>`` on its topic and
+    An external task is fetched and locked by the system of the department at the
+    province-level root of the task's office (``system.<department>`` at the default
+    division's, ``system.<department>@<root>`` elsewhere) on its topic and
     completed with the example's decision for its item (a task of another case that the
     fetch also locked is unlocked again, untouched); an item waiting for a department
     system's message gets it, correlated by the case's code (办件编码), with the decision
@@ -181,8 +190,9 @@ def department_systems_work(
     steps: list[Step] = []
     business_key, rows = _open_system_rows(engine, case_id)
     labels = {t.id: t for t in engine.get_case(Actor.system(), case_id).tasks}
-    for row_id, kind, department, topic in rows:
-        actor = system_actor(department)
+    for row_id, kind, department, topic, division in rows:
+        root = engine.regions.chain(division)[-1]
+        actor = system_actor(department, None if root == engine.regions.default else root)
         if clock is not None:
             clock.advance(WORK_TIME)
         if kind == "external" and topic is not None:
