@@ -85,7 +85,7 @@ class OfficeContactPublic(BaseModel):
     """How applicants reach a department's office: phone, address, opening hours (empty when not given)."""
 
     model_config = with_examples(
-        {"phone": "021-64872222", "address": "上海市徐汇区漕溪北路336号", "hours": "周一至周五 9:00-17:00"}
+        {"phone": "12345", "address": "上海市徐汇区漕溪北路336号", "hours": "周一至周五 9:00-17:00"}
     )
 
     phone: str = ""

@@ -85,7 +85,7 @@ def test_the_shipped_variant_deploys_as_a_variant_row_of_the_newest_base(db_url:
     assert manifest.item("business-registration").time_limit_days == 0.5
     assert manifest.item("seal-engraving").time_limit_days == 0.5
     assert "premises_proof" in {e.material for e in manifest.exemptions}
-    assert manifest.offices["market-regulation"].phone.startswith("021-")
+    assert manifest.offices["market-regulation"].phone == "12345"
     assert manifest.baseline.days == 9
     assert engine.deployments.definition(base).manifest.item("business-registration").time_limit_days == 1
     again = engine.deployments.deploy_dir(XUHUI)
