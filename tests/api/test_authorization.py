@@ -182,7 +182,9 @@ MATRIX: dict[tuple[str, str], Row] = {
             data={"kind": "birth_certificate"},
             files={"file": ("b.pdf", io.BytesIO(pdf(f"matrix:{r}")), "application/pdf")},
         ),
-        roles(applicant=201, clerk=403, analyst=403, admin=403, system=403),
+        # A window clerk uploads what an applicant brings (异地代收); it stays the clerk's until
+        # an application received for the applicant names it.
+        roles(applicant=201, clerk=201, analyst=403, admin=403, system=403),
     ),
     ("GET", "/api/materials/{material_id}"): Row(
         get("/api/materials/{v.material_id}"),
@@ -205,7 +207,9 @@ MATRIX: dict[tuple[str, str], Row] = {
                 "materials": {"birth_certificate": v.material_id},
             },
         ),
-        roles(applicant=422, clerk=403, analyst=403, admin=403, system=403),
+        # A clerk may receive an application for an applicant (异地代收): the victim's material is
+        # still not one it may attach (422, as for an applicant), nothing is made.
+        roles(applicant=422, clerk=422, analyst=403, admin=403, system=403),
     ),
     ("GET", "/api/cases"): Row(get("/api/cases?limit=200"), everyone(200), leaked=case_listed),
     ("GET", "/api/cases/{case_id}"): Row(
@@ -302,6 +306,38 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/analytics/reductions"): Row(
         get("/api/analytics/reductions"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
+    ),
+    ("GET", "/api/analytics/offices"): Row(
+        get("/api/analytics/offices"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
+    ),
+    # Divisions: read by every signed-in account, edited by admins (in their scope): an existing
+    # code (409), a division's own name again (200), an office opened, an office id of none (404).
+    ("GET", "/api/divisions"): Row(get("/api/divisions"), everyone(200)),
+    ("GET", "/api/divisions/{code}"): Row(
+        get("/api/divisions/310101"), everyone(200), missing=get("/api/divisions/310199")
+    ),
+    ("POST", "/api/divisions"): Row(
+        post(
+            "/api/divisions",
+            {"code": "310101", "name": {"zh": "黄浦区"}, "level": "county", "parent": "310000"},
+        ),
+        roles(applicant=403, clerk=403, analyst=403, admin=409, system=403),
+    ),
+    ("PATCH", "/api/divisions/{code}"): Row(
+        lambda v, _r: Call("PATCH", "/api/divisions/310151", json={"name": {"zh": "崇明区"}}),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
+    ),
+    ("GET", "/api/offices"): Row(
+        get("/api/offices"), roles(applicant=403, clerk=200, analyst=200, admin=200, system=403)
+    ),
+    ("POST", "/api/offices"): Row(
+        # An office at 崇明区, where none of the victim's cases goes.
+        post("/api/offices", {"department": "market-regulation", "division": "310151"}),
+        roles(applicant=403, clerk=403, analyst=403, admin=201, system=403),
+    ),
+    ("PATCH", "/api/offices/{office_id}"): Row(
+        lambda v, _r: Call("PATCH", "/api/offices/987654320", json={"phone": "021-00000000"}),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
     ),
     ("GET", "/api/accounts"): Row(
         get("/api/accounts"), roles(applicant=403, clerk=403, analyst=403, admin=200, system=403)

@@ -42,7 +42,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 def role_for(method: str, path: str) -> str:
     """The demo account an operation is meant for."""
-    if path.startswith(("/api/accounts", "/api/webhooks")):
+    if path.startswith(("/api/accounts", "/api/webhooks", "/api/divisions", "/api/offices")):
         return "admin"
     if path.startswith("/api/analytics") or (method == "POST" and path == "/api/bundles"):
         return "analyst"
