@@ -279,7 +279,7 @@ def grow_to(engine: Engine, target: int) -> int:
             cols = (
                 "deployment_id, bundle_key, version, applicant, status, data, materials, pending_materials,"
                 " outputs, notice, round, state, state_version, created_at, updated_at, finished_at, due_at,"
-                " next_timer_at, origin_case_id"
+                " next_timer_at, origin_case_id, division"
             )
             conn.execute(
                 text(
@@ -291,7 +291,7 @@ def grow_to(engine: Engine, target: int) -> int:
             icols = (
                 "deployment_id, bundle_key, item_key, task_name, spiff_id, department, state, assignee,"
                 " round, created_at, claimed_at, completed_at, due_at, outcome, decision, comment, problems,"
-                " overdue, manual_reason"
+                " overdue, manual_reason, division"
             )
             conn.execute(
                 text(
