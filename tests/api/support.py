@@ -80,6 +80,16 @@ def prepare_engine(settings: Settings) -> Engine:
     return engine
 
 
+def open_demo_offices(engine: Engine) -> None:
+    """Open the demo offices and make their accounts, as ``onething serve --demo`` does."""
+    engine.regions.ensure_demo_offices()
+    departments = {d for b in engine.list_bundles() for d in b.departments}
+    accounts = AccountService(
+        engine.db, load_departments(engine.settings.processes_dir), regions=engine.regions
+    )
+    accounts.ensure_demo_accounts(departments)
+
+
 @contextmanager
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     """Serve ``create_app`` with uvicorn in a thread on a free loopback port until the block ends."""
@@ -114,6 +124,14 @@ def sqlite_server(root: Path) -> Iterator[LiveServer]:
     """``live_server`` on a fresh SQLite file and data folder under ``root``."""
     settings = Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "var")
     with live_server(settings) as running:
+        yield running
+
+
+@contextmanager
+def regions_server(root: Path) -> Iterator[LiveServer]:
+    """``sqlite_server`` with the demo offices open and their accounts made."""
+    with sqlite_server(root) as running:
+        open_demo_offices(running.engine)
         yield running
 
 

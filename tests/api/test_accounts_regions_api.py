@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.bpmn.deployments import load_departments
 from engine.people.accounts import AccountService
 from engine.regions import Regions
 from engine.storage.db import Database
 from engine.storage.settings import Settings
-from tests.api.support import LiveServer, onething_command, sqlite_server
+from tests.api.support import LiveServer, onething_command, regions_server
 
 PASSWORD = "a-long-passphrase-1"
 
@@ -28,14 +27,7 @@ PASSWORD = "a-long-passphrase-1"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of this module's own with the demo offices open and their accounts made."""
-    with sqlite_server(tmp_path_factory.mktemp("regions")) as running:
-        engine = running.engine
-        engine.regions.ensure_demo_offices()
-        departments = {d for b in engine.list_bundles() for d in b.departments}
-        accounts = AccountService(
-            engine.db, load_departments(running.settings.processes_dir), regions=engine.regions
-        )
-        accounts.ensure_demo_accounts(departments)
+    with regions_server(tmp_path_factory.mktemp("regions")) as running:
         yield running
 
 

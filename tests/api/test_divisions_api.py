@@ -14,10 +14,8 @@ import httpx
 import pytest
 
 from api.idempotency import fingerprint
-from engine.bpmn.deployments import load_departments
-from engine.people.accounts import AccountService
 from engine.storage.idempotency import IdempotencyStore, Reservation
-from tests.api.support import LiveServer, sqlite_server
+from tests.api.support import LiveServer, regions_server
 
 HUANGPU, XUHUI = "310101", "310104"
 TOWNSHIP = "310101002"  # 南京东路街道 (not shipped: added by the district admin below)
@@ -26,14 +24,7 @@ TOWNSHIP = "310101002"  # 南京东路街道 (not shipped: added by the district
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of this module's own with the demo offices open and their accounts made."""
-    with sqlite_server(tmp_path_factory.mktemp("regions")) as running:
-        engine = running.engine
-        engine.regions.ensure_demo_offices()
-        departments = {d for b in engine.list_bundles() for d in b.departments}
-        accounts = AccountService(
-            engine.db, load_departments(running.settings.processes_dir), regions=engine.regions
-        )
-        accounts.ensure_demo_accounts(departments)
+    with regions_server(tmp_path_factory.mktemp("regions")) as running:
         yield running
 
 

@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.bpmn.deployments import load_departments
-from engine.people.accounts import AccountService
-from tests.api.support import LiveServer, pdf, sqlite_server, upload
+from tests.api.support import LiveServer, pdf, regions_server, upload
 from tests.api.walking import approve, bundle_example, open_tasks_of
 
 BUNDLE = "enterprise-startup"
@@ -23,14 +21,7 @@ MARKET = "market-regulation"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server on a fresh SQLite file with the demo offices and their accounts."""
-    with sqlite_server(tmp_path_factory.mktemp("regions-cases")) as running:
-        engine = running.engine
-        engine.regions.ensure_demo_offices()
-        departments = {d for b in engine.list_bundles() for d in b.departments}
-        accounts = AccountService(
-            engine.db, load_departments(running.settings.processes_dir), regions=engine.regions
-        )
-        accounts.ensure_demo_accounts(departments)
+    with regions_server(tmp_path_factory.mktemp("regions-cases")) as running:
         yield running
 
 

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.bpmn.deployments import load_departments
-from engine.people.accounts import AccountService
-from tests.api.support import LiveServer, sqlite_server
+from tests.api.support import LiveServer, open_demo_offices, sqlite_server
 from tests.api.walking import apply, bundle_example
 
 BUNDLE = "school-enrollment"
@@ -32,12 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def offices(server: LiveServer) -> None:
     """The demo offices open and their accounts made, as ``onething serve --demo`` does."""
-    engine = server.engine
-    engine.regions.ensure_demo_offices()
-    accounts = AccountService(
-        engine.db, departments=load_departments(engine.settings.processes_dir), regions=engine.regions
-    )
-    accounts.ensure_demo_accounts({d for bundle in engine.list_bundles() for d in bundle.departments})
+    open_demo_offices(server.engine)
 
 
 @pytest.fixture(scope="module")
