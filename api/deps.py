@@ -19,7 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.errors import NotAuthenticated
 from api.logs import note
-from api.schemas.accounts import DIVISION_CODE
+from api.schemas.common import DIVISION_CODE
 from api.security import TokenService
 from engine.errors import NotAllowed
 from engine.people.accounts import AccountService, AccountView

@@ -22,6 +22,7 @@ from api.schemas.analytics import (
     OfficeRankPublic,
     ReductionRowPublic,
 )
+from api.schemas.common import DIVISION_CODE
 from engine.analytics import queries
 from engine.regions.tree import Level
 
@@ -29,11 +30,10 @@ router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 BundleFilter = Annotated[
     str | None, Query(pattern=BUNDLE_KEY, description="事项包 (bundle key; all when absent)")
 ]
-# A GB/T 2260 division code: 6 digits, 9 or 12 for 乡镇/街道.
 DivisionFilter = Annotated[
     str | None,
     Query(
-        pattern=r"^(\d{6}|\d{9}|\d{12})$",
+        pattern=DIVISION_CODE,
         description="行政区划：该区划及其下级，限于本人可见范围；缺省为全部 "
         "(division code: it and below, within the caller's own division; all when absent)",
     ),

@@ -14,6 +14,7 @@ from api.headers import untrusted_download
 from api.idempotency import Reply, run_once
 from api.logs import note
 from api.schemas.bundles import BundleDetailPublic, BundlePublic, DeployedPublic
+from api.schemas.common import DIVISION_CODE
 from engine.errors import TooLarge
 from engine.storage.idempotency import Reservation
 
@@ -22,7 +23,7 @@ Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (v
 Division = Annotated[
     str | None,
     Query(
-        pattern=r"^(\d{6}|\d{9}|\d{12})$",
+        pattern=DIVISION_CODE,
         description="申请人所在行政区划：返回适用于该地的地区变体 "
         "(the applicant's division: the variant that applies there)",
     ),

@@ -23,6 +23,7 @@ from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
 from api.schemas.cases import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
+from api.schemas.common import DIVISION_CODE
 from api.schemas.feedback import RatingCreate, RatingPublic
 from engine.cases.states import CaseStatus
 from engine.feedback.ratings import rate
@@ -88,7 +89,7 @@ def list_cases(
     division: Annotated[
         str | None,
         Query(
-            pattern=r"^(\d{6}|\d{9}|\d{12})$",
+            pattern=DIVISION_CODE,
             description="在该行政区划及其下级办理的办件，限于本人可见范围 "
             "(division code: cases decided in it or below, within what the caller may see)",
         ),

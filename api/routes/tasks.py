@@ -27,6 +27,7 @@ from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
+from api.schemas.common import DIVISION_CODE
 from api.schemas.tasks import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
 from engine.cases.states import WorkItemState
 from engine.errors import MaterialNotFound
@@ -34,8 +35,6 @@ from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation, outcome_id
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-# A GB/T 2260 division code: 6 digits, 9 or 12 for 乡镇/街道.
-DIVISION_CODE = r"^(\d{6}|\d{9}|\d{12})$"
 
 
 @router.get("", response_model=TaskListPublic, responses=responses(403, 422))

@@ -10,11 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import EXAMPLE_AT, FromView, RequestBody, with_examples
+from api.schemas.common import DIVISION_CODE, EXAMPLE_AT, FromView, RequestBody, with_examples
 from engine.people.actors import Role
 
-# A GB/T 2260 行政区划 code: 6 digits, 9 or 12 for townships and below.
-DIVISION_CODE = r"^[0-9]{6,12}$"
 DIVISION_HELP = (
     "行政区划代码：窗口人员与部门系统为其办理机构所在地（空：默认区划），分析员与管理员为其管辖范围"
     "（空：全平台），申请人无 (GB/T 2260 code: the office of a clerk or system, none = the default "

@@ -11,6 +11,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import (
+    DIVISION_CODE,
     EXAMPLE_AT,
     EXAMPLE_DUE,
     FromView,
@@ -59,10 +60,6 @@ class ReceivedPublic(BaseModel):
     division: str = Field(description="受理窗口所在行政区划代码 (division code of the receiving window)")
     department: str = Field(description="受理部门 (the receiving department)")
     office: LabelPublic = Field(description="受理机构名称 (name of the receiving office)")
-
-
-# A GB/T 2260 division code: 6 digits (province, city, county), 9 (township) or 12 (village).
-DIVISION_CODE = r"^(\d{6}|\d{9}|\d{12})$"
 
 
 class CaseSummaryPublic(BaseModel):

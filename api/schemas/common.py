@@ -39,6 +39,9 @@ def fields_of(view: Any) -> dict[str, Any]:
 
 
 MAX_NESTING = 32
+# A GB/T 2260 division code: 6 digits (province, city, county), 9 (township) or 12 (village);
+# the one pattern of every division in a request (engine.storage.settings checks the same).
+DIVISION_CODE = r"^(\d{6}|\d{9}|\d{12})$"
 
 
 def check_text(value: str) -> str:

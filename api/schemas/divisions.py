@@ -9,8 +9,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.accounts import DIVISION_CODE
-from api.schemas.common import LabelPublic, RequestBody, with_examples
+from api.schemas.common import DIVISION_CODE, LabelPublic, RequestBody, with_examples
 from engine.regions import Division, Level, OfficeView, Regions
 
 
