@@ -110,6 +110,8 @@ CAMUNDA_ERROR_DOCS: dict[int | str, dict[str, Any]] = {
     403: {"model": CamundaErrorOut, "description": "无权执行此操作 (not a system account)"},
     404: {"model": CamundaErrorOut, "description": "External task with id ... does not exist"},
     500: {"model": CamundaErrorOut, "description": "Camunda's ProcessEngineException"},
+    # The app refuses a body over its limit before any route runs, in its own form, as on /api.
+    413: ERROR_DOCS[413],
     503: ERROR_DOCS[503],  # a database outage is the app's 503 with Retry-After everywhere
 }
 
