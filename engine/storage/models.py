@@ -158,6 +158,13 @@ class Deployment(Base):
     # version sequence and records the base version it overlays.
     division: Mapped[str | None] = mapped_column(String(12), nullable=True)
     base_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # draft -> in_review -> published (four-eyes: an analyst drafts, another analyst or an
+    # admin publishes). New cases start only on published versions; "withdrawn" drafts stay.
+    status: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
+    submitted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Case(Base):
@@ -310,7 +317,10 @@ class Material(Base):
     """Metadata of one uploaded or issued document; its bytes live in the content store."""
 
     __tablename__ = "materials"
-    __table_args__ = (Index("ix_materials_owner", "owner", "kind"),)
+    __table_args__ = (
+        Index("ix_materials_owner", "owner", "kind"),
+        Index("ix_materials_number", "number", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -322,3 +332,9 @@ class Material(Base):
     # An electronic certificate (电子证照) issued by a case, not uploaded by a person.
     issued_by_case: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An issued certificate's number (电子证照编号), the key of its public verification page.
+    number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # A revoked certificate (吊销/注销): /verify answers "revoked" with the date and reason.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
