@@ -53,7 +53,7 @@ from engine.cases.events import (
 from engine.cases.materials import material_id
 from engine.cases.message_events import CaseStartedByMessage, MessageSent
 from engine.cases.reading import CaseReading
-from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome
+from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, decided
 from engine.cases.store import OpenCase
 from engine.cases.views import CaseView
 from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, NotAllowed, Problem
@@ -555,7 +555,7 @@ class Applying(CaseReading):
         return self.get_case(actor, case_id)
 
     def withdraw(self, actor: Actor, case_id: int, reservation: Reservation | None = None) -> CaseView:
-        """The applicant withdraws an unfinished case; open tasks are cancelled.
+        """The applicant withdraws an unfinished case no department has decided on; open tasks are cancelled.
 
         ``reservation`` (an ``Idempotency-Key``'s) learns the case in the same transaction.
         """
@@ -567,6 +567,8 @@ class Applying(CaseReading):
         def change(oc: OpenCase) -> None:
             if oc.case.status in FINISHED_CASE_STATES:
                 raise Conflict("办件已结束 (the case is finished)")
+            if decided(row.state for row in oc.rows):
+                raise Conflict("已有部门作出办理决定，不能撤回 (a department has decided: no withdrawal)")
             record_outcome(oc.session, reservation, outcome_ref("case", oc.case.id))
             oc.workflow.cancel()
             oc.case.status = CaseStatus.WITHDRAWN

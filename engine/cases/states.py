@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -37,3 +38,12 @@ class Outcome(StrEnum):
 # case store must not queue it again.
 OPEN_WORK_STATES = (WorkItemState.READY, WorkItemState.CLAIMED, WorkItemState.FAILED)
 FINISHED_CASE_STATES = (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN)
+
+
+def decided(work_states: Iterable[str]) -> bool:
+    """Whether a department has already decided on the case (a work item was completed).
+
+    The applicant may withdraw (撤回) only before that: a decision made (a licence issued, an
+    account opened, a correction asked) is not undone by taking the application back.
+    """
+    return any(state == WorkItemState.COMPLETED for state in work_states)
