@@ -20,6 +20,7 @@ from engine.bpmn.runtime import Runner
 from engine.cases.facade import CaseFacade
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.cases.store import CaseStore
+from engine.portal.drafts import Drafts
 from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.settings import Settings
@@ -57,6 +58,8 @@ class Engine(CaseFacade):
             ),
             regions=regions,
         )
+        # Applications saved as the applicant types (草稿); a submission discards its draft.
+        self.drafts = Drafts(db, clock, self.form_for, self.materials)
         subscribe_followers(db.spine, calendar, settings.default_division)
 
     def upgrade(self) -> None:

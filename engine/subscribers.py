@@ -41,6 +41,7 @@ from engine.cases.events import (
     IncidentRaised,
     IncidentResolved,
     Rated,
+    Submitted,
     Supplemented,
     TaskApproved,
     TaskOverdue,
@@ -50,6 +51,7 @@ from engine.cases.events import (
 from engine.deadlines.pauses import shift_due_dates
 from engine.deadlines.supervision import close_incident, open_incident
 from engine.integration import outbox
+from engine.portal.drafts import discard_on_submit
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import Spine
 from engine.time.calendar import WorkCalendar
@@ -128,4 +130,5 @@ def subscribe_followers(
     spine.subscribe("analytics.went_overdue", count_went_overdue, TaskOverdue)
     spine.subscribe("deadlines.incident_opened", open_incident, IncidentRaised)
     spine.subscribe("deadlines.incident_closed", close_incident, IncidentResolved)
+    spine.subscribe("portal.discard_draft", discard_on_submit, Submitted)
     spine.subscribe("integration.outbox", outbox.record)  # every kind, present and future
