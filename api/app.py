@@ -38,6 +38,7 @@ from api.errors import database_unavailable, internal_error_body, unavailable_an
 from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import audit, begin_request
+from api.pages import shell
 from api.routes import (
     accounts,
     analytics,
@@ -284,5 +285,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(webhooks.router)
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
+    app.include_router(shell.router, include_in_schema=False)
+    shell.install_missing_page(app)  # last: unknown page addresses answer a page, /api and /engine-rest JSON
     pages.mount_static(app)
     return app

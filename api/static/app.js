@@ -2,7 +2,11 @@
    - data-show-when: fields and materials asked only on some answers appear and disappear;
    - data-check-url: inline validation by the server's own validator (same messages);
    - data-upload-url: uploads with progress, the material id kept in a hidden input;
-   - data-preview: a form shown for preview only never submits.
+   - data-preview: a form shown for preview only never submits;
+   - the site menu folds behind its button on phones; every table scrolls in a .table-wrap;
+   - details[data-open-wide] start open on wide screens (the case diagram), and a diagram
+     drawn while folded is fitted again when opened;
+   - input[data-filter]: filters the cards of a list as one types (the page also filters on GET ?q=).
    No inline script or event handler anywhere: the pages' CSP allows scripts from /static only. */
 (function () {
   "use strict";
@@ -205,7 +209,78 @@
     });
   }
 
+  /* Runs as soon as the page is parsed (this script is deferred), before DOMContentLoaded,
+     so a folded diagram is opened before diagram.js draws it. */
+  document.documentElement.classList.add("js");
+  var WIDE = window.matchMedia("(min-width: 769px)");
+
+  function setupMenu(button) {
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+      if (open) { var first = menu.querySelector("a, button"); if (first) first.focus(); }
+    });
+    menu.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape" || button.getAttribute("aria-expanded") !== "true") return;
+      button.click();
+      button.focus();
+    });
+  }
+
+  function wrapTable(table) {
+    if (table.parentNode.classList && table.parentNode.classList.contains("table-wrap")) return;
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    table.parentNode.insertBefore(wrap, table);
+    wrap.appendChild(table);
+  }
+
+  function setupFoldedDiagram(details) {
+    if (details.hasAttribute("data-open-wide") && WIDE.matches) details.open = true;
+    details.addEventListener("toggle", function () {
+      if (!details.open) return;
+      details.querySelectorAll(".diagram").forEach(function (box) {
+        var viewer = box._viewer;
+        if (!viewer) return;
+        var canvas = viewer.get("canvas");
+        canvas.resized();
+        canvas.zoom("fit-viewport", "auto");
+      });
+    });
+  }
+
+  function setupFilter(input) {
+    var list = document.getElementById(input.getAttribute("data-filter"));
+    var count = document.getElementById(input.getAttribute("data-filter-count"));
+    if (!list) return;
+    function apply() {
+      var words = input.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      list.querySelectorAll("[data-search]").forEach(function (card) {
+        var text = card.getAttribute("data-search").toLowerCase();
+        var match = words.every(function (w) { return text.indexOf(w) >= 0; });
+        card.hidden = !match;
+        if (match) shown += 1;
+      });
+      list.querySelectorAll("[data-group]").forEach(function (group) {
+        group.hidden = !group.querySelector("[data-search]:not([hidden])");
+      });
+      if (count) count.textContent = t("共 " + shown + " 项", shown + " shown");
+    }
+    input.addEventListener("input", apply);
+    if (input.value) apply();
+  }
+
+  document.querySelectorAll(".menu-toggle[aria-controls]").forEach(setupMenu);
+  document.querySelectorAll("main table").forEach(wrapTable);
+  document.querySelectorAll("details.diagram-details").forEach(setupFoldedDiagram);
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[data-filter]").forEach(setupFilter);
     document.querySelectorAll("form").forEach(function (form) {
       if (form.hasAttribute("data-preview")) {
         form.addEventListener("submit", function (event) { event.preventDefault(); });
