@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -131,6 +131,85 @@ class Element(_Entry):
         return text.en if lang == "en" else text.zh
 
 
+class RuleKind(StrEnum):
+    """The kinds of cross-field plausibility rules (``forms.plausibility`` checks them)."""
+
+    NOT_FUTURE = "not_future"  # dates: not after today (China time)
+    ID_SEX = "id_sex"  # a resident ID's sex digit against the person's role or a sex field
+    DISTINCT = "distinct"  # two or more ID fields name different people
+    AGE = "age"  # the age of a person (from an ID or a date) within bounds, today or by a day of the year
+    ID_BIRTH_DATE = "id_birth_date"  # a birth date field equals the birth date inside an ID
+
+
+Sex = Literal["male", "female"]
+_DAY_OF_YEAR = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+
+
+class Rule(_Entry):
+    """A cross-field plausibility rule: what no single field's check can see.
+
+    ``fields``: the fields it reads; the problem is shown at the first. A rule applies only
+    when the form asks every one of them, each has a valid value, and ``when`` holds.
+    """
+
+    key: str
+    kind: RuleKind
+    fields: tuple[str, ...] = Field(min_length=1)
+    sex: Sex | None = None
+    sex_from: str | None = None
+    sexes: Mapping[str, Sex] = Field(default_factory=dict)
+    min_years: int | None = Field(default=None, ge=0, le=150)
+    max_years: int | None = Field(default=None, ge=0, le=150)
+    # "MM-DD": the age on the next such day (today included), e.g. 08-31 for school entry.
+    by: str | None = None
+    when: Mapping[str, Any] = Field(default_factory=dict)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        count = len(self.fields)
+        if len(set(self.fields)) != count:
+            raise ValueError("fields repeat")
+        kind = self.kind
+        if kind in (RuleKind.ID_SEX, RuleKind.AGE) and count != 1:
+            raise ValueError(f"{kind.value} reads exactly one field")
+        if kind in (RuleKind.DISTINCT, RuleKind.ID_BIRTH_DATE) and count < 2:
+            raise ValueError(f"{kind.value} reads at least two fields")
+        if kind is RuleKind.ID_BIRTH_DATE and count != 2:
+            raise ValueError("id_birth_date reads a date field and an ID field")
+        if kind is RuleKind.ID_SEX and (self.sex is None) == (self.sex_from is None):
+            raise ValueError("id_sex needs either sex or sex_from (with sexes)")
+        if self.sex_from is not None and not self.sexes:
+            raise ValueError("sex_from needs sexes: {value: male|female}")
+        if kind is not RuleKind.ID_SEX and (self.sex or self.sex_from or self.sexes):
+            raise ValueError("sex, sex_from and sexes belong to id_sex rules")
+        if kind is RuleKind.AGE and self.min_years is None and self.max_years is None:
+            raise ValueError("age needs min_years or max_years")
+        if kind is not RuleKind.AGE and (
+            self.min_years is not None or self.max_years is not None or self.by is not None
+        ):
+            raise ValueError("min_years, max_years and by belong to age rules")
+        if self.min_years is not None and self.max_years is not None and self.min_years > self.max_years:
+            raise ValueError("min_years is above max_years")
+        if self.by is not None and not _DAY_OF_YEAR.match(self.by):
+            raise ValueError("by is a day of the year, MM-DD")
+        return self
+
+
+class Identity(_Entry):
+    """The data that names what an application is about (a company, a newborn ...).
+
+    Two open cases of one bundle with the same values are likely the same application made
+    twice; the applicant is warned before submitting (``engine.cases.duplicates``).
+    """
+
+    key: str
+    fields: tuple[str, ...] = Field(min_length=1)
+    zh: str = Field(min_length=1)  # what is the same, e.g. 企业名称相同
+    en: str = Field(min_length=1)
+    source: str = ""
+
+
 class Certificate(_Entry):
     """The electronic certificate (电子证照) that a material kind can be: who issues it, what it carries."""
 
@@ -159,10 +238,16 @@ class Catalog:
         elements: Mapping[str, Element],
         materials: Mapping[str, MaterialKind],
         groups: Mapping[str, Group],
+        rules: Mapping[str, Rule] | None = None,
+        identities: Mapping[str, Identity] | None = None,
     ) -> None:
         self.elements: Mapping[str, Element] = MappingProxyType(dict(elements))
         self.materials: Mapping[str, MaterialKind] = MappingProxyType(dict(materials))
         self.groups: Mapping[str, Group] = MappingProxyType(dict(groups))
+        #: Cross-field plausibility rules (``forms.plausibility``).
+        self.rules: Mapping[str, Rule] = MappingProxyType(dict(rules or {}))
+        #: What names the subject of an application, for the duplicate-case warning.
+        self.identities: Mapping[str, Identity] = MappingProxyType(dict(identities or {}))
 
     def __repr__(self) -> str:
         counts = f"{len(self.elements)} elements, {len(self.materials)} materials, {len(self.groups)} groups"
@@ -194,9 +279,9 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 _M = TypeVar("_M", bound=BaseModel)
-_E = TypeVar("_E", Element, MaterialKind, Group)
+_E = TypeVar("_E", Element, MaterialKind, Group, Rule, Identity)
 
-_SECTIONS = ("groups", "elements", "materials")
+_SECTIONS = ("groups", "elements", "materials", "rules", "identities")
 
 
 def _problem(where: str, message: str, message_en: str, rule: str) -> SpecProblem:
@@ -311,6 +396,7 @@ def _cross_check(catalog: Catalog, problems: list[SpecProblem]) -> None:
                     "duplicate",
                 )
             )
+    _cross_check_rules(catalog, problems)
     for key, kind in catalog.materials.items():
         for field in kind.certificate.fields if kind.certificate else ():
             if field not in catalog.elements:
@@ -319,6 +405,66 @@ def _cross_check(catalog: Catalog, problems: list[SpecProblem]) -> None:
                         f"{kind.source}: materials.{key}",
                         f"materials.{key}: 证照字段 {field!r} 不是已知数据项",
                         f"materials.{key}: certificate field {field!r} is not a known element",
+                        "unknown_field",
+                    )
+                )
+
+
+def _rule_field_problem(rule: Rule, field: str, zh: str, en: str) -> SpecProblem:
+    where = f"{rule.source}: rules.{rule.key}"
+    return _problem(where, f"rules.{rule.key}: {field} {zh}", f"rules.{rule.key}: {field} {en}", "rule_field")
+
+
+def _cross_check_rules(catalog: Catalog, problems: list[SpecProblem]) -> None:
+    """Every field a rule or identity names is an element of the kind the rule reads."""
+    elements = catalog.elements
+    for rule in catalog.rules.values():
+        named = (*rule.fields, *rule.when, *((rule.sex_from,) if rule.sex_from else ()))
+        unknown = [name for name in named if name not in elements]
+        for name in unknown:
+            problems.append(_rule_field_problem(rule, name, "不是已知数据项", "is not a known element"))
+        if unknown:
+            continue
+        first = elements[rule.fields[0]]
+        is_id = [elements[name].format is Format.RESIDENT_ID for name in rule.fields]
+        if rule.kind is RuleKind.NOT_FUTURE:
+            for name in rule.fields:
+                if elements[name].type is not ElementType.DATE:
+                    problems.append(_rule_field_problem(rule, name, "不是日期", "is not a date"))
+        elif rule.kind in (RuleKind.ID_SEX, RuleKind.DISTINCT) and not all(is_id):
+            for name, ok in zip(rule.fields, is_id, strict=True):
+                if not ok:
+                    problems.append(_rule_field_problem(rule, name, "不是身份证号", "is not a resident ID"))
+        elif rule.kind is RuleKind.AGE and not (is_id[0] or first.type is ElementType.DATE):
+            problems.append(
+                _rule_field_problem(
+                    rule, first.key, "不是身份证号或日期", "is neither a resident ID nor a date"
+                )
+            )
+        elif rule.kind is RuleKind.ID_BIRTH_DATE and (first.type is not ElementType.DATE or not is_id[1]):
+            problems.append(
+                _rule_field_problem(
+                    rule, first.key, "须为日期，其后为身份证号", "must be a date followed by a resident ID"
+                )
+            )
+        if rule.sex_from is not None:
+            choices = set(elements[rule.sex_from].enum)
+            for value in rule.sexes:
+                if value not in choices:
+                    problems.append(
+                        _rule_field_problem(
+                            rule, rule.sex_from, f"没有取值 {value!r}", f"has no value {value!r}"
+                        )
+                    )
+    for identity in catalog.identities.values():
+        for name in identity.fields:
+            if name not in elements:
+                where = f"{identity.source}: identities.{identity.key}"
+                problems.append(
+                    _problem(
+                        where,
+                        f"identities.{identity.key}: {name} 不是已知数据项",
+                        f"identities.{identity.key}: {name} is not a known element",
                         "unknown_field",
                     )
                 )
@@ -335,6 +481,8 @@ def _load(directory: Path, _signature: tuple[tuple[str, int, int], ...]) -> Cata
     elements: dict[str, Element] = {}
     materials: dict[str, MaterialKind] = {}
     groups: dict[str, Group] = {}
+    rules: dict[str, Rule] = {}
+    identities: dict[str, Identity] = {}
     files = sorted(directory.glob("*.yaml"))
     if not files:
         problems.append(
@@ -361,7 +509,16 @@ def _load(directory: Path, _signature: tuple[tuple[str, int, int], ...]) -> Cata
             "materials",
             problems,
         )
-    catalog = Catalog(elements, materials, groups)
+        _join(
+            rules, _parse_entries(Rule, "rules", name, sections.get("rules", {}), problems), "rules", problems
+        )
+        _join(
+            identities,
+            _parse_entries(Identity, "identities", name, sections.get("identities", {}), problems),
+            "identities",
+            problems,
+        )
+    catalog = Catalog(elements, materials, groups, rules, identities)
     _cross_check(catalog, problems)
     if problems:
         raise CatalogError(problems)

@@ -33,22 +33,30 @@ _TYPE_WORDS: dict[ElementType, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One problem with an answer or a material: which one, what is wrong (zh, en), which rule."""
+    """One problem with an answer or a material: which one, what is wrong (zh, en), which rule.
+
+    ``fields``: every field a cross-field rule read (``forms.plausibility``), ``field`` among
+    them; empty for a problem of one value.
+    """
 
     field: str
     message: str
     message_en: str
     rule: str
     kind: Literal["field", "material"] = "field"
+    fields: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``field`` or ``material`` key, as the REST contract has it)."""
-        return {
+        out: dict[str, Any] = {
             self.kind: self.field,
             "message": self.message,
             "message_en": self.message_en,
             "rule": self.rule,
         }
+        if self.fields:
+            out["fields"] = list(self.fields)
+        return out
 
 
 def property_schema(element: Element) -> dict[str, Any]:

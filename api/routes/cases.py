@@ -71,6 +71,7 @@ def start_case(
             applicant=body.applicant,
             received_department=body.received_department,
             reservation=reservation,
+            confirm_duplicate=body.confirm_duplicate,
         )
         note(case_id=view.id)
         return CasePublic.from_case(view)

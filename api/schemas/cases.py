@@ -220,6 +220,15 @@ class CaseCreate(RequestBody):
         max_length=64,
         description="代收: 受理部门 (clerks only: the receiving department, when the clerk has several)",
     )
+    confirm_duplicate: bool | None = Field(
+        default=None,
+        description=(
+            "重复申请提醒 (duplicate warning): false looks for an open case of the same bundle about the "
+            "same company, child ... (or a certificate already issued) and answers 409 listing them "
+            "(rule duplicate_case, no other applicant's data); true confirms and applies anyway; "
+            "absent: no look (clients before the warning)"
+        ),
+    )
 
 
 class SupplementCreate(RequestBody):

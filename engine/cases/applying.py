@@ -38,6 +38,7 @@ from engine.bpmn.model_metrics import promised_days
 from engine.cases import supplement_scope
 from engine.cases.codes import assign_code
 from engine.cases.core import form_materials, problems_from_form
+from engine.cases.duplicates import ApplicationChecks, DuplicateCase, find_duplicates
 from engine.cases.events import (
     Completed,
     FollowOnDue,
@@ -115,7 +116,7 @@ def _hand_over(session: Session, clerk: str, applicant: str, materials: Mapping[
     return handed
 
 
-class Applying(CaseReading):
+class Applying(ApplicationChecks, CaseReading):
     """Applying, supplementing and withdrawing; finishing a case and its follow-ons."""
 
     def _check_materials(
@@ -160,6 +161,7 @@ class Applying(CaseReading):
         received_department: str | None = None,
         origin_case_id: int | None = None,
         reservation: Reservation | None = None,
+        confirm_duplicate: bool | None = None,
     ) -> CaseView:
         """Apply for a bundle: validate everything at once, start the workflow, queue the first tasks.
 
@@ -169,7 +171,9 @@ class Applying(CaseReading):
         receiving office (``received_department``, needed when the clerk has several, and the
         clerk's division) is recorded and the materials the clerk uploaded become the
         applicant's. ``reservation`` (an ``Idempotency-Key``'s) learns the new case in the
-        same transaction.
+        same transaction. ``confirm_duplicate``: False looks for a duplicate case first and
+        raises ``DuplicateCase`` when there is one; True is the applicant's confirmation; None
+        (callers that predate the warning, follow-ons) does not look.
         """
         problems: list[Problem] = []
         received = self._window(actor, applicant, received_department, problems)
@@ -199,6 +203,7 @@ class Applying(CaseReading):
             problems=problems,
             origin_case_id=origin_case_id,
             reservation=reservation,
+            check_duplicates=confirm_duplicate is False,
         )
         return self.get_case(actor if actor.username != "system" else Actor.system(), case_id)
 
@@ -288,6 +293,7 @@ class Applying(CaseReading):
         origin_case_id: int | None = None,
         reservation: Reservation | None = None,
         message: StartMessage | None = None,
+        check_duplicates: bool = False,
     ) -> int:
         """Validate an application to a deployed version, start its workflow and save the new case.
 
@@ -296,7 +302,8 @@ class Applying(CaseReading):
         (``message``: its start event runs instead of the plain start, and
         ``CaseStartedByMessage`` follows ``Submitted``). ``division`` is where the case is
         decided (None: from the data, as ``_case_division``); ``problems`` found by the
-        caller are listed with the application's. Returns the case id.
+        caller are listed with the application's; ``check_duplicates`` refuses a duplicate
+        the applicant has not confirmed (``DuplicateCase``). Returns the case id.
         """
         owners = (applicant, received.clerk) if received else (applicant,)
         found = list(problems)
@@ -306,9 +313,17 @@ class Applying(CaseReading):
         # Certificates the form takes, of the company (or child ...) applied for, never another one's.
         held = self.materials.certificates_for(applicant, data, form_materials(form)) if applicant else {}
         attached = {**held, **materials}
-        found += problems_from_form(form.validate(data, attached.keys(), promised))
+        found += problems_from_form(
+            form.validate(data, attached.keys(), promised) + self.plausibility(form, data)
+        )
         if found:
             raise InvalidInput(f"申请有 {len(found)} 处问题 ({len(found)} problem(s))", found)
+        if check_duplicates:
+            with self.db.read() as s:
+                name = self.deployments.definition(row).manifest.name
+                duplicates = find_duplicates(s, form, row.key, (name.zh, name.en), applicant, data)
+            if duplicates:
+                raise DuplicateCase(duplicates)
         if division is None:
             division = self._case_division(row, data, None)
         definition = self.deployments.definition(row)
@@ -511,6 +526,10 @@ class Applying(CaseReading):
         merged_materials = {**case.materials, **{k: v for k, v in materials.items() if k in scope.materials}}
         pending = set(case.pending_materials) - set(materials)
         problems += problems_from_form(form.validate(merged_data, merged_materials.keys(), pending))
+        # A rule is the supplement's only when it reads a field the supplement changes.
+        problems += problems_from_form(
+            [p for p in self.plausibility(form, merged_data) if set(p.fields) & set(data)]
+        )
         if problems:
             raise InvalidInput(f"补正有 {len(problems)} 处问题", problems)
 

@@ -158,7 +158,13 @@ class CaseCore:
 def problems_from_form(problems: list[Any]) -> list[Problem]:
     """The form's problems (``forms``) as the engine's ``Problem``s."""
     return [
-        Problem(p.message, where=p.field, rule=p.rule, message_en=p.message_en, extra={"kind": p.kind})
+        Problem(
+            p.message,
+            where=p.field,
+            rule=p.rule,
+            message_en=p.message_en,
+            extra={"kind": p.kind, **({"fields": list(p.fields)} if getattr(p, "fields", ()) else {})},
+        )
         for p in problems
     ]
 

@@ -32,7 +32,7 @@ LICENCE = "licence-rest"
 COMPANY = {
     "company_name": "上海澄川信息科技有限公司",
     "legal_rep_name": "陈晓明",
-    "bank_name": "中国工商银行上海张江支行",
+    "bank_name": "icbc",
 }
 TAX_DATA = {
     "company_name": "上海一件事科技有限公司",

@@ -105,7 +105,7 @@ def startup_data() -> dict[str, Any]:
         "invoice_needed": True,
         "has_employees": True,
         "employee_count": 5,
-        "bank_name": "中国工商银行北京朝阳支行",
+        "bank_name": "icbc",
     }
 
 

@@ -35,7 +35,7 @@ DEPARTMENT = "bank"
 COMPANY = {
     "company_name": "上海澄川信息科技有限公司",
     "legal_rep_name": "陈晓明",
-    "bank_name": "中国工商银行上海张江支行",
+    "bank_name": "icbc",
 }
 T = TypeVar("T")
 
