@@ -21,6 +21,7 @@ from engine.cases.facade import CaseFacade
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.cases.store import CaseStore
 from engine.portal.drafts import Drafts
+from engine.portal.notifications import MessageCentre
 from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.settings import Settings
@@ -60,7 +61,9 @@ class Engine(CaseFacade):
         )
         # Applications saved as the applicant types (草稿); a submission discards its draft.
         self.drafts = Drafts(db, clock, self.form_for, self.materials)
-        subscribe_followers(db.spine, calendar, settings.default_division)
+        # The message centre (消息中心): what the subscribers wrote, read and marked by its recipients.
+        self.messages = MessageCentre(db, clock)
+        subscribe_followers(db.spine, calendar, settings.default_division, regions)
 
     def upgrade(self) -> None:
         """Bring the database schema up to date."""

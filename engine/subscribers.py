@@ -11,14 +11,17 @@ writes (analytics aggregates, shifted due dates) commits or rolls back with the 
   case waited for the applicant, when the supplement resumes it;
 - supervision (``engine.deadlines.supervision``) puts a department system's incident in the
   department's supervisor queue and closes it when the incident is resolved;
+- the message centre (``engine.portal.notifications``) writes messages to the clerks of an
+  office with a new task and to applicants (correction notice, case finished, answers), each
+  also an outbound ``Notified`` event;
 - the outbox (``engine.integration.outbox``) takes every event, and its webhook deliveries,
   in the same transaction; the worker sends them afterwards.
 
 Every subscriber has a stable name, so subscribing again (a second ``Engine`` on the same
 ``Database``) replaces it instead of counting everything twice.
 
-May import: ``engine.analytics``, ``engine.integration``, ``engine.deadlines``, ``engine.feedback``,
-``engine.cases``, ``engine.storage``, ``engine.time``.
+May import: ``engine.analytics``, ``engine.integration``, ``engine.portal``, ``engine.deadlines``,
+``engine.feedback``, ``engine.cases``, ``engine.regions``, ``engine.storage``, ``engine.time``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from engine.deadlines.pauses import shift_due_dates
 from engine.deadlines.supervision import close_incident, open_incident
 from engine.integration import outbox
 from engine.portal.drafts import discard_on_submit
+from engine.portal.notifications import Notifier
+from engine.regions.service import Regions
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import Spine
 from engine.time.calendar import WorkCalendar
@@ -66,12 +71,16 @@ def _case(session: Session, case_id: int | None) -> Case:
 
 
 def subscribe_followers(
-    spine: Spine, calendar: WorkCalendar, default_division: str = DEFAULT_DIVISION
+    spine: Spine,
+    calendar: WorkCalendar,
+    default_division: str = DEFAULT_DIVISION,
+    regions: Regions | None = None,
 ) -> None:
     """Subscribe analytics and the SLA clock to the events of cases (again: replaces them).
 
     ``default_division`` is the settings' (``Settings.default_division``): analytics counts
-    cases from before regions, which name no division, for it.
+    cases from before regions, which name no division, for it. ``regions`` names the
+    departments in the message centre's messages.
     """
 
     def count_completion(session: Session, event: TaskApproved | TaskReturned) -> None:
@@ -131,4 +140,6 @@ def subscribe_followers(
     spine.subscribe("deadlines.incident_opened", open_incident, IncidentRaised)
     spine.subscribe("deadlines.incident_closed", close_incident, IncidentResolved)
     spine.subscribe("portal.discard_draft", discard_on_submit, Submitted)
+    notifier = Notifier(default_division, regions, calendar.tz)
+    spine.subscribe("portal.notifications", notifier.follow, *Notifier.KINDS)
     spine.subscribe("integration.outbox", outbox.record)  # every kind, present and future
