@@ -2,8 +2,9 @@
 
 Every page names bundles (menus, filters, case lists), and summarising all of them costs the
 engine a parse-and-measure per bundle. Deployed versions are immutable and only ever added,
-so the count and the newest id of the ``deployments`` table change exactly when the list
-can; one indexed query per request tells, even when other processes deploy.
+and a draft only ever goes live (four-eyes review), never back; so the count, the newest id
+and the number of published rows of the ``deployments`` table change exactly when the list
+of published bundles can; one query per request tells, even when other processes deploy.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ class BundleCatalog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
-        self._token: tuple[int, int] | None = None
+        self._token: tuple[int, int, int] | None = None
         self._bundles: tuple[BundleSummary, ...] = ()
 
     def bundles(self) -> list[BundleSummary]:
-        """The newest version of every deployed bundle (as ``Engine.list_bundles``)."""
+        """The newest published version of every deployed bundle (as ``Engine.list_bundles``)."""
         token = self._engine.deployments_marker()
         with self._lock:
             if token != self._token:

@@ -3,7 +3,12 @@
 A deployment is a spec: its files are stored once; its parsed definition and merged form
 are cached in memory by digest, so a case action never parses a diagram.
 
-May import: ``engine.bpmn`` (checks.facts, definitions, manifest, validation, variants),
+Four eyes (``engine.bpmn.review``): a version may be deployed as a *draft*, which new cases
+never start on; every lookup of "the newest version" here reads published rows only. A draft
+is submitted, then published (or returned) by someone other than its author; publishing a
+base re-applies the divisions' variants onto it, as a direct deployment does.
+
+May import: ``engine.bpmn`` (checks.facts, definitions, manifest, review, validation, variants),
 ``engine.regions``, ``engine.storage``, ``engine.errors``, ``forms``.
 """
 
@@ -16,6 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -32,6 +38,7 @@ from engine.bpmn.definitions import (
     read_bundle_dir,
 )
 from engine.bpmn.manifest import MAX_VERSION, Manifest, form_request
+from engine.bpmn.review import ReviewAction, Reviewed, ReviewState, VersionStatus, clean_note, next_status
 from engine.bpmn.validation.bundle import validate_bundle_files
 from engine.bpmn.variants import (
     OVERLAY_NAME,
@@ -42,7 +49,7 @@ from engine.bpmn.variants import (
     parse_variant,
     variant_problems,
 )
-from engine.errors import BundleNotFound, DefinitionError, NotAllowed, Problem, TooLarge
+from engine.errors import BundleNotFound, Conflict, DefinitionError, NotAllowed, Problem, TooLarge
 from engine.regions.service import Regions
 from engine.storage.db import Database
 from engine.storage.models import Deployment
@@ -54,6 +61,10 @@ log = logging.getLogger(__name__)
 
 ZIP_MAX_FILES = 64
 ZIP_MAX_RATIO = 50
+PUBLISHED = VersionStatus.PUBLISHED.value
+# A draft's content matches these rows (an unchanged upload keeps their version); a published
+# deployment's only published ones (publishing never hides behind a pending draft).
+_SAME_FOR_DRAFT = (VersionStatus.DRAFT.value, VersionStatus.IN_REVIEW.value, PUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Deployed:
     ``division`` is set for a variant. A new base version re-applies each division's newest
     variant onto it: ``variants`` are those deployments, ``skipped`` the overlays that no
     longer pass (the division keeps no variant on the new base until a fixed one is deployed).
+    ``status`` is where the version stands in review (``published`` unless deployed as a draft).
     """
 
     key: str
@@ -79,6 +91,7 @@ class Deployed:
     division: str | None = None
     variants: tuple[Deployed, ...] = ()
     skipped: tuple[SkippedVariant, ...] = ()
+    status: str = PUBLISHED
 
 
 def load_departments(processes_dir: Path) -> dict[str, dict[str, str]]:
@@ -190,17 +203,20 @@ class Deployments:
 
     # -- deploying -------------------------------------------------------------------
     def deploy_files(
-        self, files: Mapping[str, bytes], by: str = "system", *, scope: str | None = None
+        self, files: Mapping[str, bytes], by: str = "system", *, scope: str | None = None, draft: bool = False
     ) -> Deployed:
         """Validate and store a bundle or a variant; unchanged content keeps its version, changes make N+1.
 
         ``scope`` is the deploying analyst's division (None: the whole platform): a scoped
-        analyst deploys only variants for divisions inside its subtree. A new base version
-        re-applies each division's newest variant onto it (see ``Deployed``).
+        analyst deploys only variants for divisions inside its subtree. A new published base
+        version re-applies each division's newest variant onto it (see ``Deployed``). With
+        ``draft`` the version waits for review (``engine.bpmn.review``) and goes live, with
+        its variants re-applied, only when someone else publishes it.
         """
+        status = VersionStatus.DRAFT.value if draft else PUBLISHED
         overlay = overlay_text(files)
         if overlay is not None:
-            return self._deploy_variant(files, overlay, by, scope)
+            return self._deploy_variant(files, overlay, by, scope, status)
         if OVERLAY_NAME in files:
             raise DefinitionError(
                 f"{OVERLAY_NAME}: 这是变体部署生成的文件 (a file of a deployed variant)",
@@ -220,19 +236,22 @@ class Deployments:
                 "分级授权：本级分析员只能部署本辖区的变体，不能部署基础事项包 "
                 "(a scoped analyst deploys variants inside its division only, never a base bundle)"
             )
-        deployed = self._deploy_base(files, by)
-        if not deployed.created:
+        deployed = self._deploy_base(files, by, status)
+        if not deployed.created or draft:
             return deployed
         variants, skipped = self._reapply_variants(deployed.key, by)
         return replace(deployed, variants=variants, skipped=skipped)
 
-    def _deploy_base(self, files: Mapping[str, bytes], by: str) -> Deployed:
+    def _deploy_base(self, files: Mapping[str, bytes], by: str, status: str) -> Deployed:
         """A base bundle: validated in full, stored as N+1 unless its content is already deployed."""
         digest = digest_files(files)
+        matching = _SAME_FOR_DRAFT if status != PUBLISHED else (PUBLISHED,)
         with self.db.read() as session:
-            known = session.scalars(select(Deployment).where(Deployment.digest == digest)).first()
+            known = session.scalars(
+                select(Deployment).where(Deployment.digest == digest, Deployment.status.in_(matching))
+            ).first()
             if known is not None:  # deployed before (every start deploys the shipped bundles)
-                return Deployed(known.key, known.version, created=False)
+                return Deployed(known.key, known.version, created=False, status=known.status)
         report = validate_bundle_files(files, source="upload")
         if report.problems:
             raise DefinitionError(f"{len(report.problems)} problem(s) in the bundle", list(report.problems))
@@ -246,11 +265,13 @@ class Deployments:
                 with self.db.write() as session:
                     same = session.scalars(
                         select(Deployment).where(
-                            Deployment.key == key, Deployment.digest == definition.digest
+                            Deployment.key == key,
+                            Deployment.digest == definition.digest,
+                            Deployment.status.in_(matching),
                         )
                     ).first()
                     if same is not None:
-                        return Deployed(key, same.version, created=False)
+                        return Deployed(key, same.version, created=False, status=same.status)
                     newest = session.scalar(select(func.max(Deployment.version)).where(Deployment.key == key))
                     version = definition.manifest.version if newest is None else newest + 1
                     if version > MAX_VERSION:
@@ -266,9 +287,11 @@ class Deployments:
                             manifest=definition.manifest.model_dump(mode="json"),
                             files=dict(definition.files),
                             created_by=by,
+                            status=status,
                         )
                     )
-                return Deployed(key, version, created=True)
+                _log_deployed(key, version, by, status)
+                return Deployed(key, version, created=True, status=status)
             except IntegrityError:
                 continue  # another process deployed the same key at the same moment
         raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
@@ -297,9 +320,9 @@ class Deployments:
 
     # -- variants ----------------------------------------------------------------------
     def _deploy_variant(
-        self, files: Mapping[str, bytes], overlay_bytes: bytes, by: str, scope: str | None
+        self, files: Mapping[str, bytes], overlay_bytes: bytes, by: str, scope: str | None, status: str
     ) -> Deployed:
-        """A variant overlay: checked against the key's newest base and deployed merged onto it."""
+        """A variant overlay: checked against the key's newest published base and deployed merged onto it."""
         overlay = parse_variant(overlay_bytes)
         if not self.regions.in_scope(scope, overlay.division):
             raise NotAllowed(
@@ -323,10 +346,15 @@ class Deployments:
             )
         with self.db.read() as session:
             base_row = self.row(session, base)
-        return self._deploy_on_base(base_row, overlay, files, by)
+        return self._deploy_on_base(base_row, overlay, files, by, status)
 
     def _deploy_on_base(
-        self, base_row: Deployment, overlay: VariantOverlay, variant_files: Mapping[str, bytes], by: str
+        self,
+        base_row: Deployment,
+        overlay: VariantOverlay,
+        variant_files: Mapping[str, bytes],
+        by: str,
+        status: str = PUBLISHED,
     ) -> Deployed:
         """The overlay merged onto one base version, validated in full and stored (N+1 on change)."""
         base_manifest = self.definition(base_row).manifest
@@ -338,10 +366,15 @@ class Deployments:
             raise DefinitionError(f"{len(problems)} problem(s) in the variant", problems)
         _manifest, merged = apply_variant(base_manifest, overlay, base_files, variant_files)
         digest = digest_files(merged)
+        matching = _SAME_FOR_DRAFT if status != PUBLISHED else (PUBLISHED,)
         with self.db.read() as session:
-            known = session.scalars(select(Deployment).where(Deployment.digest == digest)).first()
+            known = session.scalars(
+                select(Deployment).where(Deployment.digest == digest, Deployment.status.in_(matching))
+            ).first()
             if known is not None:  # this overlay on this base is deployed (every start deploys it)
-                return Deployed(known.key, known.version, created=False, division=known.division)
+                return Deployed(
+                    known.key, known.version, created=False, division=known.division, status=known.status
+                )
         report = validate_bundle_files(merged, source="upload")
         if report.problems:
             raise DefinitionError(
@@ -356,10 +389,16 @@ class Deployments:
             try:
                 with self.db.write() as session:
                     same = session.scalars(
-                        select(Deployment).where(Deployment.key == key, Deployment.digest == digest)
+                        select(Deployment).where(
+                            Deployment.key == key,
+                            Deployment.digest == digest,
+                            Deployment.status.in_(matching),
+                        )
                     ).first()
                     if same is not None:
-                        return Deployed(key, same.version, created=False, division=same.division)
+                        return Deployed(
+                            key, same.version, created=False, division=same.division, status=same.status
+                        )
                     newest = session.scalar(select(func.max(Deployment.version)).where(Deployment.key == key))
                     version = (newest or 0) + 1
                     if version > MAX_VERSION:
@@ -377,20 +416,27 @@ class Deployments:
                             created_by=by,
                             division=overlay.division,
                             base_id=base_row.id,
+                            status=status,
                         )
                     )
-                return Deployed(key, version, created=True, division=overlay.division)
+                _log_deployed(f"{key}@{overlay.division}", version, by, status)
+                return Deployed(key, version, created=True, division=overlay.division, status=status)
             except IntegrityError:
                 continue  # another process deployed the same key at the same moment
         raise DefinitionError(f"{key}: concurrent deployments, try again", [Problem("并发部署冲突，请重试")])
 
     def _reapply_variants(self, key: str, by: str) -> tuple[tuple[Deployed, ...], tuple[SkippedVariant, ...]]:
-        """Each division's newest variant merged onto the key's new base; skipped (and logged) if it fails."""
+        """Each division's newest published variant merged onto the key's new published base.
+
+        A variant that no longer passes is skipped (and logged).
+        """
         with self.db.read() as session:
             base_id = self._newest_base_id(session, key)
             newest = (
                 select(Deployment.division, func.max(Deployment.version).label("v"))
-                .where(Deployment.key == key, Deployment.division.is_not(None))
+                .where(
+                    Deployment.key == key, Deployment.division.is_not(None), Deployment.status == PUBLISHED
+                )
                 .group_by(Deployment.division)
                 .subquery()
             )
@@ -430,12 +476,14 @@ class Deployments:
         return tuple(deployed), tuple(skipped)
 
     def deploy_dir(self, path: Path, by: str = "system") -> Deployed:
-        """Deploy a bundle folder."""
+        """Deploy a bundle folder (published at once)."""
         return self.deploy_files(read_bundle_dir(path), by)
 
-    def deploy_zip(self, data: bytes, by: str, *, scope: str | None = None) -> Deployed:
-        """Deploy an uploaded zip of a bundle or variant folder (``scope`` as for ``deploy_files``)."""
-        return self.deploy_files(unzip_bundle(data, self.settings.max_bundle_bytes), by, scope=scope)
+    def deploy_zip(self, data: bytes, by: str, *, scope: str | None = None, draft: bool = False) -> Deployed:
+        """Deploy an uploaded zip of a bundle or variant folder (``scope``, ``draft``: see deploy_files)."""
+        return self.deploy_files(
+            unzip_bundle(data, self.settings.max_bundle_bytes), by, scope=scope, draft=draft
+        )
 
     def deploy_shipped(self) -> list[Deployed]:
         """Deploy every bundle folder of ``processes/``, then their variants (new digests only)."""
@@ -450,9 +498,122 @@ class Deployments:
                 )
         return deployed
 
+    # -- review (four eyes) --------------------------------------------------------------
+    def review(
+        self,
+        key: str,
+        version: int,
+        action: ReviewAction,
+        by: str,
+        *,
+        now: datetime,
+        is_admin: bool = False,
+        scope: str | None = None,
+        note: str | None = None,
+    ) -> Reviewed:
+        """Submit, publish, return (with a note) or withdraw a version, by ``engine.bpmn.review``'s rules.
+
+        ``scope`` is the acting analyst's division, as for deploying: a base version is
+        reviewed by an analyst of the whole platform, a variant by one whose division holds
+        it. Publishing a base re-applies the divisions' published variants onto it.
+        """
+        text = clean_note(note, required=action is ReviewAction.RETURN)
+        with self.db.write() as session:
+            row = session.scalars(
+                select(Deployment)
+                .where(Deployment.key == key, Deployment.version == version)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise BundleNotFound(f"没有这个版本 (no version {version} of {key!r})")
+            self._check_review_scope(row.division, scope, f"{key} v{version}")
+            state = ReviewState(key, version, VersionStatus(row.status), row.created_by, row.submitted_by)
+            to = next_status(state, action, by, is_admin=is_admin)
+            if action is ReviewAction.PUBLISH:
+                self._check_publishable(session, row)
+            row.status = to.value
+            if action is ReviewAction.SUBMIT:
+                row.submitted_by, row.reviewed_by, row.reviewed_at, row.review_note = by, None, None, None
+            elif action is ReviewAction.WITHDRAW:
+                row.review_note = text or row.review_note
+            else:
+                row.reviewed_by, row.reviewed_at, row.review_note = by, now, text
+            reviewed = Reviewed(
+                key=key,
+                version=version,
+                status=to,
+                division=row.division,
+                author=row.created_by,
+                submitted_by=row.submitted_by,
+                reviewed_by=row.reviewed_by,
+                reviewed_at=row.reviewed_at,
+                review_note=row.review_note,
+            )
+        log.info(
+            "bundle %s v%s%s: %s by %s (author %s)%s",
+            key,
+            version,
+            f"@{reviewed.division}" if reviewed.division else "",
+            action.value,
+            by,
+            reviewed.author,
+            f": {text}" if text else "",
+        )
+        if action is ReviewAction.PUBLISH and reviewed.division is None:
+            variants, _skipped = self._reapply_variants(key, by)
+            reviewed = replace(reviewed, variants=tuple(v.version for v in variants if v.created))
+        return reviewed
+
+    def _check_review_scope(self, division: str | None, scope: str | None, label: str) -> None:
+        """A scoped analyst reviews variants of its subtree only, never a base version."""
+        if scope is None:
+            return
+        if division is None or not self.regions.in_scope(scope, division):
+            raise NotAllowed(
+                f"分级授权：本级分析员不能审核 {label} "
+                "(a scoped analyst reviews its own division's variants only)"
+            )
+
+    def _check_publishable(self, session: Session, row: Deployment) -> None:
+        """A version goes live only where it would be the one in force (never behind a newer one)."""
+        newest_base = self._newest_base_id(session, row.key)
+        if row.division is None:
+            newer = session.scalar(
+                select(Deployment.version).where(
+                    Deployment.key == row.key,
+                    Deployment.division.is_(None),
+                    Deployment.status == PUBLISHED,
+                    Deployment.version > row.version,
+                )
+            )
+            if newer is not None:
+                raise Conflict(
+                    f"{row.key} 已发布更新的 v{newer}：v{row.version} 不能再发布 "
+                    f"(v{newer} of {row.key} is already published: v{row.version} cannot go live)"
+                )
+        elif row.base_id != newest_base:
+            raise Conflict(
+                f"{row.key} v{row.version} 基于的基础版本已不是现行版本：请重新部署该地区版本 "
+                f"(the base of {row.key} v{row.version} is no longer the published one: "
+                "deploy the variant again)"
+            )
+
+    def review_state(self, session: Session, key: str, version: int) -> str:
+        """A version's review status as it stands now (never from the row cache)."""
+        found = session.scalar(
+            select(Deployment.status).where(Deployment.key == key, Deployment.version == version)
+        )
+        if found is None:
+            raise BundleNotFound(f"没有这个版本 (no version {version} of {key!r})")
+        return str(found)
+
     # -- looking up ------------------------------------------------------------------
     def row(self, session: Session, deployment_id: int) -> Deployment:
-        """A deployment row (immutable, so cached by id)."""
+        """A deployment row (its files and manifest are immutable, so cached by id).
+
+        The review columns (``status`` and who reviewed) change: never read them from here,
+        query them (``review_state``, the published filters below).
+        """
         cached = self._rows.get(deployment_id)
         if cached is not None:
             return cached
@@ -465,12 +626,12 @@ class Deployments:
         return row
 
     def latest(self, session: Session, key: str, version: int | None = None) -> Deployment:
-        """The newest base version of a bundle, or the given version (a base or a variant)."""
+        """The newest published base version of a key, or the given version (base or variant, any status)."""
         query = select(Deployment.id).where(Deployment.key == key)
         if version is not None:
             query = query.where(Deployment.version == version)
         else:
-            query = query.where(Deployment.division.is_(None))
+            query = query.where(Deployment.division.is_(None), Deployment.status == PUBLISHED)
         deployment_id = session.scalar(query.order_by(Deployment.version.desc()).limit(1))
         if deployment_id is None:
             raise BundleNotFound(
@@ -479,9 +640,10 @@ class Deployments:
         return self.row(session, deployment_id)
 
     def _newest_base_id(self, session: Session, key: str) -> int | None:
+        """The newest published base version's id (variants go onto it)."""
         return session.scalar(
             select(Deployment.id)
-            .where(Deployment.key == key, Deployment.division.is_(None))
+            .where(Deployment.key == key, Deployment.division.is_(None), Deployment.status == PUBLISHED)
             .order_by(Deployment.version.desc())
             .limit(1)
         )
@@ -498,7 +660,12 @@ class Deployments:
             return base
         found = session.execute(
             select(Deployment.id, Deployment.division)
-            .where(Deployment.key == key, Deployment.base_id == base.id, Deployment.division.in_(list(chain)))
+            .where(
+                Deployment.key == key,
+                Deployment.base_id == base.id,
+                Deployment.division.in_(list(chain)),
+                Deployment.status == PUBLISHED,
+            )
             .order_by(Deployment.version.desc())
         ).all()
         newest: dict[str, int] = {}
@@ -516,7 +683,12 @@ class Deployments:
             return []
         found = session.execute(
             select(Deployment.id, Deployment.division)
-            .where(Deployment.key == key, Deployment.base_id == base_id, Deployment.division.is_not(None))
+            .where(
+                Deployment.key == key,
+                Deployment.base_id == base_id,
+                Deployment.division.is_not(None),
+                Deployment.status == PUBLISHED,
+            )
             .order_by(Deployment.division, Deployment.version.desc())
         ).all()
         newest: dict[str, int] = {}
@@ -525,10 +697,10 @@ class Deployments:
         return [self.row(session, i) for i in newest.values()]
 
     def latest_all(self, session: Session) -> list[Deployment]:
-        """The newest base version of every bundle, by key."""
+        """The newest published base version of every bundle, by key."""
         newest = (
             select(Deployment.key, func.max(Deployment.version).label("v"))
-            .where(Deployment.division.is_(None))
+            .where(Deployment.division.is_(None), Deployment.status == PUBLISHED)
             .group_by(Deployment.key)
             .subquery()
         )
@@ -556,6 +728,11 @@ class Deployments:
         """zh/en name of a department (its key when unknown)."""
         found = self.departments.get(key)
         return {"zh": found["zh"], "en": found.get("en", key)} if found else {"zh": key, "en": key}
+
+
+def _log_deployed(key: str, version: int, by: str, status: str) -> None:
+    """The audit line of a new version: who stored it, and whether it is live or waits for review."""
+    log.info("bundle %s v%s deployed by %s as %s", key, version, by, status)
 
 
 def _variant_files_of(variant: Deployment, old_base: Deployment | None) -> dict[str, bytes]:

@@ -14,10 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.deployments import Deployed
+from engine.bpmn.deployments import PUBLISHED, Deployed
 from engine.bpmn.model_metrics import model_reductions, promised_days
+from engine.bpmn.review import ReviewAction, Reviewed
 from engine.cases.core import CaseCore
 from engine.cases.views import BundleDetail, BundleSummary, BundleVersion, Label
+from engine.errors import NotAllowed
+from engine.people.actors import Actor, Role
 from engine.storage.models import Deployment
 from forms.merge import MergedForm
 
@@ -30,17 +33,43 @@ class Bundles(CaseCore):
         self.regions.load_shipped(self.settings.processes_dir / "divisions")
         return self.deployments.deploy_shipped()
 
-    def deploy_files(self, files: Mapping[str, bytes], by: str, scope: str | None = None) -> Deployed:
+    def deploy_files(
+        self, files: Mapping[str, bytes], by: str, scope: str | None = None, *, draft: bool = False
+    ) -> Deployed:
         """Validate and deploy a bundle or a regional variant given as files.
 
         ``scope`` is the deploying analyst's division (None: the whole platform); a scoped
-        analyst deploys variants inside its subtree only (``NotAllowed`` otherwise).
+        analyst deploys variants inside its subtree only (``NotAllowed`` otherwise). A
+        ``draft`` waits for review (``review_version``) before new cases start on it.
         """
-        return self.deployments.deploy_files(files, by, scope=scope)
+        return self.deployments.deploy_files(files, by, scope=scope, draft=draft)
 
-    def deploy_zip(self, data: bytes, by: str, scope: str | None = None) -> Deployed:
-        """Validate and deploy a bundle or a regional variant uploaded as a zip (``scope`` as above)."""
-        return self.deployments.deploy_zip(data, by, scope=scope)
+    def deploy_zip(self, data: bytes, by: str, scope: str | None = None, *, draft: bool = False) -> Deployed:
+        """Validate and deploy a bundle or a regional variant uploaded as a zip (``scope``, ``draft``)."""
+        return self.deployments.deploy_zip(data, by, scope=scope, draft=draft)
+
+    def review_version(
+        self, actor: Actor, key: str, version: int, action: ReviewAction, note: str | None = None
+    ) -> Reviewed:
+        """Submit, publish, return or withdraw a bundle version (four eyes: see ``engine.bpmn.review``).
+
+        Analysts and admins only; the rules of who may do what to whose version, and the
+        analyst's division, are the deployments' (``Deployments.review``).
+        """
+        if actor.role not in (Role.ANALYST, Role.ADMIN):
+            raise NotAllowed(
+                "只有分析员或管理员可以审核事项包版本 (analysts and admins review bundle versions)"
+            )
+        return self.deployments.review(
+            key,
+            version,
+            action,
+            actor.username,
+            now=self.clock.now(),
+            is_admin=actor.role is Role.ADMIN,
+            scope=actor.division,
+            note=note,
+        )
 
     def _pick(self, s: Session, key: str, version: int | None, division: str | None) -> Deployment:
         """The given version; else the variant that applies in the division; else the newest base."""
@@ -142,33 +171,52 @@ class Bundles(CaseCore):
             Deployment.created_at,
             Deployment.created_by,
             Deployment.division,
+            Deployment.status,
+            Deployment.submitted_by,
+            Deployment.reviewed_by,
+            Deployment.reviewed_at,
+            Deployment.review_note,
         )
         if key is not None:
             query = query.where(Deployment.key == key)
         with self.db.read() as s:
             rows = s.execute(query.order_by(Deployment.key, Deployment.version.desc())).all()
-        return [BundleVersion(*row) for row in rows]
+        return [BundleVersion(**row._asdict()) for row in rows]
 
-    def deployments_marker(self) -> tuple[int, int]:
-        """How many versions are deployed and the newest one's id: changes whenever one is deployed."""
+    def deployments_marker(self) -> tuple[int, int, int]:
+        """How many versions are deployed, the newest one's id and how many are published.
+
+        It changes whenever a version is deployed or published (a draft going live adds no row).
+        """
+        published = func.count(Deployment.id).filter(Deployment.status == PUBLISHED)
         with self.db.read() as s:
-            count, newest = s.execute(select(func.count(Deployment.id), func.max(Deployment.id))).one()
-        return int(count or 0), int(newest or 0)
+            count, newest, live = s.execute(
+                select(func.count(Deployment.id), func.max(Deployment.id), published)
+            ).one()
+        return int(count or 0), int(newest or 0), int(live or 0)
 
     def deploy_diagram(
-        self, key: str, version: int | None, xml: str, by: str, scope: str | None = None
+        self,
+        key: str,
+        version: int | None,
+        xml: str,
+        by: str,
+        scope: str | None = None,
+        *,
+        draft: bool = False,
     ) -> Deployed:
         """Deploy a bundle version's files with its diagram replaced: the next version (the modeller's save).
 
         The whole bundle goes through the full validation again, as any deployment does (a
         variant's deployed files are refused: its folder is what gets deployed). ``scope`` is
-        the analyst's division: a scoped analyst saves no base bundle.
+        the analyst's division: a scoped analyst saves no base bundle. ``version`` may be a
+        draft (the next save builds on the one just saved); ``draft`` as for ``deploy_files``.
         """
         with self.db.read() as s:
             row = self.deployments.latest(s, key, version)
         files = {name: str(text).encode("utf-8") for name, text in row.files.items()}
         files[self.deployments.definition(row).manifest.process] = xml.encode("utf-8")
-        return self.deploy_files(files, by, scope)
+        return self.deploy_files(files, by, scope, draft=draft)
 
     def form_for(self, key: str, version: int | None = None, division: str | None = None) -> MergedForm:
         """The merged form of a bundle version, or of the variant that applies in ``division``."""

@@ -143,6 +143,12 @@ class BundleVersion:
     created_by: str
     # A regional variant's division (None: a base version).
     division: str | None = None
+    # Four-eyes review (engine.bpmn.review): draft | in_review | published | withdrawn, and who did what.
+    status: str = "published"
+    submitted_by: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_note: str | None = None
 
 
 @dataclass(frozen=True)
