@@ -105,8 +105,10 @@ def file_complaint(ctx: Ctx) -> Response:
     actor = ctx.require(Role.APPLICANT)
     engine = ctx.engine
     posted = ctx.posted
-    values = {name: posted.get(name) for name in ("case_id", "department", "text")}
-    values = {name: value if isinstance(value, str) else "" for name, value in values.items()}
+    values: dict[str, str] = {}
+    for name in ("case_id", "department", "text"):
+        value = posted.get(name)
+        values[name] = value if isinstance(value, str) else ""
     case_text = values["case_id"].strip()
     if case_text and not (case_text.isdigit() and 0 < int(case_text) <= MAX_ID):
         found = [FieldProblem("case_id", "请选择您的办件", "Choose one of your cases", "case")]
