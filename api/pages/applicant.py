@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.pages import i18n
+from api.pages import home, i18n
 from api.pages import materials as docs
 from api.pages.answers import (
     MATERIAL_PREFIX,
@@ -24,10 +24,12 @@ from api.pages.answers import (
     problem_json,
 )
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
-from api.pages.diagram import case_marks, diagram_state
+from api.pages.diagram import StepMark, case_marks, diagram_state
+from api.pages.i18n import Words
 from api.pages.offices import division_groups, division_label
 from api.pages.params import BundleKey, CaseId
 from engine.cases import supplement_scope
+from engine.cases.states import FINISHED_CASE_STATES, decided
 from engine.cases.views import BundleDetail, CaseView
 from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
 from engine.feedback import ratings
@@ -62,17 +64,49 @@ APPLICANT_SYSTEM_EVENTS: dict[str, tuple[str, str]] = {
     "handed_to_clerk": ("转窗口人员办理", "Passed to a clerk"),
 }
 
+# The applicant's milestones: what happened to the case, in plain words, without who clicked
+# what (claims, queues, timers and usernames are the staff's trail). {dept}: the office or
+# department that acted; {item}: its item; {cert}: a certificate's name.
+MILESTONES: dict[str, tuple[str, str]] = {
+    "submitted": ("提交申请", "Application submitted"),
+    "received_at_window": ("窗口已代收申请", "Application received at a service window"),
+    "approved": ("{dept}已办结：{item}", "{dept} finished: {item}"),
+    "notice_issued": ("收到一次性补正通知，请按通知补正", "Correction notice sent to you: please supplement"),
+    "supplemented": ("您已提交补正", "You sent your supplement"),
+    "certificate_issued": ("签发电子证照：{cert}", "Certificate issued: {cert}"),
+    "completed": ("全部办结", "Case finished"),
+    "rejected": ("不予办理", "Case rejected"),
+    "withdrawn": ("您已撤回申请", "You withdrew the application"),
+    "follow_on_started": ("后续服务已自动启动（免申即享）", "A follow-on service started for you"),
+    "rated": ("您已评价", "You rated the service"),
+    "rectification_replied": ("差评整改已答复", "Your rating was answered"),
+    "complaint": ("您已反映“办不成事”问题", "You filed a complaint"),
+    "complaint_answered": ("反映已答复", "Your complaint was answered"),
+}
+# Names of the rating form's fields, for the server's messages next to them.
+RATING_LABELS: dict[str, dict[str, str]] = {
+    "score": {"zh": "满意程度", "en": "Satisfaction"},
+    "department": {"zh": "评价对象", "en": "What you rate"},
+    "comment": {"zh": "意见建议", "en": "Comments"},
+}
+
 PREFILL_CASES = 5
 DIVISION_FIELD = "division"  # the 办理地区 select of a bundle whose form asks no division
 
 
 @router.get("/")
-def bundles(ctx: Ctx) -> Response:
-    """The bundles on offer: what each joins, who does it, how long it promises, what it saves."""
+def bundles(ctx: Ctx, q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """The bundles on offer, by audience and life event, searchable (?q=): what each joins and saves."""
+    departments = ctx.engine.deployments.departments
+    cards = [home.card(ctx.engine, b, departments) for b in ctx.svc.catalog.bundles()]
+    words = home.search_words(q)
     return ctx.render(
         "bundles.html",
-        bundles=ctx.svc.catalog.bundles(),
-        departments=ctx.engine.deployments.departments,
+        sections=home.sections(cards, words),
+        total=len(cards),
+        shown=sum(1 for c in cards if c.matches(words)),
+        q=q or "",
+        departments=departments,
     )
 
 
@@ -295,6 +329,53 @@ def my_cases(ctx: Ctx, cursor: str | None = None) -> Response:
     return ctx.render("cases.html", cases=page.items, next=page.next, names=names)
 
 
+def _milestones(
+    ctx: PageContext, case: CaseView, detail: BundleDetail, labels: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The case's milestones as its applicant reads them (newest first): no usernames, no desk work."""
+    words = ctx.words
+    departments = ctx.engine.deployments.departments
+    items = {i["key"]: i for i in detail.summary.items}
+    tasks = {t.id: t for t in case.tasks}
+    found: list[dict[str, Any]] = []
+    for e in case.timeline:
+        said = MILESTONES.get(e.kind)
+        if said is None:
+            continue
+        item = items.get(str(e.detail.get("item", "")), {})
+        task = tasks.get(e.work_item_id) if e.work_item_id is not None else None
+        office = words.label(task.office) if task is not None else ""
+        department = item.get("department", "")
+        certificate = labels.get(str(e.detail.get("kind", "")))
+        values = {
+            "dept": office or words.label(departments.get(department), words.tr("部门", "A department")),
+            "item": words.label(item.get("name"), words.tr("办理事项", "an item")),
+            "cert": words.label(certificate, words.tr("电子证照", "a certificate")),
+        }
+        found.append({"at": e.at, "kind": e.kind, "text": words.tr(*said).format(**values)})
+    return found[::-1]
+
+
+def _waiting_for_round(
+    case: CaseView, marks: list[StepMark], departments: dict[str, Any], words: Words
+) -> list[str]:
+    """Departments that returned the case while others of the round still work (their names).
+
+    The notice goes out once every department of the round has looked (一次性告知), so until
+    then the case reads 办理中 with a return pending; the page says what will happen.
+    """
+    if case.status != "running":
+        return []
+    returned = [m for m in marks if m.state == "returned"]
+    if not returned or not any(m.state in ("active", "late") for m in marks):
+        return []
+    names = [
+        words.label(m.task.office) or words.label(departments.get(m.task.department), m.task.department)
+        for m in returned
+    ]
+    return list(dict.fromkeys(names))
+
+
 def _case_page(
     ctx: PageContext,
     case: CaseView,
@@ -319,6 +400,7 @@ def _case_page(
     said = case_feedback(engine.db, actor, case.id, regions=engine.regions)
     rated = {r.department for r in said.ratings}
     values = case.data or {}
+    labels = form_labels(form, form.fields) | RATING_LABELS
     groups = form_view(form, values, problems)
     notice_fields = [f for g in groups for f in g["fields"] if f["key"] in scope.fields]
     for f in notice_fields:
@@ -339,7 +421,12 @@ def _case_page(
             if e.kind in scope.materials
         ],
         item_names={i["key"]: i["name"] for i in detail.summary.items},
-        labels=form_labels(form, form.fields),
+        labels=labels,
+        milestones=_milestones(ctx, case, detail, labels) if actor.role is Role.APPLICANT else [],
+        pending_return=_waiting_for_round(case, marks, departments, ctx.words),
+        may_withdraw=is_owner
+        and case.status not in FINISHED_CASE_STATES
+        and not decided(t.state for t in case.tasks),
         problems=problems,
         problems_by=by_where(problems),
         material_prefix=MATERIAL_PREFIX,
@@ -355,6 +442,38 @@ def case_page(ctx: Ctx, case_id: CaseId) -> Response:
     """Where a case stands: the diagram with its steps marked, the timeline, notice, certificates."""
     case = ctx.engine.get_case(ctx.actor, case_id)
     return _case_page(ctx, case)
+
+
+@router.get("/cases/{case_id}/withdraw")
+def withdraw_confirm(ctx: Ctx, case_id: CaseId) -> Response:
+    """Ask once more before a withdrawal (撤回): what it ends, and that it cannot be undone."""
+    actor = ctx.require(Role.APPLICANT)
+    case = ctx.engine.get_case(actor, case_id)
+    if case.applicant != actor.username or case.status in FINISHED_CASE_STATES:
+        raise PageRefused(
+            409,
+            ("不能撤回", "Cannot be withdrawn"),
+            ("此办件已结束，不能撤回。", "This case has ended and cannot be withdrawn."),
+        )
+    if decided(t.state for t in case.tasks):
+        raise PageRefused(
+            409,
+            ("不能撤回", "Cannot be withdrawn"),
+            (
+                "已有部门作出办理决定，不能再撤回。如需停止办理，请联系办理部门。",
+                "A department has already decided; the case can no longer be withdrawn. Contact the office.",
+            ),
+        )
+    bundle = ctx.engine.bundle_detail(case.bundle, case.version).summary
+    return ctx.render("case_withdraw.html", case=case, bundle=bundle)
+
+
+@router.post("/cases/{case_id}/withdraw")
+def withdraw(ctx: Ctx, case_id: CaseId) -> Response:
+    """Withdraw the application; the engine refuses once a department has decided (a 409 page)."""
+    actor = ctx.require(Role.APPLICANT)
+    ctx.engine.withdraw(actor, case_id)
+    return redirect(f"/cases/{case_id}?msg=withdrawn")
 
 
 @router.post("/cases/{case_id}/supplement")
