@@ -50,6 +50,7 @@ from api.routes import (
     feedback,
     incidents,
     materials,
+    messages,
     tasks,
     webhooks,
 )
@@ -282,6 +283,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         divisions,
     ):
         app.include_router(module.router)
+    app.include_router(messages.router)  # the message centre: every signed-in account, its own only
     app.include_router(webhooks.router)
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
