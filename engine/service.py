@@ -20,6 +20,7 @@ from engine.bpmn.runtime import Runner
 from engine.cases.facade import CaseFacade
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.cases.store import CaseStore
+from engine.documents.service import Documents
 from engine.portal.drafts import Drafts
 from engine.portal.notifications import MessageCentre
 from engine.regions.service import Regions
@@ -51,7 +52,11 @@ class Engine(CaseFacade):
             calendar=calendar,
             deployments=deployments,
             materials=MaterialService(
-                db, FileBlobStore(settings.materials_dir), catalog, max_bytes=settings.max_upload_bytes
+                db,
+                FileBlobStore(settings.materials_dir),
+                catalog,
+                max_bytes=settings.max_upload_bytes,
+                clock=clock,
             ),
             runner=runner,
             store=CaseStore(
@@ -63,6 +68,8 @@ class Engine(CaseFacade):
         self.drafts = Drafts(db, clock, self.form_for, self.materials)
         # The message centre (消息中心): what the subscribers wrote, read and marked by its recipients.
         self.messages = MessageCentre(db, clock)
+        # Certificates and receipts as PDF, public verification and revocation (engine.documents).
+        self.documents = Documents(self)
         subscribe_followers(db.spine, calendar, settings.default_division, regions)
 
     def upgrade(self) -> None:

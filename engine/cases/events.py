@@ -151,6 +151,16 @@ class CertificateIssued(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CertificateRevoked(Event):
+    """An issued certificate was revoked (吊销/注销): its verification page says so from now on."""
+
+    KIND = "certificate_revoked"
+    kind: str
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class TimerFired(Event):
     """A BPMN timer of the case came due and fired."""
 

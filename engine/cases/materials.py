@@ -422,6 +422,7 @@ class MaterialService:
             filename=f"{spec.zh}-{document['number']}.json",
             issued_by_case=case_id,
             created_at=now,
+            number=document["number"],
         )
         session.add(row)
         session.flush()
@@ -494,10 +495,14 @@ class MaterialService:
         return sources
 
 
+def kind_code(kind: str) -> str:
+    """The four hex digits of a certificate kind that end its numbers."""
+    return hashlib.sha256(kind.encode()).hexdigest()[:4].upper()
+
+
 def certificate_number(case_id: int, kind: str, issued_at: datetime) -> str:
     """A readable, unique certificate number: date, case, and a short code of the kind."""
-    code = hashlib.sha256(kind.encode()).hexdigest()[:4].upper()
-    return f"DZZZ{issued_at:%Y%m%d}{case_id:08d}{code}"
+    return f"DZZZ{issued_at:%Y%m%d}{case_id:08d}{kind_code(kind)}"
 
 
 def _type_refusal(spec: MaterialKind, head: bytes) -> InvalidInput | None:

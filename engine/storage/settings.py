@@ -71,6 +71,14 @@ def check_division_code(code: str) -> str:
     return code
 
 
+def check_public_url(url: str) -> str:
+    """The site's public address without a trailing slash, if it is an http(s) URL with a host."""
+    cleaned = url.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", cleaned):
+        raise ValueError(f"public_url {url!r} must be an http(s) address such as https://zwfw.example.gov.cn")
+    return cleaned
+
+
 def shipped_processes_dir() -> Path:
     """The folder of bundles that ships with onething (``processes/``)."""
     return PROJECT_ROOT / "processes"
@@ -131,6 +139,9 @@ class Settings(BaseSettings):
     # 行政区划 where cases of an unknown or absent division are handled: every department
     # implicitly has an office there, and accounts without a division belong to it.
     default_division: str = "310000"
+    # The address people reach this site at (scheme, host, optional path; no trailing slash):
+    # the QR codes and printed links on certificates and receipts point there.
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("case_code_pattern")
     @classmethod
@@ -141,6 +152,11 @@ class Settings(BaseSettings):
     @classmethod
     def _default_division(cls, value: str) -> str:
         return check_division_code(value.strip())
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return check_public_url(value)
 
     @property
     def materials_dir(self) -> Path:

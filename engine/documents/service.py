@@ -1,0 +1,242 @@
+"""The documents of cases: certificate PDFs, the acceptance receipt, verification and revocation.
+
+``Documents`` works on top of the case facade: it asks the facade who may see a case (so
+the rules stay in one place) and reads certificates, tasks and audit lines itself. The
+public verification (``verify``) needs nobody signed in and answers only what the
+certificate prints. Revoking writes the row and the case's audit line in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases.events import CertificateRevoked
+from engine.cases.facade import CaseFacade
+from engine.cases.views import CaseView, Label
+from engine.cases.visibility import may_supervise_task
+from engine.documents import rendering
+from engine.documents.certificates import find_certificate, issuing_office
+from engine.documents.receipts import receipt_context
+from engine.documents.views import (
+    CertificateField,
+    CertificateStatus,
+    CertificateView,
+    RecordedResult,
+    RenderedDocument,
+    Verification,
+)
+from engine.documents.wording import day_label, masked, value_label
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
+from engine.people.actors import Actor, Role
+from engine.storage.models import Material, WorkItem
+from engine.storage.spine import emit
+
+MAX_REASON = 500
+
+
+class CertificateNotFound(NotFound):
+    """No issued certificate has this number."""
+
+
+class Documents:
+    """Certificates and receipts of cases as documents, and the public verification of certificates."""
+
+    def __init__(self, cases: CaseFacade) -> None:
+        self.cases = cases
+
+    # -- addresses ---------------------------------------------------------------------------
+    def verify_url(self, number: str) -> str:
+        """The public verification page of a certificate number (what its QR code encodes)."""
+        return f"{self.cases.settings.public_url}/verify/{number}"
+
+    def case_url(self, case_id: int) -> str:
+        """The case's page (what the receipt's QR code encodes)."""
+        return f"{self.cases.settings.public_url}/cases/{case_id}"
+
+    # -- certificates ------------------------------------------------------------------------
+    def _view(self, session: Session, row: Material, number: str, *, public: bool) -> CertificateView:
+        """A certificate row as printed (``public``: identity numbers masked, for the verification)."""
+        cases = self.cases
+        document: dict[str, Any] = cases.materials.certificate_data(row.id)
+        office = issuing_office(session, row, str(document.get("issuer", "")), cases.regions.route)
+        issuer = self._office(office.department, office.division)
+        fields = []
+        for key, value in document.get("fields", {}).items():
+            element = cases.catalog.elements.get(key)
+            label = Label(element.zh, element.en) if element is not None else Label(key, key)
+            shown = value_label(element, value)
+            fields.append(CertificateField(key, label, masked(element, shown) if public else shown))
+        order = {key: i for i, key in enumerate(self._field_order(row.kind))}
+        fields.sort(key=lambda f: order.get(f.key, len(order)))
+        name = document.get("name") or {"zh": row.kind, "en": row.kind}
+        return CertificateView(
+            number=number,
+            kind=row.kind,
+            name=Label(str(name["zh"]), str(name["en"])),
+            issuer=issuer,
+            issued_at=row.created_at,
+            issued_on=day_label(cases.calendar.local_date(row.created_at)),
+            fields=tuple(fields),
+            case_id=int(row.issued_by_case or 0),
+            material_id=row.id,
+            verify_url=self.verify_url(number),
+            revoked_at=row.revoked_at,
+            revoked_on=day_label(cases.calendar.local_date(row.revoked_at)) if row.revoked_at else None,
+            revoked_reason=row.revoked_reason,
+        )
+
+    def _office(self, department: str, division: str) -> Label:
+        """An office's name in both languages."""
+        regions = self.cases.regions
+        return Label(
+            regions.office_name(department, division, "zh"), regions.office_name(department, division, "en")
+        )
+
+    def _field_order(self, kind: str) -> tuple[str, ...]:
+        """The catalog's order of a kind's fields (the stored document keeps them sorted by key)."""
+        spec = self.cases.catalog.materials.get(kind)
+        return spec.certificate.fields if spec is not None and spec.certificate is not None else ()
+
+    def verify(self, number: str) -> Verification:
+        """The public answer for a number: valid, revoked (with date and reason) or unknown."""
+        with self.cases.db.read() as session:
+            row = find_certificate(session, self.cases.materials, number)
+            if row is None:
+                return Verification(number, CertificateStatus.UNKNOWN)
+            view = self._view(session, row, number, public=True)
+        return Verification(number, view.status, view)
+
+    def certificates(self, actor: Actor, case_id: int) -> tuple[CertificateView, ...]:
+        """The certificates a case issued, for whoever may see the case, in the order they were issued."""
+        case = self.cases.get_case(actor, case_id)
+        ids = list(case.outputs.values())
+        if not ids:
+            return ()
+        with self.cases.db.read() as session:
+            rows = session.scalars(select(Material).where(Material.id.in_(ids))).all()
+            views = [self._view(session, row, self._number(row), public=False) for row in rows]
+        return tuple(sorted(views, key=lambda v: (v.issued_at, v.number)))
+
+    def _number(self, row: Material) -> str:
+        """A row's certificate number (from its document when issued before numbers were stored)."""
+        return row.number or str(self.cases.materials.certificate_data(row.id)["number"])
+
+    def certificate_pdf(self, actor: Actor, case_id: int, kind: str) -> RenderedDocument:
+        """A certificate of a case as PDF, for whoever may see the case (revoked ones marked so)."""
+        found = [c for c in self.certificates(actor, case_id) if c.kind == kind]
+        if not found:
+            raise CertificateNotFound(f"此办件没有这份证照 (the case has no certificate {kind})")
+        cert = found[0]
+        context = {"cert": cert, "qr": rendering.qr_data_uri(cert.verify_url)}
+        content = rendering.render_pdf(rendering.certificate_template(kind), context)
+        return RenderedDocument(f"{cert.name.zh}-{cert.number}.pdf", content)
+
+    def revoke(self, actor: Actor, number: str, reason: str) -> Verification:
+        """Revoke a certificate (吊销/注销): admins, and supervisors of the issuing office's department.
+
+        Anyone else is refused whatever the number. The revocation is written with an audit
+        line on the case that issued it, in one transaction; revoking twice is a conflict.
+        """
+        if not (actor.role is Role.ADMIN or (actor.role is Role.CLERK and actor.supervisor)):
+            raise NotAllowed("吊销证照仅限管理员或发证部门督办人员 (only admins or the issuer's supervisors)")
+        text = reason.strip()
+        if not text or len(text) > MAX_REASON:
+            raise InvalidInput(
+                "请填写吊销原因 (a reason is needed)",
+                [
+                    Problem(
+                        f"请填写吊销(注销)原因，不超过{MAX_REASON}字",
+                        where="reason",
+                        rule="required" if not text else "max_length",
+                        message_en=f"give the reason for revoking, at most {MAX_REASON} characters",
+                    )
+                ],
+            )
+        cases = self.cases
+        with cases.db.write() as session:
+            row = find_certificate(session, cases.materials, number)
+            if row is None:
+                raise CertificateNotFound(f"查无此证 (no certificate {number})")
+            document = cases.materials.certificate_data(row.id)
+            office = issuing_office(session, row, str(document.get("issuer", "")), cases.regions.route)
+            if not may_supervise_task(actor, office.department, office.division, cases.regions):
+                raise NotAllowed("只能吊销本部门签发的证照 (only certificates your department issued)")
+            if row.revoked_at is not None:
+                raise Conflict(f"该证照已于{row.revoked_at:%Y-%m-%d}吊销 (already revoked)")
+            now = cases.clock.now()
+            row.number = row.number or number
+            row.revoked_at = now
+            row.revoked_by = actor.username
+            row.revoked_reason = text
+            emit(
+                session,
+                CertificateRevoked(
+                    case_id=row.issued_by_case,
+                    at=now,
+                    actor=actor.username,
+                    kind=row.kind,
+                    number=number,
+                    reason=text,
+                ),
+            )
+        return self.verify(number)
+
+    # -- the acceptance receipt --------------------------------------------------------------
+    def receipt_pdf(self, actor: Actor, case_id: int) -> RenderedDocument:
+        """The 受理回执 of a case as PDF, for whoever may see the case."""
+        case = self.cases.get_case(actor, case_id)
+        url = self.case_url(case.id)
+        context = receipt_context(self.cases, case, url, rendering.qr_data_uri(url))
+        content = rendering.render_pdf("receipt.html", {"r": context})
+        return RenderedDocument(f"受理回执-{case.code or case.id}.pdf", content)
+
+    # -- results departments recorded --------------------------------------------------------
+    def results(self, actor: Actor, case_id: int) -> tuple[RecordedResult, ...]:
+        """What departments recorded when deciding (bank account, 社保登记号 ...), for the case's owner.
+
+        Only the items' own ``decision_fields`` are shown, labelled by the catalog; clerks of
+        other departments get nothing (analysts and admins read everything anyway).
+        """
+        case = self.cases.get_case(actor, case_id)
+        if not (actor.role in (Role.ANALYST, Role.ADMIN) or case.applicant == actor.username):
+            return ()
+        return self._results(case)
+
+    def _results(self, case: CaseView) -> tuple[RecordedResult, ...]:
+        cases = self.cases
+        with cases.db.read() as session:
+            tasks = session.scalars(
+                select(WorkItem)
+                .where(WorkItem.case_id == case.id, WorkItem.outcome == "approve")
+                .order_by(WorkItem.completed_at, WorkItem.id)
+            ).all()
+            manifest = (
+                cases.deployments.definition(cases.deployments.row(session, tasks[0].deployment_id)).manifest
+                if tasks
+                else None
+            )
+            found: list[RecordedResult] = []
+            for task in tasks:
+                assert manifest is not None
+                try:
+                    item = manifest.item(task.item_key)
+                except KeyError:
+                    continue
+                for key in item.decision_fields:
+                    value = (task.decision or {}).get(key)
+                    if value in (None, ""):
+                        continue
+                    element = cases.catalog.elements.get(key)
+                    found.append(
+                        RecordedResult(
+                            item=Label(item.name.zh, item.name.en),
+                            office=self._office(task.department, task.division),
+                            field=Label(element.zh, element.en) if element else Label(key, key),
+                            value=value_label(element, value),
+                            at=task.completed_at,
+                        )
+                    )
+        return tuple(found)
