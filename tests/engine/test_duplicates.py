@@ -63,7 +63,7 @@ def test_another_applicants_open_case_for_the_same_company_is_warned_without_the
     assert problem.message == "已有一件企业名称相同的迷你企业开办申请正在办理，请核对是否重复申请"
     assert "already in progress" in problem.message_en
     said = str(problem.as_dict())
-    for private in ("applicant2", "张三", MINI_STARTUP["legal_rep_id"], "case_id"):
+    for private in ("applicant2", "张三", str(MINI_STARTUP["legal_rep_id"]), "case_id"):
         assert private not in said
     assert problem.extra["fields"] == ["company_name"] and problem.extra["state"] == "open"
 
