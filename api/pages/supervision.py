@@ -149,14 +149,24 @@ def _task_rows(
             )
         )
     if shown is not Shown.DONE:
-        # Late tasks whose escalation has not fired yet (a bundle may escalate after the due time).
+        # Tasks still late without an open entry: 督办 already done (its note shown), or the
+        # escalation not fired yet (a bundle may escalate after the due time).
         listed = {r.task_id for r in rows}
+        earlier = (
+            supervising.entries(
+                engine.db, actor, regions=regions, shown=Shown.DONE, department=department, division=division
+            )
+            if shown is Shown.OPEN
+            else []
+        )
+        supervised = {s.entry.subject_id: s.entry for s in earlier if s.entry.subject == Subject.WORK_ITEM}
         page = engine.list_tasks(
             actor, overdue=True, department=department, division=division, limit=supervising.LIMIT
         )
         for t in page.items:
             if t.id in listed:
                 continue
+            done = supervised.get(t.id)
             rows.append(
                 TaskRow(
                     task_id=t.id,
@@ -167,9 +177,13 @@ def _task_rows(
                     division=t.division,
                     office=t.office,
                     due_at=t.due_at,
-                    state="overdue",
+                    state="resolved" if done else "overdue",
                     task_state=t.state,
                     assignee=t.assignee,
+                    entry_id=done.id if done else None,
+                    resolved_at=done.resolved_at if done else None,
+                    resolved_by=done.resolved_by if done else "",
+                    note=done.note if done else "",
                 )
             )
     return rows, late_rectifications
