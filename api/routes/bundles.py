@@ -1,11 +1,16 @@
-"""The bundle catalogue: list, detail (merged form, checklist, example), diagram, deploy."""
+"""The bundle catalogue: list, detail (merged form, checklist, example), diagram, deploy, four-eyes review.
+
+Review (``engine.bpmn.review``): ``POST /api/bundles?draft=true`` stores a draft; the versions
+of a bundle list their status; submit, publish, return (with a note) and withdraw move one
+version. Publishing and returning are refused (403) to the version's author and submitter.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Body, File, Path, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep, IdempotencyKey, ServicesDep
@@ -13,13 +18,25 @@ from api.errors import responses
 from api.headers import untrusted_download
 from api.idempotency import Reply, run_once
 from api.logs import note
+from api.schemas.bundle_review import BundleVersionPublic, ReviewedPublic, ReviewNoteCreate
 from api.schemas.bundles import BundleDetailPublic, BundlePublic, DeployedPublic
 from api.schemas.common import DIVISION_CODE
-from engine.errors import TooLarge
+from engine.bpmn.review import ReviewAction, VersionStatus
+from engine.errors import BundleNotFound, TooLarge
+from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="版本 (version)")]
+Draft = Annotated[
+    bool,
+    Query(
+        description="存为草稿，待另一位分析员或管理员审核发布 "
+        "(store a draft: it goes live when another analyst or an admin publishes it)"
+    ),
+]
+Note = Annotated[ReviewNoteCreate | None, Body()]
 Division = Annotated[
     str | None,
     Query(
@@ -30,22 +47,31 @@ Division = Annotated[
 ]
 
 
+def _published_unless_analyst(engine: EngineDep, actor: Actor, key: str, version: int | None) -> None:
+    """A draft, a version in review or a withdrawn one is the analysts' own: 404 to everyone else."""
+    if version is None or actor.role in (Role.ANALYST, Role.ADMIN):
+        return
+    if engine.version_status(key, version) != VersionStatus.PUBLISHED:
+        raise BundleNotFound(f"没有这个事项包版本 (no bundle {key!r} version {version})")
+
+
 @router.get("", response_model=list[BundlePublic], responses=responses())
 def list_bundles(_actor: CurrentActor, engine: EngineDep) -> list[BundlePublic]:
-    """The newest version of every deployed bundle."""
+    """The newest published version of every deployed bundle (drafts wait for review)."""
     return [BundlePublic.from_view(b) for b in engine.list_bundles()]
 
 
 @router.get("/{key}", response_model=BundleDetailPublic, responses=responses(404, 422))
 def bundle_detail(
     key: BundleKey,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     engine: EngineDep,
     version: Version = None,
     division: Division = None,
 ) -> BundleDetailPublic:
     """A bundle with its merged form (JSON Schema), materials checklist, reductions, an example and office
     contacts; with ``division``, the regional variant that applies there (the nearest up the tree)."""
+    _published_unless_analyst(engine, actor, key, version)
     return BundleDetailPublic.from_detail(engine.bundle_detail(key, version, division))
 
 
@@ -58,9 +84,10 @@ def bundle_detail(
     },
 )
 def bundle_diagram(
-    key: BundleKey, _actor: CurrentActor, engine: EngineDep, version: Version = None
+    key: BundleKey, actor: CurrentActor, engine: EngineDep, version: Version = None
 ) -> Response:
     """The bundle's BPMN diagram as XML (a download with a sandboxing policy: the text is the analyst's)."""
+    _published_unless_analyst(engine, actor, key, version)
     name = f"{key}-v{version}.bpmn" if version is not None else f"{key}.bpmn"
     return untrusted_download(engine.diagram(key, version), name, "application/xml")
 
@@ -80,10 +107,12 @@ def deploy_bundle(
     services: ServicesDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,
+    draft: Draft = False,
 ) -> JSONResponse:
     """Validate and deploy a bundle or a regional variant: a new version when its content changed.
 
     An analyst with a division (分级授权) deploys only variants for divisions inside it (403 otherwise).
+    With ``draft=true`` the version is stored as a draft for four-eyes review, not live.
     """
     engine = services.engine
     limit = engine.settings.max_bundle_bytes
@@ -92,15 +121,68 @@ def deploy_bundle(
         raise TooLarge(f"压缩包超过 {limit} 字节 (zip over {limit} bytes)")
 
     def work(_reservation: Reservation | None) -> Reply:
-        deployed = engine.deploy_zip(data, by=actor.username, scope=actor.division)
+        deployed = engine.deploy_zip(data, by=actor.username, scope=actor.division, draft=draft)
         note(
             bundle=deployed.key,
             version=deployed.version,
             created=deployed.created,
             division=deployed.division,
+            status=deployed.status,
         )
         public = DeployedPublic.from_deployed(deployed)
         return Reply(public, status.HTTP_201_CREATED if deployed.created else status.HTTP_200_OK)
 
-    asked = {"sha256": hashlib.sha256(data).hexdigest()}
+    asked = {"sha256": hashlib.sha256(data).hexdigest(), "draft": draft}
     return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 201, work)
+
+
+@router.get("/{key}/versions", response_model=list[BundleVersionPublic], responses=responses(403, 404, 422))
+def bundle_versions(key: BundleKey, _actor: AnalystActor, engine: EngineDep) -> list[BundleVersionPublic]:
+    """Every stored version of a bundle, newest first, with its review status and who did what."""
+    found = engine.versions(key)
+    if not found:
+        raise BundleNotFound(f"没有这个事项包 (no bundle {key!r})")
+    return [BundleVersionPublic.from_view(v) for v in found]
+
+
+def _review(
+    engine: EngineDep, actor: AnalystActor, key: str, version: int, action: ReviewAction, body: Note
+) -> ReviewedPublic:
+    reviewed = engine.review_version(actor, key, version, action, body.note if body else None)
+    note(bundle=key, version=version, review=action.value, status=reviewed.status.value)
+    return ReviewedPublic.from_reviewed(reviewed)
+
+
+REVIEW_ERRORS = responses(403, 404, 409, 422)
+
+
+@router.post("/{key}/versions/{version}/submit", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
+def submit_version(
+    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
+) -> ReviewedPublic:
+    """Submit a draft for review (draft -> in_review); the submitter may not publish it."""
+    return _review(engine, actor, key, version, ReviewAction.SUBMIT, body)
+
+
+@router.post("/{key}/versions/{version}/publish", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
+def publish_version(
+    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
+) -> ReviewedPublic:
+    """Publish a version in review: new cases start on it. Refused (403) to its author and submitter."""
+    return _review(engine, actor, key, version, ReviewAction.PUBLISH, body)
+
+
+@router.post("/{key}/versions/{version}/return", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
+def return_version(
+    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
+) -> ReviewedPublic:
+    """Return a version in review to draft with a note (``note`` required); not by its author or submitter."""
+    return _review(engine, actor, key, version, ReviewAction.RETURN, body)
+
+
+@router.post("/{key}/versions/{version}/withdraw", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
+def withdraw_version(
+    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
+) -> ReviewedPublic:
+    """Withdraw a draft or a version in review (its author, or an admin): it never goes live."""
+    return _review(engine, actor, key, version, ReviewAction.WITHDRAW, body)

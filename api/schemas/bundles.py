@@ -217,6 +217,7 @@ class DeployedPublic(BaseModel):
 
     A variant says its ``division``. A new base version re-applies each division's variant:
     ``variants`` lists the versions made, ``skipped`` the variants that no longer pass.
+    ``status`` is ``published``, or ``draft`` when deployed with ``?draft=true`` (four-eyes review).
     """
 
     model_config = with_examples(
@@ -227,6 +228,7 @@ class DeployedPublic(BaseModel):
             "division": None,
             "variants": [],
             "skipped": [],
+            "status": "published",
         }
     )
 
@@ -236,6 +238,7 @@ class DeployedPublic(BaseModel):
     division: str | None = None
     variants: list[RedeployedVariantPublic] = Field(default_factory=list)
     skipped: list[SkippedVariantPublic] = Field(default_factory=list)
+    status: str = "published"
 
     @classmethod
     def from_deployed(cls, deployed: Deployed) -> DeployedPublic:
@@ -245,6 +248,7 @@ class DeployedPublic(BaseModel):
             version=deployed.version,
             created=deployed.created,
             division=deployed.division,
+            status=deployed.status,
             variants=[
                 RedeployedVariantPublic(division=v.division or "", version=v.version, created=v.created)
                 for v in deployed.variants

@@ -183,6 +183,11 @@ class Bundles(CaseCore):
             rows = s.execute(query.order_by(Deployment.key, Deployment.version.desc())).all()
         return [BundleVersion(**row._asdict()) for row in rows]
 
+    def version_status(self, key: str, version: int) -> str:
+        """Where one version stands in review (``BundleNotFound`` when there is no such version)."""
+        with self.db.read() as s:
+            return self.deployments.review_state(s, key, version)
+
     def deployments_marker(self) -> tuple[int, int, int]:
         """How many versions are deployed, the newest one's id and how many are published.
 
