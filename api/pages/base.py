@@ -153,6 +153,10 @@ class PageContext:
             role=self.role,
             csrf_field=CSRF_FIELD,
             csrf=self.csrf_token(),
+            # The navigation's message badge: one indexed COUNT, only for a signed-in person.
+            unread_messages=0
+            if self.account is None
+            else self.engine.messages.unread_count(self.account.username),
             path=self.request.url.path,
             query=self.request.url.query,
             **values,
