@@ -12,7 +12,8 @@ collaborators and the locked-case transaction), in its own module:
 - ``external``: external tasks of departments' own systems (fetch and lock, complete, fail,
   BPMN errors, retries and incidents, hand-over to clerks);
 - ``timers``: BPMN timers that came due;
-- ``messages``: messages from department systems, correlated to a waiting case or starting one.
+- ``messages``: messages from department systems, correlated to a waiting case or starting one;
+- ``guide``: 情形引导, the questions of a bundle and what a set of answers means.
 
 Mixins rather than composed objects: the callers (API, pages, CLI, tests) see one object
 with every operation, the parts share one set of collaborators and helpers without passing
@@ -27,11 +28,12 @@ from __future__ import annotations
 
 from engine.cases.bundles import Bundles
 from engine.cases.external import ExternalTasks
+from engine.cases.guide import Guiding
 from engine.cases.messages import Messages
 from engine.cases.queues import Queues
 from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers):
+class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""
