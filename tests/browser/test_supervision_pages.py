@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from engine.cases.states import Outcome
 from engine.demo import demo_document, work_case
 from engine.feedback import complaints, ratings
 from engine.people.actors import Actor, Role
@@ -45,15 +46,15 @@ class Scene:
     complaint: int
 
 
-def _start(server: LiveServer, applicant: Actor) -> tuple[int, dict[str, Any]]:
-    """A school-enrollment case of the applicant from the bundle's first example."""
+def _start(server: LiveServer, applicant: Actor, bundle: str = BUNDLE) -> tuple[int, dict[str, Any]]:
+    """A case of the applicant from the bundle's first example."""
     engine = server.engine
-    example = engine.bundle_detail(BUNDLE).examples[0]
+    example = engine.bundle_detail(bundle).examples[0]
     materials = {}
     for kind in example["materials"]:
         filename, body = demo_document(engine, kind)
         materials[kind] = engine.materials.upload(applicant.username, kind, filename, io.BytesIO(body)).id
-    return engine.start_case(applicant, BUNDLE, example["data"], materials).id, example
+    return engine.start_case(applicant, bundle, example["data"], materials).id, example
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +231,35 @@ def test_another_departments_supervisor_sees_none_of_it(desk: Any, scene: Scene)
         expect(desk.locator(f"#supervision-{table} tr[data-case='{scene.rated_case}']")).to_have_count(0)
     answer = desk.request.get(f"/supervision?department={DEPARTMENT}")
     assert answer.status == 200 and f'data-case="{scene.late_case}"' not in answer.text()
+
+
+def test_an_incident_of_a_department_system_is_handed_to_its_clerks_from_the_desk(
+    desk: Any, server: LiveServer
+) -> None:
+    engine = server.engine
+    applicant = Actor("applicant1", Role.APPLICANT)
+    case_id, example = _start(server, applicant, "enterprise-startup")
+    clerk = Actor("clerk.market-regulation", Role.CLERK, frozenset({"market-regulation"}))
+    (registration,) = [t for t in engine.get_case(applicant, case_id).tasks if t.state == "ready"]
+    engine.claim(clerk, registration.id)
+    decision = dict(example.get("decisions", {}).get(registration.item, {}))
+    engine.complete(clerk, registration.id, Outcome.APPROVE, decision, "同意")
+    (tax,) = [
+        t for t in engine.get_case(applicant, case_id).tasks if t.department == "tax" and t.state == "ready"
+    ]
+    engine.set_retries(Actor("admin", Role.ADMIN), tax.id, 0)  # the tax system gave up: an incident
+
+    sign_in(desk, "supervisor.tax")
+    desk.goto("/supervision")
+    row = desk.locator(f"#supervision-incidents tr[data-incident='{tax.id}']")
+    expect(row).to_contain_text("税务")
+    row.get_by_text("转人工办理", exact=True).click()
+    row.get_by_role("button", name="确认转人工办理").click()
+    expect(desk.locator("#incident-" + str(tax.id) + "-error")).to_be_visible()  # a reason is required
+    row = desk.locator(f"#supervision-incidents tr[data-incident='{tax.id}']")
+    row.get_by_label("转人工办理的原因").fill("税务系统接口故障，改由窗口人工办理")
+    row.get_by_role("button", name="确认转人工办理").click()
+    desk.wait_for_url(re.compile(r"done=handed"))
+    expect(desk.locator(f"#supervision-incidents tr[data-incident='{tax.id}']")).to_have_count(0)
+    now = next(t for t in engine.get_case(applicant, case_id).tasks if t.id == tax.id)
+    assert (now.state, now.kind) == ("ready", "human")
