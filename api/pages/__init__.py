@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import applicant, auth, clerk, complaints, messages, studio, supervision
+from api.pages import applicant, auth, clerk, complaints, guide, messages, studio, supervision
 from api.pages.rendering import STATIC_DIR
 from engine.storage.settings import PROJECT_ROOT
 
@@ -26,6 +26,7 @@ BPMN_JS_DIST = PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist"
 router = APIRouter()
 for _module in (auth, applicant, clerk, studio, supervision, complaints, messages):
     router.include_router(_module.router)
+router.include_router(guide.router)
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:
