@@ -1,4 +1,4 @@
-"""情形引导 in real chromium: questions on one phone screen, the result follows the answers, the form is prefilled.
+"""情形引导 in real chromium: the questions on one phone screen, the result follows them, the form prefilled.
 
 At 390x844 (and 360, 414: no horizontal scroll, touch targets of 44 px) and 1366x900.
 Screenshots: test-artifacts/screenshots/guide-<page>-<size>.png.
