@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -263,3 +264,20 @@ def test_an_incident_of_a_department_system_is_handed_to_its_clerks_from_the_des
     expect(desk.locator(f"#supervision-incidents tr[data-incident='{tax.id}']")).to_have_count(0)
     now = next(t for t in engine.get_case(applicant, case_id).tasks if t.id == tax.id)
     assert (now.state, now.kind) == ("ready", "human")
+
+
+def test_the_desk_speaks_english_on_an_english_page(desk: Any, scene: Scene) -> None:
+    sign_in(desk, SUPERVISOR)
+    desk.goto("/lang/en?next=" + quote("/supervision?state=all", safe=""))
+    desk.wait_for_url(re.compile(r"/supervision\?state=all$"))
+    expect(desk.locator("h1")).to_have_text("Supervision")
+    # Everything the page itself says is English; Chinese stays only in what people wrote.
+    words = desk.locator(
+        "main h1, main h2, main th, main .badge, main summary, main label, main nav a, main td[data-label]"
+    )
+    said = " ".join(words.all_inner_texts())
+    for written in ("已电话催办户籍科", "户籍核验十多天", "已约谈窗口人员", "已督促户籍科", "材料核验来回"):
+        said = re.sub(rf"{written}[^\s]*", "", said)
+    assert not re.search(r"[\u4e00-\u9fff]", said), said
+    assert "Public security" in said
+    shot(desk, "supervision-desk-en-1366x900")
