@@ -45,6 +45,7 @@ from api.routes import (
     auth,
     bundles,
     cases,
+    certificates,
     divisions,
     engine_rest,
     feedback,
@@ -284,6 +285,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ):
         app.include_router(module.router)
     app.include_router(messages.router)  # the message centre: every signed-in account, its own only
+    app.include_router(certificates.router)  # verification is public; revocation and PDFs check the caller
     app.include_router(webhooks.router)
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.pages import home, i18n
+from api.pages import documents, home, i18n
 from api.pages import materials as docs
 from api.pages.answers import (
     MATERIAL_PREFIX,
@@ -434,6 +434,7 @@ def _case_page(
         rating_targets=[t for t in ("", *detail.summary.departments) if t not in rated],
         is_owner=is_owner,
         rating_failed=rating_failed,
+        case_documents=documents.case_documents(ctx, case),
     )
 
 
@@ -526,11 +527,5 @@ def rate(ctx: Ctx, case_id: CaseId) -> Response:
 
 @router.get("/cases/{case_id}/outputs/{kind}")
 def certificate(ctx: Ctx, case_id: CaseId, kind: str) -> Response:
-    """Download a certificate the case issued (only for those who may see the case)."""
-    case = ctx.engine.get_case(ctx.actor, case_id)
-    material_id = case.outputs.get(kind)
-    if material_id is None:
-        raise PageRefused(
-            404, ("未找到", "Not found"), ("此办件没有这份证照。", "This case has no such certificate.")
-        )
-    return docs.send(ctx.engine, material_id, attachment=True)
+    """Download a certificate the case issued, as PDF (only for those who may see the case)."""
+    return documents.certificate_download(ctx, case_id, kind)

@@ -52,6 +52,7 @@ EVENT: dict[str, tuple[str, str]] = {
     "notice_issued": ("发出一次性补正告知", "Correction notice issued"),
     "supplemented": ("申请人补正", "Supplement received"),
     "certificate_issued": ("签发电子证照", "Certificate issued"),
+    "certificate_revoked": ("电子证照已吊销(注销)", "Certificate revoked"),
     "completed": ("办结", "Case completed"),
     "rejected": ("不予办理", "Case rejected"),
     "withdrawn": ("撤回", "Withdrawn"),
@@ -95,6 +96,11 @@ FLASH: dict[str, tuple[str, str, str]] = {
     "taken": ("warn", "该任务已被他人认领。", "Someone else has claimed this task."),
     "deployed": ("ok", "已部署新版本。", "A new version was deployed."),
     "unchanged": ("ok", "内容未变化，版本保持不变。", "Nothing changed; the version stays."),
+    "revoked": (
+        "ok",
+        "证照已吊销(注销)，核验页面即时显示。",
+        "The certificate was revoked; its check page says so.",
+    ),
 }
 
 

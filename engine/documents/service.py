@@ -72,19 +72,23 @@ class Documents:
         order = {key: i for i, key in enumerate(self._field_order(row.kind))}
         fields.sort(key=lambda f: order.get(f.key, len(order)))
         name = document.get("name") or {"zh": row.kind, "en": row.kind}
+        issued = cases.calendar.local_date(row.created_at)
+        revoked = cases.calendar.local_date(row.revoked_at) if row.revoked_at else None
         return CertificateView(
             number=number,
             kind=row.kind,
             name=Label(str(name["zh"]), str(name["en"])),
             issuer=issuer,
             issued_at=row.created_at,
-            issued_on=day_label(cases.calendar.local_date(row.created_at)),
+            issued_day=issued,
+            issued_on=day_label(issued),
             fields=tuple(fields),
             case_id=int(row.issued_by_case or 0),
             material_id=row.id,
             verify_url=self.verify_url(number),
             revoked_at=row.revoked_at,
-            revoked_on=day_label(cases.calendar.local_date(row.revoked_at)) if row.revoked_at else None,
+            revoked_day=revoked,
+            revoked_on=day_label(revoked) if revoked else None,
             revoked_reason=row.revoked_reason,
         )
 
@@ -111,7 +115,10 @@ class Documents:
 
     def certificates(self, actor: Actor, case_id: int) -> tuple[CertificateView, ...]:
         """The certificates a case issued, for whoever may see the case, in the order they were issued."""
-        case = self.cases.get_case(actor, case_id)
+        return self.certificates_of(self.cases.get_case(actor, case_id))
+
+    def certificates_of(self, case: CaseView) -> tuple[CertificateView, ...]:
+        """The certificates of a case the caller has already read (and so may see)."""
         ids = list(case.outputs.values())
         if not ids:
             return ()
@@ -200,12 +207,12 @@ class Documents:
         Only the items' own ``decision_fields`` are shown, labelled by the catalog; clerks of
         other departments get nothing (analysts and admins read everything anyway).
         """
-        case = self.cases.get_case(actor, case_id)
+        return self.results_of(actor, self.cases.get_case(actor, case_id))
+
+    def results_of(self, actor: Actor, case: CaseView) -> tuple[RecordedResult, ...]:
+        """``results`` of a case the caller has already read."""
         if not (actor.role in (Role.ANALYST, Role.ADMIN) or case.applicant == actor.username):
             return ()
-        return self._results(case)
-
-    def _results(self, case: CaseView) -> tuple[RecordedResult, ...]:
         cases = self.cases
         with cases.db.read() as session:
             tasks = session.scalars(

@@ -7,7 +7,7 @@ page, an answer and a printed certificate never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from engine.cases.views import Label
@@ -39,12 +39,14 @@ class CertificateView:
     name: Label
     issuer: Label  # the issuing office's name (never a department key)
     issued_at: datetime
-    issued_on: Label  # the China-local date, written out
+    issued_day: date  # the China-local date of issue
+    issued_on: Label  # the same, written out
     fields: tuple[CertificateField, ...]
     case_id: int
     material_id: str
     verify_url: str
     revoked_at: datetime | None = None
+    revoked_day: date | None = None
     revoked_on: Label | None = None
     revoked_reason: str | None = None
     by_key: dict[str, CertificateField] = field(default_factory=dict, compare=False, repr=False)
