@@ -96,6 +96,20 @@ FLASH: dict[str, tuple[str, str, str]] = {
     "taken": ("warn", "该任务已被他人认领。", "Someone else has claimed this task."),
     "deployed": ("ok", "已部署新版本。", "A new version was deployed."),
     "unchanged": ("ok", "内容未变化，版本保持不变。", "Nothing changed; the version stays."),
+    # Four-eyes review of bundle versions (api/pages/studio.py).
+    "drafted": (
+        "ok",
+        "已保存为草稿版本：提交审核并由他人发布后生效。",
+        "Saved as a draft: it goes live once submitted and published by someone else.",
+    ),
+    "version-submit": (
+        "ok",
+        "已提交审核，等待另一位分析员或管理员发布。",
+        "Submitted for review; another analyst or an admin publishes it.",
+    ),
+    "version-publish": ("ok", "已发布：新办件将使用此版本。", "Published: new cases start on this version."),
+    "version-return": ("ok", "已退回起草人修改。", "Returned to its author with your note."),
+    "version-withdraw": ("ok", "已撤回此版本。", "The version was withdrawn."),
     "revoked": (
         "ok",
         "证照已吊销(注销)，核验页面即时显示。",

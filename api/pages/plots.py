@@ -1,8 +1,10 @@
 """The studio's plots, drawn on the server as SVG (no chart library, no build step).
 
 - the bottleneck heat map: each user task of the diagram coloured by its median wait, in
-  five steps, with the hours written on the task too (colour is never the only signal);
-- the distribution of case durations (working days) as a histogram;
+  five steps, with the wait written on the task too (colour is never the only signal); the
+  legend's bins always read differently (minutes for short waits, more decimals when needed,
+  and a single bin when every task waited the same);
+- the distribution of case durations (working days) as a histogram, counted on whole-number ticks;
 - trends over time: the overdue rate and the mean rating per week.
 
 Every plot has a ``<title>`` and ``<desc>`` and the page lists the same numbers in a table,
@@ -11,6 +13,7 @@ so a screen reader and a printed page lose nothing. The numbers come from ``engi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,8 @@ from engine.analytics.views import DurationDistribution, HeatCell, TrendPoint
 
 HEAT_LEVELS = 5
 HOUR = 3600.0
+MINUTE = 60.0
+MAX_DECIMALS = 3
 WIDTH = 640
 HEIGHT = 240
 PAD_LEFT = 48
@@ -32,11 +37,12 @@ PAD_BOTTOM = 44
 
 @dataclass(frozen=True)
 class HeatStep:
-    """One colour step of the heat map legend: its level and the hours it covers."""
+    """One colour step of the heat map legend: its level, the hours it covers and how it reads."""
 
     level: int
     low_hours: float
     high_hours: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -55,21 +61,56 @@ def heat_level(median: float, top: float) -> int:
     return min(HEAT_LEVELS - 1, int(median / top * HEAT_LEVELS))
 
 
+def _wait_unit(top: float, words: Words) -> tuple[float, str]:
+    """Seconds per unit and the unit's word: hours, or minutes when the longest wait is under an hour."""
+    return (HOUR, words.tr("小时", "h")) if top >= HOUR else (MINUTE, words.tr("分钟", "min"))
+
+
+def _wait_words(seconds: float, words: Words) -> str:
+    """A wait as people read it: hours with one decimal, or whole minutes under an hour."""
+    if 0 < seconds < MINUTE:
+        return words.tr("不足 1 分钟", "under 1 min")
+    unit, name = _wait_unit(seconds, words)
+    return f"{seconds / unit:.1f} {name}" if unit == HOUR else f"{seconds / unit:.0f} {name}"
+
+
+def _heat_legend(top: float, words: Words) -> tuple[HeatStep, ...]:
+    """The legend's bins from 0 to ``top`` seconds, each reading differently from the others.
+
+    Equal-width bins, written with as few decimals as keep their labels distinct; when no
+    count of decimals does (every wait the same, or all near zero), a single bin.
+    """
+    unit, name = _wait_unit(top, words)
+    if top > 0:
+        step = top / HEAT_LEVELS
+        for decimals in range(MAX_DECIMALS + 1):
+            bounds = [f"{i * step / unit:.{decimals}f}" for i in range(HEAT_LEVELS + 1)]
+            if len(set(bounds)) == len(bounds):
+                return tuple(
+                    HeatStep(i, i * step / HOUR, (i + 1) * step / HOUR, f"{bounds[i]}–{bounds[i + 1]} {name}")
+                    for i in range(HEAT_LEVELS)
+                )
+    return (
+        HeatStep(
+            0, 0.0, top / HOUR, words.tr(f"均为 {_wait_words(top, words)}", f"all {_wait_words(top, words)}")
+        ),
+    )
+
+
 def heat_map(cells: Sequence[HeatCell], words: Words) -> HeatMap:
     """Colour every task with a known median wait; tasks without figures stay plain."""
     known = [c for c in cells if c.median_wait is not None]
     top = max((c.median_wait or 0.0 for c in known), default=0.0)
+    legend = _heat_legend(top, words) if known else ()
     elements: dict[str, dict[str, str]] = {}
     for cell in known:
         median = cell.median_wait or 0.0
-        level = heat_level(median, top)
+        level = heat_level(median, top) if len(legend) > 1 else 0
         text = words.tr(
-            f"⏱ 等待中位数 {median / HOUR:.1f} 小时 · {cell.count} 件",
-            f"⏱ median wait {median / HOUR:.1f} h · {cell.count} done",
+            f"⏱ 等待中位数 {_wait_words(median, words)} · {cell.count} 件",
+            f"⏱ median wait {_wait_words(median, words)} · {cell.count} done",
         )
         elements[cell.task] = {"state": f"heat-{level}", "text": text}
-    step = top / HEAT_LEVELS / HOUR
-    legend = tuple(HeatStep(i, i * step, (i + 1) * step) for i in range(HEAT_LEVELS)) if known else ()
     return HeatMap({"elements": elements, "focus": None}, legend, tuple(known))
 
 
@@ -88,6 +129,20 @@ def _frame(title: str, desc: str, ident: str, body: list[str]) -> Markup:
     return Markup(head + "".join(body) + "</svg>")  # noqa: S704 - every text above and in body is escaped
 
 
+def count_axis(most: int, ticks: int = 4) -> tuple[int, int]:
+    """A count axis's top and number of steps, so that every tick is a whole number.
+
+    Steps of 1, 2 or 5 times a power of ten, about ``ticks`` of them, the top the first
+    multiple of the step at or above ``most``: 3 cases give 0, 1, 2, 3; 7 give 0, 2, 4, 6, 8.
+    """
+    most = max(most, 1)
+    raw = most / ticks
+    power = 10 ** max(0, math.floor(math.log10(raw))) if raw >= 1 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    top = step * math.ceil(most / step)
+    return top, top // step
+
+
 def _y_axis(top: float, fmt: Callable[[float], str], ticks: int = 4) -> list[str]:
     """Horizontal grid lines and their labels from 0 to ``top``."""
     out = []
@@ -104,11 +159,12 @@ def duration_histogram(dist: DurationDistribution, words: Words) -> Markup | Non
     """Bars of finished cases by duration in working days (None without finished cases)."""
     if dist.count == 0 or not dist.bins:
         return None
-    most = max(n for _, _, n in dist.bins) or 1
+    top, steps = count_axis(max(n for _, _, n in dist.bins))
+    most = float(top)
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     bar_w = plot_w / len(dist.bins)
-    body = _y_axis(float(most), lambda v: f"{v:.0f}" if most >= 4 else f"{v:.1f}")
+    body = _y_axis(most, _whole, ticks=steps)
     for i, (low, high, n) in enumerate(dist.bins):
         h = plot_h * n / most
         x = PAD_LEFT + i * bar_w

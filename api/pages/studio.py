@@ -3,13 +3,17 @@
 Regions: each bundle lists its regional variants by division, versions say which division a
 variant serves, the offices are ranked by on-time rate and rating, and an analyst with a
 division reads the figures of its subtree only (分级授权).
+
+Four eyes (``engine.bpmn.review``): an upload or a modeler save is a *draft*; the studio lists
+each version's status and the review queue, and its buttons submit, publish, return (with a
+note) and withdraw. Publishing is another analyst's or an admin's, never the author's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
@@ -21,14 +25,25 @@ from api.pages.params import BundleKey, PageVersion, VersionQuery
 from engine.analytics import queries
 from engine.bpmn.deployments import unzip_bundle
 from engine.bpmn.manifest import parse_manifest
+from engine.bpmn.review import STATUS_WORDS, ReviewAction, VersionStatus
 from engine.cases.views import BundleVersion
-from engine.errors import DefinitionError, Problem, TooLarge
+from engine.errors import (
+    BundleNotFound,
+    Conflict,
+    DefinitionError,
+    InvalidInput,
+    NotAllowed,
+    Problem,
+    TooLarge,
+)
 from engine.people.actors import Actor, Role
 from forms.render import form_view
 
 router = APIRouter(route_class=PageRoute)
 
 ANALYSTS = (Role.ANALYST, Role.ADMIN)
+WAITING = (VersionStatus.DRAFT.value, VersionStatus.IN_REVIEW.value)
+ReviewPath = Annotated[ReviewAction, Path(description="审核操作 (review action)")]
 
 
 def _versions(ctx: PageContext, key: str | None = None) -> dict[str, list[BundleVersion]]:
@@ -43,12 +58,19 @@ RANKED_OFFICES = 20
 
 
 def _regions_view(ctx: PageContext, actor: Actor) -> dict[str, Any]:
-    """What every studio page shows of regions: the analyst's scope and how to name divisions."""
+    """What every studio page shows of regions and review: scope, division names, status words."""
     regions = ctx.engine.regions
     return {
         "scope": division_label(regions, actor.division) if actor.division is not None else None,
         "division_name": lambda code: division_label(regions, code) if code else None,
+        "status_word": lambda status: ctx.words.tr(*STATUS_WORDS[VersionStatus(status)]),
     }
+
+
+def _waiting(versions: dict[str, list[BundleVersion]]) -> list[BundleVersion]:
+    """The versions that wait for someone: drafts and the review queue, in review first, newest first."""
+    found = [v for vs in versions.values() for v in vs if v.status in WAITING]
+    return sorted(found, key=lambda v: (v.status != VersionStatus.IN_REVIEW, -v.created_at.timestamp()))
 
 
 @router.get("/studio")
@@ -59,10 +81,13 @@ def studio(ctx: Ctx) -> Response:
     tree = engine.regions.tree()
     trend = queries.trends(engine.db, period="week", tree=tree, reach=actor.division)
     ranking = queries.office_ranking(engine.db, tree, names=engine.regions.office_name, reach=actor.division)
+    versions = _versions(ctx)
     return ctx.render(
         "studio.html",
         bundles=ctx.svc.catalog.bundles(),
-        versions=_versions(ctx),
+        versions=versions,
+        waiting=_waiting(versions),
+        names=ctx.svc.catalog.names(),
         bottlenecks=queries.bottlenecks(engine.db, tree=tree, reach=actor.division)[:20],
         ranking=ranking[:RANKED_OFFICES],
         departments=engine.deployments.departments,
@@ -77,9 +102,22 @@ def studio(ctx: Ctx) -> Response:
 def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
     """One bundle version: diagram with the wait heat map, form preview, checklist, reductions, plots.
 
-    Also its regional variants by division and the offices that worked it, ranked.
+    Also its review status with the actions the analyst may take, its regional variants by
+    division and the offices that worked it, ranked.
     """
     actor = ctx.require(*ANALYSTS)
+    return _bundle_page(ctx, actor, key, version)
+
+
+def _bundle_page(
+    ctx: PageContext,
+    actor: Actor,
+    key: str,
+    version: int | None,
+    review_error: tuple[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The bundle page; ``review_error`` (zh, en) says why a review action was refused."""
     engine = ctx.engine
     tree = engine.regions.tree()
     detail = engine.bundle_detail(key, version)
@@ -91,13 +129,21 @@ def studio_bundle(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Res
     ranking = queries.office_ranking(
         engine.db, tree, bundle=key, names=engine.regions.office_name, reach=actor.division
     )
+    versions = _versions(ctx, key).get(key, [])
+    shown_version = next((v for v in versions if v.version == shown), None)
     return ctx.render(
         "studio_bundle.html",
+        status=status,
+        review_error=review_error,
+        shown=shown_version,
+        authored=shown_version is not None
+        and actor.username in (shown_version.created_by, shown_version.submitted_by),
+        is_admin=actor.role is Role.ADMIN,
         detail=detail,
         bundle=detail.summary,
         groups=form_view(form, {}),
         checklist=form.checklist(),
-        versions=_versions(ctx, key).get(key, []),
+        versions=versions,
         variants=_variants(ctx, key),
         bottlenecks=queries.bottlenecks(engine.db, key, shown, tree=tree, reach=actor.division),
         ranking=ranking[:RANKED_OFFICES],
@@ -150,7 +196,7 @@ def studio_upload(ctx: Ctx) -> Response:
         )
     data = upload.file.read(ctx.engine.settings.max_bundle_bytes + 1)
     try:
-        deployed = ctx.engine.deploy_zip(data, actor.username, scope=actor.division)
+        deployed = ctx.engine.deploy_zip(data, actor.username, scope=actor.division, draft=True)
     except DefinitionError as exc:
         try:
             xml = _diagram_of(unzip_bundle(data, ctx.engine.settings.max_bundle_bytes))
@@ -169,16 +215,26 @@ def studio_upload(ctx: Ctx) -> Response:
             state={"elements": marks},
             filename=upload.filename,
         )
-    msg = "deployed" if deployed.created else "unchanged"
+    msg = "drafted" if deployed.created else "unchanged"
     return redirect(f"/studio/{deployed.key}?version={deployed.version}&msg={msg}")
 
 
 @router.get("/studio/{key}/edit")
 def modeler(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Response:
-    """The bpmn-js modeler on a bundle's diagram; saving validates and deploys a new version."""
-    ctx.require(*ANALYSTS)
+    """The bpmn-js modeler on a bundle's diagram; saving validates and stores a new draft version.
+
+    Without ``version`` it opens the published version and names the newer drafts to open instead.
+    """
+    actor = ctx.require(*ANALYSTS)
     detail = ctx.engine.bundle_detail(key, version)
-    return ctx.render("modeler.html", bundle=detail.summary)
+    shown = detail.summary.version
+    versions = _versions(ctx, key).get(key, [])
+    return ctx.render(
+        "modeler.html",
+        bundle=detail.summary,
+        newer=[v for v in versions if v.version > shown and v.status in WAITING and v.division is None],
+        **_regions_view(ctx, actor),
+    )
 
 
 @router.post("/studio/{key}/diagram")
@@ -190,20 +246,57 @@ def save_diagram(ctx: Ctx, key: BundleKey, version: VersionQuery = None) -> Resp
         problem = Problem("流程图为空", where="xml", message_en="the diagram is empty")
         return JSONResponse({"problems": [problem.as_dict()]}, status_code=422)
     try:
-        deployed = ctx.engine.deploy_diagram(key, version, xml, actor.username, scope=actor.division)
+        deployed = ctx.engine.deploy_diagram(
+            key, version, xml, actor.username, scope=actor.division, draft=True
+        )
     except (DefinitionError, TooLarge) as exc:
         problems = getattr(exc, "problems", None) or [Problem(exc.message)]
         return JSONResponse({"problems": [p.as_dict() for p in problems]}, status_code=422)
     return JSONResponse(
-        {"key": deployed.key, "version": deployed.version, "created": deployed.created},
+        {
+            "key": deployed.key,
+            "version": deployed.version,
+            "created": deployed.created,
+            "status": deployed.status,
+        },
         status_code=201 if deployed.created else 200,
     )
 
 
+@router.post("/studio/{key}/versions/{version}/{action}")
+def review_version(ctx: Ctx, key: BundleKey, version: PageVersion, action: ReviewPath) -> Response:
+    """Submit, publish, return (with the posted ``note``) or withdraw a version, then show it again.
+
+    A refusal (the author publishing, a return without a note, a version that moved on) is
+    shown on the bundle page, in the page's language.
+    """
+    actor = ctx.require(*ANALYSTS)
+    note = ctx.posted.get("note")
+    try:
+        ctx.engine.review_version(actor, key, version, action, note if isinstance(note, str) else None)
+    except (NotAllowed, Conflict, InvalidInput) as exc:
+        status = 403 if isinstance(exc, NotAllowed) else 409 if isinstance(exc, Conflict) else 422
+        return _bundle_page(ctx, actor, key, version, review_error=_split(exc.message), status=status)
+    return redirect(f"/studio/{key}?version={version}&msg=version-{action.value}")
+
+
+def _split(message: str) -> tuple[str, str]:
+    """An engine message "中文 (English)" as its two languages (the whole text for both otherwise)."""
+    cut = message.rfind(" (")
+    if cut > 0 and message.endswith(")"):
+        return message[:cut], message[cut + 2 : -1]
+    return message, message
+
+
 @router.get("/diagrams/{key}/{version}.bpmn")
 def diagram_xml(ctx: Ctx, key: BundleKey, version: PageVersion) -> Response:
-    """The BPMN XML of one deployed version (immutable, so cacheable; a download, never a page)."""
-    ctx.require()
+    """The BPMN XML of one deployed version (immutable, so cacheable; a download, never a page).
+
+    A version not yet published (or withdrawn) is the analysts' own: not found for anyone else.
+    """
+    actor = ctx.require()
+    if actor.role not in ANALYSTS and ctx.engine.version_status(key, version) != VersionStatus.PUBLISHED:
+        raise BundleNotFound(f"no bundle {key!r} version {version}")
     xml = ctx.engine.diagram(key, version)
     return untrusted_download(
         xml, f"{key}-v{version}.bpmn", "application/xml", {"Cache-Control": "private, max-age=3600"}

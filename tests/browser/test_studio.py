@@ -145,7 +145,7 @@ def test_a_broken_bundle_lists_every_problem_and_marks_each_on_its_diagram(
     sign_in(page, "analyst")
     page.goto("/studio")
     page.get_by_label("事项包 zip 文件").set_input_files(str(path))
-    page.get_by_role("button", name="校验并部署").click()
+    page.get_by_role("button", name="校验并保存为草稿").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("未部署")
     problems = page.locator("#problems li")
     assert problems.count() >= 3
@@ -162,19 +162,21 @@ def test_a_broken_bundle_lists_every_problem_and_marks_each_on_its_diagram(
     assert max(v.version for v in server.engine.list_bundles() if v.key == BUNDLE) == 1
     shot(page, "21-studio-refused")
     # The fixed bundle (the same change, done right) becomes the next version of the key (the
-    # versions are one sequence with the regional variants', so the shipped 徐汇区 variant holds v2).
+    # versions are one sequence with the regional variants', so the shipped 徐汇区 variant holds v2),
+    # as a draft: stored and shown, but not live until someone else publishes it (four eyes).
     fixed = tmp_path / "fixed.zip"
     fixed.write_bytes(
         _zip(PROCESSES / BUNDLE, {"bundle.yaml": ("一次填报、一套材料", "一次填报、一套材料、一次办好")})
     )
     page.get_by_label("事项包 zip 文件").set_input_files(str(fixed))
-    page.get_by_role("button", name="校验并部署").click()
-    page.wait_for_url(re.compile(rf"/studio/{BUNDLE}\?version=\d+&msg=deployed"))
+    page.get_by_role("button", name="校验并保存为草稿").click()
+    page.wait_for_url(re.compile(rf"/studio/{BUNDLE}\?version=\d+&msg=drafted"))
     version = int(re.findall(r"version=(\d+)", page.url)[0])
     assert version > 2
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"v{version}")
     assert "一次办好" in page.locator("main").inner_text()
-    assert server.engine.bundle_detail(BUNDLE).summary.version == version
+    assert server.engine.version_status(BUNDLE, version) == "draft"
+    assert server.engine.bundle_detail(BUNDLE).summary.version != version
 
 
 def test_the_modeler_saves_an_edited_diagram_as_a_new_version_after_validation(
