@@ -47,6 +47,7 @@ from api.routes import (
     cases,
     certificates,
     divisions,
+    drafts,
     engine_rest,
     feedback,
     incidents,
@@ -282,6 +283,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         analytics,
         accounts,
         divisions,
+        drafts,
     ):
         app.include_router(module.router)
     app.include_router(messages.router)  # the message centre: every signed-in account, its own only
