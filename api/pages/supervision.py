@@ -229,6 +229,7 @@ def _desk(
     departments = engine.deployments.departments
     base = {"state": shown.value, "department": dept, "division": div}
     done = ctx.request.query_params.get("done", "")
+    now = engine.clock.now()
     return ctx.render(
         "supervision.html",
         status=status,
@@ -247,14 +248,13 @@ def _desk(
         bundle_names={b.key: b.name for b in bundles},
         item_names=names,
         office=lambda d, v: office_label(regions, d, v),
-        now=engine.clock.now(),
-        late_by=lambda due: late_by(ctx.words.tr, due, engine.clock.now()),
+        now=now,
+        late_by=lambda due: late_by(ctx.words.tr, due, now),
         filter_url=lambda name: "/supervision?" + urlencode({**base, "state": name}),
         back="/supervision?" + urlencode(base),
         done=DONE.get(done),
         problems=problems or {},
         typed=typed or {},
-        is_admin=actor.role is Role.ADMIN,
     )
 
 
