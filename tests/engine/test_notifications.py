@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.cases import events
 from engine.cases.states import Outcome
 from engine.errors import NotFound
+from engine.feedback import complaints, ratings, rectification
 from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
 from engine.portal.notifications import MessageKind
@@ -30,6 +31,7 @@ from engine.storage.models import WorkItem
 from engine.storage.outbox_tables import OutboxEvent
 from engine.storage.portal_tables import Notification
 from engine.storage.settings import shipped_processes_dir
+from engine.storage.spine import emit
 from engine.time.clock import ManualClock
 from tests.support.engines import (
     ANALYST,
@@ -267,3 +269,82 @@ def test_the_centre_lists_newest_first_counts_unread_and_marks_only_ones_own(eng
     assert centre.mark_all_read(me) == len(mine) - 1
     assert centre.unread_count(me.username) == 0 and centre.list(me, unread=True).items == []
     assert centre.unread_count(APPLICANT.username) == 1
+
+
+def finish(engine: Engine) -> int:
+    case_id, example = apply(engine)
+    work_all(engine, case_id, example["decisions"])
+    return case_id
+
+
+def test_answers_to_a_rating_and_to_complaints_reach_their_authors(engine: Engine) -> None:
+    case_id = finish(engine)
+    clock = engine.clock
+    police = Actor("clerk.public-security", Role.CLERK, frozenset({"public-security"}))
+    bad = ratings.rate(
+        engine.db, clock, APPLICANT, case_id, 1, "刻章太慢", "public-security", calendar=engine.calendar
+    )
+    assert bad.rectification is not None
+    rectification.reply_rectification(
+        engine.db, clock, police, bad.rectification.id, "已调整刻章流程，并向您致歉", regions=engine.regions
+    )
+    market_chief = Actor(
+        "supervisor.market-regulation", Role.CLERK, frozenset({"market-regulation"}), supervisor=True
+    )
+    on_case = complaints.complain(
+        engine.db, clock, APPLICANT, case_id, "营业执照信息有误", "market-regulation"
+    )
+    complaints.answer_complaint(
+        engine.db, clock, market_chief, on_case.id, "已更正并重新签发", regions=engine.regions
+    )
+    center_chief = Actor(
+        "supervisor.service-center", Role.CLERK, frozenset({"service-center"}), supervisor=True
+    )
+    alone = complaints.complain(engine.db, clock, OTHER_APPLICANT, None, "网上找不到办理入口")
+    complaints.answer_complaint(
+        engine.db, clock, center_chief, alone.id, "入口在首页", regions=engine.regions
+    )
+
+    sent = messages(engine)
+    answered = [(m.recipient, m.kind, m.link) for m in sent if m.kind != MessageKind.TASK_READY][-3:]
+    assert answered == [
+        (APPLICANT.username, MessageKind.RATING_ANSWERED, f"/cases/{case_id}"),
+        (APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, f"/cases/{case_id}"),
+        (OTHER_APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, "/messages"),  # about no case
+    ]
+    rating_message, complaint_message, alone_message = sent[-3:]
+    assert (
+        "公安局答复了您对办件" in rating_message.body["zh"] and "已调整刻章流程" in rating_message.body["zh"]
+    )
+    assert "市场监督管理局答复：已更正并重新签发" in complaint_message.body["zh"]
+    assert "Market regulation answered" in complaint_message.body["en"]
+    assert alone_message.body["zh"] == "关于您反映的问题，政务服务中心答复：入口在首页"
+
+
+def test_a_rejected_case_tells_the_applicant_it_was_not_granted(engine: Engine) -> None:
+    case_id, _example = apply(engine)
+    with engine.db.write() as session:  # the workflow's rejecting end, as the facade emits it
+        emit(session, events.Rejected(case_id=case_id, at=MONDAY, outputs=[]))
+    [told] = [m for m in messages(engine) if m.recipient == APPLICANT.username]
+    assert told.kind == MessageKind.CASE_FINISHED
+    assert told.title == {"zh": "未予办理：企业开办一件事", "en": "Not granted: Enterprise startup"}
+    assert "不予办理" in told.body["zh"] and "营业执照" not in told.body["zh"]
+
+
+def test_a_systems_task_handed_to_clerks_tells_the_offices_clerks(engine: Engine) -> None:
+    case_id, example = apply(engine)
+    market = clerk("market-regulation")
+    [registration] = [t for t in engine.get_case(ANALYST, case_id).tasks if t.state == "ready"]
+    engine.claim(market, registration.id)
+    engine.complete(
+        market, registration.id, Outcome.APPROVE, example["decisions"]["business-registration"], "同意"
+    )
+    [external] = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == "tax-registration"]
+    assert not [m for m in messages(engine) if m.work_item_id == external.id]  # the system's, not a queue's
+    chief = Actor("supervisor.tax", Role.CLERK, frozenset({"tax"}), supervisor=True)
+    engine.hand_to_clerk(chief, external.id, "税务系统维护，转人工")
+    told = [m for m in messages(engine) if m.work_item_id == external.id]
+    assert [(m.recipient, m.kind, m.link) for m in told] == [
+        ("clerk.tax", MessageKind.TASK_READY, f"/tasks/{external.id}")
+    ]
+    assert told[0].title["zh"] == "转人工办理：新办纳税人涉税事项(信息确认)"
