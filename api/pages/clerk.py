@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from api.pages import diagram
 from api.pages import materials as docs
 from api.pages.answers import by_where, display_value, field_problems, form_labels
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
@@ -30,6 +31,8 @@ from forms.render import decision_view
 from forms.validate import FieldProblem
 
 router = APIRouter(route_class=PageRoute)
+# The named diagram the case and task pages draw (/diagrams/{key}/{version}/{lang}.bpmn).
+router.include_router(diagram.router)
 
 FILTERS = ("ready", "mine", "overdue", "all")
 PAGE_SIZE = 50

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -175,6 +175,12 @@ class AccountService:
         self.throttle = throttle or SignInThrottle(db)
         # Known department keys; None accepts any key (a database without processes/ at hand).
         self.departments = frozenset(departments) if departments is not None else None
+        # Department names for the demo accounts' display names ({key: {zh, en}} when given).
+        self.department_names: dict[str, str] = (
+            {str(k): str(v.get("zh") or k) for k, v in departments.items() if isinstance(v, Mapping)}
+            if isinstance(departments, Mapping)
+            else {}
+        )
         self.hasher = hasher or PasswordHasher()
         self._dummy_hash = self.hasher.hash("onething-timing-equaliser")
 
@@ -415,20 +421,21 @@ class AccountService:
         """Every demo account for these departments (the office ones only with the tree at hand)."""
         wanted = [_Demo(name, role, (), label) for name, role, label in DEMO_ACCOUNTS]
         for department in departments:
+            name = self.department_names.get(department, department)  # 市场监督管理局, not its key
             wanted += [
-                _Demo(f"clerk.{department}", Role.CLERK, (department,), f"{department} 窗口人员 (clerk)"),
+                _Demo(f"clerk.{department}", Role.CLERK, (department,), f"{name} 窗口人员 (clerk)"),
                 _Demo(
                     f"supervisor.{department}",
                     Role.CLERK,
                     (department,),
-                    f"{department} 督办人 (supervisor)",
+                    f"{name} 督办人 (supervisor)",
                     supervisor=True,
                 ),
                 _Demo(
                     f"system.{department}",
                     Role.SYSTEM,
                     (department,),
-                    f"{department} 部门系统 (department system)",
+                    f"{name} 部门系统 (department system)",
                 ),
             ]
         if self.regions is None:
