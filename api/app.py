@@ -50,6 +50,7 @@ from api.routes import (
     drafts,
     engine_rest,
     feedback,
+    guide,
     incidents,
     materials,
     messages,
@@ -289,6 +290,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(messages.router)  # the message centre: every signed-in account, its own only
     app.include_router(certificates.router)  # verification is public; revocation and PDFs check the caller
     app.include_router(webhooks.router)
+    app.include_router(guide.router)  # 情形引导: any signed-in account, as the bundle itself
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(shell.router, include_in_schema=False)
