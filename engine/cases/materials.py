@@ -429,11 +429,18 @@ class MaterialService:
         return MaterialInfo.of(row)
 
     def certificates_of(self, owner: str) -> list[MaterialInfo]:
-        """The electronic certificates issued to an applicant by their cases, newest first."""
+        """The electronic certificates in force issued to an applicant by their cases, newest first.
+
+        A revoked certificate (吊销/注销) is no longer reused nor offered as a prefill source.
+        """
         with self.db.read() as session:
             rows = session.scalars(
                 select(Material)
-                .where(Material.owner == owner, Material.issued_by_case.is_not(None))
+                .where(
+                    Material.owner == owner,
+                    Material.issued_by_case.is_not(None),
+                    Material.revoked_at.is_(None),
+                )
                 .order_by(Material.created_at.desc(), Material.id.desc())
             ).all()
             return [MaterialInfo.of(row) for row in rows]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from engine.demo import run_example
+from engine.demo import run_example, work_case
 from engine.documents.service import CertificateNotFound
 from engine.documents.views import CertificateStatus
 from engine.errors import Conflict, InvalidInput, NotAllowed
 from engine.people.actors import Actor, Role
 from engine.storage.models import Material
 from tests.documents.conftest import ANALYST, Finished
+from tests.support.engines import upload
 
 ADMIN = Actor("admin", Role.ADMIN)
 MARKET_SUPERVISOR = Actor(
@@ -99,3 +100,20 @@ def test_a_certificate_issued_before_numbers_were_stored_verifies_and_revokes_by
     assert engine.documents.verify(number).status is CertificateStatus.REVOKED
     with engine.db.read() as session:
         assert session.query(Material).filter(Material.number == number).count() == 1  # stored now
+
+
+def test_a_revoked_licence_is_no_longer_reused_in_a_new_application(finished: Finished) -> None:
+    engine = finished.engine
+    owner = Actor("applicant9", Role.APPLICANT)
+    example = engine.bundle_detail("enterprise-startup").examples[1]
+    materials = {kind: upload(engine, owner, kind) for kind in example["materials"]}
+    case_id = engine.start_case(owner, "enterprise-startup", example["data"], materials).id
+    status, _ = work_case(engine, owner, case_id, example["decisions"], finished.clock, [])
+    assert status == "completed"
+    [licence] = engine.documents.certificates(owner, case_id)
+    data = {"company_name": example["data"]["company_name"], "uscc": licence.by_key["uscc"].value.zh}
+    assert engine.materials.certificates_for(owner.username, data).get("business_licence")
+    assert any(licence.number in s.label_zh for s in engine.materials.certificate_sources(owner.username))
+    engine.documents.revoke(ADMIN, licence.number, "依法吊销")
+    assert "business_licence" not in engine.materials.certificates_for(owner.username, data)
+    assert not any(licence.number in s.label_zh for s in engine.materials.certificate_sources(owner.username))
