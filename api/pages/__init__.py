@@ -13,7 +13,18 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import applicant, auth, clerk, complaints, documents, guide, messages, studio, supervision
+from api.pages import (
+    applicant,
+    apply,
+    auth,
+    clerk,
+    complaints,
+    documents,
+    guide,
+    messages,
+    studio,
+    supervision,
+)
 from api.pages.rendering import STATIC_DIR
 from engine.storage.settings import PROJECT_ROOT
 
@@ -24,7 +35,7 @@ log = logging.getLogger(__name__)
 BPMN_JS_DIST = PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist"
 
 router = APIRouter()
-for _module in (auth, applicant, clerk, studio, supervision, complaints, messages, documents):
+for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, messages, documents):
     router.include_router(_module.router)
 router.include_router(guide.router)
 

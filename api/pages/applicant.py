@@ -6,38 +6,28 @@ from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from fastapi.responses import Response
 
 from api.pages import documents, home, i18n
-from api.pages import materials as docs
 from api.pages.answers import (
     MATERIAL_PREFIX,
-    PROMISE_FIELD,
     by_where,
-    display_value,
     field_problems,
     form_labels,
     posted_answers,
     posted_materials,
-    posted_promises,
-    problem_json,
 )
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import StepMark, case_marks, diagram_state
 from api.pages.i18n import Words
-from api.pages.offices import division_groups, division_label
-from api.pages.params import BundleKey, CaseId
+from api.pages.params import CaseId
 from engine.cases import supplement_scope
 from engine.cases.states import FINISHED_CASE_STATES, decided
 from engine.cases.views import BundleDetail, CaseView
-from engine.errors import CaseNotWaiting, InvalidInput, TooLarge
+from engine.errors import CaseNotWaiting, InvalidInput
 from engine.feedback import ratings
 from engine.feedback.views import case_feedback
-from engine.people.actors import Actor, Role
-from forms.checks import Format
-from forms.merge import MergedForm
-from forms.prefill import Prefilled, PrefillSource, prefill, prefilled_values
+from engine.people.actors import Role
 from forms.render import form_view
 from forms.validate import FieldProblem
 
@@ -90,9 +80,6 @@ RATING_LABELS: dict[str, dict[str, str]] = {
     "comment": {"zh": "意见建议", "en": "Comments"},
 }
 
-PREFILL_CASES = 5
-DIVISION_FIELD = "division"  # the 办理地区 select of a bundle whose form asks no division
-
 
 @router.get("/")
 def bundles(ctx: Ctx, q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
@@ -108,216 +95,6 @@ def bundles(ctx: Ctx, q: Annotated[str | None, Query(max_length=200)] = None) ->
         q=q or "",
         departments=departments,
     )
-
-
-def _prefill(ctx: PageContext, actor: Actor, form: MergedForm) -> dict[str, Prefilled]:
-    """Answers from the applicant's finished cases and from the certificates issued to them (智能预填).
-
-    Only finished cases: an answer still under correction may be the wrong one. Certificates
-    come last, so the data an authority certified wins over what was typed before.
-    """
-    cases = [c for c in ctx.engine.list_cases(actor, limit=PREFILL_CASES).items if c.status == "completed"]
-    names = ctx.svc.catalog.names() if cases else {}
-    sources = [
-        PrefillSource(
-            f"办件 {case.id}（{names[case.bundle].zh if case.bundle in names else case.bundle}）",
-            f"case {case.id} ({names[case.bundle].en if case.bundle in names else case.bundle})",
-            case.data or {},
-            "case",
-        )
-        for case in reversed(cases)  # oldest first: later cases win
-    ]
-    sources += ctx.engine.materials.certificate_sources(actor.username)
-    return prefill(form, sources)
-
-
-def _held(ctx: PageContext, actor: Actor, values: dict[str, Any]) -> set[str]:
-    """Certificate kinds the applicant holds that fit these answers: exempt on the checklist."""
-    return set(ctx.engine.materials.certificates_for(actor.username, values))
-
-
-def _asks_division(detail: BundleDetail, form: MergedForm) -> bool:
-    """Whether the bundle's own form says where the applicant is (a division-code field).
-
-    Those bundles are decided where that field says; the others get a 办理地区 select.
-    """
-    if detail.manifest.get("division_field"):
-        return True
-    return any(form.element(name).format == Format.DIVISION_CODE for name in form.fields)
-
-
-def _posted_division(ctx: PageContext, posted: FormData) -> tuple[str, list[FieldProblem]]:
-    """The 办理地区 posted (a known division code, or "" for none) and its problem, if any."""
-    value = posted.get(DIVISION_FIELD)
-    code = value.strip() if isinstance(value, str) else ""
-    if code and not ctx.engine.regions.tree().known(code):
-        return "", [
-            FieldProblem(
-                DIVISION_FIELD, "请从列表中选择办理地区", "Choose a division from the list", "division"
-            )
-        ]
-    return code, []
-
-
-def _apply_page(
-    ctx: PageContext,
-    key: str,
-    form: MergedForm,
-    values: dict[str, Any],
-    materials: dict[str, str],
-    promised: list[str],
-    problems: list[FieldProblem] | None = None,
-    status: int = 200,
-    filled: dict[str, Prefilled] | None = None,
-    held: set[str] | None = None,
-    division: str = "",
-) -> Response:
-    actor = ctx.actor
-    detail = ctx.engine.bundle_detail(key)
-    if filled is None:
-        filled = _prefill(ctx, actor, form)
-    if held is None:
-        held = _held(ctx, actor, values)
-    problems = problems or []
-    return ctx.render(
-        "apply.html",
-        status=status,
-        bundle=detail.summary,
-        key=key,
-        groups=form_view(form, values, problems, filled),
-        checklist=[
-            e.as_dict() | {"shown": e.condition is None or form.asked(e.kind, values)}
-            for e in form.checklist(values, held=held)
-        ],
-        materials=materials,
-        material_files=docs.describe(ctx.engine, actor, materials),
-        promised=promised,
-        problems=problems,
-        problems_by=by_where(problems),
-        labels=form_labels(form, form.fields) | {DIVISION_FIELD: {"zh": "办理地区", "en": "Division"}},
-        material_prefix=MATERIAL_PREFIX,
-        promise_field=PROMISE_FIELD,
-        departments=ctx.engine.deployments.departments,
-        division_field=DIVISION_FIELD,
-        division_groups=[] if _asks_division(detail, form) else division_groups(ctx.engine.regions),
-        division=division,
-    )
-
-
-@router.get("/apply/{key}")
-def apply_form(ctx: Ctx, key: BundleKey) -> Response:
-    """The merged form of a bundle, with what the applicant told us before already filled in."""
-    actor = ctx.require(Role.APPLICANT)
-    form = ctx.engine.form_for(key)
-    filled = _prefill(ctx, actor, form)
-    return _apply_page(ctx, key, form, prefilled_values(filled), {}, [], filled=filled)
-
-
-def _read_application(
-    ctx: PageContext, actor: Actor, form: MergedForm, posted: FormData
-) -> tuple[dict[str, Any], dict[str, str], list[str], list[FieldProblem]]:
-    """Answers, material ids and promises of a post; files posted without scripts are stored here."""
-    data = posted_answers(form, posted)
-    materials = posted_materials(posted, form.materials)
-    problems: list[FieldProblem] = []
-    for kind in form.materials:
-        upload = posted.get(MATERIAL_PREFIX + kind)
-        if isinstance(upload, UploadFile) and upload.filename:
-            try:
-                materials[kind] = docs.upload(ctx.engine, actor, kind, upload)["id"]
-            except (InvalidInput, TooLarge) as exc:
-                found = getattr(exc, "problems", None)
-                problems += (
-                    field_problems(found)
-                    if found
-                    else [FieldProblem(kind, exc.message, exc.message, "too-large", "material")]
-                )
-    promised = posted_promises(posted, form.request.promises)
-    return data, materials, promised, problems
-
-
-@router.post("/apply/{key}")
-def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
-    """Review (check everything, show a summary), go back to edit, or submit for real."""
-    actor = ctx.require(Role.APPLICANT)
-    form = ctx.engine.form_for(key)
-    posted = ctx.posted
-    data, materials, promised, upload_problems = _read_application(ctx, actor, form, posted)
-    division, division_problems = _posted_division(ctx, posted)
-    upload_problems += division_problems
-    step = posted.get("step")
-    if step == "edit":
-        return _apply_page(ctx, key, form, data, materials, promised, division=division)
-    if step == "submit" and not upload_problems:
-        try:
-            case = ctx.engine.start_case(actor, key, data, materials, promised, division=division or None)
-        except InvalidInput as exc:
-            problems = field_problems(exc.problems)
-            return _apply_page(ctx, key, form, data, materials, promised, problems, 422, division=division)
-        return redirect(f"/cases/{case.id}?msg=submitted")
-    held = _held(ctx, actor, data)
-    problems = upload_problems + form.validate(data, materials.keys() | held, promised)
-    problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
-    if problems:
-        return _apply_page(
-            ctx, key, form, data, materials, promised, problems, 422, held=held, division=division
-        )
-    detail = ctx.engine.bundle_detail(key)
-    lang = ctx.words.lang
-    return ctx.render(
-        "review.html",
-        bundle=detail.summary,
-        key=key,
-        groups=form.layout,
-        values=data,
-        shown_values={n: display_value(form, n, v, lang) for n, v in data.items()},
-        checklist=form.checklist(data, held=held),
-        materials=materials,
-        material_files=docs.describe(ctx.engine, actor, materials),
-        promised=promised,
-        material_prefix=MATERIAL_PREFIX,
-        promise_field=PROMISE_FIELD,
-        division_field=DIVISION_FIELD,
-        division=division,
-        division_name=division_label(ctx.engine.regions, division) if division else None,
-    )
-
-
-@router.post("/apply/{key}/check")
-def apply_check(ctx: Ctx, key: BundleKey) -> Response:
-    """Inline validation: the server's own validator on the answers so far (same messages)."""
-    ctx.require(Role.APPLICANT)
-    form = ctx.engine.form_for(key)
-    posted = ctx.posted
-    data = posted_answers(form, posted)
-    materials = posted_materials(posted, form.materials)
-    promised = posted_promises(posted, form.request.promises)
-    problems = form.validate(data, materials.keys(), promised)
-    return JSONResponse({"problems": [problem_json(p) for p in problems]})
-
-
-@router.post("/apply/{key}/upload")
-def apply_upload(ctx: Ctx, key: BundleKey) -> Response:
-    """Store one material (content-addressed: the same bytes give the same id) and answer its id."""
-    actor = ctx.require(Role.APPLICANT)
-    form = ctx.engine.form_for(key)
-    posted = ctx.posted
-    kind = posted.get("kind")
-    upload = posted.get("file")
-    if not isinstance(kind, str) or kind not in form.materials or not isinstance(upload, UploadFile):
-        problem = FieldProblem(
-            "file", "请选择要上传的文件和材料类型", "Choose a file and a material kind", "missing"
-        )
-        return JSONResponse({"detail": [problem_json(problem)]}, status_code=422)
-    try:
-        stored = docs.upload(ctx.engine, actor, kind, upload)
-    except InvalidInput as exc:
-        return JSONResponse(
-            {"detail": [problem_json(p) for p in field_problems(exc.problems)]}, status_code=422
-        )
-    except TooLarge as exc:
-        return JSONResponse({"detail": exc.message}, status_code=413)
-    return JSONResponse(stored, status_code=201)
 
 
 @router.get("/cases")

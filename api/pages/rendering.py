@@ -10,7 +10,7 @@ it can neither loop, call, reach Python internals nor inject markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,24 @@ def _tojson_attr(value: Any) -> Markup:
     return Markup(text)  # noqa: S704 - every markup-significant character is escaped above
 
 
+# Material types as applicants name them (never MIME types).
+FILE_TYPES = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/tiff": "TIFF",
+    "application/ofd": "OFD",
+}
+
+
+def file_types(accept: Iterable[str], lang: str = "zh") -> str:
+    """Accepted file types in words ("PDF、JPG、PNG"), never MIME types."""
+    names = (FILE_TYPES.get(m, m.rsplit("/", 1)[-1].upper()) for m in accept)
+    return ("、" if lang == "zh" else ", ").join(dict.fromkeys(names))
+
+
 def build_environment() -> Environment:
     """The pages' Jinja2 environment (built once per app)."""
     loaders = [str(TEMPLATES_DIR)]
@@ -61,6 +79,7 @@ def build_environment() -> Environment:
     )
     env.filters["analyst"] = analyst_text
     env.filters["jsonattr"] = _tojson_attr
+    env.filters["file_types"] = file_types
     env.globals.update(
         roles=i18n.ROLE,
         case_status=i18n.CASE_STATUS,

@@ -31,7 +31,6 @@ MINIMAL_PDF = (
 ANSWERS = {
     "company_name": "上海澄川信息科技有限公司",
     "address": "上海市浦东新区张江路88号3幢501室",
-    "address_division": "310115",
     "registered_capital": "100",
     "business_scope": "信息技术咨询服务；软件开发",
     "legal_rep_name": "陈晓明",
@@ -39,7 +38,7 @@ ANSWERS = {
     "legal_rep_phone": "13816612345",
     "employee_count": "6",
 }
-SELECTS = {"company_type": "limited", "seal_set": "basic", "bank_name": "icbc"}
+SELECTS = {"company_type": "limited", "seal_set": "basic", "bank_name": "icbc", "address_division": "310115"}
 
 
 class Journey:

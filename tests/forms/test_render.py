@@ -1,4 +1,7 @@
-"""HTML of a merged form: labelled inputs, inline errors, conditional wrappers, prefill marks."""
+"""HTML of a merged form: labelled inputs, inline errors, conditional wrappers, prefill marks.
+
+The page speaks one language, and the server alone checks answers: no browser checks.
+"""
 
 from __future__ import annotations
 
@@ -46,9 +49,13 @@ def test_every_field_has_a_label_tied_to_its_input(startup_form: MergedForm) -> 
             assert len(find(wrapper, ".//input[@type='radio'][@name=$n]", n=name)) == 2
             continue
         label = one(root, ".//label[@for=$id]", id=control(root, name).get("id"))
-        assert element.zh in label.text_content() and element.en in label.text_content()
+        assert element.zh in label.text_content() and element.en not in label.text_content()
     assert control(root, "company_type").tag == "select"
-    assert control(root, "registered_capital").get("type") == "number"
+    options = [o.text_content() for o in find(control(root, "company_type"), ".//option")]
+    assert options[0] == "请选择" and "有限责任公司" in options and "Limited liability company" not in options
+    # Numbers are text with a numeric keyboard: no spinner, no browser "enter a valid value".
+    assert control(root, "registered_capital").get("type") == "text"
+    assert control(root, "registered_capital").get("inputmode") == "decimal"
     assert control(root, "business_scope").tag == "textarea"
     assert control(root, "legal_rep_phone").get("type") == "tel"
     assert control(root, "legal_rep_id").get("autocomplete") == "off"  # sensitive
@@ -65,7 +72,7 @@ def test_errors_are_shown_next_to_their_fields(startup_form: MergedForm) -> None
     assert id_input.get("aria-invalid") == "true"
     error = one(root, ".//*[@id=$id]", id=id_input.get("aria-describedby"))
     assert error.get("role") == "alert"
-    assert "校验码" in error.text_content() and "check digit" in error.text_content()
+    assert "校验码" in error.text_content() and "check digit" not in error.text_content()
     assert control(root, "company_name").get("aria-invalid") is None
     materials = parse(render_materials(startup_form, data, problems))
     missing = one(materials, ".//*[@data-material='premises_proof']//*[@class='field-error']")
@@ -79,10 +86,9 @@ def test_conditional_fields_carry_their_condition_and_start_hidden_when_it_fails
     wrapper = field(root, "employee_count")
     assert json.loads(wrapper.get("data-show-when")) == {"has_employees": [True]}
     assert wrapper.get("hidden") is not None
-    assert control(root, "employee_count").get("required") is None
     shown = parse(render_form(startup_form, {"has_employees": True}))
     assert field(shown, "employee_count").get("hidden") is None
-    assert control(shown, "employee_count").get("required") is not None
+    assert control(shown, "employee_count").get("aria-required") == "true"
 
 
 def test_conditional_materials_are_wrapped_and_promises_offered(school_form: MergedForm) -> None:
@@ -121,10 +127,48 @@ def test_values_are_escaped(startup_form: MergedForm) -> None:
     assert control(root, "business_scope").text == "</textarea><b>x</b>"
 
 
-def test_english_first_when_asked(startup_form: MergedForm) -> None:
+def test_english_only_when_asked(startup_form: MergedForm) -> None:
     root = parse(render_form(startup_form, {}, lang="en"))
     label = one(root, ".//label[@for='f-company_name']")
     assert label.xpath("./span")[0].get("lang") == "en"
+    assert label.text_content() == "Company name*"
+    text = root.text_content()
+    assert "企业" not in text and "请选择" not in text and "Choose" in text
+
+
+def test_no_browser_checks_anywhere(startup_form: MergedForm, school_form: MergedForm) -> None:
+    """No attribute the browser would check on its own ("Please match the requested format")."""
+    for form, data in ((startup_form, startup_data()), (school_form, school_data())):
+        root = parse(render_form(form, data) + render_materials(form, data))
+        for attribute in ("required", "pattern", "min", "max", "minlength", "step", "title"):
+            assert not find(
+                root, f".//input[@{attribute}] | .//select[@{attribute}] | .//textarea[@{attribute}]"
+            ), attribute
+        assert not find(root, ".//input[@type='number'] | .//input[@type='email']")
+
+
+def test_option_groups_render_as_a_select_in_the_page_language(startup_form: MergedForm) -> None:
+    groups = form_view(startup_form, {"address_division": "310101"})
+    for g in groups:
+        for f in g["fields"]:
+            if f["key"] == "address_division":
+                f["option_groups"] = [
+                    {
+                        "label": {"zh": "上海市", "en": "Shanghai"},
+                        "options": [
+                            {"value": "310101", "zh": "上海市黄浦区", "en": "Huangpu District, Shanghai"},
+                            {"value": "310104", "zh": "上海市徐汇区", "en": "Xuhui District, Shanghai"},
+                        ],
+                    }
+                ]
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    page = env.from_string('{% import "form_macros.html" as fm %}{{ fm.form_fields(groups, lang) }}')
+    for lang, name in (("zh", "上海市黄浦区"), ("en", "Huangpu District, Shanghai")):
+        picker = control(parse(page.render(groups=groups, lang=lang)), "address_division")
+        assert picker.tag == "select"
+        assert one(picker, ".//optgroup").get("label") == ("上海市" if lang == "zh" else "Shanghai")
+        chosen = one(picker, ".//option[@selected]")
+        assert (chosen.get("value"), chosen.text_content()) == ("310101", name)
 
 
 def test_the_pages_can_import_the_macros_in_their_own_environment(startup_form: MergedForm) -> None:
@@ -149,7 +193,8 @@ def test_a_clerks_decision_fields_render_with_their_errors(school_form: MergedFo
     )
     root = parse(page.render(entries=entries))
     months = control(root, "social_insurance_months")
-    assert months.get("type") == "number" and months.get("aria-invalid") == "true"
+    assert months.get("type") == "text" and months.get("inputmode") == "numeric"
+    assert months.get("aria-invalid") == "true"
     assert "必填" in one(root, ".//*[@role='alert']").text_content()
     local = decision_view(school_form, "social-insurance-check", {}, (), school_data())
     assert local[0]["shown"] is False
