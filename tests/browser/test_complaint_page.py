@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -179,3 +180,21 @@ def test_another_applicant_cannot_open_the_complaint_nor_complain_about_the_case
     # A clerk has no complaint pages at all.
     sign_in(phone, "clerk.public-security")
     assert phone.goto("/complaints").status == 403
+
+
+def test_the_complaint_pages_speak_english_on_english_pages(phone: Any, filed: Filed) -> None:
+    sign_in(phone, "applicant1")
+    for path in (
+        f"/complaints/{filed.complaint_id}",
+        "/complaints",
+        f"/complaints/new?case_id={filed.case_id}",
+    ):
+        phone.goto("/lang/en?next=" + quote(path, safe=""))
+        phone.wait_for_url(re.compile(re.escape(path) + "$"))
+        # What the page says is English; Chinese stays only in what people wrote.
+        said = phone.locator("main").inner_text()
+        for written in ("户籍核验已经一周没有进展，窗口电话无人接听", "已督促户籍科今日办结，并向您致歉"):
+            said = said.replace(written, "")
+        assert not re.search(r"[\u4e00-\u9fff]", said), (path, said)
+        fits_phones(phone)
+    shot(phone, "complaint-new-en-390x844")
