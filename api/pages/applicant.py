@@ -103,7 +103,8 @@ def my_cases(ctx: Ctx, cursor: str | None = None) -> Response:
     actor = ctx.require(Role.APPLICANT)
     page = ctx.engine.list_cases(actor, cursor=cursor, limit=50)
     names = ctx.svc.catalog.names()
-    return ctx.render("cases.html", cases=page.items, next=page.next, names=names)
+    drafts = ctx.engine.drafts.list(actor)  # the applications saved but not yet sent (_drafts.html)
+    return ctx.render("cases.html", cases=page.items, next=page.next, names=names, drafts=drafts)
 
 
 def _milestones(
