@@ -64,7 +64,27 @@ def _regions_view(ctx: PageContext, actor: Actor) -> dict[str, Any]:
         "scope": division_label(regions, actor.division) if actor.division is not None else None,
         "division_name": lambda code: division_label(regions, code) if code else None,
         "status_word": lambda status: ctx.words.tr(*STATUS_WORDS[VersionStatus(status)]),
+        "names": ctx.svc.catalog.names(),
+        "item_names": _item_names(ctx),
+        "where_label": lambda where: _where_label(ctx, where),
     }
+
+
+def _item_names(ctx: PageContext) -> dict[tuple[str, str], Any]:
+    """Each published bundle's items by (bundle, item key): the bottleneck tables name steps, not ids."""
+    return {(b.key, str(i["key"])): i["name"] for b in ctx.svc.catalog.bundles() for i in b.items}
+
+
+def _where_label(ctx: PageContext, where: str) -> str:
+    """A return reason's place ("field:x", "material:y") by its name in the page's language."""
+    kind, _, key = where.partition(":")
+    catalog = ctx.engine.deployments.catalog
+    if kind == "field" and key in catalog.elements:
+        return catalog.elements[key].label(ctx.words.lang)
+    if kind == "material" and key in catalog.materials:
+        material = catalog.materials[key]
+        return ctx.words.tr(material.zh, material.en)
+    return key or where
 
 
 def _waiting(versions: dict[str, list[BundleVersion]]) -> list[BundleVersion]:
@@ -87,7 +107,6 @@ def studio(ctx: Ctx) -> Response:
         bundles=ctx.svc.catalog.bundles(),
         versions=versions,
         waiting=_waiting(versions),
-        names=ctx.svc.catalog.names(),
         bottlenecks=queries.bottlenecks(engine.db, tree=tree, reach=actor.division)[:20],
         ranking=ranking[:RANKED_OFFICES],
         departments=engine.deployments.departments,

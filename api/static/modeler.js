@@ -54,6 +54,7 @@
     var li = document.createElement("li");
     var place = p.element || p.where || "";
     var text = lang === "en" && p.message_en ? p.message_en : p.message;
+    if (place && text.indexOf(place + ": ") === 0) text = text.slice(place.length + 2);  // said once
     var sep = t("：", ": ");
     if (p.file) {
       li.appendChild(part("code", "problem-file", p.file));
