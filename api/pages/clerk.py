@@ -7,23 +7,27 @@ division below.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.pages import diagram
+from api.pages import diagram, i18n
 from api.pages import materials as docs
 from api.pages.answers import by_where, display_value, field_problems, form_labels
+from api.pages.applicant import SYSTEM_EVENTS
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
 from engine.cases.states import Outcome, WorkItemState
-from engine.cases.views import TaskDetail
+from engine.cases.views import TaskDetail, TimelineEntry
 from engine.cases.visibility import may_work_task, task_reach
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
+from engine.people.accounts import AccountNotFound
 from engine.people.actors import Role
 from forms.coerce import coerce_value
 from forms.merge import MergedForm
@@ -34,9 +38,27 @@ router = APIRouter(route_class=PageRoute)
 # The named diagram the case and task pages draw (/diagrams/{key}/{version}/{lang}.bpmn).
 router.include_router(diagram.router)
 
+# Staff read every event of the trail, the departments' own systems' troubles included.
+STAFF_EVENTS: dict[str, tuple[str, str]] = {**i18n.EVENT, **SYSTEM_EVENTS}
+# A display name written "中文 (English gloss)", as the demo accounts are.
+GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（][\x20-\x7e]+[)）]$")
 FILTERS = ("ready", "mine", "overdue", "all")
 PAGE_SIZE = 50
 COUNT_LIMIT = 200
+
+
+def people_names(ctx: PageContext, usernames: Iterable[str | None]) -> dict[str, str]:
+    """Staff by the name on their account, not their username (Chinese pages drop an English gloss)."""
+    names: dict[str, str] = {}
+    for username in {u for u in usernames if u and u != "system"}:
+        try:
+            display = ctx.svc.accounts.get(username).display_name
+        except AccountNotFound:
+            continue
+        glossed = GLOSSED.match(display or "")
+        if display:
+            names[username] = glossed["zh"] if glossed and ctx.words.lang == "zh" else display
+    return names
 
 
 def _query(flt: str, bundle: str | None, department: str | None, division: str | None) -> dict[str, Any]:
@@ -87,6 +109,7 @@ def inbox(
     return ctx.render(
         "inbox.html",
         tasks=page.items,
+        people=people_names(ctx, (t.assignee for t in page.items)),
         next_url="/inbox?" + urlencode({**base, "cursor": page.next}) if page.next else None,
         flt=flt,
         counts=counts,
@@ -140,6 +163,7 @@ def _task_page(
     marks = case_marks(case, ctx.words, departments, engine.clock.now())
     lang = ctx.words.lang
     problems = problems or []
+    summary = engine.bundle_detail(case.bundle, case.version).summary
     return ctx.render(
         "task.html",
         status=status,
@@ -158,7 +182,28 @@ def _task_page(
         may_claim=task.state == WorkItemState.READY
         and may_work_task(actor, task.department, task.division, engine.regions),
         example=detail.example,
+        events=STAFF_EVENTS,
+        item_names={i["key"]: i["name"] for i in summary.items},
+        trail_labels=_trail_labels(form, case.timeline),
+        people=people_names(ctx, [task.assignee, *(e.actor for e in case.timeline)]),
     )
+
+
+def _trail_labels(form: MergedForm, timeline: Iterable[TimelineEntry]) -> dict[str, dict[str, str]]:
+    """The catalog's names of the fields, materials and certificates the trail mentions."""
+    keys: set[str] = set()
+    for entry in timeline:
+        if entry.kind == "certificate_issued" and entry.detail.get("kind"):
+            keys.add(str(entry.detail["kind"]))
+        for problem in entry.detail.get("problems") or ():
+            keys.update(str(problem[k]) for k in ("field", "material") if problem.get(k))
+    catalog = form.catalog
+    names: dict[str, dict[str, str]] = {}
+    for key in keys:
+        named = catalog.elements.get(key) or catalog.materials.get(key)
+        if named is not None:
+            names[key] = {"zh": named.zh, "en": named.en}
+    return names
 
 
 @router.get("/tasks/{task_id}")
