@@ -34,8 +34,8 @@ the case's audit trail records what happened to the case, not who was told about
 (paged, optionally unread only), the unread count (one COUNT on the
 ``(recipient, read_at, id)`` index), and marking their own messages read.
 
-May import: ``engine.cases``, ``engine.feedback``, ``engine.people``, ``engine.regions``,
-``engine.storage``, ``engine.time``, ``forms``.
+May import: ``engine.bpmn``, ``engine.cases``, ``engine.feedback``, ``engine.people``,
+``engine.regions``, ``engine.storage``, ``engine.time``, ``forms``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from engine.bpmn.runtime import TaskKind
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.events import (
     CaseFinished,
@@ -76,7 +77,6 @@ from engine.storage.spine import Event, emit
 from engine.time.clock import Clock
 from forms.catalog import load_catalog
 
-HUMAN = "human"  # WorkItem.kind of a task in a clerk queue
 REPLY_SHOWN = 200  # characters of a department's reply quoted in a message
 ACCOUNTS = table_of(Account)
 NOTIFICATIONS = table_of(Notification)
@@ -327,7 +327,7 @@ class Notifier:
         """A human task joined an office's queue: tell the clerks who work it."""
         item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
         case = self._case(session, event.case_id)
-        if item is None or case is None or item.kind != HUMAN:
+        if item is None or case is None or item.kind != TaskKind.HUMAN:
             return
         names = _bundle(session, case.deployment_id)
         what = names.items.get(item.item_key, Label(item.task_name, item.task_name))
