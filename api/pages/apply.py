@@ -157,6 +157,7 @@ def _apply_page(
     division: str = "",
     draft: DraftView | None = None,
     from_query: list[str] | None = None,
+    kept: list[str] | None = None,
 ) -> Response:
     actor = ctx.actor
     detail = ctx.engine.bundle_detail(key)
@@ -198,6 +199,7 @@ def _apply_page(
         draft=draft,
         draft_saved_at=_saved_at(ctx, draft.updated_at) if draft is not None else "",
         from_query=[form_labels(form, [n])[n] for n in from_query or []],
+        kept_from_draft=[form_labels(form, [n])[n] for n in kept or []],
         draft_cleared=ctx.request.query_params.get("draft") == "cleared",
     )
 
@@ -234,10 +236,11 @@ def apply_form(ctx: Ctx, key: BundleKey) -> Response:
     asked = _query_answers(ctx, form)
     drafted = set(draft.data) if draft is not None else set()
     from_query = [name for name in asked if name not in drafted]
+    kept = [name for name in asked if name in drafted]
     if from_query:
         values = {**values, **coerce_values(form, {**values, **{n: asked[n] for n in from_query}})}
     return _apply_page(
-        ctx, key, form, values, materials, [], filled=filled, draft=draft, from_query=from_query
+        ctx, key, form, values, materials, [], filled=filled, draft=draft, from_query=from_query, kept=kept
     )
 
 
