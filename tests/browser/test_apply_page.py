@@ -15,6 +15,7 @@ applicant, so their drafts do not meet.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,29 @@ def test_a_division_is_picked_by_name_and_no_codes_show(page: Any, server: LiveS
     assert "Huangpu District, Shanghai" in page.locator("#f-address_division option").all_inner_texts()
     assert "PDF, JPG, PNG" in main
     shot(page, "apply-startup-en-390")
+
+
+def test_a_resumed_draft_goes_to_review_and_submitting_it_discards_it(page: Any, server: LiveServer) -> None:
+    page.set_viewport_size({"width": 360, "height": PHONE_HEIGHT})
+    engine = server.engine
+    applicant = Actor("applicant2", Role.APPLICANT)
+    example = engine.bundle_detail(STARTUP).examples[0]
+    materials = {
+        kind: engine.materials.upload(applicant.username, kind, f"{kind}.pdf", io.BytesIO(demo_pdf(kind))).id
+        for kind in example["materials"]
+    }
+    engine.drafts.save(applicant, STARTUP, example["data"], materials)
+    sign_in(page, "applicant2")
+    page.goto(f"/apply/{STARTUP}")
+    expect(page.locator("#draft-note")).to_be_visible()
+    page.get_by_role("button", name="下一步：核对申请").click()
+    page.wait_for_selector("#review-form")
+    _fits(page)
+    division = page.locator("[data-summary='address_division']")
+    if division.count():
+        assert not re.search(r"\d{6}", division.inner_text()), "the review shows a division code"
+    shot(page, "apply-review-360")
+    page.get_by_role("button", name="确认提交").click()
+    page.wait_for_url(re.compile(r"/cases/\d+\?msg=submitted"))
+    with pytest.raises(DraftNotFound):
+        engine.drafts.load(applicant, STARTUP)
