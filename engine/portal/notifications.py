@@ -14,9 +14,12 @@ rolled-back change leaves no message, and a committed one always has its message
   issued, linking ``/cases/{id}``;
 - ``Supplemented`` answering a notice: ``supplement_received`` to each clerk who returned a
   task of that round, linking ``/cases/{id}``;
-- ``RectificationReplied``: ``rating_answered`` to the applicant who rated;
-- ``ComplaintAnswered``: ``complaint_answered`` to the complainant (``/cases/{id}``, or
-  ``/messages`` for a complaint about no case).
+- ``RectificationReplied``: ``rating_answered`` to the applicant who rated (``/cases/{id}``);
+- ``ComplaintAnswered``: ``complaint_answered`` to the complainant (``/complaints/{id}``);
+- ``RectificationOpened``: ``rectification_opened`` to the supervisors of the office that
+  answers the bad rating (the department's office that worked the case), ``/supervision``;
+- ``Escalated``: ``escalated`` to the supervisors of the late task's department at its
+  office's division and above it (who supervise it), ``/supervision``.
 
 Left out on purpose: what the recipient did themselves (nobody is told of their own
 action), materials promised under 容缺受理 arriving without a notice (no clerk asked for
@@ -34,8 +37,8 @@ the case's audit trail records what happened to the case, not who was told about
 (paged, optionally unread only), the unread count (one COUNT on the
 ``(recipient, read_at, id)`` index), and marking their own messages read.
 
-May import: ``engine.bpmn``, ``engine.cases``, ``engine.feedback``, ``engine.people``,
-``engine.regions``, ``engine.storage``, ``engine.time``, ``forms``.
+May import: ``engine.bpmn``, ``engine.cases``, ``engine.deadlines``, ``engine.feedback``,
+``engine.people``, ``engine.regions``, ``engine.storage``, ``engine.time``, ``forms``.
 """
 
 from __future__ import annotations
@@ -50,22 +53,26 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.bpmn.runtime import TaskKind
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.events import (
     CaseFinished,
     ComplaintAnswered,
+    Escalated,
     HandedToClerk,
     NoticeIssued,
+    RectificationOpened,
     RectificationReplied,
     Rejected,
     Supplemented,
     TaskCreated,
 )
 from engine.cases.views import Label
+from engine.deadlines.supervision import responsible_division
 from engine.errors import NotFound
 from engine.feedback.rows import Complaint, Rating, Rectification
 from engine.people.actors import Actor, Role
@@ -80,6 +87,7 @@ from forms.catalog import load_catalog
 REPLY_SHOWN = 200  # characters of a department's reply quoted in a message
 ACCOUNTS = table_of(Account)
 NOTIFICATIONS = table_of(Notification)
+CASES = table_of(Case)
 UNREAD_COUNT = select(func.count()).where(
     NOTIFICATIONS.c.recipient == bindparam("recipient"), NOTIFICATIONS.c.read_at.is_(None)
 )
@@ -94,6 +102,8 @@ class MessageKind(StrEnum):
     SUPPLEMENT_RECEIVED = "supplement_received"
     RATING_ANSWERED = "rating_answered"
     COMPLAINT_ANSWERED = "complaint_answered"
+    RECTIFICATION_OPENED = "rectification_opened"
+    ESCALATED = "escalated"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +200,22 @@ def _bundle(session: Session, deployment_id: int) -> _Bundle:
 
 
 @dataclass(frozen=True)
+class _CaseFacts:
+    """The columns of a case a message needs."""
+
+    id: int
+    code: str | None
+    deployment_id: int
+    applicant: str
+    notice: dict[str, Any] | None
+
+    @property
+    def named(self) -> str:
+        """The case as people know it: its code (办件编码), else its number."""
+        return self.code or f"#{self.id}"
+
+
+@dataclass(frozen=True)
 class _Message:
     kind: MessageKind
     title: Label
@@ -213,6 +239,8 @@ class Notifier:
         Supplemented,
         RectificationReplied,
         ComplaintAnswered,
+        RectificationOpened,
+        Escalated,
     )
 
     def __init__(
@@ -236,6 +264,10 @@ class Notifier:
             self.rating_answered(session, event)
         elif isinstance(event, ComplaintAnswered):
             self.complaint_answered(session, event)
+        elif isinstance(event, RectificationOpened):
+            self.rectification_opened(session, event)
+        elif isinstance(event, Escalated):
+            self.escalated(session, event)
 
     # -- names ------------------------------------------------------------------------
 
@@ -254,18 +286,26 @@ class Notifier:
 
     # -- recipients -------------------------------------------------------------------
 
-    def _office_clerks(self, session: Session, department: str, division: str) -> list[str]:
-        """The active clerk accounts who work the queue of the office (department at division)."""
+    def _office_clerks(
+        self, session: Session, department: str, divisions: Iterable[str], *, supervisors: bool = False
+    ) -> list[str]:
+        """The active clerk accounts of the department at one of ``divisions`` (supervisors only if asked)."""
         a = ACCOUNTS.c
-        at_office = a.division == division
-        if division == self.default_division:  # an account without a division sits at the default one
+        codes = sorted(set(divisions))
+        at_office: ColumnElement[bool] = a.division.in_(codes)
+        if self.default_division in codes:  # an account without a division sits at the default one
             at_office = or_(at_office, a.division.is_(None))
-        rows = session.execute(
-            select(a.username, a.departments)
-            .where(a.role == Role.CLERK.value, a.active.is_(True), at_office)
-            .order_by(a.username)
-        ).all()
+        query = select(a.username, a.departments).where(
+            a.role == Role.CLERK.value, a.active.is_(True), at_office
+        )
+        if supervisors:
+            query = query.where(a.supervisor.is_(True))
+        rows = session.execute(query.order_by(a.username)).all()
         return [row.username for row in rows if department in (row.departments or ())]
+
+    def _above(self, division: str) -> tuple[str, ...]:
+        """The division and those above it: whose supervisors answer for an office there (督办)."""
+        return self.regions.chain(division) if self.regions is not None else (division,)
 
     @staticmethod
     def _active(session: Session, usernames: Iterable[str]) -> list[str]:
@@ -320,8 +360,18 @@ class Notifier:
             )
 
     @staticmethod
-    def _case(session: Session, case_id: int | None) -> Case | None:
-        return session.get(Case, case_id) if case_id is not None else None
+    def _case(session: Session, case_id: int | None) -> _CaseFacts | None:
+        """The case's row if the change holds it, else its few columns (never the workflow state)."""
+        if case_id is None:
+            return None
+        row = session.identity_map.get(identity_key(Case, case_id))
+        if isinstance(row, Case):
+            return _CaseFacts(row.id, row.code, row.deployment_id, row.applicant, row.notice)
+        c = CASES.c
+        found = session.execute(
+            select(c.id, c.code, c.deployment_id, c.applicant, c.notice).where(c.id == case_id)
+        ).first()
+        return None if found is None else _CaseFacts(*found)
 
     def task_ready(self, session: Session, event: TaskCreated | HandedToClerk) -> None:
         """A human task joined an office's queue: tell the clerks who work it."""
@@ -331,7 +381,7 @@ class Notifier:
             return
         names = _bundle(session, case.deployment_id)
         what = names.items.get(item.item_key, Label(item.task_name, item.task_name))
-        code = case.code or f"#{case.id}"
+        code = case.named
         again = item.round > 1
         if isinstance(event, HandedToClerk):
             title = Label(f"转人工办理：{what.zh}", f"Handed to clerks: {what.en}")
@@ -355,7 +405,7 @@ class Notifier:
         self._send(
             session,
             event,
-            self._office_clerks(session, item.department, item.division),
+            self._office_clerks(session, item.department, (item.division,)),
             _Message(MessageKind.TASK_READY, title, lead, f"/tasks/{item.id}"),
             case_id=case.id,
             work_item_id=item.id,
@@ -367,7 +417,7 @@ class Notifier:
         if case is None:
             return
         names = _bundle(session, case.deployment_id)
-        code = case.code or f"#{case.id}"
+        code = case.named
         who = self._departments(event.departments)
         message = _Message(
             MessageKind.CORRECTION_NOTICE,
@@ -388,7 +438,7 @@ class Notifier:
         if case is None:
             return
         names = _bundle(session, case.deployment_id)
-        code = case.code or f"#{case.id}"
+        code = case.named
         if isinstance(event, Rejected):
             title = Label(f"未予办理：{names.name.zh}", f"Not granted: {names.name.en}")
             body = Label(
@@ -429,7 +479,7 @@ class Notifier:
             if item is not None and item.assignee:
                 returned.setdefault(item.assignee, []).append(item.item_key)
         names = _bundle(session, case.deployment_id)
-        code = case.code or f"#{case.id}"
+        code = case.named
         for clerk in self._active(session, returned):
             items = [names.items.get(k, Label("办理事项", "the item")) for k in returned[clerk]]
             what = Label("、".join(i.zh for i in items), ", ".join(i.en for i in items))
@@ -447,7 +497,14 @@ class Notifier:
             self._send(session, event, [clerk], message, case_id=case.id)
 
     def _reply(
-        self, session: Session, event: Event, kind: MessageKind, to: str, department: str, reply: str
+        self,
+        session: Session,
+        event: Event,
+        kind: MessageKind,
+        to: str,
+        department: str,
+        reply: str,
+        complaint_id: int | None = None,
     ) -> None:
         case = self._case(session, event.case_id)
         quoted = reply if len(reply) <= REPLY_SHOWN else reply[: REPLY_SHOWN - 1] + "…"
@@ -455,8 +512,8 @@ class Notifier:
         if case is not None:
             names = _bundle(session, case.deployment_id)
             about = Label(
-                f"办件 {case.code or f'#{case.id}'}（{names.name.zh}）",
-                f"case {case.code or f'#{case.id}'} ({names.name.en})",
+                f"办件 {case.named}（{names.name.zh}）",
+                f"case {case.named} ({names.name.en})",
             )
         else:
             about = Label("您反映的问题", "what you reported")
@@ -471,7 +528,10 @@ class Notifier:
             body = Label(
                 f"关于{about.zh}，{who.zh}答复：{quoted}", f"About {about.en}, {who.en} answered: {quoted}"
             )
-        link = f"/cases/{case.id}" if case is not None else "/messages"
+        if kind is MessageKind.COMPLAINT_ANSWERED:
+            link = f"/complaints/{complaint_id}"
+        else:
+            link = f"/cases/{case.id}" if case is not None else "/messages"
         self._send(
             session,
             event,
@@ -494,8 +554,65 @@ class Notifier:
         row = session.get(Complaint, event.complaint_id)
         if row is not None:
             self._reply(
-                session, event, MessageKind.COMPLAINT_ANSWERED, row.complainant, event.department, event.reply
+                session,
+                event,
+                MessageKind.COMPLAINT_ANSWERED,
+                row.complainant,
+                event.department,
+                event.reply,
+                complaint_id=row.id,
             )
+
+    def rectification_opened(self, session: Session, event: RectificationOpened) -> None:
+        """A bad rating opened a rectification (差评整改): tell the supervisors of the answering office."""
+        case = self._case(session, event.case_id)
+        rating = session.get(Rating, event.rating_id)
+        if case is None or rating is None:
+            return
+        office = session.scalar(
+            select(responsible_division(literal(case.id), literal(event.department), self.default_division))
+        )
+        names = _bundle(session, case.deployment_id)
+        due = self._local(datetime.fromisoformat(event.due_at))
+        message = _Message(
+            MessageKind.RECTIFICATION_OPENED,
+            Label(f"差评待整改：{names.name.zh}", f"Bad rating to answer: {names.name.en}"),
+            Label(
+                f"申请人对办件 {case.named}（{names.name.zh}）评价为 {rating.score} 分，"
+                f"需由本单位整改答复，请于 {due} 前在督办台答复。",
+                f"The applicant rated case {case.named} ({names.name.en}) {rating.score} of 5; your "
+                f"office answers it on the supervision desk by {due} (China time).",
+            ),
+            "/supervision",
+        )
+        recipients = self._office_clerks(
+            session, event.department, (office or self.default_division,), supervisors=True
+        )
+        self._send(session, event, recipients, message, case_id=case.id)
+
+    def escalated(self, session: Session, event: Escalated) -> None:
+        """A late task went to the supervisors (督办): tell those of its office and above it."""
+        item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
+        case = self._case(session, event.case_id)
+        if item is None or case is None:
+            return
+        names = _bundle(session, case.deployment_id)
+        what = names.items.get(item.item_key, Label(item.task_name, item.task_name))
+        due = self._local(datetime.fromisoformat(event.due_at))
+        message = _Message(
+            MessageKind.ESCALATED,
+            Label(f"督办：{what.zh}已超期", f"Overdue: {what.en}"),
+            Label(
+                f"办件 {case.named}（{names.name.zh}）的「{what.zh}」已超过办理时限（{due}），已进入督办台。",
+                f"“{what.en}” of case {case.named} ({names.name.en}) passed its time limit ({due}, "
+                "China time) and is on the supervision desk.",
+            ),
+            "/supervision",
+        )
+        recipients = self._office_clerks(
+            session, item.department, self._above(item.division), supervisors=True
+        )
+        self._send(session, event, recipients, message, case_id=case.id, work_item_id=item.id)
 
 
 # -- reading and marking (the API's and pages' service) --------------------------------------

@@ -11,6 +11,7 @@ the returning clerk hears of the supplement; every message is also an outbound
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from engine.storage.portal_tables import Notification
 from engine.storage.settings import shipped_processes_dir
 from engine.storage.spine import emit
 from engine.time.clock import ManualClock
+from engine.worker import Worker
 from tests.support.engines import (
     ANALYST,
     APPLICANT,
@@ -306,19 +308,52 @@ def test_answers_to_a_rating_and_to_complaints_reach_their_authors(engine: Engin
     )
 
     sent = messages(engine)
-    answered = [(m.recipient, m.kind, m.link) for m in sent if m.kind != MessageKind.TASK_READY][-3:]
+    answered = [(m.recipient, m.kind, m.link) for m in sent if m.kind != MessageKind.TASK_READY][-4:]
     assert answered == [
+        # The bad rating waits for the supervisors of the office that worked the seal.
+        ("supervisor.public-security", MessageKind.RECTIFICATION_OPENED, "/supervision"),
         (APPLICANT.username, MessageKind.RATING_ANSWERED, f"/cases/{case_id}"),
-        (APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, f"/cases/{case_id}"),
-        (OTHER_APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, "/messages"),  # about no case
+        (APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, f"/complaints/{on_case.id}"),
+        (OTHER_APPLICANT.username, MessageKind.COMPLAINT_ANSWERED, f"/complaints/{alone.id}"),
     ]
-    rating_message, complaint_message, alone_message = sent[-3:]
+    opened, rating_message, complaint_message, alone_message = sent[-4:]
+    assert "评价为 1 分" in opened.body["zh"] and "督办台" in opened.body["zh"]
     assert (
         "公安局答复了您对办件" in rating_message.body["zh"] and "已调整刻章流程" in rating_message.body["zh"]
     )
     assert "市场监督管理局答复：已更正并重新签发" in complaint_message.body["zh"]
     assert "Market regulation answered" in complaint_message.body["en"]
     assert alone_message.body["zh"] == "关于您反映的问题，政务服务中心答复：入口在首页"
+
+
+def test_a_late_task_tells_the_supervisors_of_its_office_and_above_only(engine: Engine) -> None:
+    accounts = AccountService(engine.db, hasher=FAST_HASHER, regions=engine.regions)
+    accounts.create(
+        "supervisor.market-regulation", PASSWORD, Role.CLERK, ["market-regulation"], supervisor=True
+    )
+    engine.regions.add_office(None, "market-regulation", HUANGPU)
+    accounts.create(
+        f"supervisor.market-regulation@{HUANGPU}",
+        PASSWORD,
+        Role.CLERK,
+        ["market-regulation"],
+        supervisor=True,
+        division=HUANGPU,  # below the default division's office: not theirs to supervise
+    )
+    case_id, _example = apply(engine)
+    worker = Worker(engine)
+    worker.run_once()
+    [task] = [t for t in engine.get_case(ANALYST, case_id).tasks if t.state == "ready"]
+    assert task.due_at is not None
+    clock = engine.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(task.due_at + timedelta(hours=2))
+    assert worker.run_once().sla.escalated == 1
+    late = [m for m in messages(engine) if m.kind == MessageKind.ESCALATED]
+    assert [(m.recipient, m.link, m.work_item_id) for m in late] == [
+        ("supervisor.market-regulation", "/supervision", task.id)
+    ]
+    assert late[0].title == {"zh": "督办：企业设立登记已超期", "en": "Overdue: Business registration"}
 
 
 def test_a_rejected_case_tells_the_applicant_it_was_not_granted(engine: Engine) -> None:
