@@ -35,12 +35,14 @@ class MessagePublic(FromView):
 
     id: int
     kind: str = Field(
-        description="task_ready | correction_notice | case_finished | supplement_received | "
-        "rating_answered | complaint_answered"
+        description="消息类型 (what it tells): task_ready | correction_notice | case_finished | "
+        "supplement_received | rating_answered | complaint_answered | rectification_opened | escalated"
     )
     title: LabelPublic
     body: LabelPublic
-    link: str = Field(description="本站页面 (a page of this site: /cases/{id} or /tasks/{id})")
+    link: str = Field(
+        description="本站页面 (a page of this site: /cases/{id}, /tasks/{id}, /complaints/{id}, /supervision)"
+    )
     case_id: int | None
     task_id: int | None
     created_at: datetime
