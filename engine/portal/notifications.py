@@ -387,7 +387,7 @@ class Notifier:
             title = Label(f"转人工办理：{what.zh}", f"Handed to clerks: {what.en}")
             lead = Label(
                 f"部门系统未能完成办件 {code}（{names.name.zh}）的「{what.zh}」，已转由本单位人工办理。",
-                f"The department system could not finish “{what.en}” of case {code} "
+                f"The department system could not finish '{what.en}' of case {code} "
                 f"({names.name.en}); it now waits in your office's queue.",
             )
         else:
@@ -397,7 +397,7 @@ class Notifier:
             )
             lead = Label(
                 f"办件 {code}（{names.name.zh}）的「{what.zh}」已进入本单位待办队列。",
-                f"“{what.en}” of case {code} ({names.name.en}) is waiting in your office's queue.",
+                f"'{what.en}' of case {code} ({names.name.en}) is waiting in your office's queue.",
             )
         if item.due_at is not None:
             due = self._local(item.due_at)
@@ -489,7 +489,7 @@ class Notifier:
                 Label(
                     f"申请人已就办件 {code}（{names.name.zh}）提交补正，"
                     f"您退回的「{what.zh}」将重新进入待办队列。",
-                    f"The applicant answered the notice of case {code} ({names.name.en}); “{what.en}”, "
+                    f"The applicant answered the notice of case {code} ({names.name.en}); '{what.en}', "
                     "which you returned, comes back to the queue.",
                 ),
                 f"/cases/{case.id}",
@@ -604,7 +604,7 @@ class Notifier:
             Label(f"督办：{what.zh}已超期", f"Overdue: {what.en}"),
             Label(
                 f"办件 {case.named}（{names.name.zh}）的「{what.zh}」已超过办理时限（{due}），已进入督办台。",
-                f"“{what.en}” of case {case.named} ({names.name.en}) passed its time limit ({due}, "
+                f"'{what.en}' of case {case.named} ({names.name.en}) passed its time limit ({due}, "
                 "China time) and is on the supervision desk.",
             ),
             "/supervision",

@@ -163,3 +163,15 @@ def test_another_persons_message_cannot_be_opened(
     assert answer.status == 404
     still = server.engine.messages.get(Actor("clerk.market-regulation", Role.CLERK), theirs.id)
     assert still.read_at == theirs.read_at
+
+
+def test_the_english_page_is_in_english(open_context: Any, server: LiveServer, case_id: int) -> None:
+    page = open_context(DESKTOP)
+    sign_in(page, "supervisor.market-regulation")
+    page.goto("/lang/en?next=/messages")
+    page.wait_for_url(re.compile(r"/messages$"))
+    assert page.locator("h1").inner_text() == "Messages"
+    assert badge(page) == ("1", "1 unread message")
+    assert page.locator(".message-title").first.inner_text() == "New task: Business registration"
+    assert not re.search(r"[\u4e00-\u9fff]", page.locator("main").inner_text())  # no Chinese left in main
+    shot(page, "messages-list-desktop-en")
