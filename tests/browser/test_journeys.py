@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from engine.demo import department_systems_work
 from tests.browser.conftest import LiveServer, element_classes, shot, sign_in, wait_diagram
+from tests.documents.support import pdf_text
 
 pytestmark = pytest.mark.browser
 
@@ -260,10 +261,11 @@ def test_second_round_approvals_finish_the_case_with_its_licence(
     sign_in(page, "applicant1")
     page.goto(f"/cases/{journey.case_id}")
     assert page.locator("#case-status").get_attribute("data-status") == "completed"
-    link = page.locator("#h-outputs + ul a").first
+    link = page.locator("#certificates a[download]").first
     answer = page.request.get(str(link.get_attribute("href")))
     assert answer.status == 200 and "attachment" in answer.headers["content-disposition"]
-    assert "91310115MA1K4B7C2U" in answer.text()
+    assert answer.headers["content-type"] == "application/pdf"
+    assert "91310115MA1K4B7C2U" in pdf_text(answer.body())
     wait_diagram(page)
     assert "ot-done" in element_classes(page, "Task_open_bank_account")
     assert page.locator(".djs-element.ot-active, .djs-element.ot-late").count() == 0
