@@ -23,6 +23,7 @@ from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
 from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
+from api.routes.certificates import pdf_response
 from engine.cases.states import Outcome, WorkItemState
 from engine.cases.views import TaskDetail, TimelineEntry
 from engine.cases.visibility import may_work_task, task_reach
@@ -282,4 +283,7 @@ def task_material(ctx: Ctx, task_id: TaskId, kind: str) -> Response:
         raise PageRefused(
             404, ("未找到", "Not found"), ("此任务看不到这份材料。", "This task has no such material.")
         )
+    issued = ctx.engine.documents.issued_pdf(material_id)  # a certificate an earlier step issued
+    if issued is not None:
+        return pdf_response(issued, attachment=False)
     return docs.send(ctx.engine, material_id, attachment=False)

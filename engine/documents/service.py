@@ -136,9 +136,25 @@ class Documents:
         found = [c for c in self.certificates(actor, case_id) if c.kind == kind]
         if not found:
             raise CertificateNotFound(f"此办件没有这份证照 (the case has no certificate {kind})")
-        cert = found[0]
+        return self._render(found[0])
+
+    def issued_pdf(self, material_id: str) -> RenderedDocument | None:
+        """An issued certificate as PDF by its material id; None when the material is an upload.
+
+        For callers that have already checked who may see the material (a clerk's task page
+        showing the licence an earlier step issued).
+        """
+        with self.cases.db.read() as session:
+            row = session.get(Material, material_id)
+            if row is None or row.issued_by_case is None:
+                return None
+            cert = self._view(session, row, self._number(row), public=False)
+        return self._render(cert)
+
+    def _render(self, cert: CertificateView) -> RenderedDocument:
+        """A certificate laid out on its kind's template, with the QR code of its verification."""
         context = {"cert": cert, "qr": rendering.qr_data_uri(cert.verify_url)}
-        content = rendering.render_pdf(rendering.certificate_template(kind), context)
+        content = rendering.render_pdf(rendering.certificate_template(cert.kind), context)
         return RenderedDocument(f"{cert.name.zh}-{cert.number}.pdf", content)
 
     def revoke(self, actor: Actor, number: str, reason: str) -> Verification:

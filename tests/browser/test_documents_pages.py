@@ -179,3 +179,17 @@ def test_in_english_the_check_is_in_english(
         shot(page, "documents-verify-unknown-en-desktop")
     finally:
         context.close()
+
+
+def test_a_later_departments_clerk_opens_the_issued_licence_as_a_pdf(
+    page: Any, server: LiveServer, finished: tuple[int, str]
+) -> None:
+    case_id, number = finished
+    [bank_task] = [
+        t for t in server.engine.get_case(ANALYST, case_id).tasks if t.item == "bank-account-opening"
+    ]
+    sign_in(page, "clerk.bank")
+    answer = page.request.get(f"/tasks/{bank_task.id}/materials/business_licence")
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+    assert "inline" in answer.headers["content-disposition"]
+    assert number in pdf_text(answer.body())

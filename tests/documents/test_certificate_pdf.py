@@ -139,3 +139,14 @@ def test_a_kind_without_a_template_of_its_own_prints_on_the_generic_one_with_eve
         rendering.GENERIC_CERTIFICATE, {"cert": revoked, "qr": rendering.qr_data_uri(cert.verify_url)}
     )
     assert "已吊销" in pdf_text(marked) and "已吊销" not in text
+
+
+def test_a_material_an_earlier_step_issued_is_its_pdf_and_an_upload_is_none(finished: Finished) -> None:
+    engine = finished.engine
+    case = engine.get_case(ANALYST, finished.case_id)
+    issued = engine.documents.issued_pdf(case.outputs["business_licence"])
+    assert issued is not None and issued.filename.startswith("营业执照-DZZZ")
+    assert EXAMPLE["uscc"] in pdf_text(issued.content)
+    assert case.materials is not None
+    assert engine.documents.issued_pdf(case.materials["articles_of_association"]) is None
+    assert engine.documents.issued_pdf("mat_nothing") is None
