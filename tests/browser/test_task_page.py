@@ -135,6 +135,28 @@ def test_the_queue_and_the_task_pages_show_names_never_codes(
             shot(page, f"{name}-{size}")
 
 
+def test_the_queue_is_a_list_of_cards_on_a_phone_and_a_table_on_a_desktop(
+    page: Any, server: LiveServer, cases: Cases
+) -> None:
+    sign_in(page, "clerk.market-regulation")
+    page.set_viewport_size(SIZES["390"])
+    page.goto("/inbox")
+    row = page.locator("#queue tbody tr").filter(has_text=f"#{cases.second}")
+    box = row.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    item = row.locator("td[data-label]").first
+    assert item.evaluate("e => getComputedStyle(e).display") == "block"
+    assert "事项" in item.evaluate("e => getComputedStyle(e, '::before').content")
+    claim = row.get_by_role("button", name=re.compile("认领"))
+    assert claim.bounding_box()["height"] >= 44
+    shot(page, "inbox-cards-390")
+    page.set_viewport_size(SIZES["1366"])
+    page.goto("/inbox")
+    assert page.locator("#queue thead").is_visible()
+    cell = page.locator("#queue tbody tr td").first
+    assert cell.evaluate("e => getComputedStyle(e).display") == "table-cell"
+
+
 def test_the_trail_on_the_task_page_names_events_items_people_and_fields(
     page: Any, server: LiveServer, cases: Cases
 ) -> None:
