@@ -8,6 +8,9 @@ certificate prints. Revoking writes the row and the case's audit line in one tra
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +38,7 @@ from engine.storage.models import Material, WorkItem
 from engine.storage.spine import emit
 
 MAX_REASON = 500
+DOCUMENT_CACHE = 1024  # certificate documents kept per process (a few hundred bytes each)
 
 
 class CertificateNotFound(NotFound):
@@ -46,6 +50,24 @@ class Documents:
 
     def __init__(self, cases: CaseFacade) -> None:
         self.cases = cases
+        # Stored certificate documents by sha256: content-addressed, so an entry never goes stale.
+        self._documents: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _document(self, row: Material) -> dict[str, Any]:
+        """The stored document of an issued certificate row (read once per process, then kept)."""
+        with self._lock:
+            found = self._documents.get(row.sha256)
+            if found is not None:
+                self._documents.move_to_end(row.sha256)
+                return found
+        with self.cases.materials.store.open(row.sha256) as stream:
+            document: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
+        with self._lock:
+            self._documents[row.sha256] = document
+            while len(self._documents) > DOCUMENT_CACHE:
+                self._documents.popitem(last=False)
+        return document
 
     # -- addresses ---------------------------------------------------------------------------
     def verify_url(self, number: str) -> str:
@@ -60,7 +82,7 @@ class Documents:
     def _view(self, session: Session, row: Material, number: str, *, public: bool) -> CertificateView:
         """A certificate row as printed (``public``: identity numbers masked, for the verification)."""
         cases = self.cases
-        document: dict[str, Any] = cases.materials.certificate_data(row.id)
+        document = self._document(row)
         office = issuing_office(session, row, str(document.get("issuer", "")), cases.regions.route)
         issuer = self._office(office.department, office.division)
         fields = []
@@ -129,7 +151,7 @@ class Documents:
 
     def _number(self, row: Material) -> str:
         """A row's certificate number (from its document when issued before numbers were stored)."""
-        return row.number or str(self.cases.materials.certificate_data(row.id)["number"])
+        return row.number or str(self._document(row)["number"])
 
     def certificate_pdf(self, actor: Actor, case_id: int, kind: str) -> RenderedDocument:
         """A certificate of a case as PDF, for whoever may see the case (revoked ones marked so)."""
@@ -183,7 +205,7 @@ class Documents:
             row = find_certificate(session, cases.materials, number)
             if row is None:
                 raise CertificateNotFound(f"查无此证 (no certificate {number})")
-            document = cases.materials.certificate_data(row.id)
+            document = self._document(row)
             office = issuing_office(session, row, str(document.get("issuer", "")), cases.regions.route)
             if not may_supervise_task(actor, office.department, office.division, cases.regions):
                 raise NotAllowed("只能吊销本部门签发的证照 (only certificates your department issued)")
