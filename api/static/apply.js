@@ -4,6 +4,8 @@
      validator; each touched field shows the server's message under it (aria-invalid and
      aria-describedby), in the page's language only. The form has novalidate: the browser never
      speaks for the server. Submitting re-renders the page with every problem listed at the top.
+   - select[data-grouped] (the division tree): a first select narrows the places to one
+     province, so nobody scrolls through every district of the country (or types a code).
    - data-draft-url: 1.5 s after the last change, after an upload, and when the page is hidden,
      the form (without files; uploads are already stored, their ids in hidden inputs) is saved
      as the applicant's draft; a quiet status says when (aria-live polite).
@@ -176,9 +178,60 @@
     });
   }
 
+  /* --- a grouped select (the division tree) as two steps: the province, then the place --- */
+
+  function setupGroupedSelect(select) {
+    var groups = Array.prototype.slice.call(select.querySelectorAll("optgroup"));
+    if (groups.length < 2) return;  // one province: nothing to narrow
+    var all = Array.prototype.slice.call(select.children).map(function (n) { return n.cloneNode(true); });
+    var label = document.querySelector('label[for="' + CSS.escape(select.id) + '"]');
+    var box = document.createElement("div");
+    box.className = "field-step";
+    var stepLabel = document.createElement("label");
+    stepLabel.htmlFor = select.id + "-group";
+    stepLabel.textContent = t("所在省（自治区、直辖市）", "Province or municipality");
+    var step = document.createElement("select");
+    step.id = select.id + "-group";
+    var any = document.createElement("option");
+    any.value = "";
+    any.textContent = t("全部", "All");
+    step.appendChild(any);
+    groups.forEach(function (g, i) {
+      var o = document.createElement("option");
+      o.value = String(i);
+      o.textContent = g.label;
+      if (g.querySelector("option:checked")) o.selected = true;
+      step.appendChild(o);
+    });
+    box.appendChild(stepLabel);
+    box.appendChild(step);
+    (label || select).parentNode.insertBefore(box, label || select);
+    function narrow() {
+      var keep = select.value;
+      var n = -1;
+      select.textContent = "";
+      all.forEach(function (node) {
+        if (node.tagName === "OPTGROUP") {
+          n += 1;
+          if (step.value !== "" && String(n) !== step.value) return;
+        }
+        select.appendChild(node.cloneNode(true));
+      });
+      select.value = keep;
+      if (select.value !== keep) select.value = "";
+      return select.value !== keep;
+    }
+    step.addEventListener("change", function () {
+      // A place outside the chosen province is cleared; the draft hears of it (not the checks).
+      if (narrow()) select.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    narrow();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("apply-form");
     if (!form) return;
+    form.querySelectorAll("select[data-grouped]").forEach(setupGroupedSelect);
     setupChecks(form);
     setupDraft(form);
   });

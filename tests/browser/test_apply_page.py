@@ -234,8 +234,17 @@ def test_a_division_is_picked_by_name_and_no_codes_show(page: Any, server: LiveS
     labels = picker.locator("option").all_inner_texts()
     assert "上海市黄浦区" in labels
     assert not any(re.search(r"\d{6}", text) for text in labels), "a division code is shown"
+    # Two steps: the province narrows the places to choose from.
+    province = page.get_by_label("所在省（自治区、直辖市）")
+    assert "浙江省" in province.locator("option").all_inner_texts()
+    province.select_option(label="浙江省")
+    narrowed = picker.locator("option").all_inner_texts()
+    assert "上海市黄浦区" not in narrowed and any(text.startswith("浙江省") for text in narrowed[1:])
+    province.select_option(label="上海市")
     picker.select_option(label="上海市黄浦区")
     assert picker.input_value() == "310101"
+    assert page.evaluate(SMALL_TARGETS) == []
+    _fits(page)
     main = page.locator("#main").inner_text()
     for leak in ("address_division", "company_name", "application/pdf", "image/jpeg", " / Choose"):
         assert leak not in main, leak
@@ -263,6 +272,11 @@ def test_a_resumed_draft_goes_to_review_and_submitting_it_discards_it(page: Any,
     sign_in(page, "applicant2")
     page.goto(f"/apply/{STARTUP}")
     expect(page.locator("#draft-note")).to_be_visible()
+    # The resumed division shows in both steps of the picker.
+    chosen = example["data"]["address_division"]
+    assert page.locator("#f-address_division").input_value() == chosen
+    province = page.locator("#f-address_division-group")
+    assert province.evaluate("el => el.options[el.selectedIndex].text") == "上海市"
     page.get_by_role("button", name="下一步：核对申请").click()
     page.wait_for_selector("#review-form")
     _fits(page)
