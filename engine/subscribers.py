@@ -14,6 +14,8 @@ writes (analytics aggregates, shifted due dates) commits or rolls back with the 
 - the message centre (``engine.portal.notifications``) writes messages to the clerks of an
   office with a new task and to applicants (correction notice, case finished, answers), each
   also an outbound ``Notified`` event;
+- drafts (``engine.portal.drafts``) discard the applicant's saved draft of a bundle when the
+  application is submitted;
 - the outbox (``engine.integration.outbox``) takes every event, and its webhook deliveries,
   in the same transaction; the worker sends them afterwards.
 
