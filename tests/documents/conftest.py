@@ -14,6 +14,7 @@ from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.settings import Settings
 from engine.time.clock import ManualClock
+from tests.support.pg import PgCluster
 
 PUBLIC_URL = "https://zwfw.example.gov.cn/onething"
 START = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai
@@ -30,13 +31,19 @@ class Finished:
     applicant: Actor
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Finished]:
-    """The first shipped example of enterprise-startup, applied and decided by every department."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def finished(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Finished]:
+    """The first shipped example of enterprise-startup, applied and decided by every department.
+
+    Once on SQLite and once on PostgreSQL (finding certificates by number, revoking).
+    """
     root: Path = tmp_path_factory.mktemp("documents")
-    settings = Settings(
-        database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "var", public_url=PUBLIC_URL
-    )
+    if request.param == "sqlite":
+        url = f"sqlite:///{root / 'onething.db'}"
+    else:
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database()
+    settings = Settings(database_url=url, data_dir=root / "var", public_url=PUBLIC_URL)
     clock = ManualClock(START)
     engine = Engine(settings, clock=clock)
     engine.upgrade()
