@@ -17,6 +17,7 @@ from engine.bpmn.manifest import Item
 from engine.cases.facade import CaseFacade
 from engine.cases.views import CaseView, Label
 from engine.documents.wording import day_label, moment_label
+from engine.errors import EngineError
 from engine.storage.models import Case, CaseEvent
 
 UPLOADED = Label("已提交", "Handed in")
@@ -83,6 +84,7 @@ def receipt_context(cases: CaseFacade, case: CaseView, case_url: str, qr: str) -
         )
     manifest = definition.manifest
     offices = {t.item: t.office for t in case.tasks}
+    applying = _applying_items(cases, case, {item.key for item in manifest.items})
     items = tuple(
         ReceiptItem(
             Label(item.name.zh, item.name.en),
@@ -90,6 +92,7 @@ def receipt_context(cases: CaseFacade, case: CaseView, case_url: str, qr: str) -
             _limit(item.time_limit_days),
         )
         for item in manifest.items
+        if item.key in applying
     )
     reused = set(submitted.get("reused_certificates", []))
     materials: list[ReceiptMaterial] = []
@@ -108,6 +111,20 @@ def receipt_context(cases: CaseFacade, case: CaseView, case_url: str, qr: str) -
         case_url=case_url,
         qr=qr,
     )
+
+
+def _applying_items(cases: CaseFacade, case: CaseView, every: set[str]) -> set[str]:
+    """The items this case's answers lead to (those already reached, and those the diagram will run).
+
+    The bundle's guide runs the diagram in memory with the case's answers; when it cannot
+    say, every item is listed (never fewer than may be handled).
+    """
+    reached = {t.item for t in case.tasks}
+    try:
+        guided = {g.key for g in cases.guide(case.bundle, case.data or {}).items}
+    except EngineError:
+        return every
+    return (reached | guided) & every or every
 
 
 def _office(cases: CaseFacade, item: Item, case: CaseView) -> Label:

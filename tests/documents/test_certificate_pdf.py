@@ -14,6 +14,7 @@ from engine.errors import NotFound
 from engine.people.actors import Actor, Role
 from tests.documents.conftest import ANALYST, PUBLIC_URL, Finished
 from tests.documents.support import pdf_pages, pdf_text, qr_codes
+from tests.support.engines import upload
 
 EXAMPLE = {
     "company_name": "上海澄川信息科技有限公司",
@@ -150,3 +151,18 @@ def test_a_material_an_earlier_step_issued_is_its_pdf_and_an_upload_is_none(fini
     assert case.materials is not None
     assert engine.documents.issued_pdf(case.materials["articles_of_association"]) is None
     assert engine.documents.issued_pdf("mat_nothing") is None
+
+
+def test_the_receipt_at_submission_lists_the_items_the_answers_lead_to(finished: Finished) -> None:
+    engine = finished.engine
+    applicant = Actor("applicant8", Role.APPLICANT)
+    example = engine.bundle_detail("enterprise-startup").examples[1]  # no staff, no invoices
+    materials = {kind: upload(engine, applicant, kind) for kind in example["materials"]}
+    case = engine.start_case(applicant, "enterprise-startup", example["data"], materials)
+    text = pdf_text(engine.documents.receipt_pdf(applicant, case.id).content)
+    names = {i["key"]: i["name"]["zh"] for i in engine.bundle_detail("enterprise-startup").summary.items}
+    for key in example["route"]:
+        assert names[key] in text, key
+    for key in set(names) - set(example["route"]):
+        assert names[key] not in text, key
+    assert "公司章程" in text and "住所(经营场所)使用证明" in text
