@@ -198,8 +198,14 @@
       if (box._fittedWidth !== box.clientWidth) defaultView(box, viewer);
     }
     if (window.ResizeObserver) new window.ResizeObserver(check).observe(box);
+    // Opening a <details> always brings back the readable opening view (unless the user has moved
+    // it), also over a page script's own fit-viewport registered before this one.
     var details = box.closest("details");
-    if (details) details.addEventListener("toggle", function () { if (details.open) check(); });
+    if (details) {
+      details.addEventListener("toggle", function () {
+        if (details.open && box.clientWidth && !box._userMoved) defaultView(box, viewer);
+      });
+    }
     window.addEventListener("resize", check);
   }
 

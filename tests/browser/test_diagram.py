@@ -165,7 +165,10 @@ def test_a_diagram_drawn_while_hidden_is_fitted_when_its_details_open(
                 " var box = document.getElementById('case-diagram');"
                 " var d = document.createElement('details'); d.id = 'later';"
                 " var s = document.createElement('summary'); s.textContent = '查看流程图'; d.appendChild(s);"
-                " box.parentNode.insertBefore(d, box); d.appendChild(box); }, true);\n" + _script(server)
+                " box.parentNode.insertBefore(d, box); d.appendChild(box);"
+                # A page script that fits the whole diagram on opening, as app.js does, runs first.
+                " d.addEventListener('toggle', function () {"
+                "   box._viewer.get('canvas').zoom('fit-viewport', 'auto'); }); }, true);\n" + _script(server)
             ),
         ),
     )
