@@ -269,7 +269,7 @@
       list.querySelectorAll("[data-group]").forEach(function (group) {
         group.hidden = !group.querySelector("[data-search]:not([hidden])");
       });
-      if (count) count.textContent = t("共 " + shown + " 项", shown + " shown");
+      if (count) count.textContent = t("共 " + shown + " 项", shown + (shown === 1 ? " service" : " services"));
     }
     input.addEventListener("input", apply);
     if (input.value) apply();
