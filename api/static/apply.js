@@ -50,6 +50,7 @@
       err = document.createElement("div");
       err.className = "field-error";
       err.id = id;
+      err.setAttribute("aria-live", "polite");  // said once the applicant has moved on, not over them
       box.appendChild(err);
     }
     if (err) {
