@@ -20,6 +20,7 @@ uploads by the signed-in applicant).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,20 @@ def _posted_division(ctx: PageContext, posted: FormData) -> tuple[str, list[Fiel
     return code, []
 
 
+def pick_divisions(fields: Iterable[dict[str, Any]], groups: list[ChoiceGroup]) -> None:
+    """Make each division-code field of these field views (``forms.render``) a picker of ``groups``.
+
+    The form macros then render a select by name (two steps with apply.js) instead of a text
+    input for a code. Other pages with such fields (a supplement, a clerk's decision) may call it
+    with ``api.pages.offices.division_groups(engine.regions)``.
+    """
+    for f in fields:
+        if f["format"] == Format.DIVISION_CODE.value:
+            f["option_groups"] = _option_groups(groups, f["value"])
+            # Chosen from the list: the catalog's help about typing a six-digit code does not apply.
+            f["help"] = {"zh": "请从列表中选择所在区县", "en": "Choose the district from the list"}
+
+
 def _option_groups(groups: list[ChoiceGroup], value: Any) -> list[dict[str, Any]]:
     """The division tree as the form macros' ``option_groups`` (a value outside the tree kept, by name)."""
     out = [
@@ -168,12 +183,7 @@ def _apply_page(
     problems = problems or []
     divisions = division_groups(ctx.engine.regions)
     groups = form_view(form, values, problems, filled)
-    for group in groups:
-        for f in group["fields"]:
-            if f["format"] == Format.DIVISION_CODE.value:
-                f["option_groups"] = _option_groups(divisions, f["value"])
-                # Chosen from the list: the catalog's help about typing a six-digit code does not apply.
-                f["help"] = {"zh": "请从列表中选择所在区县", "en": "Choose the district from the list"}
+    pick_divisions((f for group in groups for f in group["fields"]), divisions)
     return ctx.render(
         "apply.html",
         status=status,
