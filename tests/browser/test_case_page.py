@@ -171,6 +171,17 @@ def test_the_applicant_withdraws_before_any_decision_after_a_confirmation(
     assert "您已撤回申请" in _timeline_text(page)
 
 
+def test_a_claimed_step_names_no_clerk_and_is_not_yet_a_decision(page: Any, server: LiveServer) -> None:
+    case_id = case_states.start(server.engine)
+    [task] = server.engine.get_case(case_states.APPLICANT, case_id).tasks
+    server.engine.claim(case_states.clerk_of(task.department), task.id)
+    sign_in(page, "applicant1")
+    page.goto(f"/cases/{case_id}")
+    assert "clerk." not in page.locator("main").inner_text()
+    assert "clerk." not in page.locator("#diagram-details").text_content()  # folded, or not
+    expect(page.locator("#withdraw")).to_be_visible()
+
+
 def test_no_withdrawal_is_offered_or_accepted_once_a_department_has_decided(
     page: Any, server: LiveServer, cases: dict[str, int]
 ) -> None:
