@@ -1,5 +1,6 @@
 """Documents on the pages: the public verification page, the receipt PDF, the case's results.
 
+- ``GET /verify``: anyone; a form to type a number (``?number=`` goes to its page).
 - ``GET /verify/{number}``: anyone (the QR code on a printed certificate leads here); valid,
   revoked (with date and reason) or unknown (404), in the site's language, phone-first.
 - ``POST /verify/{number}/revoke``: admins and supervisors of the issuing department (the
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -24,9 +26,11 @@ from engine.cases.views import CaseView
 from engine.documents.views import CertificateStatus
 from engine.errors import InvalidInput
 from engine.people.actors import Role
+from forms.validate import FieldProblem
 
 router = APIRouter(route_class=PageRoute)
 
+NUMBER = re.compile(r"[A-Za-z0-9-]{1,40}")
 NumberPath = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9-]{1,40}$", description="证照编号 (certificate number)")
 ]
@@ -52,6 +56,27 @@ def _verify_page(
         cert=answer.certificate,
         may_revoke=_may_revoke(ctx) and answer.status is CertificateStatus.VALID,
         problems=problems or [],
+    )
+
+
+@router.get("/verify")
+def verify_form(ctx: Ctx, number: str | None = None) -> Response:
+    """Type a certificate number to check it (a paper copy without a readable QR code)."""
+    typed = (number or "").strip().upper()
+    if typed and NUMBER.fullmatch(typed):
+        return redirect(f"/verify/{typed}")
+    problems = []
+    if number is not None:
+        problems.append(
+            FieldProblem(
+                "number",
+                "请输入证照上印的编号（字母和数字）",
+                "Type the number printed on the certificate (letters and digits)",
+                "pattern",
+            )
+        )
+    return ctx.render(
+        "verify.html", status=422 if problems else 200, answer=None, cert=None, problems=problems
     )
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from api.deps import CaseId, CurrentActor, EngineDep, RoleGate
-from api.errors import responses
+from api.errors import ERROR_DOCS, responses
 from api.headers import UNTRUSTED_POLICY
 from api.logs import note
 from api.schemas.certificates import RevocationCreate, VerificationPublic
@@ -63,7 +63,11 @@ def pdf_response(document: RenderedDocument, *, attachment: bool = True) -> Resp
 @router.get(
     "/api/certificates/{number}",
     response_model=VerificationPublic,
-    responses={404: {"model": ErrorPublic, "description": "查无此证 (no certificate has this number)"}},
+    responses={
+        404: {"model": ErrorPublic, "description": "查无此证 (no certificate has this number)"},
+        422: ERROR_DOCS[422],
+        503: ERROR_DOCS[503],
+    },
 )
 def verify_certificate(number: CertificateNumber, engine: EngineDep) -> VerificationPublic:
     """Verify a certificate by its number (public): valid, or revoked with date and reason; 404 if unknown."""

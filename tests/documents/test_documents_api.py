@@ -61,6 +61,15 @@ def test_anyone_verifies_a_number_and_learns_only_what_the_licence_prints(server
         assert page.status_code == 200 and "有效" in page.text and "上海澄川信息科技有限公司" in page.text
         missing = anonymous.get("/verify/DZZZ2025030300000099ABCD")
         assert missing.status_code == 404 and "查无此证" in missing.text
+
+        # A number typed from a paper copy: its page; a mistyped one: the form with the server's message.
+        form = anonymous.get("/verify")
+        assert form.status_code == 200 and 'id="f-number"' in form.text
+        typed = anonymous.get("/verify", params={"number": f" {number.lower()} "})
+        assert typed.status_code == 303 and typed.headers["location"] == f"/verify/{number}"
+        wrong = anonymous.get("/verify", params={"number": "证照 123"})
+        assert wrong.status_code == 422 and 'aria-invalid="true"' in wrong.text
+        assert "请输入证照上印的编号" in wrong.text
     with server.client(cookies={LANG_COOKIE: "en"}) as english:
         page = english.get(f"/verify/{number}")
         assert "Valid" in page.text and "Certificate check" in page.text and "有效" not in page.text
