@@ -128,6 +128,9 @@ def test_anyone_checks_a_number_on_a_phone_valid_then_revoked_and_an_unknown_one
         assert "applicant1" not in main and "market-regulation" not in main
         assert page.locator("h1").count() == 1 and _fits(page)
         assert page.locator("#revoke-form").count() == 0  # nobody signed in: no revoke form
+        for control in (page.get_by_label("证照编号"), page.get_by_role("button", name="核验", exact=True)):
+            box = control.bounding_box()
+            assert box is not None and box["height"] >= 44
         shot(page, "documents-verify-valid-phone")
 
         missing = page.goto(f"/verify/{UNKNOWN}")
