@@ -16,7 +16,7 @@ import pytest
 from api.pages.diagram import named_diagram
 from engine.demo import demo_pdf
 from engine.people.actors import Actor, Role
-from tests.browser.conftest import LiveServer, shot, sign_in, wait_diagram
+from tests.browser.conftest import LiveServer, csrf_of, shot, sign_in, wait_diagram
 
 pytestmark = pytest.mark.browser
 
@@ -207,3 +207,19 @@ def test_named_diagram_changes_names_only() -> None:
     named = named_diagram(xml, manifest, {"tax": {"zh": "税务局", "en": "Taxation"}}, "en").decode()
     assert 'id="L" name="Taxation"' in named and 'id="M" name="unknown"' in named
     assert 'id="T" name="Item"' in named and 'id="S" name="开始"' in named and 'name="Bundle"' in named
+
+
+def test_the_named_diagram_is_for_signed_in_people_in_a_known_language(server: LiveServer) -> None:
+    url = f"/diagrams/{BUNDLE}/1/zh.bpmn"
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get(url).status_code == 303, "anonymous callers are sent to sign in"
+    with httpx.Client(base_url=server.url) as client:
+        token = csrf_of(client.get("/login").text)
+        form = {"username": "applicant1", "password": "demo", "csrf_token": token}
+        signed = client.post("/login", data=form)
+        assert signed.status_code == 303
+        answer = client.get(url)
+        assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+        assert 'name="市场监督管理局"' in answer.text
+        assert client.get(f"/diagrams/{BUNDLE}/1/fr.bpmn").status_code == 404
+        assert client.get("/diagrams/no-such-bundle/1/zh.bpmn").status_code == 404
