@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.cases.materials import MaterialService, kind_code
 from engine.storage.models import Case, CaseEvent, Material, WorkItem
 
-NUMBER = re.compile(r"DZZZ(?P<date>[0-9]{8})(?P<case>[0-9]{8,12})(?P<code>[0-9A-F]{4})")
+NUMBER = re.compile(r"DZZZ(?P<date>[0-9]{8})(?P<case>[0-9]{8,19})(?P<code>[0-9A-F]{4})")
 
 
 @dataclass(frozen=True)
