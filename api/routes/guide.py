@@ -1,15 +1,14 @@
 """情形引导 over REST: a bundle's questions, and which items, materials and time limit the answers mean.
 
 ``GET /api/bundles/{key}/guide`` answers the questions and, for answers given as query
-parameters (``?has_employees=true``), the result; ``POST`` takes the answers as JSON. Any
-signed-in account may ask, as for the bundle itself. Unknown or malformed answers are not
-answers (the result then spans every way that question may go); nothing is refused but an
-unknown bundle (404).
+parameters (``?has_employees=true``), the result. It reads only, so it is a GET (a POST
+would count as a change owing an ``Idempotency-Key``). Any signed-in account may ask, as
+for the bundle itself. Unknown or malformed answers are not answers (the result then spans
+every way that question may go); nothing is refused but an unknown bundle (404).
 """
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import BundleKey, CurrentActor, EngineDep
 from api.errors import responses
-from api.schemas.common import LabelPublic, RequestBody
+from api.schemas.common import LabelPublic
 from engine.cases.guide import Guide
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
@@ -138,19 +137,7 @@ class GuidePublic(BaseModel):
         )
 
 
-class GuideAnswers(RequestBody):
-    """Answers to a bundle's questions: field -> the chosen value (true/false, or a choice's value)."""
-
-    answers: dict[str, Any] = Field(default_factory=dict, max_length=64)
-
-
 @router.get("/{key}/guide", response_model=GuidePublic, responses=responses(404))
 def guide_questions(key: BundleKey, request: Request, _actor: CurrentActor, engine: EngineDep) -> GuidePublic:
     """The bundle's questions and, for answers given as query parameters, what applies."""
     return GuidePublic.of(engine.guide(key, request.query_params))
-
-
-@router.post("/{key}/guide", response_model=GuidePublic, responses=responses(404, 422))
-def guide_answers(key: BundleKey, body: GuideAnswers, _actor: CurrentActor, engine: EngineDep) -> GuidePublic:
-    """What the answers mean: the items that run, the materials to bring, the time limit."""
-    return GuidePublic.of(engine.guide(key, body.answers))
