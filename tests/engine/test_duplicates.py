@@ -15,18 +15,22 @@ import pytest
 from sqlalchemy import update
 
 from engine.cases.duplicates import DuplicateCase
+from engine.cases.states import Outcome
 from engine.errors import Conflict, InvalidInput
 from engine.people.actors import Actor
 from engine.service import Engine
 from engine.storage.models import Material
 from engine.time.clock import ManualClock
+from forms.checks import resident_id_check_char
 from tests.support.engines import (
+    ANALYST,
     APPLICANT,
     MINI_STARTUP,
     MINI_STARTUP_DECISIONS,
     MONDAY,
     OTHER_APPLICANT,
     bundle_engine,
+    clerk,
     make_engine,
     upload,
     work_all,
@@ -123,6 +127,28 @@ def test_a_duplicate_is_looked_for_only_once_the_application_is_valid(engine: En
         apply(engine, APPLICANT, False, registered_capital=-1)
     assert not isinstance(caught.value, DuplicateCase)
     assert [p.where for p in caught.value.problems] == ["registered_capital"]
+
+
+def test_a_supplement_is_checked_for_plausibility_where_it_changes_answers(engine: Engine) -> None:
+    case_id = apply(engine, APPLICANT, None)
+    for item, department, outcome, problems in (
+        ("business-registration", "market-regulation", Outcome.APPROVE, []),
+        ("tax-registration", "tax", Outcome.RETURN, [{"field": "legal_rep_id", "message": "证件号码有误"}]),
+        ("social-insurance", "human-resources-social-security", Outcome.APPROVE, []),
+    ):
+        [task] = [t for t in engine.get_case(ANALYST, case_id).tasks if t.item == item and t.state == "ready"]
+        engine.claim(clerk(department), task.id)
+        decision = MINI_STARTUP_DECISIONS.get(item, {}) if outcome is Outcome.APPROVE else {}
+        engine.complete(clerk(department), task.id, outcome, decision, "", problems)
+    assert engine.get_case(APPLICANT, case_id).status == "awaiting_applicant"
+    body = "1101052015010100"  # born 1 January 2015: ten years old on the test clock's day
+    minor = body + "2" + resident_id_check_char(body + "2")
+    with pytest.raises(InvalidInput) as caught:
+        engine.supplement(APPLICANT, case_id, {"legal_rep_id": minor}, {})
+    assert [(p.where, p.rule) for p in caught.value.problems] == [("legal_rep_id", "plausibility.age")]
+    assert (
+        engine.supplement(APPLICANT, case_id, {"legal_rep_id": "110105194912310038"}, {}).status == "running"
+    )
 
 
 # --- plausibility, wired into applying: the shipped newborn bundle on a moved clock --------
