@@ -122,11 +122,12 @@
     var dirty = false;
     var timer = null;
     var saving = false;
+    var stopped = false;
     function say(text) { status.textContent = text; }
     function save() {
       clearTimeout(timer);
       timer = null;
-      if (!dirty || saving) return;
+      if (!dirty || saving || stopped) return;
       dirty = false;
       saving = true;
       say(t("正在保存草稿…", "Saving the draft…"));
@@ -167,8 +168,17 @@
     form.querySelectorAll("[data-material]").forEach(function (box) {
       watcher.observe(box, { attributes: true, attributeFilter: ["data-uploaded"] });
     });
+    // 清空重填 discards the draft: nothing typed since may bring it back as the page goes.
+    document.querySelectorAll("form.draft-discard").forEach(function (discard) {
+      discard.addEventListener("submit", function () {
+        dirty = false;
+        clearTimeout(timer);
+        timer = null;
+        stopped = true;  // no save starts after this
+      });
+    });
     function flush() {
-      if (!dirty) return;
+      if (!dirty || stopped) return;
       dirty = false;
       clearTimeout(timer);
       try { post(url, form, true).catch(function () {}); } catch (e) { /* leaving anyway */ }

@@ -36,6 +36,7 @@ RESTAURANT = "restaurant-opening"
 PHONES = (360, 390, 414)
 PHONE_HEIGHT = 844
 DESKTOP = {"width": 1366, "height": 900}
+SETTLE_MS = 2000
 BAD_USCC = "91310115MA1K4B7C2V"  # the shipped example's code with a wrong check character
 
 # Controls under 44 x 44 px in #main, too small to tap (radios and checkboxes are tapped through their label).
@@ -146,11 +147,13 @@ def test_a_draft_is_saved_while_typing_and_resumed_on_coming_back(
     expect(draft).to_contain_text("企业开办一件事")
     draft.get_by_role("link", name=re.compile("继续填写")).click()
     page.wait_for_url(re.compile(rf"/apply/{STARTUP}$"))
-    # 清空重填: the draft is gone and the form empty.
+    # 清空重填: the draft is gone and the form empty, even with something typed just before.
+    page.locator("#f-company_name").fill("刚刚输入")
     page.get_by_role("button", name="清空重填").click()
     page.wait_for_url(re.compile(r"draft=cleared"))
     expect(page.locator("#draft-note")).to_contain_text("草稿已清空")
     assert page.locator("#f-company_name").input_value() == ""
+    page.wait_for_timeout(SETTLE_MS)  # a save sent as the page went would have landed by now
     with pytest.raises(DraftNotFound):
         server.engine.drafts.load(applicant, STARTUP)
 
@@ -190,6 +193,9 @@ def test_the_server_speaks_for_a_bad_uscc_and_the_browser_never_does(page: Any, 
     page.get_by_role("button", name="下一步：核对申请").click()
     summary = page.locator("#problem-summary")
     expect(summary).to_be_visible()
+    # What was typed just before sending went into the draft as well.
+    page.wait_for_timeout(SETTLE_MS)
+    assert server.engine.drafts.load(Actor("applicant1", Role.APPLICANT), CHANGE).data["uscc"] == BAD_USCC
     assert summary.locator("li").count() >= 3
     expect(summary.locator("li").filter(has_text="统一社会信用代码")).to_have_count(1)
     expect(page.locator("[data-field='uscc'] .field-error")).to_be_visible()
