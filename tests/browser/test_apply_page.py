@@ -262,6 +262,11 @@ def test_a_division_is_picked_by_name_and_no_codes_show(page: Any, server: LiveS
     assert "Company name" in main and "企业名称" not in main and "请选择" not in main
     assert "Huangpu District, Shanghai" in page.locator("#f-address_division option").all_inner_texts()
     assert "PDF, JPG, PNG" in main
+    page.locator("#f-legal_rep_id").fill("310115198503120419")  # a wrong check digit
+    page.keyboard.press("Tab")
+    said = page.locator("[data-field='legal_rep_id'] .field-error")
+    expect(said).to_be_visible()
+    assert not re.search(r"[\u4e00-\u9fff]", said.inner_text()), said.inner_text()
     shot(page, "apply-startup-en-390")
 
 
