@@ -164,7 +164,6 @@ def _task_page(
     marks = case_marks(case, ctx.words, departments, engine.clock.now())
     lang = ctx.words.lang
     problems = problems or []
-    summary = engine.bundle_detail(case.bundle, case.version).summary
     return ctx.render(
         "task.html",
         status=status,
@@ -184,9 +183,9 @@ def _task_page(
         and may_work_task(actor, task.department, task.division, engine.regions),
         example=detail.example,
         events=STAFF_EVENTS,
-        item_names={i["key"]: i["name"] for i in summary.items},
+        item_names={key: {"zh": i.name_zh, "en": i.name_en} for key, i in form.items.items()},
         trail_labels=_trail_labels(form, case.timeline),
-        people=people_names(ctx, [task.assignee, *(e.actor for e in case.timeline)]),
+        people=people_names(ctx, {task.assignee, *(e.actor for e in case.timeline)} - {case.applicant}),
     )
 
 
