@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
-from api.deps import MAX_ID, CurrentActor, Cursor, EngineDep, Limit
+from api.deps import MAX_ID, CurrentActor, Cursor, EngineDep, IdempotencyKey, Limit, ServicesDep
 from api.errors import responses
+from api.idempotency import run_once
 from api.schemas.messages import MessageListPublic, MessagePublic, ReadAllPublic, UnreadCountPublic
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -42,14 +44,32 @@ def unread_count(actor: CurrentActor, engine: EngineDep) -> UnreadCountPublic:
     return UnreadCountPublic(unread=engine.messages.unread_count(actor.username))
 
 
-@router.post("/read-all", response_model=ReadAllPublic, responses=responses())
-def read_all(actor: CurrentActor, engine: EngineDep) -> ReadAllPublic:
-    """Mark every message of the caller read."""
-    marked = engine.messages.mark_all_read(actor)
-    return ReadAllPublic(marked=marked, unread=engine.messages.unread_count(actor.username))
+@router.post("/read-all", response_model=ReadAllPublic, responses=responses(409, 422))
+def read_all(
+    actor: CurrentActor, services: ServicesDep, request: Request, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Mark every message of the caller read (marking is idempotent; a repeated key replays the answer)."""
+    engine = services.engine
+
+    def work(_reservation: object) -> ReadAllPublic:
+        marked = engine.messages.mark_all_read(actor)
+        return ReadAllPublic(marked=marked, unread=engine.messages.unread_count(actor.username))
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, None), 200, work)
 
 
-@router.post("/{message_id}/read", response_model=MessagePublic, responses=responses(404, 422))
-def read_one(message_id: MessageId, actor: CurrentActor, engine: EngineDep) -> MessagePublic:
+@router.post("/{message_id}/read", response_model=MessagePublic, responses=responses(404, 409, 422))
+def read_one(
+    message_id: MessageId,
+    actor: CurrentActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Mark one of the caller's messages read (404 for another's or an unknown id)."""
-    return MessagePublic.from_view(engine.messages.mark_read(actor, message_id))
+    engine = services.engine
+
+    def work(_reservation: object) -> MessagePublic:
+        return MessagePublic.from_view(engine.messages.mark_read(actor, message_id))
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, None), 200, work)

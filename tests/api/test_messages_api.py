@@ -137,3 +137,19 @@ def test_an_sms_gateway_subscribed_by_webhook_receives_each_message(server: Live
         # No more than the message: no case id, code, bundle, or the applicant's answers.
         assert set(body["detail"]) == {"recipient", "kind", "title", "body", "link"}
         assert body["case_id"] is None and body["case_code"] is None and body["bundle"] is None
+
+
+def test_marking_read_takes_an_idempotency_key_and_replays_its_first_answer(server: LiveServer) -> None:
+    start_case(server)
+    with server.as_user(SUPERVISOR) as supervisor:
+        newest = page(supervisor, unread="true")["items"][0]
+        key = {"Idempotency-Key": f"read-{newest['id']}"}
+        first = supervisor.post(f"/api/messages/{newest['id']}/read", headers=key)
+        again = supervisor.post(f"/api/messages/{newest['id']}/read", headers=key)
+        assert first.status_code == again.status_code == 200, first.text
+        assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+        everything = supervisor.post("/api/messages/read-all", headers={"Idempotency-Key": "all-once"})
+        start_case(server)  # a new message after the first answer: the replay still says what was done then
+        replayed = supervisor.post("/api/messages/read-all", headers={"Idempotency-Key": "all-once"})
+        assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.json() == everything.json()
+        assert unread(supervisor) == 1
