@@ -73,13 +73,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("deployments") as batch:
-        for column in ("review_note", "reviewed_at", "reviewed_by", "submitted_by", "status"):
-            batch.drop_column(column)
-    with op.batch_alter_table("materials") as batch:
-        batch.drop_index("ix_materials_number")
-        for column in ("revoked_reason", "revoked_by", "revoked_at", "number"):
-            batch.drop_column(column)
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch: a batch recreates the
+    # table, and dropping ``deployments`` fails while cases reference it (foreign keys on).
+    for column in ("review_note", "reviewed_at", "reviewed_by", "submitted_by", "status"):
+        op.drop_column("deployments", column)
+    op.drop_index("ix_materials_number", table_name="materials")
+    for column in ("revoked_reason", "revoked_by", "revoked_at", "number"):
+        op.drop_column("materials", column)
     op.drop_index("ix_notifications_recipient", table_name="notifications")
     op.drop_table("notifications")
     op.drop_table("application_drafts")
