@@ -146,11 +146,24 @@ def bundle_versions(key: BundleKey, _actor: AnalystActor, engine: EngineDep) -> 
 
 
 def _review(
-    engine: EngineDep, actor: AnalystActor, key: str, version: int, action: ReviewAction, body: Note
-) -> ReviewedPublic:
-    reviewed = engine.review_version(actor, key, version, action, body.note if body else None)
-    note(bundle=key, version=version, review=action.value, status=reviewed.status.value)
-    return ReviewedPublic.from_reviewed(reviewed)
+    services: ServicesDep,
+    actor: AnalystActor,
+    key: str,
+    version: int,
+    action: ReviewAction,
+    body: Note,
+    request: Request,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    """One review step, at most once per Idempotency-Key (a retried publish replays its answer)."""
+
+    def work(_reservation: Reservation | None) -> ReviewedPublic:
+        reviewed = services.engine.review_version(actor, key, version, action, body.note if body else None)
+        note(bundle=key, version=version, review=action.value, status=reviewed.status.value)
+        return ReviewedPublic.from_reviewed(reviewed)
+
+    asked = {"note": body.note if body else None}
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 200, work)
 
 
 REVIEW_ERRORS = responses(403, 404, 409, 422)
@@ -158,31 +171,55 @@ REVIEW_ERRORS = responses(403, 404, 409, 422)
 
 @router.post("/{key}/versions/{version}/submit", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
 def submit_version(
-    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
-) -> ReviewedPublic:
+    key: BundleKey,
+    version: VersionPath,
+    actor: AnalystActor,
+    services: ServicesDep,
+    request: Request,
+    body: Note = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Submit a draft for review (draft -> in_review); the submitter may not publish it."""
-    return _review(engine, actor, key, version, ReviewAction.SUBMIT, body)
+    return _review(services, actor, key, version, ReviewAction.SUBMIT, body, request, idempotency_key)
 
 
 @router.post("/{key}/versions/{version}/publish", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
 def publish_version(
-    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
-) -> ReviewedPublic:
+    key: BundleKey,
+    version: VersionPath,
+    actor: AnalystActor,
+    services: ServicesDep,
+    request: Request,
+    body: Note = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Publish a version in review: new cases start on it. Refused (403) to its author and submitter."""
-    return _review(engine, actor, key, version, ReviewAction.PUBLISH, body)
+    return _review(services, actor, key, version, ReviewAction.PUBLISH, body, request, idempotency_key)
 
 
 @router.post("/{key}/versions/{version}/return", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
 def return_version(
-    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
-) -> ReviewedPublic:
+    key: BundleKey,
+    version: VersionPath,
+    actor: AnalystActor,
+    services: ServicesDep,
+    request: Request,
+    body: Note = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Return a version in review to draft with a note (``note`` required); not by its author or submitter."""
-    return _review(engine, actor, key, version, ReviewAction.RETURN, body)
+    return _review(services, actor, key, version, ReviewAction.RETURN, body, request, idempotency_key)
 
 
 @router.post("/{key}/versions/{version}/withdraw", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
 def withdraw_version(
-    key: BundleKey, version: VersionPath, actor: AnalystActor, engine: EngineDep, body: Note = None
-) -> ReviewedPublic:
+    key: BundleKey,
+    version: VersionPath,
+    actor: AnalystActor,
+    services: ServicesDep,
+    request: Request,
+    body: Note = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Withdraw a draft or a version in review (its author, or an admin): it never goes live."""
-    return _review(engine, actor, key, version, ReviewAction.WITHDRAW, body)
+    return _review(services, actor, key, version, ReviewAction.WITHDRAW, body, request, idempotency_key)

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import CaseId, CurrentActor, EngineDep, RoleGate
+from api.deps import CaseId, CurrentActor, EngineDep, IdempotencyKey, RoleGate, ServicesDep
 from api.errors import ERROR_DOCS, responses
 from api.headers import UNTRUSTED_POLICY
+from api.idempotency import run_once
 from api.logs import note
 from api.schemas.certificates import RevocationCreate, VerificationPublic
 from api.schemas.common import ErrorPublic
@@ -83,16 +84,25 @@ def verify_certificate(number: CertificateNumber, engine: EngineDep) -> Verifica
     responses=responses(403, 404, 409, 422),
 )
 def revoke_certificate(
-    number: CertificateNumber, body: RevocationCreate, actor: RevokingActor, engine: EngineDep
-) -> VerificationPublic:
+    number: CertificateNumber,
+    body: RevocationCreate,
+    actor: RevokingActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Revoke a certificate (吊销/注销): admins, and supervisors of the issuing department.
 
     Its verification answers ``revoked`` with the date and reason from now on; the case that
     issued it gets an audit line. Revoking a revoked certificate is a 409.
     """
-    answer = engine.documents.revoke(actor, number, body.reason)
-    note(certificate=number)
-    return VerificationPublic.from_view(answer)
+
+    def work(_reservation: object) -> VerificationPublic:
+        answer = services.engine.documents.revoke(actor, number, body.reason)
+        note(certificate=number)
+        return VerificationPublic.from_view(answer)
+
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
 
 
 @router.get(

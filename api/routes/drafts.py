@@ -8,10 +8,12 @@ application (``POST /api/cases`` or the page) discards the draft.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from api.deps import ApplicantActor, BundleKey, EngineDep
+from api.deps import ApplicantActor, BundleKey, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
+from api.idempotency import run_once
 from api.schemas.drafts import DraftPublic, DraftSave
 
 router = APIRouter(prefix="/api/drafts", tags=["drafts"])
@@ -30,18 +32,35 @@ def get_draft(key: BundleKey, actor: ApplicantActor, engine: EngineDep) -> Draft
 
 
 @router.put("/{key}", response_model=DraftPublic, responses=responses(403, 404, 413, 422))
-def save_draft(key: BundleKey, body: DraftSave, actor: ApplicantActor, engine: EngineDep) -> DraftPublic:
+def save_draft(
+    key: BundleKey,
+    body: DraftSave,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Save the caller's answers and uploads so far (replaces their draft of the bundle)."""
-    return DraftPublic.from_view(engine.drafts.save(actor, key, body.data, body.materials))
+
+    def work(_reservation: object) -> DraftPublic:
+        return DraftPublic.from_view(services.engine.drafts.save(actor, key, body.data, body.materials))
+
+    return run_once(services, actor, idempotency_key, ("PUT", request.url.path, body), 200, work)
 
 
-@router.delete(
-    "/{key}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=responses(403, 404, 422),
-)
-def delete_draft(key: BundleKey, actor: ApplicantActor, engine: EngineDep) -> Response:
-    """Discard the caller's draft of a bundle (404 when there is none)."""
-    engine.drafts.delete(actor, key)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{key}", response_model=DraftPublic, responses=responses(403, 404, 422))
+def delete_draft(
+    key: BundleKey,
+    actor: ApplicantActor,
+    services: ServicesDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Discard the caller's draft of a bundle, answering it as it was (404 when there is none)."""
+
+    def work(_reservation: object) -> DraftPublic:
+        draft = DraftPublic.from_view(services.engine.drafts.load(actor, key))
+        services.engine.drafts.delete(actor, key)
+        return draft
+
+    return run_once(services, actor, idempotency_key, ("DELETE", request.url.path, None), 200, work)

@@ -24,7 +24,8 @@ def test_an_applicant_saves_reads_lists_and_discards_a_draft(server: LiveServer)
         assert draft["created_at"] and draft["updated_at"]
         assert me.get(f"/api/drafts/{BUNDLE}").json()["data"] == body["data"]
         assert [d["bundle"] for d in me.get("/api/drafts").json()] == [BUNDLE]
-        assert me.delete(f"/api/drafts/{BUNDLE}").status_code == 204
+        discarded = me.delete(f"/api/drafts/{BUNDLE}")
+        assert discarded.status_code == 200 and discarded.json()["data"] == body["data"]
         assert me.get(f"/api/drafts/{BUNDLE}").status_code == 404
         assert me.delete(f"/api/drafts/{BUNDLE}").status_code == 404
         assert me.get("/api/drafts").json() == []
