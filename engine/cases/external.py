@@ -478,13 +478,14 @@ class ExternalTasks(Queues, TaskActions):
         The task becomes an ordinary human task, ready in the department's queue: a clerk
         claims and approves it and the case moves on. The system can no longer fetch it.
         """
-        if not reason.strip():
-            raise _invalid("reason", "请写明转人工办理的原因", "say why the task goes to a clerk")
         if actor.role not in (Role.ADMIN, Role.CLERK):
             raise NotAllowed("只有督办人员和管理员可以转人工办理 (only supervisors hand tasks to clerks)")
 
         def change(oc: OpenCase) -> WorkItemView:
             item = self._live(self._held_row(oc, task_id))
+            # After the lookup: a task one may not see is a 404 whatever the reason says.
+            if not reason.strip():
+                raise _invalid("reason", "请写明转人工办理的原因", "say why the task goes to a clerk")
             was_incident = item.state == WorkItemState.FAILED
             item.kind = TaskKind.HUMAN.value
             item.state = WorkItemState.READY

@@ -505,16 +505,17 @@ def resolve(
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the entry in the same transaction.
     """
-    if not note.strip():
-        raise InvalidInput(
-            "请写明处理情况",
-            [Problem("请写明处理情况", where="note", rule="required", message_en="say what was done")],
-        )
     with db.write() as s:
         row = _locked_entry(s, escalation_id)
         division = _division_of(s, row, regions) if row is not None else ""
         if row is None or not _may_work(actor, row, division, regions):
             raise NotFound(f"没有这个督办事项 (no supervisor entry {escalation_id})")
+        # After the lookup: an id one may not see is a 404 whatever the note says.
+        if not note.strip():
+            raise InvalidInput(
+                "请写明处理情况",
+                [Problem("请写明处理情况", where="note", rule="required", message_en="say what was done")],
+            )
         if row.subject == Subject.COMPLAINT:
             raise Conflict("投诉须答复后办结 (answer the complaint to close it)")
         if row.subject == Subject.INCIDENT:

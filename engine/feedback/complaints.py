@@ -181,13 +181,14 @@ def answer_complaint(
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the complaint in the same transaction.
     """
-    problems = text_problems(reply, "reply", required=True)
-    if problems:
-        raise InvalidInput("答复有问题", problems)
     with db.write() as s:
         row = locked_with_case(s, Complaint, complaint_id)
         if row is None or not _may_answer(s, actor, row, regions):
             raise NotFound(f"没有这个反映 (no complaint {complaint_id})")
+        # After the lookup: an id one may not see is a 404 whatever the reply says.
+        problems = text_problems(reply, "reply", required=True)
+        if problems:
+            raise InvalidInput("答复有问题", problems)
         if row.state != ComplaintState.OPEN:
             raise Conflict("已经答复 (already answered)")
         now = clock.now()

@@ -57,14 +57,15 @@ def reply_rectification(
 
     ``reservation`` (an ``Idempotency-Key``'s) learns the rectification in the same transaction.
     """
-    problems = text_problems(reply, "reply", required=True)
-    if problems:
-        raise InvalidInput("答复有问题", problems)
     with db.write() as s:
         row = locked_with_case(s, Rectification, rectification_id)
         division = _division_of(s, row.id, regions) if row is not None else ""
         if row is None or not _may_reply(actor, row, division, regions):
             raise NotFound(f"没有这个整改任务 (no rectification {rectification_id})")
+        # After the lookup: an id one may not see is a 404 whatever the reply says.
+        problems = text_problems(reply, "reply", required=True)
+        if problems:
+            raise InvalidInput("答复有问题", problems)
         if row.state != RectificationState.OPEN:
             raise Conflict("整改已答复 (already answered)")
         now = clock.now()
