@@ -122,7 +122,7 @@ def test_a_message_start_event_starts_a_case(rest: Rest) -> None:
         "messageName": "birth-record",
         "processVariables": {
             "child_name": {"value": "李小明", "type": "String"},
-            "newborn_birth_date": {"value": "2026-01-02", "type": "String"},
+            "newborn_birth_date": {"value": "2025-01-02", "type": "String"},
             "birth_hospital": {"value": "上海市第一妇婴保健院", "type": "String"},
         },
         "resultEnabled": True,

@@ -14,7 +14,7 @@ from engine.errors import CaseNotWaiting
 from engine.time.clock import ManualClock
 from tests.engine.bpmn_integration.helpers import CODEC, completed, definition, only, roundtrip, runner
 
-BIRTH = {"child_name": "李小明", "newborn_birth_date": "2026-01-02", "birth_hospital": "上海市第一妇婴保健院"}
+BIRTH = {"child_name": "李小明", "newborn_birth_date": "2025-01-02", "birth_hospital": "上海市第一妇婴保健院"}
 
 
 def at_household(run: Runner) -> BpmnWorkflow:

@@ -10,7 +10,7 @@ from tests.support.engines import ANALYST, APPLICANT, make_engine
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bpmn_integration" / "bundles" / "birth-messages"
 HEALTH_SYSTEM = Actor("system.health", Role.SYSTEM, frozenset({"health"}))
-DATA = {"child_name": "李小明", "newborn_birth_date": "2026-01-02", "birth_hospital": "上海市第一妇婴保健院"}
+DATA = {"child_name": "李小明", "newborn_birth_date": "2025-01-02", "birth_hospital": "上海市第一妇婴保健院"}
 
 
 def test_a_waiting_receive_task_has_a_message_row_until_its_message_finishes_it(

@@ -28,7 +28,7 @@ from tests.support.engines import ANALYST, APPLICANT, OTHER_APPLICANT, clerk, ma
 BUNDLE = Path(__file__).resolve().parent / "bundles" / "birth-wait"
 POLICE_SYSTEM = Actor("system.public-security", Role.SYSTEM, frozenset({"public-security"}))
 TAX_SYSTEM = Actor("system.tax", Role.SYSTEM, frozenset({"tax"}))
-BIRTH = {"child_name": "李小明", "newborn_birth_date": "2026-01-02", "birth_hospital": "上海市第一妇婴保健院"}
+BIRTH = {"child_name": "李小明", "newborn_birth_date": "2025-01-02", "birth_hospital": "上海市第一妇婴保健院"}
 NONE_MATCHES = "Cannot correlate message '{}': No process definition or execution matches the parameters"
 
 

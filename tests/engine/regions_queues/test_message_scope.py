@@ -18,7 +18,7 @@ from tests.support.engines import ANALYST, APPLICANT, make_engine
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
 BUNDLE = Path(__file__).resolve().parents[1] / "bpmn_integration" / "bundles" / "birth-messages"
-DATA = {"child_name": "李小明", "newborn_birth_date": "2026-01-02", "birth_hospital": "上海市第一妇婴保健院"}
+DATA = {"child_name": "李小明", "newborn_birth_date": "2025-01-02", "birth_hospital": "上海市第一妇婴保健院"}
 SHANGCHENG = "330102"
 
 
