@@ -137,7 +137,7 @@ class GuidePublic(BaseModel):
         )
 
 
-@router.get("/{key}/guide", response_model=GuidePublic, responses=responses(404))
+@router.get("/{key}/guide", response_model=GuidePublic, responses=responses(404, 422))
 def guide_questions(key: BundleKey, request: Request, _actor: CurrentActor, engine: EngineDep) -> GuidePublic:
     """The bundle's questions and, for answers given as query parameters, what applies."""
     return GuidePublic.of(engine.guide(key, request.query_params))

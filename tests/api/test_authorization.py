@@ -53,6 +53,7 @@ class Victim:
     complaint_id: int
     entry_id: int
     rectification_id: int
+    message_id: int  # one of the notifications the victim's cases sent applicant2
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,16 @@ def rectification_listed(victim: Victim, body: Any) -> bool:
     return any(item["id"] == victim.rectification_id for item in body)
 
 
+def message_listed(victim: Victim, body: Any) -> bool:
+    """Whether a message list shows one of the victim's notifications."""
+    return any(item["id"] == victim.message_id for item in body["items"])
+
+
+def draft_listed(_victim: Victim, body: Any) -> bool:
+    """Whether a draft list shows the victim's school-enrollment draft (the caller saved none)."""
+    return any(item["bundle"] == "school-enrollment" for item in body)
+
+
 def get(path: str) -> Caller:
     """A GET of a path template filled from the victim."""
     return lambda v, _role: Call("GET", path.format(v=v, missing=MISSING_ID))
@@ -130,6 +141,11 @@ def put(path: str, body: Any = None) -> Caller:
     return lambda v, _role: Call("PUT", path.format(v=v, missing=MISSING_ID), json=body)
 
 
+def delete(path: str) -> Caller:
+    """A DELETE of a path template filled from the victim."""
+    return lambda v, _role: Call("DELETE", path.format(v=v, missing=MISSING_ID))
+
+
 COMPLETE = {"outcome": "approve", "data": {"household_verified": True}, "comment": "x"}
 RATING = {"score": 1, "comment": "x"}
 SUPPLEMENT = {"data": {"guardian_phone": "13900000000"}, "materials": {}}
@@ -138,6 +154,12 @@ COMPLAINT_TEXT = (
 )
 REPLY = {"reply": "已督促办理"}
 RESOLVE = {"note": "已约谈经办人"}
+# A well-formed certificate number that names none: the victim's cases issued no certificate.
+NO_CERTIFICATE = "DZZZ2025030300000099ABCD"
+# Review steps on the shipped, published version: no step applies to it (409) for an analyst.
+VERSION = "/api/bundles/school-enrollment/versions/1"
+ANALYSTS = {"applicant": 403, "clerk": 403, "analyst": 409, "admin": 409, "system": 403}
+APPLICANTS_OWN = {"applicant": 404, "clerk": 403, "analyst": 403, "admin": 403, "system": 403}
 ET = "/engine-rest/external-task"
 # A fetch of the victim's department's topic: a system of another department gets nothing.
 FETCH = {
@@ -455,6 +477,74 @@ MATRIX: dict[tuple[str, str], Row] = {
         roles(**SYSTEM_OR_ADMIN),
         missing=put(ET + "/{missing}/retries", {"retries": 3}),
     ),
+    ("GET", "/api/bundles/{key}/guide"): Row(
+        get("/api/bundles/school-enrollment/guide"), everyone(200), missing=get("/api/bundles/no-such/guide")
+    ),
+    # Four-eyes review of bundle versions: analysts and admins only.
+    ("GET", "/api/bundles/{key}/versions"): Row(
+        get("/api/bundles/school-enrollment/versions"),
+        roles(applicant=403, clerk=403, analyst=200, admin=200, system=403),
+    ),
+    ("POST", "/api/bundles/{key}/versions/{version}/submit"): Row(
+        post(f"{VERSION}/submit"), roles(**ANALYSTS)
+    ),
+    ("POST", "/api/bundles/{key}/versions/{version}/publish"): Row(
+        post(f"{VERSION}/publish"), roles(**ANALYSTS)
+    ),
+    ("POST", "/api/bundles/{key}/versions/{version}/return"): Row(
+        post(f"{VERSION}/return", {"note": "请补充说明"}), roles(**ANALYSTS)
+    ),
+    ("POST", "/api/bundles/{key}/versions/{version}/withdraw"): Row(
+        post(f"{VERSION}/withdraw"), roles(**ANALYSTS)
+    ),
+    # Drafts are their applicant's own: applicant2's draft is applicant1's "no draft" (404).
+    ("GET", "/api/drafts"): Row(
+        get("/api/drafts"),
+        roles(applicant=200, clerk=403, analyst=403, admin=403, system=403),
+        leaked=draft_listed,
+    ),
+    ("GET", "/api/drafts/{key}"): Row(
+        get("/api/drafts/school-enrollment"), roles(**APPLICANTS_OWN), missing=get("/api/drafts/no-such")
+    ),
+    ("DELETE", "/api/drafts/{key}"): Row(
+        delete("/api/drafts/school-enrollment"),
+        roles(**APPLICANTS_OWN),
+        missing=delete("/api/drafts/no-such"),
+    ),
+    ("PUT", "/api/drafts/{key}"): Row(
+        # The caller's own draft of another bundle: saved, applicant2's draft untouched.
+        put("/api/drafts/newborn-birth", {"data": {}, "materials": {}}),
+        roles(applicant=200, clerk=403, analyst=403, admin=403, system=403),
+    ),
+    # Documents: the receipt and certificates of a case are for whoever may read the case.
+    ("GET", "/api/cases/{case_id}/receipt"): Row(
+        get("/api/cases/{v.case_id}/receipt"),
+        roles(applicant=404, clerk=404, analyst=200, admin=200, system=404),
+        missing=get("/api/cases/{missing}/receipt"),
+    ),
+    ("GET", "/api/cases/{case_id}/outputs/{kind}"): Row(
+        # The running case issued nothing yet: 404 even to those who may read it.
+        get("/api/cases/{v.case_id}/outputs/business_license"),
+        roles(applicant=404, clerk=404, analyst=404, admin=404, system=404),
+        missing=get("/api/cases/{missing}/outputs/business_license"),
+    ),
+    ("GET", "/api/certificates/{number}"): Row(
+        # Public verification: anyone, signed in or not; an unknown number is a 404.
+        get(f"/api/certificates/{NO_CERTIFICATE}"),
+        {"anonymous": 404, **{r: 404 for r in ACCOUNTS}},
+    ),
+    ("POST", "/api/certificates/{number}/revoke"): Row(
+        # Admins and the issuing department's supervisors (a plain clerk is none: 403).
+        post(f"/api/certificates/{NO_CERTIFICATE}/revoke", {"reason": "依法吊销"}),
+        roles(applicant=403, clerk=403, analyst=403, admin=404, system=403),
+    ),
+    # Messages are their recipient's own: every caller lists and reads only theirs.
+    ("GET", "/api/messages"): Row(get("/api/messages"), everyone(200), leaked=message_listed),
+    ("GET", "/api/messages/unread-count"): Row(get("/api/messages/unread-count"), everyone(200)),
+    ("POST", "/api/messages/read-all"): Row(post("/api/messages/read-all"), everyone(200)),
+    ("POST", "/api/messages/{message_id}/read"): Row(
+        post("/api/messages/{v.message_id}/read"), everyone(404), missing=post("/api/messages/{missing}/read")
+    ),
     ("POST", "/engine-rest/message"): Row(
         # A message nothing waits for: Camunda's 400, the same for every id.
         post("/engine-rest/message", {"messageName": "matrix-nothing-waits"}),
@@ -526,7 +616,13 @@ def plant_victim(matrix_server: LiveServer) -> Victim:
         assert started.status_code == 201, started.text
         case = started.json()
         material = upload(owner, "birth_certificate", pdf("matrix-victim:spare"))
+        # A draft of a second application, with the same private answers.
+        drafted = owner.put("/api/drafts/school-enrollment", json={"data": private, "materials": {}})
+        assert drafted.status_code == 200, drafted.text
     complaint_id, entry_id, rectification_id = finished_case_feedback(matrix_server, example)
+    with matrix_server.as_user("applicant2") as owner:
+        messages = owner.get("/api/messages").json()["items"]
+    assert messages, "the victim's cases sent applicant2 no message"
     with matrix_server.as_user("clerk.public-security") as police:
         (task,) = open_tasks_of(police, case["id"], "school-enrollment")
     with matrix_server.as_user("admin") as admin:
@@ -550,6 +646,7 @@ def plant_victim(matrix_server: LiveServer) -> Victim:
         complaint_id,
         entry_id,
         rectification_id,
+        messages[0]["id"],
     )
 
 
