@@ -88,7 +88,11 @@ FLASH: dict[str, tuple[str, str, str]] = {
         "Your supplement was sent; the departments carry on.",
     ),
     "rated": ("ok", "感谢您的评价。", "Thank you for your rating."),
-    "withdrawn": ("ok", "申请已撤回，各部门不再办理。", "Your application was withdrawn; the departments stop."),
+    "withdrawn": (
+        "ok",
+        "申请已撤回，各部门不再办理。",
+        "Your application was withdrawn; the departments stop.",
+    ),
     "claimed": ("ok", "已认领该任务。", "You claimed the task."),
     "unclaimed": ("ok", "已放回队列。", "The task is back in the queue."),
     "approved": ("ok", "已通过。", "Approved."),

@@ -295,54 +295,71 @@ def _refused(ctx: PageContext, form_id: str, field: str, exc: InvalidInput) -> R
     )
 
 
+def _act(
+    ctx: PageContext, form_id: str, field: str, done: str, operation: Callable[[Actor, str], object]
+) -> Response:
+    """One desk action with the posted text of ``field``: back to the desk with ``done``'s
+    message, or the desk again with the engine's refusal beside the form (``form_id``)."""
+    actor = supervisor_of(ctx)
+    try:
+        operation(actor, _text(ctx, field))
+    except InvalidInput as exc:
+        return _refused(ctx, form_id, field, exc)
+    return _back(ctx, done)
+
+
 @router.post("/supervision/entries/{entry_id}/resolve")
 def resolve_entry(ctx: Ctx, entry_id: EntryId) -> Response:
     """督办: record what was done about a late task (or a late rectification) and close its entry."""
-    actor = supervisor_of(ctx)
     engine = ctx.engine
-    try:
-        supervision.resolve(
-            engine.db, engine.clock, actor, entry_id, _text(ctx, "note"), regions=engine.regions
-        )
-    except InvalidInput as exc:
-        return _refused(ctx, f"entry-{entry_id}", "note", exc)
-    return _back(ctx, "resolved")
+    return _act(
+        ctx,
+        f"entry-{entry_id}",
+        "note",
+        "resolved",
+        lambda actor, text: supervision.resolve(
+            engine.db, engine.clock, actor, entry_id, text, regions=engine.regions
+        ),
+    )
 
 
 @router.post("/supervision/complaints/{complaint_id}/answer")
 def answer_complaint(ctx: Ctx, complaint_id: ComplaintId) -> Response:
     """Answer a complaint (办不成事) of an office one supervises; the applicant sees the answer."""
-    actor = supervisor_of(ctx)
     engine = ctx.engine
-    try:
-        complaints.answer_complaint(
-            engine.db, engine.clock, actor, complaint_id, _text(ctx, "reply"), regions=engine.regions
-        )
-    except InvalidInput as exc:
-        return _refused(ctx, f"complaint-{complaint_id}", "reply", exc)
-    return _back(ctx, "answered")
+    return _act(
+        ctx,
+        f"complaint-{complaint_id}",
+        "reply",
+        "answered",
+        lambda actor, text: complaints.answer_complaint(
+            engine.db, engine.clock, actor, complaint_id, text, regions=engine.regions
+        ),
+    )
 
 
 @router.post("/supervision/rectifications/{rectification_id}/reply")
 def reply_rectification(ctx: Ctx, rectification_id: RectificationId) -> Response:
     """Reply to a bad rating for the responsible office (a supervisor there, or an admin in scope)."""
-    actor = supervisor_of(ctx)
     engine = ctx.engine
-    try:
-        rectification.reply_rectification(
-            engine.db, engine.clock, actor, rectification_id, _text(ctx, "reply"), regions=engine.regions
-        )
-    except InvalidInput as exc:
-        return _refused(ctx, f"rectification-{rectification_id}", "reply", exc)
-    return _back(ctx, "replied")
+    return _act(
+        ctx,
+        f"rectification-{rectification_id}",
+        "reply",
+        "replied",
+        lambda actor, text: rectification.reply_rectification(
+            engine.db, engine.clock, actor, rectification_id, text, regions=engine.regions
+        ),
+    )
 
 
 @router.post("/supervision/incidents/{task_id}/handover")
 def hand_over(ctx: Ctx, task_id: TaskId) -> Response:
     """Hand a department system's failed task to the department's clerks, with the reason."""
-    actor = supervisor_of(ctx)
-    try:
-        ctx.engine.hand_to_clerk(actor, task_id, _text(ctx, "reason"))
-    except InvalidInput as exc:
-        return _refused(ctx, f"incident-{task_id}", "reason", exc)
-    return _back(ctx, "handed")
+    return _act(
+        ctx,
+        f"incident-{task_id}",
+        "reason",
+        "handed",
+        lambda actor, text: ctx.engine.hand_to_clerk(actor, task_id, text),
+    )

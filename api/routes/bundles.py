@@ -145,81 +145,51 @@ def bundle_versions(key: BundleKey, _actor: AnalystActor, engine: EngineDep) -> 
     return [BundleVersionPublic.from_view(v) for v in found]
 
 
-def _review(
-    services: ServicesDep,
-    actor: AnalystActor,
-    key: str,
-    version: int,
-    action: ReviewAction,
-    body: Note,
-    request: Request,
-    idempotency_key: str | None,
-) -> JSONResponse:
-    """One review step, at most once per Idempotency-Key (a retried publish replays its answer)."""
-
-    def work(_reservation: Reservation | None) -> ReviewedPublic:
-        reviewed = services.engine.review_version(actor, key, version, action, body.note if body else None)
-        note(bundle=key, version=version, review=action.value, status=reviewed.status.value)
-        return ReviewedPublic.from_reviewed(reviewed)
-
-    asked = {"note": body.note if body else None}
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 200, work)
+REVIEW_STEPS: dict[ReviewAction, str] = {
+    ReviewAction.SUBMIT: "Submit a draft for review (draft -> in_review); the submitter may not publish it.",
+    ReviewAction.PUBLISH: "Publish a version in review: new cases start on it. "
+    "Refused (403) to its author and submitter.",
+    ReviewAction.RETURN: "Return a version in review to draft with a note (``note`` required); "
+    "not by its author or submitter.",
+    ReviewAction.WITHDRAW: "Withdraw a draft or a version in review (its author, or an admin): "
+    "it never goes live.",
+}
 
 
-REVIEW_ERRORS = responses(403, 404, 409, 422)
+def _add_review_step(action: ReviewAction, summary: str) -> None:
+    """Register ``POST /{key}/versions/{version}/{action}``: one review step, at most once per
+    Idempotency-Key (a retried publish replays its answer). The four steps differ only in the
+    action the engine applies, so one handler serves them all."""
+
+    def review_step(
+        key: BundleKey,
+        version: VersionPath,
+        actor: AnalystActor,
+        services: ServicesDep,
+        request: Request,
+        body: Note = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        def work(_reservation: Reservation | None) -> ReviewedPublic:
+            reviewed = services.engine.review_version(
+                actor, key, version, action, body.note if body else None
+            )
+            note(bundle=key, version=version, review=action.value, status=reviewed.status.value)
+            return ReviewedPublic.from_reviewed(reviewed)
+
+        asked = {"note": body.note if body else None}
+        return run_once(services, actor, idempotency_key, ("POST", request.url.path, asked), 200, work)
+
+    router.add_api_route(
+        f"/{{key}}/versions/{{version}}/{action.value}",
+        review_step,
+        methods=["POST"],
+        name=f"{action.value}_version",
+        description=summary,
+        response_model=ReviewedPublic,
+        responses=responses(403, 404, 409, 422),
+    )
 
 
-@router.post("/{key}/versions/{version}/submit", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
-def submit_version(
-    key: BundleKey,
-    version: VersionPath,
-    actor: AnalystActor,
-    services: ServicesDep,
-    request: Request,
-    body: Note = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Submit a draft for review (draft -> in_review); the submitter may not publish it."""
-    return _review(services, actor, key, version, ReviewAction.SUBMIT, body, request, idempotency_key)
-
-
-@router.post("/{key}/versions/{version}/publish", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
-def publish_version(
-    key: BundleKey,
-    version: VersionPath,
-    actor: AnalystActor,
-    services: ServicesDep,
-    request: Request,
-    body: Note = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Publish a version in review: new cases start on it. Refused (403) to its author and submitter."""
-    return _review(services, actor, key, version, ReviewAction.PUBLISH, body, request, idempotency_key)
-
-
-@router.post("/{key}/versions/{version}/return", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
-def return_version(
-    key: BundleKey,
-    version: VersionPath,
-    actor: AnalystActor,
-    services: ServicesDep,
-    request: Request,
-    body: Note = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Return a version in review to draft with a note (``note`` required); not by its author or submitter."""
-    return _review(services, actor, key, version, ReviewAction.RETURN, body, request, idempotency_key)
-
-
-@router.post("/{key}/versions/{version}/withdraw", response_model=ReviewedPublic, responses=REVIEW_ERRORS)
-def withdraw_version(
-    key: BundleKey,
-    version: VersionPath,
-    actor: AnalystActor,
-    services: ServicesDep,
-    request: Request,
-    body: Note = None,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Withdraw a draft or a version in review (its author, or an admin): it never goes live."""
-    return _review(services, actor, key, version, ReviewAction.WITHDRAW, body, request, idempotency_key)
+for _action, _summary in REVIEW_STEPS.items():
+    _add_review_step(_action, _summary)

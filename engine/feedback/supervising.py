@@ -105,6 +105,17 @@ def _in_reach(
     return conditions
 
 
+def _in_state(
+    shown: Shown, state: SQLColumnExpression[str], open_state: str, done_state: str
+) -> list[ColumnElement[bool]]:
+    """The condition that keeps the rows ``shown`` asks for: open, dealt with, or (none) both."""
+    if shown is Shown.OPEN:
+        return [state == open_state]
+    if shown is Shown.DONE:
+        return [state == done_state]
+    return []
+
+
 def entries(
     db: Database,
     actor: Actor,
@@ -182,12 +193,15 @@ def rectifications(
     reach = _reach(actor, regions, department, division)
     office = responsible_division(Rectification.case_id, Rectification.department, regions.default)
     office_col = office.label("division")
-    query = select(Rectification, office_col).where(*_in_reach(reach, Rectification.department, office))
-    if shown is Shown.OPEN:
-        query = query.where(Rectification.state == RectificationState.OPEN)
-    elif shown is Shown.DONE:
-        query = query.where(Rectification.state == RectificationState.REPLIED)
-    query = query.order_by(Rectification.state, Rectification.due_at, Rectification.id).limit(LIMIT)
+    query = (
+        select(Rectification, office_col)
+        .where(
+            *_in_reach(reach, Rectification.department, office),
+            *_in_state(shown, Rectification.state, RectificationState.OPEN, RectificationState.REPLIED),
+        )
+        .order_by(Rectification.state, Rectification.due_at, Rectification.id)
+        .limit(LIMIT)
+    )
     with db.read() as s:
         rows = s.execute(query).all()
         views = [RectificationView.of(row, code) for row, code in rows]
@@ -212,12 +226,15 @@ def complaints(
     """Complaints to the offices the reader supervises: open ones soonest due first, then answered."""
     reach = _reach(actor, regions, department, division)
     office = responsible_division(Complaint.case_id, Complaint.department, regions.default)
-    query = select(Complaint, office.label("division")).where(*_in_reach(reach, Complaint.department, office))
-    if shown is Shown.OPEN:
-        query = query.where(Complaint.state == ComplaintState.OPEN)
-    elif shown is Shown.DONE:
-        query = query.where(Complaint.state == ComplaintState.ANSWERED)
-    query = query.order_by(Complaint.state.desc(), Complaint.due_at, Complaint.id).limit(LIMIT)
+    query = (
+        select(Complaint, office.label("division"))
+        .where(
+            *_in_reach(reach, Complaint.department, office),
+            *_in_state(shown, Complaint.state, ComplaintState.OPEN, ComplaintState.ANSWERED),
+        )
+        .order_by(Complaint.state.desc(), Complaint.due_at, Complaint.id)
+        .limit(LIMIT)
+    )
     with db.read() as s:
         rows = [(ComplaintView.of(row), code) for row, code in s.execute(query).all()]
     return [
