@@ -7,7 +7,6 @@ division below.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -41,8 +40,6 @@ router.include_router(diagram.router)
 
 # Staff read every event of the trail, the departments' own systems' troubles included.
 STAFF_EVENTS: dict[str, tuple[str, str]] = {**i18n.EVENT, **SYSTEM_EVENTS}
-# A display name written "中文 (English gloss)", as the demo accounts are.
-GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（][\x20-\x7e]+[)）]$")
 FILTERS = ("ready", "mine", "overdue", "all")
 PAGE_SIZE = 50
 COUNT_LIMIT = 200
@@ -56,9 +53,8 @@ def people_names(ctx: PageContext, usernames: Iterable[str | None]) -> dict[str,
             display = ctx.svc.accounts.get(username).display_name
         except AccountNotFound:
             continue
-        glossed = GLOSSED.match(display or "")
         if display:
-            names[username] = glossed["zh"] if glossed and ctx.words.lang == "zh" else display
+            names[username] = ctx.words.person_name(display)
     return names
 
 

@@ -8,6 +8,7 @@ departments, checklists) arrive as ``{zh, en}`` pairs or ``Label`` values and go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,6 +123,10 @@ FLASH: dict[str, tuple[str, str, str]] = {
 }
 
 
+# A display name written "中文 (English gloss)", as the demo accounts are.
+GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（][\x20-\x7e]+[)）]$")
+
+
 @dataclass(frozen=True)
 class Words:
     """The language of one page and the helpers its template uses."""
@@ -148,6 +153,11 @@ class Words:
         if value is None or value == "":
             return fallback
         return str(value)
+
+    def person_name(self, display: str) -> str:
+        """A display name as this page shows it: Chinese pages drop an English gloss in brackets."""
+        glossed = GLOSSED.match(display)
+        return glossed["zh"] if glossed and self.lang == "zh" else display
 
     def word(self, table: Mapping[Any, tuple[str, str]], key: Any) -> str:
         """A word from one of the tables above (the key itself when unknown)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.cases.views import Label
+from engine.cases.views import Label, office_label
 from engine.cases.visibility import TaskReach
 from engine.regions.service import Regions
 
@@ -34,13 +34,6 @@ class ChoiceGroup:
 def division_label(regions: Regions, code: str) -> Label:
     """A division's full name in both languages ("上海市黄浦区", "Huangpu District, Shanghai")."""
     return Label(regions.full_name(code, "zh"), regions.full_name(code, "en"))
-
-
-def office_label(regions: Regions, department: str, division: str) -> Label:
-    """An office's name in both languages ("上海市黄浦区市场监督管理局")."""
-    return Label(
-        regions.office_name(department, division, "zh"), regions.office_name(department, division, "en")
-    )
 
 
 def own_offices(regions: Regions, departments: frozenset[str], division: str | None) -> list[Label]:

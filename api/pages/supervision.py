@@ -31,9 +31,9 @@ from fastapi.responses import Response
 
 from api.deps import MAX_ID
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, local_path, redirect
-from api.pages.offices import office_label, reach_divisions, several_divisions
+from api.pages.offices import reach_divisions, several_divisions
 from api.pages.params import TaskId
-from engine.cases.views import Label
+from engine.cases.views import Label, office_label
 from engine.deadlines import supervision
 from engine.deadlines.supervision import Subject
 from engine.errors import InvalidInput, Problem

@@ -4,8 +4,8 @@
    - data-upload-url: uploads with progress, the material id kept in a hidden input;
    - data-preview: a form shown for preview only never submits;
    - the site menu folds behind its button on phones; every table scrolls in a .table-wrap;
-   - details[data-open-wide] start open on wide screens (the case diagram), and a diagram
-     drawn while folded is fitted again when opened;
+   - details[data-open-wide] start open on wide screens (the case diagram; diagram.js fits a
+     diagram drawn while folded when it opens);
    - input[data-filter]: filters the cards of a list as one types (the page also filters on GET ?q=).
    No inline script or event handler anywhere: the pages' CSP allows scripts from /static only. */
 (function () {
@@ -240,17 +240,8 @@
   }
 
   function setupFoldedDiagram(details) {
+    // diagram.js fits the diagram when the details opens; here it only starts open where wide.
     if (details.hasAttribute("data-open-wide") && WIDE.matches) details.open = true;
-    details.addEventListener("toggle", function () {
-      if (!details.open) return;
-      details.querySelectorAll(".diagram").forEach(function (box) {
-        var viewer = box._viewer;
-        if (!viewer) return;
-        var canvas = viewer.get("canvas");
-        canvas.resized();
-        canvas.zoom("fit-viewport", "auto");
-      });
-    });
   }
 
   function setupFilter(input) {

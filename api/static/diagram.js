@@ -1,7 +1,7 @@
 /* Draws a BPMN diagram with bpmn-js (served from node_modules) and marks its elements.
    A container:  <div class="diagram" data-diagram-url="..." | data-diagram-source="script-id"
-                      data-state="script-id" data-modeler="true" data-save-url="..."
-                      data-autosize="true">
+                      data-state="script-id" data-autosize="true">
+   (The studio's editor is modeler.js.)
    State JSON:   {"elements": {"TaskId": {"state": "done|active|late|returned|problem", "text": "..."}},
                   "focus": "TaskId"}
    Every marked element also gets a text overlay, so colour is never the only signal.
@@ -15,7 +15,6 @@
   "use strict";
   var lang = document.documentElement.lang === "en" ? "en" : "zh";
   function t(zh, en) { return lang === "zh" ? zh : en; }
-  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var READABLE = 0.8;  // the smallest default scale: 14 px labels stay >= 11 px on screen
   var LARGEST = 1.25;  // the largest default scale: a small diagram is not blown up
   var PAD = 16;  // screen pixels left around the diagram
@@ -242,76 +241,8 @@
     return true;
   }
 
-  function showProblems(box, viewer, problems) {
-    var list = document.getElementById(box.getAttribute("data-problems-list"));
-    var canvas = viewer.get("canvas");
-    var registry = viewer.get("elementRegistry");
-    var overlays = viewer.get("overlays");
-    registry.forEach(function (el) { canvas.removeMarker(el.id, "ot-problem"); });
-    overlays.remove({ type: "ot-state" });
-    if (!list) return;
-    list.innerHTML = "";
-    problems.forEach(function (p) {
-      var li = document.createElement("li");
-      var text = lang === "en" && p.message_en ? p.message_en : p.message;
-      if (p.element && registry.get(p.element)) {
-        canvas.addMarker(p.element, "ot-problem");
-        var b = document.createElement("button");
-        b.type = "button"; b.className = "link"; b.textContent = p.element;
-        b.setAttribute("data-element", p.element);
-        b.addEventListener("click", function () { focus(viewer, p.element); });
-        li.appendChild(b);
-        li.appendChild(document.createTextNode("：" + text));
-      } else {
-        li.textContent = (p.file ? p.file + "：" : "") + (p.element ? p.element + "：" : "") + text;
-      }
-      list.appendChild(li);
-    });
-    var holder = document.getElementById(box.getAttribute("data-problems-box"));
-    if (holder) holder.hidden = problems.length === 0;
-  }
-
-  function setupSave(box, viewer) {
-    var button = document.getElementById(box.getAttribute("data-save-button"));
-    var status = document.getElementById(box.getAttribute("data-save-status"));
-    if (!button) return;
-    button.addEventListener("click", function () {
-      button.disabled = true;
-      status.textContent = t("正在校验并保存…", "Validating and saving…");
-      viewer.saveXML({ format: true }).then(function (result) {
-        var body = new URLSearchParams();
-        body.append("xml", result.xml);
-        return fetch(box.getAttribute("data-save-url"), {
-          method: "POST", body: body, credentials: "same-origin",
-          headers: { "X-CSRF-Token": csrf, "Accept": "application/json" }
-        });
-      }).then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); })
-        .then(function (answer) {
-          button.disabled = false;
-          if (answer.status === 200 || answer.status === 201) {
-            status.textContent = "✓ " + (answer.body.created
-              ? t("已保存为新版本 v", "Saved as new version v") + answer.body.version
-              : t("内容未变化，仍为 v", "Unchanged; still v") + answer.body.version);
-            status.className = "ok";
-            showProblems(box, viewer, []);
-          } else {
-            var problems = answer.body.problems || [];
-            status.textContent = "⚠ " + t("未保存：发现 ", "Not saved: ") + problems.length + t(" 处问题", " problem(s) found");
-            status.className = "error-text";
-            showProblems(box, viewer, problems);
-          }
-        }).catch(function (e) {
-          button.disabled = false;
-          status.textContent = "⚠ " + t("保存失败：", "Saving failed: ") + e.message;
-        });
-    });
-  }
-
   function draw(box) {
-    var modeler = box.getAttribute("data-modeler") === "true";
-    var options = { container: box };
-    if (!modeler) options.textRenderer = LABELS;
-    var viewer = new window.BpmnJS(options);
+    var viewer = new window.BpmnJS({ container: box, textRenderer: LABELS });
     box._viewer = viewer;
     box._state = readJson(box.getAttribute("data-state"));
     loadXml(box).then(function (xml) { return viewer.importXML(xml); }).then(function () {
@@ -325,7 +256,6 @@
       defaultView(box, viewer);
       showScale(box, viewer);
       watchSize(box, viewer);
-      if (modeler) setupSave(box, viewer);
       box.setAttribute("data-drawn", "true");
     }).catch(function (e) {
       var p = document.createElement("p");

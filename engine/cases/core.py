@@ -29,7 +29,7 @@ from engine.bpmn.deployments import Deployments
 from engine.bpmn.runtime import Runner
 from engine.cases.materials import MaterialService
 from engine.cases.store import CaseStore, OpenCase
-from engine.cases.views import Label, WorkItemView
+from engine.cases.views import Label, WorkItemView, office_label
 from engine.cases.visibility import may_see_case, may_see_task
 from engine.errors import CaseNotFound, Problem, StaleCase, WorkItemNotFound
 from engine.people.actors import Actor
@@ -113,13 +113,6 @@ class CaseCore:
             raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
         return row
 
-    def _office(self, department: str, division: str) -> Label:
-        """The name of the office (department, division) in Chinese and English."""
-        return Label(
-            self.regions.office_name(department, division, "zh"),
-            self.regions.office_name(department, division, "en"),
-        )
-
     def _item_view(self, w: WorkItem | Row[Any], row: Deployment, *, private: bool = False) -> WorkItemView:
         """A task row as a view; ``private`` leaves out what its clerk wrote (for other departments)."""
         try:
@@ -137,7 +130,7 @@ class CaseCore:
             task_name=w.task_name,
             department=w.department,
             division=w.division,
-            office=self._office(w.department, w.division),
+            office=office_label(self.regions, w.department, w.division),
             state=w.state,
             assignee=w.assignee,
             round=w.round,

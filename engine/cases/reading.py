@@ -21,7 +21,7 @@ from sqlalchemy import select
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
-from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView
+from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView, office_label
 from engine.cases.visibility import decided_within, may_see_task, visible_cases
 from engine.people.actors import Actor, Role
 from engine.storage.models import Case, CaseEvent, Deployment, WorkItem
@@ -125,7 +125,7 @@ class CaseReading(CaseCore):
                 self.regions.full_name(self.regions.own(case.division), "en"),
             ),
             received=(
-                self._office(case.received_department, case.received_division)
+                office_label(self.regions, case.received_department, case.received_division)
                 if case.received_department is not None and case.received_division is not None
                 else None
             ),

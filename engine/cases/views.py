@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from engine.regions.service import Regions
 
 T = TypeVar("T")
 HUMAN = "human"  # the kind of a clerk's task row (``WorkItem.kind``)
@@ -20,6 +23,13 @@ class Label:
 
     zh: str
     en: str
+
+
+def office_label(regions: Regions, department: str, division: str) -> Label:
+    """An office's name in both languages ("上海市黄浦区市场监督管理局")."""
+    return Label(
+        regions.office_name(department, division, "zh"), regions.office_name(department, division, "en")
+    )
 
 
 @dataclass(frozen=True)

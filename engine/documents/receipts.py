@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from engine.bpmn.manifest import Item
 from engine.cases.facade import CaseFacade
-from engine.cases.views import CaseView, Label
+from engine.cases.views import CaseView, Label, office_label
 from engine.documents.wording import day_label, moment_label
 from engine.errors import EngineError
 from engine.storage.models import Case, CaseEvent
@@ -130,10 +130,7 @@ def _applying_items(cases: CaseFacade, case: CaseView, every: set[str]) -> set[s
 def _office(cases: CaseFacade, item: Item, case: CaseView) -> Label:
     """The office an item not yet reached will go to (routed from the case's division)."""
     division = cases.regions.route(item.department, case.division, item.decided_at)
-    return Label(
-        cases.regions.office_name(item.department, division, "zh"),
-        cases.regions.office_name(item.department, division, "en"),
-    )
+    return office_label(cases.regions, item.department, division)
 
 
 def _material_name(cases: CaseFacade, kind: str) -> Label:

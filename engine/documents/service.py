@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.events import CertificateRevoked
 from engine.cases.facade import CaseFacade
-from engine.cases.views import CaseView, Label
+from engine.cases.views import CaseView, Label, office_label
 from engine.cases.visibility import may_supervise_task
 from engine.documents import rendering
 from engine.documents.certificates import find_certificate, issuing_office
@@ -84,7 +84,7 @@ class Documents:
         cases = self.cases
         document = self._document(row)
         office = issuing_office(session, row, str(document.get("issuer", "")), cases.regions.route)
-        issuer = self._office(office.department, office.division)
+        issuer = office_label(self.cases.regions, office.department, office.division)
         fields = []
         for key, value in document.get("fields", {}).items():
             element = cases.catalog.elements.get(key)
@@ -112,13 +112,6 @@ class Documents:
             revoked_day=revoked,
             revoked_on=day_label(revoked) if revoked else None,
             revoked_reason=row.revoked_reason,
-        )
-
-    def _office(self, department: str, division: str) -> Label:
-        """An office's name in both languages."""
-        regions = self.cases.regions
-        return Label(
-            regions.office_name(department, division, "zh"), regions.office_name(department, division, "en")
         )
 
     def _field_order(self, kind: str) -> tuple[str, ...]:
@@ -278,7 +271,7 @@ class Documents:
                     found.append(
                         RecordedResult(
                             item=Label(item.name.zh, item.name.en),
-                            office=self._office(task.department, task.division),
+                            office=office_label(self.cases.regions, task.department, task.division),
                             field=Label(element.zh, element.en) if element else Label(key, key),
                             value=value_label(element, value),
                             at=task.completed_at,

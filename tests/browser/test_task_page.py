@@ -129,6 +129,8 @@ def test_the_queue_and_the_task_pages_show_names_never_codes(
             assert not _leaks(text, codes), f"{path} at {size} shows codes: {_leaks(text, codes)}"
             main = page.locator("main").inner_text()
             assert "窗口人员 (clerk)" not in main, "display names without their English gloss in Chinese"
+            who = page.locator(".who").inner_text()
+            assert "窗口人员 ·" in who and "(clerk)" not in who, f"the header names the clerk {who!r}"
             assert not re.search(r"\bclerk\.", text), "usernames instead of names"
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {size}"
