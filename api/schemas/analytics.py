@@ -86,6 +86,17 @@ class BottleneckPublic(BaseModel):
     ratings: RatingsPublic
     division: str | None = DIVISION_FIELD
     division_name: LabelPublic | None = DIVISION_NAME_FIELD
+    sent_back: int = Field(
+        0,
+        description="退回其他部门的次数：本事项将办件退回到其他部门的前序环节 "
+        "(returns to another department: this item sent the case back to another department's earlier step; "
+        "not counted in returns, which are returns to the applicant)",
+    )
+    reopened: int = Field(
+        0,
+        description="被其他部门退回重新办理的次数 (this item's decision was reopened by another department's "
+        "send-back)",
+    )
 
     @classmethod
     def from_row(cls, row: BottleneckRow) -> BottleneckPublic:
@@ -109,6 +120,17 @@ class DepartmentStatsPublic(BaseModel):
     complaints: int
     division: str | None = DIVISION_FIELD
     division_name: LabelPublic | None = DIVISION_NAME_FIELD
+    sent_back: int = Field(
+        0,
+        description="退回其他部门的次数：本事项将办件退回到其他部门的前序环节 "
+        "(returns to another department: this item sent the case back to another department's earlier step; "
+        "not counted in returns, which are returns to the applicant)",
+    )
+    reopened: int = Field(
+        0,
+        description="被其他部门退回重新办理的次数 (this item's decision was reopened by another department's "
+        "send-back)",
+    )
 
     @classmethod
     def from_row(cls, row: DepartmentRow) -> DepartmentStatsPublic:

@@ -12,7 +12,8 @@ Which division a figure counts for: a task's is the office that handled it, a ca
 duration, steps, ratings, complaints) the division that decided it.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.views``, ``engine.analytics.rows``,
-``engine.analytics.totals``, ``engine.analytics.grouping``, ``engine.bpmn``, ``engine.cases.views``,
+``engine.analytics.totals``, ``engine.analytics.grouping``, ``engine.analytics.step_returns``,
+``engine.bpmn``, ``engine.cases.views``,
 ``engine.regions``, ``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
@@ -29,6 +30,7 @@ from sqlalchemy import Select, select
 from engine.analytics.grouping import DivisionScope, division_scope
 from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.sketch import bucket_value, sketch_median, sketch_merge, sketch_quantile
+from engine.analytics.step_returns import step_returns
 from engine.analytics.totals import TaskAgg
 from engine.analytics.views import (
     BottleneckRow,
@@ -99,11 +101,14 @@ def bottlenecks(
             rating_query = rating_query.where(RatingStats.version == version)
         stats = s.scalars(query).all()
         rating_rows = s.scalars(rating_query).all()
+        between = step_returns(s, scope, bundle, version)
     merged: dict[tuple[str, int, str, str, str | None], TaskAgg] = defaultdict(TaskAgg)
     for t in stats:
         agg = merged[(t.bundle_key, t.version, t.item_key, t.department, scope.group(t.division))]
         agg.task_name = agg.task_name or t.task_name
         agg.merge(t)
+    for counted in (*between.sent_back, *between.reopened):
+        merged.setdefault(counted, TaskAgg())  # an item sent back from but never finished shows them too
     ratings: dict[tuple[str, int, str, str | None], Ratings] = defaultdict(Ratings)
     for r in rating_rows:
         key = (r.bundle_key, r.version, r.department, scope.group(r.division))
@@ -118,6 +123,8 @@ def bottlenecks(
             ratings=ratings.get((bundle_key, row_version, department, group), Ratings()),
             division=group,
             division_name=_label(scope, group),
+            sent_back=between.sent_back[(bundle_key, row_version, item, department, group)],
+            reopened=between.reopened[(bundle_key, row_version, item, department, group)],
             **agg.measures(),
         )
         for (bundle_key, row_version, item, department, group), agg in merged.items()
@@ -160,6 +167,7 @@ def by_department(
         stats = s.scalars(query).all()
         rating_rows = s.scalars(rating_query).all()
         complaint_rows = s.execute(complaint_query).all()
+        sent_back, reopened = step_returns(s, scope, bundle).by_department()
     merged: dict[tuple[str, str | None], TaskAgg] = defaultdict(TaskAgg)
     for t in stats:
         merged[(t.department, scope.group(t.division))].merge(t)
@@ -171,7 +179,8 @@ def by_department(
     for department, row_division, count in complaint_rows:
         complaints[(department, scope.group(row_division))] += int(count)
     keys = sorted(
-        set(merged) | set(ratings) | {k for k in complaints if k[0]}, key=lambda k: (k[0], k[1] or "")
+        set(merged) | set(ratings) | {k for k in complaints if k[0]} | set(sent_back) | set(reopened),
+        key=lambda k: (k[0], k[1] or ""),
     )
     return [
         DepartmentRow(
@@ -180,6 +189,8 @@ def by_department(
             complaints=complaints[(d, group)],
             division=group,
             division_name=_label(scope, group),
+            sent_back=sent_back[(d, group)],
+            reopened=reopened[(d, group)],
             **merged[(d, group)].measures(),
         )
         for d, group in keys

@@ -92,6 +92,10 @@ class BottleneckRow:
     ratings: Ratings
     division: str | None = None
     division_name: Label | None = None
+    # Returns between departments (``engine.analytics.step_returns``): sent to another
+    # department's earlier step from this item, and this item's decisions reopened so.
+    sent_back: int = 0
+    reopened: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class DepartmentRow:
     complaints: int
     division: str | None = None
     division_name: Label | None = None
+    sent_back: int = 0
+    reopened: int = 0
 
 
 @dataclass(frozen=True)

@@ -395,3 +395,53 @@ class HandedToClerk(Event):
     item: str
     department: str
     reason: str
+
+
+# -- sending back and moving running cases (退回到指定环节) ----------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentBack(Event):
+    """A clerk or supervisor sent the case back from a task to an earlier step, with a reason.
+
+    ``work_item_id`` is the task sent back from; ``department`` and ``item`` are its own,
+    ``to_department`` and ``to_item`` the reopened step's. ``between_departments`` says
+    whether it went to another department (what analytics counts as such a return).
+    """
+
+    KIND = "sent_back"
+    item: str
+    department: str
+    to_item: str
+    to_department: str
+    between_departments: bool
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepReopened(Event):
+    """An earlier decision was reopened by a send-back or a move: ``work_item_id`` is the decided task.
+
+    Its department decides again in a new task; ``from_department`` sent it back (None: a
+    supervisor's move).
+    """
+
+    KIND = "step_reopened"
+    item: str
+    department: str
+    from_department: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseMoved(Event):
+    """A supervisor moved the case to another waiting point (the escape hatch), with a reason.
+
+    ``before`` and ``after`` are the BPMN element ids the case waited at before and after.
+    """
+
+    KIND = "case_moved"
+    to_item: str
+    to_department: str
+    before: list[str]
+    after: list[str]
+    reason: str

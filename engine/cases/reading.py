@@ -36,6 +36,10 @@ SYSTEM_TROUBLE_KINDS = frozenset(
     {"external_task_failed", "incident_raised", "incident_resolved", "bpmn_error", "handed_to_clerk"}
 )
 APPLICANT_TROUBLE_KEYS = frozenset({"item"})
+# A send-back or a move between steps (``engine.cases.send_back``): the applicant reads which
+# department handed the case to which, never the staff's reason or the elements.
+STEP_MOVE_KINDS = frozenset({"sent_back", "step_reopened", "case_moved"})
+APPLICANT_MOVE_KEYS = frozenset({"item", "department", "to_item", "to_department"})
 
 
 class CaseReading(CaseCore):
@@ -201,4 +205,6 @@ def _detail(event: CaseEvent, full: bool, applicant: bool) -> dict[str, Any]:
         return {k: v for k, v in event.detail.items() if k in CLERK_EVENT_KEYS}
     if applicant and event.kind in SYSTEM_TROUBLE_KINDS:
         return {k: v for k, v in event.detail.items() if k in APPLICANT_TROUBLE_KEYS}
+    if applicant and event.kind in STEP_MOVE_KINDS:
+        return {k: v for k, v in event.detail.items() if k in APPLICANT_MOVE_KEYS}
     return dict(event.detail)

@@ -148,6 +148,7 @@ def delete(path: str) -> Caller:
 
 COMPLETE = {"outcome": "approve", "data": {"household_verified": True}, "comment": "x"}
 RATING = {"score": 1, "comment": "x"}
+SEND_BACK = {"target": "no-such-step", "reason": "x"}
 SUPPLEMENT = {"data": {"guardian_phone": "13900000000"}, "materials": {}}
 COMPLAINT_TEXT = (
     "户籍核验拖了一周没人理"  # applicant2's complaint: only they, supervisors and analysts read it
@@ -319,6 +320,29 @@ MATRIX: dict[tuple[str, str], Row] = {
         post("/api/tasks/{v.task_id}/complete", COMPLETE),
         roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
         missing=post("/api/tasks/{missing}/complete", COMPLETE),
+    ),
+    # Send-back: the task's office's clerks and supervisors; the victim's task is not the callers'.
+    ("GET", "/api/tasks/{task_id}/send-back-targets"): Row(
+        get("/api/tasks/{v.task_id}/send-back-targets"),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
+        missing=get("/api/tasks/{missing}/send-back-targets"),
+    ),
+    ("POST", "/api/tasks/{task_id}/send-back"): Row(
+        post("/api/tasks/{v.task_id}/send-back", SEND_BACK),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
+        missing=post("/api/tasks/{missing}/send-back", SEND_BACK),
+    ),
+    # Moves: supervisors and admins (a plain clerk never: 403); no step of the case is named
+    # "no-such-step", so the admin, who may, is refused with 422 and the case stays put.
+    ("GET", "/api/cases/{case_id}/move-targets"): Row(
+        get("/api/cases/{v.case_id}/move-targets"),
+        roles(applicant=403, clerk=403, analyst=403, admin=200, system=403),
+        missing=get("/api/cases/{missing}/move-targets"),
+    ),
+    ("POST", "/api/cases/{case_id}/move"): Row(
+        post("/api/cases/{v.case_id}/move", SEND_BACK),
+        roles(applicant=403, clerk=403, analyst=403, admin=422, system=403),
+        missing=post("/api/cases/{missing}/move", SEND_BACK),
     ),
     ("GET", "/api/analytics/bottlenecks"): Row(
         get("/api/analytics/bottlenecks"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
