@@ -22,6 +22,7 @@ from api.pages import (
     documents,
     guide,
     messages,
+    send_back,
     studio,
     supervision,
 )
@@ -38,6 +39,7 @@ router = APIRouter()
 for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, messages, documents):
     router.include_router(_module.router)
 router.include_router(guide.router)
+router.include_router(send_back.router)  # 退回到指定环节 and moves (task and case pages)
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.pages import documents, home, i18n
+from api.pages import documents, home, i18n, send_back_parts
 from api.pages.answers import (
     MATERIAL_PREFIX,
     by_where,
@@ -72,6 +72,11 @@ MILESTONES: dict[str, tuple[str, str]] = {
     "rectification_replied": ("差评整改已答复", "Your rating was answered"),
     "complaint": ("您已反映“办不成事”问题", "You filed a complaint"),
     "complaint_answered": ("反映已答复", "Your complaint was answered"),
+    "sent_back": (
+        "{dept}将办件退回{to_dept}重新审核",
+        "{dept} sent the case back to {to_dept} to review again",
+    ),
+    "case_moved": ("办件已转回{to_dept}重新办理", "The case went back to {to_dept} to be handled again"),
 }
 # Names of the rating form's fields, for the server's messages next to them.
 RATING_LABELS: dict[str, dict[str, str]] = {
@@ -129,6 +134,9 @@ def _milestones(
             "dept": office or words.label(departments.get(department), words.tr("部门", "A department")),
             "item": words.label(item.get("name"), words.tr("办理事项", "an item")),
             "cert": words.label(certificate, words.tr("电子证照", "a certificate")),
+            "to_dept": words.label(
+                departments.get(str(e.detail.get("to_department", ""))), words.tr("部门", "a department")
+            ),
         }
         found.append({"at": e.at, "kind": e.kind, "text": words.tr(*said).format(**values)})
     return found[::-1]
@@ -213,6 +221,7 @@ def _case_page(
         is_owner=is_owner,
         rating_failed=rating_failed,
         case_documents=documents.case_documents(ctx, case),
+        step_moves=send_back_parts.case_part(ctx, case),
     )
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.pages import diagram, i18n
+from api.pages import diagram, i18n, send_back_parts
 from api.pages import materials as docs
 from api.pages.answers import by_where, display_value, field_problems, form_labels
 from api.pages.applicant import SYSTEM_EVENTS
@@ -182,6 +182,7 @@ def _task_page(
         item_names={key: {"zh": i.name_zh, "en": i.name_en} for key, i in form.items.items()},
         trail_labels=_trail_labels(form, case.timeline),
         people=people_names(ctx, {task.assignee, *(e.actor for e in case.timeline)} - {case.applicant}),
+        send_back=send_back_parts.task_part(ctx, detail),
     )
 
 

@@ -26,6 +26,7 @@ May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.regio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
@@ -60,6 +61,17 @@ class StepTarget:
     outcome: str | None
     decision: dict[str, object]
     comment: str
+
+
+@dataclass(frozen=True)
+class EarlierDecision:
+    """A decision made before on the same item of the case: what a reopened step's department sees."""
+
+    work_item_id: int
+    outcome: str | None
+    decision: dict[str, object]
+    comment: str
+    completed_at: datetime | None
 
 
 def _reason(reason: str) -> str:
@@ -113,7 +125,7 @@ class SendingBack(CaseCore):
             workflow = self._workflow(case, deployment)
         return self._targets(deployment, rows, earlier_tasks(workflow, w.spiff_id), human_only=True)
 
-    def earlier_decisions(self, actor: Actor, work_item_id: int) -> list[WorkItemView]:
+    def earlier_decisions(self, actor: Actor, work_item_id: int) -> list[EarlierDecision]:
         """The earlier decided tasks of the same item of the task's case (a reopened step's history)."""
         with self.db.read() as s:
             w = self._visible_item(s, actor, work_item_id)
@@ -127,8 +139,9 @@ class SendingBack(CaseCore):
                 )
                 .order_by(WorkItem.id.desc())
             ).all()
-            deployment = self.deployments.row(s, w.deployment_id)
-            return [self._item_view(r, deployment) for r in earlier]
+            return [
+                EarlierDecision(r.id, r.outcome, dict(r.decision), r.comment, r.completed_at) for r in earlier
+            ]
 
     def reopened_task(self, actor: Actor, work_item_id: int) -> WorkItemView:
         """A task of a case the actor may see, without what its clerk wrote: the answer of a send-back.

@@ -110,7 +110,9 @@ def test_tax_sends_a_case_back_to_registration_which_decides_again_and_the_case_
     assert reopened.department == "market-regulation" and reopened.id != first_registration.id
     # The earlier decision is shown beside the new task.
     earlier = engine.earlier_decisions(MARKET, reopened.id)
-    assert [(e.id, e.outcome) for e in earlier] == [(first_registration.id, "approve")]
+    assert [(e.work_item_id, e.outcome, e.decision) for e in earlier] == [
+        (first_registration.id, "approve", decisions(engine)["business-registration"])
+    ]
     assert engine.get_task(MARKET, first_registration.id).task.outcome == "approve"
     # Every step after registration is dropped: open ones cancel, done ones stay as history.
     by_item = {r.item_key: r.state for r in rows(engine, case_id) if r.id != reopened.id}
