@@ -201,6 +201,8 @@ def for_applicant(task: WorkItemView) -> WorkItemView:
 
 def _detail(event: CaseEvent, full: bool, applicant: bool) -> dict[str, Any]:
     """A timeline line's detail as the viewer may read it."""
+    if not full and event.kind in STEP_MOVE_KINDS:
+        return dict(event.detail)  # written for the departments: the reopened one reads why
     if not full:
         return {k: v for k, v in event.detail.items() if k in CLERK_EVENT_KEYS}
     if applicant and event.kind in SYSTEM_TROUBLE_KINDS:

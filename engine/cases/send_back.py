@@ -247,9 +247,8 @@ class SendingBack(CaseCore):
         a role that may not move it, 409 when it is not running, 422 for an empty reason
         or a step that is not an earlier completed one.
         """
+        _require_supervisor(actor)  # a role that may never: 403 whatever the body
         text = _reason(reason)
-
-        _require_supervisor(actor)
 
         def locate(session: Session) -> int:
             return self._visible_case(session, actor, case_id).id
