@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -40,8 +41,16 @@ class EarlierTask:
     kind: TaskKind
 
 
+def _find(workflow: BpmnWorkflow, spiff_id: str) -> Task | None:
+    """The task, or None when the workflow no longer holds it (Spiff raises for an unknown id)."""
+    try:
+        return workflow.get_task_from_id(UUID(spiff_id))
+    except TaskNotFoundException:
+        return None
+
+
 def _task(workflow: BpmnWorkflow, spiff_id: str) -> Task:
-    task = workflow.get_task_from_id(UUID(spiff_id))
+    task = _find(workflow, spiff_id)
     if task is None:
         raise TaskNotReady("流程中没有这个任务 (the task is not in the workflow)")
     return task
@@ -72,3 +81,9 @@ def rewind(runner: Runner, workflow: BpmnWorkflow, target: str) -> None:
     with clocked(runner.clock):
         workflow.reset_from_task_id(task.id)
         _engine_steps(workflow)
+
+
+def still_ready(workflow: BpmnWorkflow, spiff_id: str) -> bool:
+    """Whether the task is still in the workflow and ready (a rewind did not drop it)."""
+    task = _find(workflow, spiff_id)
+    return task is not None and task.state == TaskState.READY

@@ -32,7 +32,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.rewind import EarlierTask, earlier_tasks, rewind
+from engine.bpmn.rewind import EarlierTask, earlier_tasks, rewind, still_ready
 from engine.bpmn.runtime import Runner, TaskKind
 from engine.cases.core import CaseCore
 from engine.cases.events import CaseMoved, SentBack, StepReopened
@@ -361,6 +361,20 @@ class SendingBack(CaseCore):
     ) -> WorkItem:
         """Rewind the workflow to ``step``, sync the rows (what vanished cancels), the reopened task's row."""
         rewind(self.runner, oc.workflow, step.spiff_id)
+        # A return to the applicant this round waits in the workflow for the round's one
+        # notice; dropping its task would leave a notice for a step that no longer waits.
+        held = [
+            r
+            for r in oc.rows
+            if r.round == oc.case.round
+            and r.outcome == Outcome.RETURN
+            and not still_ready(oc.workflow, r.spiff_id)
+        ]
+        if held:
+            raise CaseNotWaiting(
+                "本轮已有退回补正待告知申请人，请在申请人补正后再退回 "
+                "(a return to the applicant is pending in this round: send back after the supplement)"
+            )
         emit(
             oc.session,
             StepReopened(

@@ -105,7 +105,7 @@ def test_send_back_on_the_task_page_and_a_move_on_the_case_page(
     with page_as(browser, server, "applicant1") as applicant_page:
         applicant_page.goto(f"/cases/{case_id}")
         milestones = applicant_page.locator("#milestones").inner_text()
-        assert "将办件退回" in milestones and "重新审核" in milestones
+        assert "税务局将办件退回市场监督管理局重新审核" in milestones
         assert "登记机关核对" not in applicant_page.content()
         assert applicant_page.locator("#step-moves").count() == 0
 

@@ -21,7 +21,14 @@ from sqlalchemy import select
 from engine.analytics import queries
 from engine.cases.states import Outcome
 from engine.demo import DEMO_START, department_systems_work
-from engine.errors import EngineError, InvalidInput, NotAllowed, TaskNotReady, WorkItemNotFound
+from engine.errors import (
+    CaseNotWaiting,
+    EngineError,
+    InvalidInput,
+    NotAllowed,
+    TaskNotReady,
+    WorkItemNotFound,
+)
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.models import CaseEvent, WorkItem
@@ -95,6 +102,8 @@ def test_tax_sends_a_case_back_to_registration_which_decides_again_and_the_case_
 ) -> None:
     case_id, invoice = at_invoice(engine)
     first_registration = rows(engine, case_id, "business-registration")[0]
+    bank = open_row(engine, case_id, "bank-account-opening")
+    engine.claim(clerk("bank"), bank.id)  # held on a parallel branch when the case goes back
 
     targets = engine.send_back_targets(TAX, invoice)
     # Only the completed user task on the path: tax registration is the tax system's step.
@@ -121,6 +130,8 @@ def test_tax_sends_a_case_back_to_registration_which_decides_again_and_the_case_
     assert by_item["bank-account-opening"] == "cancelled"
     assert by_item["social-insurance-registration"] == "cancelled"
     assert rows(engine, case_id, "invoice-issue")[0].comment == "经营范围与发票票种不符，请重新核定"
+    with pytest.raises(TaskNotReady):  # the bank's claimed task went with its branch
+        engine.complete(clerk("bank"), bank.id, Outcome.APPROVE, decisions(engine)["bank-account-opening"])
 
     # Registration decides again; the later steps run again (seal included), and the case completes.
     decide(engine, MARKET, reopened.id, decisions(engine)["business-registration"])
@@ -256,3 +267,22 @@ def test_a_send_back_racing_a_decision_on_the_same_task_one_wins(engine: Engine)
         else:
             assert invoice_row.state == "cancelled" and kinds.count("sent_back") == 1
             assert "approved" not in [e.kind for e in events(engine, case_id) if e.work_item_id == invoice]
+
+
+def test_no_send_back_that_would_drop_a_return_waiting_for_the_rounds_notice(engine: Engine) -> None:
+    case_id, invoice = at_invoice(engine)
+    bank = open_row(engine, case_id, "bank-account-opening")
+    engine.claim(clerk("bank"), bank.id)
+    engine.complete(
+        clerk("bank"), bank.id, Outcome.RETURN, {}, "", [{"field": "bank_name", "message": "开户行有误"}]
+    )
+    assert engine.get_case(ANALYST, case_id).status == "running"  # the notice waits for the round
+    with pytest.raises(CaseNotWaiting):  # registration precedes the bank's branch: its return would go
+        engine.send_back(TAX, invoice, "business-registration", "原因")
+    assert open_row(engine, case_id, "invoice-issue").id == invoice  # nothing changed
+    # A move that leaves the bank's branch alone is fine; the notice still comes with the round.
+    engine.move_case(TAX_SUPERVISOR, case_id, "tax-registration", "重新推送税务系统")
+    work_all(engine, case_id, decisions(engine))
+    case = engine.get_case(ANALYST, case_id)
+    assert case.status == "awaiting_applicant"
+    assert [i["item"] for i in (case.notice or {})["items"]] == ["bank-account-opening"]
