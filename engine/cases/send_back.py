@@ -40,7 +40,15 @@ from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemS
 from engine.cases.store import OpenCase
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import may_see_task, may_supervise_task, may_work_task
-from engine.errors import CaseNotFound, CaseNotWaiting, InvalidInput, NotAllowed, Problem, TaskNotReady
+from engine.errors import (
+    CaseNotFound,
+    CaseNotWaiting,
+    InvalidInput,
+    NotAllowed,
+    Problem,
+    TaskNotReady,
+    WorkItemNotFound,
+)
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, Deployment, WorkItem
@@ -151,7 +159,7 @@ class SendingBack(CaseCore):
         with self.db.read() as s:
             w = s.get(WorkItem, work_item_id)
             if w is None:
-                raise CaseNotFound(f"没有这个任务 (no task {work_item_id})")
+                raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             self._visible_case(s, actor, w.case_id)
             return self._item_view(w, self.deployments.row(s, w.deployment_id), private=True)
 
