@@ -54,6 +54,7 @@ from api.routes import (
     incidents,
     materials,
     messages,
+    suspension,
     tasks,
     webhooks,
 )
@@ -291,6 +292,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(certificates.router)  # verification is public; revocation and PDFs check the caller
     app.include_router(webhooks.router)
     app.include_router(guide.router)  # 情形引导: any signed-in account, as the bundle itself
+    app.include_router(suspension.router)  # 挂起/恢复: supervisors and admins
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(shell.router, include_in_schema=False)

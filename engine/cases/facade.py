@@ -13,7 +13,8 @@ collaborators and the locked-case transaction), in its own module:
   BPMN errors, retries and incidents, hand-over to clerks);
 - ``timers``: BPMN timers that came due;
 - ``messages``: messages from department systems, correlated to a waiting case or starting one;
-- ``guide``: 情形引导, the questions of a bundle and what a set of answers means.
+- ``guide``: 情形引导, the questions of a bundle and what a set of answers means;
+- ``suspending``: suspend and resume (挂起/恢复) a case, its clocks stopped meanwhile.
 
 Mixins rather than composed objects: the callers (API, pages, CLI, tests) see one object
 with every operation, the parts share one set of collaborators and helpers without passing
@@ -31,9 +32,10 @@ from engine.cases.external import ExternalTasks
 from engine.cases.guide import Guiding
 from engine.cases.messages import Messages
 from engine.cases.queues import Queues
+from engine.cases.suspending import Suspending
 from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding):
+class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding, Suspending):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""
