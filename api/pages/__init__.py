@@ -24,6 +24,7 @@ from api.pages import (
     messages,
     studio,
     supervision,
+    suspension,
 )
 from api.pages.rendering import STATIC_DIR
 from engine.storage.settings import PROJECT_ROOT
@@ -38,6 +39,7 @@ router = APIRouter()
 for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, messages, documents):
     router.include_router(_module.router)
 router.include_router(guide.router)
+router.include_router(suspension.router)  # 挂起/恢复 forms of the case page
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:

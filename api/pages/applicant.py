@@ -213,6 +213,7 @@ def _case_page(
         is_owner=is_owner,
         rating_failed=rating_failed,
         case_documents=documents.case_documents(ctx, case),
+        may_suspend=engine.may_suspend(actor, case.id),
     )
 
 

@@ -67,6 +67,17 @@ class Suspending(CaseReading):
             rows = s.scalars(select(WorkItem).where(WorkItem.case_id == case_id)).all()
             return self._supervises(s, actor, case, rows)
 
+    def suspended_cases(self, case_ids: Iterable[int]) -> frozenset[int]:
+        """Which of these cases are suspended (a queue marks their tasks and offers no claim)."""
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return frozenset()
+        with self.db.read() as s:
+            found = s.scalars(
+                select(Case.id).where(Case.id.in_(wanted), Case.status == CaseStatus.SUSPENDED.value)
+            )
+            return frozenset(found)
+
     def _supervises(self, session: Session, actor: Actor, case: Case, rows: Iterable[WorkItem]) -> bool:
         """An admin in scope of the case, or a supervisor of an office with an open task of it."""
         if actor.role is Role.ADMIN:
