@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from engine.cases.events import ClocksPaused
 from engine.cases.states import Outcome
@@ -27,6 +28,8 @@ from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
 from engine.portal.notifications import MessageKind
 from engine.service import Engine
+from engine.storage.db import alembic_config
+from engine.storage.models import Case
 from engine.storage.outbox_tables import OutboxEvent
 from engine.storage.portal_tables import Notification
 from engine.time.clock import ManualClock
@@ -247,4 +250,21 @@ def test_department_systems_get_no_external_task_of_a_suspended_case(db_url: str
     (fetched,) = scenario.fetch_tax(engine, max_tasks=1)
     assert fetched.id == held.id
     engine.complete_external(scenario.TAX_SYSTEM, fetched.id, "tax-worker-1", {"tax_violations": 0}, {})
+    engine.close()
+
+
+def test_the_migration_downgrades_a_suspended_case_to_running_and_upgrades_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine, _clock, case_id = two_desks(db_url, tmp_path)
+    engine.suspend(MARKET_SUPERVISOR, case_id, REASON, BASIS)
+    config = alembic_config()
+    with engine.db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010_portal")
+    assert "case_suspensions" not in inspect(engine.db.engine).get_table_names()
+    with engine.db.read() as s:
+        assert s.scalar(select(Case.status).where(Case.id == case_id)) == "running"
+    engine.db.upgrade()
+    assert "case_suspensions" in inspect(engine.db.engine).get_table_names()
     engine.close()
