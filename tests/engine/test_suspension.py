@@ -35,7 +35,15 @@ from engine.storage.portal_tables import Notification
 from engine.time.clock import ManualClock
 from engine.worker import Worker
 from tests.engine.external import scenario
-from tests.support.engines import ANALYST, APPLICANT, MONDAY, OTHER_APPLICANT, bundle_engine, clerk
+from tests.support.engines import (
+    ANALYST,
+    APPLICANT,
+    MONDAY,
+    OTHER_APPLICANT,
+    bundle_engine,
+    clerk,
+    make_engine,
+)
 
 DATA = {"company_name": "上海一件事科技有限公司", "legal_rep_name": "张三"}
 MARKET = clerk("market-regulation")
@@ -43,6 +51,9 @@ TAX = clerk("tax")
 MARKET_SUPERVISOR = Actor("chief.market", Role.CLERK, frozenset({"market-regulation"}), supervisor=True)
 TAX_SUPERVISOR = Actor("chief.tax", Role.CLERK, frozenset({"tax"}), supervisor=True)
 ADMIN = Actor("admin", Role.ADMIN)
+BIRTH_MESSAGES = Path(__file__).resolve().parent / "bpmn_integration" / "bundles" / "birth-messages"
+HEALTH_SYSTEM = Actor("system.health", Role.SYSTEM, frozenset({"health"}))
+BIRTH = {"child_name": "李小明", "newborn_birth_date": "2025-01-02", "birth_hospital": "上海市第一妇婴保健院"}
 REASON = "等待法院对股权纠纷的裁判结果"
 BASIS = "《市场主体登记管理条例》第二十条"
 
@@ -243,9 +254,6 @@ def test_department_systems_get_no_external_task_of_a_suspended_case(db_url: str
         engine.complete_external(scenario.TAX_SYSTEM, held.id, "tax-worker-1", {"tax_violations": 0}, {})
     engine.unlock(scenario.ADMIN, held.id)  # even a free task is not handed out
     assert scenario.fetch_tax(engine) == []
-    # A message to the suspended case finds no waiting execution (Camunda's answer).
-    with pytest.raises(MessageNotCorrelated):
-        engine.correlate_message(scenario.ADMIN, "no-such-wait", business_key=str(case_id))
     engine.resume(scenario.ADMIN, case_id)
     (fetched,) = scenario.fetch_tax(engine, max_tasks=1)
     assert fetched.id == held.id
@@ -267,4 +275,21 @@ def test_the_migration_downgrades_a_suspended_case_to_running_and_upgrades_again
         assert s.scalar(select(Case.status).where(Case.id == case_id)) == "running"
     engine.db.upgrade()
     assert "case_suspensions" in inspect(engine.db.engine).get_table_names()
+    engine.close()
+
+
+def test_a_message_to_a_suspended_case_is_refused_and_reaches_it_after_the_resume(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(db_url, tmp_path, ManualClock(MONDAY))
+    engine.deployments.deploy_dir(BIRTH_MESSAGES)
+    case = engine.start_case(APPLICANT, "birth-messages", BIRTH, {})
+    assert case.code is not None
+    engine.suspend(ADMIN, case.id, REASON, BASIS)  # it waits at a catch event: no task, an admin's call
+    with pytest.raises(MessageNotCorrelated, match="No process definition or execution matches"):
+        engine.correlate_message(HEALTH_SYSTEM, "certificate-issued", business_key=case.code)
+    assert engine.get_case(ANALYST, case.id).tasks == ()
+    engine.resume(ADMIN, case.id)
+    engine.correlate_message(HEALTH_SYSTEM, "certificate-issued", business_key=case.code)
+    assert [t.item for t in engine.get_case(ANALYST, case.id).tasks] == ["birth-certificate"]
     engine.close()
