@@ -22,7 +22,7 @@ from api.pages.diagram import StepMark, case_marks, diagram_state
 from api.pages.i18n import Words
 from api.pages.params import CaseId
 from engine.cases import supplement_scope
-from engine.cases.states import FINISHED_CASE_STATES, decided
+from engine.cases.states import FINISHED_CASE_STATES, CaseStatus, decided
 from engine.cases.views import BundleDetail, CaseView
 from engine.errors import CaseNotWaiting, InvalidInput
 from engine.feedback import ratings
@@ -203,7 +203,7 @@ def _case_page(
         milestones=_milestones(ctx, case, detail, labels) if actor.role is Role.APPLICANT else [],
         pending_return=_waiting_for_round(case, marks, departments, ctx.words),
         may_withdraw=is_owner
-        and case.status not in FINISHED_CASE_STATES
+        and case.status not in (*FINISHED_CASE_STATES, CaseStatus.SUSPENDED)
         and not decided(t.state for t in case.tasks),
         problems=problems,
         problems_by=by_where(problems),

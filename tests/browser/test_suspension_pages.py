@@ -5,7 +5,7 @@ the office's queue, fills the suspend form (reason, legal basis) and sends it: t
 "已暂停办理" with the reason and basis. The clerk's task page shows the note and offers neither
 claim nor decision, the inbox marks the task and offers no claim. The applicant's case page says
 in plain words "办件已暂停办理：原因…，依据…；暂停期间不计入办理时限" (no account name), and
-offers no suspend form; on a phone it fits without sideways scrolling. The supervisor resumes;
+offers no suspend form and no withdrawal; on a phone it fits without sideways scrolling. The supervisor resumes;
 the history keeps the suspension and the task can be claimed again.
 """
 
@@ -81,6 +81,7 @@ def test_a_supervisor_suspends_and_resumes_and_everyone_sees_it(browser: Any, se
     assert words.startswith("办件已暂停办理：原因：" + REASON) and "依据：" + BASIS in words
     assert "暂停期间不计入办理时限" in words
     assert page.locator("#suspend-form, #resume-form").count() == 0
+    assert page.locator("#withdraw").count() == 0  # no withdrawal offered while suspended
     assert SUPERVISOR not in page.content()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "suspension-applicant-phone")
