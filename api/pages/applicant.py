@@ -72,6 +72,12 @@ MILESTONES: dict[str, tuple[str, str]] = {
     "rectification_replied": ("差评整改已答复", "Your rating was answered"),
     "complaint": ("您已反映“办不成事”问题", "You filed a complaint"),
     "complaint_answered": ("反映已答复", "Your complaint was answered"),
+    # 挂起/恢复: the reason and legal basis are in the case page's notice (``_case_suspension.html``).
+    "suspended": (
+        "办件暂停办理（暂停期间不计入办理时限）",
+        "Case suspended (the time limit does not run meanwhile)",
+    ),
+    "resumed": ("办件恢复办理，办理时限相应顺延", "Case resumed; the time limit moved on accordingly"),
 }
 # Names of the rating form's fields, for the server's messages next to them.
 RATING_LABELS: dict[str, dict[str, str]] = {

@@ -82,6 +82,7 @@ def test_a_supervisor_suspends_and_resumes_and_everyone_sees_it(browser: Any, se
     assert "暂停期间不计入办理时限" in words
     assert page.locator("#suspend-form, #resume-form").count() == 0
     assert page.locator("#withdraw").count() == 0  # no withdrawal offered while suspended
+    assert "办件暂停办理（暂停期间不计入办理时限）" in page.locator("#milestones").inner_text()
     assert SUPERVISOR not in page.content()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "suspension-applicant-phone")
