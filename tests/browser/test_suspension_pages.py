@@ -5,8 +5,8 @@ the office's queue, fills the suspend form (reason, legal basis) and sends it: t
 "已暂停办理" with the reason and basis. The clerk's task page shows the note and offers neither
 claim nor decision, the inbox marks the task and offers no claim. The applicant's case page says
 in plain words "办件已暂停办理：原因…，依据…；暂停期间不计入办理时限" (no account name), and
-offers no suspend form and no withdrawal; on a phone it fits without sideways scrolling. The supervisor resumes;
-the history keeps the suspension and the task can be claimed again.
+offers no suspend form and no withdrawal; on a phone it fits without sideways scrolling. The
+supervisor resumes; the history keeps the suspension and the task can be claimed again.
 """
 
 from __future__ import annotations
@@ -44,12 +44,18 @@ def test_a_supervisor_suspends_and_resumes_and_everyone_sees_it(browser: Any, se
         made.set_default_timeout(15_000)
         return made
 
-    staff = context()
+    staff = context({"width": 360, "height": 800})  # the form on a phone: no sideways scroll, 44 px targets
     page = staff.new_page()
     sign_in(page, SUPERVISOR)
     page.goto(f"/cases/{case_id}")
     assert page.locator("h1").count() == 1
     assert page.locator("#resume-form").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for control in page.locator(
+        "#suspend-form button, #suspend-form input:visible, #suspend-form textarea"
+    ).all():
+        box = control.bounding_box()
+        assert box is not None and box["height"] >= 44, control.get_attribute("name")
     page.get_by_label("暂停原因").fill(REASON)
     page.get_by_label("法律依据").fill(BASIS)
     page.get_by_role("button", name="暂停办理").click()

@@ -293,3 +293,20 @@ def test_a_message_to_a_suspended_case_is_refused_and_reaches_it_after_the_resum
     engine.correlate_message(HEALTH_SYSTEM, "certificate-issued", business_key=case.code)
     assert [t.item for t in engine.get_case(ANALYST, case.id).tasks] == ["birth-certificate"]
     engine.close()
+
+
+def test_a_suspension_over_the_labour_day_holidays_counts_only_the_working_hours(
+    db_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(beijing(4, 29, 9))  # Tuesday 29 April 2025, 09:00
+    engine = bundle_engine(db_url, tmp_path, "two-desks", clock)
+    case_id = engine.start_case(APPLICANT, "two-desks", DATA, {}).id
+    assert open_review(engine, case_id)[1] == beijing(4, 30, 17)
+    clock.set(beijing(4, 30, 10))
+    engine.suspend(MARKET_SUPERVISOR, case_id, REASON, BASIS)
+    # 劳动节: 1-5 May are closed; six calendar days later only 7 h + 1 h of working time passed.
+    clock.set(beijing(5, 6, 10))
+    view = engine.resume(MARKET_SUPERVISOR, case_id)
+    assert view.suspended_seconds == 8 * 3600
+    assert open_review(engine, case_id)[1] == beijing(5, 6, 17)  # the 7 h left run from the resume
+    engine.close()
