@@ -190,6 +190,7 @@ class Suspending(CaseReading):
             row.resumed_by = actor.username
             row.resume_note = note
             row.working_seconds = self.calendar.working_time_between(row.suspended_at, oc.now).total_seconds()
+            oc.case.suspended_seconds = (oc.case.suspended_seconds or 0.0) + row.working_seconds
             oc.case.status = CaseStatus.RUNNING
             record_outcome(oc.session, reservation, outcome_ref("case", oc.case.id))
             # The SLA clock follows this event: due times move by the suspended working time.

@@ -13,6 +13,7 @@ from alembic import command
 from argon2 import PasswordHasher
 from sqlalchemy import inspect, select
 
+from engine.analytics import queries, rebuild
 from engine.cases.events import ClocksPaused
 from engine.cases.states import Outcome
 from engine.deadlines import supervision
@@ -309,4 +310,24 @@ def test_a_suspension_over_the_labour_day_holidays_counts_only_the_working_hours
     view = engine.resume(MARKET_SUPERVISOR, case_id)
     assert view.suspended_seconds == 8 * 3600
     assert open_review(engine, case_id)[1] == beijing(5, 6, 17)  # the 7 h left run from the resume
+    engine.close()
+
+
+def test_analytics_leaves_the_suspended_time_out_of_the_departments_wait(db_url: str, tmp_path: Path) -> None:
+    engine, clock, case_id = two_desks(db_url, tmp_path)  # the review queued Monday 09:00
+    clock.set(beijing(3, 3, 10))
+    engine.suspend(MARKET_SUPERVISOR, case_id, REASON, BASIS)
+    clock.set(beijing(3, 5, 10))  # two working days suspended
+    engine.resume(MARKET_SUPERVISOR, case_id)
+    clock.set(beijing(3, 5, 11))
+    task_id, _ = open_review(engine, case_id)
+    engine.claim(MARKET, task_id)
+    engine.complete(MARKET, task_id, Outcome.APPROVE, {}, "同意")
+    for rows in (queries.bottlenecks(engine.db, "two-desks"), None):
+        if rows is None:  # the same after a rebuild from the audit trail
+            rebuild.rebuild(engine.db, engine.calendar)
+            rows = queries.bottlenecks(engine.db, "two-desks")
+        (review,) = [r for r in rows if r.item == "review"]
+        # Queued 09:00-10:00 and 10:00-11:00 around the suspension: two working hours, not eighteen.
+        assert review.wait.mean == pytest.approx(2 * 3600)
     engine.close()

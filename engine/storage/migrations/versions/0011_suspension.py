@@ -1,6 +1,8 @@
 """Suspension (挂起/恢复) of running cases: the ``case_suspensions`` history table.
 
-Case ``status`` gains the value ``suspended`` (a string column: no schema change there).
+Case ``status`` gains the value ``suspended`` (a string column: no schema change there);
+``cases`` gains ``suspended_seconds`` (the working time its finished suspensions stopped the
+clocks, 0 for every existing case).
 
 Revision ID: 0011_suspension
 Revises: 0010_portal
@@ -38,10 +40,13 @@ def upgrade() -> None:
         sa.Column("working_seconds", sa.Float(), nullable=False),
     )
     op.create_index("ix_case_suspensions_case", "case_suspensions", ["case_id", "id"])
+    op.add_column("cases", sa.Column("suspended_seconds", sa.Float(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     # A case still suspended runs again: the status value would mean nothing without the table.
     op.execute("UPDATE cases SET status = 'running' WHERE status = 'suspended'")
+    # In place (no batch copy): ``cases`` is referenced by foreign keys (as 0010_portal does).
+    op.drop_column("cases", "suspended_seconds")
     op.drop_index("ix_case_suspensions_case", table_name="case_suspensions")
     op.drop_table("case_suspensions")
