@@ -181,3 +181,7 @@ class MessageNotCorrelated(Conflict):
 
 class MessageAmbiguous(Conflict):
     """Several waiting cases match a message that was to reach exactly one (Camunda's text in ``message``)."""
+
+
+class CaseSuspendedError(Conflict):
+    """The case is suspended (挂起): nothing moves it, no task of it is claimed or decided, until a resume."""

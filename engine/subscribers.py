@@ -8,7 +8,8 @@ writes (analytics aggregates, shifted due dates) commits or rolls back with the 
 - analytics counts completed tasks, finished cases, ratings, complaints and tasks that went
   overdue (``engine.analytics.recording``);
 - the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
-  case waited for the applicant, when the supplement resumes it;
+  case waited for the applicant, when the supplement resumes it, and for the time a case
+  was suspended (挂起), when it is resumed;
 - supervision (``engine.deadlines.supervision``) puts a department system's incident in the
   department's supervisor queue and closes it when the incident is resolved;
 - the message centre (``engine.portal.notifications``) writes messages to the clerks of an
@@ -42,6 +43,7 @@ from engine.analytics.recording import (
 )
 from engine.cases.events import (
     CaseFinished,
+    CaseResumed,
     ComplaintFiled,
     IncidentRaised,
     IncidentResolved,
@@ -133,7 +135,13 @@ def subscribe_followers(
         if event.waited_from is not None and event.case_id is not None:
             shift_due_dates(session, event.case_id, event.waited_from, event.at, calendar)
 
+    def stop_clocks_while_suspended(session: Session, event: CaseResumed) -> None:
+        # 挂起: the clocks stood still from the suspension to this resume (working time).
+        if event.case_id is not None:
+            shift_due_dates(session, event.case_id, event.suspended_from, event.at, calendar)
+
     spine.subscribe("deadlines.pause", stop_clocks_while_waiting, Supplemented)
+    spine.subscribe("deadlines.suspension", stop_clocks_while_suspended, CaseResumed)
     spine.subscribe("analytics.completion", count_completion, TaskApproved, TaskReturned)
     spine.subscribe("analytics.case_finished", count_finished_case, CaseFinished, Withdrawn)
     spine.subscribe("analytics.rating", count_rating, Rated)

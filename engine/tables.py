@@ -7,10 +7,21 @@ schema test read ``metadata`` from here, so a new table module must be listed be
 from __future__ import annotations
 
 from engine.analytics import rows as analytics
+from engine.cases import suspension_rows
 from engine.deadlines import supervision
 from engine.feedback import rows as feedback
 from engine.people import sign_in
 from engine.storage import idempotency, models, outbox_tables, portal_tables
 
 metadata = models.Base.metadata
-TABLE_MODULES = (models, analytics, feedback, idempotency, supervision, sign_in, outbox_tables, portal_tables)
+TABLE_MODULES = (
+    models,
+    analytics,
+    feedback,
+    idempotency,
+    supervision,
+    sign_in,
+    outbox_tables,
+    portal_tables,
+    suspension_rows,
+)

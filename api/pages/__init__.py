@@ -25,6 +25,7 @@ from api.pages import (
     send_back,
     studio,
     supervision,
+    suspension,
 )
 from api.pages.rendering import STATIC_DIR
 from engine.storage.settings import PROJECT_ROOT
@@ -40,6 +41,7 @@ for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, 
     router.include_router(_module.router)
 router.include_router(guide.router)
 router.include_router(send_back.router)  # 退回到指定环节 and moves (task and case pages)
+router.include_router(suspension.router)  # 挂起/恢复 forms of the case page
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:

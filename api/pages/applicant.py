@@ -22,7 +22,7 @@ from api.pages.diagram import StepMark, case_marks, diagram_state
 from api.pages.i18n import Words
 from api.pages.params import CaseId
 from engine.cases import supplement_scope
-from engine.cases.states import FINISHED_CASE_STATES, decided
+from engine.cases.states import FINISHED_CASE_STATES, CaseStatus, decided
 from engine.cases.views import BundleDetail, CaseView
 from engine.errors import CaseNotWaiting, InvalidInput
 from engine.feedback import ratings
@@ -77,6 +77,12 @@ MILESTONES: dict[str, tuple[str, str]] = {
         "{dept} sent the case back to {to_dept} to review again",
     ),
     "case_moved": ("办件已转回{to_dept}重新办理", "The case went back to {to_dept} to be handled again"),
+    # 挂起/恢复: the reason and legal basis are in the case page's notice (``_case_suspension.html``).
+    "suspended": (
+        "办件暂停办理（暂停期间不计入办理时限）",
+        "Case suspended (the time limit does not run meanwhile)",
+    ),
+    "resumed": ("办件恢复办理，办理时限相应顺延", "Case resumed; the time limit moved on accordingly"),
 }
 # Names of the rating form's fields, for the server's messages next to them.
 RATING_LABELS: dict[str, dict[str, str]] = {
@@ -211,7 +217,7 @@ def _case_page(
         milestones=_milestones(ctx, case, detail, labels) if actor.role is Role.APPLICANT else [],
         pending_return=_waiting_for_round(case, marks, departments, ctx.words),
         may_withdraw=is_owner
-        and case.status not in FINISHED_CASE_STATES
+        and case.status not in (*FINISHED_CASE_STATES, CaseStatus.SUSPENDED)
         and not decided(t.state for t in case.tasks),
         problems=problems,
         problems_by=by_where(problems),
@@ -222,6 +228,7 @@ def _case_page(
         rating_failed=rating_failed,
         case_documents=documents.case_documents(ctx, case),
         step_moves=send_back_parts.case_part(ctx, case),
+        may_suspend=engine.may_suspend(actor, case.id),
     )
 
 

@@ -23,7 +23,7 @@ from api.pages.diagram import case_marks, diagram_state
 from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
 from api.routes.certificates import pdf_response
-from engine.cases.states import Outcome, WorkItemState
+from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.views import TaskDetail, TimelineEntry
 from engine.cases.visibility import may_work_task, task_reach
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
@@ -106,6 +106,7 @@ def inbox(
     return ctx.render(
         "inbox.html",
         tasks=page.items,
+        suspended_cases=engine.suspended_cases(t.case_id for t in page.items),
         people=people_names(ctx, (t.assignee for t in page.items)),
         next_url="/inbox?" + urlencode({**base, "cursor": page.next}) if page.next else None,
         flt=flt,
@@ -174,8 +175,13 @@ def _task_page(
         decision_entries=_decision_entries(form, detail, decision or {}, problems),
         problems=problems,
         problems_by=by_where(problems),
-        mine=task.state == WorkItemState.CLAIMED and task.assignee == actor.username,
+        # 挂起: a suspended case's task is neither claimed nor decided (``_task_suspended.html`` says why).
+        suspended=case.status == CaseStatus.SUSPENDED,
+        mine=task.state == WorkItemState.CLAIMED
+        and task.assignee == actor.username
+        and case.status != CaseStatus.SUSPENDED,
         may_claim=task.state == WorkItemState.READY
+        and case.status != CaseStatus.SUSPENDED
         and may_work_task(actor, task.department, task.division, engine.regions),
         example=detail.example,
         events=STAFF_EVENTS,

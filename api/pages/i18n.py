@@ -200,3 +200,20 @@ class Words:
 def pick_lang(cookie: str | None) -> str:
     """The language a visitor chose, Chinese unless they chose English."""
     return cookie if cookie in LANGS else DEFAULT_LANG
+
+
+# 挂起/恢复 (engine.cases.suspending): the status, the timeline lines and the flash messages.
+CASE_STATUS["suspended"] = ("已暂停办理", "Suspended")
+EVENT["suspended"] = ("暂停办理（挂起）", "Case suspended")
+EVENT["resumed"] = ("恢复办理", "Case resumed")
+EVENT["sla_paused"] = ("办理时限顺延", "Time limit moved on")
+FLASH["suspended"] = (
+    "ok",
+    "办件已挂起，办理时限暂停计算。",
+    "The case is suspended; its time limit stands still.",
+)
+FLASH["resumed"] = (
+    "ok",
+    "办件已恢复办理，办理时限相应顺延。",
+    "The case runs again; its due times moved on.",
+)

@@ -1,6 +1,6 @@
 """Cases over REST: an application, a supplement, a case as listed and in full with its timeline and notice.
 
-May import: api.schemas.common, api.schemas.tasks, engine.cases (states, views).
+May import: api.schemas.common, api.schemas.suspension, api.schemas.tasks, engine.cases (states, views).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from api.schemas.common import (
     fields_of,
     with_examples,
 )
+from api.schemas.suspension import SuspensionPublic
 from api.schemas.tasks import TaskPublic
 from engine.cases.states import CaseStatus
 from engine.cases.views import CaseView
@@ -148,11 +149,25 @@ class CasePublic(CaseSummaryPublic):
     pending_materials: dict[str, dict[str, Any]] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     origin_case_id: int | None = None
+    suspension: SuspensionPublic | None = Field(
+        default=None,
+        description="挂起: 当前的暂停（原因、依据、起始时间）(the open suspension; null when not suspended)",
+    )
+    suspensions: list[SuspensionPublic] = Field(
+        default_factory=list, description="历次挂起记录 (every suspension, oldest first)"
+    )
+    suspended_seconds: float = Field(
+        default=0, description="累计暂停的工作时间（秒） (total working seconds suspended, not counted)"
+    )
 
     @classmethod
     def from_case(cls, view: CaseView) -> CasePublic:
         """From the engine's case view, with everything the caller may see."""
-        return cls.from_view(view)
+        answer = cls.from_view(view)
+        if view.suspensions:
+            answer.suspension = SuspensionPublic.from_view(view.suspension) if view.suspension else None
+            answer.suspended_seconds = view.suspended_seconds
+        return answer
 
 
 class CaseListPublic(BaseModel):

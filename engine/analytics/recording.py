@@ -177,7 +177,7 @@ def record_completion(
 
     Cancelled tasks are not counted: nobody finished them. The runtime passes the locked
     ``case`` it holds: its version, and whether it ever waited for the applicant (a pause
-    is only recorded when a supplement starts a new round), then cost no queries. The task
+    is only recorded when a supplement starts a new round) or was suspended, then cost no queries. The task
     counts for the division of the office that handled it.
     """
     if work_item.state != WorkItemState.COMPLETED:
@@ -185,7 +185,8 @@ def record_completion(
     calendar = calendar or default_calendar()
     # Everything comes from the objects passed in; the pause query (an ORM query) flushes
     # the session itself, and the statements below are Core ones that need no flush.
-    never_paused = case is not None and (case.round or 1) <= 1
+    # A suspension (挂起) stopped the clocks too: its resume wrote a pause without a new round.
+    never_paused = case is not None and (case.round or 1) <= 1 and not case.suspended_seconds
     fact = task_fact(calendar, work_item, [] if never_paused else _pauses(session, work_item.case_id))
     version = case.version if case is not None else _case_version(session, work_item.case_id)
     division = work_item.division or default_division

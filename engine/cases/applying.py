@@ -56,6 +56,7 @@ from engine.cases.message_events import CaseStartedByMessage, MessageSent
 from engine.cases.reading import CaseReading
 from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, decided
 from engine.cases.store import OpenCase
+from engine.cases.suspension_guard import refuse_if_suspended
 from engine.cases.views import CaseView
 from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, NotAllowed, Problem
 from engine.people.actors import Actor, Role
@@ -516,6 +517,7 @@ class Applying(ApplicationChecks, CaseReading):
             case = self._visible_case(s, actor, case_id)
             if case.applicant != actor.username:
                 raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+            refuse_if_suspended(case)
             problems = self._check_materials(s, (actor.username,), materials)
             row = self.deployments.row(s, case.deployment_id)
         form = self.deployments.form(row)
@@ -536,6 +538,7 @@ class Applying(ApplicationChecks, CaseReading):
         def change(oc: OpenCase) -> None:
             c = oc.case
             # Checked again on the locked row: another supplement or a new notice may have come between.
+            refuse_if_suspended(c)
             late = supplement_scope.asked(c.status, c.notice, c.pending_materials).refusals(data, materials)
             if late:
                 raise InvalidInput(f"补正有 {len(late)} 处问题", late)
@@ -586,6 +589,7 @@ class Applying(ApplicationChecks, CaseReading):
         def change(oc: OpenCase) -> None:
             if oc.case.status in FINISHED_CASE_STATES:
                 raise Conflict("办件已结束 (the case is finished)")
+            refuse_if_suspended(oc.case)
             if decided(row.state for row in oc.rows):
                 raise Conflict("已有部门作出办理决定，不能撤回 (a department has decided: no withdrawal)")
             record_outcome(oc.session, reservation, outcome_ref("case", oc.case.id))

@@ -445,3 +445,31 @@ class CaseMoved(Event):
     before: list[str]
     after: list[str]
     reason: str
+# -- suspension (挂起/恢复) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseSuspended(Event):
+    """A supervisor or admin suspended a running case, with a reason and its legal basis.
+
+    The case waits for something outside the procedure that the law leaves out of the time
+    limit (不计入办理时限); nothing moves it until ``CaseResumed``.
+    """
+
+    KIND = "suspended"
+    reason: str
+    legal_basis: str
+    suspension_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseResumed(Event):
+    """A suspended case runs again; the SLA clock moves its due times by the suspended working time.
+
+    ``suspended_from`` is when the suspension began (subscribers stop the clocks from then to ``at``).
+    """
+
+    KIND = "resumed"
+    note: str
+    suspension_id: int
+    suspended_from: datetime = field(metadata=UNAUDITED)

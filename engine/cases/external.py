@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.runtime import TaskKind
@@ -46,12 +46,13 @@ from engine.cases.events import (
 )
 from engine.cases.external_views import ExternalTaskView, TopicRequest
 from engine.cases.queues import Queues
-from engine.cases.states import Outcome, WorkItemState
+from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import TaskReach, may_see_as_system, may_supervise_task, task_reach
 from engine.errors import (
+    CaseSuspendedError,
     ExternalTaskLockLost,
     ExternalTaskNotFound,
     ExternalTaskNotLocked,
@@ -81,6 +82,8 @@ def _fetchable(now: datetime) -> tuple[ColumnElement[bool], ...]:
         WorkItem.state == WorkItemState.READY,
         _free(now),
         or_(WorkItem.retries.is_(None), WorkItem.retries > 0),
+        # Camunda 7: a suspended instance's external tasks are suspended; fetching skips them.
+        ~exists().where(Case.id == WorkItem.case_id, Case.status == CaseStatus.SUSPENDED.value),
     )
 
 
@@ -179,6 +182,12 @@ class ExternalTasks(Queues, TaskActions):
         if item.kind != EXTERNAL:
             raise _not_found(task_id)  # handed to a clerk: no longer the system's
         return item
+
+    @staticmethod
+    def _active(oc: OpenCase, task_id: int) -> None:
+        """Refuse to act on an external task of a suspended case, in Camunda's words (400 over REST)."""
+        if oc.case.status == CaseStatus.SUSPENDED:
+            raise CaseSuspendedError(f"ExternalTask with id '{task_id}' is suspended.")
 
     @staticmethod
     def _live(item: WorkItem) -> WorkItem:
@@ -296,6 +305,7 @@ class ExternalTasks(Queues, TaskActions):
                 if item.worker_id == worker_id:
                     return  # completed twice with the same lock: harmless
                 raise _not_found(task_id)
+            self._active(oc, task_id)
             self._owned(item, worker_id, _COMPLETE)
             was_incident = item.state == WorkItemState.FAILED
             # The item's decision fields are checked as a clerk's; other variables are the
@@ -332,6 +342,7 @@ class ExternalTasks(Queues, TaskActions):
             raise _invalid("retryTimeout", "重试等待不能为负", "retryTimeout must not be negative")
 
         def change(oc: OpenCase) -> None:
+            self._active(oc, task_id)
             item = self._owned(self._held_row(oc, task_id), worker_id, _FAILURE)
             item.error_message = error_message
             item.error_details = error_details
@@ -372,6 +383,7 @@ class ExternalTasks(Queues, TaskActions):
         given = json_ready(dict(variables or {}))
 
         def change(oc: OpenCase) -> None:
+            self._active(oc, task_id)
             item = self._owned(self._held_row(oc, task_id), worker_id, _BPMN_ERROR)
             caught = self.runner.throw_error(oc.workflow, item.spiff_id, error_code, error_message, given)
             emit(

@@ -15,6 +15,7 @@ collaborators and the locked-case transaction), in its own module:
 - ``messages``: messages from department systems, correlated to a waiting case or starting one;
 - ``guide``: 情形引导, the questions of a bundle and what a set of answers means;
 - ``send_back``: sending a case back to an earlier department step, a supervisor's move.
+- ``suspending``: suspend and resume (挂起/恢复) a case, its clocks stopped meanwhile.
 
 Mixins rather than composed objects: the callers (API, pages, CLI, tests) see one object
 with every operation, the parts share one set of collaborators and helpers without passing
@@ -33,9 +34,10 @@ from engine.cases.guide import Guiding
 from engine.cases.messages import Messages
 from engine.cases.queues import Queues
 from engine.cases.send_back import SendingBack
+from engine.cases.suspending import Suspending
 from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding, SendingBack):
+class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding, SendingBack, Suspending):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
+from engine.cases.suspension_views import suspensions_of
 from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView, office_label
 from engine.cases.visibility import decided_within, may_see_task, visible_cases
 from engine.people.actors import Actor, Role
@@ -54,7 +55,8 @@ class CaseReading(CaseCore):
                 select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
             ).all()
             row = self.deployments.row(s, case.deployment_id)
-        return self._case_view(
+            suspensions = suspensions_of(s, case.id, names=actor.role is not Role.APPLICANT)
+        view = self._case_view(
             case,
             items,
             events,
@@ -63,6 +65,7 @@ class CaseReading(CaseCore):
             viewer=actor,
             applicant=actor.role is Role.APPLICANT,
         )
+        return replace(view, suspensions=suspensions) if suspensions else view
 
     def _case_view(
         self,

@@ -14,6 +14,9 @@ class CaseStatus(StrEnum):
     COMPLETED = "completed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    # 挂起: waiting for something outside the procedure (a court ruling, an inspection) that the
+    # law leaves out of the time limit; nothing moves it but a resume (``engine.cases.suspending``).
+    SUSPENDED = "suspended"
 
 
 class WorkItemState(StrEnum):

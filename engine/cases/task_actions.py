@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.manifest import outcome_key
@@ -29,18 +29,20 @@ from engine.bpmn.runtime import TaskKind
 from engine.cases.applying import Applying
 from engine.cases.core import problems_from_form, with_decisions
 from engine.cases.events import CertificateIssued, TaskApproved, TaskClaimed, TaskReturned, TaskUnclaimed
-from engine.cases.states import Outcome, WorkItemState
+from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
+from engine.cases.suspension_guard import refuse_if_suspended
 from engine.cases.views import WorkItemView
 from engine.cases.visibility import may_see_task, may_work_task
 from engine.errors import AlreadyClaimed, InvalidInput, NotAllowed, Problem, TaskNotReady, WorkItemNotFound
 from engine.people.actors import Actor, Role
 from engine.storage.db import rowcount
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
-from engine.storage.models import WorkItem, table_of
+from engine.storage.models import Case, WorkItem, table_of
 from engine.storage.spine import emit, write_pending
 
 WORK_ITEMS = table_of(WorkItem)
+CASES = table_of(Case)
 NOT_YOUR_OFFICE = "只有本办理机构的窗口人员可以办理 (only the clerks of the task's own office work it)"
 # Built once: statements of every task action skip construction and hit the compiled cache.
 _CLAIM = (
@@ -51,6 +53,8 @@ _CLAIM = (
         WORK_ITEMS.c.kind == TaskKind.HUMAN.value,
         WORK_ITEMS.c.department.in_(bindparam("departments", expanding=True)),
         WORK_ITEMS.c.division == bindparam("office_division"),
+        # A suspended case's tasks are not claimed (挂起: nothing moves it until the resume).
+        ~exists().where(CASES.c.id == WORK_ITEMS.c.case_id, CASES.c.status == CaseStatus.SUSPENDED.value),
     )
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
     .returning(*WORK_ITEMS.c)
@@ -88,6 +92,9 @@ class TaskActions(Applying):
             ).one_or_none()
             if won is None:
                 w = self._workable_item(s, actor, work_item_id)
+                case = s.get(Case, w.case_id)
+                if case is not None and w.state == WorkItemState.READY:
+                    refuse_if_suspended(case)
                 if w.kind != TaskKind.HUMAN:
                     raise TaskNotReady("部门系统办理中的任务不能认领 (a department system does this task)")
                 if w.state != WorkItemState.CLAIMED:
@@ -183,6 +190,7 @@ class TaskActions(Applying):
             item = next((r for r in oc.rows if r.id == work_item_id), None)
             if item is None:
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
+            refuse_if_suspended(oc.case)
             if item.state != WorkItemState.CLAIMED or item.assignee != actor.username:
                 raise TaskNotReady("任务未由您认领或已办结 (not claimed by you, or already done)")
             if outcome is Outcome.APPROVE:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.applying import Applying
 from engine.cases.events import TimerFired
+from engine.cases.states import CaseStatus
 from engine.cases.store import OpenCase
 from engine.storage.models import Case
 from engine.storage.spine import emit
@@ -30,7 +31,12 @@ class Timers(Applying):
             due = s.scalars(
                 select(Case.id)
                 # SpiffWorkflow fires a timer once the clock is past its moment, not at it.
-                .where(Case.next_timer_at.is_not(None), Case.next_timer_at < now)
+                .where(
+                    Case.next_timer_at.is_not(None),
+                    Case.next_timer_at < now,
+                    # A suspended case's timers wait for the resume (Camunda runs no job of one).
+                    Case.status != CaseStatus.SUSPENDED.value,
+                )
                 .order_by(Case.next_timer_at)
                 .limit(limit)
             ).all()
@@ -50,8 +56,8 @@ class Timers(Applying):
 
             def change(oc: OpenCase) -> bool:
                 at = oc.case.next_timer_at
-                if at is None or at >= oc.now:
-                    return False  # another worker fired it first
+                if at is None or at >= oc.now or oc.case.status == CaseStatus.SUSPENDED:
+                    return False  # another worker fired it first, or the case was suspended meanwhile
                 self.runner.fire_timers(oc.workflow)
                 emit(oc.session, TimerFired(case_id=oc.case.id, at=oc.now, due=at.isoformat()))
                 self._after_progress(oc, "system")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from engine.cases.suspension_views import SuspensionView
+
 if TYPE_CHECKING:
     from engine.regions.service import Regions
 
@@ -118,6 +120,19 @@ class CaseView:
     received: Label | None = None
     received_division: str | None = None
     received_department: str | None = None
+    # 挂起: every suspension of the case, oldest first (the open one last while suspended).
+    suspensions: tuple[SuspensionView, ...] = ()
+
+    @property
+    def suspension(self) -> SuspensionView | None:
+        """The open suspension of a suspended case (None when it runs)."""
+        last = self.suspensions[-1] if self.suspensions else None
+        return last if last is not None and last.resumed_at is None else None
+
+    @property
+    def suspended_seconds(self) -> float:
+        """The working time the case's clocks stood still over its finished suspensions."""
+        return sum(s.working_seconds for s in self.suspensions)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,10 @@ rolled-back change leaves no message, and a committed one always has its message
 - ``RectificationOpened``: ``rectification_opened`` to the supervisors of the office that
   answers the bad rating (the department's office that worked the case), ``/supervision``;
 - ``Escalated``: ``escalated`` to the supervisors of the late task's department at its
-  office's division and above it (who supervise it), ``/supervision``.
+  office's division and above it (who supervise it), ``/supervision``;
+- ``CaseSuspended`` / ``CaseResumed`` (挂起/恢复): ``case_suspended`` / ``case_resumed`` to the
+  applicant, with the reason and legal basis and that the time limit does not run
+  meanwhile, linking ``/cases/{id}``.
 
 Left out on purpose: what the recipient did themselves (nobody is told of their own
 action), materials promised under 容缺受理 arriving without a notice (no clerk asked for
@@ -61,6 +64,8 @@ from engine.bpmn.runtime import TaskKind
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.events import (
     CaseFinished,
+    CaseResumed,
+    CaseSuspended,
     ComplaintAnswered,
     Escalated,
     HandedToClerk,
@@ -104,6 +109,8 @@ class MessageKind(StrEnum):
     COMPLAINT_ANSWERED = "complaint_answered"
     RECTIFICATION_OPENED = "rectification_opened"
     ESCALATED = "escalated"
+    CASE_SUSPENDED = "case_suspended"
+    CASE_RESUMED = "case_resumed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,6 +248,8 @@ class Notifier:
         ComplaintAnswered,
         RectificationOpened,
         Escalated,
+        CaseSuspended,
+        CaseResumed,
     )
 
     def __init__(
@@ -268,6 +277,8 @@ class Notifier:
             self.rectification_opened(session, event)
         elif isinstance(event, Escalated):
             self.escalated(session, event)
+        elif isinstance(event, CaseSuspended | CaseResumed):
+            self.suspension(session, event)
 
     # -- names ------------------------------------------------------------------------
 
@@ -589,6 +600,39 @@ class Notifier:
             session, event.department, (office or self.default_division,), supervisors=True
         )
         self._send(session, event, recipients, message, case_id=case.id)
+
+    def suspension(self, session: Session, event: CaseSuspended | CaseResumed) -> None:
+        """The case was suspended or resumed: tell the applicant why, and that the time limit stood still."""
+        case = self._case(session, event.case_id)
+        if case is None:
+            return
+        names = _bundle(session, case.deployment_id)
+        code = case.named
+        if isinstance(event, CaseSuspended):
+            message = _Message(
+                MessageKind.CASE_SUSPENDED,
+                Label(f"办件已暂停办理：{names.name.zh}", f"Case suspended: {names.name.en}"),
+                Label(
+                    f"您的办件 {code} 已暂停办理：原因：{event.reason}；依据：{event.legal_basis}；"
+                    "暂停期间不计入办理时限。恢复办理时将另行通知。",
+                    f"Your case {code} is suspended. Reason: {event.reason}. Legal basis: "
+                    f"{event.legal_basis}. The time limit does not run while it is suspended; "
+                    "you will be told when it resumes.",
+                ),
+                f"/cases/{case.id}",
+            )
+        else:
+            message = _Message(
+                MessageKind.CASE_RESUMED,
+                Label(f"办件已恢复办理：{names.name.zh}", f"Case resumed: {names.name.en}"),
+                Label(
+                    f"您的办件 {code} 已恢复办理，办理时限按暂停的时间相应顺延。",
+                    f"Your case {code} is being worked on again; the time limit moved on by the "
+                    "time it was suspended.",
+                ),
+                f"/cases/{case.id}",
+            )
+        self._send(session, event, self._active(session, [case.applicant]), message, case_id=case.id)
 
     def escalated(self, session: Session, event: Escalated) -> None:
         """A late task went to the supervisors (督办): tell those of its office and above it."""

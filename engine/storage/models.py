@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -213,6 +214,9 @@ class Case(Base):
     # 异地代收: the office that received the application for another division, and its clerk.
     received_division: Mapped[str | None] = mapped_column(String(12), nullable=True)
     received_department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 挂起: the working seconds the case's clocks stood still over its finished suspensions
+    # (engine.cases.suspending); analytics asks for the case's pauses only when this or a new round says so.
+    suspended_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     received_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

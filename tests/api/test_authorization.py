@@ -250,6 +250,18 @@ MATRIX: dict[tuple[str, str], Row] = {
         roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),
         missing=post("/api/cases/{missing}/withdraw"),
     ),
+    # 挂起/恢复: supervisors and admins only; the admin (who sees every case) is sent a blank
+    # reason (422) and asks to resume a running case (409), so the victim's case stays running.
+    ("POST", "/api/cases/{case_id}/suspend"): Row(
+        post("/api/cases/{v.case_id}/suspend", {"reason": " ", "legal_basis": " "}),
+        roles(applicant=403, clerk=404, analyst=403, admin=422, system=403),
+        missing=post("/api/cases/{missing}/suspend", {"reason": " ", "legal_basis": " "}),
+    ),
+    ("POST", "/api/cases/{case_id}/resume"): Row(
+        post("/api/cases/{v.case_id}/resume", {}),
+        roles(applicant=403, clerk=404, analyst=403, admin=409, system=403),
+        missing=post("/api/cases/{missing}/resume", {}),
+    ),
     ("POST", "/api/cases/{case_id}/rating"): Row(
         post("/api/cases/{v.case_id}/rating", RATING),
         roles(applicant=404, clerk=403, analyst=403, admin=403, system=403),

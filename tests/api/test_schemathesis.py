@@ -48,7 +48,7 @@ def role_for(method: str, path: str) -> str:
         return "analyst"
     if path.startswith(("/api/tasks", "/api/rectifications")):
         return "clerk.market-regulation"
-    if path.startswith("/api/supervision") or path.endswith("/answer"):
+    if path.startswith("/api/supervision") or path.endswith(("/answer", "/suspend", "/resume")):
         return "supervisor.market-regulation"
     return "applicant1"
 

@@ -1,0 +1,54 @@
+"""Suspensions as their readers see them: the history of one case and its open suspension.
+
+May import: ``engine.cases.suspension_rows``, ``engine.storage``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases.suspension_rows import CaseSuspension
+
+
+@dataclass(frozen=True)
+class SuspensionView:
+    """One suspension of a case (open while ``resumed_at`` is None).
+
+    ``suspended_by``/``resumed_by`` are account names: empty for the applicant, who is told
+    what and why, never which account.
+    """
+
+    id: int
+    suspended_at: datetime
+    suspended_by: str
+    reason: str
+    legal_basis: str
+    resumed_at: datetime | None
+    resumed_by: str | None
+    resume_note: str
+    working_seconds: float
+
+
+def suspensions_of(session: Session, case_id: int, *, names: bool = True) -> tuple[SuspensionView, ...]:
+    """Every suspension of the case, oldest first; ``names`` False leaves out who acted."""
+    rows = session.scalars(
+        select(CaseSuspension).where(CaseSuspension.case_id == case_id).order_by(CaseSuspension.id)
+    ).all()
+    return tuple(
+        SuspensionView(
+            id=r.id,
+            suspended_at=r.suspended_at,
+            suspended_by=r.suspended_by if names else "",
+            reason=r.reason,
+            legal_basis=r.legal_basis,
+            resumed_at=r.resumed_at,
+            resumed_by=(r.resumed_by if names else "") if r.resumed_at is not None else None,
+            resume_note=r.resume_note,
+            working_seconds=r.working_seconds,
+        )
+        for r in rows
+    )
