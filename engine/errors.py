@@ -181,3 +181,7 @@ class MessageNotCorrelated(Conflict):
 
 class MessageAmbiguous(Conflict):
     """Several waiting cases match a message that was to reach exactly one (Camunda's text in ``message``)."""
+
+
+class AssigneeChanged(Conflict):
+    """A task's assignee is no longer the one the caller saw: someone else reassigned or released it first."""

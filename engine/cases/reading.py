@@ -36,6 +36,9 @@ SYSTEM_TROUBLE_KINDS = frozenset(
     {"external_task_failed", "incident_raised", "incident_resolved", "bpmn_error", "handed_to_clerk"}
 )
 APPLICANT_TROUBLE_KEYS = frozenset({"item"})
+# Who in an office holds a task is the office's own business: an applicant's timeline leaves
+# out reassignments, delegations and releases (``engine.cases.handover``) altogether.
+STAFF_ONLY_KINDS = frozenset({"task_reassigned", "task_delegated", "task_released"})
 
 
 class CaseReading(CaseCore):
@@ -104,6 +107,7 @@ class CaseReading(CaseCore):
             timeline=tuple(
                 TimelineEntry(e.id, e.at, e.actor, e.kind, _detail(e, full, applicant), e.work_item_id)
                 for e in events
+                if not (applicant and e.kind in STAFF_ONLY_KINDS)
             ),
             notice=case.notice if full else None,
             created_at=case.created_at,
