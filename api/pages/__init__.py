@@ -21,6 +21,7 @@ from api.pages import (
     complaints,
     documents,
     guide,
+    handover,
     messages,
     studio,
     supervision,
@@ -38,6 +39,7 @@ router = APIRouter()
 for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, messages, documents):
     router.include_router(_module.router)
 router.include_router(guide.router)
+router.include_router(handover.router)  # 转办, 委托, release, the inbox's bulk actions
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:

@@ -169,13 +169,13 @@ class Handover(TaskActions):
         ``expected`` is the assignee the caller saw (default: the one now): when it changed
         meanwhile the call is refused with ``AssigneeChanged``.
         """
-        reason = _text(reason, "reason")
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
             if not may_supervise_task(actor, w.department, w.division, self.regions):
                 raise NotAllowed(
                     "只有本机构的督办人员或管理员可以转办 (only the office's supervisors reassign)"
                 )
+            reason = _text(reason, "reason")  # after who may: a task one may not see says nothing more
             self._lock_case(s, w.case_id)
             before = expected or w.assignee
             if before is None or w.state != WorkItemState.CLAIMED:
@@ -203,11 +203,11 @@ class Handover(TaskActions):
         self, actor: Actor, work_item_id: int, to: str, note: str, *, reservation: Reservation | None = None
     ) -> WorkItemView:
         """委托: the assignee hands their claimed task to another clerk of the office, with a note."""
-        note = _text(note, "note")
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
             if not may_work_task(actor, w.department, w.division, self.regions):
                 raise NotAllowed(NOT_YOUR_OFFICE)
+            note = _text(note, "note")
             self._lock_case(s, w.case_id)
             if w.state != WorkItemState.CLAIMED or w.assignee != actor.username:
                 raise TaskNotReady("只有认领人可以委托 (only the assignee delegates)")
