@@ -203,7 +203,7 @@ def release_mine(ctx: Ctx) -> Response:
 def reassign(ctx: Ctx, task_id: TaskId) -> Response:
     """转办: a supervisor gives the claimed task to the clerk picked, with a reason."""
     actor = ctx.require(Role.CLERK, Role.ADMIN)
-    expected = _text(ctx, "expected") or None
+    expected = _text(ctx, "expected")
     ctx.engine.reassign(actor, task_id, _text(ctx, "to"), _text(ctx, "reason"), expected=expected)
     return redirect(f"/tasks/{task_id}?msg=reassigned")
 

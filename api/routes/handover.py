@@ -56,8 +56,9 @@ def reassign_task(
     """转办: a supervisor of the task's office (or above it), or an admin in scope, gives a claimed task
     to another active clerk of the same office, with a reason.
 
-    409 when the task is not claimed, or its assignee is no longer ``expected`` (of two
-    supervisors reassigning at once, one wins); 422 when ``to`` is not an active clerk of the office.
+    ``expected`` is the assignee the caller saw: 409 when the task is not claimed or is no
+    longer theirs (of two supervisors reassigning at once, one wins); 422 when ``to`` is not an
+    active clerk of the office.
     """
     note(task_id=task_id)
 

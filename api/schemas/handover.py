@@ -22,13 +22,20 @@ class TaskReassign(RequestBody):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"to": "clerk2.market-regulation", "reason": "原经办人休假"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": "clerk2.market-regulation",
+                    "reason": "原经办人休假",
+                    "expected": "clerk.market-regulation",
+                }
+            ]
+        },
     )
 
     to: str = Field(pattern=USERNAME_FIELD, description="接手的窗口人员 (the clerk who takes it)")
     reason: str = Field(min_length=1, max_length=1000, description="转办原因 (reason)")
-    expected: str | None = Field(
-        default=None,
+    expected: str = Field(
         pattern=USERNAME_FIELD,
         description="调用方看到的当前认领人；已变更时 409 (the assignee the caller saw; 409 when it changed)",
     )

@@ -161,13 +161,14 @@ class Handover(TaskActions):
         to: str,
         reason: str,
         *,
-        expected: str | None = None,
+        expected: str,
         reservation: Reservation | None = None,
     ) -> WorkItemView:
         """转办: a supervisor of the office (or an admin in scope) hands a claimed task to another clerk.
 
-        ``expected`` is the assignee the caller saw (default: the one now): when it changed
-        meanwhile the call is refused with ``AssigneeChanged``.
+        ``expected`` is the assignee the caller saw: when it changed meanwhile the call is
+        refused with ``AssigneeChanged``, so of two supervisors who saw the same assignee and
+        reassign at once exactly one wins (the other's request no longer means what it said).
         """
         with self.db.write() as s:
             w = self._visible_item(s, actor, work_item_id)
@@ -177,8 +178,8 @@ class Handover(TaskActions):
                 )
             reason = _text(reason, "reason")  # after who may: a task one may not see says nothing more
             self._lock_case(s, w.case_id)
-            before = expected or w.assignee
-            if before is None or w.state != WorkItemState.CLAIMED:
+            before = expected
+            if w.state != WorkItemState.CLAIMED:
                 raise TaskNotReady("只有已认领的任务可以转办 (only a claimed task is reassigned)")
             self._check_target(s, w, to, before)
             won = self._hand_over(s, w.id, before, to)

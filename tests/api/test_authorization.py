@@ -328,9 +328,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         missing=get("/api/tasks/{missing}/clerks"),
     ),
     ("POST", "/api/tasks/{task_id}/reassign"): Row(
-        post("/api/tasks/{v.task_id}/reassign", {"to": "clerk.public-security", "reason": "x"}),
+        post(
+            "/api/tasks/{v.task_id}/reassign",
+            {"to": "clerk.public-security", "reason": "x", "expected": "clerk.public-security"},
+        ),
         roles(applicant=403, clerk=404, analyst=403, admin=409, system=403),
-        missing=post("/api/tasks/{missing}/reassign", {"to": "clerk.public-security", "reason": "x"}),
+        missing=post(
+            "/api/tasks/{missing}/reassign",
+            {"to": "clerk.public-security", "reason": "x", "expected": "clerk.public-security"},
+        ),
     ),
     ("POST", "/api/tasks/{task_id}/delegate"): Row(
         post("/api/tasks/{v.task_id}/delegate", {"to": "clerk.public-security", "note": "x"}),

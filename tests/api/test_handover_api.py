@@ -65,13 +65,16 @@ def test_a_supervisor_picks_a_clerk_by_name_and_reassigns_once(server: LiveServe
         assert first.json()["assignee"] == CLERK2
         again = supervisor.post(f"/api/tasks/{task['id']}/reassign", json=body, headers=key)
         assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
-        # Without the key, the same request finds the assignee changed: the loser's 409.
+        # Without the key, the same request finds the assignee it names gone: the loser's 409.
         late = supervisor.post(f"/api/tasks/{task['id']}/reassign", json={**body, "to": SUPERVISOR})
         assert late.status_code == 409, late.text
-        refused = clerk.post(f"/api/tasks/{task['id']}/reassign", json={"to": CLERK, "reason": "x"})
+        refused = clerk.post(
+            f"/api/tasks/{task['id']}/reassign", json={"to": CLERK, "reason": "x", "expected": CLERK2}
+        )
         assert refused.status_code == 403  # a clerk without the supervisor flag
         wrong = supervisor.post(
-            f"/api/tasks/{task['id']}/reassign", json={"to": "clerk.education", "reason": "x"}
+            f"/api/tasks/{task['id']}/reassign",
+            json={"to": "clerk.education", "reason": "x", "expected": CLERK2},
         )
         assert wrong.status_code == 422 and "office" in wrong.text
     with server.as_user("applicant1") as owner:

@@ -25,6 +25,7 @@ from tests.support.engines import (
     APPLICANT,
     MINI_STARTUP_DECISIONS,
     bundle_engine,
+    make_engine,
     start_mini_startup,
 )
 
@@ -79,7 +80,7 @@ def test_a_supervisor_reassigns_a_claimed_task_with_a_reason_and_the_new_clerk_i
     engine: Engine,
 ) -> None:
     task = registration_task(engine)
-    view = engine.reassign(SUPERVISOR, task, "boris", "安娜休假")
+    view = engine.reassign(SUPERVISOR, task, "boris", "安娜休假", expected="anna")
     assert view.assignee == "boris" and view.state == "claimed"
     assert kinds(engine, task)[-1] == "task_reassigned"
     with engine.db.read() as s:
@@ -104,20 +105,28 @@ def test_a_supervisor_reassigns_a_claimed_task_with_a_reason_and_the_new_clerk_i
 def test_who_may_reassign_and_to_whom(engine: Engine) -> None:
     task = registration_task(engine)
     with pytest.raises(NotAllowed):  # a clerk of the office without the supervisor flag
-        engine.reassign(BORIS, task, "chen", "x")
+        engine.reassign(BORIS, task, "chen", "x", expected="anna")
     with pytest.raises(NotFound):  # a clerk of another department does not see it
         engine.reassign(
-            Actor("other", Role.CLERK, frozenset({"social-insurance"}), supervisor=True), task, "boris", "x"
+            Actor("other", Role.CLERK, frozenset({"social-insurance"}), supervisor=True),
+            task,
+            "boris",
+            "x",
+            expected="anna",
         )
     for to in ("other", "gone", "nobody", "anna"):  # another office, disabled, unknown, the assignee
         with pytest.raises(InvalidInput):
-            engine.reassign(SUPERVISOR, task, to, "x")
+            engine.reassign(SUPERVISOR, task, to, "x", expected="anna")
     with pytest.raises(InvalidInput):  # a reason is required
-        engine.reassign(SUPERVISOR, task, "boris", "  ")
-    assert engine.reassign(ADMIN, task, "boris", "管理员调整").assignee == "boris"  # an admin in scope
+        engine.reassign(SUPERVISOR, task, "boris", "  ", expected="anna")
+    assert (
+        engine.reassign(ADMIN, task, "boris", "管理员调整", expected="anna").assignee == "boris"
+    )  # an admin in scope
+    with pytest.raises(AssigneeChanged):  # who the caller saw holds it no longer
+        engine.reassign(SUPERVISOR, task, "chen", "x", expected="anna")
     ready = registration_task(engine, claimer=None)
     with pytest.raises(TaskNotReady):  # only a claimed task
-        engine.reassign(SUPERVISOR, ready, "boris", "x")
+        engine.reassign(SUPERVISOR, ready, "boris", "x", expected="anna")
 
 
 def test_two_supervisors_reassigning_one_task_at_once_exactly_one_wins(engine: Engine) -> None:
@@ -140,6 +149,37 @@ def test_two_supervisors_reassigning_one_task_at_once_exactly_one_wins(engine: E
         winner = next(r for r in results if r != "lost")
         assert engine.get_task(ANALYST, task).task.assignee == winner
         assert kinds(engine, task).count("task_reassigned") == 1
+
+
+def test_two_engines_on_one_database_reassigning_at_once_have_one_winner(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Two processes' worth of connection pools (two servers sharing the database)."""
+    other = make_engine(db_url, tmp_path / "other")
+    try:
+        for _round in range(3):
+            task = registration_task(engine)
+            barrier = threading.Barrier(2)
+
+            def reassign(
+                pair: tuple[Engine, Actor, str], task: int = task, barrier: threading.Barrier = barrier
+            ) -> str:
+                eng, who, to = pair
+                barrier.wait()
+                try:
+                    eng.reassign(who, task, to, "并发", expected="anna")
+                    return to
+                except AssigneeChanged:
+                    return "lost"
+
+            with ThreadPoolExecutor(2) as pool:
+                results = list(
+                    pool.map(reassign, [(engine, SUPERVISOR, "boris"), (other, SUPERVISOR2, "chen")])
+                )
+            assert sorted(results) in (["boris", "lost"], ["chen", "lost"])
+            assert kinds(engine, task).count("task_reassigned") == 1
+    finally:
+        other.close()
 
 
 def test_a_clerk_delegates_their_task_with_a_note_the_new_assignee_reads(engine: Engine) -> None:
@@ -165,7 +205,7 @@ def test_a_clerk_delegates_their_task_with_a_note_the_new_assignee_reads(engine:
 def test_the_applicant_timeline_leaves_out_hand_overs_and_the_staff_trail_keeps_them(engine: Engine) -> None:
     task = registration_task(engine)
     engine.delegate(ANNA, task, "boris", "note")
-    engine.reassign(SUPERVISOR, task, "chen", "reason")
+    engine.reassign(SUPERVISOR, task, "chen", "reason", expected="boris")
     engine.release_tasks(CHEN, "chen")
     case_id = engine.get_task(ANALYST, task).task.case_id
     applicant_kinds = [e.kind for e in engine.get_case(APPLICANT, case_id).timeline]
