@@ -21,6 +21,7 @@ from api.pages import (
     complaints,
     documents,
     guide,
+    handover,
     messages,
     send_back,
     studio,
@@ -42,6 +43,7 @@ for _module in (auth, applicant, apply, clerk, studio, supervision, complaints, 
 router.include_router(guide.router)
 router.include_router(send_back.router)  # 退回到指定环节 and moves (task and case pages)
 router.include_router(suspension.router)  # 挂起/恢复 forms of the case page
+router.include_router(handover.router)  # 转办, 委托, release, the inbox's bulk actions
 
 
 def mount_static(app: FastAPI, bpmn_js_dist: Path = BPMN_JS_DIST) -> None:

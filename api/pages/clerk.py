@@ -20,6 +20,7 @@ from api.pages.answers import by_where, display_value, field_problems, form_labe
 from api.pages.applicant import SYSTEM_EVENTS
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
 from api.pages.diagram import case_marks, diagram_state
+from api.pages.handover import bulk_bar, handover_panel
 from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
 from api.routes.certificates import pdf_response
@@ -129,6 +130,7 @@ def inbox(
         filter_url=lambda name: "/inbox?" + urlencode({**base, "filter": name}),
         here="/inbox?" + urlencode(base),
         now=engine.clock.now(),
+        bulk=bulk_bar(ctx, page.items),
     )
 
 
@@ -189,6 +191,7 @@ def _task_page(
         trail_labels=_trail_labels(form, case.timeline),
         people=people_names(ctx, {task.assignee, *(e.actor for e in case.timeline)} - {case.applicant}),
         send_back=send_back_parts.task_part(ctx, detail),
+        handover=handover_panel(ctx, task),
     )
 
 

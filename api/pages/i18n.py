@@ -76,6 +76,10 @@ EVENT: dict[str, tuple[str, str]] = {
     "rectification_overdue": ("整改逾期", "Rectification late"),
     "complaint": ("办不成事反映", "Complaint filed"),
     "complaint_answered": ("反映已答复", "Complaint answered"),
+    # Staff trail only (the applicant's timeline leaves hand-overs out: engine.cases.reading).
+    "task_reassigned": ("转办", "Reassigned"),
+    "task_delegated": ("委托办理", "Delegated"),
+    "task_released": ("放回队列（人员休假）", "Released to the queue (clerk away)"),
 }
 # Messages shown after a redirect (``?msg=code``): only these texts, never text from the URL.
 FLASH: dict[str, tuple[str, str, str]] = {
@@ -128,6 +132,12 @@ FLASH: dict[str, tuple[str, str, str]] = {
         "ok",
         "证照已吊销(注销)，核验页面即时显示。",
         "The certificate was revoked; its check page says so.",
+    ),
+    "reassigned": ("ok", "已转办，接手人员将收到消息。", "Reassigned; the clerk who takes it is told."),
+    "delegated": (
+        "ok",
+        "已委托，受托人员将收到消息和您的留言。",
+        "Delegated; the clerk gets a message with your note.",
     ),
 }
 

@@ -24,6 +24,7 @@ from api.pages.security import SessionSigner
 from api.security import signing_key
 from engine.people.accounts import AccountService
 from engine.service import Engine
+from engine.storage.idempotency import IdempotencyStore
 
 
 @dataclass
@@ -34,6 +35,8 @@ class PageServices:
     accounts: AccountService
     signer: SessionSigner
     templates: Environment = field(default_factory=build_environment)
+    # The API's store of request keys: a bulk action posted twice does each task once.
+    idempotency: IdempotencyStore | None = None
     catalog: BundleCatalog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +50,7 @@ def build_services(app: FastAPI) -> PageServices:
         engine=found.engine,
         accounts=found.accounts,
         signer=SessionSigner(signing_key(found.settings)),
+        idempotency=found.idempotency,
     )
 
 

@@ -36,7 +36,8 @@ class MessagePublic(FromView):
     id: int
     kind: str = Field(
         description="消息类型 (what it tells): task_ready | correction_notice | case_finished | "
-        "supplement_received | rating_answered | complaint_answered | rectification_opened | escalated"
+        "supplement_received | rating_answered | complaint_answered | rectification_opened | escalated | "
+        "task_assigned"
     )
     title: LabelPublic
     body: LabelPublic

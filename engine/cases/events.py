@@ -415,6 +415,17 @@ class SentBack(Event):
     to_item: str
     to_department: str
     between_departments: bool
+# -- handing tasks over (转办, 委托, release to the queue) ----------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskReassigned(Event):
+    """A supervisor gave a claimed task to another clerk of its office (转办), with a reason (internal)."""
+
+    KIND = "task_reassigned"
+    item: str
+    previous: str = field(metadata={"audit_name": "from"})
+    to: str
     reason: str
 
 
@@ -473,3 +484,19 @@ class CaseResumed(Event):
     note: str
     suspension_id: int
     suspended_from: datetime = field(metadata=UNAUDITED)
+class TaskDelegated(Event):
+    """A clerk handed their claimed task to another clerk of the office (委托), with a note (internal)."""
+
+    KIND = "task_delegated"
+    item: str
+    to: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskReleased(Event):
+    """A clerk's claimed task went back to the office queue (on leave): by the clerk or a supervisor."""
+
+    KIND = "task_released"
+    item: str
+    clerk: str

@@ -9,6 +9,8 @@ collaborators and the locked-case transaction), in its own module:
 - ``applying``: apply, supplement, withdraw, and how a case moves on (finish, one notice,
   follow-on cases);
 - ``task_actions``: claim, unclaim, approve or return, certificates;
+- ``handover``: reassign (转办), delegate (委托), release a clerk's tasks to the queue;
+- ``bulk``: claim, release or approve several tasks at once, one transaction each;
 - ``external``: external tasks of departments' own systems (fetch and lock, complete, fail,
   BPMN errors, retries and incidents, hand-over to clerks);
 - ``timers``: BPMN timers that came due;
@@ -28,9 +30,11 @@ May import: ``engine.cases``.
 
 from __future__ import annotations
 
+from engine.cases.bulk import BulkActions
 from engine.cases.bundles import Bundles
 from engine.cases.external import ExternalTasks
 from engine.cases.guide import Guiding
+from engine.cases.handover import Handover
 from engine.cases.messages import Messages
 from engine.cases.queues import Queues
 from engine.cases.send_back import SendingBack
@@ -39,5 +43,17 @@ from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding, SendingBack, Suspending):
+class CaseFacade(
+    ExternalTasks,
+    Bundles,
+    Queues,
+    Messages,
+    Handover,
+    BulkActions,
+    TaskActions,
+    Timers,
+    Guiding,
+    SendingBack,
+    Suspending,
+):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""

@@ -41,6 +41,9 @@ APPLICANT_TROUBLE_KEYS = frozenset({"item"})
 # department handed the case to which, never the staff's reason or the elements.
 STEP_MOVE_KINDS = frozenset({"sent_back", "step_reopened", "case_moved"})
 APPLICANT_MOVE_KEYS = frozenset({"item", "department", "to_item", "to_department"})
+# Who in an office holds a task is the office's own business: an applicant's timeline leaves
+# out reassignments, delegations and releases (``engine.cases.handover``) altogether.
+STAFF_ONLY_KINDS = frozenset({"task_reassigned", "task_delegated", "task_released"})
 
 
 class CaseReading(CaseCore):
@@ -111,6 +114,7 @@ class CaseReading(CaseCore):
             timeline=tuple(
                 TimelineEntry(e.id, e.at, e.actor, e.kind, _detail(e, full, applicant), e.work_item_id)
                 for e in events
+                if not (applicant and e.kind in STAFF_ONLY_KINDS)
             ),
             notice=case.notice if full else None,
             created_at=case.created_at,

@@ -23,6 +23,8 @@ rolled-back change leaves no message, and a committed one always has its message
 - ``CaseSuspended`` / ``CaseResumed`` (挂起/恢复): ``case_suspended`` / ``case_resumed`` to the
   applicant, with the reason and legal basis and that the time limit does not run
   meanwhile, linking ``/cases/{id}``.
+- ``TaskReassigned`` / ``TaskDelegated``: ``task_assigned`` to the clerk who now holds the
+  task (转办 names the reason, 委托 the note), linking ``/tasks/{id}``.
 
 Left out on purpose: what the recipient did themselves (nobody is told of their own
 action), materials promised under 容缺受理 arriving without a notice (no clerk asked for
@@ -75,6 +77,8 @@ from engine.cases.events import (
     Rejected,
     Supplemented,
     TaskCreated,
+    TaskDelegated,
+    TaskReassigned,
 )
 from engine.cases.views import Label
 from engine.deadlines.supervision import responsible_division
@@ -111,6 +115,7 @@ class MessageKind(StrEnum):
     ESCALATED = "escalated"
     CASE_SUSPENDED = "case_suspended"
     CASE_RESUMED = "case_resumed"
+    TASK_ASSIGNED = "task_assigned"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +255,8 @@ class Notifier:
         Escalated,
         CaseSuspended,
         CaseResumed,
+        TaskReassigned,
+        TaskDelegated,
     )
 
     def __init__(
@@ -279,6 +286,8 @@ class Notifier:
             self.escalated(session, event)
         elif isinstance(event, CaseSuspended | CaseResumed):
             self.suspension(session, event)
+        elif isinstance(event, TaskReassigned | TaskDelegated):
+            self.task_assigned(session, event)
 
     # -- names ------------------------------------------------------------------------
 
@@ -656,6 +665,33 @@ class Notifier:
         recipients = self._office_clerks(
             session, item.department, self._above(item.division), supervisors=True
         )
+        self._send(session, event, recipients, message, case_id=case.id, work_item_id=item.id)
+
+    def task_assigned(self, session: Session, event: TaskReassigned | TaskDelegated) -> None:
+        """A claimed task was handed to a clerk (转办 or 委托): tell them, with the reason or note."""
+        item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
+        case = self._case(session, event.case_id)
+        if item is None or case is None:
+            return
+        names = _bundle(session, case.deployment_id)
+        what = names.items.get(item.item_key, Label(item.task_name, item.task_name))
+        shown = event.reason if isinstance(event, TaskReassigned) else event.note
+        shown = shown[:REPLY_SHOWN]
+        if isinstance(event, TaskReassigned):
+            title = Label(f"转办给您：{what.zh}", f"Reassigned to you: {what.en}")
+            lead = Label(
+                f"办件 {case.named}（{names.name.zh}）的「{what.zh}」已由督办人员转给您办理。原因：{shown}",
+                f"'{what.en}' of case {case.named} ({names.name.en}) was reassigned to you by a "
+                f"supervisor. Reason: {shown}",
+            )
+        else:
+            title = Label(f"委托您办理：{what.zh}", f"Delegated to you: {what.en}")
+            lead = Label(
+                f"办件 {case.named}（{names.name.zh}）的「{what.zh}」已委托给您办理。留言：{shown}",
+                f"'{what.en}' of case {case.named} ({names.name.en}) was delegated to you. Note: {shown}",
+            )
+        message = _Message(MessageKind.TASK_ASSIGNED, title, lead, f"/tasks/{item.id}")
+        recipients = self._active(session, [event.to])
         self._send(session, event, recipients, message, case_id=case.id, work_item_id=item.id)
 
 

@@ -356,6 +356,41 @@ MATRIX: dict[tuple[str, str], Row] = {
         roles(applicant=403, clerk=403, analyst=403, admin=422, system=403),
         missing=post("/api/cases/{missing}/move", SEND_BACK),
     ),
+    # Hand-overs (转办, 委托, release) and bulk actions: clerks of the task's office (and their
+    # supervisors, admins in scope); the victim's task is ready, so an admin's reassign is a 409.
+    ("GET", "/api/tasks/{task_id}/clerks"): Row(
+        get("/api/tasks/{v.task_id}/clerks"),
+        roles(applicant=403, clerk=404, analyst=403, admin=200, system=403),
+        missing=get("/api/tasks/{missing}/clerks"),
+    ),
+    ("POST", "/api/tasks/{task_id}/reassign"): Row(
+        post(
+            "/api/tasks/{v.task_id}/reassign",
+            {"to": "clerk.public-security", "reason": "x", "expected": "clerk.public-security"},
+        ),
+        roles(applicant=403, clerk=404, analyst=403, admin=409, system=403),
+        missing=post(
+            "/api/tasks/{missing}/reassign",
+            {"to": "clerk.public-security", "reason": "x", "expected": "clerk.public-security"},
+        ),
+    ),
+    ("POST", "/api/tasks/{task_id}/delegate"): Row(
+        post("/api/tasks/{v.task_id}/delegate", {"to": "clerk.public-security", "note": "x"}),
+        roles(applicant=403, clerk=404, analyst=403, admin=403, system=403),
+        missing=post("/api/tasks/{missing}/delegate", {"to": "clerk.public-security", "note": "x"}),
+    ),
+    ("POST", "/api/clerks/{username}/release"): Row(
+        # The victim's account is an education clerk holding nothing: an admin releases none.
+        post("/api/clerks/{v.target_account}/release"),
+        roles(applicant=403, clerk=404, analyst=403, admin=200, system=403),
+        missing=post("/api/clerks/no.such.account/release"),
+    ),
+    ("POST", "/api/tasks/bulk"): Row(
+        # A clerk's bulk claim of the victim's task: answered per task (refused, as for no task).
+        lambda v, _r: Call("POST", "/api/tasks/bulk", json={"action": "claim", "tasks": [v.task_id]}),
+        roles(applicant=403, clerk=200, analyst=403, admin=403, system=403),
+        leaked=lambda v, body: any(r["status"] == "ok" for r in body["results"]),
+    ),
     ("GET", "/api/analytics/bottlenecks"): Row(
         get("/api/analytics/bottlenecks"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
