@@ -10,7 +10,17 @@ from engine.analytics import rows as analytics
 from engine.deadlines import supervision
 from engine.feedback import rows as feedback
 from engine.people import sign_in
-from engine.storage import idempotency, models, outbox_tables, portal_tables
+from engine.storage import idempotency, migration_tables, models, outbox_tables, portal_tables
 
 metadata = models.Base.metadata
-TABLE_MODULES = (models, analytics, feedback, idempotency, supervision, sign_in, outbox_tables, portal_tables)
+TABLE_MODULES = (
+    models,
+    analytics,
+    feedback,
+    idempotency,
+    supervision,
+    sign_in,
+    outbox_tables,
+    portal_tables,
+    migration_tables,
+)

@@ -395,3 +395,24 @@ class HandedToClerk(Event):
     item: str
     department: str
     reason: str
+
+
+# -- version migration ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseMigrated(Event):
+    """An admin or analyst moved the running case to a newer version of its bundle (版本迁移).
+
+    ``moved`` lists each waiting step as ``{"from", "to", "department"}`` (element ids);
+    ``new_steps`` the steps of the new version the case now also waits at.
+    """
+
+    KIND = "case_migrated"
+    bundle: str
+    from_version: int
+    to_version: int
+    moved: list[dict[str, Any]]
+    new_steps: list[str]
+    plan_id: int
+    run_id: int | None

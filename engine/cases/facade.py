@@ -30,10 +30,11 @@ from engine.cases.bundles import Bundles
 from engine.cases.external import ExternalTasks
 from engine.cases.guide import Guiding
 from engine.cases.messages import Messages
+from engine.cases.migrations import Migrations
 from engine.cases.queues import Queues
 from engine.cases.task_actions import TaskActions
 from engine.cases.timers import Timers
 
 
-class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding):
+class CaseFacade(ExternalTasks, Bundles, Queues, Messages, TaskActions, Timers, Guiding, Migrations):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""
