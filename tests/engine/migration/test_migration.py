@@ -125,7 +125,7 @@ def test_validation_refuses_unmapped_unknown_and_cross_department_moves(db_url: 
     }
     cross = [*PLAN_TASKS, {"from": "Task_housing_fund", "to": "Task_social_insurance"}]
     assert rules(cross) == {"Task_housing_fund": "cross-department"}
-    said = [
+    said: list[dict[str, Any]] = [
         *PLAN_TASKS,
         {"from": "Task_housing_fund", "to": "Task_social_insurance", "cross_department": True},
     ]
