@@ -54,6 +54,7 @@ from api.routes import (
     incidents,
     materials,
     messages,
+    migrations,
     tasks,
     webhooks,
 )
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(messages.router)  # the message centre: every signed-in account, its own only
     app.include_router(certificates.router)  # verification is public; revocation and PDFs check the caller
     app.include_router(webhooks.router)
+    app.include_router(migrations.router)  # 版本迁移: analysts and admins
     app.include_router(guide.router)  # 情形引导: any signed-in account, as the bundle itself
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)

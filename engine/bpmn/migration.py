@@ -107,9 +107,24 @@ def waiting_points(definition: BundleDefinition) -> dict[str, WaitingPoint]:
     return found
 
 
+class _SpecDiff(SpecDiff):  # type: ignore[misc]  # SpiffWorkflow is untyped
+    """``SpecDiff`` that also compares task specs the serializer has no converter for (our ``ExternalTask``).
+
+    The registry hands such a spec back unconverted; Spiff's comparison expects a dict.
+    """
+
+    def _compare_task_specs(self, spec: Any, candidate: Any) -> list[str]:
+        s1, s2 = self._registry.convert(spec), self._registry.convert(candidate)
+        if not isinstance(s1, dict) or not isinstance(s2, dict):
+            return [] if type(spec) is type(candidate) else ["typename"]
+        if s1.get("typename") != s2.get("typename"):
+            return ["typename"]
+        return [key for key, value in s1.items() if s2.get(key) != value]
+
+
 def default_alignment(codec: WorkflowCodec, old: BundleDefinition, new: BundleDefinition) -> dict[str, str]:
     """Old element id -> new element id as SpiffWorkflow's ``SpecDiff`` aligns the two diagrams."""
-    diff = SpecDiff(codec.registry, old.spec, new.spec)
+    diff = _SpecDiff(codec.registry, old.spec, new.spec)
     aligned: dict[str, str] = {}
     for before, after in diff.alignment.items():
         if after is not None and before.bpmn_id and after.bpmn_id:
