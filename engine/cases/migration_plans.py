@@ -162,6 +162,10 @@ def department_of(definition: BundleDefinition, point: WaitingPoint) -> str | No
     return item.department if item is not None else point.lane
 
 
+def _same_department(old: BundleDefinition, a: WaitingPoint, new: BundleDefinition, b: WaitingPoint) -> bool:
+    return department_of(old, a) == department_of(new, b)
+
+
 def explicit_moves(tasks: list[dict[str, Any]]) -> dict[str, tuple[str, bool]]:
     """The plan's own task entries: source -> (target, cross_department)."""
     return {str(t["from"]): (str(t["to"]), bool(t.get("cross_department", False))) for t in tasks}
@@ -185,7 +189,12 @@ def resolve_moves(
             how = "plan"
         elif element in new_points:
             target, how = element, "same-id"
-        elif aligned.get(element) in new_points:
+        elif aligned.get(element) in new_points and _same_department(
+            old, point, new, new_points[aligned[element]]
+        ):
+            # SpecDiff aligns by inputs and outputs too, which is ambiguous when several new
+            # tasks sit between the same gateways: only an alignment in the same department
+            # is offered; any other the analyst maps (or validate reports it unmapped).
             target, how = aligned[element], "aligned"
         else:
             moves.append(TaskMove(element, None, "unmapped", department_of(old, point), None, False))

@@ -124,6 +124,23 @@ class Migrations(CaseCore):
         with self.db.read() as s:
             return self._plan_view_of(self._prepare_plan(s, self._migration_plan_row(s, actor, key, plan_id)))
 
+    def migration_defaults(self, actor: Actor, key: str, from_version: int, to_version: int) -> PlanView:
+        """What a plan with no task entries would do (same ids, SpecDiff's alignment): a form's start."""
+        _may_migrate(actor)
+        with self.db.read() as s:
+            draft = MigrationPlan(
+                id=0,
+                bundle_key=key,
+                from_version=from_version,
+                to_version=to_version,
+                tasks=[],
+                fields=[],
+                timers={},
+                created_by=actor.username,
+                created_at=self.clock.now(),
+            )
+            return self._plan_view_of(self._prepare_plan(s, draft))
+
     def validate_migration(self, actor: Actor, key: str, plan_id: int) -> PlanCheck:
         """Every problem of a plan (none: it may run)."""
         with self.db.read() as s:
