@@ -55,6 +55,7 @@ from api.routes import (
     incidents,
     materials,
     messages,
+    migrations,
     send_back,
     suspension,
     tasks,
@@ -293,6 +294,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(messages.router)  # the message centre: every signed-in account, its own only
     app.include_router(certificates.router)  # verification is public; revocation and PDFs check the caller
     app.include_router(webhooks.router)
+    app.include_router(migrations.router)  # 版本迁移: analysts and admins
     app.include_router(guide.router)  # 情形引导: any signed-in account, as the bundle itself
     app.include_router(send_back.router)  # 退回到指定环节 and moves: the engine checks who may
     app.include_router(suspension.router)  # 挂起/恢复: supervisors and admins

@@ -185,5 +185,7 @@ class MessageAmbiguous(Conflict):
 
 class CaseSuspendedError(Conflict):
     """The case is suspended (挂起): nothing moves it, no task of it is claimed or decided, until a resume."""
+
+
 class AssigneeChanged(Conflict):
     """A task's assignee is no longer the one the caller saw: someone else reassigned or released it first."""

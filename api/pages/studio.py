@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from api.headers import untrusted_download
-from api.pages import plots
+from api.pages import plots, studio_migrations
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from api.pages.offices import division_label
 from api.pages.params import BundleKey, PageVersion, VersionQuery
@@ -40,6 +40,7 @@ from engine.people.actors import Actor, Role
 from forms.render import form_view
 
 router = APIRouter(route_class=PageRoute)
+router.include_router(studio_migrations.router)  # 版本迁移: the versions' running cases and the plan form
 
 ANALYSTS = (Role.ANALYST, Role.ADMIN)
 WAITING = (VersionStatus.DRAFT.value, VersionStatus.IN_REVIEW.value)

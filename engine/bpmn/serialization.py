@@ -118,6 +118,11 @@ class WorkflowCodec:
         )
         self._names: dict[int, str] = {}
 
+    @property
+    def registry(self) -> DefaultRegistry:
+        """SpiffWorkflow's converter registry (``SpecDiff`` compares task specs through it)."""
+        return self._registry
+
     def dumps(self, workflow: BpmnWorkflow) -> str:
         """The workflow's instance state as JSON text (no spec, Chinese kept as is)."""
         registry = self._registry

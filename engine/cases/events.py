@@ -415,6 +415,9 @@ class SentBack(Event):
     to_item: str
     to_department: str
     between_departments: bool
+    reason: str
+
+
 # -- handing tasks over (转办, 委托, release to the queue) ----------------------------------------
 
 
@@ -456,6 +459,8 @@ class CaseMoved(Event):
     before: list[str]
     after: list[str]
     reason: str
+
+
 # -- suspension (挂起/恢复) -------------------------------------------------------------------
 
 
@@ -484,6 +489,9 @@ class CaseResumed(Event):
     note: str
     suspension_id: int
     suspended_from: datetime = field(metadata=UNAUDITED)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskDelegated(Event):
     """A clerk handed their claimed task to another clerk of the office (委托), with a note (internal)."""
 
@@ -500,3 +508,24 @@ class TaskReleased(Event):
     KIND = "task_released"
     item: str
     clerk: str
+
+
+# -- version migration ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseMigrated(Event):
+    """An admin or analyst moved the running case to a newer version of its bundle (版本迁移).
+
+    ``moved`` lists each waiting step as ``{"from", "to", "department"}`` (element ids);
+    ``new_steps`` the steps of the new version the case now also waits at.
+    """
+
+    KIND = "case_migrated"
+    bundle: str
+    from_version: int
+    to_version: int
+    moved: list[dict[str, Any]]
+    new_steps: list[str]
+    plan_id: int
+    run_id: int | None

@@ -36,6 +36,7 @@ from engine.cases.external import ExternalTasks
 from engine.cases.guide import Guiding
 from engine.cases.handover import Handover
 from engine.cases.messages import Messages
+from engine.cases.migrations import Migrations
 from engine.cases.queues import Queues
 from engine.cases.send_back import SendingBack
 from engine.cases.suspending import Suspending
@@ -55,5 +56,6 @@ class CaseFacade(
     Guiding,
     SendingBack,
     Suspending,
+    Migrations,
 ):
     """Every operation of the engine on bundles, cases and tasks (see the module docstring)."""

@@ -161,6 +161,11 @@ NO_CERTIFICATE = "DZZZ2025030300000099ABCD"
 VERSION = "/api/bundles/school-enrollment/versions/1"
 ANALYSTS = {"applicant": 403, "clerk": 403, "analyst": 409, "admin": 409, "system": 403}
 APPLICANTS_OWN = {"applicant": 404, "clerk": 403, "analyst": 403, "admin": 403, "system": 403}
+# Version migration: a plan or run id naming none is 404 to analysts and admins, 403 to every other role.
+MIGRATION = "/api/bundles/school-enrollment/migrations/{missing}"
+MIGRATION_RUN = "/api/bundles/school-enrollment/migration-runs/{missing}"
+MIGRATORS = {"applicant": 403, "clerk": 403, "analyst": 404, "admin": 404, "system": 403}
+MIGRATORS_SEE = {"applicant": 403, "clerk": 403, "analyst": 200, "admin": 200, "system": 403}
 ET = "/engine-rest/external-task"
 # A fetch of the victim's department's topic: a system of another department gets nothing.
 FETCH = {
@@ -567,6 +572,28 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/api/bundles/{key}/versions/{version}/withdraw"): Row(
         post(f"{VERSION}/withdraw"), roles(**ANALYSTS)
+    ),
+    # Version migration: analysts and admins only; no plan or run is the victim's (numbers naming none).
+    ("GET", "/api/bundles/{key}/version-cases"): Row(
+        get("/api/bundles/school-enrollment/version-cases"), roles(**MIGRATORS_SEE)
+    ),
+    ("POST", "/api/bundles/{key}/migrations"): Row(
+        post("/api/bundles/school-enrollment/migrations", {"from_version": 1, "to_version": 99999}),
+        roles(**MIGRATORS),
+    ),
+    ("GET", "/api/bundles/{key}/migrations/{plan_id}"): Row(get(f"{MIGRATION}"), roles(**MIGRATORS)),
+    ("POST", "/api/bundles/{key}/migrations/{plan_id}/validate"): Row(
+        post(f"{MIGRATION}/validate"), roles(**MIGRATORS)
+    ),
+    ("POST", "/api/bundles/{key}/migrations/{plan_id}/dry-run"): Row(
+        post(f"{MIGRATION}/dry-run", {}), roles(**MIGRATORS)
+    ),
+    ("POST", "/api/bundles/{key}/migrations/{plan_id}/runs"): Row(
+        post(f"{MIGRATION}/runs", {}), roles(**MIGRATORS)
+    ),
+    ("GET", "/api/bundles/{key}/migration-runs/{run_id}"): Row(get(f"{MIGRATION_RUN}"), roles(**MIGRATORS)),
+    ("POST", "/api/bundles/{key}/migration-runs/{run_id}/resume"): Row(
+        post(f"{MIGRATION_RUN}/resume"), roles(**MIGRATORS)
     ),
     # Drafts are their applicant's own: applicant2's draft is applicant1's "no draft" (404).
     ("GET", "/api/drafts"): Row(
