@@ -21,8 +21,10 @@ May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -170,65 +172,45 @@ class Handover(TaskActions):
         refused with ``AssigneeChanged``, so of two supervisors who saw the same assignee and
         reassign at once exactly one wins (the other's request no longer means what it said).
         """
-        with self.db.write() as s:
-            w = self._visible_item(s, actor, work_item_id)
-            if not may_supervise_task(actor, w.department, w.division, self.regions):
-                raise NotAllowed(
-                    "只有本机构的督办人员或管理员可以转办 (only the office's supervisors reassign)"
-                )
-            reason = _text(reason, "reason")  # after who may: a task one may not see says nothing more
-            self._lock_case(s, w.case_id)
-            before = expected
+
+        def held_by(w: WorkItem) -> str:
             if w.state != WorkItemState.CLAIMED:
                 raise TaskNotReady("只有已认领的任务可以转办 (only a claimed task is reassigned)")
-            self._check_target(s, w, to, before)
-            won = self._hand_over(s, w.id, before, to)
-            emit(
-                s,
-                TaskReassigned(
-                    case_id=won.case_id,
-                    at=self.clock.now(),
-                    actor=actor.username,
-                    work_item_id=won.id,
-                    item=won.item_key,
-                    previous=before,
-                    to=to,
-                    reason=reason,
-                ),
-            )
-            record_outcome(s, reservation, outcome_ref("task", won.id))
-            write_pending(s)
-            return self._item_view(won, self.deployments.row(s, won.deployment_id))
+            return expected
+
+        return self._hand_task(
+            actor,
+            work_item_id,
+            to,
+            (reason, "reason"),
+            may=lambda w: may_supervise_task(actor, w.department, w.division, self.regions),
+            refused="只有本机构的督办人员或管理员可以转办 (only the office's supervisors reassign)",
+            held_by=held_by,
+            event=partial(TaskReassigned, previous=expected, to=to),
+            reservation=reservation,
+        )
 
     def delegate(
         self, actor: Actor, work_item_id: int, to: str, note: str, *, reservation: Reservation | None = None
     ) -> WorkItemView:
         """委托: the assignee hands their claimed task to another clerk of the office, with a note."""
-        with self.db.write() as s:
-            w = self._visible_item(s, actor, work_item_id)
-            if not may_work_task(actor, w.department, w.division, self.regions):
-                raise NotAllowed(NOT_YOUR_OFFICE)
-            note = _text(note, "note")
-            self._lock_case(s, w.case_id)
+
+        def held_by(w: WorkItem) -> str:
             if w.state != WorkItemState.CLAIMED or w.assignee != actor.username:
                 raise TaskNotReady("只有认领人可以委托 (only the assignee delegates)")
-            self._check_target(s, w, to, actor.username)
-            won = self._hand_over(s, w.id, actor.username, to)
-            emit(
-                s,
-                TaskDelegated(
-                    case_id=won.case_id,
-                    at=self.clock.now(),
-                    actor=actor.username,
-                    work_item_id=won.id,
-                    item=won.item_key,
-                    to=to,
-                    note=note,
-                ),
-            )
-            record_outcome(s, reservation, outcome_ref("task", won.id))
-            write_pending(s)
-            return self._item_view(won, self.deployments.row(s, won.deployment_id))
+            return actor.username
+
+        return self._hand_task(
+            actor,
+            work_item_id,
+            to,
+            (note, "note"),
+            may=lambda w: may_work_task(actor, w.department, w.division, self.regions),
+            refused=NOT_YOUR_OFFICE,
+            held_by=held_by,
+            event=partial(TaskDelegated, to=to),
+            reservation=reservation,
+        )
 
     def release_tasks(self, actor: Actor, clerk: str) -> Released:
         """Put every task ``clerk`` holds back in their office queues (a clerk on leave).
@@ -271,6 +253,53 @@ class Handover(TaskActions):
         return Released(clerk, tuple(done))
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _hand_task(
+        self,
+        actor: Actor,
+        work_item_id: int,
+        to: str,
+        text: tuple[str, str],
+        *,
+        may: Callable[[WorkItem], bool],
+        refused: str,
+        held_by: Callable[[WorkItem], str],
+        event: Callable[..., TaskReassigned | TaskDelegated],
+        reservation: Reservation | None,
+    ) -> WorkItemView:
+        """The steps every hand-over takes, in this order, in one transaction.
+
+        Who may (``may``, else ``NotAllowed(refused)``) before the text is checked, so a task
+        one may not work says nothing more; then the case lock, then ``held_by`` says whom the
+        task must still belong to (or refuses), the target is checked, the conditional update
+        runs, and ``event`` goes on the trail: the event class with its own fields bound, given
+        the task's and the checked text (``text`` is the value and its name: field and problem
+        place alike, ``reason`` or ``note``).
+        """
+        value, name = text
+        with self.db.write() as s:
+            w = self._visible_item(s, actor, work_item_id)
+            if not may(w):
+                raise NotAllowed(refused)
+            checked = _text(value, name)
+            self._lock_case(s, w.case_id)
+            current = held_by(w)
+            self._check_target(s, w, to, current)
+            won = self._hand_over(s, w.id, current, to)
+            emit(
+                s,
+                event(
+                    case_id=won.case_id,
+                    at=self.clock.now(),
+                    actor=actor.username,
+                    work_item_id=won.id,
+                    item=won.item_key,
+                    **{name: checked},
+                ),
+            )
+            record_outcome(s, reservation, outcome_ref("task", won.id))
+            write_pending(s)
+            return self._item_view(won, self.deployments.row(s, won.deployment_id))
 
     @staticmethod
     def _lock_case(s: Session, case_id: int) -> None:
