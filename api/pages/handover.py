@@ -4,7 +4,9 @@ The inbox gets a checkbox per task and a bulk bar (claim, release, approve: the 
 fields of each item on the page, shared by the selected tasks of that item); the task page
 gets reassign (supervisors, admins in scope) and delegate (its assignee) with a picker of the
 office's clerks by name, and the note of the hand-over that gave the task to its assignee;
-"release all my tasks" puts every task the clerk holds back in the queue. The engine decides
+"release all my tasks" puts every task the clerk holds back in the queue, and a supervisor's
+office page (``/supervision/clerks``) lists the office's clerks with how many tasks each
+holds and releases all of one clerk's (on leave) with a reason. The engine decides
 who may (``engine.cases.handover``, ``engine.cases.bulk``); refusals come back as its errors'
 pages, per-task refusals of a bulk action as a results page.
 """
@@ -19,15 +21,17 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from api.deps import Username
 from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from api.pages.params import TaskId
+from api.pages.supervision import supervisor_of
 from engine.cases.bulk import MAX_BULK, BulkAction, BulkResult, BulkStatus
-from engine.cases.handover import HandoverNote
+from engine.cases.handover import ClerkLoad, HandoverNote
 from engine.cases.states import WorkItemState
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import may_supervise_task, may_work_task
 from engine.errors import InvalidInput, NotFound, Problem
-from engine.people.actors import Role
+from engine.people.actors import Actor, Role
 from forms.coerce import coerce_value
 from forms.render import decision_view
 
@@ -188,7 +192,9 @@ def _row(task: int, view: WorkItemView | None, result: BulkResult | None, ctx: P
     if view is None or result is None:
         missing = ctx.words.tr("没有这个任务，或您无权查看。", "No such task, or you may not see it.")
         return BulkRow(task, None, None, False, missing)
-    return BulkRow(task, view.case_id, view.item_name, result.status is BulkStatus.OK, result.detail)
+    ok = result.status is BulkStatus.OK
+    said = ctx.words.label(result.reason) if result.reason else ""
+    return BulkRow(task, view.case_id, view.item_name, ok, "" if ok else said)
 
 
 @router.post("/inbox/release")
@@ -214,3 +220,75 @@ def delegate(ctx: Ctx, task_id: TaskId) -> Response:
     actor = ctx.require(Role.CLERK)
     ctx.engine.delegate(actor, task_id, _text(ctx, "to"), _text(ctx, "note"))
     return redirect(f"/tasks/{task_id}?msg=delegated")
+
+
+@dataclass(frozen=True)
+class ReleasedRow:
+    """One task a supervisor's release put back in the queue, as the result lists it."""
+
+    task: int
+    case_id: int
+    name: Label
+
+
+def _office_clerks_page(
+    ctx: PageContext,
+    actor: Actor,
+    *,
+    problems: dict[str, list[Problem]] | None = None,
+    typed: dict[str, str] | None = None,
+    released: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    """The office's clerks with the tasks they hold; a refused form's problems; a release's result."""
+    clerks = [
+        {"username": c.username, "name": ctx.words.person_name(c.label), "open": c.open_tasks}
+        for c in ctx.engine.clerks_to_release(actor)
+    ]
+    return ctx.render(
+        "office_clerks.html",
+        status=status,
+        clerks=clerks,
+        problems=problems or {},
+        typed=typed or {},
+        released=released,
+    )
+
+
+@router.get("/supervision/clerks")
+def office_clerks(ctx: Ctx) -> Response:
+    """A supervisor's office page: each clerk of their offices and the claimed tasks they hold."""
+    return _office_clerks_page(ctx, supervisor_of(ctx))
+
+
+@router.post("/supervision/clerks/{username}/release")
+def release_for(ctx: Ctx, username: Username) -> Response:
+    """Every task of the supervisor's offices the clerk holds goes back to the queue (请假, 转办).
+
+    A reason and the confirmation box are required (the page again with the problem beside
+    the field otherwise); the engine decides who may (a clerk of an office the supervisor does
+    not see: 404; one they see but do not supervise: 403), as ``POST /api/clerks/{username}/release``.
+    """
+    actor = supervisor_of(ctx)
+    ctx.engine.check_release_for(actor, username)  # who may, before what was filled in
+    reason = _text(ctx, "reason")
+    found: list[Problem] = []
+    if not reason:
+        found.append(Problem("请填写释放原因", where="reason", rule="required", message_en="give a reason"))
+    if _text(ctx, "confirm") != "yes":
+        found.append(
+            Problem("请勾选确认", where="confirm", rule="required", message_en="tick the box to confirm")
+        )
+    before: dict[str, ClerkLoad] = {c.username: c for c in ctx.engine.clerks_to_release(actor)}
+    if found:
+        return _office_clerks_page(
+            ctx, actor, problems={username: found}, typed={username: reason[:1000]}, status=422
+        )
+    done = ctx.engine.release_tasks(actor, username, reason)
+    rows: list[ReleasedRow] = []
+    for task in done.tasks:
+        view = ctx.engine.get_task(actor, task).task
+        rows.append(ReleasedRow(task, view.case_id, view.item_name))
+    clerk = before.get(username)
+    name = ctx.words.person_name(clerk.label) if clerk else ctx.words.tr("该人员", "the clerk")
+    return _office_clerks_page(ctx, actor, released={"name": name, "rows": rows, "reason": reason})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,11 +26,25 @@ from typing import Any
 
 from engine.cases.states import Outcome
 from engine.cases.task_actions import TaskActions
-from engine.errors import EngineError, InvalidInput, NotFound, Problem
+from engine.cases.views import Label
+from engine.errors import AlreadyClaimed, Conflict, EngineError, InvalidInput, NotAllowed, NotFound, Problem
 from engine.people.actors import Actor
 from engine.storage.idempotency import IdempotencyStore, Reservation, StoredAnswer
 
 MAX_BULK = 100  # tasks in one bulk request
+# An engine message written "中文 (English)": the Chinese text and its English gloss.
+_GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（](?P<en>[\x20-\x7e]+)[)）]$")
+_LATIN = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+# A refusal said by its kind, where the message itself cannot be said in one language.
+NO_TASK = Label("没有这个任务，或您无权查看。", "No such task, or you may not see it.")
+TAKEN = Label("该任务已由其他窗口人员认领。", "Another clerk has already claimed this task.")
+_BY_KIND: tuple[tuple[type[EngineError], Label], ...] = (
+    (NotAllowed, Label("您无权办理该任务。", "You may not work this task.")),
+    (Conflict, Label("任务状态已变化，未能办理。", "The task changed meanwhile; it was not done.")),
+    (InvalidInput, Label("填写的内容有误。", "Some of what was filled in is not valid.")),
+    (EngineError, Label("未能办理。", "It could not be done.")),
+)
 
 
 class BulkAction(StrEnum):
@@ -55,6 +70,7 @@ class BulkResult:
     status: BulkStatus
     detail: str
     replayed: bool = False
+    reason: Label | None = None  # a refusal in each language alone, for pages (``detail`` mixes them)
 
     def as_json(self) -> dict[str, Any]:
         """The result as stored for a retry."""
@@ -66,6 +82,36 @@ def _why(exc: EngineError) -> str:
     if isinstance(exc, InvalidInput) and exc.problems:
         return f"{exc}: " + "; ".join(f"{p.where}: {p.message}" for p in exc.problems)
     return str(exc)
+
+
+def refusal(exc: EngineError) -> Label:
+    """A refusal in Chinese and in English, each alone: no error code, no username, no mixed language.
+
+    Engine messages are written "中文 (English)"; a message that cannot be split cleanly so
+    (one language only, or a code inside) is said by its kind. Invalid input lists each
+    problem's own words, which name the field by its label.
+    """
+    if isinstance(exc, NotFound):
+        return NO_TASK
+    if isinstance(exc, AlreadyClaimed):
+        return TAKEN  # its message names the holder by username
+    kind = next(words for cls, words in _BY_KIND if isinstance(exc, cls))
+    if isinstance(exc, InvalidInput) and exc.problems:
+        # A problem's message is Chinese by contract (a letter in it is content: "不含 I、O");
+        # its English is message_en, left out when any problem has none.
+        en = [p.message_en for p in exc.problems if p.message_en and not _CJK.search(p.message_en)]
+        return Label(
+            kind.zh + "".join(f"{p.message}。" for p in exc.problems if p.message),
+            kind.en + (" " + "; ".join(en) + "." if len(en) == len(exc.problems) else ""),
+        )
+    glossed = _GLOSSED.match(exc.message)
+    if glossed is None:
+        return kind
+    said_zh, said_en = glossed["zh"], glossed["en"]
+    return Label(
+        kind.zh if _LATIN.search(said_zh) else f"{said_zh}。",
+        kind.en if _CJK.search(said_en) else f"{said_en[:1].upper()}{said_en[1:]}.",
+    )
 
 
 def task_key(request_key: str, task: int) -> str:
@@ -124,15 +170,13 @@ class BulkActions(TaskActions):
         if store is None or key is None:
             try:
                 work(task, None)
-            except NotFound:
-                return BulkResult(task, BulkStatus.REFUSED, f"没有这个任务 (no task {task})")
             except EngineError as exc:
-                return BulkResult(task, BulkStatus.REFUSED, _why(exc))
+                return _refused(task, exc)
             return BulkResult(task, BulkStatus.OK, "")
         try:
             reserved = store.reserve(actor.username, task_key(key, task), digest)
         except EngineError as exc:  # still running elsewhere, or the key reused for another request
-            return BulkResult(task, BulkStatus.REFUSED, _why(exc))
+            return _refused(task, exc)
         if isinstance(reserved, StoredAnswer):
             body = reserved.body
             return BulkResult(task, BulkStatus(body["status"]), str(body["detail"]), replayed=True)
@@ -143,14 +187,19 @@ class BulkActions(TaskActions):
                 work(task, reserved)
             except EngineError as exc:
                 store.release(reserved)
-                detail = f"没有这个任务 (no task {task})" if isinstance(exc, NotFound) else _why(exc)
-                return BulkResult(task, BulkStatus.REFUSED, detail)
+                return _refused(task, exc)
             except BaseException:
                 store.release(reserved)
                 raise
             result = BulkResult(task, BulkStatus.OK, "")
         store.finish(reserved, 200, result.as_json())
         return result
+
+
+def _refused(task: int, exc: EngineError) -> BulkResult:
+    """A task's refusal: ``detail`` as the API has always said it, ``reason`` for a page in each language."""
+    detail = f"没有这个任务 (no task {task})" if isinstance(exc, NotFound) else _why(exc)
+    return BulkResult(task, BulkStatus.REFUSED, detail, reason=refusal(exc))
 
 
 def _count_problem(count: int) -> Problem:

@@ -508,6 +508,7 @@ class TaskReleased(Event):
     KIND = "task_released"
     item: str
     clerk: str
+    reason: str = ""  # why a supervisor released them (leave, 转办); the clerk's own release says none
 
 
 # -- version migration ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.cases.events import TaskDelegated, TaskReassigned, TaskReleased
@@ -76,6 +76,20 @@ class OfficeClerk:
     username: str
     display_name: str
     supervisor: bool
+
+    @property
+    def label(self) -> str:
+        """The name people know (the username when the account has no display name)."""
+        return self.display_name or self.username
+
+
+@dataclass(frozen=True)
+class ClerkLoad:
+    """A clerk of a supervisor's office and how many claimed tasks of that office they hold."""
+
+    username: str
+    display_name: str
+    open_tasks: int
 
     @property
     def label(self) -> str:
@@ -212,13 +226,15 @@ class Handover(TaskActions):
             reservation=reservation,
         )
 
-    def release_tasks(self, actor: Actor, clerk: str) -> Released:
+    def release_tasks(self, actor: Actor, clerk: str, reason: str = "") -> Released:
         """Put every task ``clerk`` holds back in their office queues (a clerk on leave).
 
         The clerk themself, or a supervisor (or admin) of the clerk's office for them; each
-        release is its own audit line. A task handed over or decided meanwhile is left alone.
+        release is its own audit line, with ``reason`` when one is given (the supervisors'
+        page asks for one). A task handed over or decided meanwhile is left alone.
         """
         now = self.clock.now()
+        said = _text(reason, "reason") if reason.strip() else ""
         with self.db.write() as s:
             if clerk != actor.username:
                 self._may_release_for(s, actor, clerk)
@@ -246,11 +262,64 @@ class Handover(TaskActions):
                         work_item_id=released.id,
                         item=released.item_key,
                         clerk=clerk,
+                        reason=said,
                     ),
                 )
                 done.append(released.id)
             write_pending(s)
         return Released(clerk, tuple(done))
+
+    def check_release_for(self, actor: Actor, clerk: str) -> None:
+        """Refuse as ``release_tasks`` would for who may (404 unseen, 403 not supervised), releasing nothing.
+
+        A page asks first, so that a form with its reason missing says nothing of a clerk the
+        caller may not see.
+        """
+        if clerk != actor.username:
+            with self.db.read() as s:
+                self._may_release_for(s, actor, clerk)
+
+    def clerks_to_release(self, actor: Actor) -> list[ClerkLoad]:
+        """The other clerks whose tasks ``actor`` may release for them, each with how many they hold.
+
+        A clerk is listed when ``actor`` supervises (or, an admin, is in scope of) one of the
+        clerk's offices; the count is of the claimed tasks ``release_tasks`` would put back, so
+        a task of another office the clerk also works is not counted. A clerk no longer active
+        is listed only while they still hold some.
+        """
+        a = ACCOUNTS.c
+        with self.db.read() as s:
+            accounts = s.execute(
+                select(a.username, a.display_name, a.departments, a.division, a.active)
+                .where(a.role == Role.CLERK.value, a.username != actor.username)
+                .order_by(a.display_name, a.username)
+            ).all()
+            ours = [
+                r
+                for r in accounts
+                if any(
+                    may_supervise_task(actor, d, self.regions.own(r.division), self.regions)
+                    for d in (r.departments or ())
+                )
+            ]
+            held: dict[str, int] = {}
+            if ours:
+                counted = s.execute(
+                    select(WorkItem.assignee, WorkItem.department, WorkItem.division, func.count())
+                    .where(
+                        WorkItem.state == WorkItemState.CLAIMED,
+                        WorkItem.assignee.in_([r.username for r in ours]),
+                    )
+                    .group_by(WorkItem.assignee, WorkItem.department, WorkItem.division)
+                ).all()
+                for assignee, department, division, count in counted:
+                    if assignee is not None and may_supervise_task(actor, department, division, self.regions):
+                        held[assignee] = held.get(assignee, 0) + int(count)
+        return [
+            ClerkLoad(r.username, r.display_name or "", held.get(r.username, 0))
+            for r in ours
+            if r.active or held.get(r.username)
+        ]
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 from engine.demo import demo_pdf
 from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
-from tests.browser.conftest import LiveServer, shot, sign_in
+from tests.browser.conftest import LiveServer, csrf_of, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -199,3 +199,158 @@ def test_the_bulk_bar_and_the_hand_over_panel_fit_a_phone(page: Any, server: Liv
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "delegate-text"
     shot(page, "handover-390")
+
+
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+CLERK2_ACTOR = Actor(CLERK2, Role.CLERK, frozenset({"market-regulation"}))
+SUPERVISOR = Actor(
+    "supervisor.market-regulation", Role.CLERK, frozenset({"market-regulation"}), supervisor=True
+)
+
+
+def held_by_clerk2(server: LiveServer) -> int:
+    """How many tasks 王二 holds now, as the engine counts them for the office's supervisor."""
+    loads = {c.username: c.open_tasks for c in server.engine.clerks_to_release(SUPERVISOR)}
+    return loads[CLERK2]
+
+
+def refusals(page: Any) -> list[str]:
+    """The refusal texts of a bulk results page."""
+    return [span.inner_text() for span in page.locator("#bulk-results li[data-status=refused] .why").all()]
+
+
+def post_form(page: Any, path: str, form: dict[str, str]) -> int:
+    """Post ``form`` (with the page's CSRF token) from the signed-in page; the answer's status."""
+    body = {"csrf_token": csrf_of(page.content()), **form}
+    return int(
+        page.evaluate(
+            "async ([path, body]) => (await fetch(path, {method: 'POST', body: new URLSearchParams(body),"
+            " redirect: 'manual'})).status",
+            [path, body],
+        )
+    )
+
+
+def test_bulk_refusals_are_chinese_on_chinese_pages_and_english_on_english_pages(
+    page: Any, server: LiveServer, clerk2: str
+) -> None:
+    for lang in ("zh", "en"):
+        free, taken = start_cases(server, 2)
+        server.engine.claim(CLERK2_ACTOR, taken)
+        page.context.clear_cookies()
+        sign_in(page, "clerk.market-regulation")
+        page.goto(f"/lang/{lang}?next=/inbox%3Ffilter%3Dall")
+        for task in (free, taken):
+            page.locator(f"input[data-bulk-task='{task}']").check()
+        page.locator("#bulk-claim").click()  # the free one is claimed, the taken one refused
+        page.wait_for_selector("#bulk-results")
+        claim_refusals = refusals(page)
+        page.goto("/inbox?filter=all")
+        page.locator(f"input[data-bulk-task='{taken}']").check()
+        page.locator("#bulk-unclaim").click()  # not theirs to release
+        page.wait_for_selector("#bulk-results")
+        said = claim_refusals + refusals(page)
+        page.goto("/inbox?filter=mine")
+        page.locator(f"input[data-bulk-task='{free}']").check()
+        page.locator("#bulk-approve-details summary").click()
+        page.locator("#bulk-form #f-uscc").fill("nonsense")
+        page.locator("#bulk-approve").click()  # a decision field the form refuses
+        page.wait_for_selector("#bulk-results")
+        said += refusals(page)
+        assert len(said) == 3, said
+        for text in said:
+            assert "clerk2" not in text and "_" not in text  # no username, no code
+            if lang == "zh":
+                assert not re.search(r"\([a-z ]+\)|claimed|assignee", text), text
+                assert CJK.search(text), text
+            else:
+                assert not CJK.search(text), text
+        if lang == "en":
+            assert "claimed" in said[0] and "unclaim" in said[1] and "credit code" in said[2]
+        else:
+            assert "认领" in said[0] and "退回队列" in said[1] and "统一社会信用代码" in said[2]
+        shot(page, f"bulk-refusals-{lang}")
+
+
+def test_a_supervisor_releases_all_of_a_clerks_tasks_from_the_office_page(
+    page: Any, server: LiveServer, clerk2: str
+) -> None:
+    tasks = start_cases(server, 2)
+    for task in tasks:
+        server.engine.claim(CLERK2_ACTOR, task)
+    holding = held_by_clerk2(server)
+    assert holding >= 2
+    sign_in(page, "supervisor.market-regulation")
+    page.goto("/supervision")
+    page.locator("#office-clerks-link a").click()
+    page.wait_for_url(re.compile(r"/supervision/clerks$"))
+    assert page.locator("h1").count() == 1
+    main = page.locator("main").inner_text()
+    assert "王二" in main and "clerk2" not in main and "clerk.market-regulation" not in main
+    card = page.locator("li.release-clerk", has=page.locator("h2", has_text="王二"))
+    assert card.get_attribute("data-open") == str(holding)
+    assert f"办理中的任务：{holding} 个" in card.inner_text()
+    card.locator("summary").click()
+    card.get_by_role("button", name="全部释放回队列").click()  # no reason, not confirmed
+    card = page.locator("li.release-clerk", has=page.locator("h2", has_text="王二"))
+    assert "请填写释放原因" in card.get_by_role("alert").inner_text()
+    assert held_by_clerk2(server) == holding  # nothing released
+    card.get_by_label("释放原因").fill("王二请假一周")
+    card.get_by_label(re.compile("确认将王二办理中的")).check()
+    card.get_by_role("button", name="全部释放回队列").click()
+    page.wait_for_selector("#released")
+    done = page.locator("#released-tasks li[data-status=released]")
+    assert done.count() == holding and page.locator("#released").get_attribute("data-count") == str(holding)
+    assert "王二" in page.locator("#released h2").inner_text()
+    analyst = Actor("analyst", Role.ANALYST)
+    for task in tasks:
+        assert page.locator(f"#released-tasks li[data-task='{task}']").count() == 1
+        assert server.engine.get_task(analyst, task).task.state == "ready"
+        case_id = server.engine.get_task(analyst, task).task.case_id
+        line = [e for e in server.engine.get_case(analyst, case_id).timeline if e.kind == "task_released"][-1]
+        assert line.detail["reason"] == "王二请假一周" and line.actor == "supervisor.market-regulation"
+    assert held_by_clerk2(server) == 0
+    shot(page, "office-clerks-released")
+
+    # English, on a phone: English words, no sideways scroll, 44 px targets.
+    server.engine.claim(CLERK2_ACTOR, tasks[0])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/lang/en?next=/supervision/clerks")
+    assert page.locator("h1").inner_text() == "Clerks of your offices"
+    fits(page, 390)
+    card = page.locator("li.release-clerk", has=page.locator("h2", has_text="王二"))
+    card.locator("summary").click()
+    fits(page, 390)
+    for target in (card.locator("summary"), card.get_by_role("button"), card.locator("label.confirm")):
+        assert target.bounding_box()["height"] >= 44
+    card.get_by_label("Reason").fill("on leave")
+    card.get_by_role("button", name="Release all to the queue").click()  # not confirmed
+    card = page.locator("li.release-clerk", has=page.locator("h2", has_text="王二"))
+    alert = card.get_by_role("alert").inner_text()
+    assert "tick the box to confirm" in alert and not CJK.search(alert)
+    card.get_by_label(re.compile("Put all 1 tasks")).check()
+    card.get_by_role("button", name="Release all to the queue").click()
+    page.wait_for_selector("#released")
+    assert "went back to the queue" in page.locator("#released h2").inner_text()
+    fits(page, 390)
+    shot(page, "office-clerks-390-en")
+
+
+def test_only_a_supervisor_of_the_clerks_office_releases_from_the_page(
+    page: Any, server: LiveServer, clerk2: str
+) -> None:
+    (task,) = start_cases(server, 1)
+    server.engine.claim(CLERK2_ACTOR, task)
+    release = f"/supervision/clerks/{CLERK2}/release"
+    form = {"reason": "x", "confirm": "yes"}
+    sign_in(page, "clerk.market-regulation")  # a clerk, not a supervisor
+    assert page.goto("/supervision/clerks").status == 403
+    page.goto("/inbox")
+    assert post_form(page, release, form) == 403
+    page.context.clear_cookies()
+    sign_in(page, "supervisor.public-security")  # a supervisor of another office
+    assert page.goto("/supervision/clerks").status == 200
+    assert "王二" not in page.locator("main").inner_text()
+    assert post_form(page, release, form) == 404
+    assert post_form(page, "/supervision/clerks/no.such.clerk/release", form) == 404
+    assert server.engine.get_task(Actor("analyst", Role.ANALYST), task).task.assignee == CLERK2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from engine.cases.bulk import MAX_BULK, BulkAction, BulkStatus, request_digest, task_key
+from engine.cases.bulk import MAX_BULK, NO_TASK, TAKEN, BulkAction, BulkStatus, request_digest, task_key
+from engine.cases.views import Label
 from engine.errors import AssigneeChanged, InvalidInput, NotAllowed, NotFound, TaskNotReady
 from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
@@ -313,3 +315,45 @@ def test_a_bulk_request_is_bounded(engine: Engine) -> None:
         engine.bulk(ANNA, "claim", list(range(1, MAX_BULK + 2)))
     with pytest.raises(InvalidInput):
         engine.bulk(ANNA, "claim", [])
+
+
+def test_a_supervisor_sees_each_clerk_of_the_office_with_the_tasks_they_hold(engine: Engine) -> None:
+    for _ in range(2):
+        registration_task(engine, claimer=BORIS)
+    registration_task(engine, claimer=ANNA)
+    loads = {c.username: (c.label, c.open_tasks) for c in engine.clerks_to_release(SUPERVISOR)}
+    # Every clerk of the office but the supervisor themself; the disabled one holds nothing.
+    assert loads == {"anna": ("安娜", 1), "boris": ("王博", 2), "chen": ("陈晨", 0), "lead2": ("赵督办", 0)}
+    assert engine.clerks_to_release(ANNA) == []  # a plain clerk supervises no one
+    other = Actor("x", Role.CLERK, frozenset({"social-insurance"}), supervisor=True)
+    assert [c.username for c in engine.clerks_to_release(other)] == ["other"]
+
+
+def test_a_supervisors_release_records_its_reason_on_each_task(engine: Engine) -> None:
+    tasks = [registration_task(engine, claimer=BORIS) for _ in range(2)]
+    with pytest.raises(InvalidInput):
+        engine.release_tasks(SUPERVISOR, "boris", "x" * 1001)
+    assert engine.release_tasks(SUPERVISOR, "boris", " 请假一周 ").tasks == tuple(sorted(tasks))
+    with engine.db.read() as s:
+        lines = s.scalars(select(CaseEvent).where(CaseEvent.kind == "task_released")).all()
+    assert {(line.work_item_id, line.detail["reason"]) for line in lines} == {(t, "请假一周") for t in tasks}
+    assert {c.username: c.open_tasks for c in engine.clerks_to_release(SUPERVISOR)}["boris"] == 0
+
+
+def test_bulk_refusals_are_said_in_each_language_alone(engine: Engine) -> None:
+    free = registration_task(engine, claimer=None)
+    taken = registration_task(engine, claimer=BORIS)
+    results = engine.bulk(ANNA, "claim", [free, taken, 999999])
+    assert results[0].reason is None  # done: nothing to say
+    for result in results[1:]:
+        assert result.reason is not None
+        assert not re.search(r"[A-Za-z]", result.reason.zh), result.reason
+        assert not re.search(r"[\u3000-\u9fff\uff00-\uffef]", result.reason.en), result.reason
+    assert [r.reason for r in results[1:]] == [TAKEN, NO_TASK]  # never the holder's username
+    unclaim = engine.bulk(ANNA, "unclaim", [taken])[0].reason
+    assert unclaim == Label("只有认领人可以退回队列。", "Only the assignee can unclaim.")
+    engine.claim(ANNA, free)
+    bad = engine.bulk(ANNA, "approve", [free], {"uscc": "nonsense"}, "")[0].reason
+    assert bad is not None and bad.zh.startswith("填写的内容有误。") and bad.en.startswith("Some of what")
+    assert not re.search(r"[\u3000-\u9fff]", bad.en)
+    assert "统一社会信用代码" in bad.zh and "credit code" in bad.en  # each problem in the field's own words
