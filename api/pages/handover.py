@@ -26,7 +26,7 @@ from api.pages.base import Ctx, PageContext, PageRoute, redirect
 from api.pages.params import TaskId
 from api.pages.supervision import supervisor_of
 from engine.cases.bulk import MAX_BULK, BulkAction, BulkResult, BulkStatus
-from engine.cases.handover import ClerkLoad, HandoverNote
+from engine.cases.handover import HandoverNote, OfficeClerk
 from engine.cases.states import WorkItemState
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import may_supervise_task, may_work_task
@@ -242,7 +242,7 @@ def _office_clerks_page(
 ) -> Response:
     """The office's clerks with the tasks they hold; a refused form's problems; a release's result."""
     clerks = [
-        {"username": c.username, "name": ctx.words.person_name(c.label), "open": c.open_tasks}
+        {"username": c.clerk.username, "name": ctx.words.person_name(c.clerk.label), "open": c.open_tasks}
         for c in ctx.engine.clerks_to_release(actor)
     ]
     return ctx.render(
@@ -279,7 +279,7 @@ def release_for(ctx: Ctx, username: Username) -> Response:
         found.append(
             Problem("请勾选确认", where="confirm", rule="required", message_en="tick the box to confirm")
         )
-    before: dict[str, ClerkLoad] = {c.username: c for c in ctx.engine.clerks_to_release(actor)}
+    before: dict[str, OfficeClerk] = {c.clerk.username: c.clerk for c in ctx.engine.clerks_to_release(actor)}
     if found:
         return _office_clerks_page(
             ctx, actor, problems={username: found}, typed={username: reason[:1000]}, status=422

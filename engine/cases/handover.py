@@ -87,14 +87,8 @@ class OfficeClerk:
 class ClerkLoad:
     """A clerk of a supervisor's office and how many claimed tasks of that office they hold."""
 
-    username: str
-    display_name: str
+    clerk: OfficeClerk
     open_tasks: int
-
-    @property
-    def label(self) -> str:
-        """The name people know (the username when the account has no display name)."""
-        return self.display_name or self.username
 
 
 @dataclass(frozen=True)
@@ -290,7 +284,7 @@ class Handover(TaskActions):
         a = ACCOUNTS.c
         with self.db.read() as s:
             accounts = s.execute(
-                select(a.username, a.display_name, a.departments, a.division, a.active)
+                select(a.username, a.display_name, a.supervisor, a.departments, a.division, a.active)
                 .where(a.role == Role.CLERK.value, a.username != actor.username)
                 .order_by(a.display_name, a.username)
             ).all()
@@ -316,7 +310,9 @@ class Handover(TaskActions):
                     if assignee is not None and may_supervise_task(actor, department, division, self.regions):
                         held[assignee] = held.get(assignee, 0) + int(count)
         return [
-            ClerkLoad(r.username, r.display_name or "", held.get(r.username, 0))
+            ClerkLoad(
+                OfficeClerk(r.username, r.display_name or "", bool(r.supervisor)), held.get(r.username, 0)
+            )
             for r in ours
             if r.active or held.get(r.username)
         ]

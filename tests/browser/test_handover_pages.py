@@ -210,7 +210,7 @@ SUPERVISOR = Actor(
 
 def held_by_clerk2(server: LiveServer) -> int:
     """How many tasks 王二 holds now, as the engine counts them for the office's supervisor."""
-    loads = {c.username: c.open_tasks for c in server.engine.clerks_to_release(SUPERVISOR)}
+    loads = {c.clerk.username: c.open_tasks for c in server.engine.clerks_to_release(SUPERVISOR)}
     return loads[CLERK2]
 
 

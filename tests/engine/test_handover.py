@@ -321,12 +321,12 @@ def test_a_supervisor_sees_each_clerk_of_the_office_with_the_tasks_they_hold(eng
     for _ in range(2):
         registration_task(engine, claimer=BORIS)
     registration_task(engine, claimer=ANNA)
-    loads = {c.username: (c.label, c.open_tasks) for c in engine.clerks_to_release(SUPERVISOR)}
+    loads = {c.clerk.username: (c.clerk.label, c.open_tasks) for c in engine.clerks_to_release(SUPERVISOR)}
     # Every clerk of the office but the supervisor themself; the disabled one holds nothing.
     assert loads == {"anna": ("安娜", 1), "boris": ("王博", 2), "chen": ("陈晨", 0), "lead2": ("赵督办", 0)}
     assert engine.clerks_to_release(ANNA) == []  # a plain clerk supervises no one
     other = Actor("x", Role.CLERK, frozenset({"social-insurance"}), supervisor=True)
-    assert [c.username for c in engine.clerks_to_release(other)] == ["other"]
+    assert [c.clerk.username for c in engine.clerks_to_release(other)] == ["other"]
 
 
 def test_a_supervisors_release_records_its_reason_on_each_task(engine: Engine) -> None:
@@ -337,7 +337,7 @@ def test_a_supervisors_release_records_its_reason_on_each_task(engine: Engine) -
     with engine.db.read() as s:
         lines = s.scalars(select(CaseEvent).where(CaseEvent.kind == "task_released")).all()
     assert {(line.work_item_id, line.detail["reason"]) for line in lines} == {(t, "请假一周") for t in tasks}
-    assert {c.username: c.open_tasks for c in engine.clerks_to_release(SUPERVISOR)}["boris"] == 0
+    assert {c.clerk.username: c.open_tasks for c in engine.clerks_to_release(SUPERVISOR)}["boris"] == 0
 
 
 def test_bulk_refusals_are_said_in_each_language_alone(engine: Engine) -> None:
