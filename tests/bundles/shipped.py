@@ -13,8 +13,8 @@ from engine.bpmn.manifest import Manifest, parse_manifest
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 # The State Council's first batch of 13 key items (国发〔2024〕3号) plus enterprise startup.
-# From the 2024 second batch: enterprise-relocation, after-death, resale-home-transfer
-# (docs/catalog-batch-2024-2.md).
+# From the 2024 second batch: enterprise-relocation, after-death, resale-home-transfer,
+# housing-fund-loan (docs/catalog-batch-2024-2.md).
 REQUIRED_KEYS = frozenset(
     {
         "enterprise-startup",
@@ -34,6 +34,7 @@ REQUIRED_KEYS = frozenset(
         "enterprise-relocation",
         "after-death",
         "resale-home-transfer",
+        "housing-fund-loan",
     }
 )
 
