@@ -14,7 +14,8 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 # The State Council's first batch of 13 key items (国发〔2024〕3号) plus enterprise startup.
 # From the 2024 second batch: enterprise-relocation, after-death, resale-home-transfer,
-# housing-fund-loan, veteran-discharge, employee-hiring (docs/catalog-batch-2024-2.md).
+# housing-fund-loan, veteran-discharge, employee-hiring, public-rental-housing
+# (docs/catalog-batch-2024-2.md).
 REQUIRED_KEYS = frozenset(
     {
         "enterprise-startup",
@@ -37,6 +38,7 @@ REQUIRED_KEYS = frozenset(
         "housing-fund-loan",
         "veteran-discharge",
         "employee-hiring",
+        "public-rental-housing",
     }
 )
 
