@@ -13,6 +13,9 @@ from engine.bpmn.manifest import Manifest, parse_manifest
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 # The State Council's first batch of 13 key items (国发〔2024〕3号) plus enterprise startup.
+# From the 2024 second batch: enterprise-relocation, after-death, resale-home-transfer,
+# housing-fund-loan, veteran-discharge, employee-hiring, public-rental-housing
+# (docs/catalog-batch-2024-2.md).
 REQUIRED_KEYS = frozenset(
     {
         "enterprise-startup",
@@ -29,6 +32,13 @@ REQUIRED_KEYS = frozenset(
         "social-security-card",
         "disability-services",
         "retirement",
+        "enterprise-relocation",
+        "after-death",
+        "resale-home-transfer",
+        "housing-fund-loan",
+        "veteran-discharge",
+        "employee-hiring",
+        "public-rental-housing",
     }
 )
 

@@ -24,7 +24,7 @@ from tests.support.engines import ANALYST, make_engine
 EXAMPLES = [(key, index) for key in bundle_keys() for index in range(len(manifest(key).examples))]
 
 
-def test_exactly_the_fourteen_required_bundles_ship() -> None:
+def test_exactly_the_required_bundles_ship() -> None:
     assert set(bundle_keys()) == REQUIRED_KEYS
     for key in bundle_keys():
         assert manifest(key).key == key, "the folder name is the bundle key"
