@@ -32,6 +32,7 @@ API maps each class to one HTTP status in a single table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,25 @@ class EngineError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def in_languages(self) -> tuple[str, str]:
+        """The message as (Chinese, English), for a page in one language; the whole text for both
+        when it is not written "中文 (English)"."""
+        return split_languages(self.message) or (self.message, self.message)
+
+
+# An engine message written "中文 (English)": the Chinese text and its English gloss.
+_GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（](?P<en>[\x20-\x7e]+)[)）]$")
+
+
+def split_languages(message: str) -> tuple[str, str] | None:
+    """An engine message written "中文 (English)" as its two languages, or None when it is not.
+
+    Engine messages carry both languages in one string so that logs and the REST ``detail``
+    stay readable to everyone; a page shows only its own language.
+    """
+    glossed = _GLOSSED.match(message)
+    return (glossed["zh"], glossed["en"]) if glossed else None
 
 
 @dataclass(frozen=True)

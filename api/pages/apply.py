@@ -271,7 +271,7 @@ def _read_application(
                 problems += (
                     field_problems(found)
                     if found
-                    else [FieldProblem(kind, exc.message, exc.message, "too-large", "material")]
+                    else [FieldProblem(kind, *exc.in_languages(), "too-large", "material")]
                 )
     promised = posted_promises(posted, form.request.promises)
     return data, materials, promised, problems

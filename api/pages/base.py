@@ -242,14 +242,14 @@ def _engine_error_page(ctx: PageContext, exc: EngineError) -> HTMLResponse:
             ("没有这个页面，或您无权查看。", "There is no such page, or you may not see it."),
         )
     if isinstance(exc, NotAllowed):
-        return _error_page(ctx, 403, ("无权操作", "Not allowed"), (exc.message, exc.message))
+        return _error_page(ctx, 403, ("无权操作", "Not allowed"), exc.in_languages())
     if isinstance(exc, Conflict):
-        return _error_page(ctx, 409, ("状态已变化", "Changed meanwhile"), (exc.message, exc.message))
+        return _error_page(ctx, 409, ("状态已变化", "Changed meanwhile"), exc.in_languages())
     if isinstance(exc, TooLarge):
-        return _error_page(ctx, 413, ("文件过大", "Too large"), (exc.message, exc.message))
+        return _error_page(ctx, 413, ("文件过大", "Too large"), exc.in_languages())
     if isinstance(exc, InvalidInput | DefinitionError):
-        return _error_page(ctx, 422, ("内容有误", "Invalid input"), (exc.message, exc.message), exc.problems)
-    return _error_page(ctx, 500, ("出错了", "Something went wrong"), (exc.message, exc.message))
+        return _error_page(ctx, 422, ("内容有误", "Invalid input"), exc.in_languages(), exc.problems)
+    return _error_page(ctx, 500, ("出错了", "Something went wrong"), exc.in_languages())
 
 
 def _invalid_request_page(ctx: PageContext, exc: RequestValidationError) -> HTMLResponse:

@@ -296,16 +296,8 @@ def review_version(ctx: Ctx, key: BundleKey, version: PageVersion, action: Revie
         ctx.engine.review_version(actor, key, version, action, note if isinstance(note, str) else None)
     except (NotAllowed, Conflict, InvalidInput) as exc:
         status = 403 if isinstance(exc, NotAllowed) else 409 if isinstance(exc, Conflict) else 422
-        return _bundle_page(ctx, actor, key, version, review_error=_split(exc.message), status=status)
+        return _bundle_page(ctx, actor, key, version, review_error=exc.in_languages(), status=status)
     return redirect(f"/studio/{key}?version={version}&msg=version-{action.value}")
-
-
-def _split(message: str) -> tuple[str, str]:
-    """An engine message "中文 (English)" as its two languages (the whole text for both otherwise)."""
-    cut = message.rfind(" (")
-    if cut > 0 and message.endswith(")"):
-        return message[:cut], message[cut + 2 : -1]
-    return message, message
 
 
 @router.get("/diagrams/{key}/{version}.bpmn")

@@ -77,7 +77,7 @@ def migrations_post(ctx: Ctx, key: BundleKey) -> Response:
         elif check.valid and action == "run":
             result["report"] = engine.start_migration_run(actor, key, plan.id, CaseFilter())
     except (InvalidInput, NotFound) as exc:
-        return _page(ctx, actor, key, source, target, status=422, error=(exc.message, exc.message))
+        return _page(ctx, actor, key, source, target, status=422, error=exc.in_languages())
     status = 200 if check.valid else 422
     return _page(ctx, actor, key, source, target, status=status, chosen=tasks, timers=timers, **result)
 

@@ -17,6 +17,7 @@ from api.idempotency import run_once
 from api.logs import note
 from api.schemas.handover import (
     BulkResultPublic,
+    ClerkRelease,
     OfficeClerkPublic,
     ReleasedPublic,
     TaskBulk,
@@ -105,18 +106,21 @@ def release_tasks(
     actor: SupervisorActor,
     services: ServicesDep,
     request: Request,
+    body: ClerkRelease | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Every task the clerk holds goes back to its office queue (a clerk on leave), each release audited.
 
     The clerk themself, or a supervisor (or admin) of the clerk's office; answers how many
-    were released. Naturally repeatable: a second call releases what was claimed since.
+    were released. An optional body gives the reason, written on each task's staff trail.
+    Naturally repeatable: a second call releases what was claimed since.
     """
+    reason = body.reason if body else ""
 
     def work(_reservation: Reservation | None) -> ReleasedPublic:
-        return ReleasedPublic.from_view(services.engine.release_tasks(actor, username))
+        return ReleasedPublic.from_view(services.engine.release_tasks(actor, username, reason))
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, None), 200, work)
+    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
 
 
 @router.post("/api/tasks/bulk", response_model=TaskBulkPublic, responses=responses(403, 409, 422))

@@ -53,6 +53,16 @@ class TaskDelegate(RequestBody):
     note: str = Field(min_length=1, max_length=1000, description="委托留言 (note)")
 
 
+class ClerkRelease(RequestBody):
+    """Why a supervisor puts a clerk's tasks back in the queue (optional; on each task's staff trail)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "病假，任务转回队列"}]}
+    )
+
+    reason: str = Field(default="", max_length=1000, description="释放原因 (reason)")
+
+
 class OfficeClerkPublic(BaseModel):
     """An active clerk of a task's office, for a picker: the display name people know."""
 

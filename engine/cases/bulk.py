@@ -27,13 +27,20 @@ from typing import Any
 from engine.cases.states import Outcome
 from engine.cases.task_actions import TaskActions
 from engine.cases.views import Label
-from engine.errors import AlreadyClaimed, Conflict, EngineError, InvalidInput, NotAllowed, NotFound, Problem
+from engine.errors import (
+    AlreadyClaimed,
+    Conflict,
+    EngineError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Problem,
+    split_languages,
+)
 from engine.people.actors import Actor
 from engine.storage.idempotency import IdempotencyStore, Reservation, StoredAnswer
 
 MAX_BULK = 100  # tasks in one bulk request
-# An engine message written "中文 (English)": the Chinese text and its English gloss.
-_GLOSSED = re.compile(r"^(?P<zh>.*?\S)\s*[(（](?P<en>[\x20-\x7e]+)[)）]$")
 _LATIN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 # A refusal said by its kind, where the message itself cannot be said in one language.
@@ -104,10 +111,10 @@ def refusal(exc: EngineError) -> Label:
             kind.zh + "".join(f"{p.message}。" for p in exc.problems if p.message),
             kind.en + (" " + "; ".join(en) + "." if len(en) == len(exc.problems) else ""),
         )
-    glossed = _GLOSSED.match(exc.message)
+    glossed = split_languages(exc.message)
     if glossed is None:
         return kind
-    said_zh, said_en = glossed["zh"], glossed["en"]
+    said_zh, said_en = glossed
     return Label(
         kind.zh if _LATIN.search(said_zh) else f"{said_zh}。",
         kind.en if _CJK.search(said_en) else f"{said_en[:1].upper()}{said_en[1:]}.",

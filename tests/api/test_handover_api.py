@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.people.actors import Actor, Role
 from tests.api.support import LiveServer, sqlite_server
 from tests.api.walking import apply, bundle_example, open_tasks_of
 
@@ -111,6 +112,16 @@ def test_a_supervisor_releases_a_clerks_tasks_and_says_how_many(server: LiveServ
         assert {t["id"] for t in tasks} <= set(released.json()["tasks"])
         assert clerk.post(f"/api/clerks/{CLERK}/release").json()["released"] == 0  # themself: none left
         assert supervisor.post("/api/clerks/no.such.account/release").status_code == 404
+        # With a reason: it goes on each released task's staff trail.
+        case_id, task = new_task(server, "release-why")
+        assert clerk.post(f"/api/tasks/{task['id']}/claim").status_code == 200
+        why = supervisor.post(f"/api/clerks/{CLERK}/release", json={"reason": "病假，任务转回队列"})
+        assert why.status_code == 200 and why.json()["tasks"] == [task["id"]], why.text
+        trail = server.engine.get_case(Actor("analyst", Role.ANALYST), case_id).timeline
+        (line,) = [e for e in trail if e.kind == "task_released" and e.work_item_id == task["id"]]
+        assert line.detail["reason"] == "病假，任务转回队列"
+        too_long = supervisor.post(f"/api/clerks/{CLERK}/release", json={"reason": "长" * 1001})
+        assert too_long.status_code == 422
 
 
 def test_bulk_claim_and_approve_with_a_result_per_task_and_a_retry_deciding_nothing_twice(
