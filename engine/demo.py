@@ -189,6 +189,8 @@ def department_systems_work(
     """
     steps: list[Step] = []
     business_key, rows = _open_system_rows(engine, case_id)
+    if not rows:
+        return steps
     labels = {t.id: t for t in engine.get_case(Actor.system(), case_id).tasks}
     for row_id, kind, department, topic, division in rows:
         root = engine.regions.chain(division)[-1]
