@@ -181,29 +181,32 @@ def department_systems_work(
 
     An external task is fetched and locked by the system of the department at the
     province-level root of the task's office (``system.<department>`` at the default
-    division's, ``system.<department>@<root>`` elsewhere) on its topic and
-    completed with the example's decision for its item (a task of another case that the
-    fetch also locked is unlocked again, untouched); an item waiting for a department
+    division's, ``system.<department>@<root>`` elsewhere) on its topic and the case's
+    business key (so no other case's task is locked, however many wait on the topic) and
+    completed with the example's decision for its item; an item waiting for a department
     system's message gets it, correlated by the case's code (办件编码), with the decision
     as the message's variables. ``clock`` (when given) moves on by a decision's work time.
     """
     steps: list[Step] = []
     business_key, rows = _open_system_rows(engine, case_id)
+    if not rows:
+        return steps
     labels = {t.id: t for t in engine.get_case(Actor.system(), case_id).tasks}
     for row_id, kind, department, topic, division in rows:
         root = engine.regions.chain(division)[-1]
         actor = system_actor(department, None if root == engine.regions.default else root)
         if clock is not None:
             clock.advance(WORK_TIME)
+        done = row_id
         if kind == "external" and topic is not None:
-            request = TopicRequest(topic, SYSTEM_LOCK_MS, None)
-            for task in engine.fetch_and_lock(actor, SYSTEM_WORKER, 10, [request], False):
-                if task.case_id != case_id:
-                    engine.unlock(actor, task.id)
-                    continue
-                engine.complete_external(
-                    actor, task.id, SYSTEM_WORKER, dict(decisions.get(task.item, {})), {}
-                )
+            request = TopicRequest(topic, SYSTEM_LOCK_MS, None, business_key)
+            fetched = engine.fetch_and_lock(actor, SYSTEM_WORKER, 1, [request], False)
+            if not fetched:
+                continue  # locked by a worker of its own, or an incident: not this system's to do now
+            engine.complete_external(
+                actor, fetched[0].id, SYSTEM_WORKER, dict(decisions.get(fetched[0].item, {})), {}
+            )
+            done = fetched[0].id
         elif kind == "message" and topic is not None:
             item = labels[row_id].item
             engine.correlate_message(
@@ -211,7 +214,7 @@ def department_systems_work(
             )
         else:
             continue
-        label = labels[row_id]
+        label = labels[done]
         steps.append(
             Step(
                 label.item,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.runtime import TaskKind
@@ -85,6 +85,19 @@ def _fetchable(now: datetime) -> tuple[ColumnElement[bool], ...]:
         # Camunda 7: a suspended instance's external tasks are suspended; fetching skips them.
         ~exists().where(Case.id == WorkItem.case_id, Case.status == CaseStatus.SUSPENDED.value),
     )
+
+
+def _of_case_keyed(business_key: str) -> ColumnElement[bool]:
+    """Task rows of the case whose business key is ``business_key``: its code, or its id when it has none."""
+    by_id = [Case.id == int(business_key)] if business_key.isdigit() and len(business_key) < 19 else []
+    return WorkItem.case_id.in_(select(Case.id).where(or_(Case.code == business_key, *by_id)))
+
+
+def _topic_filter(request: TopicRequest) -> ColumnElement[bool]:
+    """Task rows a fetch's topic asks for: its topic name, and its one case when it names a business key."""
+    if request.business_key is None:
+        return WorkItem.topic == request.topic_name
+    return and_(WorkItem.topic == request.topic_name, _of_case_keyed(request.business_key))
 
 
 def _within(query: Select[WorkItem], reach: TaskReach) -> Select[WorkItem]:
@@ -245,7 +258,7 @@ class ExternalTasks(Queues, TaskActions):
                     *_fetchable(now),
                     WorkItem.department == department,
                     WorkItem.division.in_(divisions),
-                    WorkItem.topic.in_(sorted(wanted)),
+                    or_(*(_topic_filter(wanted[name]) for name in sorted(wanted))),
                 )
                 .order_by(*order)
                 .limit(max_tasks)
@@ -611,12 +624,7 @@ class ExternalTasks(Queues, TaskActions):
         if process_instance_id is not None:
             query = query.where(WorkItem.case_id == process_instance_id)
         if business_key is not None:
-            keyed = select(Case.id).where(
-                or_(Case.code == business_key, Case.id == int(business_key))
-                if business_key.isdigit()
-                else Case.code == business_key
-            )
-            query = query.where(WorkItem.case_id.in_(keyed))
+            query = query.where(_of_case_keyed(business_key))
         query = query.order_by(WorkItem.id).offset(max(first, 0))
         if max_results is not None:
             query = query.limit(max(max_results, 0))

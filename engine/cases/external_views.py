@@ -21,12 +21,15 @@ class TopicRequest:
     """One topic of a fetch-and-lock: which tasks, for how long, with which variables.
 
     ``variables`` None hands every variable of the department's view; a list hands only
-    those names (an empty list: none), as Camunda's ``variables`` does.
+    those names (an empty list: none), as Camunda's ``variables`` does. ``business_key``
+    (Camunda's topic ``businessKey``: the case code, or the case id of a case without one)
+    limits the topic to that one case's tasks, so a system working one case locks no other's.
     """
 
     topic_name: str
     lock_duration_ms: int
     variables: list[str] | None = None
+    business_key: str | None = None
 
 
 @dataclass(frozen=True)

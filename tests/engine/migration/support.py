@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.cases.states import Outcome
+from sqlalchemy import select
+
+from engine.cases.states import Outcome, WorkItemState
 from engine.demo import department_systems_work
 from engine.service import Engine
+from engine.storage.models import WorkItem
 from engine.storage.settings import shipped_processes_dir
-from tests.support.engines import ANALYST, APPLICANT, clerk, make_engine, upload
+from tests.support.engines import APPLICANT, clerk, make_engine, upload
 
 STARTUP = "enterprise-startup"
 V2 = Path(__file__).resolve().parent / "enterprise-startup-v2"
@@ -48,6 +51,25 @@ def start_cases(engine: Engine, count: int) -> list[int]:
     return ids
 
 
+def open_human_tasks(engine: Engine, case_id: int) -> list[tuple[int, str, str, str]]:
+    """The case's open clerk tasks, oldest first: (id, state, department, item).
+
+    The engine's own task rows, read as ``get_case`` reads them (without building the whole
+    case view, timeline and materials, which a walk of a thousand cases does not need).
+    """
+    with engine.db.read() as s:
+        rows = s.execute(
+            select(WorkItem.id, WorkItem.state, WorkItem.department, WorkItem.item_key)
+            .where(
+                WorkItem.case_id == case_id,
+                WorkItem.kind == "human",
+                WorkItem.state.in_((WorkItemState.READY, WorkItemState.CLAIMED)),
+            )
+            .order_by(WorkItem.id)
+        ).all()
+    return [(r.id, str(r.state), r.department, r.item_key) for r in rows]
+
+
 def work_steps(
     engine: Engine, case_id: int, decisions: dict[str, Any], steps: int, *, claim_last: bool = False
 ) -> None:
@@ -55,17 +77,15 @@ def work_steps(
     for _ in range(steps):
         if department_systems_work(engine, case_id, decisions):
             continue
-        open_items = [t for t in engine.get_case(ANALYST, case_id).tasks if t.state in ("ready", "claimed")]
+        open_items = open_human_tasks(engine, case_id)
         if not open_items:
             return
-        task = open_items[0]
-        actor = clerk(task.department)
-        if task.state == "ready":
-            engine.claim(actor, task.id)
-        engine.complete(actor, task.id, Outcome.APPROVE, decisions.get(task.item, {}), "同意")
+        task_id, state, department, item = open_items[0]
+        actor = clerk(department)
+        if state == WorkItemState.READY:
+            engine.claim(actor, task_id)
+        engine.complete(actor, task_id, Outcome.APPROVE, decisions.get(item, {}), "同意")
     if claim_last:
-        ready = [
-            t for t in engine.get_case(ANALYST, case_id).tasks if t.state == "ready" and t.kind == "human"
-        ]
+        ready = [t for t in open_human_tasks(engine, case_id) if t[1] == WorkItemState.READY]
         if ready:
-            engine.claim(clerk(ready[-1].department), ready[-1].id)
+            engine.claim(clerk(ready[-1][2]), ready[-1][0])
