@@ -258,7 +258,6 @@ def engine_topics(topics: Sequence[TopicRequest]) -> list[EngineTopic]:
         unsupported = [
             name
             for name, given in (
-                ("businessKey", topic.business_key),
                 ("processDefinitionId", topic.process_definition_id),
                 ("processDefinitionIdIn", topic.process_definition_id_in),
                 ("processDefinitionKey", topic.process_definition_key),
@@ -276,7 +275,7 @@ def engine_topics(topics: Sequence[TopicRequest]) -> list[EngineTopic]:
             )
         if topic.tenant_id_in:
             continue  # onething has no tenants: a tenant filter matches no task
-        wanted.append(EngineTopic(topic.topic_name, topic.lock_duration, topic.variables))
+        wanted.append(EngineTopic(topic.topic_name, topic.lock_duration, topic.variables, topic.business_key))
     return wanted
 
 

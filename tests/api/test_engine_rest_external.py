@@ -129,6 +129,27 @@ def test_fetch_returns_only_the_variables_asked_for(rest: Rest) -> None:
     rest.call("system.bank", "POST", f"{ET}/{task['id']}/unlock")
 
 
+def test_a_topic_business_key_fetches_that_cases_task_alone(rest: Rest) -> None:
+    """Camunda's topic ``businessKey``: a system working one case locks no other case's task."""
+    first, second = rest.apply(), rest.apply()
+    code = rest.case(second)["code"]
+    keyed = {
+        "workerId": "w-key",
+        "maxTasks": 10,
+        "topics": [{"topicName": BANK_TOPIC, "lockDuration": 60000, "businessKey": code}],
+    }
+    locked = rest.call("system.bank", "POST", f"{ET}/fetchAndLock", json=keyed)
+    assert locked.status_code == 200, locked.text
+    assert [t["processInstanceId"] for t in locked.json()] == [str(second)]
+    assert locked.json()[0]["businessKey"] == code
+    unknown = {**keyed, "topics": [{**keyed["topics"][0], "businessKey": "NO-SUCH-CASE"}]}
+    assert rest.call("system.bank", "POST", f"{ET}/fetchAndLock", json=unknown).json() == []
+    others = rest.fetch("system.bank", worker="w-other")
+    assert str(first) in {t["processInstanceId"] for t in others}  # the first case's task stayed free
+    for task in [*locked.json(), *others]:
+        rest.call("system.bank", "POST", f"{ET}/{task['id']}/unlock")
+
+
 def test_unknown_and_foreign_ids_are_camunda_404s(rest: Rest) -> None:
     for task_id in ("abc", "987654321", "99999999999999999999"):
         missing = f"External task with id {task_id} does not exist"
