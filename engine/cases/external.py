@@ -49,6 +49,7 @@ from engine.cases.queues import Queues
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
+from engine.cases.task_events import task_event_fields
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import TaskReach, may_see_as_system, may_supervise_task, task_reach
 from engine.errors import (
@@ -506,12 +507,7 @@ class ExternalTasks(Queues, TaskActions):
             emit(
                 oc.session,
                 HandedToClerk(
-                    case_id=oc.case.id,
-                    at=oc.now,
-                    actor=actor.username,
-                    work_item_id=item.id,
-                    item=item.item_key,
-                    department=item.department,
+                    **task_event_fields(oc, item, actor.username),
                     reason=reason.strip(),
                 ),
             )
@@ -543,14 +539,7 @@ class ExternalTasks(Queues, TaskActions):
             item.state = WorkItemState.FAILED
             emit(
                 oc.session,
-                IncidentRaised(
-                    case_id=oc.case.id,
-                    at=oc.now,
-                    actor=actor,
-                    work_item_id=item.id,
-                    item=item.item_key,
-                    department=item.department,
-                ),
+                IncidentRaised(**task_event_fields(oc, item, actor)),
             )
         elif retries > 0 and item.state == WorkItemState.FAILED:
             item.state = WorkItemState.READY
