@@ -7,12 +7,14 @@ the new number answers valid, and the applicant's case lists the licence in forc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.api.support import LiveServer, sqlite_server
+from tests.api.test_case_codes import signed_in
 from tests.api.walking import apply, approve, bundle_example, open_tasks_of, systems_work
 
 STARTUP = "enterprise-startup"
@@ -73,3 +75,11 @@ def test_a_re_decided_registration_supersedes_the_licence_over_rest(server: Live
         f"被重新办理的环节取代，新证照 {new} / superseded by a re-decided step: now {new}"
     )
     assert new_answer.status_code == 200 and new_answer.json()["status"] == "valid"
+
+    # The applicant's page says it in plain words, and lists the licence in force only.
+    browser = signed_in(server, "applicant1")
+    page = browser.get(f"/cases/{case_id}")
+    browser.close()
+    assert page.status_code == 200
+    assert "营业执照已重新签发，原证照作废" in page.text
+    assert new in page.text and re.search(rf"{old}(?!-)", page.text) is None  # the new one only
