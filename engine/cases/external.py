@@ -551,15 +551,7 @@ class ExternalTasks(Queues, TaskActions):
     def _emit_resolved(oc: OpenCase, item: WorkItem, actor: str, how: str) -> None:
         emit(
             oc.session,
-            IncidentResolved(
-                case_id=oc.case.id,
-                at=oc.now,
-                actor=actor,
-                work_item_id=item.id,
-                item=item.item_key,
-                department=item.department,
-                how=how,
-            ),
+            IncidentResolved(**task_event_fields(oc, item, actor), how=how),
         )
 
     # -- reading --------------------------------------------------------------------------
