@@ -64,6 +64,10 @@ MILESTONES: dict[str, tuple[str, str]] = {
     "notice_issued": ("收到一次性补正通知，请按通知补正", "Correction notice sent to you: please supplement"),
     "supplemented": ("您已提交补正", "You sent your supplement"),
     "certificate_issued": ("签发电子证照：{cert}", "Certificate issued: {cert}"),
+    "certificate_superseded": (
+        "{cert}已重新签发，原证照作废",
+        "{cert} issued anew; the earlier one is no longer valid",
+    ),
     "completed": ("全部办结", "Case finished"),
     "rejected": ("不予办理", "Case rejected"),
     "withdrawn": ("您已撤回申请", "You withdrew the application"),

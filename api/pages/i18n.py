@@ -57,6 +57,7 @@ EVENT: dict[str, tuple[str, str]] = {
     "supplemented": ("申请人补正", "Supplement received"),
     "certificate_issued": ("签发电子证照", "Certificate issued"),
     "certificate_revoked": ("电子证照已吊销(注销)", "Certificate revoked"),
+    "certificate_superseded": ("电子证照已换发，原证照作废", "Certificate reissued; the earlier one revoked"),
     "completed": ("办结", "Case completed"),
     "rejected": ("不予办理", "Case rejected"),
     "withdrawn": ("撤回", "Withdrawn"),

@@ -530,3 +530,22 @@ class CaseMigrated(Event):
     new_steps: list[str]
     plan_id: int
     run_id: int | None
+
+
+# -- certificates superseded by a re-decided step -------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateSuperseded(Event):
+    """A step decided again (after a send-back) issued a new certificate; the earlier one is revoked.
+
+    ``number`` is the earlier certificate's, now revoked with ``reason``; ``new_number`` the
+    one issued in the same transaction that takes its place; ``item`` the re-decided step.
+    """
+
+    KIND = "certificate_superseded"
+    kind: str
+    item: str
+    number: str
+    new_number: str
+    reason: str

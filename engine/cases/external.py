@@ -49,6 +49,7 @@ from engine.cases.queues import Queues
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
 from engine.cases.task_actions import TaskActions
+from engine.cases.task_events import task_event_fields
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import TaskReach, may_see_as_system, may_supervise_task, task_reach
 from engine.errors import (
@@ -519,12 +520,7 @@ class ExternalTasks(Queues, TaskActions):
             emit(
                 oc.session,
                 HandedToClerk(
-                    case_id=oc.case.id,
-                    at=oc.now,
-                    actor=actor.username,
-                    work_item_id=item.id,
-                    item=item.item_key,
-                    department=item.department,
+                    **task_event_fields(oc, item, actor.username),
                     reason=reason.strip(),
                 ),
             )
@@ -556,14 +552,7 @@ class ExternalTasks(Queues, TaskActions):
             item.state = WorkItemState.FAILED
             emit(
                 oc.session,
-                IncidentRaised(
-                    case_id=oc.case.id,
-                    at=oc.now,
-                    actor=actor,
-                    work_item_id=item.id,
-                    item=item.item_key,
-                    department=item.department,
-                ),
+                IncidentRaised(**task_event_fields(oc, item, actor)),
             )
         elif retries > 0 and item.state == WorkItemState.FAILED:
             item.state = WorkItemState.READY
@@ -575,15 +564,7 @@ class ExternalTasks(Queues, TaskActions):
     def _emit_resolved(oc: OpenCase, item: WorkItem, actor: str, how: str) -> None:
         emit(
             oc.session,
-            IncidentResolved(
-                case_id=oc.case.id,
-                at=oc.now,
-                actor=actor,
-                work_item_id=item.id,
-                item=item.item_key,
-                department=item.department,
-                how=how,
-            ),
+            IncidentResolved(**task_event_fields(oc, item, actor), how=how),
         )
 
     # -- reading --------------------------------------------------------------------------

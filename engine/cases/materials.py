@@ -361,14 +361,23 @@ class MaterialService:
         return info, self.store.open(info.sha256)
 
     def issue_certificate(
-        self, session: Session, case_id: int, owner: str, kind: str, content: dict[str, Any]
+        self,
+        session: Session,
+        case_id: int,
+        owner: str,
+        kind: str,
+        content: dict[str, Any],
+        *,
+        replacing: bool = False,
     ) -> MaterialInfo:
         """Issue an electronic certificate from a case, inside the caller's transaction.
 
         The certificate carries the catalog's fields for its kind, taken from ``content``
         (the case data and the clerk's decision); a missing field refuses the issue with
         every missing field named. Issuing the same kind again for the same case returns
-        the certificate already issued.
+        the newest certificate already issued, unless ``replacing``: a step decided again
+        after a send-back issues a new one (its number ends ``-2``, ``-3`` ... the case's
+        n-th issue of the kind), which the caller then marks as superseding the earlier.
         """
         spec = self.catalog.materials.get(kind)
         if spec is None or spec.certificate is None:
@@ -376,13 +385,13 @@ class MaterialService:
                 f"{kind} 不是电子证照类材料 ({kind} is not a certificate kind)",
                 [Problem(f"{kind} 不是电子证照类材料", where=kind, rule="not_certificate")],
             )
-        existing = session.scalars(
-            select(Material).where(
-                Material.issued_by_case == case_id, Material.kind == kind, Material.owner == owner
-            )
-        ).first()
-        if existing is not None:
-            return MaterialInfo.of(existing)
+        earlier = session.scalars(
+            select(Material)
+            .where(Material.issued_by_case == case_id, Material.kind == kind, Material.owner == owner)
+            .order_by(Material.created_at.desc(), Material.id.desc())
+        ).all()
+        if earlier and not replacing:
+            return MaterialInfo.of(earlier[0])
         missing = [name for name in spec.certificate.fields if content.get(name) in (None, "")]
         if missing:
             labels = [self.catalog.elements[name] for name in missing]
@@ -403,7 +412,7 @@ class MaterialService:
             "type": "electronic-certificate",
             "kind": kind,
             "name": {"zh": spec.zh, "en": spec.en},
-            "number": certificate_number(case_id, kind, now),
+            "number": certificate_number(case_id, kind, now, issue=len(earlier) + 1),
             "issuer": spec.certificate.issuer,
             "holder": owner,
             "case_id": case_id,
@@ -507,9 +516,14 @@ def kind_code(kind: str) -> str:
     return hashlib.sha256(kind.encode()).hexdigest()[:4].upper()
 
 
-def certificate_number(case_id: int, kind: str, issued_at: datetime) -> str:
-    """A readable, unique certificate number: date, case, and a short code of the kind."""
-    return f"DZZZ{issued_at:%Y%m%d}{case_id:08d}{kind_code(kind)}"
+def certificate_number(case_id: int, kind: str, issued_at: datetime, issue: int = 1) -> str:
+    """A readable, unique certificate number: date, case, and a short code of the kind.
+
+    A case's second and later issue of a kind (a step decided again) ends ``-<issue>``: unique
+    even on the same day, and still within the 40 characters a number may have.
+    """
+    base = f"DZZZ{issued_at:%Y%m%d}{case_id:08d}{kind_code(kind)}"
+    return base if issue == 1 else f"{base}-{issue}"
 
 
 def _type_refusal(spec: MaterialKind, head: bytes) -> InvalidInput | None:

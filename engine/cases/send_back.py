@@ -38,6 +38,7 @@ from engine.cases.core import CaseCore
 from engine.cases.events import CaseMoved, SentBack, StepReopened
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
+from engine.cases.task_events import task_event_fields
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import may_see_task, may_supervise_task, may_work_task
 from engine.errors import (
@@ -220,12 +221,7 @@ class SendingBack(CaseCore):
             emit(
                 oc.session,
                 SentBack(
-                    case_id=oc.case.id,
-                    at=oc.now,
-                    actor=actor.username,
-                    work_item_id=item.id,
-                    item=item.item_key,
-                    department=item.department,
+                    **task_event_fields(oc, item, actor.username),
                     to_item=decided.item_key,
                     to_department=decided.department,
                     between_departments=decided.department != item.department,

@@ -31,6 +31,7 @@ from engine.cases.core import problems_from_form, with_decisions
 from engine.cases.events import CertificateIssued, TaskApproved, TaskClaimed, TaskReturned, TaskUnclaimed
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
+from engine.cases.superseding import replaced_certificate, supersede
 from engine.cases.suspension_guard import refuse_if_suspended
 from engine.cases.views import WorkItemView
 from engine.cases.visibility import may_see_task, may_work_task
@@ -288,7 +289,11 @@ class TaskActions(Applying):
         content = {**oc.case.data, **self.runner.data(oc.workflow), **decision}
         outputs = dict(oc.case.outputs)
         for kind in manifest_item.outputs:
-            info = self.materials.issue_certificate(oc.session, oc.case.id, oc.case.applicant, kind, content)
+            # A step decided again after a send-back replaces the certificate it issued before.
+            earlier = replaced_certificate(oc, item, kind)
+            info = self.materials.issue_certificate(
+                oc.session, oc.case.id, oc.case.applicant, kind, content, replacing=earlier is not None
+            )
             outputs[kind] = info.id
             emit(
                 oc.session,
@@ -296,5 +301,7 @@ class TaskActions(Applying):
                     case_id=oc.case.id, at=oc.now, kind=kind, material_id=info.id, item=item.item_key
                 ),
             )
+            if earlier is not None:
+                supersede(oc, self.materials, earlier, info, item)
         oc.case.outputs = outputs
         oc.case.materials = {**oc.case.materials, **outputs}
