@@ -133,16 +133,13 @@ def test_a_topic_business_key_fetches_that_cases_task_alone(rest: Rest) -> None:
     """Camunda's topic ``businessKey``: a system working one case locks no other case's task."""
     first, second = rest.apply(), rest.apply()
     code = rest.case(second)["code"]
-    keyed = {
-        "workerId": "w-key",
-        "maxTasks": 10,
-        "topics": [{"topicName": BANK_TOPIC, "lockDuration": 60000, "businessKey": code}],
-    }
+    topic = {"topicName": BANK_TOPIC, "lockDuration": 60000, "businessKey": code}
+    keyed = {"workerId": "w-key", "maxTasks": 10, "topics": [topic]}
     locked = rest.call("system.bank", "POST", f"{ET}/fetchAndLock", json=keyed)
     assert locked.status_code == 200, locked.text
     assert [t["processInstanceId"] for t in locked.json()] == [str(second)]
     assert locked.json()[0]["businessKey"] == code
-    unknown = {**keyed, "topics": [{**keyed["topics"][0], "businessKey": "NO-SUCH-CASE"}]}
+    unknown = {**keyed, "topics": [{**topic, "businessKey": "NO-SUCH-CASE"}]}
     assert rest.call("system.bank", "POST", f"{ET}/fetchAndLock", json=unknown).json() == []
     others = rest.fetch("system.bank", worker="w-other")
     assert str(first) in {t["processInstanceId"] for t in others}  # the first case's task stayed free
