@@ -22,6 +22,7 @@ from api.pages.diagram import StepMark, case_marks, diagram_state
 from api.pages.i18n import Words
 from api.pages.params import CaseId
 from engine.cases import supplement_scope
+from engine.cases.reading import STAFF_ONLY_KINDS
 from engine.cases.states import FINISHED_CASE_STATES, CaseStatus, decided
 from engine.cases.views import BundleDetail, CaseView
 from engine.errors import CaseNotWaiting, InvalidInput
@@ -87,7 +88,43 @@ MILESTONES: dict[str, tuple[str, str]] = {
         "Case suspended (the time limit does not run meanwhile)",
     ),
     "resumed": ("办件恢复办理，办理时限相应顺延", "Case resumed; the time limit moved on accordingly"),
+    # 版本迁移: what changed for the applicant, never which version or which steps moved.
+    "case_migrated": (
+        "办理流程已按新版规定更新，已办结的环节不受影响",
+        "The procedure was updated to the new rules; the steps already finished stay as they are",
+    ),
 }
+# The kinds the applicant's milestones leave out on purpose: the desks' own work (queues, claims,
+# timers, clocks, escalations, rectification and the departments' systems' troubles), the step a
+# send-back reopens (its ``sent_back`` line says it) and the hand-overs inside an office
+# (``engine.cases.reading.STAFF_ONLY_KINDS``). Every kind of ``engine.cases.events`` is either
+# in MILESTONES or here (tests/api/test_applicant_event_words.py).
+APPLICANT_HIDDEN_KINDS: frozenset[str] = STAFF_ONLY_KINDS | frozenset(
+    {
+        "task_created",
+        "task_cancelled",
+        "claimed",
+        "unclaimed",
+        "returned",  # the clerk's return: the applicant reads its notice_issued
+        "certificate_revoked",
+        "timer_fired",
+        "finished",
+        "follow_on_due",
+        "follow_on_failed",
+        "overdue",
+        "escalated",
+        "escalation_resolved",
+        "sla_paused",
+        "rectification_opened",
+        "rectification_overdue",
+        "external_task_failed",
+        "incident_raised",
+        "incident_resolved",
+        "bpmn_error",
+        "handed_to_clerk",
+        "step_reopened",
+    }
+)
 # Names of the rating form's fields, for the server's messages next to them.
 RATING_LABELS: dict[str, dict[str, str]] = {
     "score": {"zh": "满意程度", "en": "Satisfaction"},

@@ -228,3 +228,6 @@ FLASH["resumed"] = (
     "办件已恢复办理，办理时限相应顺延。",
     "The case runs again; its due times moved on.",
 )
+
+# 版本迁移 (engine.cases.migrations): the staff's timeline line.
+EVENT["case_migrated"] = ("迁移到新版本流程", "Moved to a new version of the procedure")

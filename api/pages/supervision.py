@@ -1,4 +1,4 @@
-"""The supervision desk (督办台): late work, rectifications, complaints and incidents of one's offices.
+"""The supervision desk (督办台): late work, rectifications, complaints, incidents and suspended cases.
 
 For supervisors (clerks with the supervisor flag: ``supervisor.<department>``) and admins.
 A supervisor reads their departments' offices in their division's subtree, an admin those in
@@ -13,7 +13,9 @@ the REST API also offers, with the same checks:
 - reply to a bad rating where the reader is the responsible office:
   ``rectification.reply_rectification`` (``POST /api/rectifications/{id}/reply``);
 - hand a department system's failed task to the clerks: ``Engine.hand_to_clerk``
-  (``POST /api/tasks/{id}/handover``).
+  (``POST /api/tasks/{id}/handover``);
+- resume a suspended case (挂起办件, ``supervising.suspended``) where the reader may: the case
+  page's resume form (``POST /cases/{id}/resume``, ``Engine.resume``), back to the desk.
 
 A refused text (empty, too long) re-renders the page with the problem beside its field.
 """
@@ -31,6 +33,7 @@ from fastapi.responses import Response
 
 from api.deps import MAX_ID
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, local_path, redirect
+from api.pages.clerk import people_names
 from api.pages.offices import reach_divisions, several_divisions
 from api.pages.params import TaskId
 from engine.cases.views import Label, office_label
@@ -53,6 +56,7 @@ DONE: dict[str, tuple[str, str]] = {
     "answered": ("已答复，反映人将看到您的答复。", "Answered; the applicant sees your answer."),
     "replied": ("整改答复已发出，将显示在办件记录中。", "Your reply is sent and shows on the case."),
     "handed": ("已转人工办理，任务进入部门待办队列。", "Handed to the clerks; the task is in their queue."),
+    "resumed": ("办件已恢复办理，办理时限相应顺延。", "The case runs again; its due times moved on."),
 }
 SHOWN_WORDS: dict[str, tuple[str, str]] = {
     "open": ("待处理", "To do"),
@@ -221,6 +225,10 @@ def _desk(
             for t in engine.incidents(actor)
             if (not dept or t.department == dept) and (below is None or t.division in below)
         ]
+    # 挂起办件: the suspended cases of one's offices (_supervision_suspended.html), while anything is open.
+    suspended = []
+    if shown is not Shown.DONE:
+        suspended = supervising.suspended(engine.db, actor, regions=regions, **narrow)
     names: dict[tuple[str, str], Any] = {}
     bundles = ctx.svc.catalog.bundles()
     for b in bundles:
@@ -244,6 +252,8 @@ def _desk(
         late_rectifications=late_rectifications,
         complaints=said,
         incidents=incidents,
+        suspended=suspended,
+        suspenders=people_names(ctx, (c.suspension.suspended_by for c in suspended)),
         departments=departments,
         bundle_names={b.key: b.name for b in bundles},
         item_names=names,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.pages.base import Ctx, PageRoute, redirect
+from api.pages.base import Ctx, PageRoute, local_path, redirect
 from api.pages.params import CaseId
 from engine.people.actors import Role
 
@@ -35,4 +35,7 @@ def resume(ctx: Ctx, case_id: CaseId) -> Response:
     """Resume the suspended case, with the note posted (optional)."""
     actor = ctx.require(Role.CLERK, Role.ADMIN)
     ctx.engine.resume(actor, case_id, _text(ctx, "note"))
+    back = local_path(_text(ctx, "back"), "")
+    if back.startswith("/supervision"):  # the supervision desk's resume form: back to the desk
+        return redirect(f"{back}{'&' if '?' in back else '?'}done=resumed")
     return redirect(f"/cases/{case_id}?msg=resumed")

@@ -84,7 +84,7 @@ def departments(
     level: LevelFilter = None,
     by: ByFilter = None,
 ) -> list[DepartmentStatsPublic]:
-    """The same measures per department (and division), with complaints."""
+    """The same measures per department (and division), with complaints and suspended cases (挂起)."""
     rows = queries.by_department(
         engine.db,
         bundle,
@@ -93,6 +93,8 @@ def departments(
         level=level,
         group_by_division=by == "division",
         reach=analyst.division,
+        calendar=engine.calendar,
+        now=engine.clock.now(),
     )
     return [DepartmentStatsPublic.from_row(r) for r in rows]
 
@@ -109,6 +111,8 @@ def reductions(
 
     The real side counts the completed cases decided in the divisions read; grouped, a
     bundle has a row per division with completed cases (one row with ``real`` null when none).
+    Each row also counts the bundle's suspended cases (now, ever) and their suspended working
+    time (total, mean), which the real days leave out.
     """
     rows = queries.reductions(
         engine.db,
@@ -118,6 +122,8 @@ def reductions(
         level=level,
         group_by_division=by == "division",
         reach=analyst.division,
+        calendar=engine.calendar,
+        now=engine.clock.now(),
     )
     return [ReductionRowPublic.from_row(r) for r in rows]
 

@@ -131,6 +131,16 @@ class DepartmentStatsPublic(BaseModel):
         description="被其他部门退回重新办理的次数 (this item's decision was reopened by another department's "
         "send-back)",
     )
+    suspended_now: int = Field(0, description="当前暂停办理（挂起）的办件数 (cases suspended now)")
+    suspended_cases: int = Field(0, description="曾暂停办理的办件数 (cases suspended at least once)")
+    suspended_seconds: float = Field(
+        0.0,
+        description="累计暂停的工作时间（秒，不计入办理时限） (suspended working seconds, not waiting)",
+    )
+    suspended_mean_seconds: float | None = Field(
+        None,
+        description="每个暂停办件的平均暂停工作时间（秒） (mean suspended working seconds per case)",
+    )
 
     @classmethod
     def from_row(cls, row: DepartmentRow) -> DepartmentStatsPublic:
@@ -179,6 +189,16 @@ class ReductionRowPublic(BaseModel):
     source: str = ""
     division: str | None = DIVISION_FIELD
     division_name: LabelPublic | None = DIVISION_NAME_FIELD
+    suspended_now: int = Field(0, description="当前暂停办理（挂起）的办件数 (cases suspended now)")
+    suspended_cases: int = Field(0, description="曾暂停办理的办件数 (cases suspended at least once)")
+    suspended_seconds: float = Field(
+        0.0,
+        description="累计暂停的工作时间（秒，不计入办理时限） (suspended working seconds, not waiting)",
+    )
+    suspended_mean_seconds: float | None = Field(
+        None,
+        description="每个暂停办件的平均暂停工作时间（秒） (mean suspended working seconds per case)",
+    )
 
     @classmethod
     def from_row(cls, row: ReductionRow) -> ReductionRowPublic:

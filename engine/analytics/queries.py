@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, select
 
+from engine.analytics import suspensions
 from engine.analytics.grouping import DivisionScope, division_scope
 from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.sketch import bucket_value, sketch_median, sketch_merge, sketch_quantile
@@ -50,7 +51,7 @@ from engine.cases.views import Label
 from engine.errors import InvalidInput, Problem
 from engine.regions.tree import DivisionTree
 from engine.storage.db import Database
-from engine.time.calendar import SECONDS_PER_DAY
+from engine.time.calendar import SECONDS_PER_DAY, WorkCalendar
 
 Ts = TypeVarTuple("Ts")
 # ``Regions.office_name``: (department, division, lang) -> the office's name.
@@ -142,10 +143,13 @@ def by_department(
     level: str | None = None,
     group_by_division: bool = False,
     reach: str | None = None,
+    calendar: WorkCalendar | None = None,
+    now: datetime | None = None,
 ) -> list[DepartmentRow]:
     """The same measures per department[, division], over all its tasks (of one bundle, or of all).
 
-    Ratings and complaints are those of the cases decided in the row's divisions.
+    Ratings and complaints are those of the cases decided in the row's divisions. With the
+    ``calendar`` and ``now``, the suspended cases (``engine.analytics.suspensions``) too.
     """
     scope = division_scope(tree, division, level, group_by_division, reach=reach)
     with db.read() as s:
@@ -168,6 +172,7 @@ def by_department(
         rating_rows = s.scalars(rating_query).all()
         complaint_rows = s.execute(complaint_query).all()
         sent_back, reopened = step_returns(s, scope, bundle).by_department()
+        held = suspensions.by_department(s, scope, calendar, now, bundle) if calendar and now else {}
     merged: dict[tuple[str, str | None], TaskAgg] = defaultdict(TaskAgg)
     for t in stats:
         merged[(t.department, scope.group(t.division))].merge(t)
@@ -179,7 +184,12 @@ def by_department(
     for department, row_division, count in complaint_rows:
         complaints[(department, scope.group(row_division))] += int(count)
     keys = sorted(
-        set(merged) | set(ratings) | {k for k in complaints if k[0]} | set(sent_back) | set(reopened),
+        set(merged)
+        | set(ratings)
+        | {k for k in complaints if k[0]}
+        | set(sent_back)
+        | set(reopened)
+        | set(held),
         key=lambda k: (k[0], k[1] or ""),
     )
     return [
@@ -191,6 +201,7 @@ def by_department(
             division_name=_label(scope, group),
             sent_back=sent_back[(d, group)],
             reopened=reopened[(d, group)],
+            **_suspended(held.get((d, group))),
             **merged[(d, group)].measures(),
         )
         for d, group in keys
@@ -377,6 +388,8 @@ def reductions(
     level: str | None = None,
     group_by_division: bool = False,
     reach: str | None = None,
+    calendar: WorkCalendar | None = None,
+    now: datetime | None = None,
 ) -> list[ReductionRow]:
     """Per bundle (newest base version): before (baseline), after by the model, and after in real cases.
 
@@ -387,12 +400,15 @@ def reductions(
     completion, materials supplied. Trips are not recorded per case (every step here is
     online), so the real side leaves them out. Grouped, a bundle has one row per division
     group with completed cases, or a single row (``division`` None, ``real`` None) when
-    none has any.
+    none has any. With the ``calendar`` and ``now``, each row also counts the bundle's suspended
+    cases (``engine.analytics.suspensions``; their time is left out of the real days).
     """
     scope = division_scope(tree, division, level, group_by_division, reach=reach)
     with db.read() as s:
         latest = deployments.latest_all(s)
         case_rows = s.scalars(_within(select(CaseStats), CaseStats.division, scope)).all()
+        default = deployments.settings.default_division
+        held = suspensions.by_bundle(s, scope, calendar, now, default) if calendar and now else {}
     by_group: dict[str, dict[str | None, list[CaseStats]]] = defaultdict(lambda: defaultdict(list))
     for row in case_rows:
         by_group[row.bundle_key][scope.group(row.division)].append(row)
@@ -408,6 +424,7 @@ def reductions(
             float(model["after"]["trips"]),
         )
         groups = {g: rows for g, rows in by_group[deployment.key].items() if sum(r.completed for r in rows)}
+        groups.update({g: by_group[deployment.key].get(g, []) for b, g in held if b == deployment.key})
         if not scope.grouped:
             groups = {None: by_group[deployment.key].get(None, [])}
         for group in sorted(groups, key=lambda g: g or "") or [None]:
@@ -429,9 +446,21 @@ def reductions(
                     source=str(model.get("source", "")),
                     division=group,
                     division_name=_label(scope, group),
+                    **_suspended(held.get((deployment.key, group))),
                 )
             )
     return out
+
+
+def _suspended(figures: suspensions.SuspendedFigures | None) -> dict[str, Any]:
+    """A row's suspension fields (zeros without suspended cases)."""
+    figures = figures or suspensions.SuspendedFigures()
+    return {
+        "suspended_now": figures.suspended_now,
+        "suspended_cases": figures.suspended_cases,
+        "suspended_seconds": figures.suspended_seconds,
+        "suspended_mean_seconds": figures.suspended_mean_seconds,
+    }
 
 
 def _real_measures(rows: list[CaseStats]) -> tuple[Measures | None, int]:

@@ -210,9 +210,13 @@ class CaseFact:
 
 
 def case_fact(calendar: WorkCalendar, case: Case, materials: int) -> CaseFact:
-    """What a finished case counts for, given the materials the applicant supplied."""
+    """What a finished case counts for, given the materials the applicant supplied.
+
+    Its duration leaves out the working time it was suspended (挂起: not counted in the time limit).
+    """
     finished = case.finished_at or case.updated_at
-    working = calendar.working_time_between(case.created_at, finished).total_seconds()
+    elapsed = calendar.working_time_between(case.created_at, finished).total_seconds()
+    working = max(0.0, elapsed - float(case.suspended_seconds or 0.0))
     return CaseFact(
         str(case.status), working, max(1, int(case.round or 1)), materials, calendar.local_date(finished)
     )

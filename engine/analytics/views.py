@@ -117,6 +117,11 @@ class DepartmentRow:
     division_name: Label | None = None
     sent_back: int = 0
     reopened: int = 0
+    # 挂起: suspended cases now and ever, and their suspended working time (engine.analytics.suspensions).
+    suspended_now: int = 0
+    suspended_cases: int = 0
+    suspended_seconds: float = 0.0
+    suspended_mean_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,11 @@ class ReductionRow:
     source: str = ""
     division: str | None = None
     division_name: Label | None = None
+    # 挂起: suspended cases now and ever, and their suspended working time (engine.analytics.suspensions).
+    suspended_now: int = 0
+    suspended_cases: int = 0
+    suspended_seconds: float = 0.0
+    suspended_mean_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ APPLICANT_MOVE_KEYS = frozenset({"item", "department", "to_item", "to_department
 # Who in an office holds a task is the office's own business: an applicant's timeline leaves
 # out reassignments, delegations and releases (``engine.cases.handover``) altogether.
 STAFF_ONLY_KINDS = frozenset({"task_reassigned", "task_delegated", "task_released"})
+# A move to a new version of the procedure (``engine.cases.migrations``): the applicant reads that
+# the procedure was updated, never the versions or the steps' element ids.
+APPLICANT_BARE_KINDS = frozenset({"case_migrated"})
 
 
 class CaseReading(CaseCore):
@@ -214,6 +217,8 @@ def _detail(event: CaseEvent, full: bool, applicant: bool) -> dict[str, Any]:
         return {k: v for k, v in event.detail.items() if k in CLERK_EVENT_KEYS}
     if applicant and event.kind in SYSTEM_TROUBLE_KINDS:
         return {k: v for k, v in event.detail.items() if k in APPLICANT_TROUBLE_KEYS}
+    if applicant and event.kind in APPLICANT_BARE_KINDS:
+        return {}
     if applicant and event.kind in STEP_MOVE_KINDS:
         return {k: v for k, v in event.detail.items() if k in APPLICANT_MOVE_KEYS}
     return dict(event.detail)

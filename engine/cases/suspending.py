@@ -26,7 +26,7 @@ Who: a supervisor of an office working the case (an open task of the case within
 supervision, ``may_supervise_task``) or an admin in scope; the same for the resume. Anyone
 else who may see the case is refused (403); who may not see it does not find it (404).
 
-May import: ``engine.cases``, ``engine.people``, ``engine.storage``, ``engine.errors``.
+May import: ``engine.cases``, ``engine.people``, ``engine.regions``, ``engine.storage``, ``engine.errors``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from engine.cases.views import CaseView
 from engine.cases.visibility import may_supervise_task
 from engine.errors import CaseSuspendedError, Conflict, InvalidInput, NotAllowed, Problem
 from engine.people.actors import Actor, Role
+from engine.regions.service import Regions
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import emit
@@ -80,14 +81,7 @@ class Suspending(CaseReading):
 
     def _supervises(self, session: Session, actor: Actor, case: Case, rows: Iterable[WorkItem]) -> bool:
         """An admin in scope of the case, or a supervisor of an office with an open task of it."""
-        if actor.role is Role.ADMIN:
-            return actor.division is None or self.regions.in_scope(
-                actor.division, self.regions.own(case.division)
-            )
-        return any(
-            r.state in OPEN_WORK_STATES and may_supervise_task(actor, r.department, r.division, self.regions)
-            for r in rows
-        )
+        return may_suspend_case(actor, case.division, rows, self.regions)
 
     def _checked_actor(self, actor: Actor, case_id: int) -> None:
         """404 for a case the actor may not see, 403 for one they see but may not suspend."""
@@ -230,3 +224,14 @@ def _required(*fields: tuple[str, str, str, str]) -> list[Problem]:
                 )
             )
     return problems
+
+
+def may_suspend_case(actor: Actor, division: str | None, rows: Iterable[WorkItem], regions: Regions) -> bool:
+    """Who suspends and resumes a case of ``division`` whose tasks are ``rows`` (the desk asks it too):
+    an admin in scope of the case, or a supervisor of an office with an open task of it."""
+    if actor.role is Role.ADMIN:
+        return actor.division is None or regions.in_scope(actor.division, regions.own(division))
+    return any(
+        r.state in OPEN_WORK_STATES and may_supervise_task(actor, r.department, r.division, regions)
+        for r in rows
+    )

@@ -1,4 +1,4 @@
-"""What a supervisor's screen reads (督办台): entries, rectifications and complaints, open or done.
+"""What a supervisor's screen reads (督办台): entries, rectifications, complaints, suspended cases.
 
 The REST routes list what is still open (``supervision.queue_for``, ``rectifications_for``);
 the supervision page also shows what was done (resolved entries, replied rectifications,
@@ -20,6 +20,10 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, select
 
+from engine.cases.states import OPEN_WORK_STATES, CaseStatus
+from engine.cases.suspending import may_suspend_case
+from engine.cases.suspension_rows import CaseSuspension
+from engine.cases.suspension_views import SuspensionView
 from engine.cases.visibility import TaskReach, may_supervise_task, may_work_task
 from engine.deadlines.supervision import (
     TASK_SUBJECTS,
@@ -38,7 +42,7 @@ from engine.feedback.views import ComplaintView, RectificationView
 from engine.people.actors import Actor, Role
 from engine.regions.service import Regions
 from engine.storage.db import Database
-from engine.storage.models import WorkItem
+from engine.storage.models import Case, WorkItem
 
 LIMIT = 200  # rows per list: a screen, not an export
 # Entries a supervisor closes with a note; complaints close by their answer, incidents by a handover.
@@ -245,3 +249,92 @@ def complaints(
         )
         for view, code in rows
     ]
+
+
+@dataclass(frozen=True)
+class SupervisedSuspension:
+    """A suspended case with an open task at an office the reader supervises (挂起办件).
+
+    ``departments``: the departments of its open tasks in the reader's reach; ``suspension``:
+    the open suspension (``suspended_by`` is an account name: the page shows its display name);
+    ``may_resume``: whether the reader may resume it (``Engine.resume`` asks the same).
+    """
+
+    case_id: int
+    bundle: str
+    division: str
+    departments: tuple[str, ...]
+    suspension: SuspensionView
+    may_resume: bool
+
+
+def suspended(
+    db: Database,
+    actor: Actor,
+    *,
+    regions: Regions,
+    department: str | None = None,
+    division: str | None = None,
+) -> list[SupervisedSuspension]:
+    """The suspended cases of the offices the reader supervises, the longest suspended first."""
+    reach = _reach(actor, regions, department, division)
+    query = (
+        select(Case, CaseSuspension)
+        .join(CaseSuspension, CaseSuspension.case_id == Case.id)
+        .where(
+            Case.status == CaseStatus.SUSPENDED.value,
+            CaseSuspension.resumed_at.is_(None),
+            select(WorkItem.id)
+            .where(
+                WorkItem.case_id == Case.id,
+                WorkItem.state.in_([w.value for w in OPEN_WORK_STATES]),
+                *_in_reach(reach, WorkItem.department, WorkItem.division),
+            )
+            .exists(),
+        )
+        .order_by(CaseSuspension.suspended_at, Case.id)
+        .limit(LIMIT)
+    )
+    found: list[SupervisedSuspension] = []
+    with db.read() as s:
+        pairs = s.execute(query).all()
+        ids = [case.id for case, _ in pairs]
+        open_rows: dict[int, list[WorkItem]] = {i: [] for i in ids}
+        for task in s.scalars(
+            select(WorkItem).where(
+                WorkItem.case_id.in_(ids), WorkItem.state.in_([w.value for w in OPEN_WORK_STATES])
+            )
+        ):
+            open_rows[task.case_id].append(task)
+        for case, row in pairs:
+            tasks = open_rows[case.id]
+            found.append(
+                SupervisedSuspension(
+                    case_id=case.id,
+                    bundle=case.bundle_key,
+                    division=regions.own(case.division),
+                    departments=tuple(
+                        sorted(
+                            {
+                                t.department
+                                for t in tasks
+                                if (reach.departments is None or t.department in reach.departments)
+                                and (reach.divisions is None or t.division in reach.divisions)
+                            }
+                        )
+                    ),
+                    suspension=SuspensionView(
+                        id=row.id,
+                        suspended_at=row.suspended_at,
+                        suspended_by=row.suspended_by,
+                        reason=row.reason,
+                        legal_basis=row.legal_basis,
+                        resumed_at=None,
+                        resumed_by=None,
+                        resume_note="",
+                        working_seconds=row.working_seconds,
+                    ),
+                    may_resume=may_suspend_case(actor, case.division, tasks, regions),
+                )
+            )
+    return found
