@@ -23,12 +23,12 @@ from api.pages.diagram import case_marks, diagram_state
 from api.pages.handover import bulk_bar, handover_panel
 from api.pages.offices import division_label, own_offices, reach_divisions, several_divisions
 from api.pages.params import TaskId
+from api.pages.people import people_names
 from api.routes.certificates import pdf_response
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.views import TaskDetail, TimelineEntry
 from engine.cases.visibility import may_work_task, task_reach
 from engine.errors import AlreadyClaimed, InvalidInput, TaskNotReady
-from engine.people.accounts import AccountNotFound
 from engine.people.actors import Role
 from forms.coerce import coerce_value
 from forms.merge import MergedForm
@@ -44,19 +44,6 @@ STAFF_EVENTS: dict[str, tuple[str, str]] = {**i18n.EVENT, **SYSTEM_EVENTS}
 FILTERS = ("ready", "mine", "overdue", "all")
 PAGE_SIZE = 50
 COUNT_LIMIT = 200
-
-
-def people_names(ctx: PageContext, usernames: Iterable[str | None]) -> dict[str, str]:
-    """Staff by the name on their account, not their username (Chinese pages drop an English gloss)."""
-    names: dict[str, str] = {}
-    for username in {u for u in usernames if u and u != "system"}:
-        try:
-            display = ctx.svc.accounts.get(username).display_name
-        except AccountNotFound:
-            continue
-        if display:
-            names[username] = ctx.words.person_name(display)
-    return names
 
 
 def _query(flt: str, bundle: str | None, department: str | None, division: str | None) -> dict[str, Any]:

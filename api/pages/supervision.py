@@ -33,9 +33,9 @@ from fastapi.responses import Response
 
 from api.deps import MAX_ID
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, local_path, redirect
-from api.pages.clerk import people_names
 from api.pages.offices import reach_divisions, several_divisions
 from api.pages.params import TaskId
+from api.pages.people import people_names
 from engine.cases.views import Label, office_label
 from engine.deadlines import supervision
 from engine.deadlines.supervision import Subject
