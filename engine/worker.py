@@ -1,7 +1,10 @@
 """The timer and escalation worker that ``onething worker`` and ``onething serve`` run.
 
 Each tick: fire the BPMN timers whose time has come (``Engine.fire_due_timers``: each in
-its case's transaction, exactly once), then run the SLA clock (``engine.deadlines.tracking``) and send
+its case's transaction, exactly once), move a batch of the cases queued in version-migration
+runs (``Engine.run_migration_jobs``: each case in its own transaction; a run interrupted by a
+crash or a restart goes on from its pending rows), then run the SLA clock
+(``engine.deadlines.tracking``) and send
 rectifications past their deadline to the supervisors (``engine.feedback.rectification``). Every step
 claims its rows safely, so any number of workers may run against one PostgreSQL database;
 on SQLite the write lock serializes them, and an idle tick only reads.
@@ -37,6 +40,10 @@ class TimerEngine(Protocol):
         """Fire timers whose time has come, each exactly once; how many fired."""
         ...
 
+    def run_migration_jobs(self, limit: int = 100) -> int:
+        """Move up to ``limit`` pending cases of queued migration runs; how many were taken."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerTick:
@@ -47,6 +54,7 @@ class WorkerTick:
     sla: SweepResult
     rectifications_overdue: int
     seconds: float
+    migrated: int = 0
     errors: tuple[str, ...] = ()
     # A batch was full: more may be waiting, so the next tick should not sleep first.
     busy: bool = False
@@ -62,11 +70,13 @@ class Worker:
         timer_batch: int = 100,
         sweep_batch: int = 200,
         max_timer_batches: int = 20,
+        migration_batch: int = 100,
     ) -> None:
         self.engine = engine
         self.timer_batch = timer_batch
         self.sweep_batch = sweep_batch
         self.max_timer_batches = max_timer_batches
+        self.migration_batch = migration_batch
 
     def _fire_timers(self) -> tuple[int, bool]:
         fired = 0
@@ -78,7 +88,7 @@ class Worker:
         return fired, True
 
     def run_once(self) -> WorkerTick:
-        """One tick: timers, then the SLA sweep, then overdue rectifications."""
+        """One tick: timers, a batch of migration runs, then the SLA sweep, then overdue rectifications."""
         started = time.perf_counter()
         at = self.engine.clock.now()
         errors: list[str] = []
@@ -88,6 +98,13 @@ class Worker:
         except Exception as exc:  # one failing case must not stop the escalations
             log.exception("firing timers failed")
             errors.append(f"timers: {type(exc).__name__}: {exc}")
+        migrated = 0
+        try:
+            migrated = self.engine.run_migration_jobs(self.migration_batch)
+            busy = busy or migrated >= self.migration_batch
+        except Exception as exc:
+            log.exception("migration runs failed")
+            errors.append(f"migrations: {type(exc).__name__}: {exc}")
         sla = SweepResult()
         try:
             sla = run_sweep(self.engine.db, self.engine.clock, self.engine.calendar, batch=self.sweep_batch)
@@ -108,6 +125,7 @@ class Worker:
             sla=sla,
             rectifications_overdue=rectifications,
             seconds=time.perf_counter() - started,
+            migrated=migrated,
             errors=tuple(errors),
             busy=busy,
         )

@@ -2,17 +2,22 @@
 
 A plan maps the waiting steps, data fields and timers of one version of a bundle to a later
 one; ``validate`` lists every problem; a dry run shows per case what would change and
-changes nothing; a run moves the picked cases batch by batch, each in its own transaction,
-and answers its report; a run interrupted (a crash, a restart) is resumed. Analysts and
-admins with a division see and move only their subtree's cases and plans.
+changes nothing; a run is queued (202, with a Location to poll) and the worker moves the
+picked cases batch by batch, each in its own transaction; the run's report shows its
+progress (counts per state). A run interrupted (a crash, a restart) goes on by itself in
+the worker; resume hands it back explicitly. Analysts and admins with a division see and
+move only their subtree's cases and plans.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import AnalystActor, BundleKey, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
@@ -28,11 +33,36 @@ from api.schemas.migrations import (
     PlanCheckPublic,
     VersionCasesPublic,
 )
+from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation
 
 router = APIRouter(prefix="/api/bundles", tags=["bundles"])
 PlanId = Annotated[int, Path(ge=1, le=2**63 - 1, description="迁移方案 (migration plan id)")]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1, description="迁移批次 (migration run id)")]
+
+
+def _once(
+    services: ServicesDep,
+    actor: Actor,
+    key: str | None,
+    request: Request,
+    body: BaseModel | None,
+    status_code: int,
+    answer: Callable[[], BaseModel],
+) -> JSONResponse:
+    """The routes' one idempotent POST: the work at most once per key, its answer replayed."""
+
+    def work(_reservation: Reservation | None) -> BaseModel:
+        return answer()
+
+    return run_once(services, actor, key, ("POST", request.url.path, body or {}), status_code, work)
+
+
+def _queued(key: str, response: JSONResponse) -> JSONResponse:
+    """A queued run's answer (202) with the report to poll in ``Location`` (a replay's too)."""
+    run_id = json.loads(bytes(response.body))["id"]
+    response.headers["Location"] = f"/api/bundles/{key}/migration-runs/{run_id}"
+    return response
 
 
 @router.get(
@@ -66,8 +96,14 @@ def create_plan(
     keep or recompute running due times. Unknown versions: 404.
     """
 
-    def work(_reservation: Reservation | None) -> MigrationPlanPublic:
-        return MigrationPlanPublic.from_view(
+    return _once(
+        services,
+        actor,
+        idempotency_key,
+        request,
+        body,
+        201,
+        lambda: MigrationPlanPublic.from_view(
             engine.create_migration_plan(
                 actor,
                 key,
@@ -77,9 +113,8 @@ def create_plan(
                 [f.model_dump() for f in body.fields],
                 body.timers.model_dump(),
             )
-        )
-
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+        ),
+    )
 
 
 @router.get(
@@ -105,10 +140,15 @@ def validate_plan(
     """Analysts and admins: check a plan. Every waiting step mapped, targets reachable waiting
     steps of the new version, no move to another department's item unless marked; every problem."""
 
-    def work(_reservation: Reservation | None) -> PlanCheckPublic:
-        return PlanCheckPublic.from_check(engine.validate_migration(actor, key, plan_id))
-
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, {}), 200, work)
+    return _once(
+        services,
+        actor,
+        idempotency_key,
+        request,
+        None,
+        200,
+        lambda: PlanCheckPublic.from_check(engine.validate_migration(actor, key, plan_id)),
+    )
 
 
 @router.post(
@@ -129,16 +169,16 @@ def dry_run(
     """Analysts and admins: per picked case, what the plan would change (from step -> to step,
     department, claim and due time kept or not); writes nothing. A plan with problems: 422."""
 
-    def work(_reservation: Reservation | None) -> DryRunPublic:
+    def answer() -> DryRunPublic:
         found = engine.dry_run_migration(actor, key, plan_id, body.to_filter())
         return DryRunPublic([CasePreviewPublic.from_preview(p) for p in found])
 
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 200, work)
+    return _once(services, actor, idempotency_key, request, body, 200, answer)
 
 
 @router.post(
     "/{key}/migrations/{plan_id}/runs",
-    status_code=201,
+    status_code=202,
     response_model=MigrationRunPublic,
     responses=responses(403, 404, 409, 422),
 )
@@ -152,14 +192,24 @@ def start_run(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Analysts and admins: move the picked cases to the new version in batches, each case in its
-    own transaction with a CaseMigrated audit line; answers the run's report. A plan with problems: 422."""
-
-    def work(_reservation: Reservation | None) -> MigrationRunPublic:
-        report = engine.start_migration_run(actor, key, plan_id, body.to_filter(), body.batch_size)
-        return MigrationRunPublic.from_report(report)
-
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, body), 201, work)
+    """Analysts and admins: queue a run that moves the picked cases to the new version; answers 202
+    with the run's report (every case pending) and its address in ``Location``. The worker moves
+    the cases in batches, each in its own transaction with a CaseMigrated audit line; poll the
+    report for progress. A plan with problems: 422."""
+    return _queued(
+        key,
+        _once(
+            services,
+            actor,
+            idempotency_key,
+            request,
+            body,
+            202,
+            lambda: MigrationRunPublic.from_report(
+                engine.queue_migration_run(actor, key, plan_id, body.to_filter(), body.batch_size)
+            ),
+        ),
+    )
 
 
 @router.get(
@@ -172,6 +222,7 @@ def get_run(key: BundleKey, run_id: RunId, actor: AnalystActor, engine: EngineDe
 
 @router.post(
     "/{key}/migration-runs/{run_id}/resume",
+    status_code=202,
     response_model=MigrationRunPublic,
     responses=responses(403, 404, 409, 422),
 )
@@ -184,9 +235,17 @@ def resume_run(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Analysts and admins: move the run's cases still pending (after a crash); answers the report."""
-
-    def work(_reservation: Reservation | None) -> MigrationRunPublic:
-        return MigrationRunPublic.from_report(engine.resume_migration_run(actor, key, run_id))
-
-    return run_once(services, actor, idempotency_key, ("POST", request.url.path, {}), 200, work)
+    """Analysts and admins: hand the run's cases still pending back to the worker (a run interrupted
+    by a crash goes on by itself too); answers 202 with the report and its address in ``Location``."""
+    return _queued(
+        key,
+        _once(
+            services,
+            actor,
+            idempotency_key,
+            request,
+            None,
+            202,
+            lambda: MigrationRunPublic.from_report(engine.requeue_migration_run(actor, key, run_id)),
+        ),
+    )

@@ -14,6 +14,12 @@ Two steps, both on SpiffWorkflow objects, so the rest of the engine sees element
   a ready task whose element the old case already completed (through the plan's map) is
   completed again with that task's data; one that an old waiting task maps to stays waiting;
   one that is neither (a step the new version adds on the way) stays waiting as a new step.
+  A catch event the old case has passed (an intermediate timer that fired, a message that
+  arrived) is caught again in the same way: the timer fires at once and the message is
+  delivered with the data the old catch took in (its payload was merged into that task's
+  data, which is the only full record of it: the ``MessageCorrelated`` line keeps names).
+  A timer the case waits at, and a boundary timer on a task it waits at (an SLA escalation),
+  keep their running due time unless the plan's timer rule says ``recompute``.
   Gateways decide on the same data, so the case reaches the mapped waiting points.
 
 May import: SpiffWorkflow, ``engine.bpmn``, ``engine.errors``, the standard library.
@@ -32,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -164,7 +171,7 @@ def replay(
         targets.setdefault(tasks[point.element], []).append(point)
     done: dict[str, list[Task]] = {}
     completed = sorted(
-        (t for t in old.get_tasks(state=TaskState.COMPLETED) if t.task_spec.manual),
+        (t for t in old.get_tasks(state=TaskState.COMPLETED) if t.task_spec.manual or _is_catch(t.task_spec)),
         key=lambda t: t.last_state_change,
     )
     for task in completed:
@@ -184,10 +191,28 @@ def replay(
                 task.set_data(**data_map(copy.deepcopy(dict(source.data))))
                 task.run()
                 progressed = True
+            for task in workflow.get_tasks(state=TaskState.WAITING):
+                element = _element(task)
+                if not _is_catch(task.task_spec) or element in targets or not done.get(element):
+                    continue
+                _catch_again(task, data_map(copy.deepcopy(dict(done[element].pop(0).data))))
+                progressed = True
             if not progressed:
                 break
             workflow.do_engine_steps()
     return _match(old, workflow, waiting, targets, data_map, keep_timers)
+
+
+def _catch_again(task: Task, data: dict[str, Any]) -> None:
+    """Let a waiting catch event take again what the old case's took: a timer fires, a message arrives.
+
+    The event goes through Spiff's own ``catch`` (a message's payload is what the old catch
+    left in its data, so the data after the catch is the same); the engine steps that follow
+    run the event and what comes after it.
+    """
+    task.set_data(**data)
+    task.task_spec.catch(task, BpmnEvent(task.task_spec.event_definition, payload=copy.deepcopy(data)))
+    task.task_spec._update(task)
 
 
 def _match(
@@ -216,7 +241,37 @@ def _match(
             new_task = workflow.get_task_from_id(UUID(found[0].spiff_id))
             # The waiting task's own data (a returned task keeps what the clerk saw).
             new_task.data = data_map(copy.deepcopy(dict(old_task.data)))
-            if "event_value" in old_task.internal_data and keep_timers(point.element):
-                new_task.internal_data["event_value"] = copy.deepcopy(old_task.internal_data["event_value"])
+            if keep_timers(point.element):
+                _keep_due(old_task, new_task)
+                _keep_boundary_due(old_task, new_task)
     new_steps = sorted({p.element for p in now_waiting if p.element not in targets})
     return Replayed(workflow, moved, new_steps)
+
+
+def _keep_due(old_task: Task, new_task: Task) -> None:
+    """The new waiting timer takes the old one's running due time (``event_value``)."""
+    if "event_value" in old_task.internal_data:
+        new_task.internal_data["event_value"] = copy.deepcopy(old_task.internal_data["event_value"])
+
+
+def _boundary_timers(task: Task) -> dict[str, Task]:
+    """The waiting boundary timers attached to a task (Spiff makes them the task's siblings), by element."""
+    parent = task.parent
+    if parent is None:
+        return {}
+    return {
+        _element(t): t
+        for t in parent.children
+        if t is not task
+        and isinstance(t.task_spec, BoundaryEvent)
+        and isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        and t.state == TaskState.WAITING
+    }
+
+
+def _keep_boundary_due(old_task: Task, new_task: Task) -> None:
+    """A boundary timer (an escalation) on a moved task keeps its due time when the new task has it too."""
+    olds = _boundary_timers(old_task)
+    for element, new_timer in _boundary_timers(new_task).items():
+        if element in olds:
+            _keep_due(olds[element], new_timer)

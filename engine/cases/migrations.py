@@ -222,10 +222,14 @@ class Migrations(CaseCore):
         return previews
 
     # -- runs --------------------------------------------------------------------------
-    def start_migration_run(
+    def queue_migration_run(
         self, actor: Actor, key: str, plan_id: int, which: CaseFilter, batch_size: int = 100
     ) -> RunReport:
-        """List the picked cases in a new run, then move them batch by batch; the report."""
+        """List the picked cases in a new run (all pending) for the worker to move; the report.
+
+        The request that asks for a run does only this: the worker (``run_migration_jobs``)
+        moves the cases batch by batch, so a run of thousands of cases outlives no request.
+        """
         with self.db.write() as s:
             prepared = self._prepare_plan(s, self._migration_plan_row(s, actor, key, plan_id))
             self._refuse_invalid_plan(prepared)
@@ -241,14 +245,34 @@ class Migrations(CaseCore):
             s.add(run)
             s.flush()
             s.add_all(MigrationRunCase(run_id=run.id, case_id=i, state=RunCaseState.PENDING) for i in ids)
-            run_id = run.id
+            return _report(s, run, prepared.plan)
+
+    def start_migration_run(
+        self, actor: Actor, key: str, plan_id: int, which: CaseFilter, batch_size: int = 100
+    ) -> RunReport:
+        """Queue a run and move its cases here and now (tests, the command line); the final report."""
+        run_id = self.queue_migration_run(actor, key, plan_id, which, batch_size).id
         return self._execute_run(actor, key, run_id)
 
     def resume_migration_run(self, actor: Actor, key: str, run_id: int) -> RunReport:
-        """Move the run's cases still pending (after a crash or a stop); the report."""
+        """Move the run's cases still pending (after a crash or a stop), here and now; the report."""
         with self.db.read() as s:
             self._migration_run_row(s, actor, key, run_id)
         return self._execute_run(actor, key, run_id)
+
+    def requeue_migration_run(self, actor: Actor, key: str, run_id: int) -> RunReport:
+        """Hand a run's pending cases back to the worker (a finished run with none pending stays so)."""
+        with self.db.write() as s:
+            run, plan = self._migration_run_row(s, actor, key, run_id)
+            pending = s.scalar(
+                select(func.count())
+                .select_from(MigrationRunCase)
+                .where(MigrationRunCase.run_id == run_id, MigrationRunCase.state == RunCaseState.PENDING)
+            )
+            if pending:
+                run.status, run.finished_at = "running", None
+            s.flush()
+            return _report(s, run, plan)
 
     def migration_report(self, actor: Actor, key: str, run_id: int) -> RunReport:
         """A run's counts and failures as they stand."""
@@ -256,39 +280,73 @@ class Migrations(CaseCore):
             run, plan = self._migration_run_row(s, actor, key, run_id)
             return _report(s, run, plan)
 
+    def run_migration_jobs(self, limit: int = 100) -> int:
+        """The worker's step: move up to ``limit`` pending cases of running runs, oldest run first.
+
+        Each case moves in its own transaction under its row lock, and its row in the run is
+        checked again there, so two workers (or a worker and a resume) never move one case
+        twice; a run with no pending case left is marked finished. After a crash or a restart
+        the next tick simply takes the pending rows again. How many cases it took.
+        """
+        taken = 0
+        with self.db.read() as s:
+            runs = list(
+                s.scalars(
+                    select(MigrationRun).where(MigrationRun.status == "running").order_by(MigrationRun.id)
+                )
+            )
+        for run in runs:
+            if taken >= limit:
+                break
+            with self.db.read() as s:
+                plan = s.get(MigrationPlan, run.plan_id)
+                if plan is None:
+                    continue
+                prepared = self._prepare_plan(s, plan)
+            taken += self._execute_batch(run.created_by, prepared, run.id, limit - taken)
+        return taken
+
     def _execute_run(self, actor: Actor, key: str, run_id: int) -> RunReport:
         with self.db.read() as s:
             run, plan = self._migration_run_row(s, actor, key, run_id)
             prepared = self._prepare_plan(s, plan)
             batch = run.batch_size
-        while True:
-            with self.db.read() as s:
-                ids = list(
-                    s.scalars(
-                        select(MigrationRunCase.case_id)
-                        .where(
-                            MigrationRunCase.run_id == run_id, MigrationRunCase.state == RunCaseState.PENDING
-                        )
-                        .order_by(MigrationRunCase.case_id)
-                        .limit(batch)
-                    )
-                )
-            if not ids:
-                break
-            for case_id in ids:
-                self._migrate_one(actor, prepared, run_id, case_id)
-        with self.db.write() as s:
-            s.execute(
-                update(MigrationRun)
-                .where(MigrationRun.id == run_id, MigrationRun.status == "running")
-                .values(status="finished", finished_at=self.clock.now())
-            )
+        while self._execute_batch(actor.username, prepared, run_id, batch):
+            pass
         return self.migration_report(actor, key, run_id)
 
-    def _migrate_one(self, actor: Actor, prepared: _Prepared, run_id: int, case_id: int) -> None:
+    def _execute_batch(self, by: str, prepared: _Prepared, run_id: int, batch: int) -> int:
+        """Move up to ``batch`` pending cases of a run; finish the run when none is left. How many taken."""
+        with self.db.read() as s:
+            ids = list(
+                s.scalars(
+                    select(MigrationRunCase.case_id)
+                    .where(MigrationRunCase.run_id == run_id, MigrationRunCase.state == RunCaseState.PENDING)
+                    .order_by(MigrationRunCase.case_id)
+                    .limit(batch)
+                )
+            )
+        for case_id in ids:
+            self._migrate_one(by, prepared, run_id, case_id)
+        if len(ids) < batch:
+            with self.db.write() as s:
+                left = s.scalar(
+                    select(func.count())
+                    .select_from(MigrationRunCase)
+                    .where(MigrationRunCase.run_id == run_id, MigrationRunCase.state == RunCaseState.PENDING)
+                )
+                if not left:
+                    s.execute(
+                        update(MigrationRun)
+                        .where(MigrationRun.id == run_id, MigrationRun.status == "running")
+                        .values(status="finished", finished_at=self.clock.now())
+                    )
+        return len(ids)
+
+    def _migrate_one(self, by: str, prepared: _Prepared, run_id: int, case_id: int) -> None:
         """Move one case in its own transaction; a refusal is recorded in another, with its reason."""
         try:
-            self._mutate(case_id, lambda oc: self._migrate_locked(actor, prepared, run_id, oc))
+            self._mutate(case_id, lambda oc: self._migrate_locked(by, prepared, run_id, oc))
         except _NotPending:
             return
         except (ReplayFailed, NotFound, InvalidInput) as exc:
@@ -308,7 +366,7 @@ class Migrations(CaseCore):
                 .values(state=state, reason=reason[:2000], at=self.clock.now())
             )
 
-    def _migrate_locked(self, actor: Actor, prepared: _Prepared, run_id: int, oc: OpenCase) -> None:
+    def _migrate_locked(self, by: str, prepared: _Prepared, run_id: int, oc: OpenCase) -> None:
         """The migration of one locked case (inside ``_mutate``'s transaction)."""
         s = oc.session
         entry = s.scalars(
@@ -340,13 +398,19 @@ class Migrations(CaseCore):
         case.deployment_id = prepared.new.id
         case.version = prepared.new.version
         case.data = prepared.data_map(dict(case.data))
+        for row in oc.rows:
+            # Decisions of done (and open) tasks read the same after a field is renamed or dropped.
+            if row.decision:
+                changed = prepared.data_map(dict(row.decision))
+                if changed != row.decision:
+                    row.decision = changed
         moved = [{"from": c.source, "to": c.target, "department": c.department_to} for c in steps]
         emit(
             s,
             CaseMigrated(
                 case_id=case.id,
                 at=oc.now,
-                actor=actor.username,
+                actor=by,
                 bundle=case.bundle_key,
                 from_version=prepared.old.version,
                 to_version=prepared.new.version,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from engine.worker import Worker
 from tests.api.support import LiveServer, sqlite_server
 from tests.engine.migration.support import PLAN_TASKS, STARTUP, V2, start_cases
 
@@ -59,16 +60,25 @@ def test_a_plan_is_checked_dry_run_and_run_with_a_report(server: LiveServer) -> 
         run = c.post(
             f"{BASE}/migrations/{plan_id}/runs", json={"batch_size": 4}, headers={"Idempotency-Key": "r1"}
         )
-        assert run.status_code == 201, run.text
-        report = run.json()
-        assert report["status"] == "finished" and report["counts"]["migrated"] == before[1]
+        assert run.status_code == 202, run.text
+        queued = run.json()
+        assert run.headers["Location"] == f"{BASE}/migration-runs/{queued['id']}"
+        assert queued["status"] == "running" and queued["counts"]["pending"] == before[1]
+        assert c.get(f"{BASE}/version-cases").json() == versions  # the request moved nothing itself
         again = c.post(
             f"{BASE}/migrations/{plan_id}/runs", json={"batch_size": 4}, headers={"Idempotency-Key": "r1"}
         )
-        assert again.json()["id"] == report["id"]  # the same key replays the answer, no second run
-        assert c.get(f"{BASE}/migration-runs/{report['id']}").json()["counts"] == report["counts"]
-        resumed = c.post(f"{BASE}/migration-runs/{report['id']}/resume").json()
-        assert resumed["counts"] == report["counts"]
+        assert again.json()["id"] == queued["id"]  # the same key replays the answer, no second run
+        assert again.headers["Location"] == run.headers["Location"]
+        assert Worker(server.engine, migration_batch=4).run_once().migrated == 4  # one batch: progress
+        progress = c.get(run.headers["Location"]).json()
+        assert progress["status"] == "running" and progress["counts"]["migrated"] == 4
+        while Worker(server.engine).run_once().migrated:
+            pass
+        report = c.get(run.headers["Location"]).json()
+        assert report["status"] == "finished" and report["counts"]["migrated"] == before[1]
+        resumed = c.post(f"{BASE}/migration-runs/{report['id']}/resume")
+        assert resumed.status_code == 202 and resumed.json()["counts"] == report["counts"]
         after = {v["version"]: v["running"] for v in c.get(f"{BASE}/version-cases").json()}
         assert after[1] == 0 and after[v2] == before[1]
 
