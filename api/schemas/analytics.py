@@ -104,7 +104,22 @@ class BottleneckPublic(BaseModel):
         return cls.model_validate(row, from_attributes=True)
 
 
-class DepartmentStatsPublic(BaseModel):
+class SuspensionFigures(BaseModel):
+    """Suspended (挂起) cases and time of a bundle's or a department's row: the same four figures."""
+
+    suspended_now: int = Field(0, description="当前暂停办理（挂起）的办件数 (cases suspended now)")
+    suspended_cases: int = Field(0, description="曾暂停办理的办件数 (cases suspended at least once)")
+    suspended_seconds: float = Field(
+        0.0,
+        description="累计暂停的工作时间（秒，不计入办理时限） (suspended working seconds, not waiting)",
+    )
+    suspended_mean_seconds: float | None = Field(
+        None,
+        description="每个暂停办件的平均暂停工作时间（秒） (mean suspended working seconds per case)",
+    )
+
+
+class DepartmentStatsPublic(SuspensionFigures):
     """One department across bundles: the same measures as a bottleneck row, plus complaints."""
 
     department: str
@@ -131,16 +146,6 @@ class DepartmentStatsPublic(BaseModel):
         description="被其他部门退回重新办理的次数 (this item's decision was reopened by another department's "
         "send-back)",
     )
-    suspended_now: int = Field(0, description="当前暂停办理（挂起）的办件数 (cases suspended now)")
-    suspended_cases: int = Field(0, description="曾暂停办理的办件数 (cases suspended at least once)")
-    suspended_seconds: float = Field(
-        0.0,
-        description="累计暂停的工作时间（秒，不计入办理时限） (suspended working seconds, not waiting)",
-    )
-    suspended_mean_seconds: float | None = Field(
-        None,
-        description="每个暂停办件的平均暂停工作时间（秒） (mean suspended working seconds per case)",
-    )
 
     @classmethod
     def from_row(cls, row: DepartmentRow) -> DepartmentStatsPublic:
@@ -157,7 +162,7 @@ class MeasuresPublic(BaseModel):
     trips: float | None
 
 
-class ReductionRowPublic(BaseModel):
+class ReductionRowPublic(SuspensionFigures):
     """One bundle: before (items one by one), after by the model, after in real finished cases."""
 
     model_config = with_examples(
@@ -189,16 +194,6 @@ class ReductionRowPublic(BaseModel):
     source: str = ""
     division: str | None = DIVISION_FIELD
     division_name: LabelPublic | None = DIVISION_NAME_FIELD
-    suspended_now: int = Field(0, description="当前暂停办理（挂起）的办件数 (cases suspended now)")
-    suspended_cases: int = Field(0, description="曾暂停办理的办件数 (cases suspended at least once)")
-    suspended_seconds: float = Field(
-        0.0,
-        description="累计暂停的工作时间（秒，不计入办理时限） (suspended working seconds, not waiting)",
-    )
-    suspended_mean_seconds: float | None = Field(
-        None,
-        description="每个暂停办件的平均暂停工作时间（秒） (mean suspended working seconds per case)",
-    )
 
     @classmethod
     def from_row(cls, row: ReductionRow) -> ReductionRowPublic:

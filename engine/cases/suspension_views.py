@@ -32,14 +32,10 @@ class SuspensionView:
     resume_note: str
     working_seconds: float
 
-
-def suspensions_of(session: Session, case_id: int, *, names: bool = True) -> tuple[SuspensionView, ...]:
-    """Every suspension of the case, oldest first; ``names`` False leaves out who acted."""
-    rows = session.scalars(
-        select(CaseSuspension).where(CaseSuspension.case_id == case_id).order_by(CaseSuspension.id)
-    ).all()
-    return tuple(
-        SuspensionView(
+    @classmethod
+    def of(cls, r: CaseSuspension, *, names: bool = True) -> SuspensionView:
+        """The view of one suspension row; ``names`` False leaves out who acted."""
+        return cls(
             id=r.id,
             suspended_at=r.suspended_at,
             suspended_by=r.suspended_by if names else "",
@@ -50,5 +46,11 @@ def suspensions_of(session: Session, case_id: int, *, names: bool = True) -> tup
             resume_note=r.resume_note,
             working_seconds=r.working_seconds,
         )
-        for r in rows
-    )
+
+
+def suspensions_of(session: Session, case_id: int, *, names: bool = True) -> tuple[SuspensionView, ...]:
+    """Every suspension of the case, oldest first; ``names`` False leaves out who acted."""
+    rows = session.scalars(
+        select(CaseSuspension).where(CaseSuspension.case_id == case_id).order_by(CaseSuspension.id)
+    ).all()
+    return tuple(SuspensionView.of(r, names=names) for r in rows)

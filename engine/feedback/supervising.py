@@ -323,17 +323,7 @@ def suspended(
                             }
                         )
                     ),
-                    suspension=SuspensionView(
-                        id=row.id,
-                        suspended_at=row.suspended_at,
-                        suspended_by=row.suspended_by,
-                        reason=row.reason,
-                        legal_basis=row.legal_basis,
-                        resumed_at=None,
-                        resumed_by=None,
-                        resume_note="",
-                        working_seconds=row.working_seconds,
-                    ),
+                    suspension=SuspensionView.of(row),
                     may_resume=may_suspend_case(actor, case.division, tasks, regions),
                 )
             )

@@ -118,9 +118,13 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A fresh browser context (no cookies) in Chinese; a script error or a CSP violation fails the test."""
-    context = browser.new_context(
-        locale="zh-CN", viewport={"width": 1280, "height": 900}, base_url=server.url
-    )
+    yield from checked_page(browser, server, {"width": 1280, "height": 900})
+
+
+def checked_page(browser: Any, server: LiveServer, viewport: dict[str, int], **options: Any) -> Iterator[Any]:
+    """A page of a fresh Chinese context at ``viewport``; after the test, a script error or a CSP
+    violation seen on it fails the test. ``options`` go to the context (``has_touch``, ...)."""
+    context = browser.new_context(locale="zh-CN", viewport=viewport, base_url=server.url, **options)
     context.set_default_timeout(15_000)
     pg = context.new_page()
     errors: list[str] = []

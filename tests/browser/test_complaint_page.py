@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from engine.demo import demo_document
 from engine.people.actors import Actor, Role
-from tests.browser.conftest import SCREENSHOTS, LiveServer, csp_violations, shot, sign_in
+from tests.browser.conftest import SCREENSHOTS, LiveServer, checked_page, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,17 +56,7 @@ def filed(server: LiveServer) -> Filed:
 @pytest.fixture
 def phone(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A phone-sized page (390x844) in Chinese; script errors and CSP violations fail the test."""
-    context = browser.new_context(locale="zh-CN", viewport=PHONE, base_url=server.url, has_touch=True)
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    violations: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda message: violations.extend(csp_violations([message.text])))
-    yield pg
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
-    assert not violations, f"Content-Security-Policy violations on the page: {violations}"
+    yield from checked_page(browser, server, PHONE, has_touch=True)
 
 
 def fits_phones(page: Any, scope: str = "main") -> None:

@@ -27,7 +27,7 @@ from engine.demo import demo_document, work_case
 from engine.feedback import complaints, ratings
 from engine.people.actors import Actor, Role
 from engine.worker import Worker
-from tests.browser.conftest import LiveServer, csp_violations, shot, sign_in
+from tests.browser.conftest import LiveServer, checked_page, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -96,27 +96,13 @@ def scene(server: LiveServer) -> Scene:
 @pytest.fixture
 def desk(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A desktop-sized page (1366x900) in Chinese; script errors and CSP violations fail the test."""
-    yield from _context(browser, server, DESKTOP)
+    yield from checked_page(browser, server, DESKTOP)
 
 
 @pytest.fixture
 def phone(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A phone-sized page (390x844) in Chinese; script errors and CSP violations fail the test."""
-    yield from _context(browser, server, PHONE)
-
-
-def _context(browser: Any, server: LiveServer, viewport: dict[str, int]) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport=viewport, base_url=server.url)
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    violations: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda message: violations.extend(csp_violations([message.text])))
-    yield pg
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
-    assert not violations, f"Content-Security-Policy violations on the page: {violations}"
+    yield from checked_page(browser, server, PHONE)
 
 
 def _one_h1(page: Any) -> None:

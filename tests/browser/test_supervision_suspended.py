@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.people.actors import Actor, Role
-from tests.browser.conftest import LiveServer, csp_violations, shot, sign_in
+from tests.browser.conftest import LiveServer, checked_page, shot, sign_in
 from tests.support.engines import upload
 
 pytestmark = pytest.mark.browser
@@ -43,27 +43,14 @@ def case_id(server: LiveServer) -> int:
     return made
 
 
-def _context(browser: Any, server: LiveServer, viewport: dict[str, int]) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport=viewport, base_url=server.url)
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    violations: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda message: violations.extend(csp_violations([message.text])))
-    yield pg
-    context.close()
-    assert not errors and not violations, (errors, violations)
-
-
 @pytest.fixture
 def desk(browser: Any, server: LiveServer) -> Iterator[Any]:
-    yield from _context(browser, server, {"width": 1366, "height": 900})
+    yield from checked_page(browser, server, {"width": 1366, "height": 900})
 
 
 @pytest.fixture
 def phone(browser: Any, server: LiveServer) -> Iterator[Any]:
-    yield from _context(browser, server, {"width": 360, "height": 800})
+    yield from checked_page(browser, server, {"width": 360, "height": 800})
 
 
 def test_the_desk_lists_the_suspended_case_in_words(desk: Any, server: LiveServer, case_id: int) -> None:
