@@ -60,6 +60,21 @@ REQUIRED_KEYS = frozenset(
     }
 )
 
+# The bundles added with the national catalog (issue 19): construction-start, completing the first
+# batch, and the 2024 second batch. Each ships a district variant (processes/<key>/variants/).
+CATALOG_ADDITIONS = frozenset(
+    {
+        "construction-start",
+        "enterprise-relocation",
+        "after-death",
+        "resale-home-transfer",
+        "housing-fund-loan",
+        "veteran-discharge",
+        "employee-hiring",
+        "public-rental-housing",
+    }
+)
+
 # The README table's batch column (批次) for each catalog list of a manifest.
 BATCH_LABELS = {
     "national-2024-1": "第一批 2024",

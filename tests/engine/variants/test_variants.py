@@ -95,8 +95,15 @@ def test_the_shipped_variant_deploys_as_a_variant_row_of_the_newest_base(db_url:
 def test_deploy_shipped_deploys_the_variants_after_their_bases(sqlite_url: str, tmp_path: Path) -> None:
     engine = make_engine(sqlite_url, tmp_path)
     deployed = engine.deploy_shipped()
-    assert [(d.key, d.division) for d in deployed if d.division is not None] == [(KEY, "310104")]
-    assert deployed[-1].division == "310104"  # after every base: its base is deployed by then
+    shipped = sorted(
+        (p.parent.parent.parent.name, p.parent.name) for p in PROCESSES.glob("*/variants/*/bundle.yaml")
+    )
+    assert (KEY, "310104") in shipped and len(shipped) > 1
+    variants = [d for d in deployed if d.division is not None]
+    assert [(d.key, d.division) for d in variants] == shipped
+    bases = [d for d in deployed if d.division is None]
+    assert deployed == bases + variants  # every variant after every base: its base is deployed by then
+    assert {d.version for d in bases} == {1} and {d.version for d in variants} == {2}  # one sequence per key
     assert not any(d.created for d in engine.deploy_shipped())
 
 
