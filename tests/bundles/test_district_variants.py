@@ -182,3 +182,17 @@ def test_a_case_of_the_district_runs_on_the_variant(db_url: str, tmp_path: Path,
     complete = {**materials, **{kind: upload(engine, kind) for kind in exempted}}
     other = engine.start_case(APPLICANT, key, data, complete, division=NO_VARIANT)
     assert (other.version, other.division) == (1, NO_VARIANT)
+
+
+def test_docs_regions_lists_every_shipped_variant() -> None:
+    text = (PROCESSES.parent / "docs" / "regions.md").read_text(encoding="utf-8")
+    listed = {
+        (cells[0].strip("`"), cells[1].split()[0])
+        for line in text.splitlines()
+        if line.startswith("| `") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 3
+    }
+    shipped = {
+        (p.parent.parent.parent.name, p.parent.name)
+        for p in PROCESSES.glob(f"*/{VARIANTS_DIR}/*/bundle.yaml")
+    }
+    assert listed == shipped
