@@ -357,6 +357,7 @@ def demo_report(engine: Engine, clock: ManualClock, bundle: str | None = None) -
                 "version": summary.version,
                 "name": {"zh": summary.name.zh, "en": summary.name.en},
                 "departments": list(summary.departments),
+                "catalog": summary.catalog,
                 "promised_days": summary.time_limit_days,
                 "reductions": summary.reductions,
                 "examples": [{**asdict(r), "ok": r.ok} for r in runs],
@@ -415,6 +416,13 @@ def _print_text(report: list[dict[str, Any]], out: TextIO) -> None:
             f"\n■ {entry['name']['zh']} {entry['name']['en']} ({entry['key']} v{entry['version']})", file=out
         )
         print(f"  部门 departments: {', '.join(entry['departments'])}", file=out)
+        source = entry.get("catalog")
+        if source:
+            print(
+                f"  清单 list: {source['list']} ({source['document']}, {source['published']}); "
+                f"牵头 lead: {source['lead']}; 配合 cooperating: {', '.join(source['cooperating']) or '-'}",
+                file=out,
+            )
         for ex in entry["examples"]:
             mark = "✓" if ex["ok"] else "✗"
             print(

@@ -36,7 +36,14 @@ def migrations_page(ctx: Ctx, key: BundleKey) -> Response:
     """The versions of a bundle with their running cases; with ``from``/``to``, the migration form."""
     actor = ctx.require(Role.ANALYST, Role.ADMIN)
     query = ctx.request.query_params
-    return _page(ctx, actor, key, _version(query.get("from")), _version(query.get("to")))
+    result: dict[str, Any] = {}
+    run = _version(query.get("run"))
+    if run is not None:
+        try:
+            result["report"] = ctx.engine.migration_report(actor, key, run)
+        except NotFound:
+            result["report"] = None
+    return _page(ctx, actor, key, _version(query.get("from")), _version(query.get("to")), **result)
 
 
 @router.post("/studio/{key}/migrations")
@@ -75,7 +82,8 @@ def migrations_post(ctx: Ctx, key: BundleKey) -> Response:
                 actor, key, plan.id, CaseFilter(limit=DRY_RUN_CASES)
             )
         elif check.valid and action == "run":
-            result["report"] = engine.start_migration_run(actor, key, plan.id, CaseFilter())
+            # Queued for the worker; the report shows its progress (its refresh link re-reads it).
+            result["report"] = engine.queue_migration_run(actor, key, plan.id, CaseFilter())
     except (InvalidInput, NotFound) as exc:
         return _page(ctx, actor, key, source, target, status=422, error=exc.in_languages())
     status = 200 if check.valid else 422

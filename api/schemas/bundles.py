@@ -5,6 +5,8 @@ May import: api.schemas.common, engine.bpmn.deployments (the ``Deployed`` result
 
 from __future__ import annotations
 
+import builtins
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,6 +95,20 @@ class OfficeContactPublic(BaseModel):
     hours: str = ""
 
 
+class CatalogSourcePublic(BaseModel):
+    """Where a bundle comes from: the published list, its document and date, and its departments."""
+
+    list: str = Field(
+        description="清单 (national-2024-1 … national-2025-2: the State Council's batches; local: a region's)"
+    )
+    document: str | None = Field(description="发布清单的文件文号 (the document number; null: not confirmed)")
+    published: date | None = Field(description="文件发布日期 (the document's date; null: not confirmed)")
+    item_source: str = Field(description="事项清单的出处 (where the item list comes from)")
+    lead: str = Field(description="牵头部门 (the lead department key)")
+    # ``builtins.list``: inside this class ``list`` names the field above.
+    cooperating: builtins.list[str] = Field(description="配合部门 (the cooperating department keys)")
+
+
 class BundlePublic(FromView):
     """A deployed bundle (its newest version) as the catalogue lists it."""
 
@@ -132,6 +148,9 @@ class BundlePublic(FromView):
     )
     variants: list[BundleVariantPublic] = Field(
         default_factory=list, description="现行的地区变体 (the regional variants in force, on a base)"
+    )
+    catalog: CatalogSourcePublic | None = Field(
+        default=None, description="出处与牵头、配合部门 (the list the bundle comes from; null: not stated)"
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -182,6 +183,43 @@ class Escalation(Frozen):
     escalate_at: float = Field(default=1.0, gt=0)
 
 
+# The published lists a bundle may come from: the State Council's batches of key items
+# (国发〔2024〕3号 and the later notices) or a region's own list (``local``).
+CatalogList = Literal[
+    "national-2024-1", "national-2024-2", "national-2024-3", "national-2025-1", "national-2025-2", "local"
+]
+CATALOG_LISTS: tuple[str, ...] = get_args(CatalogList)
+
+
+class CatalogSource(Frozen):
+    """Where a bundle comes from: the list that publishes it, and its lead and cooperating departments.
+
+    国办发〔2025〕24号 asks every key item to land with a lead (牵头) department and cooperating
+    (配合) ones; the validator checks that each department owning an item is one of them, so the
+    manifest cannot name an item list that its own departments contradict.
+    """
+
+    list: CatalogList
+    # None when the publishing document could not be confirmed: the manifest says so rather
+    # than invent a number; ``item_source`` must then say what is known and what is not.
+    document: str | None = Field(min_length=1, max_length=200)
+    published: date | None
+    item_source: str = Field(min_length=1, max_length=2000)
+    lead: str = Field(min_length=1, max_length=64)
+    cooperating: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _unconfirmed_is_said(self) -> CatalogSource:
+        if (self.document is None or self.published is None) and "NOT CONFIRMED" not in self.item_source:
+            raise ValueError("a catalog block without its document or date says NOT CONFIRMED in item_source")
+        return self
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """The lead department first, then the cooperating ones."""
+        return (self.lead, *self.cooperating)
+
+
 class Manifest(Frozen):
     """A parsed ``bundle.yaml``."""
 
@@ -208,6 +246,8 @@ class Manifest(Frozen):
     extensible: bool = False
     # Office contacts per department (a variant's, merged over the base's).
     offices: dict[str, OfficeContact] = {}
+    # The list the bundle comes from and its lead/cooperating departments (every shipped bundle has one).
+    catalog: CatalogSource | None = None
     # 智能导办: the words people use for this thing (小饭馆, 开店), kept whole by the segmenter.
     keywords: tuple[SearchWord, ...] = Field(default=(), max_length=128)
     # A word of the bundle -> the other ways people say it (餐饮: [饭馆, 饭店]); both are searched.

@@ -118,6 +118,7 @@ class Bundles(CaseCore):
             reductions=model_reductions(definition, form),
             division=row.division,
             variants=variants,
+            catalog=manifest.catalog.model_dump(mode="json") if manifest.catalog is not None else None,
         )
 
     def list_bundles(self) -> list[BundleSummary]:

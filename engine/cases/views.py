@@ -191,6 +191,8 @@ class BundleSummary:
     # as {division, version, name: {zh, en}} (the division's full name).
     division: str | None = None
     variants: tuple[dict[str, Any], ...] = ()
+    # Where the bundle comes from ({list, document, published, item_source, lead, cooperating}); None: unsaid.
+    catalog: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from engine.worker import Worker
 from tests.browser.conftest import LiveServer, shot, sign_in
 from tests.engine.migration.support import STARTUP, V2, start_cases
 
@@ -29,7 +30,9 @@ def _running(page: Any, version: int) -> int:
     return int(page.locator(f"#version-cases tr[data-version='{version}'] .running").inner_text())
 
 
-def test_an_analyst_maps_dry_runs_and_migrates_from_the_studio(page: Any, target: int) -> None:
+def test_an_analyst_maps_dry_runs_and_migrates_from_the_studio(
+    page: Any, target: int, server: LiveServer
+) -> None:
     sign_in(page, "analyst")
     page.goto(f"/studio/{STARTUP}")
     page.locator("#migration-link").click()
@@ -60,6 +63,10 @@ def test_an_analyst_maps_dry_runs_and_migrates_from_the_studio(page: Any, target
     )  # the form kept it
     shot(page, "studio-migrations-dry-run-desktop")
     page.get_by_role("button", name="执行迁移").click()
+    expect(page.locator("#migration-report")).to_have_attribute("data-status", "running")  # queued
+    while Worker(server.engine).run_once().migrated:  # the worker moves the cases
+        pass
+    page.locator("#report-refresh").click()
     expect(page.locator("#migration-report")).to_have_attribute("data-status", "finished")
     expect(page.locator("#count-migrated")).to_have_text(str(before))
     assert _running(page, 1) == 0 and _running(page, target) == before

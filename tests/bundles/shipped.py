@@ -12,14 +12,32 @@ from engine.bpmn.manifest import Manifest, parse_manifest
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
-# The State Council's first batch of 13 key items (国发〔2024〕3号) plus enterprise startup.
-# From the 2024 second batch: enterprise-relocation, after-death, resale-home-transfer,
-# housing-fund-loan, veteran-discharge, employee-hiring, public-rental-housing
-# (docs/catalog-batch-2024-2.md).
+# The State Council's first batch of 13 key items (国发〔2024〕3号, 2024-01-16).
+FIRST_BATCH = frozenset(
+    {
+        "enterprise-info-change",
+        "transport-enterprise",
+        "restaurant-opening",
+        "construction-start",
+        "utilities-connection",
+        "credit-repair",
+        "bankruptcy-info-check",
+        "ipo-compliance-check",
+        "newborn-birth",
+        "school-enrollment",
+        "social-security-card",
+        "disability-services",
+        "retirement",
+    }
+)
+
+# The first batch, plus enterprise startup and deregistration (earlier reforms, not in the batch),
+# plus the 2024 second batch (docs/catalog-batch-2024-2.md).
 REQUIRED_KEYS = frozenset(
     {
         "enterprise-startup",
         "enterprise-info-change",
+        "construction-start",
         "transport-enterprise",
         "restaurant-opening",
         "utilities-connection",
@@ -41,6 +59,16 @@ REQUIRED_KEYS = frozenset(
         "public-rental-housing",
     }
 )
+
+# The README table's batch column (批次) for each catalog list of a manifest.
+BATCH_LABELS = {
+    "national-2024-1": "第一批 2024",
+    "national-2024-2": "第二批 2024",
+    "national-2024-3": "第三批 2024",
+    "national-2025-1": "第一批 2025",
+    "national-2025-2": "第二批 2025",
+    "local": "本地 local",
+}
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"

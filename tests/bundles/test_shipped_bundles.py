@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from engine.bpmn.validation.bundle import validate_bundle_dir
 from engine.demo import DEMO_START, ExampleRun, demo_report, run_demo, run_example, write_report
 from engine.service import Engine
 from engine.time.clock import ManualClock
-from tests.bundles.shipped import PROCESSES, REQUIRED_KEYS, bundle_keys, manifest
+from tests.bundles.shipped import BATCH_LABELS, FIRST_BATCH, PROCESSES, REQUIRED_KEYS, bundle_keys, manifest
 from tests.support.engines import ANALYST, make_engine
 
 EXAMPLES = [(key, index) for key in bundle_keys() for index in range(len(manifest(key).examples))]
@@ -28,6 +29,29 @@ def test_exactly_the_required_bundles_ship() -> None:
     assert set(bundle_keys()) == REQUIRED_KEYS
     for key in bundle_keys():
         assert manifest(key).key == key, "the folder name is the bundle key"
+
+
+@pytest.mark.parametrize("key", bundle_keys())
+def test_every_shipped_bundle_names_its_list_and_departments(key: str) -> None:
+    source = manifest(key).catalog
+    assert source is not None, "a shipped bundle says which list it comes from"
+    assert source.item_source.strip()
+    assert set(manifest(key).departments) <= set(source.departments)
+    if key in FIRST_BATCH:
+        assert (source.list, source.document, source.published) == (
+            "national-2024-1",
+            "国发〔2024〕3号",
+            date(2024, 1, 16),
+        )
+    else:
+        assert source.list != "national-2024-1", "only the 13 items of the first batch say national-2024-1"
+    if source.list == "local":
+        assert "not in" in source.item_source or "本地" in source.item_source
+
+
+def test_the_first_batch_is_thirteen_items_all_shipped() -> None:
+    assert len(FIRST_BATCH) == 13
+    assert set(bundle_keys()) >= FIRST_BATCH
 
 
 @pytest.mark.parametrize("key", bundle_keys())
@@ -164,12 +188,15 @@ def test_the_readme_table_shows_the_reductions_the_demo_prints(shipped: Shipped)
     for key, cells in rows.items():
         summary = summaries[key]
         assert cells[1] == summary.name.zh
-        assert cells[2] == ", ".join(summary.departments)
+        source = manifest(key).catalog
+        assert summary.catalog is not None and source is not None
+        assert cells[2] == BATCH_LABELS[summary.catalog["list"]] == BATCH_LABELS[source.list]
+        assert cells[3] == ", ".join(summary.departments)
         before, after = summary.reductions["before"], summary.reductions["after"]
-        for cell, measure in zip(cells[3:7], ("steps", "days", "materials", "trips"), strict=True):
+        for cell, measure in zip(cells[4:8], ("steps", "days", "materials", "trips"), strict=True):
             was, now = cell.split(" (")[0].split("→")
             assert (_number(was), _number(now)) == (before[measure], after[measure]), f"{key} {measure}"
         most = after["materials_max"]
-        assert ("(≤" in cells[5]) == (most > after["materials"]), key
+        assert ("(≤" in cells[6]) == (most > after["materials"]), key
         if most > after["materials"]:
-            assert cells[5].endswith(f"(≤{most})"), key
+            assert cells[6].endswith(f"(≤{most})"), key

@@ -47,6 +47,7 @@ def check_with_manifest(
     checker = _BundleChecker(manifest, facts, dmns, departments, run)
     with run.check(CHECK_MANIFEST, MANIFEST_NAME):
         checker.check_manifest()
+        checker.check_catalog()
     with run.check(CHECK_BINDINGS, MANIFEST_NAME):
         checker.check_bindings()
     form: MergedForm | None = None
@@ -168,6 +169,38 @@ class _BundleChecker:
                     f"事项既需要材料 {kind!r} 又签发它",
                     f"the item needs {kind!r}, which it issues itself",
                 )
+
+    def check_catalog(self) -> None:
+        """The catalog block: known lead and cooperating departments, covering every item's department.
+
+        Absent is allowed for an analyst's draft; every shipped bundle has one (tests/bundles).
+        """
+        source = self.manifest.catalog
+        if source is None:
+            return
+        named = source.departments
+        for department in named:
+            if department not in self.departments:
+                self.add(
+                    "catalog",
+                    "catalog-department",
+                    f"牵头或配合部门 {department!r} 不在 processes/departments.yaml 中",
+                    f"lead or cooperating department {department!r} is not in processes/departments.yaml",
+                )
+        if len(set(named)) != len(named):
+            self.add(
+                "catalog.cooperating",
+                "catalog-department",
+                "同一部门不能既牵头又配合，也不能重复列出",
+                "a department is named twice (lead and cooperating, or twice cooperating)",
+            )
+        for department in sorted(set(self.manifest.departments) - set(named)):
+            self.add(
+                "catalog",
+                "catalog-owner",
+                f"部门 {department!r} 承办本事项包的事项，却既非牵头也非配合部门",
+                f"department {department!r} owns an item of the bundle but is neither lead nor cooperating",
+            )
 
     def check_bindings(self) -> None:
         """Items against the diagram: the process id, user tasks, lanes, unbound tasks, decisions."""
