@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.bpmn.definitions import read_bundle_dir
 from engine.cases.bundle_search import SEGMENTER, Segmenter
@@ -85,3 +87,12 @@ def test_jieba_says_nothing_on_stderr_and_logs_at_debug(caplog: pytest.LogCaptur
         Segmenter().words("孩子要上小学了")
     built = [r for r in caplog.records if r.name == "jieba" and "prefix dict" in r.getMessage()]
     assert built and all(r.levelno == logging.DEBUG for r in built)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=250))
+def test_any_text_is_answered_and_every_reason_is_a_word_of_the_question(question: str) -> None:
+    answer = shipped_index().search(question)
+    for found in answer.found:
+        assert found.score > 0
+        assert all(m.word in answer.words and m.word in question.lower() for m in found.why)
