@@ -28,7 +28,12 @@ def phone(browser: Any, server: LiveServer) -> Iterator[Any]:
 
 def test_a_plain_question_on_a_phone_ranks_the_bundle_first_and_says_which_words_matched(phone: Any) -> None:
     phone.goto("/")
+    every = _cards(phone)
     phone.get_by_label("搜索要办的事").fill("我想开一家小饭馆")
+    # Typing filters by the words of the names; a sentence is in none, so nothing is hidden and the
+    # count points to the search button.
+    expect(phone.locator("#bundle-count")).to_contain_text("点“搜索”按意思查找")
+    assert _cards(phone) == every
     phone.get_by_role("button", name="搜索").click()
     phone.wait_for_url(re.compile(r"\?q="))
     expect(phone.get_by_role("heading", level=1)).to_have_count(1)
