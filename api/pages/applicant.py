@@ -135,16 +135,20 @@ RATING_LABELS: dict[str, dict[str, str]] = {
 
 @router.get("/")
 def bundles(ctx: Ctx, q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    """The bundles on offer, by audience and life event, searchable (?q=): what each joins and saves."""
+    """The bundles on offer by audience and life event, and what each saves; ?q= ranks them (智能导办)."""
     departments = ctx.engine.deployments.departments
     cards = [home.card(ctx.engine, b, departments) for b in ctx.svc.catalog.bundles()]
-    words = home.search_words(q)
+    q = (q or "").strip()
+    # A sent question is ranked (智能导办); one that matches nothing says so and lists everything.
+    found = home.ranked(cards, ctx.engine.search_bundles(q)) if q else []
     return ctx.render(
         "bundles.html",
-        sections=home.sections(cards, words),
+        sections=home.sections(cards),
         total=len(cards),
-        shown=sum(1 for c in cards if c.matches(words)),
-        q=q or "",
+        shown=len(found) if found else len(cards),
+        q=q,
+        found=found,
+        match_fields=home.MATCH_FIELDS,
         departments=departments,
     )
 

@@ -2,9 +2,10 @@
 
 A manifest says its ``audience`` (``individual`` or ``enterprise``); the life event a bundle
 belongs to is decided here, in ``LIFE_EVENTS``, in one place: a bundle not listed falls under
-"其他服务" (other services) of its audience, so a new bundle shows up without an edit. Search
-matches every word typed against a bundle's names (both languages), description, items and
-departments, as the page's script does while one types; ``GET /?q=`` does it without scripts.
+"其他服务" (other services) of its audience, so a new bundle shows up without an edit. The page's
+script filters the cards as one types, on every word against a bundle's names (both
+languages), description, items and departments; ``GET /?q=`` (a sent question) ranks
+the bundles instead (智能导办, ``Engine.search_bundles``) and shows why each fits.
 
 Descriptions and audiences come from the deployed manifests; versions are immutable, so they
 are kept per engine and (key, version) and read once.
@@ -17,6 +18,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from engine.cases.bundle_search import BundleFound, SearchAnswer
 from engine.cases.views import BundleSummary, Label
 from engine.service import Engine
 
@@ -59,11 +61,7 @@ class Card:
     audience: str
     event: str
     description: Label
-    search: str  # every searchable word, lower case, for the script and the server alike
-
-    def matches(self, words: list[str]) -> bool:
-        """Whether every word of a search is in this bundle's texts."""
-        return all(word in self.search for word in words)
+    search: str  # every searchable word, lower case, for the script's filter as one types
 
 
 @dataclass(frozen=True)
@@ -127,18 +125,37 @@ def card(engine: Engine, bundle: BundleSummary, departments: dict[str, dict[str,
     )
 
 
-def search_words(query: str | None) -> list[str]:
-    """The words of a search, lower case (at most 10, each at most 40 characters)."""
-    return [word[:40] for word in (query or "").lower().split()][:10]
+# Where a word of the question was found, as the reasons on the page name it.
+MATCH_FIELDS: dict[str, Label] = {
+    "keyword": Label("常用说法", "common words"),
+    "name": Label("名称", "name"),
+    "item": Label("事项", "item"),
+    "situation": Label("情形", "situation"),
+    "description": Label("说明", "description"),
+    "department": Label("部门", "department"),
+}
 
 
-def sections(cards: list[Card], words: list[str]) -> list[Section]:
-    """The cards that match the search, by audience, then by life event (in ``EVENT_NAMES`` order)."""
-    shown = [c for c in cards if c.matches(words)]
+@dataclass(frozen=True)
+class Found:
+    """A bundle the search ranked (智能导办): its card, and why it fits."""
+
+    card: Card
+    found: BundleFound
+
+
+def ranked(cards: list[Card], answer: SearchAnswer) -> list[Found]:
+    """The cards of the bundles that fit the question, best first."""
+    by_key = {c.bundle.key: c for c in cards}
+    return [Found(by_key[f.key], f) for f in answer.found if f.key in by_key]
+
+
+def sections(cards: list[Card]) -> list[Section]:
+    """The cards by audience, then by life event (in ``EVENT_NAMES`` order)."""
     found: list[Section] = []
     for audience, name in AUDIENCES:
         groups = [
-            Group(event, event_name, tuple(c for c in shown if c.audience == audience and c.event == event))
+            Group(event, event_name, tuple(c for c in cards if c.audience == audience and c.event == event))
             for event, event_name in EVENT_NAMES.items()
         ]
         found.append(Section(audience, name, tuple(g for g in groups if g.cards)))

@@ -19,6 +19,7 @@ from api.headers import untrusted_download
 from api.idempotency import Reply, run_once
 from api.logs import note
 from api.schemas.bundle_review import BundleVersionPublic, ReviewedPublic, ReviewNoteCreate
+from api.schemas.bundle_search import BundleFoundPublic
 from api.schemas.bundles import BundleDetailPublic, BundlePublic, DeployedPublic
 from api.schemas.common import DIVISION_CODE
 from engine.bpmn.review import ReviewAction, VersionStatus
@@ -55,10 +56,34 @@ def _published_unless_analyst(engine: EngineDep, actor: Actor, key: str, version
         raise BundleNotFound(f"没有这个事项包版本 (no bundle {key!r} version {version})")
 
 
-@router.get("", response_model=list[BundlePublic], responses=responses())
-def list_bundles(_actor: CurrentActor, engine: EngineDep) -> list[BundlePublic]:
-    """The newest published version of every deployed bundle (drafts wait for review)."""
-    return [BundlePublic.from_view(b) for b in engine.list_bundles()]
+Question = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="智能导办：用平常话说要办的事，如“我想开一家小饭馆” "
+        "(a question in plain words: the bundles that fit it, best first, each with score and why)",
+    ),
+]
+
+
+@router.get("", response_model=list[BundleFoundPublic] | list[BundlePublic], responses=responses(422))
+def list_bundles(_actor: CurrentActor, engine: EngineDep, q: Question = None) -> list[BundlePublic]:
+    """The newest published version of every deployed bundle (drafts wait for review); anyone may ask.
+
+    With ``q`` (智能导办), the bundles that fit the question come first, best first, each with its
+    ``score``, ``why`` (the words that matched and where: keyword, name, item, situation,
+    description, department) and the ``situations`` (情形) that fit; the bundles that do not fit
+    follow with score 0. When nothing in the question matched (empty or nonsense), every bundle
+    has score 0 and no reasons.
+    """
+    bundles = engine.list_bundles()
+    if q is None or not q.strip():
+        return [BundlePublic.from_view(b) for b in bundles]
+    answer = engine.search_bundles(q)
+    found = {f.key: f for f in answer.found}
+    rank = {f.key: n for n, f in enumerate(answer.found)}
+    ordered = sorted(bundles, key=lambda b: (rank.get(b.key, len(rank)), b.key))
+    return [BundleFoundPublic.of(b, found.get(b.key)) for b in ordered]
 
 
 @router.get("/{key}", response_model=BundleDetailPublic, responses=responses(404, 422))

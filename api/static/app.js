@@ -6,7 +6,7 @@
    - the site menu folds behind its button on phones; every table scrolls in a .table-wrap;
    - details[data-open-wide] start open on wide screens (the case diagram; diagram.js fits a
      diagram drawn while folded when it opens);
-   - input[data-filter]: filters the cards of a list as one types (the page also filters on GET ?q=).
+   - input[data-filter]: filters the cards of a list as one types (a sent ?q= is ranked by the server).
    No inline script or event handler anywhere: the pages' CSP allows scripts from /static only. */
 (function () {
   "use strict";
@@ -251,16 +251,25 @@
     function apply() {
       var words = input.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
       var shown = 0;
-      list.querySelectorAll("[data-search]").forEach(function (card) {
+      var cards = list.querySelectorAll("[data-search]");
+      cards.forEach(function (card) {
         var text = card.getAttribute("data-search").toLowerCase();
         var match = words.every(function (w) { return text.indexOf(w) >= 0; });
         card.hidden = !match;
         if (match) shown += 1;
       });
+      // A question in plain words ("我想开一家小饭馆") is in no card's text: keep every card and
+      // point to the search button, which ranks by meaning on the server (智能导办).
+      var asking = words.length > 0 && shown === 0;
+      if (asking) cards.forEach(function (card) { card.hidden = false; });
       list.querySelectorAll("[data-group]").forEach(function (group) {
         group.hidden = !group.querySelector("[data-search]:not([hidden])");
       });
-      if (count) count.textContent = t("共 " + shown + " 项", shown + (shown === 1 ? " service" : " services"));
+      if (count) {
+        count.textContent = asking
+          ? t("没有名称含这些字的事项，点“搜索”按意思查找", "No service has these words; press Search to find it by meaning")
+          : t("共 " + shown + " 项", shown + (shown === 1 ? " service" : " services"));
+      }
     }
     input.addEventListener("input", apply);
     if (input.value) apply();

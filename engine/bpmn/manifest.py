@@ -11,10 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.bpmn.yaml_bounds import YamlRefused, load_bounded
 from engine.errors import DefinitionError, Problem
@@ -131,14 +139,33 @@ class FollowOn(Frozen):
     why: Text | None = None
 
 
+# A search word (智能导办): a few characters to a short phrase, as people say it.
+SearchWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+def _distinct(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse a word given twice: a duplicate says the list was not read through."""
+    seen = [w for i, w in enumerate(words) if w in words[:i]]
+    if seen:
+        raise ValueError(f"duplicate words: {', '.join(dict.fromkeys(seen))}")
+    return words
+
+
 class Example(Frozen):
-    """A complete valid application, with the clerks' decisions, for trying the bundle."""
+    """A complete valid application, with the clerks' decisions, for trying the bundle.
+
+    An example is also one of the bundle's 情形 (situations): search ranks it by its name and
+    its ``keywords`` (the words people use for that case, e.g. 简易注销: 没有经营).
+    """
 
     name: Text
     data: dict[str, Any]
     materials: tuple[str, ...] = ()
     decisions: dict[str, dict[str, Any]] = {}
     route: tuple[str, ...] = ()
+    keywords: tuple[SearchWord, ...] = Field(default=(), max_length=64)
+
+    _distinct_keywords = field_validator("keywords")(_distinct)
 
 
 class OfficeContact(Frozen):
@@ -221,6 +248,21 @@ class Manifest(Frozen):
     offices: dict[str, OfficeContact] = {}
     # The list the bundle comes from and its lead/cooperating departments (every shipped bundle has one).
     catalog: CatalogSource | None = None
+    # 智能导办: the words people use for this thing (小饭馆, 开店), kept whole by the segmenter.
+    keywords: tuple[SearchWord, ...] = Field(default=(), max_length=128)
+    # A word of the bundle -> the other ways people say it (餐饮: [饭馆, 饭店]); both are searched.
+    synonyms: dict[SearchWord, tuple[SearchWord, ...]] = Field(default={}, max_length=128)
+
+    _distinct_keywords = field_validator("keywords")(_distinct)
+
+    @field_validator("synonyms")
+    @classmethod
+    def _distinct_synonyms(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for word, others in value.items():
+            _distinct(others)
+            if word in others:
+                raise ValueError(f"{word} is listed as its own synonym")
+        return value
 
     @field_validator("key")
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.deployments import PUBLISHED, Deployed
 from engine.bpmn.model_metrics import model_reductions, promised_days
 from engine.bpmn.review import ReviewAction, Reviewed
+from engine.cases.bundle_search import BundleIndex, BundleSource, SearchAnswer
 from engine.cases.core import CaseCore
 from engine.cases.views import BundleDetail, BundleSummary, BundleVersion, Label
 from engine.errors import NotAllowed
@@ -27,6 +28,9 @@ from forms.merge import MergedForm
 
 class Bundles(CaseCore):
     """Deploying bundles and reading what is deployed."""
+
+    # The search index of the published bundles, with the deployments marker it was built for.
+    _search_index: tuple[tuple[int, int, int], BundleIndex] | None = None
 
     def deploy_shipped(self) -> list[Deployed]:
         """Load the shipped divisions (new codes only), then deploy the shipped bundles that changed."""
@@ -200,6 +204,26 @@ class Bundles(CaseCore):
                 select(func.count(Deployment.id), func.max(Deployment.id), published)
             ).one()
         return int(count or 0), int(newest or 0), int(live or 0)
+
+    def search_bundles(self, query: str) -> SearchAnswer:
+        """智能导办: the published bundles (and their 情形) a plain-language question is about, with why.
+
+        The index is built once per set of published bundles: rebuilt only when a version is
+        deployed or published (``deployments_marker``), so a question costs one small query
+        and the ranking itself.
+        """
+        marker = self.deployments_marker()
+        held = self._search_index
+        if held is None or held[0] != marker:
+            with self.db.read() as s:
+                rows = self.deployments.latest_all(s)
+            labels = {
+                key: Label(named["zh"], named.get("en", key))
+                for key, named in self.deployments.departments.items()
+            }
+            index = BundleIndex([BundleSource(self.deployments.definition(r).manifest, labels) for r in rows])
+            held = self._search_index = (marker, index)
+        return held[1].search(query)
 
     def deploy_diagram(
         self,
