@@ -3,7 +3,9 @@
 Each tick: fire the BPMN timers whose time has come (``Engine.fire_due_timers``: each in
 its case's transaction, exactly once), move a batch of the cases queued in version-migration
 runs (``Engine.run_migration_jobs``: each case in its own transaction; a run interrupted by a
-crash or a restart goes on from its pending rows), then run the SLA clock
+crash or a restart goes on from its pending rows), read a few uploaded documents queued for
+pre-review (``Engine.run_review_jobs``: each claimed with a lease that a killed worker lets
+expire, ``engine.review.pipeline``), then run the SLA clock
 (``engine.deadlines.tracking``) and send
 rectifications past their deadline to the supervisors (``engine.feedback.rectification``). Every step
 claims its rows safely, so any number of workers may run against one PostgreSQL database;
