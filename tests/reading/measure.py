@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,7 +31,8 @@ class Tally:
     changed: int = 0
     caught: int = 0  # changed fields flagged mismatch
     false_flags: int = 0  # true fields flagged mismatch
-    seconds: list[float] = field(default_factory=list)  # per page
+    seconds: list[float] = field(default_factory=list)  # per page, wall clock
+    cpu_seconds: list[float] = field(default_factory=list)  # per page, this process's CPU time
 
     @property
     def accuracy(self) -> float:
@@ -57,14 +59,18 @@ class Tally:
         self.caught += other.caught
         self.false_flags += other.false_flags
         self.seconds.extend(other.seconds)
+        self.cpu_seconds.extend(other.cpu_seconds)
 
 
 def measure_one(upload: Upload) -> Tally:
     """Read one upload and tally its fields and its mismatch detection."""
     kinds = LAYOUT_SPECS[upload.kind].kinds
     reads = MaterialReading(upload.kind, {name: name for name in kinds})
+    cpu = time.process_time()
     review = review_document(upload.content, upload.media_type, reads, upload.truth)
-    tally = Tally(seconds=[review.seconds / max(review.pages, 1)] * max(review.pages, 1))
+    pages = max(review.pages, 1)
+    cpu_per_page = (time.process_time() - cpu) / pages
+    tally = Tally(seconds=[review.seconds / pages] * pages, cpu_seconds=[cpu_per_page] * pages)
     rng = random.Random(f"{upload.kind}:{upload.condition}:{sorted(upload.truth.items())}")
     for name, kind in kinds.items():
         truth = upload.truth[name]
