@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 MAX_PAGES = 3  # a licence, an ID card (two faces) or a certificate fits; the rest is not read
 PDF_DPI = 200  # enough for 9-point print; OCR time grows with the pixel count
-MAX_SIDE = 2400  # pixels on the long side of a page image given to OCR
+MAX_SIDE = 1600  # pixels on the long side of a page given to OCR (A4: ~140 dpi); OCR time grows with it
 MIN_SIDE = 50  # an image narrower than this holds no readable document
 MAX_IMAGE_PIXELS = 60_000_000  # an image header claiming more is refused before decoding
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
@@ -77,7 +77,9 @@ def _open_image(content: bytes) -> Image.Image:
                 raise Unrenderable("the image is too small")
             source.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale when it can
             page = ImageOps.exif_transpose(source).convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, _BombWarning) as exc:
+    except (Image.DecompressionBombError, _BombWarning) as exc:  # Pillow's own bound, from the header
+        raise Unrenderable("the image is too large") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise Unrenderable("not a readable image") from exc
     if max(page.size) > MAX_SIDE:
         page.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from engine.reading import LAYOUTS, DocumentReview, review_document
@@ -89,3 +92,19 @@ def test_bytes_that_are_no_document_are_unreadable_with_every_field_unreadable(c
     assert [(f.field, f.verdict, f.document_value) for f in review.findings] == [
         ("company_name", "unreadable", None)
     ]
+
+
+def test_two_threads_read_at_once_and_nothing_read_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    upload = degrade(documents("resident-id-card", 1, seed=3)[0], "clean")
+    reads = MaterialReading("resident-id-card", {"name": "applicant_name", "id_number": "applicant_id"})
+    form = {"applicant_name": upload.truth["name"], "applicant_id": upload.truth["id_number"]}
+    with caplog.at_level(logging.DEBUG), ThreadPoolExecutor(max_workers=2) as pool:
+        reviews = list(
+            pool.map(lambda _: review_document(upload.content, upload.media_type, reads, form), range(2))
+        )
+    first, second = reviews
+    assert first.fields == second.fields and first.fields["id_number"] == upload.truth["id_number"]
+    assert [f.verdict for f in first.findings] == ["match", "match"]
+    logged = caplog.text + "".join(str(record.args) for record in caplog.records)
+    for value in upload.truth.values():
+        assert value not in logged
