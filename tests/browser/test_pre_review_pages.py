@@ -76,6 +76,13 @@ def test_the_applicant_sees_the_mismatch_before_submitting_and_the_clerk_beside_
         expect(row).to_contain_text("不一致")
         expect(table.locator("tr[data-field='uscc']")).to_contain_text("一致")
         expect(table).to_contain_text("识别置信度")
+        # English pages in English: the same findings, in English words.
+        clerk_page.context.add_cookies([{"name": "onething_lang", "value": "en", "url": server.url}])
+        clerk_page.goto(f"/tasks/{task.id}")
+        english = clerk_page.locator("#task-review-business_licence")
+        expect(clerk_page.locator("#h-reviews")).to_have_text("Pre-review of the documents")
+        expect(english.locator("tr[data-field='company_name']")).to_contain_text("differs")
+        expect(english).to_contain_text("Business licence")
     finally:
         clerk_page.close()
 
@@ -96,6 +103,11 @@ def test_values_read_from_a_licence_are_offered_for_empty_fields_and_filled_only
     expect(offers.locator("[data-offer='company_name']")).to_contain_text(RIGHT["company_name"])
     expect(offers.locator("[data-offer='legal_rep_name']")).to_have_count(0)
     assert page.locator("#f-company_name").input_value() == ""  # nothing filled silently
+    # On a phone (360 px) the offers and the panel fit: no sideways scroll, 44 px buttons.
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    box = offers.locator("[data-offer='company_name'] button").bounding_box()
+    assert box is not None and box["height"] >= 44 and box["width"] >= 44
     offers.locator("[data-offer='company_name'] button").click()
     page.wait_for_load_state()
     assert page.locator("#f-company_name").input_value() == RIGHT["company_name"]
