@@ -56,6 +56,7 @@ from api.routes import (
     materials,
     messages,
     migrations,
+    review_figures,
     send_back,
     suspension,
     tasks,
@@ -299,6 +300,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(send_back.router)  # 退回到指定环节 and moves: the engine checks who may
     app.include_router(suspension.router)  # 挂起/恢复: supervisors and admins
     app.include_router(handover.router)  # 转办, 委托, release a clerk's tasks, bulk: the engine decides who
+    app.include_router(review_figures.router)  # 智能预审 prediction figures: analysts
     engine_rest.install(app)  # its router, and Camunda's error answers under /engine-rest only
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(shell.router, include_in_schema=False)

@@ -102,12 +102,13 @@ class TimerWorker:
                     forgotten,
                     extra={"event": {"event": "worker.purge_outbox", "count": forgotten}},
                 )
-        if tick.timers_fired or tick.sla.total or tick.rectifications_overdue:
+        if tick.timers_fired or tick.sla.total or tick.rectifications_overdue or tick.reviewed:
             log.info(
-                "worker tick: %d timer(s), %d overdue, %d escalated",
+                "worker tick: %d timer(s), %d overdue, %d escalated, %d document(s) pre-reviewed",
                 tick.timers_fired,
                 tick.sla.overdue,
                 tick.sla.escalated,
+                tick.reviewed,
                 extra={
                     "event": {
                         "event": "worker.tick",
@@ -116,6 +117,7 @@ class TimerWorker:
                         "escalated": tick.sla.escalated,
                         "warned": tick.sla.warned,
                         "rectifications_overdue": tick.rectifications_overdue,
+                        "reviewed": tick.reviewed,
                     }
                 },
             )

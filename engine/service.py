@@ -24,6 +24,9 @@ from engine.documents.service import Documents
 from engine.portal.drafts import Drafts
 from engine.portal.notifications import MessageCentre
 from engine.regions.service import Regions
+from engine.review.pipeline import PreReview
+from engine.review.submission import subscribe_reviews
+from engine.review.views import Reviews
 from engine.storage.db import Database
 from engine.storage.settings import Settings
 from engine.subscribers import subscribe_followers
@@ -71,6 +74,14 @@ class Engine(CaseFacade):
         # Certificates and receipts as PDF, public verification and revocation (engine.documents).
         self.documents = Documents(self)
         subscribe_followers(db.spine, calendar, settings.default_division, regions)
+        # Material pre-review (智能预审): the worker reads uploads; views answer what was read.
+        self.pre_review = PreReview(db, self.materials, clock)
+        self.reviews = Reviews(db, catalog)
+        subscribe_reviews(db.spine, catalog)
+
+    def run_review_jobs(self, limit: int = 4) -> int:
+        """Read up to ``limit`` pending uploads (the worker's job, never a request's); how many stored."""
+        return self.pre_review.run_pending(limit)
 
     def upgrade(self) -> None:
         """Bring the database schema up to date."""

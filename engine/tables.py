@@ -11,7 +11,7 @@ from engine.cases import suspension_rows
 from engine.deadlines import supervision
 from engine.feedback import rows as feedback
 from engine.people import sign_in
-from engine.storage import idempotency, migration_tables, models, outbox_tables, portal_tables
+from engine.storage import idempotency, migration_tables, models, outbox_tables, portal_tables, review_tables
 
 metadata = models.Base.metadata
 TABLE_MODULES = (
@@ -25,4 +25,5 @@ TABLE_MODULES = (
     portal_tables,
     suspension_rows,
     migration_tables,
+    review_tables,
 )

@@ -3,7 +3,9 @@
 Each tick: fire the BPMN timers whose time has come (``Engine.fire_due_timers``: each in
 its case's transaction, exactly once), move a batch of the cases queued in version-migration
 runs (``Engine.run_migration_jobs``: each case in its own transaction; a run interrupted by a
-crash or a restart goes on from its pending rows), then run the SLA clock
+crash or a restart goes on from its pending rows), read a few uploaded documents queued for
+pre-review (``Engine.run_review_jobs``: each claimed with a lease that a killed worker lets
+expire, ``engine.review.pipeline``), then run the SLA clock
 (``engine.deadlines.tracking``) and send
 rectifications past their deadline to the supervisors (``engine.feedback.rectification``). Every step
 claims its rows safely, so any number of workers may run against one PostgreSQL database;
@@ -44,6 +46,10 @@ class TimerEngine(Protocol):
         """Move up to ``limit`` pending cases of queued migration runs; how many were taken."""
         ...
 
+    def run_review_jobs(self, limit: int = 4) -> int:
+        """Read up to ``limit`` pending material pre-reviews; how many were stored."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerTick:
@@ -58,6 +64,7 @@ class WorkerTick:
     errors: tuple[str, ...] = ()
     # A batch was full: more may be waiting, so the next tick should not sleep first.
     busy: bool = False
+    reviewed: int = 0
 
 
 class Worker:
@@ -71,12 +78,15 @@ class Worker:
         sweep_batch: int = 200,
         max_timer_batches: int = 20,
         migration_batch: int = 100,
+        review_batch: int = 4,
     ) -> None:
         self.engine = engine
         self.timer_batch = timer_batch
         self.sweep_batch = sweep_batch
         self.max_timer_batches = max_timer_batches
         self.migration_batch = migration_batch
+        # Reading a document takes a second or two a page: a few per tick keep timers on time.
+        self.review_batch = review_batch
 
     def _fire_timers(self) -> tuple[int, bool]:
         fired = 0
@@ -105,6 +115,13 @@ class Worker:
         except Exception as exc:
             log.exception("migration runs failed")
             errors.append(f"migrations: {type(exc).__name__}: {exc}")
+        reviewed = 0
+        try:
+            reviewed = self.engine.run_review_jobs(self.review_batch)
+            busy = busy or reviewed >= self.review_batch
+        except Exception as exc:
+            log.exception("material pre-reviews failed")
+            errors.append(f"reviews: {type(exc).__name__}: {exc}")
         sla = SweepResult()
         try:
             sla = run_sweep(self.engine.db, self.engine.clock, self.engine.calendar, batch=self.sweep_batch)
@@ -126,6 +143,7 @@ class Worker:
             rectifications_overdue=rectifications,
             seconds=time.perf_counter() - started,
             migrated=migrated,
+            reviewed=reviewed,
             errors=tuple(errors),
             busy=busy,
         )

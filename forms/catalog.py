@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Mapping
+from dataclasses import field as dataclass_field
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -18,9 +19,11 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from forms.checks import Format
 from forms.errors import CatalogError, SpecProblem
+from forms.layouts import DOCUMENT_LAYOUTS
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 DEFAULT_ACCEPT = ("application/pdf", "image/jpeg", "image/png")
@@ -217,6 +220,37 @@ class Certificate(_Entry):
     fields: tuple[str, ...] = Field(min_length=1)
 
 
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class MaterialReading:
+    """What can be read from a material kind (``engine.reading``) and which form element each field is.
+
+    ``fields`` maps a document field of the layout (``forms.layouts.DOCUMENT_LAYOUTS``) to a form
+    element key; ``blocking`` names the document fields whose mismatch blocks submission (default
+    none: pre-review is advice).
+    """
+
+    layout: str
+    fields: Mapping[str, str]
+    blocking: frozenset[str] = dataclass_field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        known = DOCUMENT_LAYOUTS.get(self.layout)
+        if known is None:
+            raise ValueError(f"unknown layout {self.layout!r} (known: {', '.join(DOCUMENT_LAYOUTS)})")
+        if not self.fields:
+            raise ValueError("fields maps at least one document field to a form element")
+        unknown = sorted(set(self.fields) - set(known))
+        if unknown:
+            raise ValueError(f"layout {self.layout} has no document field {', '.join(unknown)}")
+        stray = sorted(self.blocking - set(self.fields))
+        if stray:
+            raise ValueError(f"blocking names fields that fields does not map: {', '.join(stray)}")
+        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+
+    def __hash__(self) -> int:
+        return hash((self.layout, tuple(sorted(self.fields.items())), self.blocking))
+
+
 class MaterialKind(_Entry):
     """A kind of document an applicant may hand in, checked by its bytes."""
 
@@ -226,6 +260,7 @@ class MaterialKind(_Entry):
     accept: tuple[str, ...] = Field(default=DEFAULT_ACCEPT, min_length=1)
     max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
     certificate: Certificate | None = None
+    reads: MaterialReading | None = None
     help: Text | None = None
     source: str = ""
 
@@ -405,6 +440,16 @@ def _cross_check(catalog: Catalog, problems: list[SpecProblem]) -> None:
                         f"{kind.source}: materials.{key}",
                         f"materials.{key}: 证照字段 {field!r} 不是已知数据项",
                         f"materials.{key}: certificate field {field!r} is not a known element",
+                        "unknown_field",
+                    )
+                )
+        for field in kind.reads.fields.values() if kind.reads else ():
+            if field not in catalog.elements:
+                problems.append(
+                    _problem(
+                        f"{kind.source}: materials.{key}",
+                        f"materials.{key}: 可识读字段对应的 {field!r} 不是已知数据项",
+                        f"materials.{key}: reads maps a field to {field!r}, which is not a known element",
                         "unknown_field",
                     )
                 )

@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from forms.merge import MergedForm
 
-SourceKind = Literal["case", "certificate"]
-_RANK: dict[str, int] = {"case": 0, "certificate": 1}
+# "document": read from an uploaded document and confirmed by the applicant (智能填表).
+SourceKind = Literal["case", "certificate", "document"]
+_RANK: dict[str, int] = {"case": 0, "certificate": 1, "document": 2}
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ MILESTONES: dict[str, tuple[str, str]] = {
         "办理流程已按新版规定更新，已办结的环节不受影响",
         "The procedure was updated to the new rules; the steps already finished stay as they are",
     ),
+    # 智能预审: that a document was read and checked; its findings are on the application and task pages.
+    "material_reviewed": ("材料预审完成：{cert}", "Your document was read and checked: {cert}"),
 }
 # The kinds the applicant's milestones leave out on purpose: the desks' own work (queues, claims,
 # timers, clocks, escalations, rectification and the departments' systems' troubles), the step a

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.pages import materials as docs
+from api.pages import reviews as review_parts
 from api.pages.answers import (
     MATERIAL_PREFIX,
     MAX_ANSWER_CHARS,
@@ -211,6 +212,7 @@ def _apply_page(
         from_query=[form_labels(form, [n])[n] for n in from_query or []],
         kept_from_draft=[form_labels(form, [n])[n] for n in kept or []],
         draft_cleared=ctx.request.query_params.get("draft") == "cleared",
+        review=review_parts.apply_part(ctx.engine, form, materials, values),
     )
 
 
@@ -287,6 +289,11 @@ def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
     division, division_problems = _posted_division(ctx, posted)
     upload_problems += division_problems
     step = posted.get("step")
+    chosen = posted.get(review_parts.PREFILL_FIELD)
+    if isinstance(chosen, str) and chosen:  # 智能填表: the applicant confirmed values read from a document
+        confirmed = review_parts.confirm_offers(ctx.engine, form, materials, data, chosen)
+        filled = {**_prefill(ctx, actor, form), **confirmed}
+        return _apply_page(ctx, key, form, data, materials, promised, filled=filled, division=division)
     if step == "edit":
         return _apply_page(ctx, key, form, data, materials, promised, division=division)
     if step == "submit" and not upload_problems:
@@ -308,6 +315,7 @@ def apply_submit(ctx: Ctx, key: BundleKey) -> Response:
     problems = upload_problems + form.validate(data, materials.keys() | held, promised)
     problems += ctx.engine.plausibility(form, data)  # H4: cross-field rules on today's date
     problems += field_problems(docs.check_owned(ctx.engine, actor, materials))
+    problems += field_problems(ctx.engine.reviews.blocking(form, data, materials))  # 智能预审
     if problems:
         return _apply_page(
             ctx, key, form, data, materials, promised, problems, 422, held=held, division=division

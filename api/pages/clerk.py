@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from api.pages import diagram, i18n, send_back_parts
 from api.pages import materials as docs
+from api.pages import reviews as review_parts
 from api.pages.answers import by_where, display_value, field_problems, form_labels
 from api.pages.applicant import SYSTEM_EVENTS
 from api.pages.base import Ctx, PageContext, PageRefused, PageRoute, redirect
@@ -179,6 +180,7 @@ def _task_page(
         people=people_names(ctx, {task.assignee, *(e.actor for e in case.timeline)} - {case.applicant}),
         send_back=send_back_parts.task_part(ctx, detail),
         handover=handover_panel(ctx, task),
+        reviews=review_parts.task_part(engine, form, detail),
     )
 
 

@@ -231,3 +231,6 @@ FLASH["resumed"] = (
 
 # 版本迁移 (engine.cases.migrations): the staff's timeline line.
 EVENT["case_migrated"] = ("迁移到新版本流程", "Moved to a new version of the procedure")
+
+# 智能预审 (engine.review): the staff's timeline line (counts in its detail, never values).
+EVENT["material_reviewed"] = ("材料预审完成", "Document pre-reviewed")

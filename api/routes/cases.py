@@ -25,6 +25,7 @@ from api.logs import note
 from api.schemas.cases import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
 from api.schemas.common import DIVISION_CODE
 from api.schemas.feedback import RatingCreate, RatingPublic
+from api.schemas.reviews import reviews_public
 from engine.cases.states import CaseStatus
 from engine.feedback.ratings import rate
 from engine.feedback.views import case_feedback
@@ -105,8 +106,15 @@ def list_cases(
 
 @router.get("/{case_id}", response_model=CasePublic, responses=responses(404, 422))
 def get_case(case_id: CaseId, actor: CurrentActor, engine: EngineDep) -> CasePublic:
-    """A case with its tasks, timeline and correction notice (404 when not the caller's to see)."""
-    return CasePublic.from_case(engine.get_case(actor, case_id))
+    """A case with its tasks, timeline and correction notice (404 when not the caller's to see).
+
+    ``reviews`` (智能预审, kind -> review) comes with the materials, for those who see them.
+    """
+    view = engine.get_case(actor, case_id)
+    answer = CasePublic.from_case(view)
+    reviews = engine.reviews.for_case(view)
+    answer.reviews = None if reviews is None else reviews_public(reviews)
+    return answer
 
 
 @router.post("/{case_id}/supplement", response_model=CasePublic, responses=responses(403, 404, 409, 422))

@@ -22,6 +22,7 @@ from api.headers import UNTRUSTED_POLICY
 from api.idempotency import run_once
 from api.logs import note
 from api.schemas.materials import MaterialPublic
+from api.schemas.reviews import MaterialReviewPublic
 from engine.cases.materials import MaterialInfo
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation
@@ -99,8 +100,14 @@ def file_digest(stream: BinaryIO) -> str:
 
 @router.get("/{material_id}", response_model=MaterialPublic, responses=responses(403, 404, 422))
 def get_material(material_id: MaterialId, actor: ApplicantActor, engine: EngineDep) -> MaterialPublic:
-    """One of the caller's own materials (uploaded, or a certificate issued to them)."""
-    return MaterialPublic.from_view(engine.materials.get(material_id, owner=actor.username))
+    """One of the caller's own materials (uploaded, or a certificate issued to them), with its pre-review.
+
+    ``review`` (智能预审) is what the worker read from the document, compared with the form
+    data of the application (or draft) that holds it now; ``pending`` until it is read.
+    """
+    answer = MaterialPublic.from_view(engine.materials.get(material_id, owner=actor.username))
+    answer.review = MaterialReviewPublic.of(engine.reviews.of_material(material_id))
+    return answer
 
 
 @router.get(

@@ -28,6 +28,7 @@ from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
 from api.schemas.common import DIVISION_CODE
+from api.schemas.reviews import reviews_public
 from api.schemas.tasks import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
 from engine.cases.states import WorkItemState
 from engine.errors import MaterialNotFound
@@ -86,8 +87,14 @@ def list_tasks(
 
 @router.get("/{task_id}", response_model=TaskDetailPublic, responses=responses(403, 404, 422))
 def get_task(task_id: TaskId, actor: StaffActor, engine: EngineDep) -> TaskDetailPublic:
-    """A task with its department's view of the form data and materials, and example decision data."""
-    return TaskDetailPublic.from_detail(engine.get_task(actor, task_id))
+    """A task with its department's view of the form data and materials, and example decision data.
+
+    ``reviews`` (智能预审) holds each material's findings for the fields this item may see.
+    """
+    detail = engine.get_task(actor, task_id)
+    answer = TaskDetailPublic.from_detail(detail)
+    answer.reviews = reviews_public(engine.reviews.for_task(detail))
+    return answer
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic, responses=responses(403, 404, 409, 422))

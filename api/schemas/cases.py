@@ -1,6 +1,7 @@
 """Cases over REST: an application, a supplement, a case as listed and in full with its timeline and notice.
 
-May import: api.schemas.common, api.schemas.suspension, api.schemas.tasks, engine.cases (states, views).
+May import: api.schemas.common, api.schemas.reviews, api.schemas.suspension, api.schemas.tasks, engine.cases
+(states, views).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from api.schemas.common import (
     fields_of,
     with_examples,
 )
+from api.schemas.reviews import MaterialReviewPublic
 from api.schemas.suspension import SuspensionPublic
 from api.schemas.tasks import TaskPublic
 from engine.cases.states import CaseStatus
@@ -158,6 +160,9 @@ class CasePublic(CaseSummaryPublic):
     )
     suspended_seconds: float = Field(
         default=0, description="累计暂停的工作时间（秒） (total working seconds suspended, not counted)"
+    )
+    reviews: dict[str, MaterialReviewPublic] | None = Field(
+        default=None, description="材料类型 -> 智能预审结果 (kind -> pre-review; with the materials, in GET)"
     )
 
     @classmethod

@@ -1,11 +1,14 @@
 """An uploaded material as the API answers it (stored once by content).
 
-May import: api.schemas.common.
+May import: api.schemas.common, api.schemas.reviews.
 """
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from api.schemas.common import FromView, with_examples
+from api.schemas.reviews import MaterialReviewPublic
 
 
 class MaterialPublic(FromView):
@@ -19,6 +22,7 @@ class MaterialPublic(FromView):
             "size": 48213,
             "mime": "application/pdf",
             "filename": "lease.pdf",
+            "review": {"status": "not_applicable", "fields": {}, "confidence": None, "findings": []},
         }
     )
 
@@ -28,3 +32,7 @@ class MaterialPublic(FromView):
     size: int
     mime: str = ""
     filename: str = ""
+    review: MaterialReviewPublic | None = Field(
+        default=None,
+        description="智能预审结果 (pre-review; in GET /api/materials/{id}, null in the upload answer)",
+    )

@@ -1,6 +1,6 @@
 """Department tasks over REST: a task in a queue and in detail, a page of a queue, a clerk's decision.
 
-May import: api.schemas.common, engine.cases (states, views).
+May import: api.schemas.common, api.schemas.reviews, engine.cases (states, views).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from api.schemas.common import (
     fields_of,
     with_examples,
 )
+from api.schemas.reviews import MaterialReviewPublic
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.views import TaskDetail
 
@@ -127,6 +128,10 @@ class TaskDetailPublic(TaskPublic):
         description="示例办理数据 (example decision data, when the item asks for any)"
     )
     case_status: CaseStatus
+    reviews: dict[str, MaterialReviewPublic] = Field(
+        default_factory=dict,
+        description="材料类型 -> 智能预审结果，仅本事项可见的字段 (kind -> pre-review of this item's fields)",
+    )
 
     @classmethod
     def from_detail(cls, detail: TaskDetail) -> TaskDetailPublic:

@@ -54,6 +54,8 @@ from engine.cases.events import (
 from engine.cases.materials import material_id
 from engine.cases.message_events import CaseStartedByMessage, MessageSent
 from engine.cases.reading import CaseReading
+from engine.cases.review_blocking import blocking_problems
+from engine.cases.review_queue import carry_review
 from engine.cases.states import FINISHED_CASE_STATES, OPEN_WORK_STATES, CaseStatus, Outcome, decided
 from engine.cases.store import OpenCase
 from engine.cases.suspension_guard import refuse_if_suspended
@@ -112,6 +114,7 @@ def _hand_over(session: Session, clerk: str, applicant: str, materials: Mapping[
         session.execute(
             upsert_insert(session, Material).values(**values).on_conflict_do_nothing(index_elements=["id"])
         )
+        carry_review(session, old_id, new_id)
         session.execute(delete(Material).where(Material.id == old_id))
         handed[kind] = new_id
     return handed
@@ -308,9 +311,11 @@ class Applying(ApplicationChecks, CaseReading):
         """
         owners = (applicant, received.clerk) if received else (applicant,)
         found = list(problems)
+        form = self.deployments.form(row)
         with self.db.read() as s:
             found += self._check_materials(s, owners, materials)
-        form = self.deployments.form(row)
+            # 智能预审: a document field the catalog marks blocking that differs from the form.
+            found += blocking_problems(s, self.catalog, form, data, materials)
         # Certificates the form takes, of the company (or child ...) applied for, never another one's.
         held = self.materials.certificates_for(applicant, data, form_materials(form)) if applicant else {}
         attached = {**held, **materials}

@@ -549,3 +549,23 @@ class CertificateSuperseded(Event):
     number: str
     new_number: str
     reason: str
+
+
+# -- material pre-review (智能预审) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaterialReviewed(Event):
+    """The worker read a material and compared it with the form (advice to applicant and clerk).
+
+    Counts only: the values read from a document are personal data and never reach the
+    audit trail. ``case_id`` is None while the material belongs to no application yet; the
+    submission then writes the line on the new case (``engine.review.submission``).
+    """
+
+    KIND = "material_reviewed"
+    kind: str
+    material: str
+    status: str
+    fields_read: int
+    mismatches: int

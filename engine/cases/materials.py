@@ -28,6 +28,7 @@ import filetype
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.review_queue import queue_review
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, Problem, TooLarge
 from engine.storage.db import Database, upsert_insert
 from engine.storage.models import Material
@@ -329,6 +330,7 @@ class MaterialService:
                 f"{_size_words(limit)} limit)"
             ) from exc
         row_id = material_id(owner, kind, blob.sha256)
+        now = self.clock.now()
         values = {
             "id": row_id,
             "sha256": blob.sha256,
@@ -338,11 +340,12 @@ class MaterialService:
             "owner": owner,
             "filename": safe_filename(filename),
             "issued_by_case": None,
-            "created_at": self.clock.now(),
+            "created_at": now,
         }
         with self.db.write() as session:
             statement = upsert_insert(session, Material).values(**values)
             session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+            queue_review(session, row_id, spec, now)
             row = session.get(Material, row_id)
             assert row is not None  # inserted now, or by an earlier upload of the same bytes
             return MaterialInfo.of(row)

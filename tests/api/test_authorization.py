@@ -408,6 +408,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/analytics/offices"): Row(
         get("/api/analytics/offices"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
     ),
+    ("GET", "/api/analytics/pre-review"): Row(
+        get("/api/analytics/pre-review"), roles(applicant=403, clerk=403, analyst=200, admin=200, system=403)
+    ),
     # Divisions: read by every signed-in account, edited by admins (in their scope): an existing
     # code (409), a division's own name again (200), an office opened, an office id of none (404).
     ("GET", "/api/divisions"): Row(get("/api/divisions"), everyone(200)),

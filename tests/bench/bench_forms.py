@@ -9,7 +9,9 @@ Figures:
 - upload throughput (MB/s) through the materials store (stream, size limit, type check from
   the bytes, sha256, fsync, atomic rename, metadata row in SQLite) next to a plain
   ``shutil.copyfileobj`` + ``fsync`` of the same bytes into the same folder, and their ratio
-  (aim >= 0.5: the store's checks cost less than half the copy).
+  (aim >= 0.5: the store's checks cost less than half the copy);
+- the upload answer's p50 for a business licence with pre-review (智能预审) off and on, and on
+  while the worker reads the queued licences in the same process (the upload only queues).
 """
 
 from __future__ import annotations
@@ -156,3 +158,84 @@ def run(report: Report) -> None:
     report(f"plain copy + fsync ({FILES} x {FILE_BYTES // MB} MB)", baseline, "MB/s")
     report(f"upload through the materials store ({FILES} x {FILE_BYTES // MB} MB)", stored, "MB/s")
     report("store / plain copy (aim >= 0.5)", stored / baseline, "ratio")
+    pre_review_upload_figures(report)
+
+
+PRE_REVIEW_UPLOADS = 60
+
+
+def _licence_bodies(count: int) -> list[bytes]:
+    """``count`` distinct PNG licences (one rendering, a different trailer each: distinct bytes)."""
+    from tests.review.documents import licence_png
+
+    body = licence_png(
+        {
+            "name": "上海一件事科技有限公司",
+            "uscc": "91310115MA1K4LXX18",
+            "legal_rep": "张三",
+            "address": "上海市浦东新区世纪大道1号",
+        }
+    )
+    return [body + f"#{index}".encode() for index in range(count)]
+
+
+def _upload_p50(service: MaterialService, owner: str, bodies: list[bytes]) -> float:
+    """The median seconds of one upload answer (stream, store, row and queued review)."""
+    took = []
+    for index, body in enumerate(bodies):
+        started = time.perf_counter()
+        service.upload(owner, "business_licence", f"licence-{index}.png", io.BytesIO(body))
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
+def pre_review_upload_figures(report: Report) -> None:
+    """Upload p50 of a licence: pre-review off (the kind reads nothing) vs on, and on while the worker reads.
+
+    "On while reading" is what ``onething serve`` does: its worker thread runs the OCR of the
+    queued uploads in the same process while new uploads come in.
+    """
+    import copy
+    import threading
+    from types import MappingProxyType
+
+    from engine.service import Engine
+    from engine.storage.settings import Settings
+
+    bodies = _licence_bodies(PRE_REVIEW_UPLOADS * 3)
+    with tempfile.TemporaryDirectory(prefix="onething-bench-prereview-") as tmp:
+        root = Path(tmp)
+        engine = Engine(Settings(database_url=f"sqlite:///{root / 'bench.db'}", data_dir=root / "var"))
+        engine.upgrade()
+        try:
+            off = copy.copy(engine.catalog)
+            spec = off.materials["business_licence"]
+            off.materials = MappingProxyType(
+                {**off.materials, "business_licence": spec.model_copy(update={"reads": None})}
+            )
+            baseline = MaterialService(engine.db, engine.materials.store, off, max_bytes=20 * MB)
+            _upload_p50(baseline, "bench-warm", bodies[:5])
+            p50_off = _upload_p50(baseline, "bench-off", bodies[:PRE_REVIEW_UPLOADS])
+            p50_on = _upload_p50(
+                engine.materials, "bench-on", bodies[PRE_REVIEW_UPLOADS : 2 * PRE_REVIEW_UPLOADS]
+            )
+            stop = threading.Event()
+
+            def read_queue() -> None:
+                while not stop.is_set():
+                    if not engine.run_review_jobs(1):
+                        stop.wait(0.05)
+
+            reader = threading.Thread(target=read_queue, name="bench-pre-review")
+            reader.start()
+            try:
+                p50_busy = _upload_p50(engine.materials, "bench-busy", bodies[2 * PRE_REVIEW_UPLOADS :])
+            finally:
+                stop.set()
+                reader.join(120)
+        finally:
+            engine.close()
+    report("licence upload p50, pre-review off (baseline)", p50_off * 1e3, "ms")
+    report("licence upload p50, pre-review on (queued)", p50_on * 1e3, "ms")
+    report("licence upload p50, pre-review on, worker reading meanwhile", p50_busy * 1e3, "ms")
+    report("upload p50 on / off", p50_on / p50_off, "ratio")

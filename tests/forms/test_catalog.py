@@ -35,6 +35,8 @@ def copy_catalog(tmp_path: Path) -> Path:
     folder = tmp_path / "catalog"
     folder.mkdir()
     shutil.copy(CATALOG_DIR / "common.yaml", folder / "common.yaml")
+    # common.yaml's birth certificate `reads` fields that individual.yaml defines (mother_name ...).
+    shutil.copy(CATALOG_DIR / "individual.yaml", folder / "individual.yaml")
     return folder
 
 
