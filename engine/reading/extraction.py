@@ -17,9 +17,8 @@ from types import MappingProxyType
 
 from engine.reading.lines import Line, Piece
 from engine.reading.values import ValueKind, read_value
-from forms.layouts import DOCUMENT_LAYOUTS
 
-MAX_CONTINUATION_LINES = 2
+MAX_CONTINUATION_LINES = 2  # an address wraps over at most three printed lines
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,18 @@ class FieldReading:
     confidence: float
 
 
-def _layout(kinds: dict[str, ValueKind], labels: dict[str, str | None], **more: object) -> Layout:
+def _layout(
+    kinds: dict[str, ValueKind],
+    labels: dict[str, str | None],
+    multiline: frozenset[str] = frozenset(),
+    anywhere: frozenset[str] = frozenset(),
+    unlabelled_date: str | None = None,
+) -> Layout:
     ordered = tuple(sorted(labels.items(), key=lambda item: -len(item[0])))  # longest label first
-    return Layout(MappingProxyType(kinds), ordered, **more)  # type: ignore[arg-type]
+    return Layout(MappingProxyType(kinds), ordered, multiline, anywhere, unlabelled_date)
 
 
+# The fields of each layout, in the order of forms.layouts.DOCUMENT_LAYOUTS (the catalog's table).
 LAYOUT_SPECS: Mapping[str, Layout] = MappingProxyType(
     {
         "business-licence": _layout(
@@ -129,7 +135,6 @@ LAYOUT_SPECS: Mapping[str, Layout] = MappingProxyType(
         ),
     }
 )
-assert {key: tuple(spec.kinds) for key, spec in LAYOUT_SPECS.items()} == dict(DOCUMENT_LAYOUTS)
 
 
 @dataclass
@@ -144,6 +149,34 @@ def _label_at(layout: Layout, piece: Piece) -> tuple[str, str | None] | None:
         if piece.text.startswith(label):
             return label, field
     return None
+
+
+def _is_label_start(layout: Layout, text: str) -> bool:
+    return any(label.startswith(text) for label, _field in layout.labels)
+
+
+def _join_spaced_labels(layout: Layout, line: Line) -> Line:
+    """A letter-spaced label (名　　称) that OCR read as one box per character, as one piece."""
+    pieces: list[Piece] = []
+    for piece in line.pieces:
+        previous = pieces[-1] if pieces else None
+        if (
+            previous is not None
+            and _label_at(layout, previous) is None
+            and _is_label_start(layout, previous.text)
+            and _is_label_start(layout, previous.text + piece.text)
+        ):
+            pieces[-1] = Piece(
+                previous.left,
+                piece.right,
+                min(previous.top, piece.top),
+                max(previous.bottom, piece.bottom),
+                previous.text + piece.text,
+                (previous.score + piece.score) / 2,
+            )
+        else:
+            pieces.append(piece)
+    return Line(tuple(pieces))
 
 
 def _labelled_values(layout: Layout, lines: list[Line]) -> dict[str, _Raw]:
@@ -216,6 +249,7 @@ def _anywhere(kind: ValueKind, lines: list[Line]) -> FieldReading | None:
 def extract(layout_key: str, lines: list[Line]) -> dict[str, FieldReading]:
     """The fields of a layout that one page shows, with their confidence (absent: not found or unreadable)."""
     layout = LAYOUT_SPECS[layout_key]
+    lines = [_join_spaced_labels(layout, line) for line in lines]
     raws = _labelled_values(layout, lines)
     if layout.unlabelled_date is not None and layout.unlabelled_date not in raws:
         raw = _unlabelled_date(layout, lines)

@@ -3,7 +3,8 @@
 Every document is drawn here from generated field values (credit codes and ID numbers with valid
 check digits) with the Noto CJK fonts Debian ships, then degraded the ways real uploads are: a few
 degrees askew, blurred, JPEG-compressed at low quality, scanned (grey paper, noise, low contrast),
-or wrapped in a PDF. Nothing binary is committed: the tests and the benchmark make what they read.
+wrapped in a PDF, or photographed from afar (half the resolution). Nothing binary is committed:
+the tests and the benchmark make what they read.
 The layouts follow the printed documents' labels and their order, simplified (no seals, no emblems).
 """
 
@@ -26,7 +27,7 @@ SERIF = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"
 _SC = 2  # the Simplified Chinese face inside the .ttc collections
 
 KINDS = ("business-licence", "resident-id-card", "birth-certificate")
-CONDITIONS = ("clean", "rotated", "blurred", "jpeg", "scanned", "pdf")
+CONDITIONS = ("clean", "rotated", "blurred", "jpeg", "scanned", "pdf", "low-res")
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
@@ -321,6 +322,9 @@ def degrade(document: Document, condition: str) -> Upload:
         content, media_type = _jpeg(_scanned(image, rng), 70), "image/jpeg"
     elif condition == "pdf":
         content, media_type = _pdf(image), "application/pdf"
+    elif condition == "low-res":  # a photo taken from afar: half the pixels each way, then JPEG
+        half = image.resize((image.width // 2, image.height // 2), Image.Resampling.BILINEAR)
+        content, media_type = _jpeg(half, 60), "image/jpeg"
     else:
         raise ValueError(f"unknown condition {condition}")
     return Upload(document.kind, condition, dict(document.truth), content, media_type)

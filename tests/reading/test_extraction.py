@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 
-from engine.reading.extraction import extract
+from engine.reading.extraction import LAYOUT_SPECS, extract
 from engine.reading.lines import group_lines
 from engine.reading.ocr import TextBox
 from forms.checks import resident_id_check_char, uscc_check_char
+from forms.layouts import DOCUMENT_LAYOUTS
 
 USCC = "91310115MA1K3YXB5" + uscc_check_char("91310115MA1K3YXB5")
 RESIDENT_ID = "11010519491231002" + resident_id_check_char("11010519491231002")
@@ -68,6 +69,10 @@ def values(layout: str, boxes: list[TextBox]) -> dict[str, str]:
     return {name: reading.value for name, reading in extract(layout, group_lines(boxes)).items()}
 
 
+def test_every_layout_the_catalog_knows_is_read_field_for_field() -> None:
+    assert {key: tuple(spec.kinds) for key, spec in LAYOUT_SPECS.items()} == dict(DOCUMENT_LAYOUTS)
+
+
 def test_a_licence_gives_every_field_from_its_labels() -> None:
     assert values("business-licence", LICENCE) == EXPECTED
 
@@ -82,6 +87,20 @@ def test_a_label_and_its_value_read_as_one_box_are_split() -> None:
     assert values("business-licence", boxes) == {
         "name": "上海华盛科技有限公司",
         "legal_representative": "张三",
+    }
+
+
+def test_a_letter_spaced_label_read_one_character_a_box_is_still_a_label() -> None:
+    boxes = [
+        box("名", 60, 300),
+        box("称", 180, 300),
+        box("上海华盛科技有限公司", 250, 300),
+        box("住", 800, 300),
+    ]
+    boxes += [box("所", 920, 300), box("上海市浦东新区张江路1号", 990, 300)]
+    assert values("business-licence", boxes) == {
+        "name": "上海华盛科技有限公司",
+        "address": "上海市浦东新区张江路1号",
     }
 
 
