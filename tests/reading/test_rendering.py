@@ -10,7 +10,7 @@ import zlib
 
 import pypdfium2 as pdfium
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from engine.reading import review_document
 from engine.reading.rendering import MAX_PAGES, MAX_SIDE, Unrenderable, render_pages
@@ -93,9 +93,28 @@ def test_a_large_real_photo_is_scaled_down_to_the_bound() -> None:
         (blank_pdf(1)[:200], "application/pdf"),
     ],
 )
-def test_bytes_that_are_no_readable_document_are_unreadable(content: bytes, media_type: str) -> None:
+def test_bytes_that_are_no_readable_document_are_unreadable(
+    content: bytes, media_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
     review = review_document(content, media_type, READS, FORM)
     assert review.status == "unreadable" and review.pages == 0
+    assert [(finding.field, finding.verdict) for finding in review.findings] == [
+        ("company_name", "unreadable")
+    ]
+
+
+def test_a_truncated_image_is_unreadable_where_weasyprint_lets_pillow_pad_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Importing weasyprint (certificates) sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process.
+
+    The worker and the server import it, so there a truncated upload decodes as a padded page:
+    it is then rendered (one page) and still answered unreadable, never a crash or a guess.
+    """
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    review = review_document(png_header(800, 600), "image/png", READS, FORM)
+    assert (review.status, review.pages, review.fields) == ("unreadable", 1, {})
     assert [(finding.field, finding.verdict) for finding in review.findings] == [
         ("company_name", "unreadable")
     ]
