@@ -12,8 +12,9 @@ client's ``X-Request-ID`` when well-formed, else a new one) that comes back in t
 answer's header and in every log line; it refuses bodies above their limit (413) while
 they stream in; it answers anything unexpected with a bare 500 that quotes the request
 id (the traceback goes to the server log only), except a database outage, which is a 503
-with ``Retry-After`` wherever it surfaced; and it writes one JSON audit line for every
-state-changing call.
+with ``Retry-After`` wherever it surfaced; and it writes the one log line of every
+request: the JSON audit line of a state-changing call, the access line of any other
+(``api.logs``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from api.deps import Services
 from api.errors import database_unavailable, internal_error_body, unavailable_answer
 from api.errors import install as install_error_handlers
 from api.headers import SecurityHeaders
-from api.logs import audit, begin_request
+from api.logs import access, audit, begin_request
 from api.pages import shell
 from api.routes import (
     accounts,
@@ -165,17 +166,20 @@ class RequestContext:
                 if answer["status"] is None:
                     await self._send_json(send_with_id, 500, internal_error_body())
         finally:
+            route = getattr(scope.get("route"), "path", None)
+            status, took = answer["status"] or 500, (time.perf_counter() - started) * 1000
             if method not in SAFE_METHODS:
-                route = scope.get("route")
                 audit(
                     current,
                     method=method,
                     path=path,
-                    route=getattr(route, "path", None),
-                    status=answer["status"] or 500,
-                    duration_ms=(time.perf_counter() - started) * 1000,
+                    route=route,
+                    status=status,
+                    duration_ms=took,
                     error=error,
                 )
+            else:
+                access(current, method=method, path=path, route=route, status=status, duration_ms=took)
 
     async def _too_large(self, send: Send, limit: int) -> None:
         body = {"detail": f"请求体超过 {limit} 字节 (request body over {limit} bytes)"}

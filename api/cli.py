@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,42 +40,61 @@ def _fail(exc: EngineError, err: TextIO) -> int:
 
 
 # -- serve and worker --------------------------------------------------------------------
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Web app + API + timer worker; ``--demo`` also creates the demo accounts."""
+    """Web app + API + timer worker; ``--demo`` also creates the demo accounts.
+
+    Says a short summary (``api.startup``): database, bundles, demo accounts, address.
+    """
     import uvicorn
 
     from api.app import create_app
     from api.logs import configure_logging
+    from api.startup import (
+        SummarizingServer,
+        address_line,
+        bundles_line,
+        database_line,
+        demo_accounts_line,
+        say,
+    )
     from api.worker import start_timer_worker
     from engine.service import Engine
 
-    configure_logging()
+    configure_logging(_LEVELS[args.log_level])
     settings = _settings(args.db)
     engine = Engine(settings)
     try:
         engine.upgrade()
-        engine.deploy_shipped()
+        deployed = engine.deploy_shipped()
+        bundles = engine.list_bundles()
+        summary = [database_line(settings), bundles_line([b.key for b in bundles], deployed)]
         if args.demo:
-            departments = {d for bundle in engine.list_bundles() for d in bundle.departments}
+            departments = {d for bundle in bundles for d in bundle.departments}
             accounts = AccountService(
                 engine.db, departments=load_departments(settings.processes_dir), regions=engine.regions
             )
             engine.regions.ensure_demo_offices()  # two districts of 上海市, 浙江省 at three levels
-            created = accounts.ensure_demo_accounts(departments)  # with those offices' accounts
-            if created:
-                print(f"演示账户 (demo accounts, password 'demo'): {', '.join(created)}", file=sys.stderr)
+            accounts.ensure_demo_accounts(departments)  # with those offices' accounts
+            summary.append(demo_accounts_line(accounts.demo_usernames(departments)))
+        say(summary)
         worker = start_timer_worker(engine)
         try:
-            app = create_app(settings, engine)
-            uvicorn.run(
-                app,
+            config = uvicorn.Config(
+                create_app(settings, engine),
                 host=args.host,
                 port=args.port,
                 log_config=None,
-                access_log=False,
+                access_log=False,  # our one line per request (api.logs) is the access log
                 server_header=False,
                 timeout_graceful_shutdown=10,
             )
+            server = SummarizingServer(config, lambda port: say([address_line(args.host, port)]))
+            server.run()
+            if not server.started:
+                return 1
         finally:
             worker.stop()
     finally:
@@ -88,7 +108,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from api.worker import TimerWorker
     from engine.service import Engine
 
-    configure_logging()
+    configure_logging(_LEVELS[args.log_level])
     settings = _settings(args.db)
     engine = Engine(settings)
     try:
@@ -303,16 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_help = "数据库 URL (database URL; default ONETHING_DATABASE_URL or sqlite:///onething.db)"
+    log_help = "日志级别 (log level; debug adds SpiffWorkflow's steps, migrations and uvicorn's own lines)"
 
     serve = commands.add_parser("serve", help="web app + API + timer worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", help=db_help)
     serve.add_argument("--demo", action="store_true", help="create the demo accounts (password 'demo')")
+    serve.add_argument("--log-level", choices=sorted(_LEVELS), default="info", help=log_help)
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="the timer/escalation worker alone")
     worker.add_argument("--db", help=db_help)
+    worker.add_argument("--log-level", choices=sorted(_LEVELS), default="info", help=log_help)
     worker.set_defaults(handler=cmd_worker)
 
     validate = commands.add_parser("validate", help="check bundle folders or BPMN files")

@@ -11,16 +11,18 @@ may not do this", which is the same for every id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import NotAuthenticated
 from api.logs import note
 from api.schemas.common import DIVISION_CODE
 from api.security import TokenService
+from api.signed_in import SignedInCache
 from engine.errors import NotAllowed
 from engine.people.accounts import AccountService, AccountView
 from engine.people.actors import Actor, Role
@@ -40,9 +42,13 @@ class Services:
     accounts: AccountService
     tokens: TokenService
     idempotency: IdempotencyStore
+    signed_in: SignedInCache = field(default_factory=SignedInCache)
 
 
-def get_services(request: Request) -> Services:
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
+# the thread pool, and each such hop costs a thread switch per request. The route itself
+# (which calls the engine) is the one hop a request takes.
+async def get_services(request: Request) -> Services:
     """The app's services (set up when the app started)."""
     services: Services = request.app.state.services
     return services
@@ -51,7 +57,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_engine(services: ServicesDep) -> Engine:
+async def get_engine(services: ServicesDep) -> Engine:
     """The process's engine."""
     return services.engine
 
@@ -61,32 +67,32 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def current_account(
-    services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> AccountView:
-    """The signed-in account: a valid token of an active account, same password, not signed out since."""
+async def _signed_in(services: Services, token: str | None) -> AccountView:
+    """The account of a bearer token (see ``current_account``)."""
     if not token:
         raise NotAuthenticated()
-    claims = services.tokens.verify(token)
-    if claims is None:
-        raise NotAuthenticated("令牌无效或已过期，请重新登录 (token invalid or expired)")
-    account = services.accounts.find_active(claims.username)
-    if (
-        account is None
-        or account.password_version != claims.password_version
-        or account.token_generation != claims.generation
-    ):
-        raise NotAuthenticated(
-            "账户已停用、密码已更改或已退出，请重新登录 (account disabled, password changed or signed out)"
-        )
+    account = services.signed_in.get(token)
+    if account is None:
+        account = await run_in_threadpool(services.signed_in.check, token, services.tokens, services.accounts)
     note(who=account.username)
     return account
+
+
+async def current_account(
+    services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AccountView:
+    """The signed-in account: a valid token of an active account, same password, not signed out since.
+
+    Checked a moment ago for the same token: answered from ``api.signed_in`` on the event
+    loop; else checked in the thread pool (a signature check and a read of the account).
+    """
+    return await _signed_in(services, token)
 
 
 CurrentAccount = Annotated[AccountView, Depends(current_account)]
 
 
-def current_actor(account: CurrentAccount) -> Actor:
+async def current_actor(account: CurrentAccount) -> Actor:
     """The signed-in person as the engine sees them, with the account's division (office or reach)."""
     return account.actor()
 
@@ -95,14 +101,19 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 class RoleGate:
-    """A dependency that lets only the given roles through (403 for the others, whatever the id)."""
+    """A dependency that lets only the given roles through (403 for the others, whatever the id).
+
+    It reads the token itself rather than through ``CurrentActor``: each dependency in a
+    chain costs FastAPI's resolution on every request, and this is the one every route has.
+    """
 
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
         names = sorted(r.value for r in self.roles)
         self.refusal = f"此操作仅限 {'、'.join(names)} (only {', '.join(names)})"
 
-    def __call__(self, actor: CurrentActor) -> Actor:
+    async def __call__(self, request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
+        actor = (await _signed_in(await get_services(request), token)).actor()
         if actor.role not in self.roles:
             raise NotAllowed(self.refusal)
         return actor

@@ -55,6 +55,20 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class _PreRendered(JSONResponse):
+    """A JSON answer whose body pydantic already wrote (no dict built and dumped again)."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
+def _rendered(done: BaseModel | Reply, status_code: int) -> JSONResponse:
+    """The answer of a run without a key: serialized straight to bytes by the schema."""
+    if isinstance(done, Reply):
+        return _PreRendered(done.body.model_dump_json().encode(), status_code=done.status_code)
+    return _PreRendered(done.model_dump_json().encode(), status_code=status_code)
+
+
 def _answer(done: BaseModel | Reply, status_code: int) -> tuple[int, Any]:
     if isinstance(done, Reply):
         return done.status_code, done.body.model_dump(mode="json")
@@ -76,8 +90,7 @@ def run_once(
     answer from what an earlier run of the work created (routes whose work records an outcome).
     """
     if key is None:
-        code, body = _answer(work(None), status_code)
-        return JSONResponse(body, status_code=code)
+        return _rendered(work(None), status_code)
     method, path, asked = request
     digest = fingerprint(
         method, path, asked.model_dump(mode="json") if isinstance(asked, BaseModel) else asked

@@ -1,10 +1,16 @@
-"""Request context and structured logs: a request id for every request, JSON lines for changes.
+"""Request context and structured logs: a request id for every request, one JSON line for each.
 
 Every log record written while a request is handled carries its request id (a logging
-filter reads it from a context variable). Every state-changing call writes one
-``onething.audit`` line: who, what, which case and task, outcome, status, request id.
+filter reads it from a context variable). Every request writes exactly one line, as its
+answer goes out: a state-changing call its ``onething.audit`` line (who, what, which case
+and task, outcome, status, request id), any other call an ``onething.access`` line (who,
+what, status, duration); liveness probes and static files write theirs at debug level.
 Routes and dependencies add what they learn (the caller, the case) to the request's
 ``AuditNote`` with ``note()``; the middleware writes the line when the answer is sent.
+
+At the default level the log holds what happened, not how the engine stepped through it:
+SpiffWorkflow's per-task "State changed" lines (``spiff.*``), Alembic's migration steps
+and uvicorn's own start-up chatter show only at debug level (``configure_logging``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 AUDIT_LOGGER = "onething.audit"
+ACCESS_LOGGER = "onething.access"
 _NO_REQUEST = "-"
+# Libraries whose info lines narrate their own steps: shown at debug level only.
+CHATTY_LOGGERS = ("spiff", "alembic", "uvicorn.error")
+# Requests that are no one's business at the default level: liveness probes, static files.
+QUIET_PATHS = ("/healthz", "/static/")
 
 
 @dataclass
@@ -93,7 +104,11 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Send every log record to stderr as JSON lines (called by the CLI, never at import)."""
+    """Send every log record to stderr as JSON lines (called by the CLI, never at import).
+
+    Above debug level the chatty libraries (``CHATTY_LOGGERS``) say only warnings and errors;
+    uvicorn's own access line never shows (ours is the one line of a request).
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLinesFormatter())
     handler.addFilter(RequestIdFilter())
@@ -105,6 +120,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else logging.WARNING)
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
 def audit(
@@ -141,4 +159,28 @@ def audit(
     event = {**current.extra, **event}
     logging.getLogger(AUDIT_LOGGER).info(
         "%s %s -> %s", method, route or path, status, extra={"event": event, "request_id": current.request_id}
+    )
+
+
+def access(
+    current: AuditNote, *, method: str, path: str, route: str | None, status: int, duration_ms: float
+) -> None:
+    """Write the access line of one request that changes nothing (debug level for probes and static files)."""
+    event: dict[str, Any] = {
+        "event": "api.read",
+        "who": current.who,
+        "method": method,
+        "path": path,
+        "route": route,
+        "status": status,
+        "duration_ms": round(duration_ms, 1),
+    }
+    level = logging.DEBUG if path.startswith(QUIET_PATHS) else logging.INFO
+    logging.getLogger(ACCESS_LOGGER).log(
+        level,
+        "%s %s -> %s",
+        method,
+        route or path,
+        status,
+        extra={"event": event, "request_id": current.request_id},
     )

@@ -8,8 +8,10 @@ name and linked into place, which fails for the second one, who then reads the f
 
 A token names its account, a fingerprint of the account's password hash and the
 account's token generation: changing the password or signing out everywhere (which bumps
-the generation) ends every token issued before. The account is loaded on every request,
-so a disabled account stops working at once and the generation costs no extra read.
+the generation) ends every token issued before. The account behind a token is checked on
+every request (``api.signed_in`` keeps the checked account for at most a second and
+forgets it as soon as an account changes in this process), so a disabled account stops
+working at once and the generation costs no extra read.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class TokenClaims:
     username: str
     password_version: str
     generation: int
+    # When the token runs out (seconds since the epoch): a cache of it must not outlive it.
+    expires_at: float = 0.0
 
 
 class TokenService:
@@ -140,4 +144,4 @@ class TokenService:
         username, version, generation = claims.get("sub"), claims.get("pwv"), claims.get("gen")
         if not isinstance(username, str) or not isinstance(version, str) or type(generation) is not int:
             return None
-        return TokenClaims(username, version, generation)
+        return TokenClaims(username, version, generation, float(claims["exp"]))

@@ -10,8 +10,10 @@ Signing in goes through ``sign_in``, which asks the throttle (engine.sign_in) fi
 passwords must pass the policy in engine.passwords. Sign-out is server-side: an account
 has a session generation (page sessions) and a token generation (bearer tokens); a cookie
 or token records the generation it was made under and stops working once the account's
-moves on. The account row is read on every request anyway (a disabled account stops at
-once), so the check costs nothing more. A page sign-out ends every page session of the
+moves on. The account row is read on every page request anyway, and the API keeps it at
+most a second (``api.signed_in``), forgotten as soon as any account changes in this
+process (``engine.people.changes``): a disabled account stops at once, so the check costs
+nothing more. A page sign-out ends every page session of the
 account (on a shared counter terminal that is the safe reading of "sign out");
 ``sign_out_everywhere`` and a password change end its bearer tokens as well.
 
@@ -29,7 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -39,9 +42,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Problem
 from engine.people.actors import Actor, Role
+from engine.people.changes import ACCOUNT_CHANGES
 from engine.people.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from engine.people.passwords import password_problems
 from engine.people.sign_in import SignInThrottle
@@ -244,7 +249,7 @@ class AccountService:
         values = {"session_generation": Account.session_generation + 1}
         if everywhere:
             values["token_generation"] = Account.token_generation + 1
-        with self.db.write() as session:
+        with self._write() as session:
             session.execute(update(Account).where(Account.username == username).values(values))
 
     def authenticate(self, username: str, password: str) -> AccountView | None:
@@ -261,7 +266,7 @@ class AccountService:
         if not self._verify(stored, password):
             return None
         if self.hasher.check_needs_rehash(stored):
-            with self.db.write() as session:
+            with self._write() as session:
                 fresh = session.scalar(select(Account).where(Account.username == username))
                 if fresh is not None and fresh.password_hash == stored:
                     fresh.password_hash = self.hasher.hash(password)
@@ -338,7 +343,7 @@ class AccountService:
             if problems:
                 raise InvalidInput("密码不符合要求 (password refused)", problems)
             new_hash = self.hasher.hash(password)
-        with self.db.write() as session:
+        with self._write() as session:
             row = session.scalar(select(Account).where(Account.username == username))
             if row is None or not self.within(scope, row.role, row.division):
                 raise AccountNotFound(f"没有此账户 (no account {username!r})")
@@ -402,7 +407,7 @@ class AccountService:
             return []
         demo_hash = self.hasher.hash(DEMO_PASSWORD)  # one hash for the one password: a blink to start
         try:
-            with self.db.write() as session:  # hundreds of office accounts: one transaction
+            with self._write() as session:  # hundreds of office accounts: one transaction
                 session.add_all(demo.row(demo_hash) for demo in missing)
             return [demo.username for demo in missing]
         except IntegrityError:
@@ -410,12 +415,16 @@ class AccountService:
         created: list[str] = []
         for demo in missing:
             try:
-                with self.db.write() as session:
+                with self._write() as session:
                     session.add(demo.row(demo_hash))
             except IntegrityError:
                 continue
             created.append(demo.username)
         return created
+
+    def demo_usernames(self, departments: Iterable[str]) -> list[str]:
+        """The usernames of every demo account ``ensure_demo_accounts`` makes for these departments."""
+        return [demo.username for demo in self._demo_wanted(sorted(set(departments)))]
 
     def _demo_wanted(self, departments: list[str]) -> list[_Demo]:
         """Every demo account for these departments (the office ones only with the tree at hand)."""
@@ -486,6 +495,19 @@ class AccountService:
         return wanted
 
     # -- helpers ---------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write to the accounts table; the process's change counter moves on once it ended.
+
+        After the commit (or the rollback), so a cache that read the account before the
+        change cannot keep the old row past it (``engine.people.changes``).
+        """
+        try:
+            with self.db.write() as session:
+                yield session
+        finally:
+            ACCOUNT_CHANGES.bump()
+
     def _insert(
         self,
         username: str,
@@ -499,7 +521,7 @@ class AccountService:
         reservation: Reservation | None = None,
     ) -> AccountView:
         try:
-            with self.db.write() as session:
+            with self._write() as session:
                 row = Account(
                     username=username,
                     password_hash=password_hash,

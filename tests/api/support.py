@@ -171,7 +171,9 @@ def start_serve(
 ) -> ServeProcess:
     """Start ``onething serve`` on a free port; returns once ``/healthz`` answers."""
     port = free_port()
-    environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), **(env or {})}
+    # This checkout's code, whichever checkout the console script was installed from.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), "PYTHONPATH": path, **(env or {})}
     handle = log_path.open("wb")
     process = subprocess.Popen(
         [*onething_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, *extra],

@@ -7,11 +7,21 @@ own connection, each cell bounded to a few seconds:
 - claim+complete: ``POST .../claim`` then ``POST .../complete`` (approve) on a task no other
   client touches — operations/s, p50 and p99 latency of the pair.
 The server is its own process, so the load client does not share its interpreter.
+
+First, on SQLite, one task action side by side: the median of a claim and a completion
+called on the engine in this process, against the same two as HTTP requests (one client,
+one connection) to a serve process on a database of its own, same bundle and settings,
+in alternating rounds so that a shared machine's drift hits both; their ratio is issue
+18's aim 2 (HTTP <= 1.5 x the engine). The round trip of ``/healthz`` is printed beside
+it: the least any request costs (the client, the socket, uvicorn, the middleware).
 """
 
 from __future__ import annotations
 
+import io
+import os
 import queue
+import statistics
 import tempfile
 import threading
 import time
@@ -23,6 +33,10 @@ from typing import Any
 
 import httpx
 
+from engine.cases.states import Outcome
+from engine.people.actors import Actor, Role
+from engine.service import Engine
+from engine.storage.settings import Settings
 from tests.api.support import ServeProcess, pdf, start_serve, upload
 from tests.support.pg import find_pg_bin, start_cluster
 
@@ -32,6 +46,9 @@ CONCURRENCY = (1, 8, 32)
 CELL_SECONDS = 3.0
 CASES = 240  # each gives two ready tasks (household and property checks): enough for every claim cell
 DEPARTMENTS = ("public-security", "natural-resources")
+SIDE_ROUNDS = 3
+SIDE_ACTIONS = 30  # task actions per round on each side
+SIDE_CASES = SIDE_ROUNDS * SIDE_ACTIONS // 2 + 8  # two tasks each, and a few to spare
 
 
 @contextmanager
@@ -58,8 +75,8 @@ def client(base_url: str, bearer: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"}, timeout=120)
 
 
-def fill(base_url: str) -> dict[str, Any]:
-    """Submit ``CASES`` applications (8 at a time); the example's decisions."""
+def fill(base_url: str, cases: int = CASES) -> dict[str, Any]:
+    """Submit ``cases`` applications (8 at a time); the example's decisions."""
     bearer = token(base_url, "applicant1")
     with client(base_url, bearer) as c:
         example = c.get(f"/api/bundles/{BUNDLE}").json()["examples"][0]
@@ -72,7 +89,7 @@ def fill(base_url: str) -> dict[str, Any]:
                 c.post("/api/cases", json=body).raise_for_status()
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(submit, [CASES // 8] * 8))
+        list(pool.map(submit, [cases // 8 + (1 if n < cases % 8 else 0) for n in range(8)]))
     decisions: dict[str, Any] = example["decisions"]
     return decisions
 
@@ -198,10 +215,120 @@ def measure(backend: str, db_url: str, root: Path, report: Report) -> None:
                 print(f"  (the {backend} task pool ran out in the {n}-client cell: a shorter run)")
 
 
+class EngineSide:
+    """The engine in this process on a database of its own: the same bundle and cases as the server."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.engine = Engine(
+            Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "data")
+        )
+        self.engine.upgrade()
+        self.engine.deploy_shipped()
+        example = self.engine.bundle_detail(BUNDLE).examples[0]
+        self.decisions: dict[str, Any] = dict(example["decisions"])
+        applicant = Actor("applicant1", Role.APPLICANT)
+        stream = io.BytesIO(pdf("bench-http-engine"))
+        material = self.engine.materials.upload(applicant.username, "birth_certificate", "b.pdf", stream)
+        for _ in range(SIDE_CASES):
+            self.engine.start_case(applicant, BUNDLE, example["data"], {"birth_certificate": material.id})
+        staff = Actor("analyst", Role.ANALYST)
+        ready = self.engine.list_tasks(staff, bundle=BUNDLE, state="ready", limit=200).items
+        self.tasks = [(t.department, t.id, t.item) for t in ready if t.department in DEPARTMENTS]
+
+    def action(self) -> float:
+        """Seconds of one claim and one approval of the next ready task."""
+        department, task_id, item = self.tasks.pop()
+        clerk = Actor(f"clerk.{department}", Role.CLERK, frozenset({department}))
+        started = time.perf_counter()
+        self.engine.claim(clerk, task_id)
+        self.engine.complete(clerk, task_id, Outcome.APPROVE, self.decisions.get(item, {}), "同意")
+        return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where ``/proc`` is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def side_by_side(root: Path, report: Report) -> None:
+    """One task action in the engine and over HTTP, alternating rounds (see the module docstring).
+
+    Wall time is what a clerk waits; CPU time (this process's for the engine, the server
+    process's for HTTP) is what each costs the machine, and moves far less with its load.
+    """
+    engine_side = EngineSide(root / "engine")
+    times: dict[str, list[float]] = {"engine": [], "http": [], "healthz": []}
+    cpu = {"engine": 0.0, "http": 0.0}
+    ratios: list[float] = []
+    try:
+        with serving(f"sqlite:///{root / 'http' / 'onething.db'}", root / "http") as served:
+            base, pid = served.base_url, served.process.pid
+            decisions = fill(base, SIDE_CASES)
+            tokens = {d: token(base, f"clerk.{d}") for d in DEPARTMENTS}
+            tasks = ready_tasks(base, tokens)
+            with httpx.Client(base_url=base, timeout=120) as c:
+                c.get("/healthz")
+                for _ in range(SIDE_ROUNDS):
+                    used = time.process_time()
+                    mine = [engine_side.action() for _ in range(SIDE_ACTIONS)]
+                    cpu["engine"] += time.process_time() - used
+                    server_used = cpu_seconds(pid)
+                    theirs = [
+                        http_action(c, tasks.get_nowait(), tokens, decisions) for _ in range(SIDE_ACTIONS)
+                    ]
+                    server_now = cpu_seconds(pid)
+                    if server_used is not None and server_now is not None:
+                        cpu["http"] += server_now - server_used
+                    for _ in range(SIDE_ACTIONS):
+                        started = time.perf_counter()
+                        c.get("/healthz").raise_for_status()
+                        times["healthz"].append(time.perf_counter() - started)
+                    times["engine"] += mine
+                    times["http"] += theirs
+                    ratios.append(statistics.median(theirs) / statistics.median(mine))
+    finally:
+        engine_side.engine.close()
+    engine_ms, http_ms = (statistics.median(times[k]) * 1000 for k in ("engine", "http"))
+    n = SIDE_ROUNDS * SIDE_ACTIONS
+    report(f"sqlite task action (claim+complete) in the engine, median of {n}", engine_ms, "ms")
+    report(f"sqlite task action (claim+complete) over HTTP, median of {n}", http_ms, "ms")
+    report("ratio HTTP / engine, task action (aim <= 1.5)", http_ms / engine_ms, "x")
+    report("  ... lowest round", min(ratios), "x")
+    report("  ... highest round", max(ratios), "x")
+    if cpu["http"]:
+        report("  CPU per task action: the engine (this process)", cpu["engine"] / n * 1000, "ms")
+        report("  CPU per task action: the serve process", cpu["http"] / n * 1000, "ms")
+        report("  ratio of CPU, HTTP / engine", cpu["http"] / cpu["engine"], "x")
+    report(
+        "  GET /healthz round trip, median (the least a request costs)",
+        statistics.median(times["healthz"]) * 1000,
+        "ms",
+    )
+
+
+def http_action(
+    c: httpx.Client, task: tuple[str, int, str], tokens: dict[str, str], decisions: dict[str, Any]
+) -> float:
+    """Seconds of one claim and one approval over HTTP, as a clerk's client sends them."""
+    department, task_id, item = task
+    signed = {"Authorization": f"Bearer {tokens[department]}"}
+    body = {"outcome": "approve", "data": decisions.get(item, {}), "comment": "同意"}
+    started = time.perf_counter()
+    c.post(f"/api/tasks/{task_id}/claim", headers=signed).raise_for_status()
+    c.post(f"/api/tasks/{task_id}/complete", json=body, headers=signed).raise_for_status()
+    return time.perf_counter() - started
+
+
 def run(report: Report) -> None:
     """SQLite, then PostgreSQL when its server binaries are installed."""
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         root = Path(tmp)
+        side_by_side(root / "side", report)
         measure("sqlite", f"sqlite:///{root / 'sqlite' / 'onething.db'}", root / "sqlite", report)
         if find_pg_bin() is None:
             print("  (PostgreSQL figures skipped: server binaries not found; install postgresql-15)")
