@@ -20,6 +20,7 @@ from engine.bpmn.runtime import Runner
 from engine.cases.facade import CaseFacade
 from engine.cases.materials import FileBlobStore, MaterialService
 from engine.cases.store import CaseStore
+from engine.cases.workflow_cache import WorkflowCache
 from engine.documents.service import Documents
 from engine.portal.drafts import Drafts
 from engine.portal.notifications import MessageCentre
@@ -63,7 +64,12 @@ class Engine(CaseFacade):
             ),
             runner=runner,
             store=CaseStore(
-                deployments, runner, clock, calendar.due_for, settings.workflow_cache_size, regions=regions
+                deployments,
+                runner,
+                clock,
+                calendar.due_for,
+                WorkflowCache(settings.workflow_cache_size, settings.workflow_cache_bytes),
+                regions=regions,
             ),
             regions=regions,
         )

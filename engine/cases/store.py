@@ -13,17 +13,17 @@ level the item is decided at, to the nearest division with an office of its depa
 (``engine.regions``). So one bundle's items may run in two divisions (多地联办).
 
 Restoring a workflow costs more than running a task, so each process keeps recently used
-workflows deserialized, keyed by case id and ``state_version``; an entry is used only while
-the database still holds that version, and is taken out while a transaction mutates it.
+workflows deserialized (``engine.cases.workflow_cache``, bounded in entries and in bytes),
+keyed by case id and ``state_version``; an entry is used only while the database still holds
+that version, and is taken out while a transaction mutates it.
 
-May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.bpmn``, ``engine.regions``,
-``engine.storage``, ``engine.time``, ``engine.errors``.
+May import: ``engine.cases.events``, ``engine.cases.states``, ``engine.cases.workflow_cache``,
+``engine.bpmn``, ``engine.regions``, ``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +42,7 @@ from engine.cases.events import IncidentResolved, TaskCancelled, TaskCreated
 from engine.cases.message_items import sync_message_items
 from engine.cases.message_waits import sync_message_waits
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemState
+from engine.cases.workflow_cache import WorkflowCache, accounted_size
 from engine.errors import CaseNotFound
 from engine.regions.service import Regions
 from engine.storage.models import Case, Deployment, WorkItem
@@ -49,38 +50,6 @@ from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
 
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
-
-
-class WorkflowCache:
-    """Deserialized workflows by case id, valid only for the state version they were saved at."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, case_id: int, version: int) -> BpmnWorkflow | None:
-        """Remove and return the workflow if it is at ``version`` (the caller now owns it)."""
-        with self._lock:
-            found = self._items.pop(case_id, None)
-        if found is None or found[0] != version:
-            return None
-        return found[1]
-
-    def put(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
-        """Keep a workflow that the database now holds at ``version``."""
-        if self._size <= 0:
-            return
-        with self._lock:
-            self._items[case_id] = (version, workflow)
-            self._items.move_to_end(case_id)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def forget(self, case_id: int) -> None:
-        """Drop a workflow whose in-memory state may differ from the database."""
-        with self._lock:
-            self._items.pop(case_id, None)
 
 
 @dataclass
@@ -102,6 +71,8 @@ class OpenCase:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # The message names the workflow waited for when opened (what ``message_waits`` holds).
     waits: frozenset[str] = frozenset()
+    # The workflow's accounted size in the cache (``accounted_size`` of its last saved state text).
+    state_size: int = 0
 
 
 class CaseStore:
@@ -113,7 +84,7 @@ class CaseStore:
         runner: Runner,
         clock: Clock,
         due_for: DueFor,
-        cache_size: int,
+        cache: WorkflowCache,
         *,
         regions: Regions,
     ) -> None:
@@ -123,7 +94,7 @@ class CaseStore:
         self.clock = clock
         self.due_for = due_for
         self.codec = WorkflowCodec()
-        self.cache = WorkflowCache(cache_size)
+        self.cache = cache
         # Notified after a commit that made an external task fetchable in this process:
         # long-polling fetches wait on it instead of asking the database in a tight loop.
         self.external_signal = threading.Condition()
@@ -143,11 +114,14 @@ class CaseStore:
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         deployment = self.deployments.row(session, case.deployment_id)
         definition = self.deployments.definition(deployment)
-        workflow = self.cache.take(case.id, case.state_version)
-        if workflow is None:
-            workflow = self.runner.attach(
-                self.codec.loads(case.state, definition.spec, definition.subprocess_specs)
-            )
+        cached = self.cache.take(case.id, case.state_version)
+        if cached is None:
+            text = case.state
+            restored = self.codec.loads(text, definition.spec, definition.subprocess_specs)
+            workflow = self.runner.attach(restored)
+            size = accounted_size(len(text))
+        else:
+            workflow, size = cached
         # Read after the lock, over anything this session saw before it: every change to a
         # task row goes through its locked case, so these are the rows as they now stand.
         rows = session.scalars(
@@ -158,7 +132,15 @@ class CaseStore:
         ).all()
         waits = frozenset(self.runner.waiting_messages(workflow))
         return OpenCase(
-            session, case, deployment, definition, workflow, self.clock.now(), rows=list(rows), waits=waits
+            session,
+            case,
+            deployment,
+            definition,
+            workflow,
+            self.clock.now(),
+            rows=list(rows),
+            waits=waits,
+            state_size=size,
         )
 
     def create(
@@ -197,6 +179,7 @@ class CaseStore:
             self.sync_work_items(oc)
         case = oc.case
         case.state = self.codec.dumps(oc.workflow)
+        oc.state_size = accounted_size(len(case.state))
         case.next_timer_at = self.runner.next_timer(oc.workflow)
         case.updated_at = oc.now
         oc.waits = sync_message_waits(
@@ -223,7 +206,7 @@ class CaseStore:
 
     def remember(self, oc: OpenCase) -> None:
         """After a successful commit: keep the workflow warm for the next action on this case."""
-        self.cache.put(oc.case.id, oc.case.state_version, oc.workflow)
+        self.cache.put(oc.case.id, oc.case.state_version, oc.workflow, oc.state_size)
 
     def sync_work_items(self, oc: OpenCase) -> None:
         """Make the task rows match the workflow: new ready tasks get rows, vanished ones cancel.

@@ -104,8 +104,11 @@ class Settings(BaseSettings):
     token_minutes: int = 60
     # Signing key; when empty, a random one is generated and kept in data_dir.
     secret_key: str = ""
-    # How many deserialized workflows each process keeps warm.
+    # How many deserialized workflows each process keeps warm, and the bytes they may take at
+    # most (estimated from their saved state: engine.cases.workflow_cache); a long case weighs
+    # far more than a short one, so the byte bound is what keeps a server's memory flat.
     workflow_cache_size: int = 256
+    workflow_cache_bytes: int = 64 * 1024 * 1024
     # Seconds between timer/SLA sweeps of the worker.
     worker_interval: float = 2.0
     # Sign-in throttle (engine.sign_in): failures of one username from one client before that

@@ -231,7 +231,7 @@ def timer_rate(tmp: Path, cases: int = 300) -> float:
     engine.deployments.deploy_dir(TEST_BUNDLES / "timer-escalation")
     for _ in range(cases):
         engine.start_case(APPLICANT, "timer-escalation", {"company_name": "上海一件事科技有限公司"}, {})
-    engine.store.cache = type(engine.store.cache)(0)  # fire from the database, as a fresh worker would
+    engine.store.cache = type(engine.store.cache)(0, 0)  # fire from the database, as a fresh worker would
     clock.advance(timedelta(hours=2, minutes=1))
     started = time.perf_counter()
     fired = 0

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
-from engine.cases.store import OpenCase, WorkflowCache
+from engine.cases.store import OpenCase
 from engine.service import Engine
 from engine.storage.models import Case, CaseEvent, WorkItem
 from engine.storage.spine import Event, emit
@@ -108,46 +108,6 @@ def ready_names(engine: Engine, oc: OpenCase) -> list[str]:
 # --- the workflow cache ---------------------------------------------------------------------
 
 
-def test_the_cache_hands_a_workflow_out_only_at_its_version_and_only_once() -> None:
-    cache = WorkflowCache(4)
-    first, second = object(), object()
-    cache.put(1, 3, first)
-    assert cache.take(1, 2) is None
-    assert cache.take(1, 3) is None  # a stale look-up took the entry out
-    cache.put(1, 3, first)
-    assert cache.take(1, 3) is first
-    assert cache.take(1, 3) is None  # the caller owns it now
-    cache.put(2, 1, second)
-    cache.forget(2)
-    assert cache.take(2, 1) is None
-    cache.forget(99)  # forgetting what is not there is no error
-
-
-def test_the_cache_keeps_the_most_recently_used_workflows() -> None:
-    cache = WorkflowCache(2)
-    a, b, c = object(), object(), object()
-    cache.put(1, 1, a)
-    cache.put(2, 1, b)
-    cache.put(1, 2, a)  # case 1 used again: case 2 is now the oldest
-    cache.put(3, 1, c)
-    assert cache.take(2, 1) is None
-    assert cache.take(1, 2) is a
-    assert cache.take(3, 1) is c
-
-
-def test_a_cache_of_size_zero_keeps_nothing_and_of_size_one_the_last() -> None:
-    cache = WorkflowCache(0)
-    cache.put(1, 1, object())
-    assert cache.take(1, 1) is None
-    one, a, b = WorkflowCache(1), object(), object()
-    one.put(1, 1, a)
-    assert one.take(1, 1) is a
-    one.put(1, 1, a)
-    one.put(2, 1, b)
-    assert one.take(1, 1) is None
-    assert one.take(2, 1) is b
-
-
 def test_a_cached_workflow_of_another_state_version_is_not_used(engine: Engine) -> None:
     case_id, other_id = start(engine), start(engine)
     version = version_of(engine, case_id)
@@ -157,14 +117,14 @@ def test_a_cached_workflow_of_another_state_version_is_not_used(engine: Engine) 
         other = engine.store.open(s, other_id)
         s.rollback()
     wrong = other.workflow
-    engine.store.cache.put(case_id, version - 1, wrong)
+    engine.store.cache.put(case_id, version - 1, wrong, 1000)
     with engine.db.write() as s:
         oc = engine.store.open(s, case_id)
         assert oc.workflow is not wrong
         assert ready_names(engine, oc) == ["review"]
         s.rollback()
     # At the version the database holds, the cached workflow is the one handed out.
-    engine.store.cache.put(case_id, version, wrong)
+    engine.store.cache.put(case_id, version, wrong, 1000)
     with engine.db.write() as s:
         assert engine.store.open(s, case_id).workflow is wrong
         s.rollback()
@@ -185,7 +145,8 @@ def test_a_committed_action_keeps_the_workflow_at_the_new_version(engine: Engine
         assert engine.store.cache.take(case_id, now) is None  # open took it out
         engine.store.remember(oc)
         s.rollback()
-    assert engine.store.cache.take(case_id, now) is oc.workflow
+    again = engine.store.cache.take(case_id, now)
+    assert again is not None and again.workflow is oc.workflow
 
 
 def test_a_save_writes_the_next_timer_and_the_time_of_the_action(sqlite_url: str, tmp_path: Path) -> None:

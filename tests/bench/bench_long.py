@@ -1,0 +1,126 @@
+"""Long cases stay flat: the cost of a case's 1st, 50th, 100th and 200th task action, and its state size.
+
+Bundle ``long-review`` (tests/engine/bundles): one desk checks 200 entries one after another
+(a sequential multi-instance user task), so a case takes 200 task actions (claim + approve)
+and SpiffWorkflow's tree keeps every finished instance. Several cases advance interleaved
+(action n of every case, then n + 1), so each point's figure is the median over the cases at
+the same point and the machine's noise falls on every point alike. Figures, on an SQLite file:
+- median ms of task action 1, 50, 100, 200 with the workflow cache warm (as a serving
+  process runs), and the ratio 200th / 1st (aim <= 2); the same in CPU time of the acting
+  thread (SQLite runs in it), which other processes on a loaded machine disturb far less;
+- the same with no cache (every action restores the workflow from its stored text, as a
+  freshly started or scaled-out process does);
+- the stored state's bytes after the application and after action 1, 50, 100, 200, with its
+  growth per action over each stretch (linear: about the same per action throughout).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.cases.states import CaseStatus, WorkItemState
+from engine.service import Engine
+from engine.storage.models import Case, WorkItem
+from engine.storage.settings import Settings
+from engine.time.clock import ManualClock
+from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, clerk
+
+Report = Callable[[str, float, str], None]
+BUNDLE = "long-review"
+ACTIONS = 200
+POINTS = (1, 50, 100, 200)
+CASES = 3
+DESK = clerk("market-regulation")
+DATA = {"company_name": "上海一件事科技有限公司"}
+
+
+def state_bytes(engine: Engine, case_id: int) -> int:
+    """The stored workflow state's size in UTF-8 bytes."""
+    with engine.db.read() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return len(case.state.encode())
+
+
+def ready_task(engine: Engine, case_id: int) -> int:
+    """The case's one ready task row."""
+    with engine.db.read() as s:
+        found = s.scalars(
+            select(WorkItem.id).where(WorkItem.case_id == case_id, WorkItem.state == WorkItemState.READY)
+        ).one()
+        return int(found)
+
+
+def walk(root: Path, cache_size: int) -> tuple[dict[int, float], dict[int, float], dict[int, int]]:
+    """``CASES`` cases run interleaved: median wall and CPU ms at each point; one case's bytes."""
+    engine = Engine(
+        Settings(
+            database_url=f"sqlite:///{root / 'long.db'}",
+            data_dir=root / "var",
+            workflow_cache_size=cache_size,
+        ),
+        clock=ManualClock(MONDAY),
+    )
+    try:
+        engine.upgrade()
+        engine.deployments.deploy_dir(TEST_BUNDLES / BUNDLE)
+        cases = [engine.start_case(APPLICANT, BUNDLE, DATA, {}).id for _ in range(CASES)]
+        sizes = {0: state_bytes(engine, cases[0])}
+        costs: dict[int, float] = {}
+        cpu_costs: dict[int, float] = {}
+        for n in range(1, ACTIONS + 1):
+            took, used = [], []
+            for case_id in cases:
+                task_id = ready_task(engine, case_id)
+                started, cpu = time.perf_counter(), time.thread_time()
+                engine.claim(DESK, task_id)
+                engine.complete(DESK, task_id, "approve", {}, "核对无误")
+                took.append(time.perf_counter() - started)
+                used.append(time.thread_time() - cpu)
+            if n in POINTS:
+                costs[n] = statistics.median(took) * 1000
+                cpu_costs[n] = statistics.median(used) * 1000
+                sizes[n] = state_bytes(engine, cases[0])
+        with engine.db.read() as s:
+            statuses = {s.get(Case, c).status for c in cases}  # type: ignore[union-attr]
+        if statuses != {CaseStatus.COMPLETED}:
+            raise RuntimeError(f"cases ended {statuses}")
+        return costs, cpu_costs, sizes
+    finally:
+        engine.close()
+
+
+def run(report: Report) -> None:
+    """Warm and cold walks; costs, ratios and state growth."""
+    for label, cache_size in (("warm cache", 256), ("no cache", 0)):
+        with tempfile.TemporaryDirectory(prefix="bench-long-") as tmp:
+            costs, cpu_costs, sizes = walk(Path(tmp), cache_size)
+        for n in POINTS:
+            report(f"{label}: task action {n} (claim + approve), median of {CASES} cases", costs[n], "ms")
+        report(f"{label}: action {ACTIONS} / action 1 (aim <= 2)", costs[ACTIONS] / costs[1], "x")
+        for n in POINTS:
+            report(f"{label}: task action {n}, CPU time of this thread", cpu_costs[n], "ms")
+        report(
+            f"{label}: action {ACTIONS} / action 1 in CPU time (aim <= 2)",
+            cpu_costs[ACTIONS] / cpu_costs[1],
+            "x",
+        )
+        if cache_size:
+            previous = 0
+            for n in (0, *POINTS):
+                report(f"state after action {n}", sizes[n], "bytes")
+                if n:
+                    report(
+                        f"  growth per action over {previous}..{n}",
+                        (sizes[n] - sizes[previous]) / (n - previous),
+                        "bytes",
+                    )
+                previous = n
+            growth = (sizes[200] - sizes[100]) / (sizes[100] - sizes[0])
+            report("state growth 100..200 / 0..100 (linear: about 1)", growth, "x")
