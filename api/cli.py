@@ -39,12 +39,28 @@ def _fail(exc: EngineError, err: TextIO) -> int:
 
 
 # -- serve and worker --------------------------------------------------------------------
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Web app + API + timer worker; ``--demo`` also creates the demo accounts."""
+    """Web app + API + timer worker; ``--demo`` also creates the demo accounts.
+
+    ``--workers N`` serves from N processes on the one address (``api.serving``).
+    """
     import uvicorn
 
     from api.app import create_app
     from api.logs import configure_logging
+    from api.security import signing_key
+    from api.serving import serve_workers
     from api.worker import start_timer_worker
     from engine.service import Engine
 
@@ -65,16 +81,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 print(f"演示账户 (demo accounts, password 'demo'): {', '.join(created)}", file=sys.stderr)
         worker = start_timer_worker(engine)
         try:
-            app = create_app(settings, engine)
-            uvicorn.run(
-                app,
-                host=args.host,
-                port=args.port,
-                log_config=None,
-                access_log=False,
-                server_header=False,
-                timeout_graceful_shutdown=10,
-            )
+            if args.workers > 1:  # web processes of their own; this one supervises and runs the timers
+                signing_key(settings)  # made once here, before the workers would race to make it
+                serve_workers(settings, args.host, args.port, args.workers)
+            else:
+                uvicorn.run(
+                    create_app(settings, engine),
+                    host=args.host,
+                    port=args.port,
+                    log_config=None,
+                    access_log=False,
+                    server_header=False,
+                    timeout_graceful_shutdown=10,
+                )
         finally:
             worker.stop()
     finally:
@@ -309,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", help=db_help)
     serve.add_argument("--demo", action="store_true", help="create the demo accounts (password 'demo')")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="web processes sharing the one address (default 1); with PostgreSQL more serve more. "
+        "This process supervises them and runs the timer worker once for all",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="the timer/escalation worker alone")

@@ -171,7 +171,8 @@ def start_serve(
 ) -> ServeProcess:
     """Start ``onething serve`` on a free port; returns once ``/healthz`` answers."""
     port = free_port()
-    environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), **(env or {})}
+    # PYTHONPATH: this checkout's code, not whichever the console script was installed from.
+    environment = {**os.environ, "ONETHING_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), **(env or {})}
     handle = log_path.open("wb")
     process = subprocess.Popen(
         [*onething_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, *extra],
