@@ -45,7 +45,7 @@ from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.models import WorkItem
 from engine.storage.settings import Settings
-from tests.api.support import ServeProcess, start_serve
+from tests.api.support import ServeProcess, ready_workers, start_serve
 from tests.support.pg import PgCluster, find_pg_bin, start_cluster
 
 Report = Callable[[str, float, str], None]
@@ -137,6 +137,7 @@ def serving(url: str, data: Path, log: Path, workers: int) -> Iterator[ServeProc
     """``onething serve --workers N`` on the seeded database until the block ends."""
     served = start_serve(url, data, log, "--workers", str(workers))
     try:
+        ready_workers(served, workers)
         yield served
     finally:
         served.stop()
@@ -351,14 +352,14 @@ def measure(cluster: PgCluster, root: Path, report: Report) -> None:
                     print(f"  (the task pool ran out in this cell: {cell.seconds:.1f} s)")
                 share = served_share(served, lines)
                 shares = ", ".join(f"pid {pid}: {count}" for pid, count in sorted(share.items()))
-                per = [cpu_seconds([p]) for p in servers]
+                per = [f"pid {pid}: {cpu_seconds([pid]):.1f}" for pid in servers]  # the supervisor first
                 cores = os.cpu_count() or 1
                 print(
                     f"  CPU over {cell.seconds:.1f} s on {cores} cores "
                     f"({cores * cell.seconds:.1f} core-s; load {load_before:.2f} before): "
                     f"serve {after[0] - before[0]:.1f} s, postgres {after[1] - before[1]:.1f} s, "
                     f"load client {after[2] - before[2]:.1f} s; completions per process: {shares}; "
-                    f"serve processes' CPU so far: {', '.join(f'{s:.1f}' for s in per)} s",
+                    f"serve processes' CPU so far (s): {', '.join(per)}",
                     flush=True,
                 )
     one, two = rates[(1, 8)], rates[(2, 8)]
