@@ -36,6 +36,10 @@ from engine.storage.settings import Settings
 
 WORKER_APP = "api.serving:worker_app"
 DATABASE_ENV = "ONETHING_DATABASE_URL"
+# How long a web process may take to answer the supervisor's ping before it is replaced.
+# uvicorn's 5 s default killed workers still starting on a loaded machine (a spawned worker
+# imports the whole app first), over and over, so that only one of them ever served.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def worker_app() -> FastAPI:
@@ -76,4 +80,5 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )

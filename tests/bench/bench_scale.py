@@ -53,8 +53,8 @@ BUNDLE = "enterprise-startup"
 PASSWORD = "bench-scale-passphrase"
 CELL_SECONDS = 6.0
 WARM_SECONDS = 2.0
-CASES_PER_CELL = 90  # six ready department tasks each: more than a cell takes on this machine
-WARM_CASES = 15
+CASES_PER_CELL = 60  # six ready department tasks each: more than a cell takes on this machine
+WARM_CASES = 10
 # (label, web processes, clients, seconds, cases); a warm-up first on each server (not reported):
 # every new process parses the bundle and fills its caches on its first requests.
 CELLS = (
