@@ -43,15 +43,29 @@ def _fail(exc: EngineError, err: TextIO) -> int:
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Web app + API + timer worker; ``--demo`` also creates the demo accounts.
 
     Says a short summary (``api.startup``): database, bundles, demo accounts, address.
+    ``--workers N`` serves from N processes on the one address (``api.serving``).
     """
     import uvicorn
 
     from api.app import create_app
     from api.logs import configure_logging
+    from api.security import signing_key
+    from api.serving import serve_workers
     from api.startup import (
         SummarizingServer,
         address_line,
@@ -82,19 +96,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         say(summary)
         worker = start_timer_worker(engine)
         try:
-            config = uvicorn.Config(
-                create_app(settings, engine),
-                host=args.host,
-                port=args.port,
-                log_config=None,
-                access_log=False,  # our one line per request (api.logs) is the access log
-                server_header=False,
-                timeout_graceful_shutdown=10,
-            )
-            server = SummarizingServer(config, lambda port: say([address_line(args.host, port)]))
-            server.run()
-            if not server.started:
-                return 1
+            if args.workers > 1:  # web processes of their own; this one supervises and runs the timers
+                signing_key(settings)  # made once here, before the workers would race to make it
+                say([address_line(args.host, args.port)])
+                serve_workers(settings, args.host, args.port, args.workers)
+            else:
+                config = uvicorn.Config(
+                    create_app(settings, engine),
+                    host=args.host,
+                    port=args.port,
+                    log_config=None,
+                    access_log=False,  # our one line per request (api.logs) is the access log
+                    server_header=False,
+                    timeout_graceful_shutdown=10,
+                )
+                server = SummarizingServer(config, lambda port: say([address_line(args.host, port)]))
+                server.run()
+                if not server.started:
+                    return 1
         finally:
             worker.stop()
     finally:
@@ -331,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help=db_help)
     serve.add_argument("--demo", action="store_true", help="create the demo accounts (password 'demo')")
     serve.add_argument("--log-level", choices=sorted(_LEVELS), default="info", help=log_help)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="web processes sharing the one address (default 1); with PostgreSQL more serve more. "
+        "This process supervises them and runs the timer worker once for all",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser("worker", help="the timer/escalation worker alone")

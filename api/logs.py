@@ -85,7 +85,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonLinesFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and the record's ``event``."""
+    """One JSON object per line: time, level, logger, message, request id, pid and the record's ``event``."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -94,6 +94,8 @@ class JsonLinesFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", current_request_id()),
+            # Which process wrote it: ``serve --workers N`` runs several on one log.
+            "pid": record.process,
         }
         event = getattr(record, "event", None)
         if isinstance(event, dict):

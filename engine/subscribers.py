@@ -6,7 +6,9 @@ listeners are named. Each runs inside the transaction of the change it follows, 
 writes (analytics aggregates, shifted due dates) commits or rolls back with the case:
 
 - analytics counts completed tasks, finished cases, ratings, complaints and tasks that went
-  overdue (``engine.analytics.recording``);
+  overdue (``engine.analytics.recording``); completions and finished cases are counted just
+  before the commit (``engine.analytics.deferred``), so their shared aggregate rows stay
+  locked for the commit alone;
 - the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
   case waited for the applicant, when the supplement resumes it, and for the time a case
   was suspended (挂起), when it is resumed;
@@ -32,6 +34,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.analytics.deferred import later
 from engine.analytics.recording import (
     DEFAULT_DIVISION,
     case_division,
@@ -93,13 +96,17 @@ def subscribe_followers(
         item = session.get(WorkItem, event.work_item_id) if event.work_item_id is not None else None
         if item is None:
             raise LookupError(f"the event names no task that exists (task {event.work_item_id})")
-        record_completion(
-            session, item, calendar, case=_case(session, event.case_id), default_division=default_division
+        case = _case(session, event.case_id)
+        # Counted last in the transaction: the aggregate row is locked for the commit alone.
+        later(
+            session,
+            lambda: record_completion(session, item, calendar, case=case, default_division=default_division),
         )
 
     def count_finished_case(session: Session, event: CaseFinished | Withdrawn) -> None:
-        record_case_finished(
-            session, _case(session, event.case_id), calendar, default_division=default_division
+        case = _case(session, event.case_id)
+        later(
+            session, lambda: record_case_finished(session, case, calendar, default_division=default_division)
         )
 
     def count_rating(session: Session, event: Rated) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
+from api.serving import READY_LINE
 from engine.bpmn.deployments import load_departments
 from engine.people.accounts import DEMO_PASSWORD, AccountService
 from engine.service import Engine
@@ -201,6 +203,27 @@ def serving(served: ServeProcess, what: str = "onething serve") -> ServeProcess:
         if time.monotonic() > deadline:
             served.stop()
             raise RuntimeError(f"{what} did not answer:\n{served.log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def ready_workers(served: ServeProcess, count: int, timeout: float = 180.0) -> set[int]:
+    """The pids of ``onething serve --workers N``'s web processes once ``count`` of them have started.
+
+    ``/healthz`` answers as soon as the first is up; on a busy machine the others may take
+    much longer to import and start, and until then the first serves alone.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = set()
+        for line in served.log_lines():
+            if line.startswith("{") and READY_LINE in line:
+                ready.add(int(json.loads(line)["pid"]))
+        if len(ready) >= count:
+            return ready
+        if served.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{len(ready)} of {count} web processes started:\n{served.log_path.read_text()[-3000:]}"
+            )
         time.sleep(0.2)
 
 
