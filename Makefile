@@ -9,13 +9,15 @@ STAMP_JS := node_modules/.installed
 
 setup: $(STAMP_PY) $(STAMP_JS)
 
-# WeasyPrint (certificate and receipt PDFs) loads Debian's pango and harfbuzz-subset; as root,
-# install them when missing (a developer without root installs them once by hand).
-PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+# WeasyPrint (certificate and receipt PDFs) loads Debian's pango and harfbuzz-subset, and OpenCV
+# (pulled in by rapidocr for pre-review OCR) loads libGL and glib; as root, install them when
+# missing (a developer without root installs them once by hand).
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libgl1 libglib2.0-0
 
 $(STAMP_PY): pyproject.toml
 	@if [ "$$(id -u)" = "0" ] && ! { ldconfig -p | grep -q libpangoft2-1.0.so.0 \
-	    && ldconfig -p | grep -q libharfbuzz-subset.so.0; }; then \
+	    && ldconfig -p | grep -q libharfbuzz-subset.so.0 && ldconfig -p | grep -q libGL.so.1 \
+	    && ldconfig -p | grep -q libgthread-2.0.so.0; }; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_LIBS) >/dev/null; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
