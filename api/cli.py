@@ -163,7 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- accounts ------------------------------------------------------------------------------
 def _regions(settings: Settings) -> Regions:
     """The division tree of the database, with the shipped divisions loaded (new codes only)."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.sqlite_synchronous)
     db.upgrade()
     regions = Regions(db, settings)
     regions.load_shipped(settings.processes_dir / "divisions")

@@ -111,6 +111,8 @@ class TaskClaimed(Event):
 
     KIND = "claimed"
     item: str
+    # The claimer's department (the task's): the outbox files the event under it without reading the row.
+    department: str | None = field(default=None, metadata=UNAUDITED)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
 from engine.bpmn.definitions import BundleDefinition
@@ -50,6 +50,24 @@ from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
 
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
+
+# Built once: every action on a case runs both (a statement built per call costs more to
+# construct and key for the compiled cache than SQLite takes to run it).
+# The state text (the largest column) is read only when the cache cannot serve it.
+_LOCK_CASE = (
+    select(Case)
+    .where(Case.id == bindparam("case"))
+    .options(defer(Case.state))
+    .with_for_update(key_share=True)
+)
+# Read after the lock, over anything the session saw before it: every change to a task row
+# goes through its locked case, so these are the rows as they now stand.
+_CASE_ROWS = (
+    select(WorkItem)
+    .where(WorkItem.case_id == bindparam("case"))
+    .order_by(WorkItem.id)
+    .execution_options(populate_existing=True)
+)
 
 
 @dataclass
@@ -106,10 +124,7 @@ class CaseStore:
 
     def open(self, session: Session, case_id: int) -> OpenCase:
         """Lock the case row and restore its workflow (from the cache when still current)."""
-        # The state text (the largest column) is read only when the cache cannot serve it.
-        case = session.scalars(
-            select(Case).where(Case.id == case_id).options(defer(Case.state)).with_for_update(key_share=True)
-        ).one_or_none()
+        case = session.scalars(_LOCK_CASE, {"case": case_id}).one_or_none()
         if case is None:
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         deployment = self.deployments.row(session, case.deployment_id)
@@ -122,14 +137,7 @@ class CaseStore:
             size = accounted_size(len(text))
         else:
             workflow, size = cached
-        # Read after the lock, over anything this session saw before it: every change to a
-        # task row goes through its locked case, so these are the rows as they now stand.
-        rows = session.scalars(
-            select(WorkItem)
-            .where(WorkItem.case_id == case.id)
-            .order_by(WorkItem.id)
-            .execution_options(populate_existing=True)
-        ).all()
+        rows = session.scalars(_CASE_ROWS, {"case": case.id}).all()
         waits = frozenset(self.runner.waiting_messages(workflow))
         return OpenCase(
             session,

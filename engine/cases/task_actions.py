@@ -106,7 +106,12 @@ class TaskActions(Applying):
             emit(
                 s,
                 TaskClaimed(
-                    case_id=won.case_id, at=now, actor=actor.username, work_item_id=won.id, item=won.item_key
+                    case_id=won.case_id,
+                    at=now,
+                    actor=actor.username,
+                    work_item_id=won.id,
+                    item=won.item_key,
+                    department=won.department,
                 ),
             )
             write_pending(s)

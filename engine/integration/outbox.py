@@ -32,8 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -50,6 +50,31 @@ SUBSCRIPTIONS = table_of(WebhookSubscription)
 EVENT_INSERT = insert(EVENTS)
 EVENT_INSERT_RETURNING = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
 DELIVERY_INSERT = insert(DELIVERIES)
+# Built once and run on the session's connection (no ORM execution, no autoflush: the flush
+# before the outbox is written has run already): every transaction that changes a case runs them.
+_SUBSCRIPTIONS_ACTIVE = (
+    select(
+        SUBSCRIPTIONS.c.id,
+        SUBSCRIPTIONS.c.kinds,
+        SUBSCRIPTIONS.c.bundles,
+        SUBSCRIPTIONS.c.departments,
+        SUBSCRIPTIONS.c.format,
+    )
+    .where(SUBSCRIPTIONS.c.active.is_(True))
+    .order_by(SUBSCRIPTIONS.c.id)
+)
+_CASES_TABLE = table_of(Case)
+_CASE_FACTS = select(
+    _CASES_TABLE.c.id,
+    _CASES_TABLE.c.code,
+    _CASES_TABLE.c.bundle_key,
+    _CASES_TABLE.c.version,
+    _CASES_TABLE.c.deployment_id,
+).where(_CASES_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_TASKS_TABLE = table_of(WorkItem)
+_TASK_FACTS = select(_TASKS_TABLE.c.id, _TASKS_TABLE.c.department, _TASKS_TABLE.c.item_key).where(
+    _TASKS_TABLE.c.id.in_(bindparam("ids", expanding=True))
+)
 EVENTS_FORMAT = "events"
 FORMATS = (EVENTS_FORMAT, banjian.FORMAT)
 PENDING = "pending"
@@ -137,10 +162,7 @@ class _Subscription:
 
 
 def _subscriptions(session: Session) -> list[_Subscription]:
-    s = SUBSCRIPTIONS.c
-    rows = session.execute(
-        select(s.id, s.kinds, s.bundles, s.departments, s.format).where(s.active.is_(True)).order_by(s.id)
-    ).all()
+    rows = session.connection().execute(_SUBSCRIPTIONS_ACTIVE).all()
     return [
         _Subscription(
             row.id, frozenset(row.kinds), frozenset(row.bundles), frozenset(row.departments), row.format
@@ -192,9 +214,7 @@ def _cases(session: Session, ids: set[int]) -> dict[int, _CaseFacts]:
     loaded, missing = _loaded(session, Case, ids)
     facts = {i: _CaseFacts(c.id, c.code, c.bundle_key, c.version, c.deployment_id) for i, c in loaded.items()}
     if missing:
-        c = table_of(Case).c
-        query = select(c.id, c.code, c.bundle_key, c.version, c.deployment_id).where(c.id.in_(missing))
-        for row in session.execute(query):
+        for row in session.connection().execute(_CASE_FACTS, {"ids": missing}):
             facts[row.id] = _CaseFacts(row.id, row.code, row.bundle_key, row.version, row.deployment_id)
     return facts
 
@@ -204,8 +224,7 @@ def _tasks(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
     loaded, missing = _loaded(session, WorkItem, ids)
     tasks = {i: (w.department, w.item_key) for i, w in loaded.items()}
     if missing:
-        w = table_of(WorkItem).c
-        for row in session.execute(select(w.id, w.department, w.item_key).where(w.id.in_(missing))):
+        for row in session.connection().execute(_TASK_FACTS, {"ids": missing}):
             tasks[row.id] = (row.department, row.item_key)
     return tasks
 

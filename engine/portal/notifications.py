@@ -102,6 +102,29 @@ UNREAD_COUNT = select(func.count()).where(
 )
 
 
+def _clerks_query(*, default_office: bool, supervisors: bool) -> Any:
+    """The active clerks at the ``codes`` divisions (and those without one, at the default office)."""
+    a = ACCOUNTS.c
+    at_office: ColumnElement[bool] = a.division.in_(bindparam("codes", expanding=True))
+    if default_office:  # an account without a division sits at the default one
+        at_office = or_(at_office, a.division.is_(None))
+    query = select(a.username, a.departments).where(a.role == Role.CLERK.value, a.active.is_(True), at_office)
+    if supervisors:
+        query = query.where(a.supervisor.is_(True))
+    return query.order_by(a.username)
+
+
+# Built once (every new task asks): by (the default office among the codes, supervisors only).
+_CLERKS = {
+    (default_office, supervisors): _clerks_query(default_office=default_office, supervisors=supervisors)
+    for default_office in (False, True)
+    for supervisors in (False, True)
+}
+_CASE_FACTS = select(
+    CASES.c.id, CASES.c.code, CASES.c.deployment_id, CASES.c.applicant, CASES.c.notice
+).where(CASES.c.id == bindparam("case"))
+
+
 class MessageKind(StrEnum):
     """What a message tells (``Notification.kind``)."""
 
@@ -310,17 +333,9 @@ class Notifier:
         self, session: Session, department: str, divisions: Iterable[str], *, supervisors: bool = False
     ) -> list[str]:
         """The active clerk accounts of the department at one of ``divisions`` (supervisors only if asked)."""
-        a = ACCOUNTS.c
         codes = sorted(set(divisions))
-        at_office: ColumnElement[bool] = a.division.in_(codes)
-        if self.default_division in codes:  # an account without a division sits at the default one
-            at_office = or_(at_office, a.division.is_(None))
-        query = select(a.username, a.departments).where(
-            a.role == Role.CLERK.value, a.active.is_(True), at_office
-        )
-        if supervisors:
-            query = query.where(a.supervisor.is_(True))
-        rows = session.execute(query.order_by(a.username)).all()
+        query = _CLERKS[(self.default_division in codes, supervisors)]
+        rows = session.connection().execute(query, {"codes": codes}).all()
         return [row.username for row in rows if department in (row.departments or ())]
 
     def _above(self, division: str) -> tuple[str, ...]:
@@ -387,10 +402,7 @@ class Notifier:
         row = session.identity_map.get(identity_key(Case, case_id))
         if isinstance(row, Case):
             return _CaseFacts(row.id, row.code, row.deployment_id, row.applicant, row.notice)
-        c = CASES.c
-        found = session.execute(
-            select(c.id, c.code, c.deployment_id, c.applicant, c.notice).where(c.id == case_id)
-        ).first()
+        found = session.execute(_CASE_FACTS, {"case": case_id}).first()
         return None if found is None else _CaseFacts(*found)
 
     def task_ready(self, session: Session, event: TaskCreated | HandedToClerk) -> None:

@@ -64,6 +64,17 @@ def check_case_code_pattern(pattern: str) -> str:
     return pattern
 
 
+SQLITE_SYNC_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def check_sqlite_synchronous(level: str) -> str:
+    """The level upper-cased if SQLite knows it (``PRAGMA synchronous``), else ``ValueError``."""
+    upper = level.strip().upper()
+    if upper not in SQLITE_SYNC_LEVELS:
+        raise ValueError(f"sqlite_synchronous {level!r} must be one of {', '.join(SQLITE_SYNC_LEVELS)}")
+    return upper
+
+
 def check_division_code(code: str) -> str:
     """The code if it is a GB/T 2260 division code (6 digits; 9 or 12 for 乡镇/街道), else ``ValueError``."""
     if not re.fullmatch(r"[0-9]{6}|[0-9]{9}|[0-9]{12}", code):
@@ -90,8 +101,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONETHING_", extra="ignore")
 
     database_url: str = "sqlite:///onething.db"
-    # SQLite only: NORMAL survives a killed process; FULL also an OS crash (see engine.db).
-    sqlite_synchronous: str = "NORMAL"
+    # SQLite only: FULL (the default) also survives an OS crash or power cut, at one fsync per
+    # commit; NORMAL survives a killed process but may roll back the last commits (see engine.db).
+    sqlite_synchronous: str = "FULL"
     data_dir: Path = Path("var")
     processes_dir: Path = shipped_processes_dir()
     # Holidays and adjusted working days announced after the shipped calendar (an admin's file).
@@ -150,6 +162,11 @@ class Settings(BaseSettings):
     @classmethod
     def _case_code_pattern(cls, value: str) -> str:
         return check_case_code_pattern(value)
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _sqlite_synchronous(cls, value: str) -> str:
+        return check_sqlite_synchronous(value)
 
     @field_validator("default_division")
     @classmethod

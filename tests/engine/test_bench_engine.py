@@ -17,6 +17,7 @@ def test_the_baselines_run_whole_cases(tmp_path: Path) -> None:
     assert bench_engine.floor_rate(tmp_path, seconds=0.05) > 0
     assert bench_engine.floor_rate(tmp_path, seconds=0.05, save=False, commit=False) > 0
     assert bench_engine.floor_rate(tmp_path, seconds=0.05, commit=False) > 0
+    assert bench_engine.floor_rate(tmp_path, seconds=0.05, synchronous="NORMAL") > 0
 
 
 def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> None:
@@ -30,7 +31,8 @@ def test_a_durable_bench_case_runs_to_completed_and_is_timed(tmp_path: Path) -> 
         assert len(times) == len([t for t in case.tasks if not t.by_system]) >= 6
         phases = bench_engine.phase_times(engine, example, materials, cases=1)
         assert set(phases.calls) == {"apply", "system", "queue", "claim", "complete", "certificate"}
-        assert phases.statements > 0 and phases.cases == 1
+        assert phases.cases == 1 and phases.per_case() == sum(phases.statements.values()) > 0
+        assert all(phases.per_call(name) >= 1 for name in ("apply", "queue", "claim", "complete"))
         # Each certificate is timed inside its completion, and the engine gets its method back.
         assert 0 < sum(phases.calls["certificate"]) < sum(phases.calls["complete"])
         assert "issue_certificate" not in vars(engine.materials)
