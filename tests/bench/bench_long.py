@@ -22,39 +22,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
-
-from engine.cases.states import CaseStatus, WorkItemState
+from engine.cases.states import CaseStatus
 from engine.service import Engine
-from engine.storage.models import Case, WorkItem
+from engine.storage.models import Case
 from engine.storage.settings import Settings
 from engine.time.clock import ManualClock
-from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES, clerk
+from tests.support.engines import APPLICANT, MONDAY, TEST_BUNDLES
+from tests.support.long_cases import BUNDLE, DATA, DESK, ENTRIES, ready_task, state_bytes
 
 Report = Callable[[str, float, str], None]
-BUNDLE = "long-review"
-ACTIONS = 200
 POINTS = (1, 50, 100, 200)
 CASES = 3
-DESK = clerk("market-regulation")
-DATA = {"company_name": "上海一件事科技有限公司"}
-
-
-def state_bytes(engine: Engine, case_id: int) -> int:
-    """The stored workflow state's size in UTF-8 bytes."""
-    with engine.db.read() as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return len(case.state.encode())
-
-
-def ready_task(engine: Engine, case_id: int) -> int:
-    """The case's one ready task row."""
-    with engine.db.read() as s:
-        found = s.scalars(
-            select(WorkItem.id).where(WorkItem.case_id == case_id, WorkItem.state == WorkItemState.READY)
-        ).one()
-        return int(found)
 
 
 def walk(root: Path, cache_size: int) -> tuple[dict[int, float], dict[int, float], dict[int, int]]:
@@ -74,7 +52,7 @@ def walk(root: Path, cache_size: int) -> tuple[dict[int, float], dict[int, float
         sizes = {0: state_bytes(engine, cases[0])}
         costs: dict[int, float] = {}
         cpu_costs: dict[int, float] = {}
-        for n in range(1, ACTIONS + 1):
+        for n in range(1, ENTRIES + 1):
             took, used = [], []
             for case_id in cases:
                 task_id = ready_task(engine, case_id)
@@ -103,12 +81,12 @@ def run(report: Report) -> None:
             costs, cpu_costs, sizes = walk(Path(tmp), cache_size)
         for n in POINTS:
             report(f"{label}: task action {n} (claim + approve), median of {CASES} cases", costs[n], "ms")
-        report(f"{label}: action {ACTIONS} / action 1 (aim <= 2)", costs[ACTIONS] / costs[1], "x")
+        report(f"{label}: action {ENTRIES} / action 1 (aim <= 2)", costs[ENTRIES] / costs[1], "x")
         for n in POINTS:
             report(f"{label}: task action {n}, CPU time of this thread", cpu_costs[n], "ms")
         report(
-            f"{label}: action {ACTIONS} / action 1 in CPU time (aim <= 2)",
-            cpu_costs[ACTIONS] / cpu_costs[1],
+            f"{label}: action {ENTRIES} / action 1 in CPU time (aim <= 2)",
+            cpu_costs[ENTRIES] / cpu_costs[1],
             "x",
         )
         if cache_size:

@@ -13,29 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.cases.states import CaseStatus, Outcome, WorkItemState
+from engine.cases.states import CaseStatus, Outcome
 from engine.service import Engine
 from engine.storage.models import Case, WorkItem
-from tests.support.engines import APPLICANT, TEST_BUNDLES, clerk, make_engine
-
-DESK = clerk("market-regulation")
-ENTRIES = 200  # the bundle's loopCardinality
-DATA = {"company_name": "上海一件事科技有限公司"}
-
-
-def state_bytes(engine: Engine, case_id: int) -> int:
-    with engine.db.read() as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return len(case.state.encode())
+from tests.support.engines import APPLICANT, TEST_BUNDLES, make_engine
+from tests.support.long_cases import BUNDLE, DATA, DESK, ENTRIES, ready_task, state_bytes
 
 
 def act(engine: Engine, case_id: int) -> None:
     """Claim and approve the case's one ready task."""
-    with engine.db.read() as s:
-        [task_id] = s.scalars(
-            select(WorkItem.id).where(WorkItem.case_id == case_id, WorkItem.state == WorkItemState.READY)
-        ).all()
+    task_id = ready_task(engine, case_id)
     engine.claim(DESK, task_id)
     engine.complete(DESK, task_id, "approve", {}, "核对无误")
 
@@ -46,8 +33,8 @@ def test_a_long_cases_state_grows_linearly_and_the_case_runs_to_its_end(
 ) -> None:
     engine = make_engine(db_url, tmp_path, workflow_cache_size=cache_size)
     try:
-        engine.deployments.deploy_dir(TEST_BUNDLES / "long-review")
-        case_id = engine.start_case(APPLICANT, "long-review", DATA, {}).id
+        engine.deployments.deploy_dir(TEST_BUNDLES / BUNDLE)
+        case_id = engine.start_case(APPLICANT, BUNDLE, DATA, {}).id
         sizes = {0: state_bytes(engine, case_id)}
         for n in range(1, ENTRIES + 1):
             act(engine, case_id)
