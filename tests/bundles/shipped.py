@@ -31,40 +31,11 @@ FIRST_BATCH = frozenset(
     }
 )
 
-# The first batch, plus enterprise startup and deregistration (earlier reforms, not in the batch),
-# plus the 2024 second batch (docs/catalog-batch-2024-2.md).
-REQUIRED_KEYS = frozenset(
-    {
-        "enterprise-startup",
-        "enterprise-info-change",
-        "construction-start",
-        "transport-enterprise",
-        "restaurant-opening",
-        "utilities-connection",
-        "credit-repair",
-        "bankruptcy-info-check",
-        "ipo-compliance-check",
-        "enterprise-deregistration",
-        "newborn-birth",
-        "school-enrollment",
-        "social-security-card",
-        "disability-services",
-        "retirement",
-        "enterprise-relocation",
-        "after-death",
-        "resale-home-transfer",
-        "housing-fund-loan",
-        "veteran-discharge",
-        "employee-hiring",
-        "public-rental-housing",
-    }
-)
-
 # The bundles added with the national catalog (issue 19): construction-start, completing the first
-# batch, and the 2024 second batch. Each ships a district variant (processes/<key>/variants/).
-CATALOG_ADDITIONS = frozenset(
+# batch, and the 2024 second batch (docs/catalog-batch-2024-2.md). Each ships a district variant
+# (processes/<key>/variants/).
+SECOND_BATCH_2024 = frozenset(
     {
-        "construction-start",
         "enterprise-relocation",
         "after-death",
         "resale-home-transfer",
@@ -74,6 +45,11 @@ CATALOG_ADDITIONS = frozenset(
         "public-rental-housing",
     }
 )
+CATALOG_ADDITIONS = SECOND_BATCH_2024 | {"construction-start"}
+
+# The first batch, plus enterprise startup and deregistration (earlier reforms, not in the batch),
+# plus the 2024 second batch.
+REQUIRED_KEYS = FIRST_BATCH | SECOND_BATCH_2024 | {"enterprise-startup", "enterprise-deregistration"}
 
 # The README table's batch column (批次) for each catalog list of a manifest.
 BATCH_LABELS = {
