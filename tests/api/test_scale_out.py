@@ -228,7 +228,10 @@ def test_two_serve_processes_on_one_database_complete_two_hundred_cases(
         assert per_task[(item.id, "approved")] == 1, item  # no task done twice
     trails: dict[int, list[str]] = collections.defaultdict(list)
     for e in events:
-        trails[e.case_id].append(e.kind)
+        # The worker's pre-review of an uploaded material (material_reviewed) lands whenever it
+        # reaches the queue, possibly after the case completed; the process trail is the rest.
+        if e.kind != "material_reviewed":
+            trails[e.case_id].append(e.kind)
     for case_id in case_ids:
         trail = trails[case_id]
         assert trail[0] == "submitted" and trail[-1] == "completed", (case_id, trail)
