@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from engine.deadlines.tracking import SweepResult, run_sweep
 from engine.feedback.rectification import run_rectification_sweep
@@ -28,6 +29,7 @@ from engine.storage.db import Database
 from engine.time.calendar import WorkCalendar
 from engine.time.clock import Clock
 
+T = TypeVar("T")
 log = logging.getLogger("onething.worker")
 
 
@@ -97,45 +99,53 @@ class Worker:
                 return fired, False
         return fired, True
 
+    @staticmethod
+    def _guarded(name: str, what: str, step: Callable[[], T], default: T, errors: list[str]) -> T:
+        """One step of a tick: its failure is logged and listed, and never stops the other steps."""
+        try:
+            return step()
+        except Exception as exc:
+            log.exception("%s failed", what)
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            return default
+
     def run_once(self) -> WorkerTick:
-        """One tick: timers, a batch of migration runs, then the SLA sweep, then overdue rectifications."""
+        """One tick: timers, migration runs, a few pre-reviews, the SLA sweep, overdue rectifications."""
         started = time.perf_counter()
         at = self.engine.clock.now()
         errors: list[str] = []
-        fired, busy = 0, False
-        try:
-            fired, busy = self._fire_timers()
-        except Exception as exc:  # one failing case must not stop the escalations
-            log.exception("firing timers failed")
-            errors.append(f"timers: {type(exc).__name__}: {exc}")
-        migrated = 0
-        try:
-            migrated = self.engine.run_migration_jobs(self.migration_batch)
-            busy = busy or migrated >= self.migration_batch
-        except Exception as exc:
-            log.exception("migration runs failed")
-            errors.append(f"migrations: {type(exc).__name__}: {exc}")
-        reviewed = 0
-        try:
-            reviewed = self.engine.run_review_jobs(self.review_batch)
-            busy = busy or reviewed >= self.review_batch
-        except Exception as exc:
-            log.exception("material pre-reviews failed")
-            errors.append(f"reviews: {type(exc).__name__}: {exc}")
-        sla = SweepResult()
-        try:
-            sla = run_sweep(self.engine.db, self.engine.clock, self.engine.calendar, batch=self.sweep_batch)
-        except Exception as exc:
-            log.exception("SLA sweep failed")
-            errors.append(f"sla: {type(exc).__name__}: {exc}")
-        rectifications = 0
-        try:
-            rectifications = run_rectification_sweep(
-                self.engine.db, self.engine.clock, batch=self.sweep_batch
-            )
-        except Exception as exc:
-            log.exception("rectification sweep failed")
-            errors.append(f"rectifications: {type(exc).__name__}: {exc}")
+        fired, busy = self._guarded("timers", "firing timers", self._fire_timers, (0, False), errors)
+        migrated = self._guarded(
+            "migrations",
+            "migration runs",
+            lambda: self.engine.run_migration_jobs(self.migration_batch),
+            0,
+            errors,
+        )
+        reviewed = self._guarded(
+            "reviews",
+            "material pre-reviews",
+            lambda: self.engine.run_review_jobs(self.review_batch),
+            0,
+            errors,
+        )
+        busy = busy or migrated >= self.migration_batch or reviewed >= self.review_batch
+        sla = self._guarded(
+            "sla",
+            "SLA sweep",
+            lambda: run_sweep(
+                self.engine.db, self.engine.clock, self.engine.calendar, batch=self.sweep_batch
+            ),
+            SweepResult(),
+            errors,
+        )
+        rectifications = self._guarded(
+            "rectifications",
+            "rectification sweep",
+            lambda: run_rectification_sweep(self.engine.db, self.engine.clock, batch=self.sweep_batch),
+            0,
+            errors,
+        )
         return WorkerTick(
             at=at,
             timers_fired=fired,
