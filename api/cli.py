@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.logs import configure_logging
     from api.security import signing_key
-    from api.serving import serve_workers
+    from api.serving import READY_LINE, serve_workers
     from api.startup import (
         SummarizingServer,
         address_line,
@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if args.workers > 1:  # web processes of their own; this one supervises and runs the timers
                 signing_key(settings)  # made once here, before the workers would race to make it
                 say([address_line(args.host, args.port)])
-                serve_workers(settings, args.host, args.port, args.workers)
+                serve_workers(settings, args.host, args.port, args.workers, _LEVELS[args.log_level])
             else:
                 config = uvicorn.Config(
                     create_app(settings, engine),
@@ -110,7 +110,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     server_header=False,
                     timeout_graceful_shutdown=10,
                 )
-                server = SummarizingServer(config, lambda port: say([address_line(args.host, port)]))
+                # Its one web process says so as each of ``--workers N``'s does (READY_LINE).
+                server = SummarizingServer(
+                    config, lambda port: say([address_line(args.host, port), READY_LINE])
+                )
                 server.run()
                 if not server.started:
                     return 1

@@ -38,6 +38,8 @@ from engine.storage.settings import Settings
 WORKER_APP = "api.serving:worker_app"
 # The line each web process says once it serves (tests and benchmarks wait for all of them).
 READY_LINE = "web process ready"
+# How the supervisor's ``--log-level`` reaches the web processes it spawns (a logging level number).
+LOG_LEVEL_ENV = "ONETHING_SERVE_LOG_LEVEL"
 log = logging.getLogger("onething.serve")
 DATABASE_ENV = "ONETHING_DATABASE_URL"
 # How long a web process may take to answer the supervisor's ping before it is replaced.
@@ -51,7 +53,7 @@ def worker_app() -> FastAPI:
 
     Its engine opens the database the supervisor prepared and is closed when the worker stops.
     """
-    configure_logging()
+    configure_logging(int(os.environ.get(LOG_LEVEL_ENV, logging.INFO)))
     settings = Settings()
     engine = Engine(settings)
     app = create_app(settings, engine)
@@ -70,11 +72,17 @@ def worker_app() -> FastAPI:
     return app
 
 
-def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Serve ``settings``' database on ``host:port`` with ``workers`` web processes, until stopped."""
+def serve_workers(
+    settings: Settings, host: str, port: int, workers: int, log_level: int = logging.INFO
+) -> None:
+    """Serve ``settings``' database on ``host:port`` with ``workers`` web processes, until stopped.
+
+    The web processes log at the supervisor's ``log_level`` (``--log-level``).
+    """
     if workers < 2:
         raise ValueError("serve_workers starts two or more processes; one is plain uvicorn.run")
     os.environ[DATABASE_ENV] = settings.database_url
+    os.environ[LOG_LEVEL_ENV] = str(log_level)
     uvicorn.run(
         WORKER_APP,
         factory=True,

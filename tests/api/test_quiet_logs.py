@@ -14,12 +14,14 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from api.logs import ACCESS_LOGGER, AUDIT_LOGGER, CHATTY_LOGGERS, AuditNote, access, configure_logging
+from api.serving import READY_LINE
 from engine.storage.settings import shipped_processes_dir
 from tests.api.support import ServeProcess, pdf, start_serve
 
@@ -117,8 +119,9 @@ def test_the_start_says_a_short_summary_and_each_deployment_once(served: ServePr
     served.stop()
     lines = json_lines(served)
     summary = [line["message"] for line in lines if line["logger"] == "onething.serve"]
-    assert len(summary) == 4, summary
-    database, bundles, demo, address = summary
+    assert len(summary) == 5, summary
+    database, bundles, demo, address, ready = summary
+    assert ready == READY_LINE  # as each web process of ``--workers N`` says it
     assert "sqlite:///" in database and "synchronous=" in database
     shipped = sorted(p.parent.name for p in shipped_processes_dir().glob("*/bundle.yaml"))
     assert bundles.startswith(f"事项包 (bundles): {len(shipped)} live;")
@@ -184,3 +187,25 @@ def test_the_probes_and_static_files_log_at_debug_only() -> None:
         (logging.INFO, "GET /api/tasks -> 200"),
         (logging.INFO, "GET /inbox -> 200"),
     ]
+
+
+def test_the_web_processes_of_workers_log_at_the_level_asked(tmp_path: Path) -> None:
+    """``--workers 2 --log-level warning``: neither the supervisor nor a web process says info lines."""
+    (tmp_path / "data").mkdir()
+    served = start_serve(
+        f"sqlite:///{tmp_path / 'onething.db'}",
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+    )
+    try:
+        with httpx.Client(base_url=served.base_url, timeout=60) as c:
+            for _ in range(6):  # new connections, so both processes may answer
+                assert c.get("/", headers={"Connection": "close"}).status_code == 200
+    finally:
+        served.stop()
+    lines = json_lines(served)
+    assert [line for line in lines if line["level"] in ("debug", "info")] == []

@@ -95,6 +95,10 @@ def seed(url: str, data: Path) -> tuple[list[Pool], dict[str, Any], set[str]]:
             kind: engine.materials.upload(applicant.username, kind, "x.pdf", io.BytesIO(demo_pdf(kind))).id
             for kind in example["materials"]
         }
+        # Read them now (智能预审), once: a serve process's worker reading them during a cell
+        # would spend seconds of CPU there that no claim or completion asked for.
+        while engine.run_review_jobs():
+            pass
 
         def walked(_n: int) -> int:
             case = engine.start_case(applicant, BUNDLE, dict(example["data"]), materials)
