@@ -7,7 +7,7 @@ SpiffWorkflow keeps such a task in ``WAITING`` (a catching event) until then; th
 lists those tasks as onething's own values, so the cases layer can keep a task row for each
 (``engine.cases.message_items``) without touching Spiff's objects.
 
-May import: SpiffWorkflow.
+May import: ``engine.bpmn.task_scan``, SpiffWorkflow.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import ReceiveTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.task_scan import tasks_in_state
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class WaitingReceiveTask:
 def waiting_receive_tasks(workflow: BpmnWorkflow) -> list[WaitingReceiveTask]:
     """Every receive task of the workflow (subprocesses included) waiting for a message, in a stable order."""
     found: list[WaitingReceiveTask] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in tasks_in_state(workflow, TaskState.WAITING):
         spec = task.task_spec
         definition = getattr(spec, "event_definition", None)
         if not isinstance(spec, ReceiveTask) or not isinstance(definition, MessageEventDefinition):

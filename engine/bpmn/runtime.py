@@ -22,8 +22,8 @@ Department systems take part in three ways:
 - ``outbound`` hands over the messages the workflow threw that it did not catch itself
   (send tasks, message throw and end events): names and element ids only, never case data.
 
-May import: ``engine.bpmn`` (definitions, expressions), ``engine.time``, ``engine.errors``, ``forms``,
-SpiffWorkflow.
+May import: ``engine.bpmn`` (definitions, expressions, task_scan), ``engine.time``, ``engine.errors``,
+``forms``, SpiffWorkflow.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.definitions import BundleDefinition, ExternalTask
 from engine.bpmn.expressions import make_script_engine
+from engine.bpmn.task_scan import tasks_in_state
 from engine.errors import CaseNotWaiting, EngineError, ExpressionFailed, ExpressionRefused, TaskNotReady
 from engine.time.clock import Clock
 from forms.checks import china_today
@@ -244,7 +245,7 @@ class Runner:
     def _run_to_start_events(workflow: BpmnWorkflow) -> None:
         """Run the workflow's opening steps until its start events wait; none start events are cancelled."""
         while True:
-            ready = [t for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual]
+            ready = tasks_in_state(workflow, TaskState.READY, manual=False)
             if not ready:
                 return
             for task in ready:
@@ -258,7 +259,7 @@ class Runner:
 
     def ready_tasks(self, workflow: BpmnWorkflow) -> list[ReadyTask]:
         """Tasks waiting for a person (kind human) or a department system (kind external), stably ordered."""
-        return [_ready_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        return [_ready_task(t) for t in tasks_in_state(workflow, TaskState.READY, manual=True)]
 
     def complete(self, workflow: BpmnWorkflow, spiff_id: str, updates: Mapping[str, Any]) -> None:
         """Complete a ready user or external task with the clerk's (system's) data, then run on."""
@@ -411,7 +412,7 @@ class Runner:
         return sorted(
             {
                 str(t.task_spec.bpmn_id)
-                for t in workflow.get_tasks(state=TaskState.WAITING)
+                for t in tasks_in_state(workflow, TaskState.WAITING)
                 if t.task_spec.bpmn_id
             }
         )

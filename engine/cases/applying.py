@@ -431,9 +431,9 @@ class Applying(ApplicationChecks, CaseReading):
                 self._follow_on(oc)
             return
         self.store.sync_work_items(oc)
-        open_count = sum(1 for r in oc.rows if r.state in OPEN_WORK_STATES)
-        returned = sorted(
-            (r for r in oc.rows if r.round == case.round and r.outcome == Outcome.RETURN), key=lambda r: r.id
+        open_count = sum(1 for r in oc.live if r.state in OPEN_WORK_STATES)
+        returned = sorted(  # this round's returned rows are live
+            (r for r in oc.live if r.round == case.round and r.outcome == Outcome.RETURN), key=lambda r: r.id
         )
         if open_count == 0 and returned and case.status == CaseStatus.RUNNING:
             case.status = CaseStatus.AWAITING_APPLICANT

@@ -189,7 +189,7 @@ class ExternalTasks(Queues, TaskActions):
     def _held_row(oc: OpenCase, task_id: int) -> WorkItem:
         """The task row re-read under a row lock: a fetch does not take the case lock, so the
         lock owner read with the case may be stale until this read."""
-        item = next((r for r in oc.rows if r.id == task_id), None)
+        item = oc.row(task_id)
         if item is None:
             raise _not_found(task_id)
         oc.session.refresh(item, with_for_update=True)

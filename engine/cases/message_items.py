@@ -52,7 +52,16 @@ class LockedCase(Protocol):
     workflow: BpmnWorkflow
     now: datetime
     created: list[WorkItem]
-    rows: list[WorkItem]
+    live: list[WorkItem]
+
+    @property
+    def rows(self) -> list[WorkItem]:
+        """Every task row of the case (read on first use)."""
+        ...
+
+    def add_rows(self, created: list[WorkItem]) -> None:
+        """Rows this action queued join the case's rows."""
+        ...
 
 
 C = TypeVar("C", bound=LockedCase)
@@ -76,7 +85,7 @@ def sync_message_items(oc: LockedCase, due_for: DueFor, route: Route) -> set[str
     }
     if case.status not in (CaseStatus.RUNNING, CaseStatus.AWAITING_APPLICANT):
         return set(bound)
-    known = {r.spiff_id for r in oc.rows if r.kind == MESSAGE_KIND and r.state in OPEN_WORK_STATES}
+    known = {r.spiff_id for r in oc.live if r.kind == MESSAGE_KIND and r.state in OPEN_WORK_STATES}
     created: list[WorkItem] = []
     for spiff_id, (task, item) in bound.items():
         if spiff_id in known:
@@ -100,7 +109,7 @@ def sync_message_items(oc: LockedCase, due_for: DueFor, route: Route) -> set[str
         oc.session.add(row)
         created.append(row)
     oc.created.extend(created)
-    oc.rows = [*oc.rows, *created]
+    oc.add_rows(created)
     return set(bound)
 
 
@@ -121,7 +130,7 @@ def complete_message_items(
     still = {t.spiff_id for t in waiting_receive_tasks(oc.workflow)}
     manifest = oc.definition.manifest
     done: list[WorkItem] = []
-    for row in oc.rows:
+    for row in oc.live:  # open rows are live
         if row.kind != MESSAGE_KIND or row.topic != name or row.state not in OPEN_WORK_STATES:
             continue
         if row.spiff_id in still:

@@ -206,7 +206,7 @@ class SendingBack(CaseCore):
             return w.case_id
 
         def change(oc: OpenCase) -> WorkItemView:
-            item = next((r for r in oc.rows if r.id == work_item_id), None)
+            item = oc.row(work_item_id)
             if item is None or item.state not in OPEN_WORK_STATES:
                 raise TaskNotReady("任务已办结或已取消 (the task is no longer open)")
             if not actor.supervisor and (

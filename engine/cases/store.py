@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, defer
 
 from engine.bpmn.definitions import BundleDefinition
@@ -61,10 +61,27 @@ _LOCK_CASE = (
     .with_for_update(key_share=True)
 )
 # Read after the lock, over anything the session saw before it: every change to a task row
-# goes through its locked case, so these are the rows as they now stand.
+# goes through its locked case (a claim's conditional update only moves an open row), so these
+# are the rows as they now stand. The session autoflushes before each, so a row changed in
+# memory by this action is written before it is read back.
 _CASE_ROWS = (
     select(WorkItem)
     .where(WorkItem.case_id == bindparam("case"))
+    .order_by(WorkItem.id)
+    .execution_options(populate_existing=True)
+)
+# What every action needs, read at once: the open rows, and the rows returned in the case's
+# current round (held until the applicant's supplement). A long case's finished rows (a
+# multi-instance step over 200 entries leaves 200) are read only where a rule asks for them.
+_LIVE_ROWS = (
+    select(WorkItem)
+    .where(
+        WorkItem.case_id == bindparam("case"),
+        or_(
+            WorkItem.state.in_(OPEN_WORK_STATES),
+            and_(WorkItem.outcome == Outcome.RETURN, WorkItem.round == bindparam("round")),
+        ),
+    )
     .order_by(WorkItem.id)
     .execution_options(populate_existing=True)
 )
@@ -82,8 +99,9 @@ class OpenCase:
     now: datetime
     # Task rows queued by this action, announced (``task_created``) by ``save`` once they have ids.
     created: list[WorkItem] = field(default_factory=list)
-    # Every task row of the case, read once when the case was locked; new rows join it.
-    rows: list[WorkItem] = field(default_factory=list)
+    # The open rows and the current round's returned ones, read when the case was locked;
+    # new rows join them (``add_rows``).
+    live: list[WorkItem] = field(default_factory=list)
     synced: bool = False
     # Work that must wait until this transaction has committed (e.g. follow-on cases).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -91,6 +109,29 @@ class OpenCase:
     waits: frozenset[str] = frozenset()
     # The workflow's accounted size in the cache (``accounted_size`` of its last saved state text).
     state_size: int = 0
+    # Every task row, read on first use of ``rows`` (None until then).
+    _every: list[WorkItem] | None = None
+
+    @property
+    def rows(self) -> list[WorkItem]:
+        """Every task row of the case, finished ones too, read once on first use.
+
+        Its cost grows with the case's history, so the paths every action takes use ``live``.
+        """
+        if self._every is None:
+            self._every = list(self.session.scalars(_CASE_ROWS, {"case": self.case.id}).all())
+        return self._every
+
+    def add_rows(self, created: list[WorkItem]) -> None:
+        """Rows this action queued join the case's rows."""
+        self.live = [*self.live, *created]
+        if self._every is not None:
+            self._every = [*self._every, *created]
+
+    def row(self, work_item_id: int) -> WorkItem | None:
+        """The case's task row of this id (a live one without reading the others)."""
+        found = next((r for r in self.live if r.id == work_item_id), None)
+        return found or next((r for r in self.rows if r.id == work_item_id), None)
 
 
 class CaseStore:
@@ -137,7 +178,7 @@ class CaseStore:
             size = accounted_size(len(text))
         else:
             workflow, size = cached
-        rows = session.scalars(_CASE_ROWS, {"case": case.id}).all()
+        live = session.scalars(_LIVE_ROWS, {"case": case.id, "round": case.round}).all()
         waits = frozenset(self.runner.waiting_messages(workflow))
         return OpenCase(
             session,
@@ -146,7 +187,7 @@ class CaseStore:
             definition,
             workflow,
             self.clock.now(),
-            rows=list(rows),
+            live=list(live),
             waits=waits,
             state_size=size,
         )
@@ -228,8 +269,8 @@ class CaseStore:
         """
         case = oc.case
         route = _Router(self.regions, oc)
-        waiting = sync_message_items(oc, self.due_for, route.item)  # may add rows to ``oc.rows``
-        rows = oc.rows
+        waiting = sync_message_items(oc, self.due_for, route.item)  # may add rows (``oc.add_rows``)
+        rows = oc.live
         open_rows = {r.spiff_id: r for r in rows if r.state in OPEN_WORK_STATES}
         held = {r.spiff_id for r in rows if r.outcome == Outcome.RETURN and r.round == case.round}
         ready = {t.spiff_id: t for t in self.runner.ready_tasks(oc.workflow)}
@@ -265,7 +306,7 @@ class CaseStore:
                 if external and self.notify_external not in oc.after_commit:
                     oc.after_commit.append(self.notify_external)
         oc.created.extend(created)
-        oc.rows = [*rows, *created]
+        oc.add_rows(created)
         oc.synced = True
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready and spiff_id not in waiting:

@@ -193,7 +193,7 @@ class TaskActions(Applying):
         def change(oc: OpenCase) -> WorkItemView:
             # The case row is locked now and its task rows were read after the lock, so a
             # decision made before the lock was taken is seen.
-            item = next((r for r in oc.rows if r.id == work_item_id), None)
+            item = oc.row(work_item_id)
             if item is None:
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             refuse_if_suspended(oc.case)
@@ -239,13 +239,16 @@ class TaskActions(Applying):
     def _checked_decision(self, oc: OpenCase, item: WorkItem, data: Mapping[str, Any]) -> dict[str, Any]:
         """``data`` checked as the item's decision (every problem at once); its decision fields."""
         form = self.deployments.form(oc.deployment)
-        # A decision field's condition may name any answer of the case, or an earlier decision.
-        approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
-        case_data = with_decisions(oc.case.data, approved)
+        names = form.decision_fields(item.item_key)
+        # A decision field's condition may name any answer of the case, or an earlier decision;
+        # an item without decision fields has no condition to read them (nor the finished rows).
+        case_data: dict[str, Any] = {}
+        if names:
+            approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
+            case_data = with_decisions(oc.case.data, approved)
         found = problems_from_form(form.validate_decision(item.item_key, data, case_data))
         if found:
             raise InvalidInput(f"办理结果有 {len(found)} 处问题", found)
-        names = form.decision_fields(item.item_key)
         return {k: v for k, v in data.items() if k in names}
 
     def _approve(

@@ -12,12 +12,13 @@ import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.cases.states import OPEN_WORK_STATES, CaseStatus, WorkItemState
 from engine.cases.store import OpenCase
@@ -219,10 +220,41 @@ def test_rows_read_before_the_lock_are_read_again_after_it(pg_url: str, tmp_path
             assert seen.state == WorkItemState.READY
             engine.claim(clerk("market-regulation"), seen.id)  # committed by another transaction
             oc = engine.store.open(s, case_id)
+            assert [row.state for row in oc.live] == [WorkItemState.CLAIMED]
             assert [row.state for row in oc.rows] == [WorkItemState.CLAIMED]
             s.rollback()
     finally:
         engine.close()
+
+
+def test_an_action_reads_the_live_rows_and_the_finished_ones_only_when_asked(engine: Engine) -> None:
+    """Open rows and this round's returned ones come with the lock; a long history is read on demand."""
+    case_id = start(engine)
+    [review] = rows_of(engine, case_id)
+    desk = clerk("market-regulation")
+    engine.claim(desk, review.id)
+    engine.complete(desk, review.id, "approve", {}, "同意")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with engine.db.write() as s:
+        event.listen(engine.db.engine, "before_cursor_execute", count)
+        try:
+            oc = engine.store.open(s, case_id)
+            assert [row.item_key for row in oc.live] == ["tax-check"]  # the approved review is not read
+            assert all("work_items" not in text or "state IN" in text for text in statements)
+            read = len(statements)
+            assert oc.row(review.id) is not None  # not live: read with every row of the case
+            assert [row.item_key for row in oc.rows] == ["review", "tax-check"]
+            assert len(statements) == read + 1 and oc.rows[1] is oc.live[0]  # once; the same objects
+            new = WorkItem(case_id=case_id, item_key="late", state=WorkItemState.READY)
+            oc.add_rows([new])
+            assert oc.live[-1] is new and oc.rows[-1] is new
+        finally:
+            event.remove(engine.db.engine, "before_cursor_execute", count)
+        s.rollback()
 
 
 # --- cold restores of a workflow with a subprocess ------------------------------------------
@@ -276,7 +308,7 @@ def test_a_ready_task_the_manifest_does_not_name_still_gets_a_row(engine: Engine
         # A definition whose manifest names no item, and no rows yet: the ready review task is new.
         manifest = oc.definition.manifest.model_copy(update={"items": []})
         oc.definition = dataclasses.replace(oc.definition, manifest=manifest)
-        oc.rows = []
+        oc.live = []
         engine.store.sync_work_items(oc)
         [row] = oc.created
         assert (row.item_key, row.task_name, row.department) == ("review", "review", "market-regulation")
@@ -287,7 +319,7 @@ def test_a_ready_task_the_manifest_does_not_name_still_gets_a_row(engine: Engine
             case_id,
             "two-desks",
         )
-        assert oc.rows == [row] and oc.synced
+        assert oc.live == [row] and oc.synced
         s.rollback()
 
 
@@ -308,13 +340,13 @@ def test_a_task_in_no_lane_goes_to_its_items_department_else_to_the_service_cent
     case_id = start(engine)
     with engine.db.write() as s:
         oc = engine.store.open(s, case_id)
-        oc.workflow, oc.rows = lane_less_workflow(), []
+        oc.workflow, oc.live = lane_less_workflow(), []
         assert [task.lane for task in engine.runner.ready_tasks(oc.workflow)] == [None]
         engine.store.sync_work_items(oc)
         assert [row.department for row in oc.created] == ["market-regulation"]  # the item's
         manifest = oc.definition.manifest.model_copy(update={"items": []})
         oc.definition = dataclasses.replace(oc.definition, manifest=manifest)
-        oc.created, oc.rows = [], []
+        oc.created, oc.live = [], []
         engine.store.sync_work_items(oc)
         assert [row.department for row in oc.created] == ["service-center"]
         s.rollback()
@@ -324,7 +356,7 @@ def test_no_row_is_queued_for_a_case_that_is_not_running(engine: Engine) -> None
     case_id = start(engine)
     with engine.db.write() as s:
         oc = engine.store.open(s, case_id)
-        oc.rows = []
+        oc.live = []
         oc.case.status = CaseStatus.REJECTED
         engine.store.sync_work_items(oc)
         assert oc.created == []
@@ -380,7 +412,7 @@ def test_a_new_task_gets_its_row_after_one_that_already_has_one(sqlite_url: str,
             ready = engine.runner.ready_tasks(oc.workflow)
             assert len(ready) == 2
             # Forget the row of the later task only: the earlier one is skipped, the later one queued.
-            oc.rows = [row for row in oc.rows if row.spiff_id != ready[-1].spiff_id]
+            oc.live = [row for row in oc.live if row.spiff_id != ready[-1].spiff_id]
             engine.store.sync_work_items(oc)
             assert [row.spiff_id for row in oc.created] == [ready[-1].spiff_id]
             s.rollback()
