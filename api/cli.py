@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.logs import configure_logging
     from api.security import signing_key
-    from api.serving import READY_LINE, serve_workers
+    from api.serving import HTTP, LOOP, READY_LINE, serve_workers
     from api.startup import (
         SummarizingServer,
         address_line,
@@ -105,6 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     create_app(settings, engine),
                     host=args.host,
                     port=args.port,
+                    loop=LOOP,
+                    http=HTTP,
                     log_config=None,
                     access_log=False,  # our one line per request (api.logs) is the access log
                     server_header=False,
