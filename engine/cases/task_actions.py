@@ -241,9 +241,9 @@ class TaskActions(Applying):
         form = self.deployments.form(oc.deployment)
         names = form.decision_fields(item.item_key)
         # A decision field's condition may name any answer of the case, or an earlier decision;
-        # an item without decision fields has no condition to read them (nor the finished rows).
+        # with no condition among the item's fields nothing reads them (nor the finished rows).
         case_data: dict[str, Any] = {}
-        if names:
+        if any(form.conditions.get(name) for name in names):
             approved = [r for r in oc.rows if r.outcome == Outcome.APPROVE]
             case_data = with_decisions(oc.case.data, approved)
         found = problems_from_form(form.validate_decision(item.item_key, data, case_data))
