@@ -229,11 +229,7 @@ def test_rows_read_before_the_lock_are_read_again_after_it(pg_url: str, tmp_path
 
 def test_an_action_reads_the_live_rows_and_the_finished_ones_only_when_asked(engine: Engine) -> None:
     """Open rows and this round's returned ones come with the lock; a long history is read on demand."""
-    case_id = start(engine)
-    [review] = rows_of(engine, case_id)
-    desk = clerk("market-regulation")
-    engine.claim(desk, review.id)
-    engine.complete(desk, review.id, "approve", {}, "同意")
+    case_id, review = reviewed(engine)
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -286,12 +282,18 @@ def test_a_workflow_with_a_subprocess_restores_cold_and_runs_to_the_end(
 # --- task rows ------------------------------------------------------------------------------
 
 
-def test_a_task_row_takes_its_items_key_department_and_time_limit(engine: Engine) -> None:
+def reviewed(engine: Engine) -> tuple[int, WorkItem]:
+    """A two-desks case whose review is approved (the tax desk's task is ready), and the review's row."""
     case_id = start(engine)
     [review] = rows_of(engine, case_id)
     desk = clerk("market-regulation")
     engine.claim(desk, review.id)
     engine.complete(desk, review.id, "approve", {}, "同意")
+    return case_id, review
+
+
+def test_a_task_row_takes_its_items_key_department_and_time_limit(engine: Engine) -> None:
+    case_id, review = reviewed(engine)
     tax = rows_of(engine, case_id)[1]
     # The tax desk's item is "tax-check" while its BPMN task is "tax_check".
     assert (tax.item_key, tax.task_name, tax.department) == ("tax-check", "tax_check", "tax")
