@@ -1,16 +1,17 @@
 """The workflow's ready or waiting tasks, found without walking its whole task tree.
 
-Spiff's ``get_tasks`` walks the tree from its root with a list it pops from the front and
-prepends each task's children to, so one call costs more than linear time in the tasks the
-case has run: a sequential multi-instance step over 200 entries keeps 200 finished instances
-under one parent, and every task action asked for the ready tasks several times. Each
-workflow (and subprocess) also holds its tasks in a dict by id; scanning that for a state is
-one pass in C-speed comprehension, and only the few tasks found are put in the order the tree
-walk would give: depth first, a subprocess's tasks before its calling task's children.
+Spiff's ``get_tasks`` walks the tree from its root, task by task through its iterator's
+bookkeeping (a list it pops from the front and prepends each task's children to), so each call
+costs in proportion to every task the case has run: a sequential multi-instance step over 200
+entries keeps 200 finished instances under one parent, and every task action asked for the
+ready and waiting tasks several times. Each workflow (and subprocess) also holds its tasks in a
+dict by id; one pass over those values tests each task's state and nothing more, and only the
+few tasks found are put in the order the tree walk would give: depth first, a subprocess's
+tasks before its calling task's children.
 
 The scan answers only for definite states (``READY``, ``WAITING``): a task in one of them has
 only definite ancestors, which the walk always descends through, so the two find the same
-tasks (``tests/bpmn/test_task_scan.py`` checks it over every shipped and test bundle). A
+tasks (``tests/engine/test_task_scan.py`` checks it over every shipped and test bundle). A
 filter on finished states may differ (the walk does not look under a waiting parent), so it
 stays with ``get_tasks``.
 

@@ -123,10 +123,15 @@ class OpenCase:
         return self._every
 
     def add_rows(self, created: list[WorkItem]) -> None:
-        """Rows this action queued join the case's rows."""
+        """Rows this action queued join the case's rows.
+
+        ``rows`` may have been read after they were added to the session (its autoflush wrote
+        them first, e.g. while routing the next new row by a decision), so each joins once.
+        """
         self.live = [*self.live, *created]
         if self._every is not None:
-            self._every = [*self._every, *created]
+            known = {id(row) for row in self._every}
+            self._every = [*self._every, *(row for row in created if id(row) not in known)]
 
     def row(self, work_item_id: int) -> WorkItem | None:
         """The case's task row of this id (a live one without reading the others)."""

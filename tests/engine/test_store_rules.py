@@ -248,6 +248,8 @@ def test_an_action_reads_the_live_rows_and_the_finished_ones_only_when_asked(eng
             new = WorkItem(case_id=case_id, item_key="late", state=WorkItemState.READY)
             oc.add_rows([new])
             assert oc.live[-1] is new and oc.rows[-1] is new
+            oc.add_rows([new])  # read back after an autoflush wrote it: it joins once
+            assert oc.rows.count(new) == 1
         finally:
             event.remove(engine.db.engine, "before_cursor_execute", count)
         s.rollback()
