@@ -53,6 +53,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.case_workflow import CaseWorkflow
 from engine.bpmn.definitions import BundleDefinition, ExternalTask
 from engine.bpmn.expressions import make_script_engine
 from engine.bpmn.task_scan import tasks_in_state
@@ -200,7 +201,7 @@ class Runner:
 
     def start(self, definition: BundleDefinition, data: Mapping[str, Any]) -> BpmnWorkflow:
         """A new workflow with the application data, run until it waits on people or timers."""
-        workflow = BpmnWorkflow(
+        workflow = CaseWorkflow(
             definition.spec, dict(definition.subprocess_specs), script_engine=self.script_engine
         )
         with clocked(self.clock):
@@ -224,7 +225,7 @@ class Runner:
         """
         if name not in definition.message_starts:
             raise CaseNotWaiting(f"流程没有以消息 {name!r} 开始的事件 (no message start event for {name!r})")
-        workflow = BpmnWorkflow(
+        workflow = CaseWorkflow(
             definition.spec, dict(definition.subprocess_specs), script_engine=self.script_engine
         )
         with clocked(self.clock):
@@ -424,11 +425,17 @@ class Runner:
 
     @staticmethod
     def ended_in_rejection(workflow: BpmnWorkflow) -> bool:
-        """Whether the process ended at an end event whose id starts with ``rejected`` (不予受理/不予办理)."""
+        """Whether the process ended at an end event whose id starts with ``rejected`` (不予受理/不予办理).
+
+        The end events of its subprocesses count too. One pass over each workflow's tasks by id
+        (the walk ``get_tasks(state=COMPLETED)`` would take visits every task in the tree).
+        """
         return any(
-            t.task_spec.bpmn_id.lower().startswith("rejected")
-            for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.__class__.__name__ == "EndEvent" and t.task_spec.bpmn_id
+            task._state == TaskState.COMPLETED
+            and task.task_spec.__class__.__name__ == "EndEvent"
+            and str(task.task_spec.bpmn_id or "").lower().startswith("rejected")
+            for flow in (workflow, *workflow.subprocesses.values())
+            for task in flow.tasks.values()
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ itself: each task's structural part is remembered between saves of a live workfl
 reused only while every value it was written from is unchanged; task data is encoded
 on every save. Spiff's deserializer reads it back unchanged.
 
-May import: SpiffWorkflow and the standard library only.
+May import: SpiffWorkflow, ``engine.bpmn.case_workflow`` and the standard library only.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
+
+from engine.bpmn.case_workflow import CaseSubWorkflow, CaseWorkflow
 
 
 class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]
@@ -64,9 +67,14 @@ def _registry() -> DefaultRegistry:
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     config = {**DEFAULT_CONFIG, BpmnWorkflow: _InstanceOnlyConverter}
-    return BpmnWorkflowSerializer.configure(config, registry)
+    BpmnWorkflowSerializer.configure(config, registry)
+    # A case's own classes under Spiff's names, registered last: a state restores as them.
+    _InstanceOnlyConverter(CaseWorkflow, registry, typename=BpmnWorkflow.__name__)
+    BpmnSubWorkflowConverter(CaseSubWorkflow, registry, typename=BpmnSubWorkflow.__name__)
+    return registry
 
 
+_COVERED = (CaseWorkflow, BpmnWorkflow)
 _EMPTY_DELTA = '{"updates":{},"deletions":[]}'
 
 
@@ -151,14 +159,14 @@ class WorkflowCodec:
     def _fast_dumps(self, workflow: BpmnWorkflow) -> str | None:
         """The text ``_generic_dumps`` writes, built directly; None for a workflow it does not cover.
 
-        Covered: a plain ``BpmnWorkflow`` of plain ``Task``s with dict data and no
-        subprocess workflows. Task data and internal data still go through Spiff's encoder
-        (dates, Decimals and other registered types as the registry writes them). A task's
-        ``delta`` is skipped as empty when its data equals its parent's, which differs from
-        Spiff's key-by-key ``!=`` only for a value unequal to itself (NaN) shared by both
-        dicts, and restores to the same data.
+        Covered: a ``CaseWorkflow`` (or Spiff's plain ``BpmnWorkflow``) of plain ``Task``s with dict
+        data and no subprocess workflows. Task data and internal data still go through Spiff's
+        encoder (dates, Decimals and other registered types as the registry writes them). A task's
+        ``delta`` is skipped as empty when its data equals its parent's, which differs from Spiff's
+        key-by-key ``!=`` only for a value unequal to itself (NaN) shared by both dicts, and
+        restores to the same data.
         """
-        if type(workflow) is not BpmnWorkflow or workflow.subprocesses:
+        if type(workflow) not in _COVERED or workflow.subprocesses:
             return None
         tasks = workflow.tasks
         old = self._heads.get(workflow, {})

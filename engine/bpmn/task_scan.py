@@ -1,13 +1,14 @@
 """The workflow's ready or waiting tasks, found without walking its whole task tree.
 
-Spiff's ``get_tasks`` walks the tree from its root, task by task through its iterator's
-bookkeeping (a list it pops from the front and prepends each task's children to), so each call
-costs in proportion to every task the case has run: a sequential multi-instance step over 200
-entries keeps 200 finished instances under one parent, and every task action asked for the
-ready and waiting tasks several times. Each workflow (and subprocess) also holds its tasks in a
-dict by id; one pass over those values tests each task's state and nothing more, and only the
-few tasks found are put in the order the tree walk would give: depth first, a subprocess's
-tasks before its calling task's children.
+Spiff's ``get_tasks`` walks the tree from its root (a subprocess's from its own root), task by
+task through its iterator's bookkeeping (a list it pops from the front and prepends each task's
+children to), so each call costs in proportion to every task the case has run: a sequential
+multi-instance step over 200 entries keeps 200 finished instances under one parent, and every
+task action asked for the ready and waiting tasks several times. Each workflow (and subprocess)
+also holds its tasks in a dict by id; one pass over those values (a subprocess's own and those
+of the subprocesses it called, as its walk reaches them) tests each task's state and nothing
+more, and only the few tasks found are put in the order the tree walk would give: depth first, a
+subprocess's tasks before its calling task's children.
 
 The scan answers only for definite states (``READY``, ``WAITING``): a task in one of them has
 only definite ancestors, which the walk always descends through, so the two find the same
@@ -20,32 +21,54 @@ May import: SpiffWorkflow only.
 
 from __future__ import annotations
 
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 _DEFINITE = TaskState.READY | TaskState.WAITING
 
 
-def tasks_in_state(workflow: BpmnWorkflow, state: int, *, manual: bool | None = None) -> list[Task]:
+def tasks_in_state(workflow: BpmnBaseWorkflow, state: int, *, manual: bool | None = None) -> list[Task]:
     """The tasks in ``state`` (READY and/or WAITING), in the order ``workflow.get_tasks`` gives.
 
-    ``manual`` filters as ``get_tasks(manual=...)`` does (None: any).
+    ``workflow`` is a case's top workflow or one of its subprocesses; ``manual`` filters as
+    ``get_tasks(manual=...)`` does (None: any).
     """
     if state & ~_DEFINITE or not state:
         raise ValueError("tasks_in_state scans only the definite states READY and WAITING")
     found = [
         task
-        for flow in (workflow, *workflow.subprocesses.values())
+        for flow in _flows(workflow)
         for task in flow.tasks.values()
-        if task.has_state(state) and (manual is None or task.task_spec.manual == manual)
+        if task._state & state and (manual is None or task.task_spec.manual == manual)
     ]
     if len(found) > 1:
-        found.sort(key=lambda task: _tree_position(workflow, task))
+        in_tree_order(workflow, found)
     return found
 
 
-def _tree_position(top: BpmnWorkflow, task: Task) -> tuple[int, ...]:
+def in_tree_order(workflow: BpmnBaseWorkflow, tasks: list[Task]) -> None:
+    """Sort ``tasks`` (of ``workflow`` and its subprocesses) in place into the walk's depth-first order."""
+    top = workflow.top_workflow
+    tasks.sort(key=lambda task: _tree_position(top, task))
+
+
+def _flows(workflow: BpmnBaseWorkflow) -> list[BpmnBaseWorkflow]:
+    """``workflow`` and every subprocess its walk descends into: all a top workflow's, a subprocess's own."""
+    top = workflow.top_workflow
+    if workflow is top:
+        return [top, *top.subprocesses.values()]
+    flows = [workflow]
+    for subprocess in top.subprocesses.values():
+        outer = subprocess.parent_workflow
+        while outer is not None and outer is not workflow:
+            outer = outer.parent_workflow
+        if outer is workflow:
+            flows.append(subprocess)
+    return flows
+
+
+def _tree_position(top: BpmnBaseWorkflow, task: Task) -> tuple[int, ...]:
     """Where the depth-first walk meets ``task``: child indexes from the root down.
 
     A subprocess's tree hangs under the task that called it, before that task's children
