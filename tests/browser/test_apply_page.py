@@ -131,6 +131,14 @@ def test_a_draft_is_saved_while_typing_and_resumed_on_coming_back(
     # Typed just before leaving: saved as the page goes away, not lost with the timer.
     page.locator("#f-address").fill("上海市浦东新区张江路88号")
     page.goto("/")
+    # The page-hide save is a keepalive request of its own: it may still be on its way while
+    # the next page loads, so wait for it to land (it never does without the page-hide save).
+    for _ in range(50):
+        if server.engine.drafts.load(applicant, STARTUP).data.get("address") == "上海市浦东新区张江路88号":
+            break
+        page.wait_for_timeout(200)
+    else:
+        pytest.fail("what was typed just before leaving never reached the draft")
     page.goto(f"/apply/{STARTUP}")
     note = page.locator("#draft-note")
     expect(note).to_contain_text("已恢复您上次保存的草稿")
