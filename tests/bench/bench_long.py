@@ -35,7 +35,7 @@ Report = Callable[[str, float, str], None]
 # 199 is the last action of a case still running; the 200th also ends the 200-instance step
 # (Spiff closes it over all its instances) and finishes the case (its bookkeeping runs once).
 POINTS = (1, 50, 100, 199, 200)
-CASES = 3
+CASES = 5
 
 
 def walk(root: Path, cache_size: int) -> tuple[dict[int, float], dict[int, float], dict[int, int]]:

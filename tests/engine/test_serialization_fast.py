@@ -5,6 +5,8 @@
 ``to_dict`` and Spiff's JSON encoder, with the codec's registry) after every step of every
 example of every shipped bundle, restore each state and run it to the end, and change task
 data, state and tree behind the codec's back to show that nothing stale is written.
+``loads`` restores tasks by ``restore_tasks``; every task it makes is compared with the one
+Spiff's own ``TaskConverter`` makes from the same text.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from uuid import UUID
 import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import serialization
 from engine.bpmn.definitions import BundleDefinition, load_definition, read_bundle_dir
 from engine.bpmn.manifest import Example, outcome_key, parse_manifest
 from engine.bpmn.receive_tasks import waiting_receive_tasks
@@ -36,6 +40,7 @@ from engine.bpmn.serialization import WorkflowCodec, _registry
 from engine.demo import DEMO_START, TIMER_STEP, WORK_TIME
 from engine.storage.settings import shipped_processes_dir
 from engine.time.clock import ManualClock
+from tests.engine.test_case_workflow import WAITS, parsed
 
 SPIFF = BpmnWorkflowSerializer(_registry())
 
@@ -299,3 +304,86 @@ def test_the_codec_does_not_keep_workflows_alive() -> None:
     del run
     gc.collect()
     assert gone() is None
+
+
+def spiff_restore_tasks(registry: DefaultRegistry, mapping: dict[str, Any], workflow: Any) -> dict[UUID, Any]:
+    """Spiff's own task restore: its ``mapping_from_dict`` through the registry's ``TaskConverter``."""
+    return {UUID(key): registry.restore(dct, workflow=workflow) for key, dct in mapping.items()}
+
+
+def restored(workflow: BpmnWorkflow) -> list[Any]:
+    """All a restore sets on each task of the workflow and its subprocesses; the events it waits for."""
+    flows = [workflow, *workflow.subprocesses.values()]
+    tasks = [
+        [
+            (
+                key,
+                t.id,
+                t._parent,
+                t._children,
+                t.state,
+                t.task_spec,
+                t.last_state_change,
+                t.triggered,
+                t.internal_data,
+                t.data,
+                type(t),
+                t.workflow is flow,
+            )
+            for key, t in flow.tasks.items()
+        ]
+        for flow in flows
+    ]
+    return [tasks, [(key, t.id) for key, t in workflow.event_manager.tasks.items()], [type(f) for f in flows]]
+
+
+def restores_as_spiff_does(
+    text: str, spec: Any, subprocess_specs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``loads`` with ``restore_tasks`` and with Spiff's own task restore give the same workflow."""
+    ours = WorkflowCodec().loads(text, spec, subprocess_specs)
+    with monkeypatch.context() as patched:
+        patched.setattr(serialization, "restore_tasks", spiff_restore_tasks)
+        theirs = WorkflowCodec().loads(text, spec, subprocess_specs)
+    assert restored(ours) == restored(theirs)
+
+
+@pytest.mark.parametrize("key", [path.name for path in bundle_dirs()])
+def test_each_step_of_each_bundle_restores_task_by_task_as_spiff_restores_it(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = start(key, extra=EXTRA)
+    codec = WorkflowCodec()
+    for _step in [None, *run.steps()]:
+        text = codec.dumps(run.workflow)
+        restores_as_spiff_does(text, run.definition.spec, run.definition.subprocess_specs, monkeypatch)
+
+
+def test_deleted_keys_internal_data_and_waiting_events_restore_as_spiff_restores_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = start("enterprise-startup", 1, extra=EXTRA)
+    codec = WorkflowCodec()
+    next(run.steps())
+    carrying = [
+        t for t in run.workflow.tasks.values() if t.parent and "fee" in t.parent.data and "fee" in t.data
+    ]
+    del carrying[-1].data["fee"]
+    carrying[-1].data["补正"] = {"日期": date(2025, 3, 4)}
+    carrying[0].internal_data["seen"] = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
+    text = codec.dumps(run.workflow)
+    assert '"deletions":["fee"]' in text
+    restores_as_spiff_does(text, run.definition.spec, run.definition.subprocess_specs, monkeypatch)
+    # Waiting catching events (a message, a timer; inside a subprocess too) and subprocesses.
+    spec, subprocess_specs = parsed(WAITS, "waits")
+    workflow = BpmnWorkflow(spec, subprocess_specs)
+    workflow.do_engine_steps()
+    events = workflow.event_manager.tasks
+    assert events and workflow.subprocesses
+    restores_as_spiff_does(codec.dumps(workflow), spec, subprocess_specs, monkeypatch)
+    parser = BpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(SUBPROCESS_DIAGRAM), filename="sub.bpmn")
+    spec, subprocess_specs = parser.get_spec("with_sub"), parser.get_subprocess_specs("with_sub")
+    workflow = BpmnWorkflow(spec, subprocess_specs)
+    workflow.do_engine_steps()
+    restores_as_spiff_does(codec.dumps(workflow), spec, subprocess_specs, monkeypatch)
