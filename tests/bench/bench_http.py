@@ -8,12 +8,13 @@ own connection, each cell bounded to a few seconds:
   client touches — operations/s, p50 and p99 latency of the pair.
 The server is its own process, so the load client does not share its interpreter.
 
-First, on SQLite, one task action side by side: the median of a claim and a completion
-called on the engine in this process, against the same two as HTTP requests (one client,
-one connection) to a serve process on a database of its own, same bundle and settings,
-in alternating rounds so that a shared machine's drift hits both; their ratio is issue
-18's aim 2 (HTTP <= 1.5 x the engine). The round trip of ``/healthz`` is printed beside
-it: the least any request costs (the client, the socket, uvicorn, the middleware).
+First, on SQLite, one task action side by side: the median of a claim and a completion called on
+the engine in this process, against the same two as HTTP requests (one client, one connection)
+to a serve process on a database of its own, same bundle, settings, demo offices and accounts
+(the engine acts as the clerks the requests sign in as), in alternating rounds so that a shared
+machine's drift hits both; their ratio is issue 18's aim 2 (HTTP <= 1.5 x the engine). The round
+trip of ``/healthz`` is printed beside it: the least any request costs (the client, the socket,
+uvicorn, the middleware).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from typing import Any
 
 import httpx
 
+from engine.bpmn.deployments import load_departments
 from engine.cases.states import Outcome
+from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.settings import Settings
@@ -231,18 +234,29 @@ def measure(backend: str, db_url: str, root: Path, report: Report) -> None:
 
 
 class EngineSide:
-    """The engine in this process on a database of its own: the same bundle and cases as the server."""
+    """The engine in this process on a database of its own: the same bundle, cases and people as the server.
+
+    Its offices and accounts are those ``onething serve --demo`` makes, and it acts as those
+    accounts (a clerk with their office): each new task's message to its office's clerks and
+    the office checks of a claim cost the engine here what they cost the server.
+    """
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
-        self.engine = Engine(
-            Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "data")
-        )
+        settings = Settings(database_url=f"sqlite:///{root / 'onething.db'}", data_dir=root / "data")
+        self.engine = Engine(settings)
         self.engine.upgrade()
         self.engine.deploy_shipped()
+        departments = {d for bundle in self.engine.list_bundles() for d in bundle.departments}
+        accounts = AccountService(
+            self.engine.db, departments=load_departments(settings.processes_dir), regions=self.engine.regions
+        )
+        self.engine.regions.ensure_demo_offices()
+        accounts.ensure_demo_accounts(departments)
+        self.clerks = {d: accounts.get(f"clerk.{d}").actor() for d in DEPARTMENTS}
         example = self.engine.bundle_detail(BUNDLE).examples[0]
         self.decisions: dict[str, Any] = dict(example["decisions"])
-        applicant = Actor("applicant1", Role.APPLICANT)
+        applicant = accounts.get("applicant1").actor()
         stream = io.BytesIO(pdf("bench-http-engine"))
         material = self.engine.materials.upload(applicant.username, "birth_certificate", "b.pdf", stream)
         for _ in range(SIDE_CASES):
@@ -254,7 +268,7 @@ class EngineSide:
     def action(self) -> float:
         """Seconds of one claim and one approval of the next ready task."""
         department, task_id, item = self.tasks.pop()
-        clerk = Actor(f"clerk.{department}", Role.CLERK, frozenset({department}))
+        clerk = self.clerks[department]
         started = time.perf_counter()
         self.engine.claim(clerk, task_id)
         self.engine.complete(clerk, task_id, Outcome.APPROVE, self.decisions.get(item, {}), "同意")
