@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminActor, IdempotencyKey, Services, ServicesDep, Username
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.accounts import AccountCreate, AccountPublic, AccountUpdate
 from engine.errors import NotAllowed
 from engine.people.accounts import KEEP
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api/accounts", tags=["accounts"])
+router = PrefixedRouter(prefix="/api/accounts", tags=["accounts"])
 
 
 @router.get("", response_model=list[AccountPublic], responses=responses(403))

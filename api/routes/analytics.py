@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import BUNDLE_KEY, AnalystActor, EngineDep
 from api.errors import responses
+from api.routing import PrefixedRouter
 from api.schemas.analytics import (
     BottleneckPublic,
     DepartmentStatsPublic,
@@ -26,7 +27,7 @@ from api.schemas.common import DIVISION_CODE
 from engine.analytics import queries
 from engine.regions.tree import Level
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = PrefixedRouter(prefix="/api/analytics", tags=["analytics"])
 BundleFilter = Annotated[
     str | None, Query(pattern=BUNDLE_KEY, description="事项包 (bundle key; all when absent)")
 ]

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentAccount, ServicesDep
 from api.errors import NotAuthenticated, responses
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.accounts import AccountPublic, TokenPublic
 from api.security import client_address
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = PrefixedRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenPublic, responses=responses(422, 429))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import Body, File, Path, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from api.deps import AnalystActor, BundleKey, CurrentActor, EngineDep, IdempotencyKey, ServicesDep
@@ -18,6 +18,7 @@ from api.errors import responses
 from api.headers import untrusted_download
 from api.idempotency import Reply, run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.bundle_review import BundleVersionPublic, ReviewedPublic, ReviewNoteCreate
 from api.schemas.bundle_search import BundleFoundPublic
 from api.schemas.bundles import BundleDetailPublic, BundlePublic, DeployedPublic
@@ -27,7 +28,7 @@ from engine.errors import BundleNotFound, TooLarge
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation
 
-router = APIRouter(prefix="/api/bundles", tags=["bundles"])
+router = PrefixedRouter(prefix="/api/bundles", tags=["bundles"])
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="版本 (version; newest when absent)")]
 VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="版本 (version)")]
 Draft = Annotated[

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import (
@@ -22,6 +22,7 @@ from api.deps import (
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.cases import CaseCreate, CaseListPublic, CasePublic, CaseSummaryPublic, SupplementCreate
 from api.schemas.common import DIVISION_CODE
 from api.schemas.feedback import RatingCreate, RatingPublic
@@ -33,7 +34,7 @@ from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = PrefixedRouter(prefix="/api/cases", tags=["cases"])
 
 # Applying: applicants for themselves, clerks at a window for an applicant (代收).
 ApplyingActor = Annotated[Actor, Depends(RoleGate(Role.APPLICANT, Role.CLERK))]

@@ -8,15 +8,16 @@ application (``POST /api/cases`` or the page) discards the draft.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ApplicantActor, BundleKey, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
 from api.idempotency import run_once
+from api.routing import PrefixedRouter
 from api.schemas.drafts import DraftPublic, DraftSave
 
-router = APIRouter(prefix="/api/drafts", tags=["drafts"])
+router = PrefixedRouter(prefix="/api/drafts", tags=["drafts"])
 
 
 @router.get("", response_model=list[DraftPublic], responses=responses(403))

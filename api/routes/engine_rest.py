@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar, cast
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import DBAPIError
@@ -45,6 +45,7 @@ from api.camunda_values import VariableRefused, decode_variables, encode_variabl
 from api.deps import EngineDep, SystemActor, SystemOrAdminActor
 from api.errors import ERROR_DOCS, NotAuthenticated
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.camunda import (
     MAX_ASYNC_RESPONSE_TIMEOUT,
     MAX_TASKS,
@@ -86,7 +87,7 @@ V = TypeVar("V")
 PREFIX = "/engine-rest"
 # Ids are ASCII digits that fit a 64-bit column (not "１２３", "1e3" or "-1").
 ID_TEXT = re.compile(r"[0-9]{1,18}")
-router = APIRouter(prefix=PREFIX, tags=["engine-rest"])
+router = PrefixedRouter(prefix=PREFIX, tags=["engine-rest"])
 
 # How often a long poll queries again when no signal came (tasks made by other processes).
 POLL_SECONDS = 0.2

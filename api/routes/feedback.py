@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import (
@@ -37,6 +37,7 @@ from api.deps import (
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.feedback import (
     ComplaintCreate,
     ComplaintPublic,
@@ -51,7 +52,7 @@ from engine.feedback import complaints, rectification
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api", tags=["feedback"])
+router = PrefixedRouter(prefix="/api", tags=["feedback"])
 
 
 def supervisor_actor(actor: CurrentActor) -> Actor:

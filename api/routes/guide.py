@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from api.deps import BundleKey, CurrentActor, EngineDep
 from api.errors import responses
+from api.routing import PrefixedRouter
 from api.schemas.common import LabelPublic
 from engine.cases.guide import Guide
 
-router = APIRouter(prefix="/api/bundles", tags=["bundles"])
+router = PrefixedRouter(prefix="/api/bundles", tags=["bundles"])
 
 
 class ChoicePublic(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated, BinaryIO
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile, status
+from fastapi import Depends, File, Form, Path, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import ApplicantActor, EngineDep, IdempotencyKey, RoleGate, ServicesDep
@@ -21,13 +21,14 @@ from api.errors import responses
 from api.headers import UNTRUSTED_POLICY
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.materials import MaterialPublic
 from api.schemas.reviews import MaterialReviewPublic
 from engine.cases.materials import MaterialInfo
 from engine.people.actors import Actor, Role
 from engine.storage.idempotency import Reservation
 
-router = APIRouter(prefix="/api/materials", tags=["materials"])
+router = PrefixedRouter(prefix="/api/materials", tags=["materials"])
 MATERIAL_KIND = r"^[a-z][a-z0-9_]{0,63}$"
 MaterialId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="材料 id (material id)")]
 CHUNK = 64 * 1024

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import MAX_ID, CurrentActor, Cursor, EngineDep, IdempotencyKey, Limit, ServicesDep
 from api.errors import responses
 from api.idempotency import run_once
+from api.routing import PrefixedRouter
 from api.schemas.messages import MessageListPublic, MessagePublic, ReadAllPublic, UnreadCountPublic
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = PrefixedRouter(prefix="/api/messages", tags=["messages"])
 
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="消息 id (message id)")]
 

@@ -15,13 +15,14 @@ import json
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import AnalystActor, BundleKey, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
 from api.idempotency import run_once
+from api.routing import PrefixedRouter
 from api.schemas.migrations import (
     CaseFilterIn,
     CasePreviewPublic,
@@ -36,7 +37,7 @@ from api.schemas.migrations import (
 from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation
 
-router = APIRouter(prefix="/api/bundles", tags=["bundles"])
+router = PrefixedRouter(prefix="/api/bundles", tags=["bundles"])
 PlanId = Annotated[int, Path(ge=1, le=2**63 - 1, description="迁移方案 (migration plan id)")]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1, description="迁移批次 (migration run id)")]
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import AnalystActor, EngineDep
 from api.errors import responses
 from api.routes.analytics import BundleFilter, DivisionFilter
+from api.routing import PrefixedRouter
 from api.schemas.review_figures import PreReviewFiguresPublic
 from engine.review.figures import prediction_figures
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = PrefixedRouter(prefix="/api/analytics", tags=["analytics"])
 
 
 @router.get("/pre-review", response_model=PreReviewFiguresPublic, responses=responses(403, 422))

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CaseId, IdempotencyKey, Services, ServicesDep, SupervisorActor
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.cases import CasePublic
 from api.schemas.suspension import ResumeCreate, SuspendCreate
 from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = PrefixedRouter(prefix="/api/cases", tags=["cases"])
 
 
 @router.post("/{case_id}/suspend", response_model=CasePublic, responses=responses(403, 404, 409, 422))

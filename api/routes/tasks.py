@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import (
@@ -27,6 +27,7 @@ from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
 from api.routes.materials import CONTENT_DOC, MATERIAL_KIND, stream_material
+from api.routing import PrefixedRouter
 from api.schemas.common import DIVISION_CODE
 from api.schemas.reviews import reviews_public
 from api.schemas.tasks import TaskComplete, TaskDetailPublic, TaskListPublic, TaskPublic
@@ -35,7 +36,7 @@ from engine.errors import MaterialNotFound
 from engine.people.actors import Actor
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = PrefixedRouter(prefix="/api/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=TaskListPublic, responses=responses(403, 422))

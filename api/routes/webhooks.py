@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.deps import MAX_ID, AdminActor, EngineDep, IdempotencyKey, ServicesDep
 from api.errors import responses
 from api.idempotency import run_once
 from api.logs import note
+from api.routing import PrefixedRouter
 from api.schemas.webhooks import (
     DeliveryPublic,
     DeliveryState,
@@ -30,7 +31,7 @@ from api.schemas.webhooks import (
 from engine.integration.subscriptions import OUTCOME, Webhooks
 from engine.storage.idempotency import Reservation, outcome_id
 
-router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
+router = PrefixedRouter(prefix="/api/webhooks", tags=["webhooks"])
 
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID, description="Webhook id")]
 DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="投递 id (delivery id)")]

@@ -82,14 +82,15 @@ def prepare_engine(settings: Settings) -> Engine:
     return engine
 
 
-def open_demo_offices(engine: Engine) -> None:
-    """Open the demo offices and make their accounts, as ``onething serve --demo`` does."""
+def open_demo_offices(engine: Engine) -> AccountService:
+    """Open the demo offices and make their accounts, as ``onething serve --demo`` does; the accounts."""
     engine.regions.ensure_demo_offices()
     departments = {d for b in engine.list_bundles() for d in b.departments}
     accounts = AccountService(
         engine.db, load_departments(engine.settings.processes_dir), regions=engine.regions
     )
     accounts.ensure_demo_accounts(departments)
+    return accounts
 
 
 @contextmanager

@@ -34,13 +34,11 @@ from typing import Any
 
 import httpx
 
-from engine.bpmn.deployments import load_departments
 from engine.cases.states import Outcome
-from engine.people.accounts import AccountService
 from engine.people.actors import Actor, Role
 from engine.service import Engine
 from engine.storage.settings import Settings
-from tests.api.support import ServeProcess, pdf, start_serve, upload
+from tests.api.support import ServeProcess, open_demo_offices, pdf, start_serve, upload
 from tests.support.pg import find_pg_bin, start_cluster
 
 Report = Callable[[str, float, str], None]
@@ -247,12 +245,7 @@ class EngineSide:
         self.engine = Engine(settings)
         self.engine.upgrade()
         self.engine.deploy_shipped()
-        departments = {d for bundle in self.engine.list_bundles() for d in bundle.departments}
-        accounts = AccountService(
-            self.engine.db, departments=load_departments(settings.processes_dir), regions=self.engine.regions
-        )
-        self.engine.regions.ensure_demo_offices()
-        accounts.ensure_demo_accounts(departments)
+        accounts = open_demo_offices(self.engine)
         self.clerks = {d: accounts.get(f"clerk.{d}").actor() for d in DEPARTMENTS}
         example = self.engine.bundle_detail(BUNDLE).examples[0]
         self.decisions: dict[str, Any] = dict(example["decisions"])
