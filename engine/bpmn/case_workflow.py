@@ -13,11 +13,12 @@ walks repeat on every task action:
   (``collect_log_extras`` reads ``logger.level``, not the effective level).
 
 Here the first two find their tasks with ``task_scan``'s flat scan and the third leaves the id
-list out. On the long-review bundle this takes the 200th task action (which also ends the
-200-instance step and the case) from about 2.2x the first to under 2x
-(``python -m tests.bench long``); ``tests/engine/test_case_workflow.py`` runs diagrams with
-joins, timers, an event-based gateway, a boundary event and a subprocess on these classes
-and on Spiff's side by side and finds the same trees after every step.
+list out. On the long-review bundle the 200th task action (which also ends the 200-instance step
+and the case) went from 1.9-3.8x the first to 1.2-2.0x, warm cache, over several runs of
+``python -m tests.bench long`` on a shared 2-core machine;
+``tests/engine/test_case_workflow.py`` runs diagrams with joins, timers, an event-based gateway,
+a boundary event and a subprocess on these classes and on Spiff's side by side and finds the
+same trees after every step.
 
 Both classes are written and read under Spiff's type names (``serialization`` registers them
 so): a stored state does not say which class ran it.
