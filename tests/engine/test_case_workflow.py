@@ -101,6 +101,7 @@ Pick = Callable[[list[Any]], Any]
 
 
 def parsed(xml: str, process: str) -> tuple[Any, dict[str, Any]]:
+    """The spec of ``process`` in ``xml`` and its subprocess specs, from Spiff's own ``BpmnParser``."""
     parser = BpmnParser()
     parser.add_bpmn_xml(etree.fromstring(xml.encode()), filename=f"{process}.bpmn")
     return parser.get_spec(process), parser.get_subprocess_specs(process)

@@ -381,9 +381,7 @@ def test_deleted_keys_internal_data_and_waiting_events_restore_as_spiff_restores
     events = workflow.event_manager.tasks
     assert events and workflow.subprocesses
     restores_as_spiff_does(codec.dumps(workflow), spec, subprocess_specs, monkeypatch)
-    parser = BpmnParser()
-    parser.add_bpmn_xml(etree.fromstring(SUBPROCESS_DIAGRAM), filename="sub.bpmn")
-    spec, subprocess_specs = parser.get_spec("with_sub"), parser.get_subprocess_specs("with_sub")
+    spec, subprocess_specs = parsed(SUBPROCESS_DIAGRAM.decode(), "with_sub")
     workflow = BpmnWorkflow(spec, subprocess_specs)
     workflow.do_engine_steps()
     restores_as_spiff_does(codec.dumps(workflow), spec, subprocess_specs, monkeypatch)
