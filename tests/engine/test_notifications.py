@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -134,16 +135,29 @@ def return_seal_task(engine: Engine, case_id: int, example: dict[str, Any]) -> N
 
 
 def test_a_full_case_tells_the_offices_clerks_and_the_applicant_and_nobody_else(engine: Engine) -> None:
-    case_id, example = apply(engine)
-    return_seal_task(engine, case_id, example)
-    work_all(engine, case_id, example["decisions"])  # the rest of the round: then the notice
-    assert engine.get_case(APPLICANT, case_id).status == "awaiting_applicant"
-    engine.supplement(APPLICANT, case_id, {"legal_rep_phone": "13900001111"}, {})
-    work_all(engine, case_id, example["decisions"])
+    inserts: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO notifications"):
+            inserts.append(len(parameters) if many else 1)
+
+    sa_event.listen(engine.db.engine, "before_cursor_execute", seen)
+    try:
+        case_id, example = apply(engine)
+        return_seal_task(engine, case_id, example)
+        work_all(engine, case_id, example["decisions"])  # the rest of the round: then the notice
+        assert engine.get_case(APPLICANT, case_id).status == "awaiting_applicant"
+        engine.supplement(APPLICANT, case_id, {"legal_rep_phone": "13900001111"}, {})
+        work_all(engine, case_id, example["decisions"])
+    finally:
+        sa_event.remove(engine.db.engine, "before_cursor_execute", seen)
     case = engine.get_case(APPLICANT, case_id)
     assert case.status == "completed" and case.code
 
     sent = messages(engine)
+    # One statement per message sent, however many it reaches (an office's clerks in one).
+    sends = {(m.kind, m.case_id, m.work_item_id, m.created_at) for m in sent}
+    assert len(inserts) == len(sends) and sum(inserts) == len(sent) and max(inserts) == 2
     # Each human task reached the clerks of its office: its department, the default division.
     tasks = human_tasks(engine, case_id)
     assert {t.item_key for t in tasks} >= {"business-registration", "seal-engraving"}
