@@ -37,6 +37,8 @@ from engine.cases.views import WorkItemView
 from engine.cases.visibility import may_see_task, may_work_task
 from engine.errors import AlreadyClaimed, InvalidInput, NotAllowed, Problem, TaskNotReady, WorkItemNotFound
 from engine.people.actors import Actor, Role
+from engine.storage.case_facts import CaseFacts
+from engine.storage.case_facts import note as note_case
 from engine.storage.db import rowcount
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, WorkItem, table_of
@@ -45,6 +47,18 @@ from engine.storage.spine import emit, write_pending
 WORK_ITEMS = table_of(WorkItem)
 CASES = table_of(Case)
 NOT_YOUR_OFFICE = "只有本办理机构的窗口人员可以办理 (only the clerks of the task's own office work it)"
+
+
+def _case_columns(*names: str) -> list[Any]:
+    """The claimed task's case columns, returned as ``case_<name>`` by the claim's own statement.
+
+    What follows the claim names the case by them (``engine.storage.case_facts``): returned
+    here, the case row is read once by the claim, not again by the outbox at its commit.
+    """
+    of_task = CASES.c.id == WORK_ITEMS.c.case_id
+    return [select(CASES.c[name]).where(of_task).scalar_subquery().label(f"case_{name}") for name in names]
+
+
 # Built once: statements of every task action skip construction and hit the compiled cache.
 _CLAIM = (
     update(WORK_ITEMS)
@@ -58,7 +72,7 @@ _CLAIM = (
         ~exists().where(CASES.c.id == WORK_ITEMS.c.case_id, CASES.c.status == CaseStatus.SUSPENDED.value),
     )
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
-    .returning(*WORK_ITEMS.c)
+    .returning(*WORK_ITEMS.c, *_case_columns("code", "bundle_key", "version", "deployment_id"))
 )
 _TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division).where(
     WORK_ITEMS.c.id == bindparam("task")
@@ -103,6 +117,12 @@ class TaskActions(Applying):
                 if w.assignee != actor.username:
                     raise AlreadyClaimed(f"任务已被 {w.assignee} 认领 (claimed by someone else)")
                 return self._item_view(w, self.deployments.row(s, w.deployment_id))  # already theirs
+            note_case(
+                s,
+                CaseFacts(
+                    won.case_id, won.case_code, won.case_bundle_key, won.case_version, won.case_deployment_id
+                ),
+            )
             emit(
                 s,
                 TaskClaimed(

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from engine.integration import banjian
+from engine.storage.case_facts import CaseFacts, noted
 from engine.storage.models import Case, Deployment, WorkItem, table_of
 from engine.storage.outbox_tables import OutboxEvent, WebhookDelivery, WebhookSubscription
 from engine.storage.spine import Event
@@ -176,22 +177,11 @@ def _field(event: Event, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True)
-class _CaseFacts:
-    """The case columns every outbox row needs (not the workflow state: that is large)."""
-
-    id: int
-    code: str | None
-    bundle_key: str
-    version: int
-    deployment_id: int
-
-
 @dataclass
 class _Pending:
     event: Event
     row: dict[str, Any]
-    case: _CaseFacts | None
+    case: CaseFacts | None
     bundle: BundleFacts | None
     departments: frozenset[str]
 
@@ -209,13 +199,21 @@ def _loaded(session: Session, model: type[Any], ids: Iterable[int]) -> tuple[dic
     return found, missing
 
 
-def _cases(session: Session, ids: set[int]) -> dict[int, _CaseFacts]:
-    """The facts of these cases: from the session's loaded rows, the others in one narrow query."""
+def _cases(session: Session, ids: set[int]) -> dict[int, CaseFacts]:
+    """The facts of these cases: from the session's loaded rows, then what the change noted
+    (``engine.storage.case_facts``), the others in one narrow query."""
     loaded, missing = _loaded(session, Case, ids)
-    facts = {i: _CaseFacts(c.id, c.code, c.bundle_key, c.version, c.deployment_id) for i, c in loaded.items()}
-    if missing:
-        for row in session.connection().execute(_CASE_FACTS, {"ids": missing}):
-            facts[row.id] = _CaseFacts(row.id, row.code, row.bundle_key, row.version, row.deployment_id)
+    facts = {i: CaseFacts(c.id, c.code, c.bundle_key, c.version, c.deployment_id) for i, c in loaded.items()}
+    unknown: list[int] = []
+    for ident in missing:
+        known = noted(session, ident)
+        if known is not None:
+            facts[ident] = known
+        else:
+            unknown.append(ident)
+    if unknown:
+        for row in session.connection().execute(_CASE_FACTS, {"ids": unknown}):
+            facts[row.id] = CaseFacts(row.id, row.code, row.bundle_key, row.version, row.deployment_id)
     return facts
 
 
@@ -230,7 +228,7 @@ def _tasks(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
 
 
 def _prepare(
-    session: Session, event: Event, cases: dict[int, _CaseFacts], tasks: dict[int, tuple[str, str]]
+    session: Session, event: Event, cases: dict[int, CaseFacts], tasks: dict[int, tuple[str, str]]
 ) -> _Pending:
     case = cases.get(event.case_id) if event.case_id is not None else None
     bundle = _bundle(session, case.deployment_id) if case is not None else None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -144,6 +145,30 @@ def test_a_rolled_back_change_leaves_no_outbox_row_and_no_delivery(engine: Engin
     assert count(engine, OutboxEvent) == after_claim
     assert count(engine, WebhookDelivery) == before_deliveries + 1
     assert [r.kind for r in outbox_rows(engine, case_id)][-1] == "claimed"
+
+
+def test_a_claim_reads_its_case_once_and_its_outbox_row_names_the_case(engine: Engine) -> None:
+    """The claim's own UPDATE returns the case's code, bundle and version; the outbox reads no case row."""
+    case_id, _example = apply(engine)
+    case = engine.get_case(ANALYST, case_id)
+    task = next(t for t in case.tasks if t.state == "ready")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa_event.listen(engine.db.engine, "before_cursor_execute", seen)
+    try:
+        engine.claim(clerk(task.department), task.id)
+    finally:
+        sa_event.remove(engine.db.engine, "before_cursor_execute", seen)
+    reading_cases = [text for text in statements if "FROM cases" in text]
+    assert len(reading_cases) == 1 and reading_cases[0].startswith("UPDATE work_items")
+    claimed = outbox_rows(engine, case_id)[-1]
+    assert claimed.kind == "claimed"
+    assert (claimed.case_code, claimed.bundle) == (case.code, STARTUP) and case.code
+    assert claimed.payload["version"] == case.version and claimed.payload["task_id"] == task.id
+    assert (claimed.department, claimed.item) == (task.department, task.item)
 
 
 def test_two_databases_in_one_process_keep_their_bundles_apart(tmp_path: Path) -> None:
