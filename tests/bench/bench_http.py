@@ -14,7 +14,9 @@ to a serve process on a database of its own, same bundle, settings, demo offices
 (the engine acts as the clerks the requests sign in as), in alternating rounds so that a shared
 machine's drift hits both; their ratio is issue 18's aim 2 (HTTP <= 1.5 x the engine). The round
 trip of ``/healthz`` is printed beside it: the least any request costs (the client, the socket,
-uvicorn, the middleware).
+uvicorn, the middleware). The serve process's CPU per action is split between its event-loop
+thread (HTTP, routing, dependencies, the audit line, the answer) and its other threads (the
+engine call of each sync route, in the thread pool), to show which side a gap is on.
 """
 
 from __future__ import annotations
@@ -268,13 +270,27 @@ class EngineSide:
         return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) a process has used so far; None where ``/proc`` is missing."""
+def _stat_seconds(stat: Path) -> float | None:
+    """User + system CPU seconds of a ``/proc`` stat file; None where it cannot be read."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where ``/proc`` is missing."""
+    return _stat_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def loop_thread_seconds(pid: int) -> float | None:
+    """CPU time of a serve process's main thread: uvicorn's event loop (HTTP, routing, answers).
+
+    The engine call of a sync route runs in the thread pool; the rest of a request (parsing,
+    middleware, dependencies, the audit line, writing the answer) runs on this thread.
+    """
+    return _stat_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 def side_by_side(root: Path, report: Report) -> None:
@@ -285,7 +301,7 @@ def side_by_side(root: Path, report: Report) -> None:
     """
     engine_side = EngineSide(root / "engine")
     times: dict[str, list[float]] = {"engine": [], "http": [], "healthz": []}
-    cpu = {"engine": 0.0, "http": 0.0}
+    cpu = {"engine": 0.0, "http": 0.0, "loop": 0.0}
     ratios: list[float] = []
     try:
         with serving(f"sqlite:///{root / 'http' / 'onething.db'}", root / "http") as served:
@@ -299,13 +315,15 @@ def side_by_side(root: Path, report: Report) -> None:
                     used = time.process_time()
                     mine = [engine_side.action() for _ in range(SIDE_ACTIONS)]
                     cpu["engine"] += time.process_time() - used
-                    server_used = cpu_seconds(pid)
+                    server_used, loop_used = cpu_seconds(pid), loop_thread_seconds(pid)
                     theirs = [
                         http_action(c, tasks.get_nowait(), tokens, decisions) for _ in range(SIDE_ACTIONS)
                     ]
-                    server_now = cpu_seconds(pid)
+                    server_now, loop_now = cpu_seconds(pid), loop_thread_seconds(pid)
                     if server_used is not None and server_now is not None:
                         cpu["http"] += server_now - server_used
+                    if loop_used is not None and loop_now is not None:
+                        cpu["loop"] += loop_now - loop_used
                     for _ in range(SIDE_ACTIONS):
                         started = time.perf_counter()
                         c.get("/healthz").raise_for_status()
@@ -326,6 +344,9 @@ def side_by_side(root: Path, report: Report) -> None:
         report("  CPU per task action: the engine (this process)", cpu["engine"] / n * 1000, "ms")
         report("  CPU per task action: the serve process", cpu["http"] / n * 1000, "ms")
         report("  ratio of CPU, HTTP / engine", cpu["http"] / cpu["engine"], "x")
+        loop_ms, rest_ms = cpu["loop"] / n * 1000, (cpu["http"] - cpu["loop"]) / n * 1000
+        report("    ... serve's event-loop thread (HTTP, routing, answers)", loop_ms, "ms")
+        report("    ... serve's other threads (the engine call)", rest_ms, "ms")
     report(
         "  GET /healthz round trip, median (the least a request costs)",
         statistics.median(times["healthz"]) * 1000,
