@@ -86,8 +86,9 @@ class TaskActions(Applying):
         """Take a task from the queue; exactly one of many concurrent claimers wins.
 
         The claim is one conditional ``UPDATE ... RETURNING`` and one audit ``INSERT`` on the
-        tables (no ORM unit of work): it is half of every task action. Only a claim that did
-        not win reads the row, to say why.
+        tables (no ORM unit of work): it is half of every task action. The update returns the
+        case's code, bundle and version with the task, which the outbox names the event by, so
+        the case row is read once. Only a claim that did not win reads the row, to say why.
         """
         if actor.role is not Role.CLERK:
             with self.db.read() as s:
