@@ -9,10 +9,19 @@ cut can roll back the last transactions; it stays a setting for who accepts that
 transaction starts with ``BEGIN IMMEDIATE`` so that two processes writing one file queue
 on SQLite's lock instead of failing on a read-to-write upgrade. PostgreSQL needs no such
 care: mutating operations lock the case row (``SELECT ... FOR UPDATE``).
+
+SQLite lets one writer in at a time, and a writer that finds the file locked polls: its busy
+handler sleeps 1, 2, 5 ... up to 100 ms between tries, so under load a waiting writer sleeps
+on while the lock is long free, and the unlucky ones wait seconds. The writers of one process
+therefore queue on a lock of the process first (``Database.write``): the next one starts the
+moment the last one commits, and only writers of other processes meet the busy handler. The
+wait is bounded like the busy handler's (``SQLITE_LOCK_SECONDS``) and ends in the same error.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +33,15 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.storage.settings import check_sqlite_synchronous
 from engine.storage.spine import Spine, attach
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# How long an SQLite writer waits for the file (``busy_timeout``) and for this process's gate.
+SQLITE_LOCK_SECONDS = 30
 
 
 def upsert_insert(session: Session, table: Any) -> Any:
@@ -59,7 +71,7 @@ def _sqlite_connect_with(synchronous: str) -> Any:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={level}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_SECONDS * 1000}")
         cursor.close()
 
     return connect
@@ -78,7 +90,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> En
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        connect_args = {"timeout": SQLITE_LOCK_SECONDS, "check_same_thread": False}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_connect_with(sqlite_synchronous))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -97,6 +110,9 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(onething_write=True), expire_on_commit=False)
+        # SQLite's writers of this process queue here (see the module docstring); reentrant, so
+        # a write opened inside another in one thread meets SQLite's own lock, as it did before.
+        self._sqlite_gate = threading.RLock() if self.is_sqlite else None
         # What happened to cases, and who follows it (``engine.storage.spine``; subscribers
         # are registered by ``engine.subscribers``).
         self.spine = Spine()
@@ -117,9 +133,23 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session for one atomic change: commits on success, rolls back on any error."""
-        with self._write() as session, session.begin():
+        with self._turn_to_write(), self._write() as session, session.begin():
             attach(session, self.spine)
             yield session
+
+    @contextmanager
+    def _turn_to_write(self) -> Iterator[None]:
+        """This process's turn to write to SQLite (see the module docstring); PostgreSQL needs none."""
+        gate = self._sqlite_gate
+        if gate is None:
+            yield
+            return
+        if not gate.acquire(timeout=SQLITE_LOCK_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        try:
+            yield
+        finally:
+            gate.release()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision (an empty database gets all tables)."""

@@ -1,15 +1,23 @@
-"""The schema comes from migrations on both backends, and timestamps stay UTC-aware."""
+"""The schema comes from migrations on both backends, timestamps stay UTC-aware, and SQLite writers queue."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
+from sqlalchemy.exc import OperationalError
 
+from engine.storage import db as storage_db
 from engine.storage.db import Database
-from engine.storage.models import CaseEvent, Deployment
+from engine.storage.models import CaseEvent, Deployment, utcnow
 from engine.tables import metadata
 
 
@@ -41,3 +49,76 @@ def test_migrations_build_exactly_the_schema_the_models_declare(db_url: str) -> 
         drift = compare_metadata(context, metadata)
     db.dispose()
     assert drift == [], drift
+
+
+def _deploy(
+    db: Database, key: str, entered: threading.Event | None = None, release: threading.Event | None = None
+) -> None:
+    """A write adding a deployment row; with events, held open from ``entered`` until ``release``."""
+    with db.write() as s:
+        s.add(Deployment(key=key, version=1, digest=key[0] * 64, manifest={}, files={}, created_at=utcnow()))
+        if entered is not None and release is not None:
+            entered.set()
+            release.wait(10)
+
+
+def test_an_sqlite_writer_waits_for_the_writer_before_it_in_this_process_not_in_sqlites_busy_loop(
+    tmp_path: Path,
+) -> None:
+    """A second writer starts its transaction only once the first has committed (no polling for the file)."""
+    db = Database(f"sqlite:///{tmp_path / 'gate.db'}")
+    db.upgrade()
+    moments: list[tuple[str, str, float]] = []
+
+    def seen(what: str) -> Callable[[Any], None]:
+        return lambda _conn: moments.append((what, threading.current_thread().name, time.monotonic()))
+
+    event.listen(db.engine, "begin", seen("begin"))
+    event.listen(db.engine, "commit", seen("commit"))
+    entered, release = threading.Event(), threading.Event()
+    first = threading.Thread(target=_deploy, args=(db, "held", entered, release), name="first")
+    first.start()
+    assert entered.wait(10)
+
+    def second_write() -> None:
+        with db.write() as s:
+            s.add(
+                Deployment(key="next", version=1, digest="n" * 64, manifest={}, files={}, created_at=utcnow())
+            )
+
+    second = threading.Thread(target=second_write, name="second")
+    second.start()
+    time.sleep(0.3)  # the second writer has asked for its turn by now
+    assert [what for what, who, _at in moments if who == "second"] == []  # not begun: waiting its turn
+    release.set()
+    first.join(10)
+    second.join(10)
+    begun = {who: at for what, who, at in moments if what == "begin"}
+    committed = {who: at for what, who, at in moments if what == "commit"}
+    assert set(committed) == {"first", "second"} and begun["second"] >= committed["first"]
+    with db.read() as s:
+        assert sorted(s.scalars(select(Deployment.key))) == ["held", "next"]
+    db.dispose()
+
+
+def test_an_sqlite_writer_that_waits_too_long_for_its_turn_gets_the_database_locked_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'gate.db'}")
+    db.upgrade()
+    monkeypatch.setattr(storage_db, "SQLITE_LOCK_SECONDS", 0.2)
+    entered, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_deploy, args=(db, "held", entered, release))
+    holder.start()
+    try:
+        assert entered.wait(10)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"), db.write():
+            pass
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        holder.join(10)
+    with db.write() as s:  # the turn comes back once the holder is done
+        assert s.scalars(select(Deployment.key)).all() == ["held"]
+    db.dispose()
