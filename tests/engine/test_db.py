@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -58,8 +60,19 @@ def _deploy(
     with db.write() as s:
         s.add(Deployment(key=key, version=1, digest=key[0] * 64, manifest={}, files={}, created_at=utcnow()))
         if entered is not None and release is not None:
+            s.flush()  # SQLite's write lock is held from here
             entered.set()
             release.wait(10)
+
+
+def _functions_on_stack(thread: threading.Thread) -> list[str]:
+    """The names of the functions a running thread is in now, innermost first."""
+    frame: FrameType | None = sys._current_frames().get(thread.ident or 0)
+    names: list[str] = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
 
 
 def test_an_sqlite_writer_waits_for_the_writer_before_it_in_this_process_not_in_sqlites_busy_loop(
@@ -73,22 +86,18 @@ def test_an_sqlite_writer_waits_for_the_writer_before_it_in_this_process_not_in_
     def seen(what: str) -> Callable[[Any], None]:
         return lambda _conn: moments.append((what, threading.current_thread().name, time.monotonic()))
 
-    event.listen(db.engine, "begin", seen("begin"))
+    event.listen(db.engine, "begin", seen("begin"), insert=True)  # before BEGIN IMMEDIATE runs
     event.listen(db.engine, "commit", seen("commit"))
     entered, release = threading.Event(), threading.Event()
     first = threading.Thread(target=_deploy, args=(db, "held", entered, release), name="first")
     first.start()
     assert entered.wait(10)
 
-    def second_write() -> None:
-        with db.write() as s:
-            s.add(
-                Deployment(key="next", version=1, digest="n" * 64, manifest={}, files={}, created_at=utcnow())
-            )
-
-    second = threading.Thread(target=second_write, name="second")
+    second = threading.Thread(target=_deploy, args=(db, "next"), name="second")
     second.start()
     time.sleep(0.3)  # the second writer has asked for its turn by now
+    waiting_in = _functions_on_stack(second)
+    assert "_turn_to_write" in waiting_in and "_sqlite_begin" not in waiting_in  # not polling SQLite
     assert [what for what, who, _at in moments if who == "second"] == []  # not begun: waiting its turn
     release.set()
     first.join(10)
