@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import NotAuthenticated
@@ -48,10 +49,15 @@ class Services:
 # The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
 # the thread pool, and each such hop costs a thread switch per request. The route itself
 # (which calls the engine) is the one hop a request takes.
-async def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     """The app's services (set up when the app started)."""
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """The app's services, as a dependency."""
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -100,20 +106,25 @@ async def current_actor(account: CurrentAccount) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-class RoleGate:
+class RoleGate(SecurityBase):
     """A dependency that lets only the given roles through (403 for the others, whatever the id).
 
-    It reads the token itself rather than through ``CurrentActor``: each dependency in a
-    chain costs FastAPI's resolution on every request, and this is the one every route has.
+    Each dependency FastAPI resolves costs it a round of its resolver on every request, and
+    this is the one every route has, so it has none of its own: it reads the bearer token
+    itself and is itself the security scheme, the very ``oauth2_scheme`` (same model, same
+    name) in the API document.
     """
 
     def __init__(self, *roles: Role) -> None:
+        self.model = oauth2_scheme.model
+        self.scheme_name = oauth2_scheme.scheme_name
         self.roles = frozenset(roles)
         names = sorted(r.value for r in self.roles)
         self.refusal = f"此操作仅限 {'、'.join(names)} (only {', '.join(names)})"
 
-    async def __call__(self, request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
-        actor = (await _signed_in(await get_services(request), token)).actor()
+    async def __call__(self, request: Request) -> Actor:
+        token = await oauth2_scheme(request)
+        actor = (await _signed_in(services_of(request), token)).actor()
         if actor.role not in self.roles:
             raise NotAllowed(self.refusal)
         return actor
