@@ -11,14 +11,14 @@ The server is its own process, so the load client does not share its interpreter
 First, on SQLite, one task action side by side: the median of a claim and a completion called on
 the engine in this process, against the same two as HTTP requests (one client, one connection)
 to a serve process on a database of its own, same bundle, settings, demo offices and accounts
-(the engine acts as the clerks the requests sign in as), in alternating rounds so that a shared
-machine's drift hits both; their ratio is issue 18's aim 2 (HTTP <= 1.5 x the engine). The
-requests are timed with a lean keep-alive ``http.client`` connection (``LeanClient``), whose own
-CPU is printed, and again with httpx for reference. The round
-trip of ``/healthz`` is printed beside it: the least any request costs (the client, the socket,
-uvicorn, the middleware). The serve process's CPU per action is split between its event-loop
-thread (HTTP, routing, dependencies, the audit line, the answer) and its other threads (the
-engine call of each sync route, in the thread pool), to show which side a gap is on.
+(the engine acts as the clerks the requests sign in as), one action of each in turn so that a
+shared machine's drift hits both; their ratio is issue 18's aim 2 (HTTP <= 1.5 x the engine).
+The requests are timed with a lean keep-alive ``http.client`` connection (``LeanClient``), whose
+own CPU is printed, and again with httpx for reference. The round trip of ``/healthz`` is
+printed beside it: the least any request costs (the client, the socket, uvicorn, the middleware).
+The serve process's CPU per action is split between its event-loop thread (HTTP, routing,
+dependencies, the audit line, the answer) and its other threads (the engine call of each sync
+route, in the thread pool), to show which side a gap is on.
 """
 
 from __future__ import annotations
@@ -330,11 +330,14 @@ class LeanClient:
 
 
 def side_by_side(root: Path, report: Report) -> None:
-    """One task action in the engine and over HTTP, alternating rounds (see the module docstring).
+    """One task action in the engine and over HTTP, in turns (see the module docstring).
 
     Wall time is what a clerk waits; CPU time (this process's for the engine, the server
     process's for HTTP) is what each costs the machine, and moves far less with its load.
-    Each round times the engine, then the lean client, then httpx, on tasks of their own.
+    Each round times an engine action and a lean client's in turn, then httpx's on tasks of
+    their own. The serve process's CPU is read around the first part of each round: it is idle
+    while the engine acts, and what it does after an answer has gone out (the audit line) still
+    counts.
     """
     engine_side = EngineSide(root / "engine")
     times: dict[str, list[float]] = {"engine": [], "http": [], "httpx": [], "healthz": []}
@@ -351,15 +354,15 @@ def side_by_side(root: Path, report: Report) -> None:
             with httpx.Client(base_url=base, timeout=120) as c:
                 c.get("/healthz")
                 for _ in range(SIDE_ROUNDS):
-                    used = time.process_time()
-                    mine = [engine_side.action() for _ in range(SIDE_ACTIONS)]
-                    cpu["engine"] += time.process_time() - used
+                    mine, theirs = [], []
                     server_used, loop_used = cpu_seconds(pid), loop_thread_seconds(pid)
-                    used = time.process_time()
-                    theirs = [
-                        lean_action(lean, tasks.get_nowait(), tokens, decisions) for _ in range(SIDE_ACTIONS)
-                    ]
-                    cpu["client"] += time.process_time() - used
+                    for _ in range(SIDE_ACTIONS):  # one of each in turn: the machine's drift hits both
+                        used = time.process_time()
+                        mine.append(engine_side.action())
+                        cpu["engine"] += time.process_time() - used
+                        used = time.process_time()
+                        theirs.append(lean_action(lean, tasks.get_nowait(), tokens, decisions))
+                        cpu["client"] += time.process_time() - used
                     server_now, loop_now = cpu_seconds(pid), loop_thread_seconds(pid)
                     if server_used is not None and server_now is not None:
                         cpu["http"] += server_now - server_used
