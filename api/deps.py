@@ -46,15 +46,15 @@ class Services:
     signed_in: SignedInCache = field(default_factory=SignedInCache)
 
 
-# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
-# the thread pool, and each such hop costs a thread switch per request. The route itself
-# (which calls the engine) is the one hop a request takes.
 def services_of(request: Request) -> Services:
     """The app's services (set up when the app started)."""
     services: Services = request.app.state.services
     return services
 
 
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
+# the thread pool, and each such hop costs a thread switch per request. The route itself
+# (which calls the engine) is the one hop a request takes.
 async def get_services(request: Request) -> Services:
     """The app's services, as a dependency."""
     return services_of(request)

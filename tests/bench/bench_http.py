@@ -306,8 +306,9 @@ class LeanClient:
 
     httpx spends about a millisecond of Python per request of its own (``bench http`` prints
     it). On loopback, one request at a time, the client's CPU adds to every round trip it
-    times; a browser's native HTTP does not cost the server's side that, so aim 2 is timed
-    with this client, and httpx's figure is printed beside it for reference.
+    times, and it is the bench's, not the server's: a clerk's browser runs no Python on the
+    server's cores. So aim 2 is timed with this client, and httpx's figure is printed beside
+    it for reference.
     """
 
     def __init__(self, base_url: str) -> None:
