@@ -110,6 +110,7 @@ def _hand_over(session: Session, clerk: str, applicant: str, materials: Mapping[
             "filename": row.filename,
             "issued_by_case": None,
             "created_at": row.created_at,
+            "content": row.content,
         }
         session.execute(
             upsert_insert(session, Material).values(**values).on_conflict_do_nothing(index_elements=["id"])

@@ -5,7 +5,8 @@ an object store behind the same small interface); the ``materials`` table keeps 
 An upload is streamed to a temporary file with a size limit, its type is read from the
 bytes (never from the name), and only a complete, checked, fsynced file is renamed into
 place, so a crash or a refusal never leaves a half-written material behind. No name given
-by a client ever reaches the file system.
+by a client ever reaches the file system. A certificate a case issues is a small document
+kept in its ``materials`` row instead (``Material.content``): it commits with the action.
 """
 
 from __future__ import annotations
@@ -360,8 +361,17 @@ class MaterialService:
 
     def open(self, material_id: str, owner: str | None = None) -> tuple[MaterialInfo, BinaryIO]:
         """A material's metadata and its bytes for reading (the caller closes the stream)."""
-        info = self.get(material_id, owner)
-        return info, self.store.open(info.sha256)
+        with self.db.read() as session:
+            row = session.get(Material, material_id)
+            if row is None or (owner is not None and row.owner != owner):
+                raise MaterialNotFound(f"材料不存在 (no material {material_id})")
+            return MaterialInfo.of(row), self.bytes_of(row)
+
+    def bytes_of(self, row: Material) -> BinaryIO:
+        """A material's bytes for reading: an issued certificate's from its row, others' from the store."""
+        if row.content is not None:
+            return io.BytesIO(row.content)
+        return self.store.open(row.sha256)
 
     def issue_certificate(
         self,
@@ -423,18 +433,20 @@ class MaterialService:
             "fields": {name: content[name] for name in spec.certificate.fields},
         }
         data = json.dumps(document, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
-        blob = self.store.put(io.BytesIO(data), len(data))
+        sha256 = hashlib.sha256(data).hexdigest()
         row = Material(
-            id=material_id(owner, kind, blob.sha256),
-            sha256=blob.sha256,
+            id=material_id(owner, kind, sha256),
+            sha256=sha256,
             kind=kind,
-            size=blob.size,
+            size=len(data),
             mime=CERTIFICATE_MIME,
             owner=owner,
             filename=f"{spec.zh}-{document['number']}.json",
             issued_by_case=case_id,
             created_at=now,
             number=document["number"],
+            # Kept in the row, not the store: it commits with the caller's action (see the model).
+            content=data,
         )
         session.add(row)
         session.flush()
@@ -445,17 +457,22 @@ class MaterialService:
 
         A revoked certificate (吊销/注销) is no longer reused nor offered as a prefill source.
         """
+        return [MaterialInfo.of(row) for row in self._certificate_rows(owner)]
+
+    def _certificate_rows(self, owner: str) -> list[Material]:
+        """The rows of ``certificates_of``, newest first, with their documents (detached)."""
         with self.db.read() as session:
-            rows = session.scalars(
-                select(Material)
-                .where(
-                    Material.owner == owner,
-                    Material.issued_by_case.is_not(None),
-                    Material.revoked_at.is_(None),
-                )
-                .order_by(Material.created_at.desc(), Material.id.desc())
-            ).all()
-            return [MaterialInfo.of(row) for row in rows]
+            return list(
+                session.scalars(
+                    select(Material)
+                    .where(
+                        Material.owner == owner,
+                        Material.issued_by_case.is_not(None),
+                        Material.revoked_at.is_(None),
+                    )
+                    .order_by(Material.created_at.desc(), Material.id.desc())
+                ).all()
+            )
 
     def certificates_for(
         self, owner: str, data: Mapping[str, Any], kinds: Collection[str] | None = None
@@ -470,13 +487,13 @@ class MaterialService:
         ``kinds`` limits the answer to the kinds a form takes (the others' files are not read).
         """
         chosen: dict[str, str] = {}
-        for info in self.certificates_of(owner):
-            if info.kind in chosen or (kinds is not None and info.kind not in kinds):
+        for row in self._certificate_rows(owner):
+            if row.kind in chosen or (kinds is not None and row.kind not in kinds):
                 continue
-            carried: dict[str, Any] = self._document(info)["fields"]
+            carried: dict[str, Any] = self._document(row)["fields"]
             keys = [name for name in carried if self._identifies(name)] or list(carried)
             if all(data[name] == carried[name] for name in keys if name in data):
-                chosen[info.kind] = info.id
+                chosen[row.kind] = row.id
         return chosen
 
     def _identifies(self, element: str) -> bool:
@@ -486,22 +503,25 @@ class MaterialService:
 
     def certificate_data(self, material_id: str) -> dict[str, Any]:
         """The document of an issued certificate: number, issuer, holder, issued_at and its ``fields``."""
-        info = self.get(material_id)
-        if info.issued_by_case is None:
+        with self.db.read() as session:
+            row = session.get(Material, material_id)
+        if row is None:
+            raise MaterialNotFound(f"材料不存在 (no material {material_id})")
+        if row.issued_by_case is None:
             raise MaterialNotFound(f"不是系统签发的电子证照 ({material_id} is not an issued certificate)")
-        return self._document(info)
+        return self._document(row)
 
-    def _document(self, info: MaterialInfo) -> dict[str, Any]:
+    def _document(self, row: Material) -> dict[str, Any]:
         """The stored document of an issued certificate whose row is already at hand."""
-        with self.store.open(info.sha256) as stream:
+        with self.bytes_of(row) as stream:
             document: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
         return document
 
     def certificate_sources(self, owner: str) -> list[PrefillSource]:
         """An applicant's certificates as prefill sources, oldest first (so the newest wins)."""
         sources: list[PrefillSource] = []
-        for info in reversed(self.certificates_of(owner)):
-            document = self._document(info)
+        for row in reversed(self._certificate_rows(owner)):
+            document = self._document(row)
             name = document["name"]
             sources.append(
                 PrefillSource(

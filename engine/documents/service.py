@@ -61,7 +61,7 @@ class Documents:
             if found is not None:
                 self._documents.move_to_end(row.sha256)
                 return found
-        with self.cases.materials.store.open(row.sha256) as stream:
+        with self.cases.materials.bytes_of(row) as stream:
             document: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
         with self._lock:
             self._documents[row.sha256] = document

@@ -102,10 +102,10 @@ class PreReview:
                 return False  # deleted meanwhile: its review went with it
             spec = self.materials.catalog.materials.get(material.kind)
             context = form_context(session, material)
-            sha256, mime = material.sha256, material.mime
+            mime = material.mime
         if spec is None or spec.reads is None:
             return self._store(claim, None, context.case_id, material.kind)
-        with self.materials.store.open(sha256) as stream:
+        with self.materials.bytes_of(material) as stream:
             content = stream.read(self.materials.max_bytes + 1)
         result = review_document(content, mime, spec.reads, context.data)
         return self._store(claim, result, context.case_id, material.kind)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -318,7 +319,13 @@ class CaseEvent(Base):
 
 
 class Material(Base):
-    """Metadata of one uploaded or issued document; its bytes live in the content store."""
+    """Metadata of one uploaded or issued document; its bytes live in the content store, or here.
+
+    An electronic certificate issued by a case keeps its document (about a kilobyte of JSON) in
+    ``content``: it commits with the action that issued it, so issuing costs no file writes
+    and syncs of its own, and an action rolled back leaves no file behind. Uploads, and
+    certificates issued before this column, keep ``content`` empty; their bytes are files.
+    """
 
     __tablename__ = "materials"
     __table_args__ = (
@@ -342,3 +349,5 @@ class Material(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An issued certificate's document itself (see the class docstring); None for a file's bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import signal
 import struct
@@ -320,12 +321,53 @@ def test_a_case_issues_a_certificate_inside_its_own_transaction(
 
 
 def test_a_certificate_is_not_kept_when_the_callers_transaction_fails(
-    service: MaterialService, db: Database
+    service: MaterialService, db: Database, store: FileBlobStore
 ) -> None:
     with pytest.raises(RuntimeError), db.write() as session:
         service.issue_certificate(session, 7, "applicant1", "business_licence", dict(LICENCE_CONTENT))
         raise RuntimeError("the task completion failed")
     assert service.certificates_of("applicant1") == []
+    assert count_rows(db) == 0
+    assert blob_files(store) == [] and temp_files(store) == []  # nothing left on disk either
+
+
+def test_an_issued_certificate_is_kept_in_its_row_and_writes_no_file(
+    service: MaterialService, db: Database, store: FileBlobStore
+) -> None:
+    with db.write() as session:
+        info = service.issue_certificate(session, 42, "applicant1", "business_licence", dict(LICENCE_CONTENT))
+    assert blob_files(store) == [] and temp_files(store) == []
+    with db.read() as s:
+        row = s.get(Material, info.id)
+        assert row is not None and row.content is not None
+        content = row.content
+    assert hashlib.sha256(content).hexdigest() == info.sha256 and len(content) == info.size
+    opened, stream = service.open(info.id, "applicant1")
+    with stream:
+        assert stream.read() == content
+    assert opened == info
+    assert json.loads(content.decode("utf-8")) == service.certificate_data(info.id)
+
+
+def test_a_certificate_issued_as_a_file_before_0015_still_reads(
+    service: MaterialService, db: Database, store: FileBlobStore
+) -> None:
+    """A certificate issued before documents moved into their rows: its bytes are a file."""
+    with db.write() as session:
+        info = service.issue_certificate(session, 42, "applicant1", "business_licence", dict(LICENCE_CONTENT))
+        row = session.get(Material, info.id)
+        assert row is not None and row.content is not None
+        blob = store.put(io.BytesIO(row.content), len(row.content))
+        row.content = None  # as 0015 left the rows issued before it
+    assert blob.sha256 == info.sha256
+    document = service.certificate_data(info.id)
+    assert document["fields"]["company_name"] == LICENCE_CONTENT["company_name"]
+    _, stream = service.open(info.id)
+    with stream:
+        assert json.loads(stream.read().decode("utf-8")) == document
+    form = {"company_name": LICENCE_CONTENT["company_name"], "uscc": LICENCE_CONTENT["uscc"]}
+    assert service.certificates_for("applicant1", form) == {"business_licence": info.id}
+    assert [source.data for source in service.certificate_sources("applicant1")] == [document["fields"]]
 
 
 def test_a_certificate_needs_every_field_it_carries(service: MaterialService, db: Database) -> None:
