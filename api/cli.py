@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.heap import settle_heap
     from api.logs import configure_logging
     from api.security import signing_key
     from api.serving import HTTP, LOOP, READY_LINE, serve_workers
@@ -112,10 +113,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     server_header=False,
                     timeout_graceful_shutdown=10,
                 )
-                # Its one web process says so as each of ``--workers N``'s does (READY_LINE).
-                server = SummarizingServer(
-                    config, lambda port: say([address_line(args.host, port), READY_LINE])
-                )
+
+                # Its one web process settles its heap and says so as each of ``--workers N``'s
+                # does (``api.heap``, READY_LINE).
+                def started(port: int) -> None:
+                    settle_heap()
+                    say([address_line(args.host, port), READY_LINE])
+
+                server = SummarizingServer(config, started)
                 server.run()
                 if not server.started:
                     return 1

@@ -31,6 +31,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.heap import settle_heap
 from api.logs import configure_logging
 from engine.service import Engine
 from engine.storage.settings import Settings
@@ -67,6 +68,7 @@ def worker_app() -> FastAPI:
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         try:
             async with inner(served):
+                settle_heap()
                 log.info(READY_LINE)
                 yield
         finally:
