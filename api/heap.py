@@ -7,14 +7,16 @@ generations whenever a case's workflow is not in the process's cache (after a re
 when another process took the case's last action): the tree restored from its text outlives
 the young collections that run during the action, so it is promoted, and the longer the case,
 the more often the old generations fill and a full collection runs. On the long-review bundle
-with no cache (``make bench``: bench_long; 9 cases of 200 actions) the collector took 2.5 s
-of the walk, 2.7 ms an action near the 200th, more than the restore's JSON parse.
+with no cache (``make bench``: bench_long; 9 cases of 200 actions) the collector took 2.2 ms
+an action near the 200th, as much as the restore's JSON parse.
 
-So, once started, a web process collects what its start left, freezes the rest out of the
-collector's sight (``gc.freeze``: full collections walk only what requests made), and lets
-the young generation grow to ``YOUNG_OBJECTS`` containers before it is collected, so that an
-action's restored tree is mostly garbage by then and dies young instead of being promoted.
-The same walk then spent 0.56 s in the collector.
+So, once started, a web process collects what its start left and freezes the rest out of the
+collector's sight (``gc.freeze``, as CPython's documentation advises for this): a full
+collection then walks only what requests made, and the same walk's collector took 0.5 ms an
+action near the 200th. Collecting the young generation less often
+(at 10,000 containers instead of 700) cut the collector's time further, but the garbage it
+left longer in the heap fragmented it: bench_memory's server grew from 250 to 350 MiB between
+1,000 and 10,000 cases, against 242 to 250 MiB with the freeze alone. So the thresholds stay.
 """
 
 from __future__ import annotations
@@ -23,20 +25,11 @@ import gc
 import logging
 import os
 
-# CPython's default is 700: a restore of a 200-entry case allocates several thousand.
-YOUNG_OBJECTS = 10_000
 log = logging.getLogger("onething.serve")
 
 
 def settle_heap() -> None:
-    """Collect what start-up left, freeze the rest, and collect the young generation less often."""
+    """Collect what start-up left and freeze the rest out of the collector's sight."""
     gc.collect()
     gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_OBJECTS, middle, old)
-    log.debug(
-        "heap settled in process %d: %d objects frozen, young generation %d",
-        os.getpid(),
-        gc.get_freeze_count(),
-        YOUNG_OBJECTS,
-    )
+    log.debug("heap settled in process %d: %d objects frozen", os.getpid(), gc.get_freeze_count())
