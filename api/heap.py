@@ -8,15 +8,15 @@ when another process took the case's last action): the tree restored from its te
 the young collections that run during the action, so it is promoted, and the longer the case,
 the more often the old generations fill and a full collection runs. On the long-review bundle
 with no cache (``make bench``: bench_long; 9 cases of 200 actions) the collector took 2.2 ms
-an action near the 200th, as much as the restore's JSON parse.
+an action near the 200th.
 
 So, once started, a web process collects what its start left and freezes the rest out of the
 collector's sight (``gc.freeze``, as CPython's documentation advises for this): a full
 collection then walks only what requests made, and the same walk's collector took 0.5 ms an
-action near the 200th. Collecting the young generation less often
-(at 10,000 containers instead of 700) cut the collector's time further, but the garbage it
-left longer in the heap fragmented it: bench_memory's server grew from 250 to 350 MiB between
-1,000 and 10,000 cases, against 242 to 250 MiB with the freeze alone. So the thresholds stay.
+action near the 200th. Collecting the young generation less often (at 10,000 containers
+instead of 700) cut the collector's time a little further, but the garbage it left longer in
+the heap fragmented it: bench_memory's server grew from 250 to 350 MiB between 1,000 and
+10,000 cases, against 242 to 250 MiB with the freeze alone. So the thresholds stay.
 """
 
 from __future__ import annotations

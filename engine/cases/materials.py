@@ -353,19 +353,20 @@ class MaterialService:
 
     def get(self, material_id: str, owner: str | None = None) -> MaterialInfo:
         """A material's metadata (``MaterialNotFound`` when absent, or not ``owner``'s when given)."""
-        with self.db.read() as session:
-            row = session.get(Material, material_id)
-            if row is None or (owner is not None and row.owner != owner):
-                raise MaterialNotFound(f"材料不存在 (no material {material_id})")
-            return MaterialInfo.of(row)
+        return MaterialInfo.of(self._row(material_id, owner))
 
     def open(self, material_id: str, owner: str | None = None) -> tuple[MaterialInfo, BinaryIO]:
         """A material's metadata and its bytes for reading (the caller closes the stream)."""
+        row = self._row(material_id, owner)
+        return MaterialInfo.of(row), self.bytes_of(row)
+
+    def _row(self, material_id: str, owner: str | None = None) -> Material:
+        """A material's row, detached (``MaterialNotFound`` when absent, or not ``owner``'s when given)."""
         with self.db.read() as session:
             row = session.get(Material, material_id)
-            if row is None or (owner is not None and row.owner != owner):
-                raise MaterialNotFound(f"材料不存在 (no material {material_id})")
-            return MaterialInfo.of(row), self.bytes_of(row)
+        if row is None or (owner is not None and row.owner != owner):
+            raise MaterialNotFound(f"材料不存在 (no material {material_id})")
+        return row
 
     def bytes_of(self, row: Material) -> BinaryIO:
         """A material's bytes for reading: an issued certificate's from its row, others' from the store."""
@@ -484,7 +485,7 @@ class MaterialService:
         licence of the company they apply for, never the other one's, while a change of
         address still reuses the licence that shows the old one. A certificate without an
         identifier (a birth certificate naming the child) must agree on every field it carries.
-        ``kinds`` limits the answer to the kinds a form takes (the others' files are not read).
+        ``kinds`` limits the answer to the kinds a form takes (the others' documents are not read).
         """
         chosen: dict[str, str] = {}
         for row in self._certificate_rows(owner):
@@ -503,10 +504,7 @@ class MaterialService:
 
     def certificate_data(self, material_id: str) -> dict[str, Any]:
         """The document of an issued certificate: number, issuer, holder, issued_at and its ``fields``."""
-        with self.db.read() as session:
-            row = session.get(Material, material_id)
-        if row is None:
-            raise MaterialNotFound(f"材料不存在 (no material {material_id})")
+        row = self._row(material_id)
         if row.issued_by_case is None:
             raise MaterialNotFound(f"不是系统签发的电子证照 ({material_id} is not an issued certificate)")
         return self._document(row)

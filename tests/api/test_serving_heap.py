@@ -44,15 +44,15 @@ def settled_lines(served: ServeProcess) -> list[re.Match[str]]:
     return [found for message in messages if (found := SETTLED.fullmatch(message))]
 
 
-def test_the_one_web_process_of_serve_settles_its_heap(tmp_path: Path) -> None:
+def serve_at_debug(tmp_path: Path, *extra: str) -> ServeProcess:
+    """``onething serve --log-level debug`` on a fresh SQLite file (the settling line is at debug)."""
     (tmp_path / "data").mkdir()
-    served = start_serve(
-        f"sqlite:///{tmp_path / 'onething.db'}",
-        tmp_path / "data",
-        tmp_path / "serve.log",
-        "--log-level",
-        "debug",
-    )
+    db_url = f"sqlite:///{tmp_path / 'onething.db'}"
+    return start_serve(db_url, tmp_path / "data", tmp_path / "serve.log", "--log-level", "debug", *extra)
+
+
+def test_the_one_web_process_of_serve_settles_its_heap(tmp_path: Path) -> None:
+    served = serve_at_debug(tmp_path)
     pid = served.process.pid
     (line,) = settled_lines(served)
     assert int(line[1]) == pid
@@ -60,16 +60,7 @@ def test_the_one_web_process_of_serve_settles_its_heap(tmp_path: Path) -> None:
 
 
 def test_each_web_process_of_workers_settles_its_heap(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    served = start_serve(
-        f"sqlite:///{tmp_path / 'onething.db'}",
-        tmp_path / "data",
-        tmp_path / "serve.log",
-        "--workers",
-        "2",
-        "--log-level",
-        "debug",
-    )
+    served = serve_at_debug(tmp_path, "--workers", "2")
     with httpx.Client(base_url=served.base_url, timeout=60) as c:
         assert c.get("/healthz").status_code == 200
     web = ready_workers(served, 2)  # each says it serves after it settled
