@@ -9,13 +9,15 @@ STAMP_JS := node_modules/.installed
 
 setup: $(STAMP_PY) $(STAMP_JS)
 
-# WeasyPrint (certificate and receipt PDFs) loads Debian's pango and harfbuzz-subset, and OpenCV
-# (pulled in by rapidocr for pre-review OCR) loads libGL and glib; as root, install them when
-# missing (a developer without root installs them once by hand).
-PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libgl1 libglib2.0-0
+# WeasyPrint (certificate and receipt PDFs) loads Debian's pango and harfbuzz-subset and draws
+# Chinese with the Noto CJK fonts (pre-review's test documents are drawn with them too), and
+# OpenCV (pulled in by rapidocr for pre-review OCR) loads libGL and glib; as root, install them
+# when missing (a developer without root installs them once by hand).
+PDF_LIBS := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libgl1 libglib2.0-0
 
 $(STAMP_PY): pyproject.toml
-	@if [ "$$(id -u)" = "0" ] && ! { ldconfig -p | grep -q libpangoft2-1.0.so.0 \
+	@if [ "$$(id -u)" = "0" ] && ! { fc-list 2>/dev/null | grep -qi "noto.*cjk" \
+	    && ldconfig -p | grep -q libpangoft2-1.0.so.0 \
 	    && ldconfig -p | grep -q libharfbuzz-subset.so.0 && ldconfig -p | grep -q libGL.so.1 \
 	    && ldconfig -p | grep -q libgthread-2.0.so.0; }; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
@@ -33,7 +35,11 @@ run: setup
 	$(BIN)/onething serve --host 127.0.0.1 --port 8000 --demo
 
 # lint-imports first: a broken dependency rule (pyproject's [tool.importlinter]) fails fast.
+# The page tests drive Debian's chromium (never a downloaded browser); as root, install it when missing.
 test: setup
+	@if [ "$$(id -u)" = "0" ] && ! command -v chromium >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
