@@ -138,8 +138,7 @@ class ExampleRun:
 
 def _next_timer(engine: Engine, case_id: int) -> datetime | None:
     with engine.db.read() as session:
-        case = session.get(Case, case_id)
-        return None if case is None else case.next_timer_at
+        return session.scalar(select(Case.next_timer_at).where(Case.id == case_id))
 
 
 def system_actor(department: str, division: str | None = None) -> Actor:
@@ -152,23 +151,45 @@ def system_actor(department: str, division: str | None = None) -> Actor:
     return Actor(name, Role.SYSTEM, frozenset({department}), division=division)
 
 
-def _open_system_rows(
-    engine: Engine, case_id: int
-) -> tuple[str, list[tuple[int, str, str, str | None, str]]]:
-    """The case's business key and its open system steps: (row id, kind, department, topic, division)."""
+@dataclass(frozen=True)
+class _SystemRow:
+    """An open step of the case that a department's own system does (an external task or a message)."""
+
+    id: int
+    kind: str
+    department: str
+    topic: str | None
+    division: str
+    item: str
+    item_name: str
+
+
+def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[_SystemRow]]:
+    """The case's business key and its open system steps, with their items' names.
+
+    Only the columns a step needs are read: the case row's workflow state is the largest
+    thing in the database, and the case view (``get_case``) builds far more than a name.
+    """
+    w = WorkItem
     with engine.db.read() as session:
-        case = session.get(Case, case_id)
-        key = str(case_id) if case is None or not case.code else case.code
+        code = session.scalar(select(Case.code).where(Case.id == case_id))
         rows = session.execute(
-            select(WorkItem.id, WorkItem.kind, WorkItem.department, WorkItem.topic, WorkItem.division)
-            .where(
-                WorkItem.case_id == case_id,
-                WorkItem.kind != "human",
-                WorkItem.state.in_(OPEN_WORK_STATES),
-            )
-            .order_by(WorkItem.id)
+            select(w.id, w.kind, w.department, w.topic, w.division, w.item_key, w.deployment_id)
+            .where(w.case_id == case_id, w.kind != "human", w.state.in_(OPEN_WORK_STATES))
+            .order_by(w.id)
         ).all()
-    return key, [(r.id, r.kind, r.department, r.topic, r.division) for r in rows]
+        manifests = {
+            d: engine.deployments.definition(engine.deployments.row(session, d)).manifest
+            for d in {r.deployment_id for r in rows}
+        }
+    found = []
+    for r in rows:
+        try:
+            name = manifests[r.deployment_id].item(r.item_key).name.zh
+        except KeyError:
+            name = r.item_key
+        found.append(_SystemRow(r.id, r.kind, r.department, r.topic, r.division, r.item_key, name))
+    return code or str(case_id), found
 
 
 def department_systems_work(
@@ -189,38 +210,32 @@ def department_systems_work(
     """
     steps: list[Step] = []
     business_key, rows = _open_system_rows(engine, case_id)
-    if not rows:
-        return steps
-    labels = {t.id: t for t in engine.get_case(Actor.system(), case_id).tasks}
-    for row_id, kind, department, topic, division in rows:
-        root = engine.regions.chain(division)[-1]
-        actor = system_actor(department, None if root == engine.regions.default else root)
+    for row in rows:
+        root = engine.regions.chain(row.division)[-1]
+        actor = system_actor(row.department, None if root == engine.regions.default else root)
         if clock is not None:
             clock.advance(WORK_TIME)
-        done = row_id
-        if kind == "external" and topic is not None:
-            request = TopicRequest(topic, SYSTEM_LOCK_MS, None, business_key)
+        item, item_name = row.item, row.item_name
+        if row.kind == "external" and row.topic is not None:
+            request = TopicRequest(row.topic, SYSTEM_LOCK_MS, None, business_key)
             fetched = engine.fetch_and_lock(actor, SYSTEM_WORKER, 1, [request], False)
             if not fetched:
                 continue  # locked by a worker of its own, or an incident: not this system's to do now
-            engine.complete_external(
-                actor, fetched[0].id, SYSTEM_WORKER, dict(decisions.get(fetched[0].item, {})), {}
-            )
-            done = fetched[0].id
-        elif kind == "message" and topic is not None:
-            item = labels[row_id].item
+            task = fetched[0]
+            engine.complete_external(actor, task.id, SYSTEM_WORKER, dict(decisions.get(task.item, {})), {})
+            item, item_name = task.item, task.item_name.zh
+        elif row.kind == "message" and row.topic is not None:
             engine.correlate_message(
-                actor, topic, business_key=business_key, process_variables=dict(decisions.get(item, {}))
+                actor, row.topic, business_key=business_key, process_variables=dict(decisions.get(item, {}))
             )
         else:
             continue
-        label = labels[done]
         steps.append(
             Step(
-                label.item,
-                label.item_name.zh,
-                department,
-                engine.deployments.department_label(department)["zh"],
+                item,
+                item_name,
+                row.department,
+                engine.deployments.department_label(row.department)["zh"],
                 actor.username,
                 "approve",
                 engine.clock.now().isoformat(),
@@ -249,7 +264,7 @@ def work_case(
         by_systems = department_systems_work(engine, case_id, decisions, clock)
         steps.extend(by_systems)
         view = engine.get_case(applicant, case_id)
-        system_ids = {row_id for row_id, *_ in _open_system_rows(engine, case_id)[1]}
+        system_ids = {row.id for row in _open_system_rows(engine, case_id)[1]}
         open_items = [
             t
             for t in view.tasks

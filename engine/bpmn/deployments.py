@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,24 @@ ZIP_MAX_RATIO = 50
 PUBLISHED = VersionStatus.PUBLISHED.value
 # A draft's content matches these rows (an unchanged upload keeps their version); a published
 # deployment's only published ones (publishing never hides behind a pending draft).
+# Built once: every application asks which version it gets (the newest published base, then
+# its division's variant on that base).
+_NEWEST_BASE = (
+    select(Deployment.id)
+    .where(Deployment.key == bindparam("key"), Deployment.division.is_(None), Deployment.status == PUBLISHED)
+    .order_by(Deployment.version.desc())
+    .limit(1)
+)
+_VARIANTS_IN = (
+    select(Deployment.id, Deployment.division)
+    .where(
+        Deployment.key == bindparam("key"),
+        Deployment.base_id == bindparam("base"),
+        Deployment.division.in_(bindparam("chain", expanding=True)),
+        Deployment.status == PUBLISHED,
+    )
+    .order_by(Deployment.version.desc())
+)
 _SAME_FOR_DRAFT = (VersionStatus.DRAFT.value, VersionStatus.IN_REVIEW.value, PUBLISHED)
 
 
@@ -627,12 +645,12 @@ class Deployments:
 
     def latest(self, session: Session, key: str, version: int | None = None) -> Deployment:
         """The newest published base version of a key, or the given version (base or variant, any status)."""
-        query = select(Deployment.id).where(Deployment.key == key)
-        if version is not None:
-            query = query.where(Deployment.version == version)
+        if version is None:
+            deployment_id = self._newest_base_id(session, key)
         else:
-            query = query.where(Deployment.division.is_(None), Deployment.status == PUBLISHED)
-        deployment_id = session.scalar(query.order_by(Deployment.version.desc()).limit(1))
+            deployment_id = session.scalar(
+                select(Deployment.id).where(Deployment.key == key, Deployment.version == version)
+            )
         if deployment_id is None:
             raise BundleNotFound(
                 f"没有这个事项包 (no bundle {key!r}" + (f" version {version})" if version else ")")
@@ -641,33 +659,22 @@ class Deployments:
 
     def _newest_base_id(self, session: Session, key: str) -> int | None:
         """The newest published base version's id (variants go onto it)."""
-        return session.scalar(
-            select(Deployment.id)
-            .where(Deployment.key == key, Deployment.division.is_(None), Deployment.status == PUBLISHED)
-            .order_by(Deployment.version.desc())
-            .limit(1)
-        )
+        return session.execute(_NEWEST_BASE, {"key": key}).scalar()
 
-    def for_division(self, session: Session, key: str, chain: Sequence[str]) -> Deployment:
+    def for_division(
+        self, session: Session, key: str, chain: Sequence[str], base: Deployment | None = None
+    ) -> Deployment:
         """The version an applicant of a division gets: the variant of the nearest division in ``chain``.
 
         ``chain`` is the applicant's division then its ancestors (``Regions.chain``). Only
         variants on the key's newest base count: a variant left on an older base (its overlay no
-        longer passed) gives way to the base. None found: the newest base.
+        longer passed) gives way to the base. None found: the newest base. ``base`` is the
+        newest base when the caller has just read it (``latest``), so it is not read twice.
         """
-        base = self.latest(session, key)
+        base = base or self.latest(session, key)
         if not chain:
             return base
-        found = session.execute(
-            select(Deployment.id, Deployment.division)
-            .where(
-                Deployment.key == key,
-                Deployment.base_id == base.id,
-                Deployment.division.in_(list(chain)),
-                Deployment.status == PUBLISHED,
-            )
-            .order_by(Deployment.version.desc())
-        ).all()
+        found = session.execute(_VARIANTS_IN, {"key": key, "base": base.id, "chain": list(chain)}).all()
         newest: dict[str, int] = {}
         for deployment_id, division in found:
             newest.setdefault(str(division), deployment_id)

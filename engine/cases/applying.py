@@ -196,7 +196,7 @@ class Applying(ApplicationChecks, CaseReading):
         with self.db.read() as s:
             base = self.deployments.latest(s, bundle)
             case_division = self._case_division(base, data, division)
-            row = self.deployments.for_division(s, bundle, self.regions.chain(case_division))
+            row = self.deployments.for_division(s, bundle, self.regions.chain(case_division), base)
         case_id = self._start(
             row,
             received.applicant if received else actor.username,
