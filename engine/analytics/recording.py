@@ -24,9 +24,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
 
 from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.totals import (
@@ -43,6 +42,7 @@ from engine.cases.events import ClocksPaused
 from engine.cases.states import CaseStatus, WorkItemState
 from engine.storage.db import upsert_insert
 from engine.storage.models import Case, CaseEvent, Material, WorkItem, table_of, utcnow
+from engine.storage.prepared import Prepared
 from engine.storage.settings import Settings
 from engine.time.calendar import WorkCalendar, default_calendar
 
@@ -53,55 +53,53 @@ DEFAULT_DIVISION = str(Settings.model_fields["default_division"].default)
 # -- statements ---------------------------------------------------------------------------
 
 # The hooks run once per task action, so their statements are Core statements on the tables,
-# built once and executed with parameters on the session's connection: no ORM unit of work,
+# built once and run on the session's driver connection (``Prepared``): no ORM unit of work,
 # no autoflush (``Session.execute`` would flush every pending change first; the statements
 # here touch only the aggregate tables, which the ORM never has pending changes for, and
-# the materials, whose certificate rows are flushed as they are issued), and the
-# compiled-statement cache hits every time.
+# the materials, whose certificate rows are flushed as they are issued), and none of
+# SQLAlchemy's per-execution work.
 _KEY_PARAM = "k_"  # prefix of the WHERE parameters of an UPDATE (its SET parameters are column names)
 
 
-_statements: dict[tuple[Any, ...], Executable] = {}
+_statements: dict[tuple[Any, ...], Prepared] = {}
 
 
 def _upsert(
     session: Session,
-    conn: Connection,
     table: Table,
     keys: tuple[str, ...],
     add: tuple[str, ...],
     put: tuple[str, ...] = (),
-) -> Executable:
+) -> Prepared:
     """``INSERT ... ON CONFLICT (keys) DO UPDATE``: columns ``add`` are added to, ``put`` replaced.
 
     Without ``add`` and ``put`` it is ``ON CONFLICT DO NOTHING``. The values are the execute
     parameters (named as the columns); columns without one get their defaults on insert.
     """
-    cache_key = ("upsert", conn.dialect.name, table, keys, add, put)
+    cache_key = ("upsert", session.connection().dialect.name, table, keys, add, put)
     statement = _statements.get(cache_key)
     if statement is None:
         insert = upsert_insert(session, table)
         if add or put:
             changes = {name: table.c[name] + insert.excluded[name] for name in add}
             changes.update({name: insert.excluded[name] for name in put})
-            statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes)
+            statement = Prepared(insert.on_conflict_do_update(index_elements=list(keys), set_=changes))
         else:
-            statement = insert.on_conflict_do_nothing(index_elements=list(keys))
+            statement = Prepared(insert.on_conflict_do_nothing(index_elements=list(keys)))
         _statements[cache_key] = statement
     return statement
 
 
 def _bump(session: Session, table: Table, keys: Mapping[str, Any], increments: Mapping[str, Any]) -> None:
     """Add to counters of one row, creating it if missing, atomically (INSERT ... ON CONFLICT)."""
-    conn = session.connection()
-    conn.execute(_upsert(session, conn, table, tuple(keys), tuple(increments)), {**keys, **increments})
+    _upsert(session, table, tuple(keys), tuple(increments)).rows(session, {**keys, **increments})
 
 
-def _locking_select(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Executable:
+def _locking_select(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Prepared:
     cache_key = ("select", table, keys, columns)
     statement = _statements.get(cache_key)
     if statement is None:
-        statement = _statements[cache_key] = (
+        statement = _statements[cache_key] = Prepared(
             select(*(table.c[c] for c in columns))
             .where(*(table.c[k] == bindparam(k) for k in keys))
             .with_for_update()
@@ -109,20 +107,18 @@ def _locking_select(table: Table, keys: tuple[str, ...], columns: tuple[str, ...
     return statement
 
 
-def _keyed_update(table: Table, keys: tuple[str, ...]) -> Executable:
+def _keyed_update(table: Table, keys: tuple[str, ...]) -> Prepared:
     """``UPDATE table SET <the parameters named as columns> WHERE <keys = k_ parameters>``."""
     cache_key = ("update", table, keys)
     statement = _statements.get(cache_key)
     if statement is None:
-        statement = _statements[cache_key] = update(table).where(
-            *(table.c[k] == bindparam(_KEY_PARAM + k) for k in keys)
+        statement = _statements[cache_key] = Prepared(
+            update(table).where(*(table.c[k] == bindparam(_KEY_PARAM + k) for k in keys))
         )
     return statement
 
 
-def _locked_row(
-    session: Session, conn: Connection, table: Table, keys: Mapping[str, Any], columns: tuple[str, ...]
-) -> Row[Any]:
+def _locked_row(session: Session, table: Table, keys: Mapping[str, Any], columns: tuple[str, ...]) -> Any:
     """``columns`` of the aggregate row of ``keys``, locked for this transaction; created first when missing.
 
     The row almost always exists, so it is looked for first (one statement on the completion
@@ -132,17 +128,17 @@ def _locked_row(
     """
     names = tuple(keys)
     query = _locking_select(table, names, columns)
-    row = conn.execute(query, keys).one_or_none()
+    row = query.one_or_none(session, keys)
     if row is None:
-        conn.execute(_upsert(session, conn, table, names, ()), keys)
-        row = conn.execute(query, keys).one()
+        _upsert(session, table, names, ()).rows(session, keys)
+        row = query.one_or_none(session, keys)
     return row
 
 
-def _write_row(conn: Connection, table: Table, keys: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+def _write_row(session: Session, table: Table, keys: Mapping[str, Any], values: Mapping[str, Any]) -> None:
     """Set columns of the (locked) row of ``keys``."""
     params = {**values, **{_KEY_PARAM + k: v for k, v in keys.items()}}
-    conn.execute(_keyed_update(table, tuple(keys)), params)
+    _keyed_update(table, tuple(keys)).rows(session, params)
 
 
 def _pauses(session: Session, case_id: int) -> list[tuple[datetime, datetime]]:
@@ -197,11 +193,11 @@ def record_completion(
         "department": work_item.department,
         "division": division,
     }
-    conn, table = session.connection(), table_of(TaskStats)
-    agg = TaskAgg.from_row(_locked_row(session, conn, table, keys, TASK_COLUMNS))
+    table = table_of(TaskStats)
+    agg = TaskAgg.from_row(_locked_row(session, table, keys, TASK_COLUMNS))
     agg.task_name = work_item.task_name or agg.task_name
     agg.add(fact.wait, fact.work, fact.overdue, fact.returned, work_item.problems or ())
-    _write_row(conn, table, keys, {**agg.values(), "updated_at": work_item.completed_at or utcnow()})
+    _write_row(session, table, keys, {**agg.values(), "updated_at": work_item.completed_at or utcnow()})
     _bump(
         session,
         table_of(PeriodStats),
@@ -255,20 +251,20 @@ def record_case_finished(
     if case.status not in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
         return
     calendar = calendar or default_calendar()
-    conn, table = session.connection(), table_of(CaseStats)
+    table = table_of(CaseStats)
     division = case_division(case, default_division)
     keys = {"bundle_key": case.bundle_key, "version": case.version, "division": division}
     updated_at = case.finished_at or utcnow()
     if case.status != CaseStatus.COMPLETED:
         # A rejection or withdrawal only counts: one atomic upsert, no row to read.
         counter = "rejected" if case.status == CaseStatus.REJECTED else "withdrawn"
-        statement = _upsert(session, conn, table, tuple(keys), (counter,), ("updated_at",))
-        conn.execute(statement, {**keys, counter: 1, "updated_at": updated_at})
+        statement = _upsert(session, table, tuple(keys), (counter,), ("updated_at",))
+        statement.rows(session, {**keys, counter: 1, "updated_at": updated_at})
         return
     fact = case_fact(calendar, case, _applicant_materials(session, case))
-    values = case_values(_locked_row(session, conn, table, keys, CASE_COLUMNS))
+    values = case_values(_locked_row(session, table, keys, CASE_COLUMNS))
     add_case(values, fact)
-    _write_row(conn, table, keys, {**values, "updated_at": updated_at})
+    _write_row(session, table, keys, {**values, "updated_at": updated_at})
     _bump(
         session,
         table_of(PeriodStats),

@@ -29,6 +29,7 @@ from engine.cases.visibility import may_see_as_system, task_reach
 from engine.errors import NotAllowed, WorkItemNotFound
 from engine.people.actors import Actor, Role
 from engine.storage.models import Case, Deployment, WorkItem, table_of
+from engine.storage.prepared import Prepared
 from forms.views import DepartmentView
 
 WORK_ITEMS = table_of(WorkItem)
@@ -110,7 +111,7 @@ class Queues(CaseCore):
             params.update(after_due=after_due, after_id=after_id)
         with self.db.read() as s:
             # Plain rows, not ORM objects: a queue page is read often and never changed.
-            rows = s.execute(_queue_select(frozenset(params)), {**params, "limit": limit + 1}).all()
+            rows = _queue_page(frozenset(params)).rows(s, {**params, "limit": limit + 1})
             page = rows[:limit]
             views = []
             for w in page:
@@ -227,6 +228,12 @@ def _queue_select(filters: frozenset[str]) -> Select[Any]:
         due, last = bindparam("after_due", type_=c.due_at.type), bindparam("after_id", type_=c.id.type)
         query = query.where(or_(c.due_at > due, and_(c.due_at == due, c.id > last)))
     return query.order_by(c.due_at, c.id).limit(bindparam("limit"))
+
+
+@functools.cache
+def _queue_page(filters: frozenset[str]) -> Prepared:
+    """A queue page's statement on the driver (``Prepared``): every clerk's page reads one."""
+    return Prepared(_queue_select(filters))
 
 
 @functools.cache

@@ -42,6 +42,7 @@ from engine.storage.case_facts import note as note_case
 from engine.storage.db import rowcount
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
 from engine.storage.models import Case, WorkItem, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.spine import emit, write_pending
 
 WORK_ITEMS = table_of(WorkItem)
@@ -59,8 +60,8 @@ def _case_columns(*names: str) -> list[Any]:
     return [select(CASES.c[name]).where(of_task).scalar_subquery().label(f"case_{name}") for name in names]
 
 
-# Built once: statements of every task action skip construction and hit the compiled cache.
-_CLAIM = (
+# Built once and run on the driver (``Prepared``): they are half of every task action's statements.
+_CLAIM = Prepared(
     update(WORK_ITEMS)
     .where(
         WORK_ITEMS.c.id == bindparam("task"),
@@ -74,8 +75,10 @@ _CLAIM = (
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
     .returning(*WORK_ITEMS.c, *_case_columns("code", "bundle_key", "version", "deployment_id"))
 )
-_TASK_CASE = select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division).where(
-    WORK_ITEMS.c.id == bindparam("task")
+_TASK_CASE = Prepared(
+    select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division).where(
+        WORK_ITEMS.c.id == bindparam("task")
+    )
 )
 
 
@@ -96,8 +99,8 @@ class TaskActions(Applying):
             raise NotAllowed("只有窗口人员可以认领 (only clerks claim)")
         now = self.clock.now()
         with self.db.write() as s:
-            won = s.execute(
-                _CLAIM,
+            won = _CLAIM.one_or_none(
+                s,
                 {
                     "task": work_item_id,
                     "departments": sorted(actor.departments),
@@ -105,7 +108,7 @@ class TaskActions(Applying):
                     "clerk": actor.username,
                     "now": now,
                 },
-            ).one_or_none()
+            )
             if won is None:
                 w = self._workable_item(s, actor, work_item_id)
                 case = s.get(Case, w.case_id)
@@ -204,7 +207,7 @@ class TaskActions(Applying):
             )
 
         def locate(session: Session) -> int:
-            found = session.execute(_TASK_CASE, {"task": work_item_id}).one_or_none()
+            found = _TASK_CASE.one_or_none(session, {"task": work_item_id})
             if found is None or not may_see_task(actor, found.department, found.division, self.regions):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             if not may_work_task(actor, found.department, found.division, self.regions):

@@ -41,6 +41,7 @@ from engine.integration import banjian
 from engine.storage.case_facts import CaseFacts, noted
 from engine.storage.models import Case, Deployment, WorkItem, table_of
 from engine.storage.outbox_tables import OutboxEvent, WebhookDelivery, WebhookSubscription
+from engine.storage.prepared import Prepared
 from engine.storage.spine import Event
 
 _PENDING = "onething.outbox"
@@ -48,12 +49,13 @@ _WROTE = "onething.outbox_wrote"
 EVENTS = table_of(OutboxEvent)
 DELIVERIES = table_of(WebhookDelivery)
 SUBSCRIPTIONS = table_of(WebhookSubscription)
-EVENT_INSERT = insert(EVENTS)
+EVENT_INSERT = Prepared(insert(EVENTS))
 EVENT_INSERT_RETURNING = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
 DELIVERY_INSERT = insert(DELIVERIES)
-# Built once and run on the session's connection (no ORM execution, no autoflush: the flush
-# before the outbox is written has run already): every transaction that changes a case runs them.
-_SUBSCRIPTIONS_ACTIVE = (
+# Built once and run on the session's driver connection (``Prepared``: no ORM execution, no
+# autoflush, the flush before the outbox is written has run already): every transaction that
+# changes a case runs them.
+_SUBSCRIPTIONS_ACTIVE = Prepared(
     select(
         SUBSCRIPTIONS.c.id,
         SUBSCRIPTIONS.c.kinds,
@@ -163,7 +165,7 @@ class _Subscription:
 
 
 def _subscriptions(session: Session) -> list[_Subscription]:
-    rows = session.connection().execute(_SUBSCRIPTIONS_ACTIVE).all()
+    rows = _SUBSCRIPTIONS_ACTIVE.rows(session)
     return [
         _Subscription(
             row.id, frozenset(row.kinds), frozenset(row.bundles), frozenset(row.departments), row.format
@@ -330,7 +332,7 @@ def write(session: Session, events: Iterable[Event]) -> int:
     ]
     rows = [pending.row for pending in prepared]
     if not wanted:
-        session.execute(EVENT_INSERT, rows)
+        EVENT_INSERT.many(session, rows)
         return 0
     ids: list[int] = list(session.scalars(EVENT_INSERT_RETURNING, rows))
     deliveries: list[dict[str, Any]] = []

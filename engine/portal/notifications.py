@@ -51,7 +51,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +89,7 @@ from engine.regions.service import Regions
 from engine.storage.db import Database, rowcount
 from engine.storage.models import Account, Case, Deployment, WorkItem, table_of
 from engine.storage.portal_tables import Notification
+from engine.storage.prepared import Prepared
 from engine.storage.spine import Event, emit
 from engine.time.clock import Clock
 from forms.catalog import load_catalog
@@ -98,7 +99,7 @@ ACCOUNTS = table_of(Account)
 NOTIFICATIONS = table_of(Notification)
 CASES = table_of(Case)
 # Built once: every new human task writes its clerks' messages with it.
-_NOTIFICATION_INSERT = insert(NOTIFICATIONS)
+_NOTIFICATION_INSERT = Prepared(insert(NOTIFICATIONS))
 UNREAD_COUNT = select(func.count()).where(
     NOTIFICATIONS.c.recipient == bindparam("recipient"), NOTIFICATIONS.c.read_at.is_(None)
 )
@@ -118,13 +119,19 @@ def _clerks_query(*, default_office: bool, supervisors: bool) -> Any:
 
 # Built once (every new task asks): by (the default office among the codes, supervisors only).
 _CLERKS = {
-    (default_office, supervisors): _clerks_query(default_office=default_office, supervisors=supervisors)
+    (default_office, supervisors): Prepared(
+        _clerks_query(default_office=default_office, supervisors=supervisors)
+    )
     for default_office in (False, True)
     for supervisors in (False, True)
 }
-_CASE_FACTS = select(
-    CASES.c.id, CASES.c.code, CASES.c.deployment_id, CASES.c.applicant, CASES.c.notice
-).where(CASES.c.id == bindparam("case"))
+# Where a transaction's session keeps the offices' accounts it has read (``_office_clerks``).
+_CLERKS_READ = "onething.office_clerks"
+_CASE_FACTS = Prepared(
+    select(CASES.c.id, CASES.c.code, CASES.c.deployment_id, CASES.c.applicant, CASES.c.notice).where(
+        CASES.c.id == bindparam("case")
+    )
+)
 
 
 class MessageKind(StrEnum):
@@ -334,10 +341,18 @@ class Notifier:
     def _office_clerks(
         self, session: Session, department: str, divisions: Iterable[str], *, supervisors: bool = False
     ) -> list[str]:
-        """The active clerk accounts of the department at one of ``divisions`` (supervisors only if asked)."""
-        codes = sorted(set(divisions))
-        query = _CLERKS[(self.default_division in codes, supervisors)]
-        rows = session.connection().execute(query, {"codes": codes}).all()
+        """The active clerk accounts of the department at one of ``divisions`` (supervisors only if asked).
+
+        The offices' accounts are read once per transaction: an approval that opens six
+        parallel tasks at one office asks six times, and nothing in between changes accounts.
+        """
+        codes = tuple(sorted(set(divisions)))
+        key = (codes, supervisors)
+        read: dict[tuple[tuple[str, ...], bool], Sequence[Any]] = session.info.setdefault(_CLERKS_READ, {})
+        if key not in read:
+            query = _CLERKS[(self.default_division in codes, supervisors)]
+            read[key] = query.rows(session, {"codes": list(codes)})
+        rows = read[key]
         return [row.username for row in rows if department in (row.departments or ())]
 
     def _above(self, division: str) -> tuple[str, ...]:
@@ -386,7 +401,7 @@ class Notifier:
             "created_at": event.at,
             "read_at": None,
         }
-        session.connection().execute(_NOTIFICATION_INSERT, [{**row, "recipient": who} for who in told])
+        _NOTIFICATION_INSERT.many(session, [{**row, "recipient": who} for who in told])
         for recipient in told:
             emit(
                 session,
@@ -409,7 +424,7 @@ class Notifier:
         row = session.identity_map.get(identity_key(Case, case_id))
         if isinstance(row, Case):
             return _CaseFacts(row.id, row.code, row.deployment_id, row.applicant, row.notice)
-        found = session.execute(_CASE_FACTS, {"case": case_id}).first()
+        found = _CASE_FACTS.one_or_none(session, {"case": case_id})
         return None if found is None else _CaseFacts(*found)
 
     def task_ready(self, session: Session, event: TaskCreated | HandedToClerk) -> None:

@@ -33,8 +33,10 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine.storage.models import CaseEvent, table_of
+from engine.storage.prepared import Prepared
 
-AUDIT_INSERT = insert(table_of(CaseEvent))  # built once: every action writes lines
+# Built once and run on the driver (``Prepared``): every action writes lines.
+AUDIT_INSERT = Prepared(insert(table_of(CaseEvent)))
 _PENDING = "onething.pending_audit"
 _SPINE = "onething.spine"
 _DISPATCHING = "onething.dispatching"  # events emitted by subscribers, waiting their turn
@@ -188,7 +190,7 @@ def write_pending(session: Session) -> None:
     """Insert the audit lines emitted so far in this transaction, in one statement, in order."""
     lines = session.info.pop(_PENDING, None)
     if lines:
-        session.execute(AUDIT_INSERT, lines)
+        AUDIT_INSERT.many(session, lines)
 
 
 def _before_commit(session: Session) -> None:
