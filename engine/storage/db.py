@@ -119,16 +119,18 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; rolled back at the end, never commits.
+        """A session for queries; its transaction ends at the end of the block, never committed.
 
-        Loaded objects are detached first, so they stay readable after the block.
+        ``close`` detaches the loaded objects (they stay readable after the block) and hands
+        the connection back, which the pool rolls back. An explicit ``rollback`` first would
+        also expire every loaded object, only for ``close`` to detach it: a quarter of a
+        small read's cost.
         """
-        with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.expunge_all()
-                session.rollback()
+        session = self._read()
+        try:
+            yield session
+        finally:
+            session.close()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
