@@ -25,14 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.cases.external_views import TopicRequest
 from engine.cases.states import OPEN_WORK_STATES, Outcome, WorkItemState
 from engine.errors import EngineError
 from engine.people.actors import Actor, Role
 from engine.service import Engine
-from engine.storage.models import Case, WorkItem
+from engine.storage.models import Case, WorkItem, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.settings import Settings
 from engine.time.clock import ManualClock
 
@@ -164,20 +165,34 @@ class _SystemRow:
     item_name: str
 
 
+_TASKS, _CASES = table_of(WorkItem).c, table_of(Case).c
+# Built once and run on the driver: the demo's systems ask after every step of every case.
+_SYSTEM_ROWS = Prepared(
+    select(
+        _TASKS.id,
+        _TASKS.kind,
+        _TASKS.department,
+        _TASKS.topic,
+        _TASKS.division,
+        _TASKS.item_key,
+        _TASKS.deployment_id,
+        _CASES.code,
+    )
+    .join_from(table_of(WorkItem), table_of(Case), _CASES.id == _TASKS.case_id)
+    .where(_TASKS.case_id == bindparam("case"), _TASKS.kind != "human", _TASKS.state.in_(OPEN_WORK_STATES))
+    .order_by(_TASKS.id)
+)
+
+
 def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[_SystemRow]]:
     """The case's business key and its open system steps, with their items' names.
 
-    Only the columns a step needs are read: the case row's workflow state is the largest
-    thing in the database, and the case view (``get_case``) builds far more than a name.
+    Only the columns a step needs are read, in one statement: the case row's workflow state
+    is the largest thing in the database, and the case view (``get_case``) builds far more
+    than a name.
     """
-    w = WorkItem
     with engine.db.read() as session:
-        code = session.scalar(select(Case.code).where(Case.id == case_id))
-        rows = session.execute(
-            select(w.id, w.kind, w.department, w.topic, w.division, w.item_key, w.deployment_id)
-            .where(w.case_id == case_id, w.kind != "human", w.state.in_(OPEN_WORK_STATES))
-            .order_by(w.id)
-        ).all()
+        rows = _SYSTEM_ROWS.rows(session, {"case": case_id})
         manifests = {
             d: engine.deployments.definition(engine.deployments.row(session, d)).manifest
             for d in {r.deployment_id for r in rows}
@@ -189,6 +204,7 @@ def _open_system_rows(engine: Engine, case_id: int) -> tuple[str, list[_SystemRo
         except KeyError:
             name = r.item_key
         found.append(_SystemRow(r.id, r.kind, r.department, r.topic, r.division, r.item_key, name))
+    code = rows[0].code if rows else None
     return code or str(case_id), found
 
 
