@@ -125,6 +125,13 @@ _CLERKS = {
     for default_office in (False, True)
     for supervisors in (False, True)
 }
+# Built once and run on the driver, without an autoflush (nothing here changes accounts):
+# every finished case, notice and answer names its applicant.
+_ACTIVE_AMONG = Prepared(
+    select(ACCOUNTS.c.username).where(
+        ACCOUNTS.c.username.in_(bindparam("names", expanding=True)), ACCOUNTS.c.active.is_(True)
+    )
+)
 # Where a transaction's session keeps the offices' accounts it has read (``_office_clerks``).
 _CLERKS_READ = "onething.office_clerks"
 _CASE_FACTS = Prepared(
@@ -365,8 +372,7 @@ class Notifier:
         wanted = list(dict.fromkeys(u for u in usernames if u))
         if not wanted:
             return []
-        a = ACCOUNTS.c
-        found = set(session.scalars(select(a.username).where(a.username.in_(wanted), a.active.is_(True))))
+        found = {row.username for row in _ACTIVE_AMONG.rows(session, {"names": wanted})}
         return [u for u in wanted if u in found]
 
     # -- sending ----------------------------------------------------------------------
