@@ -52,7 +52,8 @@ class _Plan:
     positional: bool
     # Bind names in the order the driver takes them (qmark), or the names it takes (pyformat).
     names: tuple[str, ...]
-    processors: dict[str, Processor]
+    # Each name with its bind processor (None: the value goes as it is).
+    binders: tuple[tuple[str, Processor], ...]
     # Values of the statement's own binds (``values(state=...)``, ``== 'ready'``), used when not given.
     defaults: dict[str, Any]
     # Names that must be given.
@@ -150,23 +151,28 @@ class Prepared:
 
     @staticmethod
     def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
-        missing = plan.required - params.keys()
-        if missing:
-            raise sa_exc.ArgumentError(f"missing parameters {sorted(missing)} for {plan.sql!r}")
-        values = {**plan.defaults, **params}
-        for name, make in plan.generated:
-            if name not in params:
-                values[name] = make()
-        for name, _count in plan.expanding:
-            for index, item in enumerate(values.pop(name), start=1):
-                values[f"{name}_{index}"] = item
-        processors = plan.processors
+        values: Mapping[str, Any] = params
+        if plan.generated or plan.expanding:
+            merged = {**plan.defaults, **params}
+            for name, make in plan.generated:
+                if name not in params:
+                    merged[name] = make()
+            for name, _count in plan.expanding:
+                for index, item in enumerate(merged.pop(name), start=1):
+                    merged[f"{name}_{index}"] = item
+            values = merged
+        defaults = plan.defaults
         out = []
-        for name in plan.names:
-            value = values[name]
-            proc = processors.get(name)
-            out.append(proc(value) if proc is not None and value is not None else value)
-        # Positional names are one per placeholder: a parameter used twice is given twice.
+        try:
+            for name, proc in plan.binders:
+                value = values[name] if name in values else defaults[name]
+                out.append(value if proc is None or value is None else proc(value))
+        except KeyError:
+            missing = sorted(plan.required - values.keys())
+            if not missing:
+                raise
+            raise sa_exc.ArgumentError(f"missing parameters {missing} for {plan.sql!r}") from None
+        # Positional binders are one per placeholder: a parameter used twice is given twice.
         return tuple(out) if plan.positional else dict(zip(plan.names, out, strict=True))
 
     @staticmethod
@@ -255,7 +261,7 @@ class Prepared:
             sql=sql,
             positional=positional,
             names=tuple(names),
-            processors=processors,
+            binders=tuple((name, processors.get(name)) for name in names),
             defaults={n: bp.effective_value for n, bp in binds.items() if not bp.required},
             required=frozenset(n for n, bp in binds.items() if bp.required and n not in made),
             generated=tuple(generated),
