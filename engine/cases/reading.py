@@ -55,7 +55,7 @@ class CaseReading(CaseCore):
     def get_case(self, actor: Actor, case_id: int) -> CaseView:
         """A case as the actor may see it: owners and analysts get data, clerks only progress."""
         with self.db.read() as s:
-            case = self._visible_case(s, actor, case_id)
+            case = self._visible_case(s, actor, case_id, without_state=True)
             items = s.scalars(select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)).all()
             events = s.scalars(
                 select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
