@@ -131,7 +131,7 @@ def _locked_row(session: Session, table: Table, keys: Mapping[str, Any], columns
     row = query.one_or_none(session, keys)
     if row is None:
         _upsert(session, table, names, ()).rows(session, keys)
-        row = query.one_or_none(session, keys)
+        row = query.one(session, keys)
     return row
 
 

@@ -62,8 +62,6 @@ log = logging.getLogger(__name__)
 ZIP_MAX_FILES = 64
 ZIP_MAX_RATIO = 50
 PUBLISHED = VersionStatus.PUBLISHED.value
-# A draft's content matches these rows (an unchanged upload keeps their version); a published
-# deployment's only published ones (publishing never hides behind a pending draft).
 # Built once: every application asks which version it gets (the newest published base, then
 # its division's variant on that base).
 _NEWEST_BASE = (
@@ -82,6 +80,8 @@ _VARIANTS_IN = (
     )
     .order_by(Deployment.version.desc())
 )
+# A draft's content matches these rows (an unchanged upload keeps their version); a published
+# deployment's only published ones (publishing never hides behind a pending draft).
 _SAME_FOR_DRAFT = (VersionStatus.DRAFT.value, VersionStatus.IN_REVIEW.value, PUBLISHED)
 
 

@@ -106,6 +106,13 @@ class Prepared:
             raise sa_exc.MultipleResultsFound("Multiple rows were found when one or none was required")
         return found[0] if found else None
 
+    def one(self, session: Session, params: Mapping[str, Any] | None = None) -> Any:
+        """The one row returned (none or more than one is an error)."""
+        found = self.one_or_none(session, params)
+        if found is None:
+            raise sa_exc.NoResultFound("No row was found when one was required")
+        return found
+
     def scalar(self, session: Session, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row, or None."""
         found = self.rows(session, params)

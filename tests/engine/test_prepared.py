@@ -145,6 +145,8 @@ def test_driver_errors_are_sqlalchemys_and_missing_parameters_are_named(db: Data
         with pytest.raises(exc.MultipleResultsFound):
             Prepared(select(T.id)).one_or_none(s)
         assert Prepared(select(T.id).where(T.name == "nobody")).one_or_none(s) is None
+        with pytest.raises(exc.NoResultFound):
+            Prepared(select(T.id).where(T.name == "nobody")).one(s)
 
 
 def test_statement_listeners_hear_each_statement(db: Database) -> None:
