@@ -257,8 +257,10 @@ class Prepared:
             ):
                 processors[each_name] = proc
         generated = []
-        for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
-            maker = _default_maker(column)
+        prefetched = [(c, c.default) for c in compiled.insert_prefetch]
+        prefetched += [(c, c.onupdate) for c in compiled.update_prefetch]
+        for column, default in prefetched:
+            maker = _default_maker(default)
             if column.key not in binds or maker is None:
                 return None
             generated.append((str(column.key), maker))
@@ -286,9 +288,12 @@ def _row_class(keys: list[str]) -> type:
     return type("Row", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
 
 
-def _default_maker(column: Any) -> Callable[[], Any] | None:
-    """A Python-side column default as a function of nothing (a scalar, or a callable without context)."""
-    default = column.default if column.default is not None else column.onupdate
+def _default_maker(default: Any) -> Callable[[], Any] | None:
+    """A column's Python-side default (or ``onupdate``) as a function of nothing; None if it has none.
+
+    SQLAlchemy wraps a callable default to take the execution context; there is none here,
+    so a default that reads the context (none of the engine's tables has one) gets None.
+    """
     if default is None:
         return None
     if default.is_scalar:

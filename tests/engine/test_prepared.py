@@ -46,6 +46,7 @@ THINGS = Table(
     Column("at", UtcDateTime, nullable=True),
     Column("detail", JsonType, nullable=True),
     Column("active", Boolean, nullable=False, default=True),
+    Column("revision", String(10), nullable=True, default="new", onupdate="changed"),
 )
 T = THINGS.c
 AT = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
@@ -172,13 +173,17 @@ def test_statement_listeners_hear_each_statement(db: Database) -> None:
     assert done == ["INSERT", "UPDATE"]
 
 
-def test_an_update_without_values_sets_the_columns_given_by_name(db: Database) -> None:
-    _fill(db, 2)
+def test_an_update_without_values_sets_the_columns_given_by_name_and_its_onupdate_defaults(
+    db: Database,
+) -> None:
+    _fill(db, 3)
     keyed = Prepared(update(THINGS).where(T.name == bindparam("k_name")))
     with db.write() as s:
         keyed.rows(s, {"k_name": "n1", "state": "done", "detail": {"why": "所以"}})
         keyed.rows(s, {"k_name": "n0", "active": False})
     with db.read() as s:
-        rows = {r.name: r for r in Prepared(select(T.name, T.state, T.detail, T.active)).rows(s)}
+        rows = {r.name: r for r in Prepared(select(T.name, T.state, T.detail, T.active, T.revision)).rows(s)}
     assert (rows["n1"].state, rows["n1"].detail, rows["n1"].active) == ("done", {"why": "所以"}, True)
     assert (rows["n0"].state, rows["n0"].detail, rows["n0"].active) == ("ready", {"i": 0, "名": "件"}, False)
+    assert rows["n0"].revision == rows["n1"].revision == "changed"  # the column's onupdate
+    assert rows["n2"].revision == "new"  # not updated: the insert's default
