@@ -123,7 +123,7 @@ class Database:
 
         ``close`` detaches the loaded objects (they stay readable after the block) and hands
         the connection back, which the pool rolls back. An explicit ``rollback`` first would
-        also expire every loaded object, only for ``close`` to detach it: a quarter of a
+        also expire every loaded object, only for ``close`` to detach it: a fifth of a
         small read's cost.
         """
         session = self._read()
