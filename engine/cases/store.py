@@ -45,11 +45,15 @@ from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemS
 from engine.cases.workflow_cache import WorkflowCache, accounted_size
 from engine.errors import CaseNotFound
 from engine.regions.service import Regions
+from engine.storage.direct_rows import handle as write_directly
 from engine.storage.models import Case, Deployment, WorkItem
 from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
 
 DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept bound methods
+
+# A save's flush (the case row, its decided and new task rows) runs on prepared statements.
+write_directly(Case, WorkItem)
 
 # Built once: every action on a case runs both (a statement built per call costs more to
 # construct and key for the compiled cache than SQLite takes to run it).

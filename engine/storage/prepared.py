@@ -118,6 +118,19 @@ class Prepared:
         found = self.rows(session, params)
         return found[0][0] if found else None
 
+    def count(self, session: Session, params: Mapping[str, Any] | None = None) -> int:
+        """Run once and return how many rows it changed (an UPDATE or DELETE returning nothing)."""
+        conn = session.connection()
+        given = dict(params or {})
+        plan = self._plan(conn.dialect, given)
+        if plan is None:
+            return int(cast(Any, conn.execute(cast(Executable, self.statement), given)).rowcount)
+        cursor = self._execute(conn, plan, self._bind(plan, given), many=False)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def many(self, session: Session, params: Sequence[Mapping[str, Any]]) -> None:
         """Run once per parameter set in one driver call (no rows returned).
 
@@ -260,7 +273,7 @@ class Prepared:
         prefetched = [(c, c.default) for c in compiled.insert_prefetch]
         prefetched += [(c, c.onupdate) for c in compiled.update_prefetch]
         for column, default in prefetched:
-            maker = _default_maker(default)
+            maker = default_maker(default)
             if column.key not in binds or maker is None:
                 return None
             generated.append((str(column.key), maker))
@@ -288,7 +301,7 @@ def _row_class(keys: list[str]) -> type:
     return type("Row", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
 
 
-def _default_maker(default: Any) -> Callable[[], Any] | None:
+def default_maker(default: Any) -> Callable[[], Any] | None:
     """A column's Python-side default (or ``onupdate``) as a function of nothing; None if it has none.
 
     SQLAlchemy wraps a callable default to take the execution context; there is none here,

@@ -173,14 +173,15 @@ def test_statement_listeners_hear_each_statement(db: Database) -> None:
     assert done == ["INSERT", "UPDATE"]
 
 
-def test_an_update_without_values_sets_the_columns_given_by_name_and_its_onupdate_defaults(
+def test_an_update_without_values_sets_the_columns_given_by_name_and_its_onupdate_defaults_and_counts_rows(
     db: Database,
 ) -> None:
     _fill(db, 3)
     keyed = Prepared(update(THINGS).where(T.name == bindparam("k_name")))
     with db.write() as s:
         keyed.rows(s, {"k_name": "n1", "state": "done", "detail": {"why": "所以"}})
-        keyed.rows(s, {"k_name": "n0", "active": False})
+        assert keyed.count(s, {"k_name": "n0", "active": False}) == 1  # the rows it changed
+        assert keyed.count(s, {"k_name": "nobody", "active": False}) == 0
     with db.read() as s:
         rows = {r.name: r for r in Prepared(select(T.name, T.state, T.detail, T.active, T.revision)).rows(s)}
     assert (rows["n1"].state, rows["n1"].detail, rows["n1"].active) == ("done", {"why": "所以"}, True)
