@@ -31,7 +31,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import BundleDefinition
 from engine.bpmn.deployments import Deployments
@@ -45,8 +45,10 @@ from engine.cases.states import OPEN_WORK_STATES, CaseStatus, Outcome, WorkItemS
 from engine.cases.workflow_cache import WorkflowCache, accounted_size
 from engine.errors import CaseNotFound
 from engine.regions.service import Regions
+from engine.storage.direct_rows import attach
 from engine.storage.direct_rows import handle as write_directly
-from engine.storage.models import Case, Deployment, WorkItem
+from engine.storage.models import Case, Deployment, WorkItem, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.spine import emit, json_ready, write_pending
 from engine.time.clock import Clock
 
@@ -55,39 +57,35 @@ DueFor = Any  # Callable[[float, datetime], datetime]; kept loose to accept boun
 # A save's flush (the case row, its decided and new task rows) runs on prepared statements.
 write_directly(Case, WorkItem)
 
-# Built once: every action on a case runs both (a statement built per call costs more to
-# construct and key for the compiled cache than SQLite takes to run it).
+CASES = table_of(Case)
+WORK_ITEMS = table_of(WorkItem)
+# Built once and run on the driver (``Prepared``), the rows held by the session as the ORM's
+# (``engine.storage.direct_rows``): every action on a case runs the first two.
 # The state text (the largest column) is read only when the cache cannot serve it.
-_LOCK_CASE = (
-    select(Case)
-    .where(Case.id == bindparam("case"))
-    .options(defer(Case.state))
+_LOCK_CASE = Prepared(
+    select(*(c for c in CASES.c if c.key != "state"))
+    .where(CASES.c.id == bindparam("case"))
     .with_for_update(key_share=True)
-)
-# Read after the lock, over anything the session saw before it: every change to a task row
-# goes through its locked case (a claim's conditional update only moves an open row), so these
-# are the rows as they now stand. The session autoflushes before each, so a row changed in
-# memory by this action is written before it is read back.
-_CASE_ROWS = (
-    select(WorkItem)
-    .where(WorkItem.case_id == bindparam("case"))
-    .order_by(WorkItem.id)
-    .execution_options(populate_existing=True)
 )
 # What every action needs, read at once: the open rows, and the rows returned in the case's
 # current round (held until the applicant's supplement). A long case's finished rows (a
 # multi-instance step over 200 entries leaves 200) are read only where a rule asks for them.
-_LIVE_ROWS = (
-    select(WorkItem)
+# Read after the lock, over anything the session saw before it: every change to a task row
+# goes through its locked case (a claim's conditional update only moves an open row), so these
+# are the rows as they now stand.
+_LIVE_ROWS = Prepared(
+    select(WORK_ITEMS)
     .where(
-        WorkItem.case_id == bindparam("case"),
+        WORK_ITEMS.c.case_id == bindparam("case"),
         or_(
-            WorkItem.state.in_(OPEN_WORK_STATES),
-            and_(WorkItem.outcome == Outcome.RETURN, WorkItem.round == bindparam("round")),
+            WORK_ITEMS.c.state.in_(OPEN_WORK_STATES),
+            and_(WORK_ITEMS.c.outcome == Outcome.RETURN, WORK_ITEMS.c.round == bindparam("round")),
         ),
     )
-    .order_by(WorkItem.id)
-    .execution_options(populate_existing=True)
+    .order_by(WORK_ITEMS.c.id)
+)
+_CASE_ROWS = Prepared(
+    select(WORK_ITEMS).where(WORK_ITEMS.c.case_id == bindparam("case")).order_by(WORK_ITEMS.c.id)
 )
 
 
@@ -123,7 +121,9 @@ class OpenCase:
         Its cost grows with the case's history, so the paths every action takes use ``live``.
         """
         if self._every is None:
-            self._every = list(self.session.scalars(_CASE_ROWS, {"case": self.case.id}).all())
+            self.session.flush()  # a row changed in memory by this action is read back as it is now
+            found = _CASE_ROWS.rows(self.session, {"case": self.case.id})
+            self._every = attach(self.session, WorkItem, found)
         return self._every
 
     def add_rows(self, created: list[WorkItem]) -> None:
@@ -174,9 +174,11 @@ class CaseStore:
 
     def open(self, session: Session, case_id: int) -> OpenCase:
         """Lock the case row and restore its workflow (from the cache when still current)."""
-        case = session.scalars(_LOCK_CASE, {"case": case_id}).one_or_none()
-        if case is None:
+        session.flush()  # what the session holds is written before the rows are read over it
+        locked = _LOCK_CASE.one_or_none(session, {"case": case_id})
+        if locked is None:
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
+        (case,) = attach(session, Case, [locked])
         deployment = self.deployments.row(session, case.deployment_id)
         definition = self.deployments.definition(deployment)
         cached = self.cache.take(case.id, case.state_version)
@@ -187,7 +189,7 @@ class CaseStore:
             size = accounted_size(len(text))
         else:
             workflow, size = cached
-        live = session.scalars(_LIVE_ROWS, {"case": case.id, "round": case.round}).all()
+        live = attach(session, WorkItem, _LIVE_ROWS.rows(session, {"case": case.id, "round": case.round}))
         waits = frozenset(self.runner.waiting_messages(workflow))
         return OpenCase(
             session,
@@ -196,7 +198,7 @@ class CaseStore:
             definition,
             workflow,
             self.clock.now(),
-            live=list(live),
+            live=live,
             waits=waits,
             state_size=size,
         )

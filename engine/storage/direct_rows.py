@@ -1,16 +1,23 @@
-"""The changed rows of a few hot tables, written on prepared statements ahead of the ORM's flush.
+"""The rows of a few hot tables, read and written on prepared statements, held by the ORM's session.
 
-Every action on a case updates the case row (its workflow state), decides a task row or two
-and inserts the new ones. Through the ORM's unit of work that save cost about 0.9 ms of
-SQLAlchemy's own code per action here, for statements the driver runs in a fraction of it:
-an eighth of a durable case (issue 18's profile). ``handle(Case, WorkItem)`` installs a
-``before_flush`` listener that writes such rows itself with ``Prepared`` statements and
-leaves the session holding them as the ORM's own flush would: clean, with their ids, the
-version counter moved. A flush that also holds rows of other tables, deletions, a value
-that is an SQL expression, or only some objects (``flush(objects)``) is left whole to the
-ORM, so the order of writes across tables is never this module's to get wrong.
+Every action on a case locks and reads the case row and its live task rows, then updates
+the case (its workflow state), decides a task row or two and inserts the new ones. Through
+the ORM that cost about 0.75 ms of SQLAlchemy's own code to read and 0.9 ms to flush per
+action here, for statements the driver runs in a fraction of it: together a fifth of a
+durable case (issue 18's profiles). Callers keep working on the mapped objects; only how
+they reach and leave the database changes:
 
-What it keeps from the ORM's flush (``tests/engine/test_direct_rows.py`` holds them):
+- ``attach(session, cls, rows)`` turns rows read with ``Prepared`` into the session's
+  persistent objects, as an ORM query with ``populate_existing`` leaves them: an object
+  already in the session takes the fresh values, a new one is keyed by its id, clean, and
+  columns not read (the case's large state) load on first use, as a deferred column does.
+- ``handle(Case, WorkItem)`` installs a ``before_flush`` listener that writes such rows
+  itself and leaves the session holding them as the ORM's own flush would: clean, with
+  their ids, the version counter moved. A flush that also holds rows of other tables,
+  deletions, a value that is an SQL expression, or only some objects (``flush(objects)``)
+  is left whole to the ORM, so the order of writes across tables is never this module's.
+
+What the writes keep from the ORM's flush (``tests/engine/test_direct_rows.py`` holds them):
 - an UPDATE sets the attributes whose value changed since it was loaded (compared by the
   column's type, as the ORM does), and a row with no net change gets no statement;
 - a versioned row (``version_id_col``, as ``Case.state_version``) is updated only at the
@@ -21,14 +28,18 @@ What it keeps from the ORM's flush (``tests/engine/test_direct_rows.py`` holds t
 - tables in the metadata's dependency order, each table's updates (by primary key) before
   its inserts (in the order they were added).
 
+The session's bookkeeping is SQLAlchemy's own: ``make_transient_to_detached`` and
+``Session.add`` make a row persistent, and ``InstanceState._commit_all`` (what the ORM's
+loading and flush end with) marks what was read or written as the row's committed values.
+
 May import: ``engine.storage.prepared`` (a storage helper).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Column, Table, bindparam, insert, update
 from sqlalchemy import event as sa_event
@@ -40,6 +51,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ClauseElement
 
 from engine.storage.prepared import Prepared, default_maker
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class _Table:
     next_version: Callable[[Any], Any]
     update: Prepared
     insert: Prepared
+    mapper: Mapper[Any]
 
     def write_update(self, session: Session, obj: Any) -> None:
         state = instance_state(obj)
@@ -116,6 +130,34 @@ def handle(*classes: type) -> None:
         sa_event.listen(Session, "before_flush", _write)
 
 
+def attach(session: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
+    """Rows of ``cls``'s table (read with ``Prepared``; named tuples of its columns) as the session's objects.
+
+    As an ORM query with ``populate_existing``: an object of the same id already in the
+    session takes the values read (the caller flushes first, as the ORM's autoflush would,
+    so nothing unwritten is lost); any other becomes persistent and clean, its columns not
+    read left to load on first use.
+    """
+    table = _HANDLED[cls]
+    identity = session.identity_map
+    found: list[T] = []
+    for row in rows:
+        values = row._asdict()
+        key = table.mapper.identity_key_from_primary_key((values[table.pk],))
+        obj = identity.get(key)
+        if obj is not None:
+            state = instance_state(obj)
+            state.dict.update(values)
+            state._commit_all(state.dict, identity)
+        else:
+            obj = table.mapper.class_manager.new_instance()
+            instance_state(obj).dict.update(values)
+            make_transient_to_detached(obj)  # keyed by its id; columns not read load when used
+            session.add(obj)
+        found.append(obj)
+    return found
+
+
 def _table(cls: type) -> Table:
     """The class's table, typed as one."""
     return cast(Table, sa_inspect(cls).local_table)
@@ -158,6 +200,7 @@ def _describe(cls: type) -> _Table:
         next_version=next_version if callable(next_version) else _unversioned,
         update=Prepared(changing),
         insert=Prepared(insert(table).returning(pk)),
+        mapper=mapper,
     )
 
 

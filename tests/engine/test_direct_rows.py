@@ -1,6 +1,8 @@
-"""``engine.storage.direct_rows``: a handled class's rows are written as the ORM's flush writes them.
+"""``engine.storage.direct_rows``: a handled class's rows are read and written as the ORM's would be.
 
-Two mapped classes of the same shape (the engine's column types, a version counter, Python
+Rows read on the driver become the session's objects as an ORM query leaves them (an
+object already held takes the fresh values; a column not read loads on first use). Two
+mapped classes of the same shape (the engine's column types, a version counter, Python
 defaults, a unique column) on two tables: one handled, one left to the ORM. The same changes
 made to both leave the same rows and the same object states; an update names only what
 changed and a row with no change gets no statement; a lost race on the version raises
@@ -23,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.storage import direct_rows
 from engine.storage.db import Database
 from engine.storage.models import BigId, JsonType, UtcDateTime
+from engine.storage.prepared import Prepared
 
 _serial = itertools.count(1)
 AT = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
@@ -239,6 +242,34 @@ def test_a_failed_write_raises_the_drivers_error_and_rolls_back_with_the_session
         s.flush()
     with db.read() as s:
         assert s.execute(select(Thing.name, Thing.state, Thing.revision)).all() == [("a", "ready", 1)]
+
+
+def test_rows_read_on_the_driver_are_the_sessions_objects_as_an_orm_query_leaves_them(
+    db: Database, statements: list[str]
+) -> None:
+    with db.write() as s:
+        s.add_all([Thing(name="a", detail={"名": "件"}, at=AT), Thing(name="b")])
+    table = inspect(Thing).local_table
+    without_detail = Prepared(select(*(c for c in table.c if c.key != "detail")).order_by(table.c.name))
+    with db.write() as s:
+        held = s.scalars(select(Thing).where(Thing.name == "b")).one()
+        s.connection().execute(update(Thing).where(Thing.name == "b").values(state="moved"))
+        a, b = direct_rows.attach(s, Thing, without_detail.rows(s))
+        assert b is held and b.state == "moved"  # the object held takes the values read
+        assert not s.dirty and not s.new and inspect(a).persistent
+        assert s.get(Thing, a.id) is a  # keyed by its id
+        assert (a.name, a.at, a.revision) == ("a", AT, 1)
+        statements.clear()
+        assert a.detail == {"名": "件"}  # a column not read loads on first use ...
+        assert len(statements) == 1 and statements[0].startswith("SELECT")
+        a.state = "claimed"
+        s.flush()  # ... and a change is written like any other
+        assert statements[-1].startswith("UPDATE flush_things SET state=")
+    with db.read() as s:
+        assert s.execute(select(Thing.name, Thing.state, Thing.revision).order_by(Thing.name)).all() == [
+            ("a", "claimed", 2),
+            ("b", "moved", 1),
+        ]
 
 
 def test_an_unsuitable_class_is_refused() -> None:
