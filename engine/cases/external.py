@@ -33,8 +33,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from engine.bpmn.runtime import TaskKind
 from engine.cases.events import (
@@ -63,20 +64,22 @@ from engine.errors import (
 )
 from engine.people.actors import Actor, Role
 from engine.storage.db import rowcount
-from engine.storage.models import Case, Deployment, Material, WorkItem
+from engine.storage.models import Case, Deployment, Material, WorkItem, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.spine import emit, json_ready
 
 EXTERNAL = TaskKind.EXTERNAL.value
+WORK_ITEMS = table_of(WorkItem)
 # States in which an external task exists for its system (Camunda deletes finished ones).
 LIVE_STATES = (WorkItemState.READY, WorkItemState.FAILED)
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
+def _free(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Not locked, or locked by a lock that has expired."""
     return or_(WorkItem.lock_expires_at.is_(None), WorkItem.lock_expires_at <= now)
 
 
-def _fetchable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+def _fetchable(now: datetime | ColumnElement[datetime]) -> tuple[ColumnElement[bool], ...]:
     """What fetch-and-lock may take: ready external tasks, free, with retries left (or never failed)."""
     return (
         WorkItem.kind == EXTERNAL,
@@ -90,8 +93,13 @@ def _fetchable(now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 def _of_case_keyed(business_key: str) -> ColumnElement[bool]:
     """Task rows of the case whose business key is ``business_key``: its code, or its id when it has none."""
-    by_id = [Case.id == int(business_key)] if business_key.isdigit() and len(business_key) < 19 else []
+    by_id = [Case.id == int(business_key)] if _is_case_id(business_key) else []
     return WorkItem.case_id.in_(select(Case.id).where(or_(Case.code == business_key, *by_id)))
+
+
+def _is_case_id(business_key: str) -> bool:
+    """Whether a business key may also be a case id (a case without a code is keyed by its id)."""
+    return business_key.isdigit() and len(business_key) < 19
 
 
 def _topic_filter(request: TopicRequest) -> ColumnElement[bool]:
@@ -99,6 +107,56 @@ def _topic_filter(request: TopicRequest) -> ColumnElement[bool]:
     if request.business_key is None:
         return WorkItem.topic == request.topic_name
     return and_(WorkItem.topic == request.topic_name, _of_case_keyed(request.business_key))
+
+
+# A fetch's shape: highest priority first or not, and per topic asked for (in name order)
+# whether it names a business key and whether that key may be a case id.
+_FetchShape = tuple[bool, tuple[tuple[bool, bool], ...]]
+_CANDIDATES: dict[_FetchShape, Prepared] = {}
+_CANDIDATES_LOCK = threading.Lock()
+_NOW: BindParameter[datetime] = bindparam("now")
+# Built once and run on the driver (``Prepared``): the lock of one candidate, taken only if still free.
+_LOCK_TASK = Prepared(
+    update(WORK_ITEMS)
+    .where(WORK_ITEMS.c.id == bindparam("task"), *_fetchable(_NOW))
+    .values(worker_id=bindparam("worker"), lock_expires_at=bindparam("until"))
+)
+
+
+def _candidates(shape: _FetchShape) -> Prepared:
+    """The fetch's candidates query of one shape, built once and run on the driver.
+
+    Its parameters: ``now``, ``department``, ``divisions`` (a list), ``limit``, and per
+    topic ``i`` its name ``topic_i`` and business key ``key_i`` (``key_id_i`` as a case id).
+    """
+    if shape not in _CANDIDATES:
+        use_priority, topics = shape
+        filters = []
+        for i, (keyed, by_id) in enumerate(topics):
+            named = WorkItem.topic == bindparam(f"topic_{i}")
+            if keyed:
+                ids = [Case.id == bindparam(f"key_id_{i}")] if by_id else []
+                of_case = select(Case.id).where(or_(Case.code == bindparam(f"key_{i}"), *ids))
+                named = and_(named, WorkItem.case_id.in_(of_case))
+            filters.append(named)
+        order = (WorkItem.priority.desc(), WorkItem.id) if use_priority else (WorkItem.id,)
+        query = Prepared(
+            select(WORK_ITEMS.c.id, WORK_ITEMS.c.topic)
+            .where(
+                *_fetchable(_NOW),
+                WorkItem.department == bindparam("department"),
+                WorkItem.division.in_(bindparam("divisions", expanding=True)),
+                or_(*filters),
+            )
+            .order_by(*order)
+            .limit(bindparam("limit"))
+            # PostgreSQL: a concurrent fetch skips the rows this one holds (SQLite ignores
+            # it; its write transaction already runs fetches one at a time).
+            .with_for_update(skip_locked=True)
+        )
+        with _CANDIDATES_LOCK:
+            _CANDIDATES.setdefault(shape, query)
+    return _CANDIDATES[shape]
 
 
 def _within(query: Select[WorkItem], reach: TaskReach) -> Select[WorkItem]:
@@ -251,35 +309,26 @@ class ExternalTasks(Queues, TaskActions):
             wanted.setdefault(request.topic_name, request)
         now = self.clock.now()
         locked: list[tuple[int, TopicRequest]] = []
+        asked = sorted(wanted)
+        keys = [wanted[name].business_key for name in asked]
+        shape = (use_priority, tuple((key is not None, key is not None and _is_case_id(key)) for key in keys))
+        params: dict[str, Any] = {
+            "now": now,
+            "department": department,
+            "divisions": divisions,
+            "limit": max_tasks,
+        }
+        for i, (name, key) in enumerate(zip(asked, keys, strict=True)):
+            params[f"topic_{i}"] = name
+            if key is not None:
+                params[f"key_{i}"] = key
+                if _is_case_id(key):
+                    params[f"key_id_{i}"] = int(key)
         with self.db.write() as s:
-            order = (WorkItem.priority.desc(), WorkItem.id) if use_priority else (WorkItem.id,)
-            candidates = s.execute(
-                select(WorkItem.id, WorkItem.topic)
-                .where(
-                    *_fetchable(now),
-                    WorkItem.department == department,
-                    WorkItem.division.in_(divisions),
-                    or_(*(_topic_filter(wanted[name]) for name in sorted(wanted))),
-                )
-                .order_by(*order)
-                .limit(max_tasks)
-                # PostgreSQL: a concurrent fetch skips the rows this one holds (SQLite ignores
-                # it; its write transaction already runs fetches one at a time).
-                .with_for_update(skip_locked=True)
-            ).all()
-            for task_id, topic in candidates:
+            for task_id, topic in _candidates(shape).rows(s, params):
                 request = wanted[str(topic)]
-                won = rowcount(
-                    s.execute(
-                        update(WorkItem)
-                        .where(WorkItem.id == task_id, *_fetchable(now))
-                        .values(
-                            worker_id=worker_id,
-                            lock_expires_at=now + timedelta(milliseconds=request.lock_duration_ms),
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
-                )
+                until = now + timedelta(milliseconds=request.lock_duration_ms)
+                won = _LOCK_TASK.count(s, {"task": task_id, "now": now, "worker": worker_id, "until": until})
                 if won:
                     locked.append((task_id, request))
         if not locked:
