@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.expressions import evaluate
@@ -64,9 +64,19 @@ from engine.errors import CaseNotFound, CaseNotWaiting, Conflict, InvalidInput, 
 from engine.people.actors import Actor, Role
 from engine.storage.db import upsert_insert
 from engine.storage.idempotency import Reservation, outcome_ref, record_outcome
-from engine.storage.models import Account, Deployment, Material
+from engine.storage.models import Account, Deployment, Material, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.spine import Event, emit
 from forms.checks import Format
+
+MATERIALS = table_of(Material)
+# The materials an application names (one statement for all, run on the driver): what
+# checking them needs, not their rows as objects.
+_MATERIALS_OF = Prepared(
+    select(MATERIALS.c.id, MATERIALS.c.owner, MATERIALS.c.kind).where(
+        MATERIALS.c.id.in_(bindparam("ids", expanding=True))
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -129,8 +139,10 @@ class Applying(ApplicationChecks, CaseReading):
     ) -> list[Problem]:
         """Each material exists, belongs to one of ``owners`` and is of the kind it is given as."""
         problems: list[Problem] = []
+        ids = sorted(set(materials.values()))
+        rows = {row.id: row for row in _MATERIALS_OF.rows(session, {"ids": ids})} if ids else {}
         for kind, material_id_ in materials.items():
-            row = session.get(Material, material_id_)
+            row = rows.get(material_id_)
             if row is None or row.owner not in owners:
                 problems.append(
                     Problem(

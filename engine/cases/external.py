@@ -64,6 +64,7 @@ from engine.errors import (
 )
 from engine.people.actors import Actor, Role
 from engine.storage.db import rowcount
+from engine.storage.direct_rows import attach
 from engine.storage.models import Case, Deployment, Material, WorkItem, table_of
 from engine.storage.prepared import Prepared
 from engine.storage.spine import emit, json_ready
@@ -121,6 +122,10 @@ _LOCK_TASK = Prepared(
     .where(WORK_ITEMS.c.id == bindparam("task"), *_fetchable(_NOW))
     .values(worker_id=bindparam("worker"), lock_expires_at=bindparam("until"))
 )
+
+
+# A completion's task row read again under a row lock (``_held_row``).
+_HELD_ROW = Prepared(select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task")).with_for_update())
 
 
 def _candidates(shape: _FetchShape) -> Prepared:
@@ -247,10 +252,9 @@ class ExternalTasks(Queues, TaskActions):
     def _held_row(oc: OpenCase, task_id: int) -> WorkItem:
         """The task row re-read under a row lock: a fetch does not take the case lock, so the
         lock owner read with the case may be stale until this read."""
-        item = oc.row(task_id)
-        if item is None:
+        if oc.row(task_id) is None:
             raise _not_found(task_id)
-        oc.session.refresh(item, with_for_update=True)
+        (item,) = attach(oc.session, WorkItem, _HELD_ROW.rows(oc.session, {"task": task_id}))
         if item.kind != EXTERNAL:
             raise _not_found(task_id)  # handed to a clerk: no longer the system's
         return item
