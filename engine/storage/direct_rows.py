@@ -72,6 +72,7 @@ class _Table:
     mapper: Mapper[Any]
 
     def write_update(self, session: Session, obj: Any) -> None:
+        """Write what changed on a loaded row (nothing if nothing did) and mark it written."""
         state = instance_state(obj)
         values = state.dict
         types = self.types
@@ -98,6 +99,7 @@ class _Table:
         state._commit_all(values, session.identity_map)
 
     def write_insert(self, session: Session, obj: Any) -> None:
+        """Insert a pending row with its defaults and make it persistent under its new id."""
         state = instance_state(obj)
         values = state.dict
         for key, _column, make in self.columns:
@@ -135,8 +137,9 @@ def attach(session: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
 
     As an ORM query with ``populate_existing``: an object of the same id already in the
     session takes the values read (the caller flushes first, as the ORM's autoflush would,
-    so nothing unwritten is lost); any other becomes persistent and clean, its columns not
-    read left to load on first use.
+    so nothing unwritten is lost), and its columns not read are expired, so a case's state
+    loaded before the lock is never paired with the version read under it; any other object
+    becomes persistent and clean, its columns not read left to load on first use.
     """
     table = _HANDLED[cls]
     identity = session.identity_map
@@ -147,8 +150,11 @@ def attach(session: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
         obj = identity.get(key)
         if obj is not None:
             state = instance_state(obj)
+            unread = [key for key, _column, _make in table.columns if key not in values and key in state.dict]
             state.dict.update(values)
             state._commit_all(state.dict, identity)
+            if unread:  # loaded before, perhaps before a lock: read again on first use, as fresh
+                session.expire(obj, unread)
         else:
             obj = table.mapper.class_manager.new_instance()
             instance_state(obj).dict.update(values)

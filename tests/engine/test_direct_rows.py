@@ -253,9 +253,11 @@ def test_rows_read_on_the_driver_are_the_sessions_objects_as_an_orm_query_leaves
     without_detail = Prepared(select(*(c for c in table.c if c.key != "detail")).order_by(table.c.name))
     with db.write() as s:
         held = s.scalars(select(Thing).where(Thing.name == "b")).one()
-        s.connection().execute(update(Thing).where(Thing.name == "b").values(state="moved"))
+        assert held.detail == {}
+        s.connection().execute(update(Thing).where(Thing.name == "b").values(state="moved", detail={"n": 1}))
         a, b = direct_rows.attach(s, Thing, without_detail.rows(s))
-        assert b is held and b.state == "moved"  # the object held takes the values read
+        assert b is held and b.state == "moved"  # the object held takes the values read ...
+        assert b.detail == {"n": 1}  # ... and reads again what it had loaded but this read did not
         assert not s.dirty and not s.new and inspect(a).persistent
         assert s.get(Thing, a.id) is a  # keyed by its id
         assert (a.name, a.at, a.revision) == ("a", AT, 1)
