@@ -103,13 +103,6 @@ def _is_case_id(business_key: str) -> bool:
     return business_key.isdigit() and len(business_key) < 19
 
 
-def _topic_filter(request: TopicRequest) -> ColumnElement[bool]:
-    """Task rows a fetch's topic asks for: its topic name, and its one case when it names a business key."""
-    if request.business_key is None:
-        return WorkItem.topic == request.topic_name
-    return and_(WorkItem.topic == request.topic_name, _of_case_keyed(request.business_key))
-
-
 # A fetch's shape: highest priority first or not, and per topic asked for (in name order)
 # whether it names a business key and whether that key may be a case id.
 _FetchShape = tuple[bool, tuple[tuple[bool, bool], ...]]
