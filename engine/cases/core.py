@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Row
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.deployments import Deployments
@@ -43,11 +43,8 @@ from forms.catalog import Catalog
 from forms.merge import MergedForm
 
 T = TypeVar("T")
+C = TypeVar("C", Case, Row[Any])  # a case as an object of the session, or a row of its columns
 STALE_RETRIES = 5
-
-
-# A view's case row without its workflow state; reading it anyway is an error, not a query.
-_WITHOUT_STATE = (defer(Case.state, raiseload=True),)
 
 
 class CaseCore:
@@ -105,15 +102,15 @@ class CaseCore:
             return result
         raise StaleCase("办件正被他人同时修改，请重试 (the case changed concurrently; try again)")
 
-    def _visible_case(
-        self, session: Session, actor: Actor, case_id: int, *, without_state: bool = False
-    ) -> Case:
-        """The case if the actor may see it (else ``CaseNotFound``).
+    def _visible_case(self, session: Session, actor: Actor, case_id: int) -> Case:
+        """The case if the actor may see it (else ``CaseNotFound``)."""
+        return self._seen(session, actor, case_id, session.get(Case, case_id))
 
-        ``without_state`` leaves the workflow state unread (the largest column, tens of KB
-        for a long case), for readers that build views and never run the workflow.
+    def _seen(self, session: Session, actor: Actor, case_id: int, case: C | None) -> C:
+        """``case`` (a ``Case`` or a row of its columns) if the actor may see it, else ``CaseNotFound``.
+
+        An unknown id and a case the actor may not see get the same answer, so ids cannot be probed.
         """
-        case = session.get(Case, case_id, options=_WITHOUT_STATE if without_state else ())
         if case is None or not may_see_case(session, actor, case, self.regions):
             raise CaseNotFound(f"没有这个办件 (no case {case_id})")
         return case

@@ -16,16 +16,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
+from engine.cases.store import CASE_TASK_ROWS
 from engine.cases.suspension_views import suspensions_of
 from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView, office_label
 from engine.cases.visibility import decided_within, may_see_task, visible_cases
 from engine.people.actors import Actor, Role
-from engine.storage.models import Case, CaseEvent, Deployment, WorkItem
+from engine.storage.models import Case, CaseEvent, Deployment, WorkItem, table_of
+from engine.storage.prepared import Prepared
 
 # Timeline details any involved clerk may read: where the case is, never what others wrote.
 CLERK_EVENT_KEYS = frozenset({"item", "department", "departments", "due_at", "round", "bundle", "version"})
@@ -48,6 +50,19 @@ STAFF_ONLY_KINDS = frozenset({"task_reassigned", "task_delegated", "task_release
 # the procedure was updated, never the versions or the steps' element ids.
 APPLICANT_BARE_KINDS = frozenset({"case_migrated"})
 
+# A case page (the applicant's most frequent request; every application answers with one)
+# reads its rows on statements built once (``Prepared``), as plain rows: it changes nothing, so
+# it needs none of the ORM's objects. The case without its workflow state (the largest
+# column, never shown), its tasks and its timeline.
+_CASES = table_of(Case)
+_CASE_EVENTS = table_of(CaseEvent)
+_CASE_ROW = Prepared(
+    select(*(c for c in _CASES.c if c.key != "state")).where(_CASES.c.id == bindparam("case"))
+)
+_TIMELINE_ROWS = Prepared(
+    select(_CASE_EVENTS).where(_CASE_EVENTS.c.case_id == bindparam("case")).order_by(_CASE_EVENTS.c.id)
+)
+
 
 class CaseReading(CaseCore):
     """Cases as their viewers may see them."""
@@ -55,11 +70,9 @@ class CaseReading(CaseCore):
     def get_case(self, actor: Actor, case_id: int) -> CaseView:
         """A case as the actor may see it: owners and analysts get data, clerks only progress."""
         with self.db.read() as s:
-            case = self._visible_case(s, actor, case_id, without_state=True)
-            items = s.scalars(select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.id)).all()
-            events = s.scalars(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            ).all()
+            case = self._seen(s, actor, case_id, _CASE_ROW.one_or_none(s, {"case": case_id}))
+            items = CASE_TASK_ROWS.rows(s, {"case": case_id})
+            events = _TIMELINE_ROWS.rows(s, {"case": case_id})
             row = self.deployments.row(s, case.deployment_id)
             suspensions = suspensions_of(s, case.id, names=actor.role is not Role.APPLICANT)
         view = self._case_view(
@@ -75,9 +88,9 @@ class CaseReading(CaseCore):
 
     def _case_view(
         self,
-        case: Case,
-        items: Collection[WorkItem],
-        events: Collection[CaseEvent],
+        case: Case | Row[Any],
+        items: Collection[WorkItem | Row[Any]],
+        events: Collection[CaseEvent | Row[Any]],
         row: Deployment,
         *,
         full: bool,
@@ -147,7 +160,7 @@ class CaseReading(CaseCore):
             received_department=case.received_department,
         )
 
-    def _readable(self, viewer: Actor | None, w: WorkItem) -> bool:
+    def _readable(self, viewer: Actor | None, w: WorkItem | Row[Any]) -> bool:
         """Whether the viewer may read what was written on the task (its comment and problems)."""
         return viewer is not None and may_see_task(viewer, w.department, w.division, self.regions)
 
@@ -209,7 +222,7 @@ def for_applicant(task: WorkItemView) -> WorkItemView:
     return replace(task, state=state, error_message=None, retries=None)
 
 
-def _detail(event: CaseEvent, full: bool, applicant: bool) -> dict[str, Any]:
+def _detail(event: CaseEvent | Row[Any], full: bool, applicant: bool) -> dict[str, Any]:
     """A timeline line's detail as the viewer may read it."""
     if not full and event.kind in STEP_MOVE_KINDS:
         return dict(event.detail)  # written for the departments: the reopened one reads why

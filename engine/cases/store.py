@@ -84,7 +84,7 @@ _LIVE_ROWS = Prepared(
     )
     .order_by(WORK_ITEMS.c.id)
 )
-_CASE_ROWS = Prepared(
+CASE_TASK_ROWS = Prepared(
     select(WORK_ITEMS).where(WORK_ITEMS.c.case_id == bindparam("case")).order_by(WORK_ITEMS.c.id)
 )
 
@@ -122,7 +122,7 @@ class OpenCase:
         """
         if self._every is None:
             self.session.flush()  # a row changed in memory by this action is read back as it is now
-            found = _CASE_ROWS.rows(self.session, {"case": self.case.id})
+            found = CASE_TASK_ROWS.rows(self.session, {"case": self.case.id})
             self._every = attach(self.session, WorkItem, found)
         return self._every
 

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.cases.suspension_rows import CaseSuspension
+from engine.storage.models import table_of
+from engine.storage.prepared import Prepared
+
+_SUSPENSIONS = table_of(CaseSuspension)
+# Read with every case page (a case's suspensions are part of it), as plain rows.
+_SUSPENSIONS_OF = Prepared(
+    select(_SUSPENSIONS).where(_SUSPENSIONS.c.case_id == bindparam("case")).order_by(_SUSPENSIONS.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,8 @@ class SuspensionView:
     working_seconds: float
 
     @classmethod
-    def of(cls, r: CaseSuspension, *, names: bool = True) -> SuspensionView:
-        """The view of one suspension row; ``names`` False leaves out who acted."""
+    def of(cls, r: CaseSuspension | Row[Any], *, names: bool = True) -> SuspensionView:
+        """The view of one suspension (an object or a row); ``names`` False leaves out who acted."""
         return cls(
             id=r.id,
             suspended_at=r.suspended_at,
@@ -50,7 +59,4 @@ class SuspensionView:
 
 def suspensions_of(session: Session, case_id: int, *, names: bool = True) -> tuple[SuspensionView, ...]:
     """Every suspension of the case, oldest first; ``names`` False leaves out who acted."""
-    rows = session.scalars(
-        select(CaseSuspension).where(CaseSuspension.case_id == case_id).order_by(CaseSuspension.id)
-    ).all()
-    return tuple(SuspensionView.of(r, names=names) for r in rows)
+    return tuple(SuspensionView.of(r, names=names) for r in _SUSPENSIONS_OF.rows(session, {"case": case_id}))

@@ -27,8 +27,9 @@ May import: ``engine.bpmn.runtime`` (task kinds), ``engine.people``, ``engine.re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.bpmn.runtime import TaskKind
@@ -121,7 +122,7 @@ def may_supervise_task(actor: Actor, department: str, division: str, regions: Re
     )
 
 
-def may_see_case(session: Session, actor: Actor, case: Case, regions: Regions) -> bool:
+def may_see_case(session: Session, actor: Actor, case: Case | Row[Any], regions: Regions) -> bool:
     """Who may read a case: its applicant, staff who may see one of its tasks, its receiving office.
 
     Analysts and admins in scope of where it is decided read it too (``visible_cases``
@@ -170,7 +171,7 @@ def decided_within(regions: Regions, divisions: frozenset[str] | None) -> Column
     return or_(inside, Case.division.is_(None)) if regions.default in divisions else inside
 
 
-def _received_here(actor: Actor, case: Case, regions: Regions) -> bool:
+def _received_here(actor: Actor, case: Case | Row[Any], regions: Regions) -> bool:
     """Whether the clerk's office received the case for another division (异地代收)."""
     return (
         case.received_department is not None
