@@ -170,8 +170,9 @@ def problems_from_form(problems: list[Any]) -> list[Problem]:
     ]
 
 
-def with_decisions(case_data: Mapping[str, Any], approved: Iterable[WorkItem]) -> dict[str, Any]:
-    """The application's answers with the decisions of approved tasks: what conditions may name."""
+def with_decisions(case_data: Mapping[str, Any], approved: Iterable[WorkItem | Row[Any]]) -> dict[str, Any]:
+    """The application's answers with the decisions of approved tasks (rows with their ``decision``),
+    later ones over earlier: what conditions may name."""
     data = dict(case_data)
     for item in approved:
         data.update(item.decision)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -117,6 +117,21 @@ _LOCK_TASK = Prepared(
 )
 
 
+# Which case and office an external task is of (each call of its lock holder starts here).
+_TASK_OFFICE = Prepared(
+    select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division, WORK_ITEMS.c.kind).where(
+        WORK_ITEMS.c.id == bindparam("task")
+    )
+)
+# A fetched task's row, read back after its lock committed (one each, by id).
+_TASK_ROW = Prepared(select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task")))
+# What a fetch lists of each material of its task's department view.
+_MATERIALS = table_of(Material)
+_MATERIAL_FACTS = Prepared(
+    select(
+        _MATERIALS.c.id, _MATERIALS.c.filename, _MATERIALS.c.sha256, _MATERIALS.c.size, _MATERIALS.c.mime
+    ).where(_MATERIALS.c.id.in_(bindparam("ids", expanding=True)))
+)
 # A completion's task row read again under a row lock (``_held_row``).
 _HELD_ROW = Prepared(select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task")).with_for_update())
 
@@ -230,11 +245,7 @@ class ExternalTasks(Queues, TaskActions):
         """A ``locate`` for ``_mutate``: the case of an external task that ``may(department, division)``."""
 
         def locate(session: Session) -> int:
-            found = session.execute(
-                select(WorkItem.case_id, WorkItem.department, WorkItem.division, WorkItem.kind).where(
-                    WorkItem.id == task_id
-                )
-            ).one_or_none()
+            found = _TASK_OFFICE.one_or_none(session, {"task": task_id})
             if found is None or found.kind != EXTERNAL or not may(found.department, found.division):
                 raise _not_found(task_id)
             return int(found.case_id)
@@ -331,14 +342,10 @@ class ExternalTasks(Queues, TaskActions):
         if not locked:
             return []
         with self.db.read() as s:
-            return [self._external_view(s, self._row(s, task_id), request) for task_id, request in locked]
-
-    @staticmethod
-    def _row(s: Session, task_id: int) -> WorkItem:
-        row = s.get(WorkItem, task_id)
-        if row is None:
-            raise _not_found(task_id)
-        return row
+            return [
+                self._external_view(s, _TASK_ROW.one(s, {"task": task_id}), request)
+                for task_id, request in locked
+            ]
 
     # -- the lock holder's calls -------------------------------------------------------------
 
@@ -684,11 +691,12 @@ class ExternalTasks(Queues, TaskActions):
             return [self._external_view(s, w) for w in s.scalars(query.order_by(WorkItem.id)).all()]
 
     def _external_view(
-        self, s: Session, w: WorkItem, request: TopicRequest | None = None
+        self, s: Session, w: WorkItem | Row[Any], request: TopicRequest | None = None
     ) -> ExternalTaskView:
-        """A task row as its system sees it; with ``request`` (a fetch), the department's view of the case."""
+        """A task (object or row) as its system sees it; with ``request`` (a fetch), its department's
+        view of the case."""
         row = self.deployments.row(s, w.deployment_id)
-        case: Case | None
+        case: Case | Row[Any] | None
         variables: dict[str, Any] = {}
         materials: tuple[dict[str, Any], ...] = ()
         if request is not None:
@@ -739,9 +747,7 @@ class ExternalTasks(Queues, TaskActions):
         """The materials of a department view as ``{kind, name, id, sha256, size, mime}``."""
         if not by_kind:
             return ()
-        rows = {
-            m.id: m for m in s.scalars(select(Material).where(Material.id.in_(sorted(set(by_kind.values())))))
-        }
+        rows = {m.id: m for m in _MATERIAL_FACTS.rows(s, {"ids": sorted(set(by_kind.values()))})}
         listed = []
         for kind, material_id in by_kind.items():
             found = rows.get(material_id)

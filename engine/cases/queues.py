@@ -17,7 +17,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.runtime import TaskKind
@@ -33,6 +33,20 @@ from engine.storage.prepared import Prepared
 from forms.views import DepartmentView
 
 WORK_ITEMS = table_of(WorkItem)
+_CASES = table_of(Case)
+# A department's view of a task's case (a clerk's task page; each task a system fetches) reads,
+# on statements built once (``Prepared``), what the view is made of, as plain rows: the case's
+# answers, materials and issued outputs, and the decisions of its approved tasks, in order.
+_CASE_FOR_VIEW = Prepared(
+    select(
+        _CASES.c.id, _CASES.c.code, _CASES.c.status, _CASES.c.data, _CASES.c.materials, _CASES.c.outputs
+    ).where(_CASES.c.id == bindparam("case"))
+)
+_DECISIONS = Prepared(
+    select(WORK_ITEMS.c.decision)
+    .where(WORK_ITEMS.c.case_id == bindparam("case"), WORK_ITEMS.c.outcome == Outcome.APPROVE)
+    .order_by(WORK_ITEMS.c.id)
+)
 
 
 class Queues(CaseCore):
@@ -175,18 +189,16 @@ class Queues(CaseCore):
             case_status=case.status,
         )
 
-    def _department_data(self, s: Session, w: WorkItem) -> tuple[Case, Deployment, dict[str, Any]]:
-        """A task's case, deployment, and the case data with the decisions made so far."""
-        case = s.get(Case, w.case_id)
-        assert case is not None
+    def _department_data(
+        self, s: Session, w: WorkItem | Row[Any]
+    ) -> tuple[Row[Any], Deployment, dict[str, Any]]:
+        """A task's case (a row of ``_CASE_FOR_VIEW``), deployment, and its data with the decisions so far."""
+        case = _CASE_FOR_VIEW.one(s, {"case": w.case_id})
         row = self.deployments.row(s, w.deployment_id)
-        decided = s.scalars(
-            select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.outcome == Outcome.APPROVE)
-        ).all()
-        return case, row, with_decisions(case.data, decided)
+        return case, row, with_decisions(case.data, _DECISIONS.rows(s, {"case": w.case_id}))
 
     def _department_view(
-        self, w: WorkItem, case: Case, row: Deployment, data: dict[str, Any]
+        self, w: WorkItem | Row[Any], case: Row[Any], row: Deployment, data: dict[str, Any]
     ) -> DepartmentView:
         """What the task's department may see of the case (data minimisation): its item's data.
 
