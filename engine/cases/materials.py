@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import filetype
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.cases.review_queue import queue_review
 from engine.errors import DefinitionError, InvalidInput, MaterialNotFound, Problem, TooLarge
 from engine.storage.db import Database, upsert_insert
-from engine.storage.models import Material
+from engine.storage.models import Material, table_of
+from engine.storage.prepared import Prepared
 from engine.time.clock import Clock, SystemClock
 from forms.catalog import Catalog, MaterialKind
 from forms.checks import Format
@@ -56,6 +57,23 @@ _MIME_NAMES = {
 
 # Element formats that name exactly one company or person.
 IDENTIFYING_FORMATS = frozenset({Format.USCC, Format.RESIDENT_ID})
+
+_MATERIALS = table_of(Material)
+# An applicant's certificates in force (issued by a case, not revoked), newest first: all of
+# them, or of the kinds a form takes.
+_CERTIFICATES_QUERY = (
+    select(_MATERIALS)
+    .where(
+        _MATERIALS.c.owner == bindparam("owner"),
+        _MATERIALS.c.issued_by_case.is_not(None),
+        _MATERIALS.c.revoked_at.is_(None),
+    )
+    .order_by(_MATERIALS.c.created_at.desc(), _MATERIALS.c.id.desc())
+)
+_CERTIFICATES = Prepared(_CERTIFICATES_QUERY)
+_CERTIFICATES_OF_KINDS = Prepared(
+    _CERTIFICATES_QUERY.where(_MATERIALS.c.kind.in_(bindparam("kinds", expanding=True)))
+)
 
 
 @dataclass(frozen=True)
@@ -259,8 +277,8 @@ class MaterialInfo:
     issued_by_case: int | None
 
     @classmethod
-    def of(cls, row: Material) -> MaterialInfo:
-        """The info of a table row."""
+    def of(cls, row: Material | Row[Any]) -> MaterialInfo:
+        """The info of a table row (an object or a row of its columns)."""
         return cls(
             id=row.id,
             sha256=row.sha256,
@@ -368,7 +386,7 @@ class MaterialService:
             raise MaterialNotFound(f"材料不存在 (no material {material_id})")
         return row
 
-    def bytes_of(self, row: Material) -> BinaryIO:
+    def bytes_of(self, row: Material | Row[Any]) -> BinaryIO:
         """A material's bytes for reading: an issued certificate's from its row, others' from the store."""
         if row.content is not None:
             return io.BytesIO(row.content)
@@ -460,19 +478,17 @@ class MaterialService:
         """
         return [MaterialInfo.of(row) for row in self._certificate_rows(owner)]
 
-    def _certificate_rows(self, owner: str, kinds: Collection[str] | None = None) -> list[Material]:
+    def _certificate_rows(self, owner: str, kinds: Collection[str] | None = None) -> list[Row[Any]]:
         """The rows of ``certificates_of`` (of ``kinds`` only, if given), newest first, with their documents.
 
-        The rows come detached. Filtering the kinds in the query keeps an application's cost
-        from growing with the certificates its applicant holds of kinds its form does not take.
+        Plain rows (``Prepared``): every application looks for its applicant's certificates.
+        Filtering the kinds in the query keeps an application's cost from growing with the
+        certificates its applicant holds of kinds its form does not take.
         """
-        query = select(Material).where(
-            Material.owner == owner, Material.issued_by_case.is_not(None), Material.revoked_at.is_(None)
-        )
-        if kinds is not None:
-            query = query.where(Material.kind.in_(sorted(kinds)))
         with self.db.read() as session:
-            return list(session.scalars(query.order_by(Material.created_at.desc(), Material.id.desc())).all())
+            if kinds is None:
+                return _CERTIFICATES.rows(session, {"owner": owner})
+            return _CERTIFICATES_OF_KINDS.rows(session, {"owner": owner, "kinds": sorted(kinds)})
 
     def certificates_for(
         self, owner: str, data: Mapping[str, Any], kinds: Collection[str] | None = None
@@ -508,7 +524,7 @@ class MaterialService:
             raise MaterialNotFound(f"不是系统签发的电子证照 ({material_id} is not an issued certificate)")
         return self._document(row)
 
-    def _document(self, row: Material) -> dict[str, Any]:
+    def _document(self, row: Material | Row[Any]) -> dict[str, Any]:
         """The stored document of an issued certificate whose row is already at hand."""
         with self.bytes_of(row) as stream:
             document: dict[str, Any] = json.loads(stream.read().decode("utf-8"))

@@ -14,15 +14,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.errors import Problem
 from engine.reading.review import compare
-from engine.storage.models import Material
+from engine.storage.models import Material, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.review_tables import MaterialReview, ReviewStatus
 from forms.catalog import Catalog, MaterialReading
 from forms.merge import MergedForm
+
+_MATERIALS = table_of(Material)
+_REVIEWS = table_of(MaterialReview)
+# The fields read from an application's documents, with their kinds: every application asks,
+# so it is built once (``Prepared``). Reviews are written flushed (queued by upsert, carried
+# with a flush), so no autoflush is due.
+_READ_FIELDS = Prepared(
+    select(_MATERIALS.c.kind, _REVIEWS.c.fields)
+    .join(_REVIEWS, _REVIEWS.c.material_id == _MATERIALS.c.id)
+    .where(
+        _MATERIALS.c.id.in_(bindparam("ids", expanding=True)), _REVIEWS.c.status == ReviewStatus.DONE.value
+    )
+)
 
 
 def findings_of(
@@ -51,19 +65,14 @@ def blocking_problems(
     ids = [m for m in materials.values() if isinstance(m, str)]
     if not ids:
         return []
-    rows = session.execute(
-        select(Material.kind, MaterialReview)
-        .join(MaterialReview, MaterialReview.material_id == Material.id)
-        .where(Material.id.in_(ids), MaterialReview.status == ReviewStatus.DONE.value)
-    ).all()
     problems: list[Problem] = []
-    for kind, review in rows:
+    for kind, read_fields in _READ_FIELDS.rows(session, {"ids": ids}):
         spec = catalog.materials.get(kind)
         reads = spec.reads if spec is not None else None
         if reads is None or not reads.blocking:
             continue
         blocking_keys = {reads.fields[f] for f in reads.blocking if f in reads.fields}
-        fields = {str(k): str(v) for k, v in (review.fields or {}).items()}
+        fields = {str(k): str(v) for k, v in (read_fields or {}).items()}
         for finding in findings_of(reads, fields, data):
             key = str(finding.get("field", ""))
             if finding.get("verdict") != "mismatch" or key not in blocking_keys or key not in form.fields:
