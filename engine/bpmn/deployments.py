@@ -52,7 +52,8 @@ from engine.bpmn.variants import (
 from engine.errors import BundleNotFound, Conflict, DefinitionError, NotAllowed, Problem, TooLarge
 from engine.regions.service import Regions
 from engine.storage.db import Database
-from engine.storage.models import Deployment
+from engine.storage.models import Deployment, table_of
+from engine.storage.prepared import Prepared
 from engine.storage.settings import Settings
 from forms.catalog import Catalog
 from forms.merge import MergedForm, merge_form
@@ -64,21 +65,28 @@ ZIP_MAX_RATIO = 50
 PUBLISHED = VersionStatus.PUBLISHED.value
 # Built once: every application asks which version it gets (the newest published base, then
 # its division's variant on that base).
-_NEWEST_BASE = (
-    select(Deployment.id)
-    .where(Deployment.key == bindparam("key"), Deployment.division.is_(None), Deployment.status == PUBLISHED)
-    .order_by(Deployment.version.desc())
+# Every application asks both (which version an applicant of a division gets): built once and
+# run on the driver (``Prepared``).
+_DEPLOYMENTS = table_of(Deployment)
+_NEWEST_BASE = Prepared(
+    select(_DEPLOYMENTS.c.id)
+    .where(
+        _DEPLOYMENTS.c.key == bindparam("key"),
+        _DEPLOYMENTS.c.division.is_(None),
+        _DEPLOYMENTS.c.status == PUBLISHED,
+    )
+    .order_by(_DEPLOYMENTS.c.version.desc())
     .limit(1)
 )
-_VARIANTS_IN = (
-    select(Deployment.id, Deployment.division)
+_VARIANTS_IN = Prepared(
+    select(_DEPLOYMENTS.c.id, _DEPLOYMENTS.c.division)
     .where(
-        Deployment.key == bindparam("key"),
-        Deployment.base_id == bindparam("base"),
-        Deployment.division.in_(bindparam("chain", expanding=True)),
-        Deployment.status == PUBLISHED,
+        _DEPLOYMENTS.c.key == bindparam("key"),
+        _DEPLOYMENTS.c.base_id == bindparam("base"),
+        _DEPLOYMENTS.c.division.in_(bindparam("chain", expanding=True)),
+        _DEPLOYMENTS.c.status == PUBLISHED,
     )
-    .order_by(Deployment.version.desc())
+    .order_by(_DEPLOYMENTS.c.version.desc())
 )
 # A draft's content matches these rows (an unchanged upload keeps their version); a published
 # deployment's only published ones (publishing never hides behind a pending draft).
@@ -659,7 +667,8 @@ class Deployments:
 
     def _newest_base_id(self, session: Session, key: str) -> int | None:
         """The newest published base version's id (variants go onto it)."""
-        return session.execute(_NEWEST_BASE, {"key": key}).scalar()
+        found: int | None = _NEWEST_BASE.scalar(session, {"key": key})
+        return found
 
     def for_division(
         self, session: Session, key: str, chain: Sequence[str], base: Deployment | None = None
@@ -674,7 +683,7 @@ class Deployments:
         base = base or self.latest(session, key)
         if not chain:
             return base
-        found = session.execute(_VARIANTS_IN, {"key": key, "base": base.id, "chain": list(chain)}).all()
+        found = _VARIANTS_IN.rows(session, {"key": key, "base": base.id, "chain": list(chain)})
         newest: dict[str, int] = {}
         for deployment_id, division in found:
             newest.setdefault(str(division), deployment_id)
