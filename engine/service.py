@@ -79,7 +79,7 @@ class Engine(CaseFacade):
         self.messages = MessageCentre(db, clock)
         # Certificates and receipts as PDF, public verification and revocation (engine.documents).
         self.documents = Documents(self)
-        subscribe_followers(db.spine, calendar, settings.default_division, regions)
+        subscribe_followers(db.spine, calendar, catalog, settings.default_division, regions)
         # Material pre-review (智能预审): the worker reads uploads; views answer what was read.
         self.pre_review = PreReview(db, self.materials, clock)
         self.reviews = Reviews(db, catalog)

@@ -26,7 +26,8 @@ Every subscriber has a stable name, so subscribing again (a second ``Engine`` on
 ``Database``) replaces it instead of counting everything twice.
 
 May import: ``engine.analytics``, ``engine.integration``, ``engine.portal``, ``engine.deadlines``,
-``engine.feedback``, ``engine.cases``, ``engine.regions``, ``engine.storage``, ``engine.time``.
+``engine.feedback``, ``engine.cases``, ``engine.regions``, ``engine.storage``, ``engine.time``,
+``forms`` (the catalog).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from engine.regions.service import Regions
 from engine.storage.models import Case, WorkItem
 from engine.storage.spine import Spine
 from engine.time.calendar import WorkCalendar
+from forms.catalog import Catalog
 
 
 def _case(session: Session, case_id: int | None) -> Case:
@@ -80,6 +82,7 @@ def _case(session: Session, case_id: int | None) -> Case:
 def subscribe_followers(
     spine: Spine,
     calendar: WorkCalendar,
+    catalog: Catalog,
     default_division: str = DEFAULT_DIVISION,
     regions: Regions | None = None,
 ) -> None:
@@ -87,7 +90,7 @@ def subscribe_followers(
 
     ``default_division`` is the settings' (``Settings.default_division``): analytics counts
     cases from before regions, which name no division, for it. ``regions`` names the
-    departments in the message centre's messages.
+    departments in the message centre's messages, ``catalog`` the certificates.
     """
 
     def count_completion(session: Session, event: TaskApproved | TaskReturned) -> None:
@@ -157,6 +160,6 @@ def subscribe_followers(
     spine.subscribe("deadlines.incident_opened", open_incident, IncidentRaised)
     spine.subscribe("deadlines.incident_closed", close_incident, IncidentResolved)
     spine.subscribe("portal.discard_draft", discard_on_submit, Submitted)
-    notifier = Notifier(default_division, regions, calendar.tz)
+    notifier = Notifier(default_division, catalog, regions, calendar.tz)
     spine.subscribe("portal.notifications", notifier.follow, *Notifier.KINDS)
     spine.subscribe("integration.outbox", outbox.record)  # every kind, present and future

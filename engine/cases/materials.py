@@ -71,6 +71,16 @@ _CERTIFICATES_QUERY = (
     .order_by(_MATERIALS.c.created_at.desc(), _MATERIALS.c.id.desc())
 )
 _CERTIFICATES = Prepared(_CERTIFICATES_QUERY)
+# The certificates of a kind a case has issued to its applicant, newest first (a step issues one).
+_ISSUED_BY_CASE = Prepared(
+    select(_MATERIALS)
+    .where(
+        _MATERIALS.c.issued_by_case == bindparam("case"),
+        _MATERIALS.c.kind == bindparam("kind"),
+        _MATERIALS.c.owner == bindparam("owner"),
+    )
+    .order_by(_MATERIALS.c.created_at.desc(), _MATERIALS.c.id.desc())
+)
 _CERTIFICATES_OF_KINDS = Prepared(
     _CERTIFICATES_QUERY.where(_MATERIALS.c.kind.in_(bindparam("kinds", expanding=True)))
 )
@@ -417,11 +427,8 @@ class MaterialService:
                 f"{kind} 不是电子证照类材料 ({kind} is not a certificate kind)",
                 [Problem(f"{kind} 不是电子证照类材料", where=kind, rule="not_certificate")],
             )
-        earlier = session.scalars(
-            select(Material)
-            .where(Material.issued_by_case == case_id, Material.kind == kind, Material.owner == owner)
-            .order_by(Material.created_at.desc(), Material.id.desc())
-        ).all()
+        # Certificates are flushed as they are issued, so the statement sees this action's too.
+        earlier = _ISSUED_BY_CASE.rows(session, {"case": case_id, "kind": kind, "owner": owner})
         if earlier and not replacing:
             return MaterialInfo.of(earlier[0])
         missing = [name for name in spec.certificate.fields if content.get(name) in (None, "")]

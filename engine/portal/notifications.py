@@ -92,7 +92,7 @@ from engine.storage.portal_tables import Notification
 from engine.storage.prepared import Prepared
 from engine.storage.spine import Event, emit
 from engine.time.clock import Clock
-from forms.catalog import load_catalog
+from forms.catalog import Catalog
 
 REPLY_SHOWN = 200  # characters of a department's reply quoted in a message
 ACCOUNTS = table_of(Account)
@@ -299,9 +299,14 @@ class Notifier:
     )
 
     def __init__(
-        self, default_division: str, regions: Regions | None = None, tz: str = "Asia/Shanghai"
+        self,
+        default_division: str,
+        catalog: Catalog,
+        regions: Regions | None = None,
+        tz: str = "Asia/Shanghai",
     ) -> None:
         self.default_division = default_division
+        self.catalog = catalog  # the engine's: names the certificates a finished case issued
         self.regions = regions
         self.zone = ZoneInfo(tz)
 
@@ -509,7 +514,7 @@ class Notifier:
             title = Label(f"已办结：{names.name.zh}", f"Done: {names.name.en}")
             body = Label(f"您的办件 {code} 已办结。", f"Your case {code} is complete.")
             if event.outputs:
-                materials = load_catalog().materials
+                materials = self.catalog.materials
                 issued = [materials.get(kind) for kind in event.outputs]
                 zh = "、".join(m.zh if m is not None else "电子证照" for m in issued)
                 en = ", ".join(m.en if m is not None else "electronic certificate" for m in issued)
