@@ -92,10 +92,13 @@ def _fetchable(now: datetime | ColumnElement[datetime]) -> tuple[ColumnElement[b
     )
 
 
-def _of_case_keyed(business_key: str) -> ColumnElement[bool]:
-    """Task rows of the case whose business key is ``business_key``: its code, or its id when it has none."""
-    by_id = [Case.id == int(business_key)] if _is_case_id(business_key) else []
-    return WorkItem.case_id.in_(select(Case.id).where(or_(Case.code == business_key, *by_id)))
+def _of_case_keyed(
+    key: str | BindParameter[str], case_id: int | BindParameter[int] | None
+) -> ColumnElement[bool]:
+    """Task rows of the case whose business key is ``key``: its code, or ``case_id`` (the key read
+    as a case id, None when it cannot be one): a case without a code is keyed by its id."""
+    by_id = [Case.id == case_id] if case_id is not None else []
+    return WorkItem.case_id.in_(select(Case.id).where(or_(Case.code == key, *by_id)))
 
 
 def _is_case_id(business_key: str) -> bool:
@@ -148,9 +151,8 @@ def _candidates(shape: _FetchShape) -> Prepared:
         for i, (keyed, by_id) in enumerate(topics):
             named = WorkItem.topic == bindparam(f"topic_{i}")
             if keyed:
-                ids = [Case.id == bindparam(f"key_id_{i}")] if by_id else []
-                of_case = select(Case.id).where(or_(Case.code == bindparam(f"key_{i}"), *ids))
-                named = and_(named, WorkItem.case_id.in_(of_case))
+                case_id: BindParameter[int] | None = bindparam(f"key_id_{i}") if by_id else None
+                named = and_(named, _of_case_keyed(bindparam(f"key_{i}"), case_id))
             filters.append(named)
         order = (WorkItem.priority.desc(), WorkItem.id) if use_priority else (WorkItem.id,)
         query = Prepared(
@@ -319,18 +321,22 @@ class ExternalTasks(Queues, TaskActions):
         locked: list[tuple[int, TopicRequest]] = []
         asked = sorted(wanted)
         keys = [wanted[name].business_key for name in asked]
-        shape = (use_priority, tuple((key is not None, key is not None and _is_case_id(key)) for key in keys))
+        by_id = [key is not None and _is_case_id(key) for key in keys]
+        shape = (
+            use_priority,
+            tuple((key is not None, as_id) for key, as_id in zip(keys, by_id, strict=True)),
+        )
         params: dict[str, Any] = {
             "now": now,
             "department": department,
             "divisions": divisions,
             "limit": max_tasks,
         }
-        for i, (name, key) in enumerate(zip(asked, keys, strict=True)):
+        for i, (name, key, as_id) in enumerate(zip(asked, keys, by_id, strict=True)):
             params[f"topic_{i}"] = name
             if key is not None:
                 params[f"key_{i}"] = key
-                if _is_case_id(key):
+                if as_id:
                     params[f"key_id_{i}"] = int(key)
         with self.db.write() as s:
             for task_id, topic in _candidates(shape).rows(s, params):
@@ -658,7 +664,9 @@ class ExternalTasks(Queues, TaskActions):
         if process_instance_id is not None:
             query = query.where(WorkItem.case_id == process_instance_id)
         if business_key is not None:
-            query = query.where(_of_case_keyed(business_key))
+            query = query.where(
+                _of_case_keyed(business_key, int(business_key) if _is_case_id(business_key) else None)
+            )
         query = query.order_by(WorkItem.id).offset(max(first, 0))
         if max_results is not None:
             query = query.limit(max(max_results, 0))

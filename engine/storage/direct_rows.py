@@ -60,13 +60,13 @@ class _Table:
     """How one mapped class's rows are written: its statements, columns and version counter."""
 
     name: str
-    # Attribute key (equal to the column's key), the column, and its Python-side default.
-    columns: tuple[tuple[str, Column[Any], Callable[[], Any] | None], ...]
+    # Each attribute (its key is its column's) with its Python-side default.
+    defaults: dict[str, Callable[[], Any] | None]
     # Each attribute's column type, which says whether a value changed.
     types: dict[str, Any]
     pk: str
-    version: str | None
-    next_version: Callable[[Any], Any]
+    # The version counter: its attribute and the mapper's generator of the next value.
+    version: tuple[str, Callable[[Any], Any]] | None
     update: Prepared
     insert: Prepared
     mapper: Mapper[Any]
@@ -84,9 +84,9 @@ class _Table:
         if changed:
             params = {**changed, "where_pk": values[self.pk]}
             if self.version is not None:
-                loaded = values[self.version]
-                params[self.version] = self.next_version(loaded)
-                params["where_version"] = loaded
+                counter, next_value = self.version
+                params[counter] = next_value(values[counter])
+                params["where_version"] = values[counter]
             matched = self.update.count(session, params)
             if matched != 1:
                 raise StaleDataError(
@@ -94,7 +94,7 @@ class _Table:
                     f"{matched} were matched."
                 )
             if self.version is not None:
-                values[self.version] = params[self.version]
+                values[counter] = params[counter]
         # As the ORM's flush ends: what was written is what the row holds now.
         state._commit_all(values, session.identity_map)
 
@@ -102,12 +102,13 @@ class _Table:
         """Insert a pending row with its defaults and make it persistent under its new id."""
         state = instance_state(obj)
         values = state.dict
-        for key, _column, make in self.columns:
+        for key, make in self.defaults.items():
             if key not in values and key != self.pk:
                 values[key] = make() if make is not None else None
         if self.version is not None:
-            values[self.version] = self.next_version(None)
-        params = {key: values[key] for key, _column, _make in self.columns if key in values}
+            counter, next_value = self.version
+            values[counter] = next_value(None)
+        params = {key: values[key] for key in self.defaults if key in values}
         if params.get(self.pk) is None:
             params.pop(self.pk, None)
         new_id = self.insert.scalar(session, params)
@@ -150,7 +151,7 @@ def attach(session: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
         obj = identity.get(key)
         if obj is not None:
             state = instance_state(obj)
-            unread = [key for key, _column, _make in table.columns if key not in values and key in state.dict]
+            unread = [key for key in table.defaults if key not in values and key in state.dict]
             state.dict.update(values)
             state._commit_all(state.dict, identity)
             if unread:  # loaded before, perhaps before a lock: read again on first use, as fresh
@@ -181,14 +182,16 @@ def _describe(cls: type) -> _Table:
     table = _table(cls)
     if len(mapper.tables) != 1 or mapper.relationships or len(mapper.primary_key) != 1:
         raise ValueError(f"{cls.__name__}: only single-table classes without relationships")
-    columns: list[tuple[str, Column[Any], Callable[[], Any] | None]] = []
+    defaults: dict[str, Callable[[], Any] | None] = {}
+    types: dict[str, Any] = {}
     for prop in mapper.column_attrs:
         (column,) = cast(list[Column[Any]], prop.columns)
         if prop.key != column.key or column.onupdate is not None or column.server_onupdate is not None:
             raise ValueError(f"{cls.__name__}.{prop.key}: attribute and column differ, or it has onupdate")
         if column.server_default is not None and column.default is None:
             raise ValueError(f"{cls.__name__}.{prop.key}: a server-side default only")
-        columns.append((prop.key, column, default_maker(column.default)))
+        defaults[prop.key] = default_maker(column.default)
+        types[prop.key] = column.type
     pk = mapper.primary_key[0]
     version_column = mapper.version_id_col
     next_version = mapper.version_id_generator
@@ -199,19 +202,16 @@ def _describe(cls: type) -> _Table:
         changing = changing.where(version_column == bindparam("where_version"))
     return _Table(
         name=table.name,
-        columns=tuple(columns),
-        types={key: column.type for key, column, _make in columns},
+        defaults=defaults,
+        types=types,
         pk=str(pk.key),
-        version=str(version_column.key) if version_column is not None else None,
-        next_version=next_version if callable(next_version) else _unversioned,
+        version=(str(version_column.key), next_version)
+        if version_column is not None and callable(next_version)
+        else None,
         update=Prepared(changing),
         insert=Prepared(insert(table).returning(pk)),
         mapper=mapper,
     )
-
-
-def _unversioned(_loaded: Any) -> Any:
-    raise AssertionError("a table without a version counter has none to move")
 
 
 def _write(session: Session, _context: Any, objects: Sequence[Any] | None) -> None:
@@ -225,7 +225,7 @@ def _write(session: Session, _context: Any, objects: Sequence[Any] | None) -> No
     for obj in dirty:
         table = _HANDLED[type(obj)]
         state = instance_state(obj)
-        if table.version is not None and table.version not in state.dict:
+        if table.version is not None and table.version[0] not in state.dict:
             return  # a version counter not loaded: the ORM reads it first
         if any(
             key not in state.dict or isinstance(state.dict[key], ClauseElement)

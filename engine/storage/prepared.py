@@ -29,7 +29,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
@@ -41,6 +41,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 _POSTCOMPILE = "__[POSTCOMPILE_{}]"
 Processor = Callable[[Any], Any] | None
+R = TypeVar("R")
 
 
 @dataclass
@@ -87,17 +88,7 @@ class Prepared:
 
     def rows(self, session: Session, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run once and return the rows (named tuples; empty for a statement that returns nothing)."""
-        conn = session.connection()
-        given = dict(params or {})
-        plan = self._plan(conn.dialect, given)
-        if plan is None:
-            result = conn.execute(cast(Executable, self.statement), given)
-            return list(result.all()) if result.returns_rows else []
-        cursor = self._execute(conn, plan, self._bind(plan, given), many=False)
-        try:
-            return self._rows(plan, cursor) if plan.returns else []
-        finally:
-            cursor.close()
+        return self._once(session, params, self._rows, _result_rows)
 
     def one_or_none(self, session: Session, params: Mapping[str, Any] | None = None) -> Any:
         """The one row returned, or None (more than one is an error)."""
@@ -120,14 +111,25 @@ class Prepared:
 
     def count(self, session: Session, params: Mapping[str, Any] | None = None) -> int:
         """Run once and return how many rows it changed (an UPDATE or DELETE returning nothing)."""
+        return self._once(session, params, _cursor_count, _result_count)
+
+    def _once(
+        self,
+        session: Session,
+        params: Mapping[str, Any] | None,
+        from_cursor: Callable[[_Plan, Any], R],
+        from_result: Callable[[Any], R],
+    ) -> R:
+        """Run once on the session's connection; what ``from_cursor`` reads of the driver's cursor
+        (or ``from_result`` of SQLAlchemy's result, where SQLAlchemy runs it)."""
         conn = session.connection()
         given = dict(params or {})
         plan = self._plan(conn.dialect, given)
         if plan is None:
-            return int(cast(Any, conn.execute(cast(Executable, self.statement), given)).rowcount)
+            return from_result(conn.execute(cast(Executable, self.statement), given))
         cursor = self._execute(conn, plan, self._bind(plan, given), many=False)
         try:
-            return int(cursor.rowcount)
+            return from_cursor(plan, cursor)
         finally:
             cursor.close()
 
@@ -197,6 +199,8 @@ class Prepared:
 
     @staticmethod
     def _rows(plan: _Plan, cursor: Any) -> list[Any]:
+        if not plan.returns:
+            return []
         fetched = cursor.fetchall()
         if plan.result_processors is None:
             codes = [d[1] for d in cursor.description or ()]
@@ -293,6 +297,18 @@ class Prepared:
             row=_row_class(self._keys) if self._columns else None,
             result_types=[c.type for c in self._columns],
         )
+
+
+def _result_rows(result: Any) -> list[Any]:
+    return list(result.all()) if result.returns_rows else []
+
+
+def _result_count(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def _cursor_count(_plan: _Plan, cursor: Any) -> int:
+    return int(cursor.rowcount)
 
 
 def _row_class(keys: list[str]) -> type:
