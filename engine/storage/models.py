@@ -248,7 +248,8 @@ class WorkItem(Base):
         Index("ix_work_items_case", "case_id", "state"),
         Index("ix_work_items_assignee", "assignee", "state", "due_at", "id"),
         Index("ix_work_items_due", "state", "due_at"),
-        Index("ix_work_items_bundle", "bundle_key", "item_key", "state"),
+        # A bundle's queue (an analyst's, filtered by bundle): its open tasks by due time.
+        Index("ix_work_items_bundle_queue", "bundle_key", "state", "due_at", "id"),
         Index("ix_work_items_topic", "kind", "topic", "state", "priority", "id"),
     )
 
