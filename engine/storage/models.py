@@ -79,6 +79,9 @@ class Account(Base):
     """A person who signs in: applicant, clerk of some departments, analyst or admin."""
 
     __tablename__ = "accounts"
+    # An office's clerks by role and division (each new task tells its office's clerks): every
+    # applicant who signs up is an account too, so a lookup by role must not read them all.
+    __table_args__ = (Index("ix_accounts_office", "role", "division"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
