@@ -63,10 +63,8 @@ log = logging.getLogger(__name__)
 ZIP_MAX_FILES = 64
 ZIP_MAX_RATIO = 50
 PUBLISHED = VersionStatus.PUBLISHED.value
-# Built once: every application asks which version it gets (the newest published base, then
-# its division's variant on that base).
-# Every application asks both (which version an applicant of a division gets): built once and
-# run on the driver (``Prepared``).
+# Every application asks which version it gets (the newest published base, then its
+# division's variant on that base): built once and run on the driver (``Prepared``).
 _DEPLOYMENTS = table_of(Deployment)
 _NEWEST_BASE = Prepared(
     select(_DEPLOYMENTS.c.id)

@@ -71,6 +71,9 @@ _CERTIFICATES_QUERY = (
     .order_by(_MATERIALS.c.created_at.desc(), _MATERIALS.c.id.desc())
 )
 _CERTIFICATES = Prepared(_CERTIFICATES_QUERY)
+_CERTIFICATES_OF_KINDS = Prepared(
+    _CERTIFICATES_QUERY.where(_MATERIALS.c.kind.in_(bindparam("kinds", expanding=True)))
+)
 # The certificates of a kind a case has issued to its applicant, newest first (a step issues one).
 _ISSUED_BY_CASE = Prepared(
     select(_MATERIALS)
@@ -80,9 +83,6 @@ _ISSUED_BY_CASE = Prepared(
         _MATERIALS.c.owner == bindparam("owner"),
     )
     .order_by(_MATERIALS.c.created_at.desc(), _MATERIALS.c.id.desc())
-)
-_CERTIFICATES_OF_KINDS = Prepared(
-    _CERTIFICATES_QUERY.where(_MATERIALS.c.kind.in_(bindparam("kinds", expanding=True)))
 )
 
 
