@@ -33,7 +33,7 @@ def plan_of(engine: Engine, statement: str, parameters: Any) -> str:
 
 
 def statements(engine: Engine, marker: str) -> tuple[list[tuple[str, Any]], Any]:
-    """A list that collects the statements holding ``marker`` while the listener returned is on."""
+    """The statements holding ``marker`` (a list filled as they run) and the listener to remove."""
     seen: list[tuple[str, Any]] = []
 
     def capture(
