@@ -49,7 +49,7 @@ from engine.cases.external_views import ExternalTaskView, TopicRequest
 from engine.cases.queues import Queues
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
 from engine.cases.store import OpenCase
-from engine.cases.task_actions import TaskActions
+from engine.cases.task_actions import TASK_OFFICE, TaskActions
 from engine.cases.task_events import task_event_fields
 from engine.cases.views import Label, WorkItemView
 from engine.cases.visibility import TaskReach, may_see_as_system, may_supervise_task, task_reach
@@ -120,14 +120,9 @@ _LOCK_TASK = Prepared(
 )
 
 
-# Which case and office an external task is of (each call of its lock holder starts here).
-_TASK_OFFICE = Prepared(
-    select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division, WORK_ITEMS.c.kind).where(
-        WORK_ITEMS.c.id == bindparam("task")
-    )
-)
+_ONE_TASK = select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task"))
 # A fetched task's row, read back after its lock committed (one each, by id).
-_TASK_ROW = Prepared(select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task")))
+_TASK_ROW = Prepared(_ONE_TASK)
 # What a fetch lists of each material of its task's department view.
 _MATERIALS = table_of(Material)
 _MATERIAL_FACTS = Prepared(
@@ -136,7 +131,7 @@ _MATERIAL_FACTS = Prepared(
     ).where(_MATERIALS.c.id.in_(bindparam("ids", expanding=True)))
 )
 # A completion's task row read again under a row lock (``_held_row``).
-_HELD_ROW = Prepared(select(WORK_ITEMS).where(WORK_ITEMS.c.id == bindparam("task")).with_for_update())
+_HELD_ROW = Prepared(_ONE_TASK.with_for_update())
 
 
 def _candidates(shape: _FetchShape) -> Prepared:
@@ -247,7 +242,7 @@ class ExternalTasks(Queues, TaskActions):
         """A ``locate`` for ``_mutate``: the case of an external task that ``may(department, division)``."""
 
         def locate(session: Session) -> int:
-            found = _TASK_OFFICE.one_or_none(session, {"task": task_id})
+            found = TASK_OFFICE.one_or_none(session, {"task": task_id})
             if found is None or found.kind != EXTERNAL or not may(found.department, found.division):
                 raise _not_found(task_id)
             return int(found.case_id)

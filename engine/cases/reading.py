@@ -21,7 +21,7 @@ from sqlalchemy import Row, bindparam, select
 from engine.cases.core import CaseCore
 from engine.cases.cursors import MAX_PAGE, decode_cursor, encode_cursor
 from engine.cases.states import CaseStatus, Outcome, WorkItemState
-from engine.cases.store import CASE_TASK_ROWS
+from engine.cases.store import CASE_TASK_ROWS, CASE_WITHOUT_STATE
 from engine.cases.suspension_views import suspensions_of
 from engine.cases.views import CaseView, Label, Page, TimelineEntry, WorkItemView, office_label
 from engine.cases.visibility import decided_within, may_see_task, visible_cases
@@ -54,11 +54,8 @@ APPLICANT_BARE_KINDS = frozenset({"case_migrated"})
 # reads its rows on statements built once (``Prepared``), as plain rows: it changes nothing, so
 # it needs none of the ORM's objects. The case without its workflow state (the largest
 # column, never shown), its tasks and its timeline.
-_CASES = table_of(Case)
 _CASE_EVENTS = table_of(CaseEvent)
-_CASE_ROW = Prepared(
-    select(*(c for c in _CASES.c if c.key != "state")).where(_CASES.c.id == bindparam("case"))
-)
+_CASE_ROW = Prepared(CASE_WITHOUT_STATE)
 _TIMELINE_ROWS = Prepared(
     select(_CASE_EVENTS).where(_CASE_EVENTS.c.case_id == bindparam("case")).order_by(_CASE_EVENTS.c.id)
 )

@@ -62,11 +62,9 @@ WORK_ITEMS = table_of(WorkItem)
 # Built once and run on the driver (``Prepared``), the rows held by the session as the ORM's
 # (``engine.storage.direct_rows``): every action on a case runs the first two.
 # The state text (the largest column) is read only when the cache cannot serve it.
-_LOCK_CASE = Prepared(
-    select(*(c for c in CASES.c if c.key != "state"))
-    .where(CASES.c.id == bindparam("case"))
-    .with_for_update(key_share=True)
-)
+# A case's row without its state: what an action locks, and what a case page reads.
+CASE_WITHOUT_STATE = select(*(c for c in CASES.c if c.key != "state")).where(CASES.c.id == bindparam("case"))
+_LOCK_CASE = Prepared(CASE_WITHOUT_STATE.with_for_update(key_share=True))
 # What every action needs, read at once: the open rows, and the rows returned in the case's
 # current round (held until the applicant's supplement). A long case's finished rows (a
 # multi-instance step over 200 entries leaves 200) are read only where a rule asks for them.

@@ -75,8 +75,10 @@ _CLAIM = Prepared(
     .values(state=WorkItemState.CLAIMED, assignee=bindparam("clerk"), claimed_at=bindparam("now"))
     .returning(*WORK_ITEMS.c, *_case_columns("code", "bundle_key", "version", "deployment_id"))
 )
-_TASK_CASE = Prepared(
-    select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division).where(
+# Which case and office a task is of, and its kind: where a task action (a clerk's or a
+# department system's) starts, before the case is locked.
+TASK_OFFICE = Prepared(
+    select(WORK_ITEMS.c.case_id, WORK_ITEMS.c.department, WORK_ITEMS.c.division, WORK_ITEMS.c.kind).where(
         WORK_ITEMS.c.id == bindparam("task")
     )
 )
@@ -207,7 +209,7 @@ class TaskActions(Applying):
             )
 
         def locate(session: Session) -> int:
-            found = _TASK_CASE.one_or_none(session, {"task": work_item_id})
+            found = TASK_OFFICE.one_or_none(session, {"task": work_item_id})
             if found is None or not may_see_task(actor, found.department, found.division, self.regions):
                 raise WorkItemNotFound(f"没有这个任务 (no task {work_item_id})")
             if not may_work_task(actor, found.department, found.division, self.regions):
