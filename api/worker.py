@@ -118,6 +118,7 @@ class TimerWorker:
                         "warned": tick.sla.warned,
                         "rectifications_overdue": tick.rectifications_overdue,
                         "reviewed": tick.reviewed,
+                        "projected": tick.projected,
                     }
                 },
             )

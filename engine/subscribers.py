@@ -6,9 +6,9 @@ listeners are named. Each runs inside the transaction of the change it follows, 
 writes (analytics aggregates, shifted due dates) commits or rolls back with the case:
 
 - analytics counts completed tasks, finished cases, ratings, complaints and tasks that went
-  overdue (``engine.analytics.recording``); completions and finished cases are counted just
-  before the commit (``engine.analytics.deferred``), so their shared aggregate rows stay
-  locked for the commit alone;
+  overdue (``engine.analytics.recording``); completions and finished cases are queued just
+  before the commit (``engine.analytics.deferred``) and added to the shared aggregate rows
+  in batches afterwards (``engine.analytics.projection``);
 - the SLA clock (``engine.deadlines.pauses``) stops the departments' clocks for the time a
   case waited for the applicant, when the supplement resumes it, and for the time a case
   was suspended (挂起), when it is resumed;
@@ -100,7 +100,7 @@ def subscribe_followers(
         if item is None:
             raise LookupError(f"the event names no task that exists (task {event.work_item_id})")
         case = _case(session, event.case_id)
-        # Counted last in the transaction: the aggregate row is locked for the commit alone.
+        # Queued last in the transaction, from the task as the action leaves it.
         later(
             session,
             lambda: record_completion(session, item, calendar, case=case, default_division=default_division),

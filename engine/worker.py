@@ -6,8 +6,10 @@ runs (``Engine.run_migration_jobs``: each case in its own transaction; a run int
 crash or a restart goes on from its pending rows), read a few uploaded documents queued for
 pre-review (``Engine.run_review_jobs``: each claimed with a lease that a killed worker lets
 expire, ``engine.review.pipeline``), then run the SLA clock
-(``engine.deadlines.tracking``) and send
-rectifications past their deadline to the supervisors (``engine.feedback.rectification``). Every step
+(``engine.deadlines.tracking``), send
+rectifications past their deadline to the supervisors (``engine.feedback.rectification``), and
+add the completions queued since the last tick to the analytics aggregates
+(``engine.analytics.projection``). Every step
 claims its rows safely, so any number of workers may run against one PostgreSQL database;
 on SQLite the write lock serializes them, and an idle tick only reads.
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from engine.analytics.projection import catch_up
 from engine.deadlines.tracking import SweepResult, run_sweep
 from engine.feedback.rectification import run_rectification_sweep
 from engine.storage.db import Database
@@ -67,6 +70,7 @@ class WorkerTick:
     # A batch was full: more may be waiting, so the next tick should not sleep first.
     busy: bool = False
     reviewed: int = 0
+    projected: int = 0  # completions and finished cases added to the analytics aggregates
 
 
 class Worker:
@@ -110,7 +114,7 @@ class Worker:
             return default
 
     def run_once(self) -> WorkerTick:
-        """One tick: timers, migration runs, a few pre-reviews, the SLA sweep, overdue rectifications."""
+        """One tick: timers, migrations, a few pre-reviews, SLA sweep, overdue rectifications, analytics."""
         started = time.perf_counter()
         at = self.engine.clock.now()
         errors: list[str] = []
@@ -146,6 +150,9 @@ class Worker:
             0,
             errors,
         )
+        projected = self._guarded(
+            "analytics", "analytics projection", lambda: catch_up(self.engine.db), 0, errors
+        )
         return WorkerTick(
             at=at,
             timers_fired=fired,
@@ -154,6 +161,7 @@ class Worker:
             seconds=time.perf_counter() - started,
             migrated=migrated,
             reviewed=reviewed,
+            projected=projected,
             errors=tuple(errors),
             busy=busy,
         )

@@ -1,14 +1,18 @@
 """Numbers that find bottlenecks (堵点): waits, work times, late steps, returns, ratings, reductions.
 
 Queries must stay fast as history grows, so nothing here scans the history per request:
-aggregates are kept up to date in the same transaction as the change they count.
+aggregates are kept up to date. Ratings, complaints and tasks gone overdue are counted in
+the transaction of the change; completed tasks and finished cases, the hot ones, are queued
+by their change and added in batches before any read (``projection``), so a clerk's action
+never waits on a row every other completion of the item shares.
 
 - ``sketch``: the quantile sketch (medians and p90s from log-sized buckets);
 - ``rows``: the five aggregate tables (per task, per case, per day, rating counts, rating
-  counts per office), each keyed by division too;
+  counts per office), each keyed by division too, and the queue of facts for them;
 - ``totals``: what one finished task or case adds to them (shared by recording and rebuild);
-- ``recording``: the projections of case events into the rows (``engine.subscribers``
-  subscribes them to the spine);
+- ``recording``: what case events count for (``engine.subscribers`` subscribes it to the
+  spine); ``statements``: the upserts and locked updates that change the rows;
+- ``projection``: the queue of completions and finished cases, and its batches into the rows;
 - ``views`` and ``queries``: what analysts read, and the queries that build it;
 - ``grouping``: which divisions a query reads (a division's subtree) and how it groups them
   (per division, or rolled up to the ancestor at a level);

@@ -1,13 +1,11 @@
-"""Aggregate rows written last: projections of a transaction run just before it commits.
+"""Work run last in a transaction, just before it commits: the analytics facts of its completions.
 
-The aggregate rows (``engine.analytics.rows``) are shared by every case of a bundle, item and
-office, so a transaction that updates one holds that row's lock until it commits, and every
-other completion of the same item waits for it. Counted when the event is emitted, the lock
-would be held through the rest of the action (saving the workflow, syncing its tasks, the
-audit lines, the outbox), and with several server processes those waits, not the CPU,
-capped the throughput. ``later`` queues the counting instead; it runs in the same
-transaction, as its last statements before the commit, so the count still commits or rolls
-back with the change and the lock is held for the commit alone.
+A completed task or finished case is queued for the aggregates (``engine.analytics.projection``)
+with what it counts for: its working times, its day, the applicant's materials. ``later``
+works that out as the transaction's last statements, from the task and case as the whole
+action leaves them, so an ORM read it needs (a paused case's pauses) flushes the action's
+changes once, with the commit's own flush, and never in the middle of the action. It runs in
+the same transaction, so the fact still commits or rolls back with the change.
 
 May import: ``engine.storage`` (nothing else: the work is handed in).
 """

@@ -2,6 +2,8 @@
 
 Each reads the aggregate rows (``engine.analytics.rows``), never the history, so its cost
 does not grow with the number of cases; the results are the values of ``engine.analytics.views``.
+Each first adds the facts still queued to them (``engine.analytics.projection.current``), so
+it counts every change committed before it was asked.
 
 By division: each query takes the division tree (``tree``), ``division`` (read that
 division's subtree only; None = everywhere) and ``reach`` (the asking analyst's own
@@ -12,8 +14,8 @@ Which division a figure counts for: a task's is the office that handled it, a ca
 duration, steps, ratings, complaints) the division that decided it.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.views``, ``engine.analytics.rows``,
-``engine.analytics.totals``, ``engine.analytics.grouping``, ``engine.analytics.step_returns``,
-``engine.bpmn``, ``engine.cases.views``,
+``engine.analytics.projection``, ``engine.analytics.totals``, ``engine.analytics.grouping``,
+``engine.analytics.step_returns``, ``engine.bpmn``, ``engine.cases.views``,
 ``engine.regions``, ``engine.storage``, ``engine.time``, ``engine.errors``.
 """
 
@@ -29,6 +31,7 @@ from sqlalchemy import Select, select
 
 from engine.analytics import suspensions
 from engine.analytics.grouping import DivisionScope, division_scope
+from engine.analytics.projection import current
 from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
 from engine.analytics.sketch import bucket_value, sketch_median, sketch_merge, sketch_quantile
 from engine.analytics.step_returns import step_returns
@@ -91,7 +94,7 @@ def bottlenecks(
     A row's ratings are those of its department by the cases decided in its divisions.
     """
     scope = division_scope(tree, division, level, group_by_division, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(select(RatingStats), RatingStats.division, scope)
         if bundle is not None:
@@ -152,7 +155,7 @@ def by_department(
     ``calendar`` and ``now``, the suspended cases (``engine.analytics.suspensions``) too.
     """
     scope = division_scope(tree, division, level, group_by_division, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(
             select(RatingStats).where(RatingStats.department != ""), RatingStats.division, scope
@@ -219,7 +222,7 @@ def median_waits(
 ) -> list[HeatCell]:
     """Per BPMN user task of a bundle (all versions, or one; a division's subtree): median and p90 wait."""
     scope = division_scope(tree, division, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         query = _within(select(TaskStats).where(TaskStats.bundle_key == bundle), TaskStats.division, scope)
         if version is not None:
             query = query.where(TaskStats.version == version)
@@ -248,7 +251,7 @@ def duration_distribution(
 ) -> DurationDistribution:
     """Completed cases' durations in working days, in about ``bins`` equal bins up to the p90 x 1.5."""
     scope = division_scope(tree, division, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         query = _within(select(CaseStats).where(CaseStats.bundle_key == bundle), CaseStats.division, scope)
         if version is not None:
             query = query.where(CaseStats.version == version)
@@ -331,7 +334,7 @@ def trends(
         query = query.where(PeriodStats.day >= since)
     if until is not None:
         query = query.where(PeriodStats.day <= until)
-    with db.read() as s:
+    with current(db) as s:
         rows = s.scalars(query).all()
     sums: dict[date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for row in rows:
@@ -404,7 +407,7 @@ def reductions(
     cases (``engine.analytics.suspensions``; their time is left out of the real days).
     """
     scope = division_scope(tree, division, level, group_by_division, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         latest = deployments.latest_all(s)
         case_rows = s.scalars(_within(select(CaseStats), CaseStats.division, scope)).all()
         default = deployments.settings.default_division
@@ -502,7 +505,7 @@ def office_ranking(
     followed by the department key.
     """
     scope = division_scope(tree, division, level, group_by_division=True, reach=reach)
-    with db.read() as s:
+    with current(db) as s:
         task_query = _within(select(TaskStats), TaskStats.division, scope)
         rating_query = _within(select(OfficeRatingStats), OfficeRatingStats.division, scope)
         if bundle is not None:

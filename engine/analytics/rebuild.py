@@ -1,6 +1,7 @@
 """Rebuilding the aggregate rows from the case rows and the audit trail, in one transaction.
 
-After an import or a repair, ``rebuild`` empties the tables and recomputes every aggregate
+After an import or a repair, ``rebuild`` empties the tables (and the queue of facts not yet
+projected, ``engine.analytics.projection``: their changes are in the history) and recomputes every aggregate
 with the arithmetic the recording hooks use (``engine.analytics.totals``), in bulk;
 ``store_aggregates`` writes aggregates computed in bulk (``rebuild`` and the analytics
 benchmark fill the tables through it). Divisions are attributed as the hooks do
@@ -24,7 +25,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.recording import DEFAULT_DIVISION
-from engine.analytics.rows import CaseStats, OfficeRatingStats, PeriodStats, RatingStats, TaskStats
+from engine.analytics.rows import (
+    CaseStats,
+    OfficeRatingStats,
+    PendingFact,
+    PeriodStats,
+    RatingStats,
+    TaskStats,
+)
 from engine.analytics.totals import TaskAgg, add_case, case_fact, case_values, pause_interval, task_fact
 from engine.cases.events import ClocksPaused, TaskOverdue
 from engine.cases.states import CaseStatus, WorkItemState
@@ -119,7 +127,8 @@ def rebuild(
     ratings: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     offices: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     with db.write() as s:
-        for model in (TaskStats, CaseStats, PeriodStats, RatingStats, OfficeRatingStats):
+        # The queued facts are of changes already in the history read below: counted from there.
+        for model in (TaskStats, CaseStats, PeriodStats, RatingStats, OfficeRatingStats, PendingFact):
             s.execute(delete(model))
         pauses: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
         for case_id, detail in s.execute(

@@ -1,11 +1,16 @@
-"""The aggregate tables of analytics: per task, per case, per day, and rating counts.
+"""The aggregate tables of analytics (per task, case, day, rating counts) and the facts queued for them.
 
-Five small tables, kept up to date by ``engine.analytics.recording`` in the transaction of
-the change they count and refilled by ``engine.analytics.rebuild``: per task (bundle,
+Five small tables, kept up to date by ``engine.analytics.recording`` and refilled by
+``engine.analytics.rebuild``: per task (bundle,
 version, item, department, division), per case (bundle, version, division), per local day
 (day, bundle, department, division) for trends, rating counts per (bundle, version,
 department, division of the case) and rating counts per office (bundle, version,
 department, division of the office).
+
+Completed tasks and finished cases reach the per-task, per-case and per-day rows through
+``analytics_facts``: the change's transaction queues what it counts for (``PendingFact``),
+and ``engine.analytics.projection`` adds the queued facts to the aggregates in batches
+(``engine.analytics.projection`` says why).
 
 Every row keeps the division (行政区划 code) it counts for, so the queries filter a
 division's subtree and roll rows up to a level without going back to the history: a task
@@ -24,7 +29,7 @@ from typing import Any
 from sqlalchemy import Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models import Base, utcnow
+from engine.storage.models import Base, BigId, utcnow
 
 
 class TaskStats(Base):
@@ -133,3 +138,19 @@ class OfficeRatingStats(Base):
     s3: Mapped[int] = mapped_column(Integer, default=0)
     s4: Mapped[int] = mapped_column(Integer, default=0)
     s5: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PendingFact(Base):
+    """A completed task or finished case, queued by its change's transaction for the aggregate rows.
+
+    ``fact`` holds everything the aggregates take from it (the keys, the working times, the
+    local day), worked out when it happened, so projecting it later reads nothing else and
+    counts exactly what counting it at once would have.
+    """
+
+    __tablename__ = "analytics_facts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "task" or "case"
+    at: Mapped[datetime] = mapped_column()  # when it happened (how far the projection is behind)
+    fact: Mapped[dict[str, Any]] = mapped_column()

@@ -1,10 +1,10 @@
-"""The aggregate rows every completion of an item shares are locked for the commit alone.
+"""The aggregate rows every completion of an item shares are never locked by the completion.
 
 A task's completion counts in ``task_stats`` (one row per bundle, item and office) and a
-finished case in ``case_stats``: rows every case of the bundle writes. They are counted just
-before the commit (``engine.analytics.deferred``), so while an action still runs (its
-workflow saved, its tasks synced, its audit lines written) another server process can
-complete the same item; the count still commits, or rolls back, with the action.
+finished case in ``case_stats``: rows every case of the bundle writes. The action only queues
+what it counts for (``engine.analytics.projection``), so while it runs, up to its commit,
+another server process can complete the same item; the queued fact still commits, or rolls
+back, with the action, and is counted once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from engine.analytics import projection
+from engine.analytics.deferred import later
 from engine.analytics.rows import TaskStats
 from engine.cases.events import TaskApproved
 from engine.service import Engine
@@ -54,6 +56,7 @@ def review_of(engine: Engine) -> int:
 
 
 def reviews_counted(engine: Engine) -> int:
+    projection.catch_up(engine.db)
     with engine.db.read() as s:
         return int(s.scalar(select(TaskStats.finished).where(TaskStats.item_key == "review")) or 0)
 
@@ -63,15 +66,20 @@ class Probe(Exception):
 
 
 @pytest.mark.postgres
-def test_while_a_completion_runs_its_items_aggregate_row_is_not_locked(pg_engine: Engine) -> None:
+def test_up_to_its_commit_a_completion_leaves_its_items_aggregate_row_unlocked(pg_engine: Engine) -> None:
     engine = pg_engine
     engine.complete(MARKET, review_of(engine), "approve", {}, "同意")  # the row exists from now on
     assert reviews_counted(engine) == 1
     other = create_engine(engine.settings.database_url)
     seen: list[str] = []
 
-    def probe(_session: Session, _event: TaskApproved) -> None:
-        # Another process, while the approval's transaction is still open after its event.
+    def look(_session: Session, _event: TaskApproved) -> None:
+        # Another process, while the approval's transaction is still open: after its event, and
+        # again as its last work before the commit (after the analytics hook's own).
+        probe()
+        later(_session, probe)
+
+    def probe() -> None:
         with other.connect() as conn:
             conn.execute(text("SET lock_timeout = '200ms'"))
             try:
@@ -85,13 +93,13 @@ def test_while_a_completion_runs_its_items_aggregate_row_is_not_locked(pg_engine
                 seen.append("locked")
             conn.rollback()
 
-    engine.db.spine.subscribe("test.probe", probe, TaskApproved)
+    engine.db.spine.subscribe("test.probe", look, TaskApproved)
     try:
         engine.complete(MARKET, review_of(engine), "approve", {}, "同意")
     finally:
         engine.db.spine.unsubscribe("test.probe")
         other.dispose()
-    assert seen == ["free"]
+    assert seen == ["free", "free"]
     assert reviews_counted(engine) == 2  # and the count committed with the approval
 
 
@@ -99,8 +107,11 @@ def test_a_completion_that_rolls_back_counts_nothing(engine: Engine) -> None:
     engine.complete(MARKET, review_of(engine), "approve", {}, "同意")
     task = review_of(engine)
 
-    def fail(_session: Session, _event: TaskApproved) -> None:
-        raise Probe("the action fails after its completion was counted")
+    def fail(session: Session, _event: TaskApproved) -> None:
+        later(session, stop)  # after the analytics hook has queued the completion
+
+    def stop() -> None:
+        raise Probe("the action fails after its completion was queued")
 
     engine.db.spine.subscribe("test.fail", fail, TaskApproved)
     try:

@@ -1,0 +1,41 @@
+"""The queue of facts for the analytics aggregates: counted after the change, not inside it.
+
+Revision ID: 0018_analytics_facts
+Revises: 0017_account_office_index
+
+A completed task or finished case used to update its shared aggregate rows (``task_stats``,
+``case_stats``, ``period_stats``) inside the change's own transaction: a locked read and two
+writes on every completion. The change now queues one row saying what it counts for, and
+``engine.analytics.projection`` adds queued facts to the aggregates in batches. The queue
+starts empty: the aggregates already hold everything counted so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from engine.storage.models import BigId, JsonType, UtcDateTime
+
+revision: str = "0018_analytics_facts"
+down_revision: str | Sequence[str] | None = "0017_account_office_index"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "analytics_facts",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("at", UtcDateTime(), nullable=False),
+        sa.Column("fact", JsonType, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    # Facts not yet projected would be lost: project them first (``onething`` analytics catch-up
+    # runs on every analytics read and every worker tick).
+    op.drop_table("analytics_facts")
