@@ -83,6 +83,8 @@ class Prepared:
         self._expanding = frozenset(
             bp.key for bp in visitors.iterate(statement) if isinstance(bp, BindParameter) and bp.expanding
         )
+        # An INSERT or UPDATE sets the table's columns that are given by name (as SQLAlchemy does).
+        self._sets_columns = isinstance(statement, UpdateBase)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -219,9 +221,12 @@ class Prepared:
     # -- planning --------------------------------------------------------------------------
 
     def _plan(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan | None:
-        expanding = tuple(sorted((k, len(v)) for k, v in params.items() if k in self._expanding))
-        # An INSERT or UPDATE sets the table's columns that are given by name (as SQLAlchemy does).
-        columns = tuple(sorted(params)) if isinstance(self.statement, UpdateBase) else None
+        expanding = (
+            tuple(sorted((k, len(v)) for k, v in params.items() if k in self._expanding))
+            if self._expanding
+            else ()
+        )
+        columns = tuple(sorted(params)) if self._sets_columns else None
         key = (dialect.name, dialect.driver, expanding, columns)
         if key not in self._plans:
             with self._lock:
