@@ -67,7 +67,6 @@ _PERIODS = table_of(PeriodStats)
 # On every completion: built once, run on the driver (``Prepared``).
 _QUEUE = Prepared(insert(FACTS))
 _ANY = select(FACTS.c.id).limit(1)
-_OLDEST = select(FACTS.c.at).order_by(FACTS.c.id).limit(1)
 
 
 def _claim(limit: int) -> Any:
@@ -152,7 +151,7 @@ class _Batch:
 
 def project(session: Session, limit: int = BATCH) -> int:
     """Add up to ``limit`` queued facts to the aggregates and delete them; how many were taken."""
-    claimed = sorted(session.execute(_claim(limit)).all())
+    claimed = sorted(session.execute(_claim(limit)).all(), key=lambda row: row.id)
     if not claimed:
         return 0
     batch = _Batch()
@@ -191,12 +190,6 @@ def pending(db: Database) -> bool:
     """Whether any fact waits to be projected (a read: no write lock taken)."""
     with db.read() as session:
         return session.execute(_ANY).first() is not None
-
-
-def oldest_pending(db: Database) -> datetime | None:
-    """When the oldest fact still queued happened (None: the aggregates are up to date)."""
-    with db.read() as session:
-        return session.scalar(_OLDEST)
 
 
 def catch_up(db: Database, batch: int = BATCH) -> int:

@@ -152,5 +152,5 @@ class PendingFact(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(8))  # "task" or "case"
-    at: Mapped[datetime] = mapped_column()  # when it happened (how far the projection is behind)
+    at: Mapped[datetime] = mapped_column()  # when it happened (the aggregate row's updated_at)
     fact: Mapped[dict[str, Any]] = mapped_column()
