@@ -29,6 +29,7 @@ May import: ``engine.analytics.rows``, ``engine.analytics.statements``,
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,6 +55,7 @@ from engine.storage.db import Database
 from engine.storage.models import table_of
 from engine.storage.prepared import Prepared
 
+log = logging.getLogger("onething.analytics")
 TASK = "task"
 CASE = "case"
 BATCH = 500
@@ -207,7 +209,16 @@ def catch_up(db: Database, batch: int = BATCH) -> int:
 
 @contextmanager
 def current(db: Database) -> Iterator[Session]:
-    """A read session on aggregates that count every change committed before it began (caught up first)."""
-    catch_up(db)
+    """A read session on aggregates that count every change committed before it began (caught up first).
+
+    A catch-up that fails (the database busy past its timeout, a fact it cannot count) is
+    logged, and the aggregates are read as they stand: an analyst gets figures a moment
+    behind rather than none, and the failure stays visible in the log and in every worker
+    tick's errors until it is fixed; the facts stay queued, so nothing is lost.
+    """
+    try:
+        catch_up(db)
+    except Exception:
+        log.exception("analytics catch-up failed; reading the aggregates as they stand")
     with db.read() as session:
         yield session

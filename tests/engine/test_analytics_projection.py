@@ -6,11 +6,13 @@ is one Core statement (the queued fact) and leaves the caller's pending ORM chan
 not per fact. Every fact is counted exactly once: when writers race, when projectors race
 (PostgreSQL: ``FOR UPDATE SKIP LOCKED`` on the queue, aggregate rows locked in key order;
 SQLite: ``BEGIN IMMEDIATE``), when a projection fails half-way, and when the aggregates are
-rebuilt from the history with facts still queued.
+rebuilt from the history with facts still queued. A fact that cannot be counted stops the
+projection, never an analyst's read.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select
+from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.analytics import projection, queries, rebuild, recording
@@ -316,3 +318,23 @@ def test_the_queue_migration_goes_down_and_up(db_url: str) -> None:
     db.upgrade()
     assert "analytics_facts" in tables()
     db.dispose()
+
+
+def test_a_fact_that_cannot_be_counted_leaves_reads_answering_and_loses_nothing(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(db_url, tmp_path)
+    with engine.db.write() as s:
+        recording.record_completion(s, _item(0), engine.calendar, case=_case(CaseStatus.RUNNING))
+        s.add(PendingFact(kind="task", at=MONDAY, fact={"keys": {}}))  # no day, no keys: a broken fact
+    with caplog.at_level(logging.ERROR, logger="onething.analytics"):
+        assert queries.bottlenecks(engine.db) == []  # the figures as they stand, not an error
+    assert "analytics catch-up failed" in caplog.text
+    assert _queued(engine) == 2  # the good fact waits with the broken one
+    tick = Worker(engine).run_once()
+    assert [e.split(":")[0] for e in tick.errors] == ["analytics"]
+    with engine.db.write() as s:  # the operator removes the broken fact (queued after the good one)
+        s.execute(delete(PendingFact).where(PendingFact.id == max(s.scalars(select(PendingFact.id)))))
+    [row] = queries.bottlenecks(engine.db)
+    assert (row.item, row.count) == ("review", 1)
+    engine.close()
