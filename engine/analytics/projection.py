@@ -1,15 +1,15 @@
 """Completed tasks and finished cases, queued by their change and added to the aggregates in batches.
 
-Every completion used to update the aggregate rows of its item and day inside its own
-transaction: a locked read of the item's ``task_stats`` row, its update (sketches
-re-encoded), and a ``period_stats`` upsert. Those rows are shared by every case of the
-bundle, so each completion paid three statements for them, and with several server
-processes it held their locks through its commit. Now the change's transaction only queues
-one ``analytics_facts`` row saying what it counts for (``queue_task`` / ``queue_case``,
-worked out then, so nothing is read again later); a rollback drops it with the change, and
-a commit keeps it with the change. ``project`` takes a batch of queued facts and adds them to
-the aggregates in one transaction, one locked read and update per aggregate row of the batch
-(not per fact), and deletes them: each fact is counted exactly once.
+Counted inside its own transaction, a completion would read and lock its item's
+``task_stats`` row, rewrite it (sketches re-encoded) and upsert its day's ``period_stats``
+row: three statements on rows every case of the bundle shares, whose locks it would hold
+through its commit while every other server process completing the same item waited. So
+the change's transaction only queues one ``analytics_facts`` row saying what it counts for
+(``queue_task`` / ``queue_case``, worked out then, so nothing is read again later); a
+rollback drops it with the change, and a commit keeps it with the change. ``project`` takes
+a batch of queued facts and adds them to the aggregates in one transaction, one locked read
+and update per aggregate row of the batch (not per fact), and deletes them: each fact is
+counted exactly once.
 
 Who projects:
 - every read of the aggregates (``current``) catches up first, so what analysts see counts
@@ -128,7 +128,8 @@ class _Batch:
     def __init__(self) -> None:
         self.tasks: dict[tuple[Any, ...], list[tuple[datetime, Mapping[str, Any]]]] = defaultdict(list)
         self.cases: dict[tuple[Any, ...], list[tuple[datetime, Mapping[str, Any]]]] = defaultdict(list)
-        self.periods: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        # Counts stay ints, sums of seconds floats.
+        self.periods: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(int))
 
     def add(self, kind: str, at: datetime, fact: Mapping[str, Any]) -> None:
         keys = fact["keys"]
