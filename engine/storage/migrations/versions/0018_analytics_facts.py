@@ -3,11 +3,11 @@
 Revision ID: 0018_analytics_facts
 Revises: 0017_account_office_index
 
-A completed task or finished case used to update its shared aggregate rows (``task_stats``,
-``case_stats``, ``period_stats``) inside the change's own transaction: a locked read and two
-writes on every completion. The change now queues one row saying what it counts for, and
-``engine.analytics.projection`` adds queued facts to the aggregates in batches. The queue
-starts empty: the aggregates already hold everything counted so far.
+Until this revision a completed task or finished case updated its shared aggregate rows
+(``task_stats``, ``case_stats``, ``period_stats``) inside the change's own transaction: a
+locked read and two writes on every completion. From it on, the change queues one row saying
+what it counts for, and ``engine.analytics.projection`` adds queued facts to the aggregates
+in batches. The queue starts empty: the aggregates already hold everything counted so far.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Facts not yet projected would be lost: project them first (``onething`` analytics catch-up
-    # runs on every analytics read and every worker tick).
+    # Facts still queued go with the table and the older code never counts them: stop the
+    # servers once a worker tick or an analytics read has emptied the queue, or refill the
+    # aggregates afterwards with ``engine.analytics.rebuild``.
     op.drop_table("analytics_facts")
