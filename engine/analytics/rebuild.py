@@ -4,10 +4,11 @@ After an import or a repair, ``rebuild`` empties the tables and the queue of fac
 projected (``engine.analytics.projection``: their changes are in the history), and
 recomputes every aggregate with the arithmetic the recording hooks use
 (``engine.analytics.totals``), in bulk; ``store_aggregates`` writes aggregates computed in
-bulk (``rebuild`` and the analytics benchmark fill the tables through it). Divisions are attributed as the hooks do
-(``engine.analytics.recording``): a task's office, a case's deciding division, the default
-for rows that name none. Tasks gone overdue (``went_overdue``) are counted from the SLA
-clock's ``overdue`` audit lines, at the office of the task each names.
+bulk (``rebuild`` and the analytics benchmark fill the tables through it). Divisions are
+attributed as the hooks do (``engine.analytics.recording``): a task's office, a case's
+deciding division, the default for rows that name none. Tasks gone overdue
+(``went_overdue``) are counted from the SLA clock's ``overdue`` audit lines, at the office
+of the task each names.
 
 May import: ``engine.analytics.sketch``, ``engine.analytics.rows``, ``engine.analytics.totals``,
 ``engine.feedback.rows``, ``engine.cases``, ``engine.storage``, ``engine.time``.
