@@ -5,13 +5,12 @@ its case's transaction, exactly once), move a batch of the cases queued in versi
 runs (``Engine.run_migration_jobs``: each case in its own transaction; a run interrupted by a
 crash or a restart goes on from its pending rows), read a few uploaded documents queued for
 pre-review (``Engine.run_review_jobs``: each claimed with a lease that a killed worker lets
-expire, ``engine.review.pipeline``), then run the SLA clock
-(``engine.deadlines.tracking``), send
-rectifications past their deadline to the supervisors (``engine.feedback.rectification``), and
-add the completions queued since the last tick to the analytics aggregates
-(``engine.analytics.projection``). Every step
-claims its rows safely, so any number of workers may run against one PostgreSQL database;
-on SQLite the write lock serializes them, and an idle tick only reads.
+expire, ``engine.review.pipeline``), then run the SLA clock (``engine.deadlines.tracking``),
+send rectifications past their deadline to the supervisors (``engine.feedback.rectification``),
+and add the completions queued since the last tick to the analytics aggregates
+(``engine.analytics.projection``). Every step claims its rows safely, so any number of
+workers may run against one PostgreSQL database; on SQLite the write lock serializes them,
+and an idle tick only reads.
 
 A failing step is logged and the tick goes on; the loop never dies of one bad case.
 """
