@@ -127,7 +127,7 @@ class _Batch:
 
     def __init__(self) -> None:
         self.tasks: dict[tuple[Any, ...], list[tuple[datetime, Mapping[str, Any]]]] = defaultdict(list)
-        self.cases: dict[tuple[Any, ...], list[tuple[datetime, Mapping[str, Any]]]] = defaultdict(list)
+        self.cases: dict[tuple[Any, ...], list[tuple[datetime, CaseFact]]] = defaultdict(list)
         # Counts stay ints, sums of seconds floats.
         self.periods: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: defaultdict(int))
 
@@ -143,8 +143,9 @@ class _Batch:
             counts["wait_sum"] += fact["wait"]
             counts["work_sum"] += fact["work"]
         elif kind == CASE:
-            self.cases[tuple(keys[k] for k in CASE_KEYS)].append((at, fact))
-            if fact["status"] == CaseStatus.COMPLETED:
+            case = CaseFact(fact["status"], fact["working"], fact["steps"], fact["materials"], day)
+            self.cases[tuple(keys[k] for k in CASE_KEYS)].append((at, case))
+            if case.status == CaseStatus.COMPLETED:
                 counts = self.periods[(day, keys["bundle_key"], "", keys["division"])]
                 counts["cases_completed"] += 1
                 counts["case_working_sum"] += fact["working"]
@@ -171,17 +172,8 @@ def project(session: Session, limit: int = BATCH) -> int:
     for key in sorted(batch.cases):
         keys = dict(zip(CASE_KEYS, key, strict=True))
         values = case_values(locked_row(session, _CASES, keys, CASE_COLUMNS))
-        for _, fact in batch.cases[key]:
-            add_case(
-                values,
-                CaseFact(
-                    fact["status"],
-                    fact["working"],
-                    fact["steps"],
-                    fact["materials"],
-                    date.fromisoformat(fact["day"]),
-                ),
-            )
+        for _, case in batch.cases[key]:
+            add_case(values, case)
         updated = max(at for at, _ in batch.cases[key])
         write_row(session, _CASES, keys, {**values, "updated_at": updated})
     for key in sorted(batch.periods):
