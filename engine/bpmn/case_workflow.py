@@ -7,18 +7,20 @@ walks repeat on every task action:
 - ``do_engine_steps`` asks each workflow for its READY tasks, again after every round of
   running them (``get_tasks(state=READY)``);
 - every task that completes makes its workflow re-examine its WAITING tasks
-  (``update_waiting_tasks``);
+  (``update_waiting_tasks``), and a parallel gateway reached by one more of its inputs looks
+  for every instance of itself (``get_tasks(spec_name=...)``);
 - a workflow that finishes is logged with the id of every task in it whenever the
   ``spiff.workflow`` logger has no level of its own, as it has none unless set
   (``collect_log_extras`` reads ``logger.level``, not the effective level).
 
-Here the first two find their tasks with ``task_scan``'s flat scan and the third leaves the id
-list out. On the long-review bundle the 200th task action (which also ends the 200-instance step
-and the case) went from 1.9-3.8x the first to 1.2-2.0x, warm cache, over several runs of
-``python -m tests.bench long`` on a shared 2-core machine;
-``tests/engine/test_case_workflow.py`` runs diagrams with joins, timers, an event-based gateway,
-a boundary event and a subprocess on these classes and on Spiff's side by side and finds the
-same trees after every step.
+Here the first two find their tasks with ``task_scan``'s flat scans and the third leaves the id
+list out. The gateway's look was a twentieth of an enterprise-startup case's CPU (py-spy over
+``python -m tests.bench engine``'s cases), half that with the scan. On the long-review bundle
+the 200th task action (which also ends the 200-instance step and the case) went from 1.9-3.8x
+the first to 1.2-2.0x, warm cache, over several runs of ``python -m tests.bench long`` on a
+shared 2-core machine; ``tests/engine/test_case_workflow.py`` runs diagrams with joins, timers,
+an event-based gateway, a boundary event and a subprocess on these classes and on Spiff's side
+by side and finds the same trees after every step.
 
 Both classes are written and read under Spiff's type names (``serialization`` registers them
 so): a stored state does not say which class ran it.
@@ -36,7 +38,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.workflow import Workflow
 
-from engine.bpmn.task_scan import in_tree_order, tasks_in_state
+from engine.bpmn.task_scan import in_tree_order, tasks_in_state, tasks_named
 
 _SCANNED = TaskState.READY | TaskState.WAITING
 _SCANNED_FILTERS = frozenset({"state", "manual"})
@@ -51,7 +53,8 @@ class _FlatScans(Workflow):  # type: ignore[misc]
     """
 
     def get_tasks(self, first_task: Task | None = None, **kwargs: Any) -> list[Task]:
-        """Spiff's ``get_tasks``; a filter on READY and/or WAITING alone (and ``manual``) is scanned."""
+        """Spiff's ``get_tasks``; a filter on READY and/or WAITING alone (and ``manual``), or on a spec's
+        name alone (a parallel gateway's look for its own instances), is scanned."""
         state = kwargs.get("state")
         if (
             first_task is None
@@ -61,6 +64,8 @@ class _FlatScans(Workflow):  # type: ignore[misc]
             and _SCANNED_FILTERS.issuperset(kwargs)
         ):
             return tasks_in_state(self, state, manual=kwargs.get("manual"))
+        if first_task is None and kwargs.keys() == {"spec_name"}:
+            return tasks_named(self, kwargs["spec_name"])
         return super().get_tasks(first_task, **kwargs)  # type: ignore[no-any-return]
 
     def update_waiting_tasks(self) -> None:

@@ -1,4 +1,4 @@
-"""``tasks_in_state`` finds what Spiff's tree walk finds, in the same order, without the walk.
+"""``tasks_in_state`` and ``tasks_named`` find what Spiff's tree walk finds, in the same order.
 
 Checked three ways: a diagram built to stress the order (a subprocess beside plain tasks, a
 parallel multi-instance step, nested parallel branches), every shipped bundle's examples run
@@ -19,9 +19,11 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+import engine.bpmn.case_workflow
 import engine.bpmn.receive_tasks
 import engine.bpmn.runtime
-from engine.bpmn.task_scan import tasks_in_state
+from engine.bpmn.case_workflow import CaseWorkflow
+from engine.bpmn.task_scan import tasks_in_state, tasks_named
 from engine.cases.states import Outcome
 from engine.demo import demo_report, report_ok
 from engine.time.clock import ManualClock
@@ -84,10 +86,24 @@ def same_as_the_walk(workflow: BpmnWorkflow) -> None:
             assert [t.id for t in tasks_in_state(workflow, state, manual=manual)] == walked, (state, manual)
 
 
-def stress_workflow() -> BpmnWorkflow:
+def named_as_the_walk(workflow: BpmnWorkflow) -> int:
+    """Every spec's name, asked of the workflow and of each subprocess, answers as ``get_tasks``;
+    the number of tasks found."""
+    found = 0
+    for flow in (workflow, *workflow.subprocesses.values()):
+        for name in {t.task_spec.name for t in flow.get_tasks_iterator()} | {"no-such-task"}:
+            walked = [t.id for t in flow.get_tasks_iterator(spec_name=name)]
+            named = [t.id for t in tasks_named(flow, name)]
+            assert named == walked, name
+            assert [t.id for t in flow.get_tasks(spec_name=name)] == walked, name  # the class's answer
+            found += len(named)
+    return found
+
+
+def stress_workflow(kind: type[BpmnWorkflow] = BpmnWorkflow) -> BpmnWorkflow:
     parser = BpmnParser()
     parser.add_bpmn_xml(etree.fromstring(STRESS.encode()), filename="stress.bpmn")
-    return BpmnWorkflow(parser.get_spec("stress"), parser.get_subprocess_specs("stress"))
+    return kind(parser.get_spec("stress"), parser.get_subprocess_specs("stress"))
 
 
 def test_the_order_of_the_walk_with_a_subprocess_a_parallel_multi_instance_and_nested_branches() -> None:
@@ -114,7 +130,8 @@ def test_finished_states_are_refused() -> None:
 
 @pytest.fixture
 def checked_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The engine's scans, each compared with the walk as it runs; yields how many were compared."""
+    """The engine's scans (by state and by spec name), each compared with the walk as it runs; yields how
+    many tasks each found."""
     compared: list[int] = []
 
     def checked(workflow: BpmnWorkflow, state: int, *, manual: bool | None = None) -> list[Any]:
@@ -124,8 +141,16 @@ def checked_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         compared.append(len(found))
         return found
 
+    def checked_named(workflow: BpmnWorkflow, name: str) -> list[Any]:
+        found = tasks_named(workflow, name)
+        walked = workflow.get_tasks_iterator(spec_name=name)
+        assert [t.id for t in found] == [t.id for t in walked]
+        compared.append(len(found))
+        return found
+
     monkeypatch.setattr(engine.bpmn.runtime, "tasks_in_state", checked)
     monkeypatch.setattr(engine.bpmn.receive_tasks, "tasks_in_state", checked)
+    monkeypatch.setattr(engine.bpmn.case_workflow, "tasks_named", checked_named)
     yield compared
 
 
@@ -153,3 +178,18 @@ def test_a_long_case_scans_as_it_walks(checked_scans: list[int], tmp_path: Path)
     finally:
         engine.close()
     assert len(checked_scans) >= 60
+
+
+def test_a_spec_s_tasks_are_found_as_the_walk_finds_them_at_every_step() -> None:
+    """What a parallel gateway asks of its workflow as each input arrives (``get_tasks(spec_name=...)``)."""
+    workflow = stress_workflow(CaseWorkflow)
+    workflow.do_engine_steps()
+    seen = [named_as_the_walk(workflow)]
+    ready = tasks_in_state(workflow, TaskState.READY, manual=True)
+    while ready:  # the joins (in the subprocess and at the end) fill one input at a time
+        ready[len(ready) // 2].run()
+        workflow.do_engine_steps()
+        seen.append(named_as_the_walk(workflow))
+        ready = tasks_in_state(workflow, TaskState.READY, manual=True)
+    assert workflow.is_completed()
+    assert len(seen) == 9 and max(seen) > 20  # a step per ready task, every task found each time
