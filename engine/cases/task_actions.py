@@ -3,15 +3,15 @@
 Only the clerks of the task's own office (its department at its division) work it
 (``may_work_task``): a supervisor above reads it and is refused, anyone else does not find it.
 
-A claim is one conditional ``UPDATE ... RETURNING`` (exactly one of many concurrent
-claimers wins; a department system's external task is never claimed; on SQLite the update
-and a read of the row it claimed) and its audit line, with no ORM unit of work: it is half
-of every task action. A decision runs in the case's
-transaction with the case row locked: the task row gets its outcome, the event that says
-so (``TaskApproved``/``TaskReturned``) is emitted at once (analytics counts the completion
-there, in the same transaction), the workflow runs on, and an approved item issues its
-electronic certificates (电子证照) to the case. A department system's completion of an
-external task takes the same approval path (``engine.cases.external``).
+A claim is one conditional ``UPDATE ... RETURNING`` (on SQLite, the update and a read of the
+row it claimed; exactly one of many concurrent claimers wins; a department system's external
+task is never claimed) and its audit line, with no ORM unit of work: it is half of every task
+action. A decision runs in the case's transaction with the case row locked: the task row gets
+its outcome, the event that says so (``TaskApproved``/``TaskReturned``) is emitted at once
+(analytics counts the completion there, in the same transaction), the workflow runs on, and
+an approved item issues its electronic certificates (电子证照) to the case. A department
+system's completion of an external task takes the same approval path
+(``engine.cases.external``).
 
 May import: ``engine.cases``, ``engine.bpmn``, ``engine.people``, ``engine.regions``,
 ``engine.storage``, ``engine.errors``.
@@ -55,10 +55,10 @@ _CASE_COLUMNS = ("code", "bundle_key", "version", "deployment_id")
 
 
 def _case_columns(*names: str) -> list[Any]:
-    """The claimed task's case columns, returned as ``case_<name>`` by the claim's own statement.
+    """The claimed task's case columns, returned with it as ``case_<name>`` by ``UPDATE ... RETURNING``.
 
     What follows the claim names the case by them (``engine.storage.case_facts``): returned
-    here, the case row is read once by the claim, not again by the outbox at its commit.
+    with the task, the case row is read once by the claim, not again by the outbox at its commit.
     """
     of_task = CASES.c.id == WORK_ITEMS.c.case_id
     return [select(CASES.c[name]).where(of_task).scalar_subquery().label(f"case_{name}") for name in names]
@@ -107,9 +107,9 @@ class TaskActions(Applying):
 
         The claim is one conditional ``UPDATE ... RETURNING`` (on SQLite, the update and a read by
         key: ``_claimed``) and one audit ``INSERT`` on the tables (no ORM unit of work): it is half
-        of every task action. The update returns the
-        case's code, bundle and version with the task, which the outbox names the event by, so
-        the case row is read once. Only a claim that did not win reads the row, to say why.
+        of every task action. The claimed task comes with its case's code, bundle and version,
+        which the outbox names the event by, so the case row is read once. Only a claim that did
+        not win reads the row, to say why.
         """
         if actor.role is not Role.CLERK:
             with self.db.read() as s:
